@@ -1,0 +1,59 @@
+// The host side of a batch: records, an arena their bytes live in, a reference
+// count for fan-out, and the acknowledgement groups it carries back to sources.
+#pragma once
+
+#include <weir/abi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace weir {
+
+class AckGroup;
+
+// Bump allocator in 64 KiB chunks; reset() keeps the chunks for reuse.
+class Arena {
+ public:
+  void* alloc(size_t size);
+  void reset();
+  size_t capacity() const;
+
+ private:
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    size_t size;
+  };
+  std::vector<Chunk> chunks_;
+  size_t current_ = 0;  // index of the chunk being filled
+  size_t used_ = 0;     // bytes used in it
+};
+
+// Derives from weir_batch so the pointer handed to plugins converts back.
+struct HostBatch : weir_batch {
+  std::atomic<int32_t> refs{1};
+  std::vector<weir_record> storage;
+  Arena arena;
+  std::vector<AckGroup*> acks;  // each holds one pending count for this batch
+  int64_t emitted_ns = 0;       // for per-hop latency
+  uint32_t origin_node = 0;
+
+  void seal() {
+    records = storage.data();
+    count = static_cast<uint32_t>(storage.size());
+  }
+};
+
+inline HostBatch* host_batch(const weir_batch* b) { return static_cast<HostBatch*>(const_cast<weir_batch*>(b)); }
+
+// Batches are recycled (with their arena chunks) to keep allocation off the hot path.
+HostBatch* new_batch(uint32_t record_hint);
+void retain(HostBatch* b, int32_t n = 1);
+// Drops one reference; the last one acks the batch's groups and recycles it.
+void release(HostBatch* b);
+// Drops a batch that was NOT delivered: its groups stay pending, so the
+// source never commits it and it is read again after a restart.
+void abandon(HostBatch* b);
+
+}  // namespace weir

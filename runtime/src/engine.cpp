@@ -1,0 +1,425 @@
+#include "engine.hpp"
+
+#include "host_api.hpp"
+
+#include <weir/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <functional>
+#include <map>
+
+namespace weir {
+
+int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+int64_t realtime_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+static std::atomic<int> g_log_level{WEIR_LOG_INFO};
+int log_level() { return g_log_level.load(std::memory_order_relaxed); }
+void set_log_level(int level) { g_log_level.store(level); }
+
+static const char* level_name(int level) {
+  switch (level) {
+    case WEIR_LOG_DEBUG: return "DEBUG";
+    case WEIR_LOG_INFO: return "INFO";
+    case WEIR_LOG_WARN: return "WARN";
+    default: return "ERROR";
+  }
+}
+
+void Engine::log(const Node* node, int level, const std::string& message) {
+  if (level < log_level()) return;
+  std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::lock_guard lock(log_mu_);
+  std::cerr << stamp << ' ' << level_name(level) << ' ' << (node ? "[" + node->name + "] " : std::string()) << message
+            << std::endl;
+}
+
+Engine::Engine(PipelinePlan& plan, EngineOptions options) : plan_(plan), options_(std::move(options)) {
+  for (size_t i = 0; i < plan_.nodes.size(); ++i) {
+    auto n = std::make_unique<Node>();
+    n->index = i;
+    n->name = plan_.nodes[i].name;
+    n->library = plan_.nodes[i].library;
+    n->descriptor = &n->library->descriptor();
+    n->engine = this;
+    for (const auto& port : plan_.nodes[i].output_ports) {
+      if (port == "error") n->error_port = static_cast<int32_t>(n->outputs.size());
+      n->outputs.push_back({port, {}});
+    }
+    if (n->descriptor->kind == WEIR_SOURCE) n->tracker = std::make_unique<AckTracker>(&n->signal);
+    nodes_.push_back(std::move(n));
+  }
+  for (const Edge& e : plan_.edges) {
+    Node& from = *nodes_[e.from_node];
+    Node& to = *nodes_[e.to_node];
+    edges_.push_back(std::make_unique<EdgeQueue>(plan_.config.queue_batches, &from.signal, &to.signal));
+    for (auto& port : from.outputs)
+      if (port.name == e.from_port) port.edges.push_back(edges_.back().get());
+    to.inputs.push_back(edges_.back().get());
+  }
+}
+
+Engine::~Engine() {
+  for (auto& n : nodes_) {
+    if (n->thread.joinable()) n->thread.join();
+    if (n->instance) n->descriptor->vtable->destroy(n->instance);
+    n->instance = nullptr;
+  }
+}
+
+bool Engine::create(Diagnostics& diags) {
+  for (auto& n : nodes_) {
+    char err[1024] = {0};
+    const NodePlan& p = plan_.nodes[n->index];
+    n->instance = n->descriptor->vtable->create(&host_api(), reinterpret_cast<weir_node*>(n.get()), p.params.data(),
+                                                p.params.size(), err, sizeof err);
+    if (!n->instance)
+      diags.add(p.pos, std::string(n->descriptor->name) + " \"" + n->name + "\": " + (err[0] ? err : "create failed"));
+  }
+  return diags.empty();
+}
+
+void Engine::stop() {
+  stopping_.store(true, std::memory_order_release);
+  for (auto& n : nodes_) n->signal.notify();
+}
+
+void Engine::fail(const std::string& why) {
+  failed_.store(true);
+  log(nullptr, WEIR_LOG_ERROR, "pipeline failed: " + why + "; stopping without acknowledging undelivered records");
+  stop();
+}
+
+bool Engine::check(Node& n, int status, const char* what) {
+  if (status != WEIR_FAILED) return true;
+  fail("node '" + n.name + "' " + what + " failed");
+  return false;
+}
+
+// ------------------------------------------------------------------ routing
+
+int emit_batch(Node& n, int32_t port, HostBatch* b) {
+  b->seal();
+  if (port < 0 || port >= static_cast<int32_t>(n.outputs.size()) || b->count == 0) {
+    release(b);
+    return port < 0 ? WEIR_FAILED : WEIR_OK;
+  }
+  b->origin_node = static_cast<uint32_t>(n.index);
+  if (n.tracker) {
+    // A source batch: one ack group with the highest offset per partition.
+    std::vector<weir_position> highest;
+    for (uint32_t i = 0; i < b->count; ++i) {
+      const weir_position& p = b->records[i].position;
+      auto it = std::find_if(highest.begin(), highest.end(), [&](auto& h) { return h.partition == p.partition; });
+      if (it == highest.end()) highest.push_back(p);
+      else it->offset = std::max(it->offset, p.offset);
+    }
+    b->acks.push_back(n.tracker->open_group(std::move(highest)));
+  } else if (n.current) {
+    // Derived from the input being processed: it keeps the input's groups pending.
+    for (AckGroup* g : n.current->acks) {
+      g->retain();
+      b->acks.push_back(g);
+    }
+  }
+  const OutputPort& out = n.outputs[port];
+  if (port == n.error_port) n.counters.records_error.fetch_add(b->count, std::memory_order_relaxed);
+  else n.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
+  if (out.edges.empty()) {
+    if (port == n.error_port) {
+      for (uint32_t i = 0; i < b->count; ++i) {
+        const weir_record& r = b->records[i];
+        const weir_value* reason = Record(&r).field("error_reason");
+        n.engine->dead_letter(n, r, reason && reason->type == WEIR_STRING ? std::string(view(reason->as.str)) : "");
+      }
+    }
+    release(b);  // nobody listens: the records are done
+    return WEIR_OK;
+  }
+  if (out.edges.size() > 1) retain(b, static_cast<int32_t>(out.edges.size() - 1));
+  b->emitted_ns = monotonic_ns();
+  Engine* engine = n.engine;
+  auto abort = [engine] { return engine->hard_stopped(); };
+  for (EdgeQueue* e : out.edges) {
+    if (!e->push(b, abort)) {
+      abandon(b);
+      return WEIR_STOPPING;
+    }
+  }
+  return WEIR_OK;
+}
+
+void flush_errors(Node& n) {
+  if (!n.errors) return;
+  HostBatch* b = std::exchange(n.errors, nullptr);
+  emit_batch(n, n.error_port, b);
+}
+
+void Engine::dead_letter(const Node& node, const weir_record& record, const std::string& reason) {
+  std::lock_guard lock(dead_letter_mu_);
+  ++unrouted_errors_;
+  // The first few in full, then a reminder now and then: errors are counted in the metrics.
+  if (unrouted_errors_ <= 10 || unrouted_errors_ % 10000 == 0)
+    log(&node, WEIR_LOG_WARN,
+        "record rejected (" + reason + "): " + to_json(Record(&record)) +
+            (unrouted_errors_ == 10 ? " (further rejections are counted, logged every 10000th)" : ""));
+  if (!options_.dead_letter_path.empty()) {
+    std::ofstream out(options_.dead_letter_path, std::ios::app);
+    out << to_json(Record(&record), true) << '\n';
+  }
+}
+
+// ------------------------------------------------------------------ node threads
+
+static void wait_on(Node& n, int64_t timeout_ns, const std::function<bool()>& ready) {
+  uint32_t key = n.signal.prepare();
+  if (ready()) {
+    n.signal.cancel();
+    return;
+  }
+  n.signal.wait(key, timeout_ns);
+}
+
+static void run_timer(Node& n) {
+  if (n.timer_interval_ns <= 0 || !n.descriptor->vtable->on_timer) return;
+  int64_t now = monotonic_ns();
+  if (now < n.next_timer_ns) return;
+  n.next_timer_ns = now + n.timer_interval_ns;
+  int st = n.descriptor->vtable->on_timer(n.instance, realtime_ns());
+  flush_errors(n);
+  if (st == WEIR_FAILED) n.engine->fail("node '" + n.name + "' on_timer failed");
+}
+
+static int64_t timer_wait_ns(const Node& n, int64_t fallback) {
+  if (n.timer_interval_ns <= 0) return fallback;
+  return std::clamp<int64_t>(n.next_timer_ns - monotonic_ns(), 0, fallback);
+}
+
+static void close_outputs(Node& n) {
+  for (auto& port : n.outputs)
+    for (EdgeQueue* e : port.edges) e->close();
+}
+
+static void commit_acked(Node& n) {
+  std::vector<weir_position> done = n.tracker->collect();
+  if (done.empty() || !n.descriptor->vtable->commit) return;
+  n.counters.commits.fetch_add(1, std::memory_order_relaxed);
+  int st = n.descriptor->vtable->commit(n.instance, done.data(), static_cast<uint32_t>(done.size()));
+  if (st == WEIR_FAILED) n.engine->log(&n, WEIR_LOG_WARN, "commit failed; it is retried with the next acknowledgement");
+}
+
+void Engine::run_source(Node& n) {
+  const auto* vt = n.descriptor->vtable;
+  while (!stopping()) {
+    int64_t t0 = monotonic_ns();
+    uint64_t before = n.counters.records_out.load(std::memory_order_relaxed);
+    int st = vt->poll(n.instance);
+    flush_errors(n);
+    if (n.counters.records_out.load(std::memory_order_relaxed) != before)
+      n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
+    commit_acked(n);
+    run_timer(n);
+    if (st == WEIR_END) break;
+    if (!check(n, st, "poll")) break;
+    if (st == WEIR_IDLE) wait_on(n, timer_wait_ns(n, 5'000'000), [&] { return stopping(); });
+  }
+  close_outputs(n);
+  // Wait for everything emitted to be acknowledged, committing as it comes.
+  int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
+  while (n.tracker->outstanding() > 0 && !hard_stopped() && !failed() && monotonic_ns() < deadline) {
+    commit_acked(n);
+    wait_on(n, 50'000'000, [&] { return n.tracker->outstanding() == 0; });
+  }
+  commit_acked(n);
+  if (n.tracker->outstanding() > 0)
+    log(&n, WEIR_LOG_WARN, std::to_string(n.tracker->outstanding()) +
+                               " batches were not acknowledged before shutdown; they will be delivered again");
+}
+
+// Takes the next batch from any input, round robin so no input starves.
+static HostBatch* next_input(Node& n, size_t& cursor) {
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    EdgeQueue* e = n.inputs[(cursor + i) % n.inputs.size()];
+    if (HostBatch* b = e->pop()) {
+      cursor = (cursor + i + 1) % n.inputs.size();
+      n.counters.hop_ns.record(static_cast<uint64_t>(monotonic_ns() - b->emitted_ns));
+      n.counters.batches_in.fetch_add(1, std::memory_order_relaxed);
+      n.counters.records_in.fetch_add(b->count, std::memory_order_relaxed);
+      return b;
+    }
+  }
+  return nullptr;
+}
+
+static bool inputs_done(const Node& n) {
+  for (EdgeQueue* e : n.inputs)
+    if (!e->closed() || !e->empty_for_consumer()) return false;
+  return true;
+}
+
+static bool input_ready(const Node& n) {
+  for (EdgeQueue* e : n.inputs)
+    if (!e->empty_for_consumer() || e->closed()) return true;
+  return false;
+}
+
+void Engine::run_operator(Node& n) {
+  const auto* vt = n.descriptor->vtable;
+  size_t cursor = 0;
+  while (!failed()) {
+    run_timer(n);
+    if (HostBatch* b = next_input(n, cursor)) {
+      n.current = b;
+      int64_t t0 = monotonic_ns();
+      int st = vt->process(n.instance, 0, b);
+      flush_errors(n);
+      n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
+      n.current = nullptr;
+      if (!check(n, st, "process")) {
+        abandon(b);
+        break;
+      }
+      release(b);
+      continue;
+    }
+    if (inputs_done(n)) break;
+    wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return input_ready(n); });
+  }
+  if (!failed() && vt->flush) {
+    check(n, vt->flush(n.instance), "flush");
+    flush_errors(n);
+  }
+  // The plugin has flushed: anything it still holds is done with (unless the
+  // pipeline failed, when nothing more may be acknowledged).
+  if (!failed())
+    for (auto& [token, groups] : n.holds)
+      for (AckGroup* g : groups) g->release();
+  n.holds.clear();
+  close_outputs(n);
+}
+
+static int64_t backoff_ns(int attempt) { return std::min<int64_t>(10'000'000LL << std::min(attempt, 7), 1'000'000'000LL); }
+
+void Engine::run_sink(Node& n) {
+  const auto* vt = n.descriptor->vtable;
+  size_t cursor = 0;
+  auto write = [&](HostBatch* b) {
+    // Retries until written: a sink that cannot write holds back the pipeline
+    // (backpressure) instead of dropping anything.
+    for (int attempt = 0; !hard_stopped() && !failed(); ++attempt) {
+      int64_t t0 = monotonic_ns();
+      n.current = b;
+      // Counted before the call: an async ack may arrive before write() returns.
+      n.inflight.fetch_add(1, std::memory_order_acq_rel);
+      int st = vt->write(n.instance, b);
+      if (st != WEIR_PENDING) n.inflight.fetch_sub(1, std::memory_order_acq_rel);
+      flush_errors(n);  // error records inherit the batch's acks
+      n.current = nullptr;
+      n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
+      if (st == WEIR_OK) {
+        n.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
+        release(b);
+        return;
+      }
+      if (st == WEIR_PENDING) return;
+      if (!check(n, st, "write")) break;
+      if (attempt == 0 || attempt % 10 == 0)
+        log(&n, WEIR_LOG_WARN, "write failed (attempt " + std::to_string(attempt + 1) + "), retrying");
+      wait_on(n, backoff_ns(attempt), [&] { return hard_stopped(); });
+    }
+    abandon(b);  // not delivered: its group never completes, so the source does not commit it
+  };
+  auto drain_retries = [&] {
+    std::vector<HostBatch*> again;
+    {
+      std::lock_guard lock(n.retry_mu);
+      again.swap(n.retry);
+    }
+    for (HostBatch* b : again) write(b);
+  };
+  while (!failed()) {
+    drain_retries();
+    run_timer(n);
+    if (n.inflight.load(std::memory_order_acquire) >= options_.max_inflight_batches) {
+      wait_on(n, timer_wait_ns(n, 100'000'000), [&] {
+        std::lock_guard lock(n.retry_mu);
+        return n.inflight.load() < options_.max_inflight_batches || !n.retry.empty();
+      });
+      continue;
+    }
+    if (HostBatch* b = next_input(n, cursor)) {
+      write(b);
+      continue;
+    }
+    if (inputs_done(n)) break;
+    wait_on(n, timer_wait_ns(n, 100'000'000), [&] {
+      std::lock_guard lock(n.retry_mu);
+      return input_ready(n) || !n.retry.empty();
+    });
+  }
+  if (!failed() && vt->flush) check(n, vt->flush(n.instance), "flush");
+  // Async writes still in flight: wait for their outcome (and retry failures).
+  int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
+  while (!failed() && !hard_stopped() && monotonic_ns() < deadline) {
+    drain_retries();
+    if (n.inflight.load() == 0) break;
+    wait_on(n, 50'000'000, [&] {
+      std::lock_guard lock(n.retry_mu);
+      return n.inflight.load() == 0 || !n.retry.empty();
+    });
+  }
+  close_outputs(n);  // a sink's only output is its error port
+}
+
+void Engine::finish(Node& n) {
+  if (n.descriptor->vtable->close) check(n, n.descriptor->vtable->close(n.instance), "close");
+  n.finished.store(true);
+  // Let upstream/downstream neighbours re-check their state.
+  for (auto& other : nodes_) other->signal.notify();
+}
+
+int Engine::run() {
+  started_ns_ = monotonic_ns();
+  // Open sinks first so data never arrives at a node that is not ready.
+  std::vector<Node*> order;
+  for (int kind : {WEIR_SINK, WEIR_OPERATOR, WEIR_SOURCE})
+    for (auto& n : nodes_)
+      if (static_cast<int>(n->descriptor->kind) == kind) order.push_back(n.get());
+  for (Node* n : order) {
+    if (n->descriptor->vtable->open && n->descriptor->vtable->open(n->instance) != WEIR_OK) {
+      fail("node '" + n->name + "' could not open");
+      break;
+    }
+  }
+  if (failed()) return 1;
+  for (auto& np : nodes_) {
+    Node* n = np.get();
+    n->thread = std::thread([this, n] {
+      switch (n->descriptor->kind) {
+        case WEIR_SOURCE: run_source(*n); break;
+        case WEIR_OPERATOR: run_operator(*n); break;
+        default: run_sink(*n); break;
+      }
+      finish(*n);
+    });
+  }
+  for (auto& n : nodes_) n->thread.join();
+  return failed() ? 1 : 0;
+}
+
+}  // namespace weir

@@ -1,0 +1,129 @@
+// Runs a validated pipeline: one thread per node, edges as bounded lock-free
+// queues, acknowledgements flowing back to sources for at-least-once commits.
+#pragma once
+
+#include "ack.hpp"
+#include "edge_queue.hpp"
+#include "histogram.hpp"
+#include "pipeline_plan.hpp"
+#include "signal.hpp"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace weir {
+
+class Engine;
+
+struct NodeCounters {
+  std::atomic<uint64_t> records_in{0}, records_out{0}, records_error{0}, batches_in{0}, commits{0};
+  Histogram batch_ns;  // time spent in process()/write()/poll() per batch
+  Histogram hop_ns;    // time a batch waited in the queue before this node took it
+};
+
+struct OutputPort {
+  std::string name;
+  std::vector<EdgeQueue*> edges;
+};
+
+// One running node. Plugins see it as an opaque weir_node*.
+struct Node {
+  size_t index = 0;
+  std::string name;
+  const weir_plugin* descriptor = nullptr;
+  std::shared_ptr<PluginLibrary> library;
+  void* instance = nullptr;
+  Engine* engine = nullptr;
+
+  std::vector<OutputPort> outputs;
+  int32_t error_port = -1;
+  std::vector<EdgeQueue*> inputs;
+  Signal signal;
+
+  std::unique_ptr<AckTracker> tracker;  // sources only
+  HostBatch* current = nullptr;         // the input batch being processed
+  HostBatch* errors = nullptr;          // error records of the current callback
+  std::map<uint64_t, std::vector<AckGroup*>> holds;
+  uint64_t next_hold = 1;
+  int64_t timer_interval_ns = 0;
+  int64_t next_timer_ns = 0;
+
+  std::atomic<int32_t> inflight{0};  // sinks: writes awaiting host->ack
+  std::mutex retry_mu;
+  std::vector<HostBatch*> retry;     // sinks: batches whose async write failed
+
+  std::mutex gauge_mu;
+  std::map<std::string, double> gauges;  // "name{labels}" -> value
+
+  NodeCounters counters;
+  std::atomic<bool> finished{false};
+  std::thread thread;
+};
+
+struct EngineOptions {
+  std::string dead_letter_path;  // JSON lines of unrouted error records ("" = log only)
+  int32_t max_inflight_batches = 32;
+  int64_t drain_timeout_ms = 30'000;
+};
+
+class Engine {
+ public:
+  Engine(PipelinePlan& plan, EngineOptions options);
+  ~Engine();
+
+  // Creates every plugin instance (configure phase). False with diagnostics on failure.
+  bool create(Diagnostics& diags);
+  // Opens all nodes, runs until every source ends or stop() drains the pipeline.
+  // Returns 0 when everything was delivered, 1 if a node failed.
+  int run();
+  // Graceful stop: sources stop, queues drain, sinks flush. Safe from a signal thread.
+  void stop();
+  void fail(const std::string& why);
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  // Second Ctrl-C: give up on draining; nothing more is acknowledged.
+  void hard_stop() { hard_stop_.store(true); stop(); }
+  bool hard_stopped() const { return hard_stop_.load(std::memory_order_acquire); }
+  bool failed() const { return failed_.load(); }
+
+  const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
+  const std::vector<std::unique_ptr<EdgeQueue>>& edges() const { return edges_; }
+  const PipelinePlan& plan() const { return plan_; }
+  int64_t started_ns() const { return started_ns_; }
+
+  void log(const Node* node, int level, const std::string& message);
+  void dead_letter(const Node& node, const weir_record& record, const std::string& reason);
+
+ private:
+  void run_source(Node& n);
+  void run_operator(Node& n);
+  void run_sink(Node& n);
+  void finish(Node& n);
+  bool check(Node& n, int status, const char* what);
+
+  PipelinePlan& plan_;
+  EngineOptions options_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<EdgeQueue>> edges_;
+  std::atomic<bool> stopping_{false}, failed_{false}, hard_stop_{false};
+  int64_t started_ns_ = 0;
+  std::mutex log_mu_;
+  std::mutex dead_letter_mu_;
+  uint64_t unrouted_errors_ = 0;
+};
+
+int64_t monotonic_ns();
+// Messages below this level are not printed (WEIR_LOG_*).
+int log_level();
+void set_log_level(int level);
+int64_t realtime_ns();
+
+// Host-side routing shared with the C callbacks.
+int emit_batch(Node& n, int32_t port, HostBatch* b);
+void flush_errors(Node& n);
+
+}  // namespace weir

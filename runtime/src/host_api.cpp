@@ -1,0 +1,184 @@
+// The C callbacks behind weir_host_api. Each converts the opaque weir_node*
+// back to the engine's Node and does one small thing.
+#include "host_api.hpp"
+
+#include "engine.hpp"
+
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace weir {
+namespace {
+
+Node& node_of(weir_node* n) { return *reinterpret_cast<Node*>(n); }
+HostBatch* builder_batch(weir_builder* b) { return reinterpret_cast<HostBatch*>(b); }
+
+void host_log(weir_node* n, int level, const char* message) {
+  Node& node = node_of(n);
+  node.engine->log(&node, level, message ? message : "");
+}
+
+weir_str host_intern(weir_node*, const char* data, uint32_t size) {
+  // Interned strings live for the whole process: plugins may be unloaded
+  // while records naming their fields are still in flight.
+  static std::mutex mu;
+  static auto* strings = new std::set<std::string, std::less<>>;
+  std::lock_guard lock(mu);
+  auto it = strings->find(std::string_view(data, size));
+  if (it == strings->end()) it = strings->emplace(data, size).first;
+  return {it->data(), static_cast<uint32_t>(it->size())};
+}
+
+int32_t host_output_port(weir_node* n, const char* name) {
+  Node& node = node_of(n);
+  for (size_t i = 0; i < node.outputs.size(); ++i)
+    if (node.outputs[i].name == name) return static_cast<int32_t>(i);
+  if (node.descriptor->flags & WEIR_FLAG_DYNAMIC_OUTPUTS) {
+    // A port nobody wired: records sent there are done at once.
+    node.outputs.push_back({name, {}});
+    return static_cast<int32_t>(node.outputs.size() - 1);
+  }
+  return -1;
+}
+
+weir_builder* host_batch_begin(weir_node*, uint32_t record_hint) {
+  return reinterpret_cast<weir_builder*>(new_batch(record_hint));
+}
+
+weir_record* host_batch_add(weir_builder* b) {
+  auto& storage = builder_batch(b)->storage;
+  storage.emplace_back();
+  return &storage.back();
+}
+
+void* host_batch_alloc(weir_builder* b, uint32_t size) { return builder_batch(b)->arena.alloc(size); }
+
+void host_batch_discard(weir_builder* b) { release(builder_batch(b)); }
+
+int host_emit(weir_node* n, int32_t port, weir_builder* b) {
+  Node& node = node_of(n);
+  int st = emit_batch(node, port, builder_batch(b));
+  if (st == WEIR_FAILED) node.engine->log(&node, WEIR_LOG_ERROR, "emit to an unknown port " + std::to_string(port));
+  return node.engine->stopping() && st == WEIR_OK && node.descriptor->kind == WEIR_SOURCE ? WEIR_STOPPING : st;
+}
+
+int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
+  Node& node = node_of(n);
+  HostBatch* b = host_batch(batch);
+  if (port < 0 || port >= static_cast<int32_t>(node.outputs.size())) return WEIR_FAILED;
+  // The same records go on: share the batch, no copy. Its groups already
+  // cover it, so nothing new is attached.
+  const OutputPort& out = node.outputs[port];
+  node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
+  if (out.edges.empty()) return WEIR_OK;
+  retain(b, static_cast<int32_t>(out.edges.size()));
+  b->emitted_ns = monotonic_ns();
+  Engine* engine = node.engine;
+  for (EdgeQueue* e : out.edges)
+    if (!e->push(b, [engine] { return engine->hard_stopped(); })) {
+      abandon(b);
+      return WEIR_STOPPING;
+    }
+  return WEIR_OK;
+}
+
+void host_error(weir_node* n, const weir_record* record, const char* reason) {
+  Node& node = node_of(n);
+  if (!node.errors) node.errors = new_batch(16);
+  HostBatch* b = node.errors;
+  b->storage.emplace_back();
+  weir_record& r = b->storage.back();
+  auto copy = [&](weir_str s) -> weir_str {
+    if (!s.size) return {nullptr, 0};
+    char* p = static_cast<char*>(b->arena.alloc(s.size));
+    std::memcpy(p, s.data, s.size);
+    return {p, s.size};
+  };
+  uint32_t fields = record ? record->field_count : 0;
+  auto* f = static_cast<weir_field*>(b->arena.alloc((fields + 2) * sizeof(weir_field)));
+  if (record) {
+    r.key = copy(record->key);
+    r.payload = copy(record->payload);
+    r.event_time_ns = record->event_time_ns;
+    r.position = record->position;
+    for (uint32_t i = 0; i < fields; ++i) {
+      f[i] = record->fields[i];
+      if (f[i].value.type == WEIR_STRING) f[i].value.as.str = copy(f[i].value.as.str);
+    }
+  }
+  std::string why = reason ? reason : "";
+  weir_value reason_value{};
+  reason_value.type = WEIR_STRING;
+  reason_value.as.str = copy({why.data(), static_cast<uint32_t>(why.size())});
+  f[fields] = {host_intern(n, "error_reason", 12), reason_value};
+  weir_value node_value{};
+  node_value.type = WEIR_STRING;
+  node_value.as.str = host_intern(n, node.name.data(), static_cast<uint32_t>(node.name.size()));
+  f[fields + 1] = {host_intern(n, "error_node", 10), node_value};
+  r.fields = f;
+  r.field_count = fields + 2;
+}
+
+void host_set_timer(weir_node* n, int64_t interval_ms) {
+  Node& node = node_of(n);
+  node.timer_interval_ns = interval_ms * 1'000'000;
+  node.next_timer_ns = monotonic_ns() + node.timer_interval_ns;
+}
+
+uint64_t host_hold(weir_node* n) {
+  Node& node = node_of(n);
+  if (!node.current) return 0;
+  std::vector<AckGroup*> groups = node.current->acks;
+  for (AckGroup* g : groups) g->retain();
+  uint64_t token = node.next_hold++;
+  node.holds.emplace(token, std::move(groups));
+  return token;
+}
+
+void host_release(weir_node* n, uint64_t token) {
+  Node& node = node_of(n);
+  auto it = node.holds.find(token);
+  if (it == node.holds.end()) return;
+  for (AckGroup* g : it->second) g->release();
+  node.holds.erase(it);
+}
+
+void host_ack(weir_node* n, const weir_batch* batch, int ok) {
+  Node& node = node_of(n);
+  HostBatch* b = host_batch(batch);
+  if (ok) {
+    node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
+    release(b);
+  } else {
+    std::lock_guard lock(node.retry_mu);
+    node.retry.push_back(b);
+  }
+  node.inflight.fetch_sub(1, std::memory_order_acq_rel);
+  node.signal.notify();
+}
+
+void host_gauge(weir_node* n, const char* name, const char* labels, double value) {
+  Node& node = node_of(n);
+  std::string key = std::string(name) + (labels && *labels ? std::string("{") + labels + "}" : "");
+  std::lock_guard lock(node.gauge_mu);
+  node.gauges[key] = value;
+}
+
+int host_stopping(weir_node* n) { return node_of(n).engine->stopping() ? 1 : 0; }
+
+int64_t host_now_ns(weir_node*) { return realtime_ns(); }
+
+const weir_host_api kHostApi = {
+    sizeof(weir_host_api), host_log,          host_intern,     host_output_port, host_batch_begin,
+    host_batch_add,        host_batch_alloc,  host_batch_discard, host_emit,     host_forward,
+    host_error,            host_set_timer,    host_hold,       host_release,     host_ack,
+    host_gauge,            host_stopping,     host_now_ns,
+};
+
+}  // namespace
+
+const weir_host_api& host_api() { return kHostApi; }
+
+}  // namespace weir

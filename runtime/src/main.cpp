@@ -1,0 +1,317 @@
+// weir — runs pipelines of shared-library plugins described in TOML.
+//
+//   weir run FILE        run until the sources end or Ctrl-C
+//   weir validate FILE   check everything, run nothing (exit 2 if bad)
+//   weir graph FILE      print the pipeline as Graphviz DOT
+//   weir plugins [NAME]  list plugins, their ports and parameters
+#include "diagnostics.hpp"
+#include "engine.hpp"
+#include "graph_dot.hpp"
+#include "metrics.hpp"
+#include "param_values.hpp"
+#include "pipeline_plan.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <pthread.h>
+#include <unistd.h>
+
+namespace po = boost::program_options;
+using namespace weir;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitFailed = 1, kExitBadPipeline = 2, kExitUsage = 64;
+
+const char* kUsage =
+    "usage: weir <command> [options]\n\n"
+    "commands:\n"
+    "  run FILE        run a pipeline until its sources end or Ctrl-C (a second Ctrl-C exits at once)\n"
+    "  validate FILE   check a pipeline (TOML, plugins, parameters, wiring) without running it\n"
+    "  graph FILE      print the pipeline as a Graphviz DOT graph (pipe it to `dot -Tsvg`)\n"
+    "  plugins [NAME]  list the plugins on the search path with their ports and parameters\n\n"
+    "`weir <command> --help` shows the command's options.\n"
+    "exit codes: 0 ok, 1 the pipeline failed while running, 2 the pipeline is invalid, 64 bad usage\n";
+
+struct PipelineArgs {
+  std::string file;
+  std::vector<std::string> sets;
+};
+
+void add_pipeline_options(po::options_description& desc, PipelineArgs& args) {
+  desc.add_options()("set", po::value(&args.sets)->composing(),
+                     "override a node parameter: --set node.param=value (repeatable; value is a TOML literal or text)");
+}
+
+// Parses the options of one command; prints help and returns false when asked or wrong.
+bool parse(const std::vector<std::string>& argv, po::options_description& desc, const char* usage, PipelineArgs* args,
+           int& exit_code) {
+  po::options_description all = desc;
+  all.add_options()("help,h", "show this help");
+  po::positional_options_description pos;
+  std::string file_holder;
+  if (args) {
+    all.add_options()("file", po::value(&args->file), "pipeline TOML file");
+    pos.add("file", 1);
+  }
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "weir: " << e.what() << "\n" << usage << "\n" << desc;
+    exit_code = kExitUsage;
+    return false;
+  }
+  if (vm.count("help")) {
+    std::cout << usage << "\n" << desc;
+    exit_code = kExitOk;
+    return false;
+  }
+  if (args && args->file.empty()) {
+    std::cerr << "weir: missing pipeline FILE\n" << usage << "\n";
+    exit_code = kExitUsage;
+    return false;
+  }
+  return true;
+}
+
+std::optional<PipelinePlan> plan_from(const PipelineArgs& args, std::unique_ptr<PluginRegistry>& registry) {
+  Diagnostics diags;
+  std::vector<Override> overrides;
+  for (const auto& s : args.sets) {
+    std::string err;
+    if (auto o = parse_override(s, err)) overrides.push_back(*o);
+    else diags.add({"--set", 0, 0}, err);
+  }
+  auto plan = load_and_plan(args.file, overrides, diags, registry);
+  if (!diags.empty()) {
+    diags.print(std::cerr);
+    std::cerr << "weir: " << args.file << ": " << diags.items().size() << " error"
+              << (diags.items().size() == 1 ? "" : "s") << "\n";
+    return std::nullopt;
+  }
+  return plan;
+}
+
+int cmd_validate(const std::vector<std::string>& argv) {
+  PipelineArgs args;
+  po::options_description desc("validate options");
+  add_pipeline_options(desc, args);
+  int code = 0;
+  if (!parse(argv, desc, "usage: weir validate FILE [--set node.param=value]...", &args, code)) return code;
+  std::unique_ptr<PluginRegistry> registry;
+  auto plan = plan_from(args, registry);
+  if (!plan) return kExitBadPipeline;
+  // Configure every plugin too: rule files, templates and the like are checked by the plugin itself.
+  Engine engine(*plan, {});
+  Diagnostics diags;
+  if (!engine.create(diags)) {
+    diags.print(std::cerr);
+    return kExitBadPipeline;
+  }
+  std::cout << args.file << ": ok (" << plan->nodes.size() << " nodes, " << plan->edges.size() << " edges)\n";
+  return kExitOk;
+}
+
+int cmd_graph(const std::vector<std::string>& argv) {
+  PipelineArgs args;
+  po::options_description desc("graph options");
+  add_pipeline_options(desc, args);
+  int code = 0;
+  if (!parse(argv, desc, "usage: weir graph FILE > pipeline.dot", &args, code)) return code;
+  std::unique_ptr<PluginRegistry> registry;
+  auto plan = plan_from(args, registry);
+  if (!plan) return kExitBadPipeline;
+  std::cout << graph_dot(*plan);
+  return kExitOk;
+}
+
+int cmd_plugins(const std::vector<std::string>& argv) {
+  std::vector<std::string> dirs, names;
+  po::options_description desc("plugins options");
+  desc.add_options()("path", po::value(&dirs)->composing(), "also search this directory (repeatable)")(
+      "name", po::value(&names), "only this plugin");
+  int code = 0;
+  po::options_description all = desc;
+  all.add_options()("help,h", "show this help");
+  po::positional_options_description pos;
+  pos.add("name", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "weir: " << e.what() << "\n" << desc;
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: weir plugins [--path DIR]... [NAME]...\n\n" << desc;
+    return kExitOk;
+  }
+  for (auto& d : default_plugin_path()) dirs.push_back(d);
+  PluginRegistry registry(dirs);
+  if (names.empty()) names = registry.names();
+  for (const auto& name : names) {
+    std::shared_ptr<PluginLibrary> lib;
+    try {
+      lib = registry.find(name);
+    } catch (const std::exception& e) {
+      std::cerr << "weir: " << e.what() << "\n";
+      code = kExitFailed;
+      continue;
+    }
+    if (!lib) {
+      std::cerr << "weir: no plugin '" << name << "'" << did_you_mean(name, registry.names()) << "\n";
+      code = kExitFailed;
+      continue;
+    }
+    const weir_plugin& d = lib->descriptor();
+    const char* kind = d.kind == WEIR_SOURCE ? "source" : d.kind == WEIR_SINK ? "sink" : "operator";
+    std::cout << d.name << " " << d.version << " (" << kind << ") — " << d.description << "\n  file: " << lib->path()
+              << "\n";
+    for (uint32_t i = 0; i < d.input_count; ++i)
+      std::cout << "  input  " << d.inputs[i].name << ": " << d.inputs[i].doc << "\n";
+    for (uint32_t i = 0; i < d.output_count; ++i)
+      std::cout << "  output " << d.outputs[i].name << ": " << d.outputs[i].doc << "\n";
+    if (d.flags & WEIR_FLAG_DYNAMIC_OUTPUTS) std::cout << "  output <name>: named by the parameters\n";
+    std::cout << "  output error: records that could not be handled, with error_reason\n";
+    for (uint32_t i = 0; i < d.param_count; ++i) {
+      const weir_param_spec& p = d.params[i];
+      std::cout << "  param  " << p.name << " (" << param_type_name(p.type)
+                << (p.unit ? std::string(", ") + p.unit : "") << ") "
+                << (p.required ? std::string("required") : std::string("default ") + (p.default_value ? p.default_value : "none"))
+                << ": " << (p.doc ? p.doc : "") << "\n";
+    }
+    std::cout << "\n";
+  }
+  return code;
+}
+
+// Signals are taken by one thread with sigwait, so no other thread is interrupted.
+void watch_signals(Engine& engine) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  std::thread([&engine, set] {
+    int count = 0, sig = 0;
+    while (sigwait(&set, &sig) == 0) {
+      if (++count == 1) {
+        std::cerr << "\nweir: stopping (draining queues; press Ctrl-C again to exit at once)\n";
+        engine.stop();
+      } else {
+        std::cerr << "weir: exiting now; unacknowledged records will be read again on restart\n";
+        _exit(130);
+      }
+    }
+  }).detach();
+}
+
+int cmd_run(const std::vector<std::string>& argv) {
+  PipelineArgs args;
+  std::string metrics, dead_letter, level = "info";
+  double duration = 0, progress_s = 5;
+  bool progress_flag = false, no_progress = false;
+  po::options_description desc("run options");
+  add_pipeline_options(desc, args);
+  desc.add_options()("metrics", po::value(&metrics), "serve /metrics (Prometheus) and /status (JSON) on HOST:PORT, e.g. 127.0.0.1:9464")(
+      "dead-letter", po::value(&dead_letter), "append error records no node consumes to this JSON-lines file")(
+      "duration", po::value(&duration), "stop gracefully after this many seconds")(
+      "progress", po::bool_switch(&progress_flag), "print a progress line even when stderr is not a terminal")(
+      "no-progress", po::bool_switch(&no_progress), "never print progress lines")(
+      "progress-interval", po::value(&progress_s)->default_value(5), "seconds between progress lines")(
+      "log-level", po::value(&level)->default_value("info"), "debug, info, warn or error");
+  int code = 0;
+  if (!parse(argv, desc, "usage: weir run FILE [options]", &args, code)) return code;
+  set_log_level(level == "debug" ? WEIR_LOG_DEBUG : level == "warn" ? WEIR_LOG_WARN : level == "error" ? WEIR_LOG_ERROR : WEIR_LOG_INFO);
+
+  std::unique_ptr<PluginRegistry> registry;
+  auto plan = plan_from(args, registry);
+  if (!plan) return kExitBadPipeline;
+  EngineOptions options;
+  options.dead_letter_path = dead_letter;
+  Engine engine(*plan, options);
+  Diagnostics diags;
+  if (!engine.create(diags)) {
+    diags.print(std::cerr);
+    return kExitBadPipeline;
+  }
+  watch_signals(engine);
+
+  HttpServer server;
+  if (!metrics.empty()) {
+    try {
+      server.start(metrics, [&engine](const std::string& method, const std::string& path, const std::string&) {
+        if (method == "GET" && path == "/metrics")
+          return HttpServer::Response{200, "text/plain; version=0.0.4", prometheus_text(engine)};
+        if (method == "GET" && path == "/status") return HttpServer::Response{200, "application/json", status_json(engine) + "\n"};
+        return HttpServer::Response{404, "text/plain", "not found: try /metrics or /status\n"};
+      });
+      std::cerr << "weir: metrics on http://" << metrics.substr(0, metrics.rfind(':')) << ":" << server.port()
+                << "/metrics\n";
+    } catch (const std::exception& e) {
+      std::cerr << "weir: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
+
+  // Progress and --duration run on the main thread while the engine works.
+  bool show_progress = !no_progress && (progress_flag || isatty(STDERR_FILENO));
+  std::atomic<bool> done{false};
+  std::thread ticker([&] {
+    ProgressLine line;
+    int64_t start = monotonic_ns(), next = start + static_cast<int64_t>(progress_s * 1e9);
+    while (!done) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      int64_t now = monotonic_ns();
+      if (duration > 0 && now - start >= static_cast<int64_t>(duration * 1e9) && !engine.stopping()) engine.stop();
+      if (show_progress && now >= next) {
+        std::cerr << "weir: " << line.next(engine) << "\n";
+        next = now + static_cast<int64_t>(progress_s * 1e9);
+      }
+    }
+  });
+  int rc = engine.run();
+  done = true;
+  ticker.join();
+  server.stop();
+  std::cerr << summary_line(engine) << "\n";
+  return rc == 0 ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block SIGINT/SIGTERM in every thread; watch_signals takes them with sigwait.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  std::string cmd = argv[1];
+  std::vector<std::string> rest(argv + 2, argv + argc);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (cmd == "--version") {
+    std::cout << "weir " << WEIR_VERSION << " (plugin ABI " << WEIR_ABI_MAJOR << "." << WEIR_ABI_MINOR << ")\n";
+    return kExitOk;
+  }
+  if (cmd == "run") return cmd_run(rest);
+  if (cmd == "validate") return cmd_validate(rest);
+  if (cmd == "graph") return cmd_graph(rest);
+  if (cmd == "plugins") return cmd_plugins(rest);
+  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins"})
+            << "\n\n"
+            << kUsage;
+  return kExitUsage;
+}

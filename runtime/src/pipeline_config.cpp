@@ -1,0 +1,186 @@
+#include "pipeline_config.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+
+namespace fs = std::filesystem;
+
+namespace weir {
+
+SourcePos position_of(const std::string& file, const toml::node& node) {
+  const auto& src = node.source();
+  if (src.path && *src.path == "<override>") return {"--set", 0, 0};
+  return {file, static_cast<uint32_t>(src.begin.line), static_cast<uint32_t>(src.begin.column)};
+}
+
+// Replaces ${NAME} and ${NAME:-default} in every string value, in place.
+static void interpolate(const std::string& file, toml::node& node, Diagnostics& diags) {
+  if (auto* s = node.as_string()) {
+    std::string& text = s->get();
+    std::string out;
+    size_t i = 0;
+    while (i < text.size()) {
+      size_t open = text.find("${", i);
+      if (open == std::string::npos) { out += text.substr(i); break; }
+      size_t close = text.find('}', open);
+      if (close == std::string::npos) {
+        diags.add(position_of(file, node), "unterminated ${ in \"" + text + "\"");
+        return;
+      }
+      out += text.substr(i, open - i);
+      std::string expr = text.substr(open + 2, close - open - 2);
+      std::optional<std::string> fallback;
+      if (size_t dash = expr.find(":-"); dash != std::string::npos) {
+        fallback = expr.substr(dash + 2);
+        expr.resize(dash);
+      }
+      if (const char* v = std::getenv(expr.c_str()); v && *v) out += v;
+      else if (fallback) out += *fallback;
+      else diags.add(position_of(file, node), "environment variable '" + expr + "' is not set (use ${" + expr + ":-default})");
+      i = close + 1;
+    }
+    text = out;
+  } else if (auto* t = node.as_table()) {
+    for (auto&& [k, v] : *t) interpolate(file, v, diags);
+  } else if (auto* a = node.as_array()) {
+    for (auto& v : *a) interpolate(file, v, diags);
+  }
+}
+
+std::optional<Override> parse_override(const std::string& text, std::string& error) {
+  size_t eq = text.find('=');
+  size_t dot = text.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 || dot + 1 == eq) {
+    error = "--set expects node.param=value, got '" + text + "'";
+    return std::nullopt;
+  }
+  return Override{text.substr(0, dot), text.substr(dot + 1, eq - dot - 1), text.substr(eq + 1)};
+}
+
+static void apply_override(toml::table& nodes, const Override& o, Diagnostics& diags) {
+  auto* node = nodes[o.node].as_table();
+  if (!node) {
+    diags.add({"--set", 0, 0}, "no node named '" + o.node + "' to set '" + o.param + "' on");
+    return;
+  }
+  toml::table parsed;
+  try {
+    const std::string doc = "v = " + o.value;
+    parsed = toml::parse(std::string_view(doc), std::string_view("<override>"));
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{};
+    parsed.insert("v", o.value);  // not a TOML literal: a plain string
+  }
+  node->insert_or_assign(o.param, *parsed.get("v"));
+}
+
+static uint32_t read_count(const std::string& file, const toml::table& t, const char* key, uint32_t fallback,
+                           Diagnostics& diags) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  auto v = n->value<int64_t>();
+  if (!v || *v <= 0 || *v > (1 << 24)) {
+    diags.add(position_of(file, *n), std::string("pipeline.") + key + " must be a positive integer");
+    return fallback;
+  }
+  return static_cast<uint32_t>(*v);
+}
+
+std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::vector<Override>& overrides,
+                                            Diagnostics& diags) {
+  PipelineConfig cfg;
+  cfg.file = file;
+  cfg.dir = fs::absolute(fs::path(file)).parent_path().string();
+  try {
+    cfg.root = std::make_shared<toml::table>(toml::parse_file(file));
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    diags.add({file, static_cast<uint32_t>(src.begin.line), static_cast<uint32_t>(src.begin.column)},
+              std::string(e.description()));
+    return std::nullopt;
+  }
+  toml::table& root = *cfg.root;
+  interpolate(file, root, diags);
+
+  for (auto&& [key, value] : root) {
+    if (key != "pipeline" && key != "nodes")
+      diags.add(position_of(file, value),
+                "unknown top-level key '" + std::string(key.str()) + "' (expected [pipeline] or [nodes.NAME])");
+  }
+  if (auto* p = root["pipeline"].as_table()) {
+    for (auto&& [key, value] : *p) {
+      std::string k(key.str());
+      if (k != "plugin_path" && k != "queue_batches" && k != "batch_size" && k != "name" && k != "description")
+        diags.add(position_of(file, value), "unknown key 'pipeline." + k + "'" +
+                                                did_you_mean(k, {"plugin_path", "queue_batches", "batch_size", "name", "description"}));
+    }
+    if (const toml::node* pp = p->get("plugin_path")) {
+      if (auto* arr = pp->as_array()) {
+        for (auto& item : *arr) {
+          if (auto s = item.value<std::string>()) {
+            fs::path dir(*s);
+            cfg.plugin_path.push_back((dir.is_absolute() ? dir : fs::path(cfg.dir) / dir).lexically_normal().string());
+          } else {
+            diags.add(position_of(file, item), "plugin_path entries must be strings");
+          }
+        }
+      } else {
+        diags.add(position_of(file, *pp), "pipeline.plugin_path must be an array of directories");
+      }
+    }
+    cfg.queue_batches = read_count(file, *p, "queue_batches", cfg.queue_batches, diags);
+    cfg.batch_size = read_count(file, *p, "batch_size", cfg.batch_size, diags);
+  }
+
+  auto* nodes = root["nodes"].as_table();
+  if (!nodes || nodes->empty()) {
+    diags.add({file, 1, 1}, "the pipeline has no nodes (add a [nodes.NAME] table)");
+    return std::nullopt;
+  }
+  for (const auto& o : overrides) apply_override(*nodes, o, diags);
+
+  for (auto&& [name, value] : *nodes) {
+    NodeConfig node;
+    node.name = std::string(name.str());
+    node.pos = position_of(file, value);
+    auto* t = value.as_table();
+    if (!t) {
+      diags.add(node.pos, "nodes." + node.name + " must be a table");
+      continue;
+    }
+    if (node.name.find('.') != std::string::npos) diags.add(node.pos, "node name '" + node.name + "' must not contain '.'");
+    if (const toml::node* plugin = t->get("plugin")) {
+      node.plugin_pos = position_of(file, *plugin);
+      if (auto s = plugin->value<std::string>()) node.plugin = *s;
+      else diags.add(node.plugin_pos, "node '" + node.name + "': plugin must be a string");
+    } else {
+      diags.add(node.pos, "node '" + node.name + "' has no 'plugin'");
+    }
+    if (const toml::node* inputs = t->get("inputs")) {
+      auto* arr = inputs->as_array();
+      if (!arr) diags.add(position_of(file, *inputs), "node '" + node.name + "': inputs must be an array like [\"a.out\"]");
+      for (size_t i = 0; arr && i < arr->size(); ++i) {
+        const toml::node& item = *arr->get(i);
+        auto s = item.value<std::string>();
+        if (!s || s->empty()) {
+          diags.add(position_of(file, item), "node '" + node.name + "': each input is a string \"node\" or \"node.port\"");
+          continue;
+        }
+        InputRef ref{*s, "", position_of(file, item)};
+        if (size_t dot = s->find('.'); dot != std::string::npos) ref = {s->substr(0, dot), s->substr(dot + 1), ref.pos};
+        node.inputs.push_back(ref);
+      }
+    }
+    for (auto&& [k, v] : *t) {
+      std::string key(k.str());
+      if (key == "plugin" || key == "inputs") continue;
+      node.params.emplace_back(key, &v);
+      node.param_pos[key] = position_of(file, v);
+    }
+    cfg.nodes.push_back(std::move(node));
+  }
+  return cfg;
+}
+
+}  // namespace weir

@@ -1,0 +1,68 @@
+// The pipeline TOML file, parsed: nodes, their plugin, parameters and inputs,
+// with the source position of everything so errors can point at it.
+//
+//   [pipeline]
+//   plugin_path = ["plugins"]        # relative to this file
+//   queue_batches = 64                # capacity of each edge, in batches
+//   [nodes.gen]
+//   plugin = "generator"
+//   count = 1000
+//   [nodes.out]
+//   plugin = "stdout_sink"
+//   inputs = ["gen.out"]
+#pragma once
+
+#include "diagnostics.hpp"
+
+#include <toml++/toml.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace weir {
+
+struct InputRef {
+  std::string node;
+  std::string port;  // empty: the node's only (first) output
+  SourcePos pos;
+};
+
+struct NodeConfig {
+  std::string name;
+  SourcePos pos;
+  std::string plugin;
+  SourcePos plugin_pos;
+  std::vector<InputRef> inputs;
+  // Parameters as written (everything but `plugin` and `inputs`), in file order.
+  std::vector<std::pair<std::string, const toml::node*>> params;
+  std::map<std::string, SourcePos> param_pos;
+};
+
+struct PipelineConfig {
+  std::string file;
+  std::string dir;  // relative paths in the file resolve against this
+  std::vector<std::string> plugin_path;
+  uint32_t queue_batches = 64;
+  uint32_t batch_size = 1024;
+  std::vector<NodeConfig> nodes;
+  std::shared_ptr<toml::table> root;  // owns the nodes' parameter values
+};
+
+// `--set node.param=value` on the command line. The value is read as a TOML
+// literal when it is one (42, true, "x", [1,2]) and as a plain string otherwise.
+struct Override {
+  std::string node, param, value;
+};
+
+// Parses FILE, applies ${ENV} / ${ENV:-default} interpolation and overrides.
+// Returns nothing (and fills diags) when the file cannot be used.
+std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::vector<Override>& overrides,
+                                            Diagnostics& diags);
+
+std::optional<Override> parse_override(const std::string& text, std::string& error);
+
+SourcePos position_of(const std::string& file, const toml::node& node);
+
+}  // namespace weir

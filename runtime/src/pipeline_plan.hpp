@@ -1,0 +1,46 @@
+// A validated pipeline: every node resolved to a loaded plugin, every
+// parameter converted to the plugin's declared type, every input to a port.
+// Building one is the whole of `weir validate`.
+#pragma once
+
+#include "param_values.hpp"
+#include "pipeline_config.hpp"
+#include "plugin_loader.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weir {
+
+struct Edge {
+  size_t from_node;
+  std::string from_port;  // a declared output, "error", or a dynamic name
+  size_t to_node;
+  SourcePos pos;
+};
+
+struct NodePlan {
+  std::string name;
+  std::shared_ptr<PluginLibrary> library;
+  ParamValues params;
+  std::vector<std::string> output_ports;  // declared outputs, then "error", then dynamic ones in use
+  SourcePos pos;
+};
+
+struct PipelinePlan {
+  PipelineConfig config;
+  std::vector<NodePlan> nodes;
+  std::vector<Edge> edges;
+};
+
+// Validates CONFIG against the plugins on its search path. All problems go to
+// DIAGS; returns nothing if there was any.
+std::optional<PipelinePlan> plan_pipeline(PipelineConfig config, PluginRegistry& registry, Diagnostics& diags);
+
+// Convenience for the CLI: load + plan. The registry's search path comes from
+// the file's plugin_path followed by default_plugin_path().
+std::optional<PipelinePlan> load_and_plan(const std::string& file, const std::vector<Override>& overrides,
+                                          Diagnostics& diags, std::unique_ptr<PluginRegistry>& registry);
+
+}  // namespace weir

@@ -1,0 +1,102 @@
+#include "plugin_loader.hpp"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace weir {
+
+std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path) {
+  auto lib = std::make_shared<PluginLibrary>();
+  lib->path_ = path;
+  try {
+    // rtld_local keeps each plugin's symbols to itself, so two versions of
+    // one plugin can be loaded side by side (hot swap).
+    lib->library_.load(path, boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": cannot load plugin: " + e.what());
+  }
+  if (!lib->library_.has(WEIR_PLUGIN_ENTRY_SYMBOL))
+    throw std::runtime_error(path + ": not a weir plugin (no symbol " WEIR_PLUGIN_ENTRY_SYMBOL ")");
+  auto entry = lib->library_.get<const weir_plugin*()>(WEIR_PLUGIN_ENTRY_SYMBOL);
+  const weir_plugin* d = entry();
+  if (!d) throw std::runtime_error(path + ": plugin entry returned no descriptor");
+  // Read only the version fields until they are known to match.
+  if (d->abi_major != WEIR_ABI_MAJOR)
+    throw std::runtime_error(path + ": plugin built for weir ABI " + std::to_string(d->abi_major) + "." +
+                             std::to_string(d->abi_minor) + ", but this host speaks ABI " +
+                             std::to_string(WEIR_ABI_MAJOR) + "." + std::to_string(WEIR_ABI_MINOR) +
+                             "; rebuild the plugin against this SDK");
+  if (d->struct_size < sizeof(weir_plugin) || !d->vtable || d->vtable->struct_size < sizeof(weir_plugin_vtable))
+    throw std::runtime_error(path + ": plugin descriptor is truncated (ABI " + std::to_string(d->abi_major) + "." +
+                             std::to_string(d->abi_minor) + ")");
+  if (!d->name || !*d->name) throw std::runtime_error(path + ": plugin has no name");
+  if (d->kind < WEIR_SOURCE || d->kind > WEIR_SINK)
+    throw std::runtime_error(path + ": plugin '" + d->name + "' has an unknown kind");
+  lib->descriptor_ = d;
+  return lib;
+}
+
+static const std::string kPrefix = "weir_";
+static const std::string kSuffix = ".so";
+
+PluginRegistry::PluginRegistry(std::vector<std::string> search_path) : search_path_(std::move(search_path)) {
+  for (const auto& dir : search_path_) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      std::string file = entry.path().filename().string();
+      if (file.size() <= kPrefix.size() + kSuffix.size() || file.rfind(kPrefix, 0) != 0 ||
+          file.substr(file.size() - kSuffix.size()) != kSuffix)
+        continue;
+      std::string name = file.substr(kPrefix.size(), file.size() - kPrefix.size() - kSuffix.size());
+      files_.emplace(name, entry.path().string());  // emplace keeps the first on the path
+    }
+  }
+}
+
+std::shared_ptr<PluginLibrary> PluginRegistry::find(const std::string& name_or_path) {
+  if (auto it = loaded_.find(name_or_path); it != loaded_.end()) return it->second;
+  std::string path;
+  if (name_or_path.find('/') != std::string::npos) {
+    if (!fs::exists(name_or_path)) return nullptr;
+    path = name_or_path;
+  } else if (auto it = files_.find(name_or_path); it != files_.end()) {
+    path = it->second;
+  } else {
+    return nullptr;
+  }
+  auto lib = PluginLibrary::load(path);
+  loaded_[name_or_path] = lib;
+  return lib;
+}
+
+std::vector<std::string> PluginRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, path] : files_) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> default_plugin_path() {
+  std::vector<std::string> path;
+  if (const char* env = std::getenv("WEIR_PLUGIN_PATH")) {
+    std::string s = env;
+    for (size_t start = 0; start <= s.size();) {
+      size_t colon = s.find(':', start);
+      if (colon == std::string::npos) colon = s.size();
+      if (colon > start) path.push_back(s.substr(start, colon - start));
+      start = colon + 1;
+    }
+  }
+  fs::path exe_dir = boost::dll::program_location().parent_path().string();
+  path.push_back((exe_dir / "plugins").string());
+  path.push_back((exe_dir / ".." / "lib" / "weir" / "plugins").lexically_normal().string());
+#ifdef WEIR_INSTALL_PLUGIN_DIR_ABS
+  path.push_back(WEIR_INSTALL_PLUGIN_DIR_ABS);
+#endif
+  return path;
+}
+
+}  // namespace weir

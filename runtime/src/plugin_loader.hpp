@@ -1,0 +1,54 @@
+// Finds plugin libraries on the search path, loads them with Boost.DLL and
+// checks their ABI version before anything else is read from them.
+#pragma once
+
+#include <weir/abi.h>
+
+#include <boost/dll/shared_library.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weir {
+
+// A loaded plugin library. The descriptor points into the library, so it
+// lives exactly as long as this object.
+class PluginLibrary {
+ public:
+  // Loads PATH and reads its descriptor. Throws std::runtime_error with a
+  // message naming the file (and both versions on an ABI mismatch).
+  static std::shared_ptr<PluginLibrary> load(const std::string& path);
+
+  const weir_plugin& descriptor() const { return *descriptor_; }
+  const std::string& path() const { return path_; }
+  std::string name() const { return descriptor_->name; }
+
+ private:
+  boost::dll::shared_library library_;
+  const weir_plugin* descriptor_ = nullptr;
+  std::string path_;
+};
+
+// The plugins a pipeline can use: every weir_<name>.so on the search path.
+class PluginRegistry {
+ public:
+  explicit PluginRegistry(std::vector<std::string> search_path);
+
+  // By name ("redis_sink") or by path ("./x.so"). Null if absent; throws if
+  // the file exists but cannot be loaded.
+  std::shared_ptr<PluginLibrary> find(const std::string& name_or_path);
+  std::vector<std::string> names() const;  // every plugin found on the path
+  const std::vector<std::string>& search_path() const { return search_path_; }
+
+ private:
+  std::vector<std::string> search_path_;
+  std::map<std::string, std::string> files_;  // name -> path, first on the path wins
+  std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
+};
+
+// Where the host looks when the pipeline does not say: $WEIR_PLUGIN_PATH, the
+// build tree's plugins/ next to the binary, then the installed plugin dir.
+std::vector<std::string> default_plugin_path();
+
+}  // namespace weir

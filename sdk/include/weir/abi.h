@@ -1,0 +1,268 @@
+/*
+ * weir plugin ABI — the only contract between the host and a plugin library.
+ *
+ * Pure C so that a plugin built by another compiler, standard library or SDK
+ * minor version still loads. No C++ object, exception or allocation crosses
+ * this boundary: every batch is allocated and freed by the host, every string
+ * a plugin puts in a batch lives in that batch's arena (or is interned by the
+ * host), and every call returns a status code.
+ *
+ * Versioning: a plugin exports one symbol, `weir_plugin_entry`, returning a
+ * static descriptor that starts with its size and the ABI major/minor it was
+ * built against. The host refuses a different major. Minor versions only
+ * append fields/functions at the end of structs (checked with struct_size).
+ *
+ * Plugin authors normally use the C++ wrapper in <weir/sdk.hpp>.
+ */
+#ifndef WEIR_ABI_H
+#define WEIR_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEIR_ABI_MAJOR 1
+#define WEIR_ABI_MINOR 0
+
+/* ---- status codes returned by plugin callbacks and host functions ---- */
+typedef enum weir_status {
+  WEIR_OK = 0,
+  WEIR_IDLE = 1,     /* source: nothing available right now */
+  WEIR_END = 2,      /* source: finite input is exhausted */
+  WEIR_PENDING = 3,  /* sink: write accepted, host->ack() follows later */
+  WEIR_RETRY = 4,    /* sink: transient failure, host retries the batch with backoff */
+  WEIR_STOPPING = 5, /* host: the pipeline is shutting down, return soon */
+  WEIR_FAILED = -1   /* fatal: the node cannot continue (message via host->log) */
+} weir_status;
+
+typedef enum weir_kind { WEIR_SOURCE = 1, WEIR_OPERATOR = 2, WEIR_SINK = 3 } weir_kind;
+
+typedef enum weir_log_level { WEIR_LOG_DEBUG = 0, WEIR_LOG_INFO = 1, WEIR_LOG_WARN = 2, WEIR_LOG_ERROR = 3 } weir_log_level;
+
+/* ---- the record model ---- */
+
+/* A string slice. Never NUL-terminated by contract (data may contain NULs). */
+typedef struct weir_str {
+  const char* data;
+  uint32_t size;
+} weir_str;
+
+typedef enum weir_type {
+  WEIR_NULL = 0,
+  WEIR_INT64 = 1,
+  WEIR_DOUBLE = 2,
+  WEIR_STRING = 3,
+  WEIR_BOOL = 4,
+  WEIR_TIMESTAMP = 5 /* nanoseconds since the Unix epoch, UTC */
+} weir_type;
+
+typedef struct weir_value {
+  uint32_t type; /* weir_type */
+  union {
+    int64_t i64; /* WEIR_INT64, WEIR_TIMESTAMP */
+    double f64;  /* WEIR_DOUBLE */
+    weir_str str;/* WEIR_STRING */
+    uint8_t b;   /* WEIR_BOOL */
+  } as;
+} weir_value;
+
+typedef struct weir_field {
+  weir_str name; /* interned by the host: compare by pointer or by bytes */
+  weir_value value;
+} weir_field;
+
+/* Where a record came from in its source, e.g. a Kafka partition and offset. */
+typedef struct weir_position {
+  int32_t partition;
+  int64_t offset;
+} weir_position;
+
+typedef struct weir_record {
+  weir_str key;            /* may be empty */
+  weir_str payload;        /* raw bytes, may be empty once decoded */
+  int64_t event_time_ns;   /* 0 when unknown */
+  weir_position position;  /* set by sources that can commit */
+  const weir_field* fields;
+  uint32_t field_count;
+} weir_record;
+
+/* An immutable batch owned by the host. Shared between consumers on fan-out. */
+typedef struct weir_batch {
+  const weir_record* records;
+  uint32_t count;
+} weir_batch;
+
+/* ---- plugin descriptor (static data) ---- */
+
+typedef enum weir_param_type {
+  WEIR_PARAM_STRING = 1,
+  WEIR_PARAM_INT = 2,
+  WEIR_PARAM_DOUBLE = 3,
+  WEIR_PARAM_BOOL = 4,
+  WEIR_PARAM_STRING_LIST = 5,
+  WEIR_PARAM_TABLE = 6 /* string->string sub-table, e.g. a client library's own settings */
+} weir_param_type;
+
+typedef struct weir_param_spec {
+  const char* name;
+  uint32_t type;              /* weir_param_type */
+  const char* default_value;  /* TOML literal text (e.g. "100", "\"x\"", "[]"), or NULL */
+  int required;               /* non-zero: must be given (default_value is then NULL) */
+  const char* unit;           /* e.g. "ms", "records", or NULL */
+  const char* doc;            /* one line */
+} weir_param_spec;
+
+typedef struct weir_port_spec {
+  const char* name;
+  const char* doc;
+} weir_port_spec;
+
+/* Plugin flags. */
+#define WEIR_FLAG_DYNAMIC_OUTPUTS 1u /* output port names come from parameters (e.g. one per rule) */
+#define WEIR_FLAG_STATEFUL 2u        /* implements snapshot/restore */
+
+/* ---- values handed to create() ---- */
+
+typedef struct weir_kv {
+  weir_str key;
+  weir_str value;
+} weir_kv;
+
+typedef struct weir_param_value {
+  const char* name;
+  uint32_t type; /* weir_param_type */
+  union {
+    int64_t i64;
+    double f64;
+    uint8_t b;
+    weir_str str;
+    struct { const weir_str* items; uint32_t count; } list;
+    struct { const weir_kv* items; uint32_t count; } table;
+  } as;
+} weir_param_value;
+
+/* Opaque host objects. */
+typedef struct weir_node weir_node;       /* one running node; passed back on every host call */
+typedef struct weir_builder weir_builder; /* a batch under construction */
+
+/* Byte sink for snapshots. */
+typedef struct weir_writer {
+  void* opaque;
+  void (*write)(void* opaque, const void* data, size_t size);
+} weir_writer;
+
+/* ---- host API: functions the host gives every plugin instance ---- */
+typedef struct weir_host_api {
+  uint32_t struct_size;
+
+  void (*log)(weir_node* node, int level, const char* message);
+
+  /* A host-owned copy of a string that lives as long as the process. */
+  weir_str (*intern)(weir_node* node, const char* data, uint32_t size);
+
+  /* Output port handle by name (static ports: index in declared order). -1 if unknown. */
+  int32_t (*output_port)(weir_node* node, const char* name);
+
+  /* Building batches. Pointers returned stay valid until emit/discard. */
+  weir_builder* (*batch_begin)(weir_node* node, uint32_t record_hint);
+  weir_record* (*batch_add)(weir_builder* builder);          /* zeroed record */
+  void* (*batch_alloc)(weir_builder* builder, uint32_t size);/* arena bytes, 8-aligned */
+  void (*batch_discard)(weir_builder* builder);
+
+  /* Send a built batch (consumes the builder). Blocks while the queue ahead is
+   * full (backpressure). Returns WEIR_OK or WEIR_STOPPING. */
+  int (*emit)(weir_node* node, int32_t port, weir_builder* builder);
+  /* Send an input batch on unchanged, without copying it. */
+  int (*forward)(weir_node* node, int32_t port, const weir_batch* batch);
+
+  /* A record that cannot be handled: goes to the node's error port with the reason. */
+  void (*error)(weir_node* node, const weir_record* record, const char* reason);
+
+  /* Ask for on_timer every interval_ms (0 disables). */
+  void (*set_timer)(weir_node* node, int64_t interval_ms);
+
+  /* Stateful operators: keep the batch being processed unacknowledged beyond
+   * process() (e.g. until its window closes). Returns a token for release(). */
+  uint64_t (*hold)(weir_node* node);
+  void (*release)(weir_node* node, uint64_t token);
+
+  /* Async sinks: the outcome of a write that returned WEIR_PENDING.
+   * ok != 0: written; ok == 0: transient failure, the host retries. Thread-safe. */
+  void (*ack)(weir_node* node, const weir_batch* batch, int ok);
+
+  /* A plugin-specific gauge for the metrics endpoint (e.g. consumer lag). Thread-safe. */
+  void (*gauge)(weir_node* node, const char* name, const char* labels, double value);
+
+  /* Non-zero once shutdown has begun (sources should return from poll). */
+  int (*stopping)(weir_node* node);
+
+  /* Current time in ns (processing time; the host may virtualize it in tests). */
+  int64_t (*now_ns)(weir_node* node);
+} weir_host_api;
+
+/* ---- plugin vtable: what the host calls; NULL entries mean "not supported" ---- */
+typedef struct weir_plugin_vtable {
+  uint32_t struct_size;
+
+  /* Configure: check parameters beyond their schema, no I/O. Returns an
+   * instance or NULL with a message in errbuf. */
+  void* (*create)(const weir_host_api* host, weir_node* node, const weir_param_value* params,
+                  uint32_t param_count, char* errbuf, uint32_t errbuf_size);
+  void (*destroy)(void* self);
+
+  /* Start: connect, open files. Status; message via host->log on failure. */
+  int (*open)(void* self);
+  int (*close)(void* self);
+
+  /* Sources: emit zero or more batches. WEIR_OK, WEIR_IDLE (host waits briefly), WEIR_END. */
+  int (*poll)(void* self);
+  /* Sources: every sink downstream has acknowledged up to these positions (inclusive). */
+  int (*commit)(void* self, const weir_position* positions, uint32_t count);
+
+  /* Operators. */
+  int (*process)(void* self, uint32_t input_port, const weir_batch* batch);
+  int (*on_timer)(void* self, int64_t now_ns);
+  /* Shutdown: emit whatever is buffered. */
+  int (*flush)(void* self);
+
+  /* Sinks: WEIR_OK (written and acked), WEIR_PENDING (host->ack follows), WEIR_RETRY. */
+  int (*write)(void* self, const weir_batch* batch);
+
+  /* Stateful nodes (hot swap). */
+  int (*snapshot)(void* self, weir_writer* out);
+  int (*restore)(void* self, const void* data, size_t size);
+
+  /* Re-read parameters/files without a restart (e.g. rules). NULL: not supported. */
+  int (*reload)(void* self, char* errbuf, uint32_t errbuf_size);
+} weir_plugin_vtable;
+
+typedef struct weir_plugin {
+  uint32_t struct_size;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  const char* name;        /* e.g. "redis_sink" */
+  const char* version;     /* the plugin's own semver */
+  const char* description; /* one line */
+  uint32_t kind;           /* weir_kind */
+  uint32_t flags;          /* WEIR_FLAG_* */
+  const weir_port_spec* inputs;
+  uint32_t input_count;
+  const weir_port_spec* outputs;
+  uint32_t output_count;
+  const weir_param_spec* params;
+  uint32_t param_count;
+  const weir_plugin_vtable* vtable;
+} weir_plugin;
+
+/* The one symbol every plugin library exports. */
+#define WEIR_PLUGIN_ENTRY_SYMBOL "weir_plugin_entry"
+typedef const weir_plugin* (*weir_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEIR_ABI_H */

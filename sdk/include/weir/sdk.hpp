@@ -1,0 +1,420 @@
+// weir C++ plugin SDK — header-only classes over the C ABI in <weir/abi.h>.
+//
+// A plugin is one class derived from weir::Plugin plus one WEIR_PLUGIN(...) line:
+//
+//   class Upper : public weir::Plugin {
+//    public:
+//     Upper(weir::Context ctx, const weir::Params& p) : ctx_(ctx) {}
+//     weir_status process(uint32_t, weir::Batch in) override { ...; return ctx_.emit(out_, b); }
+//   };
+//   WEIR_PLUGIN(Upper, (weir::PluginInfo{.name = "upper", .kind = WEIR_OPERATOR, ...}))
+//
+// Rules the SDK enforces for you:
+//  * exceptions never cross the ABI: the trampolines below turn them into a
+//    logged WEIR_FAILED (or a create() error message);
+//  * strings you put into a record are copied into the batch arena
+//    (RecordBuilder::copy), field names are interned by the host (Context::name),
+//    so no batch points into your library — it may be unloaded (hot swap).
+#pragma once
+
+#include <weir/abi.h>
+
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace weir {
+
+inline std::string_view view(weir_str s) { return {s.data, s.size}; }
+
+// ---------------------------------------------------------------- reading records
+
+// A read-only view of one record of a batch.
+class Record {
+ public:
+  explicit Record(const weir_record* r) : r_(r) {}
+  const weir_record* raw() const { return r_; }
+
+  std::string_view key() const { return view(r_->key); }
+  std::string_view payload() const { return view(r_->payload); }
+  int64_t event_time_ns() const { return r_->event_time_ns; }
+  weir_position position() const { return r_->position; }
+  std::span<const weir_field> fields() const { return {r_->fields, r_->field_count}; }
+
+  // Linear search: records carry a handful of fields, which beats hashing.
+  const weir_value* field(std::string_view name) const {
+    for (uint32_t i = 0; i < r_->field_count; ++i)
+      if (view(r_->fields[i].name) == name) return &r_->fields[i].value;
+    return nullptr;
+  }
+
+ private:
+  const weir_record* r_;
+};
+
+// A read-only, shared batch. Valid during the callback it was passed to.
+class Batch {
+ public:
+  explicit Batch(const weir_batch* b) : b_(b) {}
+  const weir_batch* raw() const { return b_; }
+  uint32_t size() const { return b_->count; }
+  bool empty() const { return b_->count == 0; }
+  Record operator[](uint32_t i) const { return Record(&b_->records[i]); }
+
+  struct iterator {
+    const weir_record* p;
+    Record operator*() const { return Record(p); }
+    iterator& operator++() { ++p; return *this; }
+    bool operator!=(const iterator& o) const { return p != o.p; }
+  };
+  iterator begin() const { return {b_->records}; }
+  iterator end() const { return {b_->records + b_->count}; }
+
+ private:
+  const weir_batch* b_;
+};
+
+// Value helpers.
+inline weir_value null_value() { weir_value v{}; v.type = WEIR_NULL; return v; }
+inline weir_value int_value(int64_t x) { weir_value v{}; v.type = WEIR_INT64; v.as.i64 = x; return v; }
+inline weir_value double_value(double x) { weir_value v{}; v.type = WEIR_DOUBLE; v.as.f64 = x; return v; }
+inline weir_value bool_value(bool x) { weir_value v{}; v.type = WEIR_BOOL; v.as.b = x ? 1 : 0; return v; }
+inline weir_value timestamp_value(int64_t ns) { weir_value v{}; v.type = WEIR_TIMESTAMP; v.as.i64 = ns; return v; }
+// The string must already live in the batch arena (RecordBuilder::copy) or be interned.
+inline weir_value string_value(weir_str s) { weir_value v{}; v.type = WEIR_STRING; v.as.str = s; return v; }
+
+inline const char* type_name(uint32_t t) {
+  switch (t) {
+    case WEIR_NULL: return "null";
+    case WEIR_INT64: return "int64";
+    case WEIR_DOUBLE: return "double";
+    case WEIR_STRING: return "string";
+    case WEIR_BOOL: return "bool";
+    case WEIR_TIMESTAMP: return "timestamp";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------- building batches
+
+class RecordBuilder {
+ public:
+  RecordBuilder(const weir_host_api* host, weir_builder* b, weir_record* r) : host_(host), b_(b), r_(r) {}
+
+  // Copy bytes into the batch arena.
+  weir_str copy(std::string_view s) const {
+    weir_str out{nullptr, static_cast<uint32_t>(s.size())};
+    if (!s.empty()) {
+      char* p = static_cast<char*>(host_->batch_alloc(b_, out.size));
+      std::memcpy(p, s.data(), s.size());
+      out.data = p;
+    }
+    return out;
+  }
+  RecordBuilder& key(std::string_view s) { r_->key = copy(s); return *this; }
+  RecordBuilder& payload(std::string_view s) { r_->payload = copy(s); return *this; }
+  RecordBuilder& event_time_ns(int64_t t) { r_->event_time_ns = t; return *this; }
+  RecordBuilder& position(int32_t partition, int64_t offset) { r_->position = {partition, offset}; return *this; }
+  // Copy metadata (key, payload, time, position) from an input record, sharing no memory.
+  RecordBuilder& copy_meta(Record in) {
+    key(in.key()); payload(in.payload());
+    r_->event_time_ns = in.event_time_ns(); r_->position = in.position();
+    return *this;
+  }
+  // Allocate n fields (zeroed); fill them with set_field.
+  std::span<weir_field> fields(uint32_t n) {
+    auto* f = static_cast<weir_field*>(host_->batch_alloc(b_, n * sizeof(weir_field)));
+    std::memset(f, 0, n * sizeof(weir_field));
+    r_->fields = f;
+    r_->field_count = n;
+    return {f, n};
+  }
+  // Copy a value, moving its string bytes into this batch's arena.
+  weir_value own(const weir_value& v) const {
+    if (v.type != WEIR_STRING) return v;
+    return string_value(copy(view(v.as.str)));
+  }
+  weir_record* raw() { return r_; }
+
+ private:
+  const weir_host_api* host_;
+  weir_builder* b_;
+  weir_record* r_;
+};
+
+class BatchBuilder {
+ public:
+  BatchBuilder() = default;
+  BatchBuilder(const weir_host_api* host, weir_builder* b) : host_(host), b_(b) {}
+  BatchBuilder(BatchBuilder&& o) noexcept : host_(o.host_), b_(std::exchange(o.b_, nullptr)), count_(o.count_) {}
+  BatchBuilder& operator=(BatchBuilder&& o) noexcept {
+    if (this != &o) { discard(); host_ = o.host_; b_ = std::exchange(o.b_, nullptr); count_ = o.count_; }
+    return *this;
+  }
+  ~BatchBuilder() { discard(); }
+
+  RecordBuilder add() { ++count_; return RecordBuilder(host_, b_, host_->batch_add(b_)); }
+  uint32_t size() const { return count_; }
+  bool valid() const { return b_ != nullptr; }
+  weir_builder* release() { return std::exchange(b_, nullptr); }
+  void discard() { if (b_) host_->batch_discard(std::exchange(b_, nullptr)); }
+
+ private:
+  const weir_host_api* host_ = nullptr;
+  weir_builder* b_ = nullptr;
+  uint32_t count_ = 0;
+};
+
+// ---------------------------------------------------------------- parameters
+
+// Parameters as validated by the host: every declared parameter is present
+// (defaults applied), with the declared type.
+class Params {
+ public:
+  Params(const weir_param_value* v, uint32_t n) : v_(v), n_(n) {}
+
+  const weir_param_value* find(std::string_view name) const {
+    for (uint32_t i = 0; i < n_; ++i)
+      if (name == v_[i].name) return &v_[i];
+    return nullptr;
+  }
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  std::string str(std::string_view name, std::string fallback = {}) const {
+    auto* p = find(name);
+    return p && p->type == WEIR_PARAM_STRING ? std::string(view(p->as.str)) : fallback;
+  }
+  int64_t integer(std::string_view name, int64_t fallback = 0) const {
+    auto* p = find(name);
+    return p && p->type == WEIR_PARAM_INT ? p->as.i64 : fallback;
+  }
+  double number(std::string_view name, double fallback = 0) const {
+    auto* p = find(name);
+    if (!p) return fallback;
+    if (p->type == WEIR_PARAM_DOUBLE) return p->as.f64;
+    if (p->type == WEIR_PARAM_INT) return static_cast<double>(p->as.i64);
+    return fallback;
+  }
+  bool boolean(std::string_view name, bool fallback = false) const {
+    auto* p = find(name);
+    return p && p->type == WEIR_PARAM_BOOL ? p->as.b != 0 : fallback;
+  }
+  std::vector<std::string> list(std::string_view name) const {
+    std::vector<std::string> out;
+    if (auto* p = find(name); p && p->type == WEIR_PARAM_STRING_LIST)
+      for (uint32_t i = 0; i < p->as.list.count; ++i) out.emplace_back(view(p->as.list.items[i]));
+    return out;
+  }
+  std::vector<std::pair<std::string, std::string>> table(std::string_view name) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (auto* p = find(name); p && p->type == WEIR_PARAM_TABLE)
+      for (uint32_t i = 0; i < p->as.table.count; ++i)
+        out.emplace_back(view(p->as.table.items[i].key), view(p->as.table.items[i].value));
+    return out;
+  }
+
+ private:
+  const weir_param_value* v_;
+  uint32_t n_;
+};
+
+// Thrown from a plugin constructor for a parameter the schema alone cannot check.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ---------------------------------------------------------------- the host, as seen by a plugin
+
+class Context {
+ public:
+  Context(const weir_host_api* host, weir_node* node) : host_(host), node_(node) {}
+
+  void log(weir_log_level level, const std::string& msg) const { host_->log(node_, level, msg.c_str()); }
+  void debug(const std::string& m) const { log(WEIR_LOG_DEBUG, m); }
+  void info(const std::string& m) const { log(WEIR_LOG_INFO, m); }
+  void warn(const std::string& m) const { log(WEIR_LOG_WARN, m); }
+  void error_log(const std::string& m) const { log(WEIR_LOG_ERROR, m); }
+
+  // A field name that lives as long as the process (safe to put in records).
+  weir_str name(std::string_view s) const { return host_->intern(node_, s.data(), static_cast<uint32_t>(s.size())); }
+  int32_t port(const char* output_name) const { return host_->output_port(node_, output_name); }
+
+  BatchBuilder batch(uint32_t record_hint = 0) const { return BatchBuilder(host_, host_->batch_begin(node_, record_hint)); }
+  weir_status emit(int32_t port, BatchBuilder& b) const {
+    if (b.size() == 0) { b.discard(); return WEIR_OK; }
+    return static_cast<weir_status>(host_->emit(node_, port, b.release()));
+  }
+  weir_status forward(int32_t port, Batch b) const { return static_cast<weir_status>(host_->forward(node_, port, b.raw())); }
+
+  void reject(Record r, const std::string& reason) const { host_->error(node_, r.raw(), reason.c_str()); }
+
+  void set_timer(int64_t interval_ms) const { host_->set_timer(node_, interval_ms); }
+  uint64_t hold() const { return host_->hold(node_); }
+  void release(uint64_t token) const { host_->release(node_, token); }
+  void ack(Batch b, bool ok) const { host_->ack(node_, b.raw(), ok ? 1 : 0); }
+  void gauge(const char* name, const char* labels, double v) const { host_->gauge(node_, name, labels, v); }
+  bool stopping() const { return host_->stopping(node_) != 0; }
+  int64_t now_ns() const { return host_->now_ns(node_); }
+
+  const weir_host_api* host() const { return host_; }
+  weir_node* node() const { return node_; }
+
+ private:
+  const weir_host_api* host_;
+  weir_node* node_;
+};
+
+// ---------------------------------------------------------------- the plugin base class
+
+// Override what your kind needs: sources poll (and commit), operators process,
+// sinks write. Defaults do nothing and succeed.
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  virtual weir_status open() { return WEIR_OK; }
+  virtual weir_status close() { return WEIR_OK; }
+  virtual weir_status poll() { return WEIR_END; }
+  virtual weir_status commit(std::span<const weir_position>) { return WEIR_OK; }
+  virtual weir_status process(uint32_t /*input_port*/, Batch) { return WEIR_OK; }
+  virtual weir_status on_timer(int64_t /*now_ns*/) { return WEIR_OK; }
+  virtual weir_status flush() { return WEIR_OK; }
+  virtual weir_status write(Batch) { return WEIR_OK; }
+  virtual weir_status snapshot(std::string& /*out*/) { return WEIR_OK; }
+  virtual weir_status restore(std::string_view /*state*/) { return WEIR_OK; }
+  // Re-read files or settings. Throw ConfigError to refuse (the old state stays).
+  virtual weir_status reload() { throw ConfigError("reload is not supported by this plugin"); }
+};
+
+// Static description of a plugin, turned into the C descriptor by WEIR_PLUGIN.
+struct PluginInfo {
+  const char* name = nullptr;
+  const char* version = "0.0.0";
+  const char* description = "";
+  weir_kind kind = WEIR_OPERATOR;
+  uint32_t flags = 0;
+  std::span<const weir_port_spec> inputs{};
+  std::span<const weir_port_spec> outputs{};
+  std::span<const weir_param_spec> params{};
+};
+
+namespace detail {
+
+inline void copy_message(char* buf, uint32_t cap, const char* msg) {
+  if (!buf || cap == 0) return;
+  std::strncpy(buf, msg, cap - 1);
+  buf[cap - 1] = '\0';
+}
+
+struct Instance {
+  Context ctx;
+  std::unique_ptr<Plugin> plugin;
+};
+
+// Runs f, turning any exception into a logged WEIR_FAILED.
+template <class F>
+int guarded(void* self, const char* what, F&& f) noexcept {
+  auto* inst = static_cast<Instance*>(self);
+  try {
+    return static_cast<int>(f(*inst->plugin));
+  } catch (const std::exception& e) {
+    inst->ctx.error_log(std::string(what) + ": " + e.what());
+  } catch (...) {
+    inst->ctx.error_log(std::string(what) + ": unknown exception");
+  }
+  return WEIR_FAILED;
+}
+
+struct StringWriter {
+  static void put(weir_writer* w, const std::string& s) { w->write(w->opaque, s.data(), s.size()); }
+};
+
+template <class T>
+struct Vtable {
+  static void* create(const weir_host_api* host, weir_node* node, const weir_param_value* params, uint32_t n,
+                      char* errbuf, uint32_t errcap) noexcept {
+    try {
+      Context ctx(host, node);
+      auto plugin = std::make_unique<T>(ctx, Params(params, n));
+      return new Instance{ctx, std::move(plugin)};
+    } catch (const std::exception& e) {
+      copy_message(errbuf, errcap, e.what());
+    } catch (...) {
+      copy_message(errbuf, errcap, "unknown exception in plugin constructor");
+    }
+    return nullptr;
+  }
+  static void destroy(void* self) noexcept { delete static_cast<Instance*>(self); }
+  static int open(void* s) noexcept { return guarded(s, "open", [](Plugin& p) { return p.open(); }); }
+  static int close(void* s) noexcept { return guarded(s, "close", [](Plugin& p) { return p.close(); }); }
+  static int poll(void* s) noexcept { return guarded(s, "poll", [](Plugin& p) { return p.poll(); }); }
+  static int commit(void* s, const weir_position* pos, uint32_t n) noexcept {
+    return guarded(s, "commit", [&](Plugin& p) { return p.commit({pos, n}); });
+  }
+  static int process(void* s, uint32_t port, const weir_batch* b) noexcept {
+    return guarded(s, "process", [&](Plugin& p) { return p.process(port, Batch(b)); });
+  }
+  static int on_timer(void* s, int64_t now) noexcept {
+    return guarded(s, "on_timer", [&](Plugin& p) { return p.on_timer(now); });
+  }
+  static int flush(void* s) noexcept { return guarded(s, "flush", [](Plugin& p) { return p.flush(); }); }
+  static int write(void* s, const weir_batch* b) noexcept {
+    return guarded(s, "write", [&](Plugin& p) { return p.write(Batch(b)); });
+  }
+  static int snapshot(void* s, weir_writer* out) noexcept {
+    return guarded(s, "snapshot", [&](Plugin& p) {
+      std::string state;
+      weir_status st = p.snapshot(state);
+      if (st == WEIR_OK) out->write(out->opaque, state.data(), state.size());
+      return st;
+    });
+  }
+  static int restore(void* s, const void* data, size_t size) noexcept {
+    return guarded(s, "restore",
+                   [&](Plugin& p) { return p.restore(std::string_view(static_cast<const char*>(data), size)); });
+  }
+  static int reload(void* s, char* errbuf, uint32_t errcap) noexcept {
+    auto* inst = static_cast<Instance*>(s);
+    try {
+      return inst->plugin->reload();
+    } catch (const std::exception& e) {
+      copy_message(errbuf, errcap, e.what());
+    } catch (...) {
+      copy_message(errbuf, errcap, "unknown exception in reload");
+    }
+    return WEIR_FAILED;
+  }
+
+  static constexpr weir_plugin_vtable table{
+      sizeof(weir_plugin_vtable), &create, &destroy, &open, &close, &poll, &commit, &process,
+      &on_timer, &flush, &write, &snapshot, &restore, &reload,
+  };
+};
+
+template <class T>
+weir_plugin describe(const PluginInfo& info) {
+  return weir_plugin{
+      sizeof(weir_plugin), WEIR_ABI_MAJOR, WEIR_ABI_MINOR, info.name, info.version, info.description,
+      static_cast<uint32_t>(info.kind), info.flags,
+      info.inputs.data(), static_cast<uint32_t>(info.inputs.size()),
+      info.outputs.data(), static_cast<uint32_t>(info.outputs.size()),
+      info.params.data(), static_cast<uint32_t>(info.params.size()),
+      &Vtable<T>::table,
+  };
+}
+
+}  // namespace detail
+}  // namespace weir
+
+// Exports the plugin's entry symbol. INFO is a parenthesized weir::PluginInfo.
+#define WEIR_PLUGIN(CLASS, INFO)                                                          \
+  extern "C" __attribute__((visibility("default"))) const weir_plugin* weir_plugin_entry() { \
+    static const weir_plugin descriptor = ::weir::detail::describe<CLASS> INFO;           \
+    return &descriptor;                                                                    \
+  }
