@@ -16,7 +16,7 @@ function(weir_add_gtest name)
 endfunction()
 
 add_library(weir_test_support INTERFACE)
-target_include_directories(weir_test_support INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_include_directories(weir_test_support INTERFACE ${PROJECT_SOURCE_DIR}/tests/support)
 target_link_libraries(weir_test_support INTERFACE weir::sdk)
 target_compile_definitions(weir_test_support INTERFACE
   WEIR_BINARY="$<TARGET_FILE:weir>"
