@@ -1,5 +1,6 @@
 #include "pipeline_config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -10,7 +11,8 @@ namespace weir {
 
 SourcePos position_of(const std::string& file, const toml::node& node) {
   const auto& src = node.source();
-  if (src.path && *src.path == "<override>") return {"--set", 0, 0};
+  // Values from --set carry no position in the file.
+  if (src.begin.line == 0 || (src.path && *src.path == "<override>")) return {"--set", 0, 0};
   return {file, static_cast<uint32_t>(src.begin.line), static_cast<uint32_t>(src.begin.column)};
 }
 
@@ -180,6 +182,9 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
     }
     cfg.nodes.push_back(std::move(node));
   }
+  // TOML tables are unordered; keep the order of the file for listings.
+  std::stable_sort(cfg.nodes.begin(), cfg.nodes.end(),
+                   [](const NodeConfig& a, const NodeConfig& b) { return a.pos.line < b.pos.line; });
   return cfg;
 }
 

@@ -1,0 +1,73 @@
+// test_source — emits seq 0..count-1 spread over partitions, and appends every
+// commit it receives to a file, so tests can check what was committed when.
+#include <weir/sdk.hpp>
+
+#include <cstdio>
+#include <map>
+
+namespace {
+
+const weir_port_spec kOutputs[] = {{"out", "records with field seq"}};
+const weir_param_spec kParams[] = {
+    {"count", WEIR_PARAM_INT, "1000", 0, "records", "records to emit (0 = until stopped)"},
+    {"partitions", WEIR_PARAM_INT, "1", 0, nullptr, "partition = seq % partitions, offset = seq / partitions"},
+    {"batch_size", WEIR_PARAM_INT, "100", 0, "records", "records per batch"},
+    {"rate", WEIR_PARAM_INT, "0", 0, "batches/s", "0 = unthrottled"},
+    {"commit_log", WEIR_PARAM_STRING, "\"\"", 0, nullptr, "append 'partition offset' per committed position"},
+};
+
+class TestSource : public weir::Plugin {
+ public:
+  TestSource(weir::Context ctx, const weir::Params& p)
+      : ctx_(ctx), count_(p.integer("count")), partitions_(p.integer("partitions")), batch_(p.integer("batch_size")),
+        rate_(p.integer("rate")), log_path_(p.str("commit_log")) {
+    out_ = ctx_.port("out");
+    seq_name_ = ctx_.name("seq");
+  }
+  ~TestSource() override {
+    if (log_) std::fclose(log_);
+  }
+  weir_status open() override {
+    if (!log_path_.empty()) log_ = std::fopen(log_path_.c_str(), "a");
+    start_ = ctx_.now_ns();
+    return WEIR_OK;
+  }
+  weir_status poll() override {
+    if (count_ > 0 && seq_ >= count_) return WEIR_END;
+    if (rate_ > 0 && (ctx_.now_ns() - start_) * rate_ / 1'000'000'000 < batches_) return WEIR_IDLE;
+    ++batches_;
+    auto b = ctx_.batch(static_cast<uint32_t>(batch_));
+    for (int64_t i = 0; i < batch_ && (count_ == 0 || seq_ < count_); ++i, ++seq_) {
+      auto r = b.add();
+      r.position(static_cast<int32_t>(seq_ % partitions_), seq_ / partitions_);
+      r.fields(1)[0] = {seq_name_, weir::int_value(seq_)};
+    }
+    return ctx_.emit(out_, b) == WEIR_STOPPING ? WEIR_END : WEIR_OK;
+  }
+  weir_status commit(std::span<const weir_position> done) override {
+    for (const auto& p : done) {
+      // The runtime promises per-partition monotonic commits.
+      if (p.offset < last_[p.partition]) ctx_.error_log("commit went backwards");
+      last_[p.partition] = p.offset;
+      if (log_) std::fprintf(log_, "%d %lld\n", p.partition, static_cast<long long>(p.offset));
+    }
+    if (log_) std::fflush(log_);
+    return WEIR_OK;
+  }
+
+ private:
+  weir::Context ctx_;
+  int64_t count_, partitions_, batch_, rate_;
+  std::string log_path_;
+  std::FILE* log_ = nullptr;
+  int32_t out_;
+  weir_str seq_name_;
+  int64_t seq_ = 0, batches_ = 0, start_ = 0;
+  std::map<int32_t, int64_t> last_;
+};
+
+}  // namespace
+
+WEIR_PLUGIN(TestSource, (weir::PluginInfo{.name = "test_source", .version = "1.0.0",
+                                          .description = "test: numbered records, logs commits",
+                                          .kind = WEIR_SOURCE, .outputs = kOutputs, .params = kParams}))

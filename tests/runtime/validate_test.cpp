@@ -1,0 +1,174 @@
+// Every validation error the host reports, through the real binary: exact
+// `file:line:col: message` text and exit code 2.
+#include <gtest/gtest.h>
+
+#include <weir/abi.h>
+#include <weir_test.hpp>
+
+namespace weir::testing {
+namespace {
+
+const std::string kEnv = std::string("WEIR_PLUGIN_PATH=") + WEIR_TEST_PLUGIN_DIR;
+
+struct Validated {
+  RunResult run;
+  std::string file;
+};
+
+Validated validate(TempDir& dir, const std::string& toml, const std::string& extra = "") {
+  std::string file = dir.write("p.toml", toml);
+  return {run_weir("validate " + file + " " + extra, kEnv), file};
+}
+
+TEST(Validate, GoodPipelineIsOk) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\ncount = 3\n[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"gen.out\"]\n");
+  EXPECT_EQ(v.run.exit_code, 0) << v.run.err;
+  EXPECT_EQ(v.run.out, v.file + ": ok (2 nodes, 1 edges)\n");
+}
+
+TEST(Validate, TomlSyntaxError) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\ncount = = 3\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":3:9: "), std::string::npos) << v.run.err;
+}
+
+TEST(Validate, UnknownPluginSuggestsTheClosest) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generatr\"\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":2:10: node 'gen': unknown plugin 'generatr'; did you mean 'generator'?"), std::string::npos)
+      << v.run.err;
+}
+
+TEST(Validate, UnknownParameterSuggestsTheClosest) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\ncont = 3\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":3:8: generator \"gen\": unknown parameter 'cont'; did you mean 'count'?"),
+            std::string::npos)
+      << v.run.err;
+}
+
+TEST(Validate, MissingRequiredParameter) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.f]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":3:1: file_sink \"f\": missing required parameter 'path'"), std::string::npos) << v.run.err;
+}
+
+TEST(Validate, WrongParameterType) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\nrate = \"fast\"\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":3:8: generator \"gen\": parameter 'rate' must be an integer, not string"),
+            std::string::npos)
+      << v.run.err;
+}
+
+TEST(Validate, WrongTypeFromCommandLineOverride) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n", "--set gen.rate=fast");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find("--set: generator \"gen\": parameter 'rate' must be an integer, not string"), std::string::npos)
+      << v.run.err;
+}
+
+TEST(Validate, DanglingInput) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"gen.out\"]\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":3:11: node 'out': input 'gen' names no node"), std::string::npos) << v.run.err;
+}
+
+TEST(Validate, UnknownPort) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"gen.outt\"]\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":5:11: node 'gen' (generator) has no output port 'outt'; did you mean 'out'?"),
+            std::string::npos)
+      << v.run.err;
+}
+
+TEST(Validate, Cycle) {
+  TempDir dir;
+  auto v = validate(dir,
+                    "[nodes.gen]\nplugin = \"generator\"\n"
+                    "[nodes.a]\nplugin = \"passthrough\"\ninputs = [\"gen\", \"b.out\"]\n"
+                    "[nodes.b]\nplugin = \"passthrough\"\ninputs = [\"a.out\"]\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":5:18: cycle: a -> b -> a"), std::string::npos) << v.run.err;
+}
+
+TEST(Validate, SourceWithInputsAndSinkWithout) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\ninputs = [\"x\"]\n[nodes.out]\nplugin = \"null_sink\"\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":3:11: node 'gen' is a source (generator) and takes no inputs"), std::string::npos)
+      << v.run.err;
+  EXPECT_NE(v.run.err.find(v.file + ":4:1: node 'out' is a sink (null_sink) and needs inputs"), std::string::npos) << v.run.err;
+}
+
+TEST(Validate, AllErrorsAreReportedAtOnceInFileOrder) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\ncont = 1\nrate = true\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  size_t first = v.run.err.find(":3:8:"), second = v.run.err.find(":4:8:");
+  ASSERT_NE(first, std::string::npos) << v.run.err;
+  ASSERT_NE(second, std::string::npos) << v.run.err;
+  EXPECT_LT(first, second);
+  EXPECT_NE(v.run.err.find("2 errors"), std::string::npos);
+}
+
+TEST(Validate, PluginRejectsItsOwnParameter) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.f]\nplugin = \"file_sink\"\npath = \"x\"\nformat = \"xml\"\ninputs = [\"gen\"]\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":3:1: file_sink \"f\": format must be \"json\" or \"payload\", not \"xml\""), std::string::npos)
+      << v.run.err;
+}
+
+TEST(Validate, AbiMismatchIsRefusedNamingBothVersions) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.out]\nplugin = \"test_bad_abi\"\ninputs = [\"gen\"]\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  std::string expected = "plugin built for weir ABI " + std::to_string(WEIR_ABI_MAJOR + 1) + ".7, but this host speaks ABI " +
+                         std::to_string(WEIR_ABI_MAJOR) + "." + std::to_string(WEIR_ABI_MINOR);
+  EXPECT_NE(v.run.err.find(expected), std::string::npos) << v.run.err;
+  EXPECT_NE(v.run.err.find(v.file + ":4:10: "), std::string::npos) << v.run.err;
+}
+
+TEST(Cli, UnknownCommandSuggests) {
+  auto r = run_weir("valdate x.toml");
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("unknown command 'valdate'; did you mean 'validate'?"), std::string::npos) << r.err;
+}
+
+TEST(Cli, EveryCommandHasHelp) {
+  for (const char* cmd : {"run", "validate", "graph", "plugins"}) {
+    auto r = run_weir(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("usage: weir"), std::string::npos) << cmd << ": " << r.out;
+  }
+}
+
+TEST(Cli, GraphPrintsDot) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\n[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"gen.out\"]\n");
+  auto r = run_weir("graph " + file);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("digraph pipeline {"), std::string::npos);
+  EXPECT_NE(r.out.find("\"gen\" -> \"out\" [label=\"out\"];"), std::string::npos) << r.out;
+}
+
+TEST(Cli, PluginsListsPortsAndParameters) {
+  auto r = run_weir("plugins file_sink");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("file_sink 1.0.0 (sink)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("input  in: records to write"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("param  path (string) required"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace weir::testing
