@@ -4,8 +4,11 @@ namespace weir {
 
 void AckGroup::release() {
   if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // Once done_ is set the source thread may delete this group at any time:
+    // read everything needed before.
+    AckTracker* tracker = tracker_;
     done_.store(true, std::memory_order_release);
-    tracker_->completed();
+    tracker->completed();
   }
 }
 

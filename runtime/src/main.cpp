@@ -14,6 +14,7 @@
 #include <boost/program_options.hpp>
 
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <pthread.h>
 #include <unistd.h>
@@ -212,13 +213,14 @@ void watch_signals(Engine& engine) {
 
 int cmd_run(const std::vector<std::string>& argv) {
   PipelineArgs args;
-  std::string metrics, dead_letter, level = "info";
+  std::string metrics, dead_letter, status_out, level = "info";
   double duration = 0, progress_s = 5;
   bool progress_flag = false, no_progress = false;
   po::options_description desc("run options");
   add_pipeline_options(desc, args);
   desc.add_options()("metrics", po::value(&metrics), "serve /metrics (Prometheus) and /status (JSON) on HOST:PORT, e.g. 127.0.0.1:9464")(
       "dead-letter", po::value(&dead_letter), "append error records no node consumes to this JSON-lines file")(
+      "status-out", po::value(&status_out), "write the final /status JSON (counts, latencies) to this file at exit")(
       "duration", po::value(&duration), "stop gracefully after this many seconds")(
       "progress", po::bool_switch(&progress_flag), "print a progress line even when stderr is not a terminal")(
       "no-progress", po::bool_switch(&no_progress), "never print progress lines")(
@@ -279,6 +281,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   ticker.join();
   server.stop();
   std::cerr << summary_line(engine) << "\n";
+  if (!status_out.empty()) std::ofstream(status_out) << status_json(engine) << "\n";
   return rc == 0 ? kExitOk : kExitFailed;
 }
 

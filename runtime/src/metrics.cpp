@@ -89,6 +89,11 @@ std::string status_json(const Engine& engine) {
     out += ",\"records_out\":" + std::to_string(n.counters.records_out.load());
     out += ",\"records_error\":" + std::to_string(n.counters.records_error.load());
     out += ",\"finished\":" + std::string(n.finished.load() ? "true" : "false");
+    char lat[160];
+    std::snprintf(lat, sizeof lat, ",\"batch_p50_us\":%.1f,\"batch_p99_us\":%.1f,\"hop_p50_us\":%.1f,\"hop_p99_us\":%.1f",
+                  n.counters.batch_ns.quantile(0.5) / 1e3, n.counters.batch_ns.quantile(0.99) / 1e3,
+                  n.counters.hop_ns.quantile(0.5) / 1e3, n.counters.hop_ns.quantile(0.99) / 1e3);
+    out += lat;
     out += ",\"outputs\":[";
     bool first = true;
     for (const auto& port : n.outputs) {
