@@ -13,6 +13,7 @@ PACKAGES=(
   redis-server redis-sentinel redis-tools
   clang libclang-rt-14-dev
   maven openjdk-17-jdk-headless curl netcat-openbsd
+  kcat python3
 )
 
 missing=()

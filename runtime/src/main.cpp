@@ -130,10 +130,35 @@ int cmd_graph(const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+// The README tables of a plugin, generated from its descriptor so they never drift.
+std::string markdown_tables(const weir_plugin& d) {
+  auto cell = [](const char* s) {
+    std::string out = s ? s : "";
+    for (size_t i = 0; (i = out.find('|', i)) != std::string::npos; i += 2) out.replace(i, 1, "\\|");
+    return out;
+  };
+  std::string out = "| port | direction | what |\n|---|---|---|\n";
+  for (uint32_t i = 0; i < d.input_count; ++i) out += "| `" + cell(d.inputs[i].name) + "` | in | " + cell(d.inputs[i].doc) + " |\n";
+  for (uint32_t i = 0; i < d.output_count; ++i) out += "| `" + cell(d.outputs[i].name) + "` | out | " + cell(d.outputs[i].doc) + " |\n";
+  if (d.flags & WEIR_FLAG_DYNAMIC_OUTPUTS) out += "| `<name>` | out | named by the parameters |\n";
+  out += "| `error` | out | records that could not be handled, with `error_reason` and `error_node` |\n\n";
+  if (d.param_count == 0) return out + "No parameters.\n";
+  out += "| parameter | type | default | unit | what |\n|---|---|---|---|---|\n";
+  for (uint32_t i = 0; i < d.param_count; ++i) {
+    const weir_param_spec& p = d.params[i];
+    out += "| `" + cell(p.name) + "` | " + param_type_name(p.type) + " | " +
+           (p.required ? std::string("**required**") : "`" + cell(p.default_value ? p.default_value : "") + "`") + " | " +
+           cell(p.unit) + " | " + cell(p.doc) + " |\n";
+  }
+  return out;
+}
+
 int cmd_plugins(const std::vector<std::string>& argv) {
   std::vector<std::string> dirs, names;
   po::options_description desc("plugins options");
+  bool markdown = false;
   desc.add_options()("path", po::value(&dirs)->composing(), "also search this directory (repeatable)")(
+      "markdown", po::bool_switch(&markdown), "print the ports and parameters as Markdown tables (for READMEs)")(
       "name", po::value(&names), "only this plugin");
   int code = 0;
   po::options_description all = desc;
@@ -170,6 +195,10 @@ int cmd_plugins(const std::vector<std::string>& argv) {
       continue;
     }
     const weir_plugin& d = lib->descriptor();
+    if (markdown) {
+      std::cout << markdown_tables(d);
+      continue;
+    }
     const char* kind = d.kind == WEIR_SOURCE ? "source" : d.kind == WEIR_SINK ? "sink" : "operator";
     std::cout << d.name << " " << d.version << " (" << kind << ") — " << d.description << "\n  file: " << lib->path()
               << "\n";

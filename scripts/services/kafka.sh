@@ -3,7 +3,8 @@
 #   kafka.sh start|stop|status      start: writes $STATE/kafka.env (KAFKA_BOOTSTRAP=127.0.0.1:PORT)
 #   kafka.sh topic NAME PARTITIONS  create a topic (no-op if it exists)
 # The jars come from Maven Central (fetched once by mvn into $WEIR_CACHE/kafka-<version>/).
-# 3.9.x on purpose: Debian's librdkafka 2.0.2 needs protocol versions Kafka 4.0 removed (see README.md).
+# 3.9.x on purpose: Kafka 4.0 dropped old protocol versions that Debian's librdkafka 2.0.2 probes for,
+# so that client disables some of its features against 4.x (see README.md).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -11,7 +12,10 @@ VERSION="${KAFKA_VERSION:-3.9.2}"
 HOME_DIR="$WEIR_CACHE/kafka-$VERSION"   # pom.xml, libs/, log4j files
 DIR="$STATE/kafka"                      # server.properties + log dirs (removed by stop)
 PIDFILE="$STATE/kafka.pid" LOGFILE="$STATE/kafka.log" ENVFILE="$STATE/kafka.env"
-JAVA_OPTS=(${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m} -Djava.awt.headless=true)
+# Small heap; serial GC and C1-only JIT keep CPU down on a shared 2-core box (plenty for test traffic).
+# shellcheck disable=SC2206  # the overrides are meant to split into words
+JAVA_OPTS=(${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m} ${KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1}
+  -Djava.awt.headless=true)
 
 # Download kafka_2.13 + kafka-tools (TopicCommand) + an slf4j binding and all runtime deps, once.
 fetch() {
@@ -36,7 +40,8 @@ fetch() {
 EOF
   rm -rf "$HOME_DIR/libs"
   mvn -q -B -f "$HOME_DIR/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-    -DoutputDirectory="$HOME_DIR/libs" -DincludeScope=runtime || die "mvn could not fetch Kafka $VERSION"
+    -DoutputDirectory="$HOME_DIR/libs" -DincludeScope=runtime >"$HOME_DIR/mvn.log" 2>&1 ||
+    { cat "$HOME_DIR/mvn.log" >&2; die "mvn could not fetch Kafka $VERSION"; }
   # Server logs go to stdout (our log file); command-line tools only print warnings.
   printf '%s\n' 'log4j.rootLogger=INFO, stdout' 'log4j.logger.kafka=INFO' 'log4j.logger.org.apache.kafka=INFO' \
     'log4j.appender.stdout=org.apache.log4j.ConsoleAppender' 'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout' \
@@ -99,17 +104,22 @@ transaction.state.log.num.partitions=4
 num.network.threads=2
 num.io.threads=2
 EOF
-  # Cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints).
-  local cluster_id
-  cluster_id=$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  # Cluster id: 16 random bytes, base64url without padding, not starting with '-' (like
+  # `StorageTool random-uuid`, without a JVM start; a leading '-' would read as an option).
+  local cluster_id=-
+  while [[ $cluster_id == -* ]]; do
+    cluster_id=$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  done
   kjava tools-log4j.properties kafka.tools.StorageTool format -t "$cluster_id" -c "$DIR/server.properties" \
     >"$LOGFILE" 2>&1 || fail_with_log "storage format failed" "$LOGFILE"
+  # Detached (own session); 9>&-: the daemon must not inherit, and so hold forever, the flock below.
   setsid nohup java "${JAVA_OPTS[@]}" -Dlog4j.configuration="file:$HOME_DIR/log4j.properties" \
-    -cp "$HOME_DIR/libs/*" kafka.Kafka "$DIR/server.properties" >>"$LOGFILE" 2>&1 </dev/null &
+    -cp "$HOME_DIR/libs/*" kafka.Kafka "$DIR/server.properties" >>"$LOGFILE" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDFILE"
   write_env "$ENVFILE" "export KAFKA_BOOTSTRAP=127.0.0.1:$bport"
   if ! wait_until 90 healthy; then
-    pid_alive "$PIDFILE" || fail_with_log "kafka exited during startup" "$LOGFILE"
+    pid_alive "$PIDFILE" || { stop; fail_with_log "kafka exited during startup" "$LOGFILE"; }
+    stop   # don't leave a half-started broker behind (the log stays)
     fail_with_log "kafka did not answer a metadata request on 127.0.0.1:$bport within 90 s" "$LOGFILE"
   fi
   echo "kafka $VERSION started: KAFKA_BOOTSTRAP=127.0.0.1:$bport (pid $(cat "$PIDFILE"), env $ENVFILE, log $LOGFILE)"

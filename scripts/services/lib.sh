@@ -19,15 +19,20 @@ free_port() {
 # port_open PORT: true if something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# pid_alive PIDFILE: true if the pid file names a live process.
-pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# proc_alive PID: true if the process exists and is not a zombie (the exit of a detached daemon is
+# only reaped by pid 1, which can take a second or two here).
+proc_alive() { kill -0 "$1" 2>/dev/null && [[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]]; }
+proc_dead() { ! proc_alive "$1"; }
 
-# wait_until SECONDS CMD...: run CMD every 0.5 s until it succeeds; false on timeout.
+# pid_alive PIDFILE: true if the pid file names a live process.
+pid_alive() { [[ -s "$1" ]] && proc_alive "$(cat "$1")"; }
+
+# wait_until SECONDS CMD...: run CMD every 0.2 s until it succeeds; false on timeout.
 wait_until() {
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do
     ((SECONDS < deadline)) || return 1
-    sleep 0.5
+    sleep 0.2
   done
 }
 
@@ -43,12 +48,12 @@ stop_pid() {
   local pidfile=$1 timeout=${2:-20} pid
   [[ -s "$pidfile" ]] || return 0
   pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
+  if proc_alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_until "$timeout" bash -c "! kill -0 $pid"; then
+    if ! wait_until "$timeout" proc_dead "$pid"; then
       log "pid $pid ignored TERM for ${timeout}s; sending KILL"
       kill -KILL "$pid" 2>/dev/null || true
-      wait_until 5 bash -c "! kill -0 $pid" || true
+      wait_until 5 proc_dead "$pid" || true
     fi
   fi
   rm -f "$pidfile"
