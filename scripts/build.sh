@@ -9,5 +9,5 @@ build=${BUILD_DIR:-$root/build}
 jobs=${WEIR_JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-ninja -C "$build" -j "$jobs" ${WEIR_TARGETS:-} | grep -vE '^\[[0-9]+/[0-9]+\] (Building|Linking)' || true
-test "${PIPESTATUS[0]}" -eq 0
+# Quiet progress lines; pipefail keeps ninja's exit status.
+ninja -C "$build" -j "$jobs" ${WEIR_TARGETS:-} | { grep -vE '^\[[0-9]+/[0-9]+\] ' || true; }

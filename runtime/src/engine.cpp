@@ -50,6 +50,7 @@ void Engine::log(const Node* node, int level, const std::string& message) {
 }
 
 Engine::Engine(PipelinePlan& plan, EngineOptions options) : plan_(plan), options_(std::move(options)) {
+  started_ns_ = monotonic_ns();
   for (size_t i = 0; i < plan_.nodes.size(); ++i) {
     auto n = std::make_unique<Node>();
     n->index = i;

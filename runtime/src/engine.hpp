@@ -93,7 +93,7 @@ class Engine {
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   const std::vector<std::unique_ptr<EdgeQueue>>& edges() const { return edges_; }
   const PipelinePlan& plan() const { return plan_; }
-  int64_t started_ns() const { return started_ns_; }
+  int64_t started_ns() const { return started_ns_.load(std::memory_order_relaxed); }
 
   void log(const Node* node, int level, const std::string& message);
   void dead_letter(const Node& node, const weir_record& record, const std::string& reason);
@@ -110,7 +110,7 @@ class Engine {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::unique_ptr<EdgeQueue>> edges_;
   std::atomic<bool> stopping_{false}, failed_{false}, hard_stop_{false};
-  int64_t started_ns_ = 0;
+  std::atomic<int64_t> started_ns_{0};  // read by the metrics thread
   std::mutex log_mu_;
   std::mutex dead_letter_mu_;
   uint64_t unrouted_errors_ = 0;

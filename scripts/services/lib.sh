@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the scripts in scripts/services/. Source it; don't run it.
 # Sets REPO_ROOT, STATE (state dir, created) and WEIR_CACHE (download cache, outside the repo).
 
