@@ -43,3 +43,9 @@ pipeline 2000000 200000 64 >"$work/slow.toml"
 read -r secs rss_kb <"$work/time"
 echo "200k records/s: hop gen->pass p50 $(field "$work/slow.json" pass hop_p50_us) us, p99 $(field "$work/slow.json" pass hop_p99_us) us;" \
   "pass->sink p50 $(field "$work/slow.json" sink hop_p50_us) us, p99 $(field "$work/slow.json" sink hop_p99_us) us; peak RSS $((rss_kb / 1024)) MiB"
+
+# An idle pipeline (one record per second) must not burn a core.
+pipeline 0 1 1 >"$work/idle.toml"
+/usr/bin/time -f "%U %S" -o "$work/time" "$weir" run "$work/idle.toml" --no-progress --duration 5 2>/dev/null
+read -r user sys <"$work/time"
+echo "idle (1 record/s for 5 s): CPU $(python3 -c "print(f'{($user+$sys)/5*100:.1f}')")% of one core"

@@ -155,6 +155,40 @@ TEST(Pipeline, SigintDrainsEverythingAndExitsZero) {
   EXPECT_NE(err.find("src=" + std::to_string(seqs.size()) + " s=" + std::to_string(seqs.size())), std::string::npos) << err;
 }
 
+TEST(Pipeline, SecondSigintExitsAtOnce) {
+  TempDir dir;
+  // A sink so slow that draining would take minutes.
+  std::string file = dir.write("p.toml",
+                               "[nodes.src]\nplugin = \"test_source\"\ncount = 0\nbatch_size = 10\n"
+                               "[nodes.s]\nplugin = \"test_sink\"\npath = \"" + dir.file("s") +
+                                   "\"\ndelay_us = 500000\ninputs = [\"src\"]\n");
+  std::string cmd = kEnv + " " + WEIR_BINARY + " run " + file + " 2>" + dir.file("err") + " & echo $! >" + dir.file("pid");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  pid_t pid = std::stoi(read_file(dir.file("pid")));
+  kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(kill(pid, 0), 0) << "still draining after the first signal";
+  kill(pid, SIGINT);
+  int waited = 0;
+  while (kill(pid, 0) == 0 && waited++ < 100) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_NE(kill(pid, 0), 0) << "weir did not exit after the second SIGINT";
+  EXPECT_NE(read_file(dir.file("err")).find("exiting now; unacknowledged records will be read again on restart"),
+            std::string::npos);
+}
+
+TEST(Pipeline, ProgressLineReportsRatesPerNode) {
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\nrate = 1000\n"
+                               "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"gen.out\"]\n");
+  auto r = run_weir("run " + file + " --progress --progress-interval 0.3 --duration 1.2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("weir: gen "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/s  out "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("| errors 0"), std::string::npos) << r.err;
+}
+
 TEST(Pipeline, RejectedRecordsAreCountedAndRoutedToTheErrorPort) {
   TempDir dir;
   std::string file = dir.write("p.toml",
