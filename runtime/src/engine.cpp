@@ -57,6 +57,7 @@ Engine::Engine(PipelinePlan& plan, EngineOptions options) : plan_(plan), options
     n->name = plan_.nodes[i].name;
     n->library = plan_.nodes[i].library;
     n->descriptor = &n->library->descriptor();
+    n->kind = n->descriptor->kind;
     n->engine = this;
     for (const auto& port : plan_.nodes[i].output_ports) {
       if (port == "error") n->error_port = static_cast<int32_t>(n->outputs.size());
@@ -185,6 +186,57 @@ void Engine::dead_letter(const Node& node, const weir_record& record, const std:
   }
 }
 
+// ------------------------------------------------------------------ control
+
+Node* Engine::find(const std::string& name) const {
+  for (const auto& n : nodes_)
+    if (n->name == name) return n.get();
+  return nullptr;
+}
+
+void run_commands(Node& n) {
+  if (!n.has_command.load(std::memory_order_acquire)) return;
+  std::vector<std::shared_ptr<NodeCommand>> todo;
+  {
+    std::lock_guard lock(n.command_mu);
+    todo.swap(n.commands);
+    n.has_command = false;
+  }
+  for (auto& c : todo) {
+    if (n.finished.load()) {
+      c->done.set_value("node '" + n.name + "' has finished");
+      continue;
+    }
+    try {
+      c->done.set_value(c->work());
+    } catch (const std::exception& e) {
+      c->done.set_value(e.what());
+    }
+  }
+}
+
+std::string Engine::on_node_thread(const std::string& name, std::function<std::string(Node&)> work, int64_t timeout_ms) {
+  Node* n = find(name);
+  if (!n) {
+    std::vector<std::string> names;
+    for (const auto& node : nodes_) names.push_back(node->name);
+    return "no node named '" + name + "'" + did_you_mean(name, names);
+  }
+  if (n->finished.load()) return "node '" + name + "' has finished";
+  auto cmd = std::make_shared<NodeCommand>();
+  cmd->work = [n, work = std::move(work)] { return work(*n); };
+  auto result = cmd->done.get_future();
+  {
+    std::lock_guard lock(n->command_mu);
+    n->commands.push_back(cmd);
+    n->has_command = true;
+  }
+  n->signal.notify();
+  if (result.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready)
+    return "node '" + name + "' did not respond within " + std::to_string(timeout_ms) + " ms (busy in a long batch?)";
+  return result.get();
+}
+
 // ------------------------------------------------------------------ node threads
 
 static void wait_on(Node& n, int64_t timeout_ns, const std::function<bool()>& ready) {
@@ -227,6 +279,11 @@ static void commit_acked(Node& n) {
 void Engine::run_source(Node& n) {
   const auto* vt = n.descriptor->vtable;
   while (!stopping()) {
+    run_commands(n);
+    if (n.paused.load()) {
+      wait_on(n, 100'000'000, [&] { return stopping() || n.has_command.load() || !n.paused.load(); });
+      continue;
+    }
     int64_t t0 = monotonic_ns();
     uint64_t before = n.counters.records_out.load(std::memory_order_relaxed);
     int st = vt->poll(n.instance);
@@ -237,7 +294,7 @@ void Engine::run_source(Node& n) {
     run_timer(n);
     if (st == WEIR_END) break;
     if (!check(n, st, "poll")) break;
-    if (st == WEIR_IDLE) wait_on(n, timer_wait_ns(n, 5'000'000), [&] { return stopping(); });
+    if (st == WEIR_IDLE) wait_on(n, timer_wait_ns(n, 5'000'000), [&] { return stopping() || n.has_command.load(); });
   }
   close_outputs(n);
   // Wait for everything emitted to be acknowledged, committing as it comes.
@@ -283,7 +340,13 @@ void Engine::run_operator(Node& n) {
   const auto* vt = n.descriptor->vtable;
   size_t cursor = 0;
   while (!failed()) {
+    run_commands(n);
     run_timer(n);
+    if (n.paused.load()) {
+      if (inputs_done(n)) break;
+      wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return n.has_command.load() || !n.paused.load(); });
+      continue;
+    }
     if (HostBatch* b = next_input(n, cursor)) {
       n.current = b;
       int64_t t0 = monotonic_ns();
@@ -299,7 +362,7 @@ void Engine::run_operator(Node& n) {
       continue;
     }
     if (inputs_done(n)) break;
-    wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return input_ready(n); });
+    wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return input_ready(n) || n.has_command.load(); });
   }
   if (!failed() && vt->flush) {
     check(n, vt->flush(n.instance), "flush");
@@ -307,10 +370,13 @@ void Engine::run_operator(Node& n) {
   }
   // The plugin has flushed: anything it still holds is done with (unless the
   // pipeline failed, when nothing more may be acknowledged).
-  if (!failed())
+  if (!failed()) {
     for (auto& [token, groups] : n.holds)
       for (AckGroup* g : groups) g->release();
+    for (AckGroup* g : n.legacy_holds) g->release();
+  }
   n.holds.clear();
+  n.legacy_holds.clear();
   close_outputs(n);
 }
 
@@ -354,8 +420,14 @@ void Engine::run_sink(Node& n) {
     for (HostBatch* b : again) write(b);
   };
   while (!failed()) {
+    run_commands(n);
     drain_retries();
     run_timer(n);
+    if (n.paused.load()) {
+      if (inputs_done(n)) break;
+      wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return n.has_command.load() || !n.paused.load(); });
+      continue;
+    }
     if (n.inflight.load(std::memory_order_acquire) >= options_.max_inflight_batches) {
       wait_on(n, timer_wait_ns(n, 100'000'000), [&] {
         std::lock_guard lock(n.retry_mu);
@@ -370,7 +442,7 @@ void Engine::run_sink(Node& n) {
     if (inputs_done(n)) break;
     wait_on(n, timer_wait_ns(n, 100'000'000), [&] {
       std::lock_guard lock(n.retry_mu);
-      return input_ready(n) || !n.retry.empty();
+      return input_ready(n) || !n.retry.empty() || n.has_command.load();
     });
   }
   if (!failed() && vt->flush) check(n, vt->flush(n.instance), "flush");
@@ -390,6 +462,7 @@ void Engine::run_sink(Node& n) {
 void Engine::finish(Node& n) {
   if (n.descriptor->vtable->close) check(n, n.descriptor->vtable->close(n.instance), "close");
   n.finished.store(true);
+  run_commands(n);  // fails whatever is still queued: the node is gone
   // Let upstream/downstream neighbours re-check their state.
   for (auto& other : nodes_) other->signal.notify();
 }

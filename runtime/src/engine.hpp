@@ -9,6 +9,8 @@
 #include "signal.hpp"
 
 #include <atomic>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,13 +33,40 @@ struct OutputPort {
   std::vector<EdgeQueue*> edges;
 };
 
+// Work the control plane asks a node's own thread to do between batches
+// (swap, reload, pause); returns "" or an error message.
+struct NodeCommand {
+  std::function<std::string()> work;
+  std::promise<std::string> done;
+};
+
 // One running node. Plugins see it as an opaque weir_node*.
 struct Node {
   size_t index = 0;
   std::string name;
+  uint32_t kind = 0;  // weir_kind; a swap never changes it
+  // Replaced by a hot swap on the node's own thread; other threads read them
+  // under swap_mu (see plugin_name()).
   const weir_plugin* descriptor = nullptr;
   std::shared_ptr<PluginLibrary> library;
+  std::shared_ptr<ParamValues> swapped_params;  // parameters of a swapped-in instance
   void* instance = nullptr;
+  mutable std::mutex swap_mu;
+  std::string plugin_name() const {
+    std::lock_guard lock(swap_mu);
+    return descriptor->name;
+  }
+  std::string plugin_version() const {
+    std::lock_guard lock(swap_mu);
+    return descriptor->version;
+  }
+  uint64_t swaps = 0;
+
+  std::mutex command_mu;
+  std::vector<std::shared_ptr<NodeCommand>> commands;
+  std::atomic<bool> has_command{false};
+  std::atomic<bool> paused{false};
+  std::vector<AckGroup*> legacy_holds;  // holds of a swapped-out instance
   Engine* engine = nullptr;
 
   std::vector<OutputPort> outputs;
@@ -93,9 +122,17 @@ class Engine {
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   const std::vector<std::unique_ptr<EdgeQueue>>& edges() const { return edges_; }
   const PipelinePlan& plan() const { return plan_; }
+  // After `weir ctl apply`: the running parameters now come from this file.
+  void adopt_config(PipelineConfig config) { plan_.config = std::move(config); }
   int64_t started_ns() const { return started_ns_.load(std::memory_order_relaxed); }
 
   void log(const Node* node, int level, const std::string& message);
+
+  // Runs WORK on NODE's thread between two batches and waits for its result
+  // ("" = ok). Fails if the node is unknown or has finished.
+  std::string on_node_thread(const std::string& node, std::function<std::string(Node&)> work,
+                             int64_t timeout_ms = 10'000);
+  Node* find(const std::string& name) const;
   void dead_letter(const Node& node, const weir_record& record, const std::string& reason);
 
  private:
@@ -121,6 +158,9 @@ int64_t monotonic_ns();
 int log_level();
 void set_log_level(int level);
 int64_t realtime_ns();
+
+// Runs the commands queued for N (on N's thread).
+void run_commands(Node& n);
 
 // Host-side routing shared with the C callbacks.
 int emit_batch(Node& n, int32_t port, HostBatch* b);

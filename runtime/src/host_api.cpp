@@ -143,6 +143,10 @@ void host_release(weir_node* n, uint64_t token) {
   if (it == node.holds.end()) return;
   for (AckGroup* g : it->second) g->release();
   node.holds.erase(it);
+  // Holds inherited from a swapped-out instance end with the new instance's
+  // first release (its next window close): their records are in its state.
+  for (AckGroup* g : node.legacy_holds) g->release();
+  node.legacy_holds.clear();
 }
 
 void host_ack(weir_node* n, const weir_batch* batch, int ok) {

@@ -7,6 +7,8 @@
 #include "diagnostics.hpp"
 #include "engine.hpp"
 #include "graph_dot.hpp"
+#include "admin.hpp"
+#include "control.hpp"
 #include "metrics.hpp"
 #include "param_values.hpp"
 #include "pipeline_plan.hpp"
@@ -14,6 +16,8 @@
 #include <boost/program_options.hpp>
 
 #include <csignal>
+#include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <pthread.h>
@@ -32,7 +36,8 @@ const char* kUsage =
     "  run FILE        run a pipeline until its sources end or Ctrl-C (a second Ctrl-C exits at once)\n"
     "  validate FILE   check a pipeline (TOML, plugins, parameters, wiring) without running it\n"
     "  graph FILE      print the pipeline as a Graphviz DOT graph (pipe it to `dot -Tsvg`)\n"
-    "  plugins [NAME]  list the plugins on the search path with their ports and parameters\n\n"
+    "  plugins [NAME]  list the plugins on the search path with their ports and parameters\n"
+    "  ctl ACTION      control a running `weir run --metrics ADDR`: status, swap, reload, pause, resume, apply\n\n"
     "`weir <command> --help` shows the command's options.\n"
     "exit codes: 0 ok, 1 the pipeline failed while running, 2 the pipeline is invalid, 64 bad usage\n";
 
@@ -220,6 +225,73 @@ int cmd_plugins(const std::vector<std::string>& argv) {
   return code;
 }
 
+
+const char* kCtlUsage =
+    "usage: weir ctl [--admin HOST:PORT] [--token T] ACTION [ARGS]\n\n"
+    "actions (against a `weir run --metrics HOST:PORT`):\n"
+    "  status              the running graph with live counts (JSON)\n"
+    "  swap NODE PLUGIN.so replace NODE's plugin by another library (a distinct file), keeping state\n"
+    "  reload NODE         re-read NODE's files or settings (e.g. rules); a bad reload keeps the old one\n"
+    "  pause NODE          stop NODE taking records (upstream backs up)\n"
+    "  resume NODE         let it go on\n"
+    "  apply FILE          apply changed parameters or plugins from a pipeline file (same nodes and edges)\n";
+
+int cmd_ctl(const std::vector<std::string>& argv) {
+  std::string admin, token;
+  std::vector<std::string> words;
+  po::options_description desc("ctl options");
+  desc.add_options()("admin", po::value(&admin), "admin address of the running weir (default $WEIR_ADMIN or 127.0.0.1:9464)")(
+      "token", po::value(&token), "bearer token (default $WEIR_ADMIN_TOKEN)");
+  po::options_description all = desc;
+  all.add_options()("help,h", "show this help")("words", po::value(&words));
+  po::positional_options_description pos;
+  pos.add("words", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "weir: " << e.what() << "\n" << kCtlUsage << "\n" << desc;
+    return kExitUsage;
+  }
+  if (vm.count("help") || words.empty()) {
+    (words.empty() && !vm.count("help") ? std::cerr : std::cout) << kCtlUsage << "\n" << desc;
+    return vm.count("help") ? kExitOk : kExitUsage;
+  }
+  if (admin.empty()) admin = std::getenv("WEIR_ADMIN") ? std::getenv("WEIR_ADMIN") : "127.0.0.1:9464";
+  if (token.empty() && std::getenv("WEIR_ADMIN_TOKEN")) token = std::getenv("WEIR_ADMIN_TOKEN");
+  const std::string& action = words[0];
+  std::map<std::string, std::vector<std::string>> shape = {
+      {"status", {}}, {"swap", {"node", "path"}}, {"reload", {"node"}}, {"pause", {"node"}}, {"resume", {"node"}}, {"apply", {"file"}}};
+  auto it = shape.find(action);
+  if (it == shape.end()) {
+    std::vector<std::string> names;
+    for (auto& [k, v] : shape) names.push_back(k);
+    std::cerr << "weir ctl: unknown action '" << action << "'" << did_you_mean(action, names) << "\n" << kCtlUsage;
+    return kExitUsage;
+  }
+  if (words.size() != it->second.size() + 1) {
+    std::cerr << "weir ctl " << action << ": expected " << it->second.size() << " argument(s)\n" << kCtlUsage;
+    return kExitUsage;
+  }
+  std::string body;
+  for (size_t i = 0; i < it->second.size(); ++i) {
+    std::string value = words[i + 1];
+    // Paths are resolved here: the server's working directory may differ.
+    if (it->second[i] == "path" || it->second[i] == "file") value = std::filesystem::absolute(value).string();
+    body += it->second[i] + "=" + value + "\n";
+  }
+  std::string response;
+  int status = admin_request(admin, action == "status" ? "/ctl/status" : "/ctl/" + action, body, token, response);
+  if (status == 0) {
+    std::cerr << "weir ctl: cannot reach a weir admin endpoint at " << admin << " (start it with `weir run FILE --metrics " << admin
+              << "`)\n";
+    return kExitFailed;
+  }
+  (status == 200 ? std::cout : std::cerr) << response;
+  return status == 200 ? kExitOk : kExitFailed;
+}
+
 // Signals are taken by one thread with sigwait, so no other thread is interrupted.
 void watch_signals(Engine& engine) {
   sigset_t set;
@@ -242,12 +314,14 @@ void watch_signals(Engine& engine) {
 
 int cmd_run(const std::vector<std::string>& argv) {
   PipelineArgs args;
-  std::string metrics, dead_letter, status_out, level = "info";
+  std::string metrics, dead_letter, status_out, admin_token, level = "info";
   double duration = 0, progress_s = 5;
   bool progress_flag = false, no_progress = false;
   po::options_description desc("run options");
   add_pipeline_options(desc, args);
-  desc.add_options()("metrics", po::value(&metrics), "serve /metrics (Prometheus) and /status (JSON) on HOST:PORT, e.g. 127.0.0.1:9464")(
+  desc.add_options()("metrics", po::value(&metrics),
+                     "admin endpoint on HOST:PORT, e.g. 127.0.0.1:9464: /metrics (Prometheus), /status (JSON), /ctl/* (weir ctl)")(
+      "admin-token", po::value(&admin_token), "require this bearer token for /ctl/* (default $WEIR_ADMIN_TOKEN; without one, only loopback peers)")(
       "dead-letter", po::value(&dead_letter), "append error records no node consumes to this JSON-lines file")(
       "status-out", po::value(&status_out), "write the final /status JSON (counts, latencies) to this file at exit")(
       "duration", po::value(&duration), "stop gracefully after this many seconds")(
@@ -272,14 +346,14 @@ int cmd_run(const std::vector<std::string>& argv) {
   }
   watch_signals(engine);
 
+  Control control(engine);
+  if (admin_token.empty())
+    if (const char* t = std::getenv("WEIR_ADMIN_TOKEN")) admin_token = t;
   HttpServer server;
   if (!metrics.empty()) {
     try {
-      server.start(metrics, [&engine](const std::string& method, const std::string& path, const std::string&) {
-        if (method == "GET" && path == "/metrics")
-          return HttpServer::Response{200, "text/plain; version=0.0.4", prometheus_text(engine)};
-        if (method == "GET" && path == "/status") return HttpServer::Response{200, "application/json", status_json(engine) + "\n"};
-        return HttpServer::Response{404, "text/plain", "not found: try /metrics or /status\n"};
+      server.start(metrics, [&engine, &control, &admin_token](const HttpRequest& request) {
+        return handle_admin(engine, control, admin_token, request);
       });
       std::cerr << "weir: metrics on http://" << metrics.substr(0, metrics.rfind(':')) << ":" << server.port()
                 << "/metrics\n";
@@ -342,7 +416,8 @@ int main(int argc, char** argv) {
   if (cmd == "validate") return cmd_validate(rest);
   if (cmd == "graph") return cmd_graph(rest);
   if (cmd == "plugins") return cmd_plugins(rest);
-  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins"})
+  if (cmd == "ctl") return cmd_ctl(rest);
+  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl"})
             << "\n\n"
             << kUsage;
   return kExitUsage;

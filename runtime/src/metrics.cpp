@@ -25,7 +25,7 @@ std::string prometheus_text(const Engine& engine) {
   auto counter = [&](const char* name, const char* help, auto get) {
     out << "# HELP weir_" << name << ' ' << help << "\n# TYPE weir_" << name << " counter\n";
     for (const auto& n : engine.nodes())
-      out << "weir_" << name << "{node=\"" << n->name << "\",plugin=\"" << n->descriptor->name << "\"} " << get(*n)
+      out << "weir_" << name << "{node=\"" << n->name << "\",plugin=\"" << n->plugin_name() << "\"} " << get(*n)
           << '\n';
   };
   counter("records_in_total", "Records received by the node.", [](const Node& n) { return n.counters.records_in.load(); });
@@ -81,10 +81,11 @@ std::string status_json(const Engine& engine) {
     out += "{\"name\":";
     append_json_string(out, n.name);
     out += ",\"plugin\":";
-    append_json_string(out, n.descriptor->name);
+    append_json_string(out, n.plugin_name());
     out += ",\"version\":";
-    append_json_string(out, n.descriptor->version);
-    out += std::string(",\"kind\":\"") + kind_label(n.descriptor->kind) + "\"";
+    append_json_string(out, n.plugin_version());
+    out += ",\"swaps\":" + std::to_string(n.swaps) + ",\"paused\":" + (n.paused.load() ? "true" : "false");
+    out += std::string(",\"kind\":\"") + kind_label(n.kind) + "\"";
     out += ",\"records_in\":" + std::to_string(n.counters.records_in.load());
     out += ",\"records_out\":" + std::to_string(n.counters.records_out.load());
     out += ",\"records_error\":" + std::to_string(n.counters.records_error.load());
@@ -136,7 +137,7 @@ std::string ProgressLine::next(const Engine& engine) {
   std::string out;
   uint64_t errors = 0;
   for (const auto& n : engine.nodes()) {
-    uint64_t count = n->descriptor->kind == WEIR_SOURCE ? n->counters.records_out.load() : n->counters.records_in.load();
+    uint64_t count = n->kind == WEIR_SOURCE ? n->counters.records_out.load() : n->counters.records_in.load();
     errors += n->counters.records_error.load();
     uint64_t delta = count - last_[n->index];
     last_[n->index] = count;
@@ -155,7 +156,7 @@ std::string summary_line(const Engine& engine) {
   for (const auto& n : engine.nodes()) {
     errors += n->counters.records_error.load();
     out += " " + n->name + "=" +
-           std::to_string(n->descriptor->kind == WEIR_SOURCE ? n->counters.records_out.load() : n->counters.records_in.load());
+           std::to_string(n->kind == WEIR_SOURCE ? n->counters.records_out.load() : n->counters.records_in.load());
   }
   return out + " errors=" + std::to_string(errors);
 }
@@ -220,9 +221,16 @@ void HttpServer::serve() {
     size_t path_start = method.size() + 1;
     std::string path = req.size() > path_start ? req.substr(path_start, req.find(' ', path_start) - path_start) : "/";
     std::string body = header_end == std::string::npos ? "" : req.substr(header_end + 4);
+    HttpRequest request{method, path, body, "", false};
+    if (size_t auth = req.find("Authorization: Bearer "); auth != std::string::npos && auth < header_end)
+      request.bearer = req.substr(auth + 22, req.find("\r\n", auth) - auth - 22);
+    sockaddr_in peer{};
+    socklen_t peer_len = sizeof peer;
+    if (getpeername(c, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0)
+      request.peer_is_loopback = (ntohl(peer.sin_addr.s_addr) >> 24) == 127;
     Response r;
     try {
-      r = handler_(method, path, body);
+      r = handler_(request);
     } catch (const std::exception& e) {
       r = {500, "text/plain", std::string(e.what()) + "\n"};
     }

@@ -25,8 +25,13 @@ class ProgressLine {
 };
 std::string summary_line(const Engine& engine);
 
-// A tiny HTTP/1.0 server on a loopback address; one request per connection.
-// Handlers get (method, path, body) and return (status, content type, body).
+struct HttpRequest {
+  std::string method, path, body;
+  std::string bearer;  // the Authorization: Bearer token, if any
+  bool peer_is_loopback = false;
+};
+
+// A tiny HTTP/1.0 server; one request per connection, served in order.
 class HttpServer {
  public:
   struct Response {
@@ -34,7 +39,7 @@ class HttpServer {
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
   };
-  using Handler = std::function<Response(const std::string& method, const std::string& path, const std::string& body)>;
+  using Handler = std::function<Response(const HttpRequest&)>;
 
   // ADDRESS is "host:port" (port 0 picks a free one). Throws on bind failure.
   void start(const std::string& address, Handler handler);

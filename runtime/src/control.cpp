@@ -1,0 +1,241 @@
+#include "control.hpp"
+
+#include "engine.hpp"
+#include "host_api.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace weir {
+namespace {
+
+std::string port_names(const weir_port_spec* ports, uint32_t n) {
+  std::string out;
+  for (uint32_t i = 0; i < n; ++i) out += (i ? "," : "") + std::string(ports[i].name);
+  return out;
+}
+
+// Can NEW stand in for OLD without rewiring the graph?
+std::string incompatibility(const weir_plugin& old_d, const weir_plugin& new_d) {
+  if (old_d.kind != new_d.kind) return "kind differs from the running plugin";
+  if (port_names(old_d.inputs, old_d.input_count) != port_names(new_d.inputs, new_d.input_count))
+    return "input ports differ: [" + port_names(old_d.inputs, old_d.input_count) + "] vs [" +
+           port_names(new_d.inputs, new_d.input_count) + "]";
+  if (port_names(old_d.outputs, old_d.output_count) != port_names(new_d.outputs, new_d.output_count))
+    return "output ports differ: [" + port_names(old_d.outputs, old_d.output_count) + "] vs [" +
+           port_names(new_d.outputs, new_d.output_count) + "]";
+  if ((old_d.flags & WEIR_FLAG_DYNAMIC_OUTPUTS) != (new_d.flags & WEIR_FLAG_DYNAMIC_OUTPUTS))
+    return "dynamic output ports differ";
+  return "";
+}
+
+// Re-checks the node's parameters against NEW's schema.
+std::string convert(const NodeConfig& node, const weir_plugin& d, ParamValues& out) {
+  std::map<std::string, const toml::node*> given(node.params.begin(), node.params.end());
+  std::vector<std::string> known;
+  for (uint32_t i = 0; i < d.param_count; ++i) known.push_back(d.params[i].name);
+  for (const auto& [key, value] : node.params)
+    if (std::find(known.begin(), known.end(), key) == known.end()) return "parameter '" + key + "' is not accepted by the new plugin";
+  for (uint32_t i = 0; i < d.param_count; ++i) {
+    const weir_param_spec& spec = d.params[i];
+    std::string err;
+    if (auto it = given.find(spec.name); it != given.end()) err = out.add(spec, *it->second);
+    else if (spec.required) err = std::string("the new plugin requires parameter '") + spec.name + "'";
+    else if (spec.default_value) {
+      toml::table t = parse_default(spec.default_value);
+      err = out.add(spec, *t.get("v"));
+    }
+    if (!err.empty()) return err;
+  }
+  return "";
+}
+
+// The swap itself, on the node's thread. Every failure leaves the old instance running.
+std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::shared_ptr<ParamValues> params) {
+  const weir_plugin& d = lib->descriptor();
+  const weir_plugin_vtable* vt = d.vtable;
+  // Sinks: let writes in flight finish against the instance that started them.
+  for (int i = 0; i < 1000 && n.inflight.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (n.inflight.load() > 0) return "sink still has writes in flight; try again";
+
+  std::string state;
+  const weir_plugin_vtable* old_vt = n.descriptor->vtable;
+  bool carry_state = (n.descriptor->flags & WEIR_FLAG_STATEFUL) && (d.flags & WEIR_FLAG_STATEFUL) && old_vt->snapshot;
+  if (carry_state) {
+    weir_writer w{&state, [](void* o, const void* data, size_t size) {
+                    static_cast<std::string*>(o)->append(static_cast<const char*>(data), size);
+                  }};
+    if (old_vt->snapshot(n.instance, &w) != WEIR_OK) return "snapshot of the running instance failed";
+  }
+  // The descriptor must be current while the new instance is created: it
+  // calls back into the host (ports, timers) during construction.
+  const weir_plugin* old_descriptor = n.descriptor;
+  n.descriptor = &d;
+  char err[1024] = {0};
+  void* fresh = vt->create(&host_api(), reinterpret_cast<weir_node*>(&n), params->data(), params->size(), err, sizeof err);
+  auto undo = [&](const std::string& why) {
+    if (fresh) vt->destroy(fresh);
+    n.descriptor = old_descriptor;
+    return why;
+  };
+  if (!fresh) return undo(std::string("create failed: ") + (err[0] ? err : "no message"));
+  if (carry_state && vt->restore && vt->restore(fresh, state.data(), state.size()) != WEIR_OK)
+    return undo("restore of the snapshot failed");
+  if (vt->open && vt->open(fresh) != WEIR_OK) return undo("open failed");
+
+  if (old_vt->close) old_vt->close(n.instance);
+  old_vt->destroy(n.instance);
+  // The old instance's holds now belong to state the new one restored.
+  for (auto& [token, groups] : n.holds)
+    for (AckGroup* g : groups) n.legacy_holds.push_back(g);
+  n.holds.clear();
+  {
+    std::lock_guard lock(n.swap_mu);
+    n.instance = fresh;
+    n.library = std::move(lib);  // the old library unloads when its last reference goes
+    n.swapped_params = std::move(params);
+  }
+  ++n.swaps;
+  return "";
+}
+
+}  // namespace
+
+ControlResult Control::swap(const std::string& node, const std::string& path) {
+  Node* n = engine_.find(node);
+  if (!n) return {false, "no node named '" + node + "'"};
+  std::shared_ptr<PluginLibrary> lib;
+  try {
+    lib = PluginLibrary::load(path);  // ABI checked here, off the node's thread
+  } catch (const std::exception& e) {
+    return {false, e.what()};
+  }
+  {
+    std::lock_guard lock(n->swap_mu);
+    if (lib->path() == n->library->path()) return {false, path + " is the library already running; swap to a distinct file"};
+    if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
+      return {false, lib->path() + ": " + why};
+  }
+  const NodeConfig* cfg = nullptr;
+  for (const auto& c : engine_.plan().config.nodes)
+    if (c.name == node) cfg = &c;
+  auto params = std::make_shared<ParamValues>();
+  if (std::string why = convert(*cfg, lib->descriptor(), *params); !why.empty()) return {false, lib->path() + ": " + why};
+  int64_t t0 = 0, t1 = 0;
+  std::string err = engine_.on_node_thread(node, [&](Node& nn) {
+    t0 = monotonic_ns();
+    std::string r = swap_on_thread(nn, lib, params);
+    t1 = monotonic_ns();
+    return r;
+  });
+  double pause_ms = (t1 - t0) / 1e6;
+  if (!err.empty()) return {false, "swap of '" + node + "' refused, the old version keeps running: " + err, pause_ms};
+  return {true, "node '" + node + "' now runs " + lib->descriptor().name + " " + lib->descriptor().version + " from " + path,
+          pause_ms};
+}
+
+ControlResult Control::reload(const std::string& node) {
+  std::string err = engine_.on_node_thread(node, [](Node& n) -> std::string {
+    if (!n.descriptor->vtable->reload) return "plugin does not support reload";
+    char buf[1024] = {0};
+    if (n.descriptor->vtable->reload(n.instance, buf, sizeof buf) != WEIR_OK)
+      return std::string(buf[0] ? buf : "reload failed") + " (the previous configuration keeps running)";
+    return "";
+  });
+  if (!err.empty()) return {false, err};
+  return {true, "node '" + node + "' reloaded"};
+}
+
+ControlResult Control::pause(const std::string& node) {
+  Node* n = engine_.find(node);
+  if (!n) return {false, "no node named '" + node + "'"};
+  std::string err = engine_.on_node_thread(node, [](Node& nn) {
+    nn.paused = true;
+    return std::string();
+  });
+  if (!err.empty()) return {false, err};
+  return {true, "node '" + node + "' paused (upstream queues fill, then backpressure)"};
+}
+
+ControlResult Control::resume(const std::string& node) {
+  Node* n = engine_.find(node);
+  if (!n) return {false, "no node named '" + node + "'"};
+  n->paused = false;
+  n->signal.notify();
+  return {true, "node '" + node + "' resumed"};
+}
+
+ControlResult Control::apply(const std::string& file) {
+  Diagnostics diags;
+  auto config = load_pipeline(file, {}, diags);
+  if (!config || !diags.empty()) {
+    std::string all;
+    for (const auto& d : diags.items()) all += d.str() + "\n";
+    return {false, "not applied:\n" + all};
+  }
+  const PipelineConfig& running = engine_.plan().config;
+  // Structure must match: same node names, same inputs.
+  std::map<std::string, const NodeConfig*> old_nodes, new_nodes;
+  for (const auto& n : running.nodes) old_nodes[n.name] = &n;
+  for (const auto& n : config->nodes) new_nodes[n.name] = &n;
+  for (const auto& [name, n] : new_nodes)
+    if (!old_nodes.count(name)) return {false, "not applied: node '" + name + "' is new (adding nodes needs a restart)"};
+  for (const auto& [name, n] : old_nodes) {
+    auto it = new_nodes.find(name);
+    if (it == new_nodes.end()) return {false, "not applied: node '" + name + "' was removed (needs a restart)"};
+    auto inputs = [](const NodeConfig* c) {
+      std::string s;
+      for (const auto& in : c->inputs) s += in.node + "." + in.port + ";";
+      return s;
+    };
+    if (inputs(n) != inputs(it->second)) return {false, "not applied: inputs of '" + name + "' changed (needs a restart)"};
+  }
+  // Nodes whose plugin or parameters changed are swapped to a fresh instance.
+  std::string report;
+  int changed = 0;
+  std::vector<std::string> search = config->plugin_path;
+  for (auto& dir : default_plugin_path()) search.push_back(dir);
+  PluginRegistry registry(search);
+  for (const auto& [name, fresh] : new_nodes) {
+    const NodeConfig* old = old_nodes[name];
+    auto text = [](const NodeConfig* c) {
+      std::string s = c->plugin + "|";
+      std::map<std::string, std::string> sorted;
+      for (const auto& [k, v] : c->params) {
+        std::ostringstream o;
+        v->visit([&](auto&& value) { o << value; });
+        sorted[k] = o.str();
+      }
+      for (const auto& [k, v] : sorted) s += k + "=" + v + ";";
+      return s;
+    };
+    if (text(old) == text(fresh)) continue;
+    ++changed;
+    std::shared_ptr<PluginLibrary> lib;
+    try {
+      lib = registry.find(fresh->plugin);
+    } catch (const std::exception& e) {
+      return {false, "not applied: " + std::string(e.what()) + report};
+    }
+    if (!lib) return {false, "not applied: unknown plugin '" + fresh->plugin + "'" + report};
+    Node* n = engine_.find(name);
+    if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
+      return {false, "not applied: node '" + name + "': " + why + report};
+    auto params = std::make_shared<ParamValues>();
+    if (std::string why = convert(*fresh, lib->descriptor(), *params); !why.empty())
+      return {false, "not applied: node '" + name + "': " + why + report};
+    // Same library, new parameters: a fresh instance of the same code.
+    std::string err = engine_.on_node_thread(name, [&](Node& nn) { return swap_on_thread(nn, lib, params); });
+    if (!err.empty()) return {false, "node '" + name + "' not changed: " + err + report};
+    report += "\nnode '" + name + "' updated";
+  }
+  // Keep the new file's values alive: the running config points into it.
+  engine_.adopt_config(std::move(*config));
+  if (changed == 0) return {true, "no changes"};
+  return {true, "applied" + report};
+}
+
+}  // namespace weir

@@ -1,0 +1,69 @@
+// test_pass — a pass-through operator compiled in several variants (see
+// CMakeLists.txt) for hot-swap tests: another version, an open() that fails,
+// different ports, and a stateful counter that must survive a swap.
+#include <weir/sdk.hpp>
+
+#include <string>
+
+#ifndef TEST_PASS_VERSION
+#define TEST_PASS_VERSION "1.0.0"
+#endif
+#ifndef TEST_PASS_OUTPUT
+#define TEST_PASS_OUTPUT "out"
+#endif
+
+namespace {
+
+const weir_port_spec kInputs[] = {{"in", "records"}};
+const weir_port_spec kOutputs[] = {{TEST_PASS_OUTPUT, "the same records"}};
+
+class TestPass : public weir::Plugin {
+ public:
+  TestPass(weir::Context ctx, const weir::Params&) : ctx_(ctx), out_(ctx.port(TEST_PASS_OUTPUT)) {}
+  weir_status open() override {
+#ifdef TEST_PASS_OPEN_FAILS
+    throw std::runtime_error("this variant refuses to open");
+#endif
+    return WEIR_OK;
+  }
+  weir_status process(uint32_t, weir::Batch in) override {
+#ifdef TEST_PASS_COUNTER
+    // Re-emits each record with n = how many records this node has seen, a
+    // count that must carry over a swap through snapshot/restore.
+    auto out = ctx_.batch(in.size());
+    for (weir::Record r : in) {
+      auto b = out.add();
+      b.copy_meta(r);
+      auto f = b.fields(static_cast<uint32_t>(r.fields().size()) + 1);
+      for (size_t i = 0; i < r.fields().size(); ++i) f[i] = {r.fields()[i].name, b.own(r.fields()[i].value)};
+      f.back() = {ctx_.name("n"), weir::int_value(++seen_)};
+    }
+    return ctx_.emit(out_, out);
+#else
+    return ctx_.forward(out_, in);
+#endif
+  }
+  weir_status snapshot(std::string& out) override {
+    out = std::to_string(seen_);
+    return WEIR_OK;
+  }
+  weir_status restore(std::string_view state) override {
+    seen_ = std::stoll(std::string(state));
+    return WEIR_OK;
+  }
+
+ private:
+  weir::Context ctx_;
+  int32_t out_;
+  int64_t seen_ = 0;
+};
+
+}  // namespace
+
+WEIR_PLUGIN(TestPass, (weir::PluginInfo{.name = "test_pass", .version = TEST_PASS_VERSION,
+                                        .description = "test: pass-through variants for hot swap",
+                                        .kind = WEIR_OPERATOR,
+#ifdef TEST_PASS_COUNTER
+                                        .flags = WEIR_FLAG_STATEFUL,
+#endif
+                                        .inputs = kInputs, .outputs = kOutputs}))
