@@ -17,7 +17,9 @@ SourcePos position_of(const std::string& file, const toml::node& node) {
 }
 
 // Replaces ${NAME} and ${NAME:-default} in every string value, in place.
-static void interpolate(const std::string& file, toml::node& node, Diagnostics& diags) {
+// ${WEIR_PIPELINE_DIR} is the directory of the pipeline file, for paths that
+// should not depend on where weir is started.
+static void interpolate(const std::string& file, const std::string& dir, toml::node& node, Diagnostics& diags) {
   if (auto* s = node.as_string()) {
     std::string& text = s->get();
     std::string out;
@@ -37,16 +39,17 @@ static void interpolate(const std::string& file, toml::node& node, Diagnostics& 
         fallback = expr.substr(dash + 2);
         expr.resize(dash);
       }
-      if (const char* v = std::getenv(expr.c_str()); v && *v) out += v;
+      if (expr == "WEIR_PIPELINE_DIR") out += dir;
+      else if (const char* v = std::getenv(expr.c_str()); v && *v) out += v;
       else if (fallback) out += *fallback;
       else diags.add(position_of(file, node), "environment variable '" + expr + "' is not set (use ${" + expr + ":-default})");
       i = close + 1;
     }
     text = out;
   } else if (auto* t = node.as_table()) {
-    for (auto&& [k, v] : *t) interpolate(file, v, diags);
+    for (auto&& [k, v] : *t) interpolate(file, dir, v, diags);
   } else if (auto* a = node.as_array()) {
-    for (auto& v : *a) interpolate(file, v, diags);
+    for (auto& v : *a) interpolate(file, dir, v, diags);
   }
 }
 
@@ -103,7 +106,7 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
     return std::nullopt;
   }
   toml::table& root = *cfg.root;
-  interpolate(file, root, diags);
+  interpolate(file, cfg.dir, root, diags);
 
   for (auto&& [key, value] : root) {
     if (key != "pipeline" && key != "nodes")

@@ -21,6 +21,15 @@ TEST(PipelineConfig, InterpolatesEnvironmentWithDefaults) {
   EXPECT_EQ(cfg->nodes[0].params[0].second->value<std::string>(), "10.1.2.3:6379");
 }
 
+TEST(PipelineConfig, PipelineDirIsBuiltIn) {
+  testing::TempDir dir;
+  std::string file = dir.write("p.toml", "[nodes.a]\nplugin = \"x\"\nrules = \"${WEIR_PIPELINE_DIR}/r.epl\"\n");
+  Diagnostics diags;
+  auto cfg = load_pipeline(file, {}, diags);
+  ASSERT_TRUE(cfg && diags.empty());
+  EXPECT_EQ(cfg->nodes[0].params[0].second->value<std::string>(), std::filesystem::absolute(dir.path()).string() + "/r.epl");
+}
+
 TEST(PipelineConfig, UnsetVariableWithoutDefaultIsAnErrorAtItsPosition) {
   testing::TempDir dir;
   unsetenv("WEIR_TEST_MISSING");
