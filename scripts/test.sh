@@ -39,11 +39,14 @@ services=()
 cleanup() { for s in "${services[@]}"; do scripts/services/$s.sh stop >/dev/null 2>&1 || true; done; }
 trap cleanup EXIT
 for s in redis kafka hbase; do
-  if [[ -x scripts/services/$s.sh ]]; then
-    scripts/services/$s.sh start
-    services+=("$s")
-    # shellcheck disable=SC1090
-    source ".services/$s.env"
-  fi
+  scripts/services/$s.sh start
+  services+=("$s")
+  # shellcheck disable=SC1090
+  source ".services/$s.env"
 done
+# A master, a replica and a sentinel for the failover tests.
+scripts/services/redis.sh sentinel-start
+cleanup_sentinel() { scripts/services/redis.sh sentinel-stop >/dev/null 2>&1 || true; cleanup; }
+trap cleanup_sentinel EXIT
+source .services/redis-sentinel.env
 (cd build && ctest -LE unit --output-on-failure --timeout 900)

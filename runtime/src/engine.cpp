@@ -166,6 +166,10 @@ int emit_batch(Node& n, int32_t port, HostBatch* b) {
   return WEIR_OK;
 }
 
+void discard_errors(Node& n) {
+  if (n.errors) release(std::exchange(n.errors, nullptr));
+}
+
 void flush_errors(Node& n) {
   if (!n.errors) return;
   HostBatch* b = std::exchange(n.errors, nullptr);
@@ -395,7 +399,8 @@ void Engine::run_sink(Node& n) {
       n.inflight.fetch_add(1, std::memory_order_acq_rel);
       int st = vt->write(n.instance, b);
       if (st != WEIR_PENDING) n.inflight.fetch_sub(1, std::memory_order_acq_rel);
-      flush_errors(n);  // error records inherit the batch's acks
+      if (st == WEIR_RETRY) discard_errors(n);  // the whole batch is written again, rejects included
+      else flush_errors(n);                     // error records inherit the batch's acks
       n.current = nullptr;
       n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
       if (st == WEIR_OK) {
@@ -407,18 +412,35 @@ void Engine::run_sink(Node& n) {
       if (!check(n, st, "write")) break;
       if (attempt == 0 || attempt % 10 == 0)
         log(&n, WEIR_LOG_WARN, "write failed (attempt " + std::to_string(attempt + 1) + "), retrying");
-      wait_on(n, backoff_ns(attempt), [&] { return hard_stopped(); });
+      // Sleep the whole backoff: upstream pushes wake the node, but must not cut it short.
+      for (int64_t until = monotonic_ns() + backoff_ns(attempt), now; !hard_stopped() && (now = monotonic_ns()) < until;)
+        wait_on(n, until - now, [&] { return hard_stopped(); });
     }
     abandon(b);  // not delivered: its group never completes, so the source does not commit it
   };
+  // Batches whose async write failed are written again, after a backoff that
+  // grows while failures go on and resets after a success.
+  int async_failures = 0;
+  int64_t retry_at = 0;
+  uint64_t acks_seen = 0;
   auto drain_retries = [&] {
     std::vector<HostBatch*> again;
     {
       std::lock_guard lock(n.retry_mu);
+      if (uint64_t ok = n.acks_ok.load(); ok != acks_seen) {
+        acks_seen = ok;  // the sink wrote something since: not a persistent failure
+        async_failures = 0;
+      }
+      if (n.retry.empty()) return;
+      if (retry_at == 0) retry_at = monotonic_ns() + backoff_ns(async_failures++);
+      if (monotonic_ns() < retry_at) return;
       again.swap(n.retry);
     }
+    retry_at = 0;
     for (HostBatch* b : again) write(b);
   };
+  // Called with retry_mu held: is there a failed batch whose backoff is over?
+  auto retry_due = [&] { return !n.retry.empty() && (retry_at == 0 || monotonic_ns() >= retry_at); };
   while (!failed()) {
     run_commands(n);
     drain_retries();
@@ -431,7 +453,7 @@ void Engine::run_sink(Node& n) {
     if (n.inflight.load(std::memory_order_acquire) >= options_.max_inflight_batches) {
       wait_on(n, timer_wait_ns(n, 100'000'000), [&] {
         std::lock_guard lock(n.retry_mu);
-        return n.inflight.load() < options_.max_inflight_batches || !n.retry.empty();
+        return n.inflight.load() < options_.max_inflight_batches || retry_due();
       });
       continue;
     }
@@ -442,7 +464,7 @@ void Engine::run_sink(Node& n) {
     if (inputs_done(n)) break;
     wait_on(n, timer_wait_ns(n, 100'000'000), [&] {
       std::lock_guard lock(n.retry_mu);
-      return input_ready(n) || !n.retry.empty() || n.has_command.load();
+      return input_ready(n) || retry_due() || n.has_command.load();
     });
   }
   if (!failed() && vt->flush) check(n, vt->flush(n.instance), "flush");
@@ -450,10 +472,14 @@ void Engine::run_sink(Node& n) {
   int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
   while (!failed() && !hard_stopped() && monotonic_ns() < deadline) {
     drain_retries();
-    if (n.inflight.load() == 0) break;
-    wait_on(n, 50'000'000, [&] {
+    run_timer(n);  // plugins that linger or retry on their timer keep doing so while draining
+    {
       std::lock_guard lock(n.retry_mu);
-      return n.inflight.load() == 0 || !n.retry.empty();
+      if (n.inflight.load() == 0 && n.retry.empty()) break;
+    }
+    wait_on(n, 10'000'000, [&] {
+      std::lock_guard lock(n.retry_mu);
+      return n.inflight.load() == 0 && n.retry.empty();
     });
   }
   close_outputs(n);  // a sink's only output is its error port

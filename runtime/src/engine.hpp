@@ -83,6 +83,7 @@ struct Node {
   int64_t next_timer_ns = 0;
 
   std::atomic<int32_t> inflight{0};  // sinks: writes awaiting host->ack
+  std::atomic<uint64_t> acks_ok{0};  // sinks: successful async acks, for the retry backoff
   std::mutex retry_mu;
   std::vector<HostBatch*> retry;     // sinks: batches whose async write failed
 
@@ -165,5 +166,7 @@ void run_commands(Node& n);
 // Host-side routing shared with the C callbacks.
 int emit_batch(Node& n, int32_t port, HostBatch* b);
 void flush_errors(Node& n);
+// Drops the error records of a callback whose work will be repeated.
+void discard_errors(Node& n);
 
 }  // namespace weir

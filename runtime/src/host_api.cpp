@@ -154,6 +154,7 @@ void host_ack(weir_node* n, const weir_batch* batch, int ok) {
   HostBatch* b = host_batch(batch);
   if (ok) {
     node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
+    node.acks_ok.fetch_add(1, std::memory_order_relaxed);
     release(b);
   } else {
     std::lock_guard lock(node.retry_mu);
@@ -170,7 +171,10 @@ void host_gauge(weir_node* n, const char* name, const char* labels, double value
   node.gauges[key] = value;
 }
 
-int host_stopping(weir_node* n) { return node_of(n).engine->stopping() ? 1 : 0; }
+int host_stopping(weir_node* n) {
+  const Engine& e = *node_of(n).engine;
+  return e.hard_stopped() ? 2 : e.stopping() ? 1 : 0;
+}
 
 int64_t host_now_ns(weir_node*) { return realtime_ns(); }
 

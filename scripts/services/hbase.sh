@@ -17,6 +17,8 @@ ENVFILE="$STATE/hbase.env"
 MASTER_PID="$STATE/hbase-master.pid" MASTER_LOG="$STATE/hbase-master.log"
 THRIFT_PID="$STATE/hbase-thrift.pid" THRIFT_LOG="$STATE/hbase-thrift.log"
 START_TIMEOUT="${HBASE_START_TIMEOUT:-180}"
+# The Thrift2 server closes a connection idle this long (HBase's default: 60 s); clients must reconnect.
+THRIFT_READ_TIMEOUT_MS="${HBASE_THRIFT_READ_TIMEOUT_MS:-60000}"
 
 # Java 17: HBase/Hadoop/netty reach into JDK internals (the list HBase's own build uses for JDK 17 tests).
 # Serial GC + C1-only JIT keep CPU and start-up time down on a 2-core box; plenty for test traffic.
@@ -34,14 +36,14 @@ JVM_FLAGS=(
 
 # Download hbase-server/-zookeeper/-thrift + log4j2 and all runtime deps, once (redone if pom.xml changes).
 fetch() {
-  local sum; sum=$(cat "$HERE/hbase/pom.xml" | sha1sum | cut -c1-40)
+  local sum; sum=$(sha1sum <"$HERE/hbase/pom.xml" | cut -c1-40)
   [[ "$(cat "$HOME_DIR/.complete" 2>/dev/null)" == "$sum" ]] && return 0
   command -v mvn >/dev/null || die "mvn not found (run scripts/install-deps.sh)"
   log "fetching HBase $VERSION jars from Maven Central into $HOME_DIR"
   mkdir -p "$HOME_DIR" && rm -rf "$HOME_DIR/lib" "$HOME_DIR/tool"
   cp "$HERE/hbase/pom.xml" "$HOME_DIR/pom.xml"
   # Hadoop drags in reload4j (log4j 1); HBase logs through log4j2 (+ log4j-1.2-api bridge) instead.
-  mvn -q -B -f "$HOME_DIR/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$HOME_DIR/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
     -Dhbase.version="$VERSION" -Dhbase.thrift.version="${VERSION%-hadoop3}" -DincludeScope=runtime -DexcludeArtifactIds=reload4j,slf4j-reload4j \
     -DoutputDirectory="$HOME_DIR/lib" || die "mvn could not fetch HBase $VERSION"
   echo "$sum" >"$HOME_DIR/.complete"
@@ -73,7 +75,9 @@ healthy() {
 
 stop() {
   stop_pid "$THRIFT_PID" 15
-  stop_pid "$MASTER_PID" 30   # TERM runs HBase's shutdown hook (flush + close regions); KILL after 30 s
+  # TERM runs HBase's shutdown hook, but in standalone mode it stops the embedded ZooKeeper before
+  # the region server, which then retries for ~20 s; the data is deleted anyway, so KILL after 10 s.
+  stop_pid "$MASTER_PID" 10
   rm -rf "$DIR" "$ENVFILE"
 }
 
@@ -123,6 +127,7 @@ start() {
     prop hbase.regionserver.thrift.framed false
     prop hbase.regionserver.thrift.compact false
     prop hbase.thrift.info.port -1
+    prop hbase.thrift.server.socket.read.timeout "$THRIFT_READ_TIMEOUT_MS"
     echo '</configuration>'
   } >"$DIR/conf/hbase-site.xml"
 
@@ -132,6 +137,7 @@ start() {
   write_env "$ENVFILE" \
     "export HBASE_THRIFT_HOST=127.0.0.1" "export HBASE_THRIFT_PORT=$thrift" \
     "export HBASE_THRIFT_TRANSPORT=buffered" "export HBASE_THRIFT_PROTOCOL=binary" \
+    "export HBASE_THRIFT_READ_TIMEOUT_MS=$THRIFT_READ_TIMEOUT_MS" \
     "export HBASE_ZK_QUORUM=127.0.0.1:$zk" "export HBASE_VERSION=$VERSION"
 
   # Cheap checks first (processes alive, master initialised, gateway port open), then one real

@@ -4,7 +4,6 @@
 // Environment: HBASE_ZK_QUORUM (host:port), HBASE_THRIFT_HOST, HBASE_THRIFT_PORT (from hbase.env).
 //
 //   ping                          Java client (via ZooKeeper) lists tables AND Thrift2 answers a call
-//   shutdown                      orderly cluster shutdown through the master
 //   create-table NAME REGIONS CF  pre-split by RegionSplitter.HexStringSplit; exists -> ok
 //   truncate NAME                 drop and re-create with the same descriptor and splits
 //   count NAME                    number of rows, printed alone
@@ -106,12 +105,6 @@ public class HBaseTool {
           thrift(t).tableExists(new TTableName(bb("meta")).setNs(bb("hbase"))); // round trip through the gateway
         } finally { t.close(); }
         System.out.println("ok");
-        break;
-      }
-      case "shutdown": { // orderly: the master stops the region server, then itself (as stop-hbase.sh does)
-        try (Connection c = connect(true); Admin admin = c.getAdmin()) {
-          admin.shutdown();
-        }
         break;
       }
       case "create-table": {

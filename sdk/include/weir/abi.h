@@ -178,7 +178,9 @@ typedef struct weir_host_api {
   /* Send an input batch on unchanged, without copying it. */
   int (*forward)(weir_node* node, int32_t port, const weir_batch* batch);
 
-  /* A record that cannot be handled: goes to the node's error port with the reason. */
+  /* A record that cannot be handled: goes to the node's error port with the
+   * reason. From a sink's write() that returns WEIR_RETRY, these are dropped:
+   * the whole batch comes again. */
   void (*error)(weir_node* node, const weir_record* record, const char* reason);
 
   /* Ask for on_timer every interval_ms (0 disables). */
@@ -196,7 +198,9 @@ typedef struct weir_host_api {
   /* A plugin-specific gauge for the metrics endpoint (e.g. consumer lag). Thread-safe. */
   void (*gauge)(weir_node* node, const char* name, const char* labels, double value);
 
-  /* Non-zero once shutdown has begun (sources should return from poll). */
+  /* 0 while running; 1 once a graceful shutdown has begun (sources should
+   * return from poll; sinks keep retrying so the drain can finish); 2 on a
+   * hard stop (give up retrying: nothing more will be acknowledged). */
   int (*stopping)(weir_node* node);
 
   /* Current time in ns (processing time; the host may virtualize it in tests). */

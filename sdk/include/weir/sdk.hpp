@@ -261,6 +261,8 @@ class Context {
   void ack(Batch b, bool ok) const { host_->ack(node_, b.raw(), ok ? 1 : 0); }
   void gauge(const char* name, const char* labels, double v) const { host_->gauge(node_, name, labels, v); }
   bool stopping() const { return host_->stopping(node_) != 0; }
+  // A second Ctrl-C: stop retrying, nothing more will be acknowledged.
+  bool hard_stopping() const { return host_->stopping(node_) >= 2; }
   int64_t now_ns() const { return host_->now_ns(node_); }
 
   const weir_host_api* host() const { return host_; }
