@@ -178,21 +178,26 @@ Schema::Outcome Schema::decode(std::string_view line, weir_value* out, int64_t& 
 
   const char* pos = line.data();
   const char* end = pos + line.size();
-  bool exhausted = false;  // the last column has been read
   const size_t ncols = columns_.size();
+  // The column count first: a line cut short or run together is reported as such,
+  // not as a bad value in whatever column happens to be there.
+  size_t found = 1;
+  for (const char* p = pos; p != end; ++p) found += (*p == delimiter_);
+  if (found != ncols) {
+    if (found < ncols)
+      reason = "expected " + std::to_string(ncols) + " columns, found " + std::to_string(found) + ": " +
+               column_label(found, columns_[found]) + " is missing";
+    else
+      reason = "expected " + std::to_string(ncols) + " columns, found " + std::to_string(found) + ": column " +
+               std::to_string(ncols + 1) + " is extra";
+    return Outcome::Rejected;
+  }
   for (size_t i = 0; i < ncols; ++i) {
     const Column& c = columns_[i];
-    if (exhausted) {
-      // Ran out of columns: name the first missing one.
-      reason = "expected " + std::to_string(ncols) + " columns, found " + std::to_string(i) + ": " + column_label(i, c) +
-               " is missing";
-      return Outcome::Rejected;
-    }
     const char* stop = pos == end ? nullptr : static_cast<const char*>(std::memchr(pos, delimiter_, static_cast<size_t>(end - pos)));
     if (!stop) stop = end;
     std::string_view text(pos, static_cast<size_t>(stop - pos));
-    if (stop == end) exhausted = true;
-    else pos = stop + 1;
+    if (stop != end) pos = stop + 1;
     if (trim_) text = trimmed(text);
     if (c.type == Type::Skip) continue;
 
@@ -260,13 +265,6 @@ Schema::Outcome Schema::decode(std::string_view line, weir_value* out, int64_t& 
         return Outcome::Rejected;
       }
     }
-  }
-  if (!exhausted) {
-    size_t found = ncols + 1;
-    for (const char* p = pos; p < end; ++p) found += (*p == delimiter_);
-    reason = "expected " + std::to_string(ncols) + " columns, found " + std::to_string(found) + ": column " +
-             std::to_string(ncols + 1) + " is extra";
-    return Outcome::Rejected;
   }
   return Outcome::Decoded;
 }

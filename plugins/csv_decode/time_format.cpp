@@ -118,6 +118,9 @@ bool TimeFormat::parse(std::string_view text, int64_t& ns) const {
   if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return false;
   if (hour > 23 || minute > 59 || second > 59) return false;
   int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  // int64 nanoseconds reach from 1677-09-21 to 2262-04-11.
+  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+  if (seconds > kMaxSeconds || seconds < -kMaxSeconds) return false;
   ns = seconds * 1'000'000'000 + fraction_ns;
   return true;
 }

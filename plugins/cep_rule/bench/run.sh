@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the over-speed rule (rules/overspeed.epl) on the same generated smart-car events
+# (CARS cars, one event per car per second, SECONDS seconds, event time) in weir's engine
+# (cep_bench) and in Esper 8.9 (EsperBench.java), then prints events/s, peak RSS and the
+# ratios weir/Esper. Both count the flagged rows; the counts must agree.
+#
+#   plugins/cep_rule/bench/run.sh [SECONDS=300] [CARS=10000]
+#
+# Env: BUILD_DIR (default: build) holding cep_bench (configure with -DWEIR_BUILD_BENCH=ON,
+# then `ninja -C $BUILD_DIR cep_bench`); JAVA_OPTS for the JVM (default: none, the JVM's own
+# defaults); WEIR_CACHE as for tests/cep_conformance/generate.sh, whose cached Esper jars
+# this reuses (the first run fetches them through generate.sh).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+seconds=${1:-300}
+cars=${2:-10000}
+build=${BUILD_DIR:-$root/build}
+bench="$build/plugins/cep_rule/bench/cep_bench"
+if [[ ! -x "$bench" ]]; then
+  echo "run.sh: $bench is not built: ninja -C $build cep_bench (configured with -DWEIR_BUILD_BENCH=ON)" >&2
+  exit 2
+fi
+
+# Esper's jars: the conformance harness's cache (same pom.xml hash as generate.sh).
+cache="${WEIR_CACHE:-$HOME/.cache/weir}/esper"
+lib="$cache/lib-$(sha256sum "$root/tests/cep_conformance/harness/pom.xml" | cut -c1-16)"
+if [[ ! -f "$lib/.complete" ]]; then
+  echo "run.sh: fetching Esper through tests/cep_conformance/generate.sh --check" >&2
+  "$root/tests/cep_conformance/generate.sh" --check >/dev/null
+fi
+classes="$cache/bench-$(sha256sum "$here/EsperBench.java" | cut -c1-16)"
+if [[ ! -f "$classes/.complete" ]]; then
+  mkdir -p "$classes"
+  javac --release 17 -encoding UTF-8 -cp "$lib/*" -d "$classes" "$here/EsperBench.java"
+  touch "$classes/.complete"
+fi
+
+rule="$root/rules/overspeed.epl"
+echo "# $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p'); $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $(java -version 2>&1 | head -1)"
+echo "# $cars cars x $seconds s = $((cars * seconds)) events; JAVA_OPTS='${JAVA_OPTS:-}'"
+weir=$("$bench" "$rule" "$seconds" "$cars")
+echo "$weir"
+# shellcheck disable=SC2086
+esper=$(java ${JAVA_OPTS:-} -cp "$classes:$lib/*" EsperBench "$rule" "$seconds" "$cars")
+echo "$esper"
+
+get() { sed -n "s/.*[ ]$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+awk -v we="$(get "$weir" events_per_s)" -v ee="$(get "$esper" events_per_s)" \
+    -v wm="$(get "$weir" peak_rss_mb)" -v em="$(get "$esper" peak_rss_mb)" \
+    'BEGIN { printf "ratio weir/esper: events/s %.1fx, peak RSS %.3f (1/%.1f)\n", we / ee, wm / em, em / wm }'
+if [[ "$(get "$weir" flagged_rows)" != "$(get "$esper" flagged_rows)" ]]; then
+  echo "run.sh: the flagged row counts differ: the two engines disagree" >&2
+  exit 1
+fi

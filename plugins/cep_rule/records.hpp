@@ -1,0 +1,38 @@
+// weir records <-> engine rows: the only code that sees both the SDK and the
+// engine's values.
+#pragma once
+
+#include "compile.hpp"
+#include "value.hpp"
+
+#include <weir/sdk.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace weir::cep {
+
+// The input event type from a record: every field, typed by its value
+// (int64 -> long, double, string, bool, timestamp -> long milliseconds;
+// a null value leaves the property untyped: any type is accepted later).
+EventType infer_type(Record r, const std::string& stream);
+
+// Fills row (one slot per input field; only `needed` are set) from a record.
+// Returns "" or why the record cannot be used (missing field, wrong type).
+// `hint` caches where each needed field was found in the previous record.
+std::string to_row(Record r, const EventType& type, const std::vector<int>& needed, std::vector<Value>& row,
+                   std::vector<uint32_t>& hint);
+
+// Event time in milliseconds from the time field: "_time" = the record's
+// event time; an int64 field = epoch milliseconds; a timestamp field; a string
+// field of 14 digits = yyyyMMddHHmmss in UTC. Returns "" or the reason.
+std::string event_time_ms(Record r, const std::string& time_field, int64_t& ms);
+
+// Milliseconds since the epoch for a UTC yyyyMMddHHmmss string, or false.
+bool parse_yyyymmddhhmmss(std::string_view s, int64_t& ms);
+
+// An engine value as a record field value (strings copied into the batch).
+weir_value to_weir(const Value& v, RecordBuilder& rb);
+
+}  // namespace weir::cep

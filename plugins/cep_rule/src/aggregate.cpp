@@ -1,0 +1,324 @@
+#include "aggregate.hpp"
+
+namespace weir::cep {
+
+int compare_values(const Value& a, const Value& b) {
+  if (a.type() == Type::Long && b.type() == Type::Long) {
+    int64_t x = a.as_long(), y = b.as_long();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (a.type() == Type::String && b.type() == Type::String) {
+    int c = a.as_string().compare(b.as_string());
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  if (a.type() == Type::Bool && b.type() == Type::Bool) return static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool());
+  double x = a.as_double(), y = b.as_double();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+Aggregator::Aggregator(std::vector<AggSpec> specs, size_t key_width, bool unbound, bool track_active)
+    : specs_(std::move(specs)), key_width_(key_width), unbound_(unbound), track_active_(track_active) {
+  if (key_width_ == 0) single_ = make_group();
+}
+
+Aggregator::~Aggregator() {
+  for (GroupState* g : slots_) delete g;
+}
+
+std::unique_ptr<GroupState> Aggregator::make_group() const {
+  auto g = std::make_unique<GroupState>();
+  g->cells.resize(specs_.size());
+  for (size_t i = 0; i < specs_.size(); ++i)
+    if (specs_[i].fn == AggFn::Min || specs_[i].fn == AggFn::Max) g->cells[i].mm = std::make_unique<MinMaxState>();
+  return g;
+}
+
+uint64_t Aggregator::hash_key(const Value* key) const {
+  uint64_t h = 0x84222325cbf29ce4ULL;
+  for (size_t i = 0; i < key_width_; ++i) h = (h ^ key[i].hash()) * 0x100000001b3ULL + i;
+  return h;
+}
+
+bool Aggregator::same_key(const GroupState& g, const Value* key) const {
+  for (size_t i = 0; i < key_width_; ++i)
+    if (g.key[i] != key[i]) return false;
+  return true;
+}
+
+GroupState* Aggregator::find(const Value* key) const {
+  if (key_width_ == 0) return single_.get();
+  if (slots_.empty()) return nullptr;
+  uint64_t h = hash_key(key);
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    GroupState* g = slots_[i];
+    if (!g) return nullptr;
+    if (g->hash == h && same_key(*g, key)) return g;
+  }
+}
+
+GroupState* Aggregator::group(const Value* key) {
+  if (key_width_ == 0) return single_.get();
+  if ((count_ + 1) * 2 > slots_.size()) rehash(slots_.empty() ? 16 : slots_.size() * 2);
+  uint64_t h = hash_key(key);
+  size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  for (;; i = (i + 1) & mask) {
+    GroupState* g = slots_[i];
+    if (!g) break;
+    if (g->hash == h && same_key(*g, key)) return g;
+  }
+  std::unique_ptr<GroupState> g = make_group();
+  g->key.assign(key, key + key_width_);
+  g->hash = h;
+  slots_[i] = g.release();
+  ++count_;
+  return slots_[i];
+}
+
+void Aggregator::rehash(size_t cap) {
+  std::vector<GroupState*> old = std::move(slots_);
+  slots_.assign(cap, nullptr);
+  size_t mask = cap - 1;
+  for (GroupState* g : old) {
+    if (!g) continue;
+    size_t i = g->hash & mask;
+    while (slots_[i]) i = (i + 1) & mask;
+    slots_[i] = g;
+  }
+}
+
+// Backward-shift deletion keeps probe chains intact without tombstones.
+void Aggregator::erase_slot(size_t i) {
+  size_t mask = slots_.size() - 1;
+  slots_[i] = nullptr;
+  for (size_t j = (i + 1) & mask; slots_[j]; j = (j + 1) & mask) {
+    size_t home = slots_[j]->hash & mask;
+    // Move slots_[j] into the hole at i if its home is not in (i, j].
+    bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (!between) {
+      slots_[i] = slots_[j];
+      slots_[j] = nullptr;
+      i = j;
+    }
+  }
+}
+
+void Aggregator::drop_if_empty(GroupState* g) {
+  if (key_width_ == 0 || g->rows != 0 || g->active) return;
+  size_t mask = slots_.size() - 1;
+  for (size_t i = g->hash & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == g) {
+      erase_slot(i);
+      --count_;
+      delete g;
+      return;
+    }
+    if (!slots_[i]) return;  // not found: a bug, but harmless
+  }
+}
+
+void Aggregator::enter(GroupState& g, const EvalEnv& env) {
+  if (g.rows++ == 0 && track_active_ && !g.active) {
+    g.active = true;
+    active_.push_back(&g);
+  }
+  ++total_rows_;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const AggSpec& s = specs_[i];
+    AggCell& c = g.cells[i];
+    if (s.star) {
+      ++c.n;
+      continue;
+    }
+    Value tmp;
+    const Value& v = operand(*s.arg, env, tmp);
+    if (v.is_null()) continue;
+    ++c.n;
+    switch (s.fn) {
+      case AggFn::Count: break;
+      case AggFn::Sum:
+        if (s.arg_type == Type::Long) c.isum = static_cast<int64_t>(static_cast<uint64_t>(c.isum) + static_cast<uint64_t>(v.as_long()));
+        else c.dsum += v.as_double();
+        break;
+      case AggFn::Avg: c.dsum += v.as_double(); break;
+      case AggFn::Min:
+      case AggFn::Max: {
+        MinMaxState& m = *c.mm;
+        int sign = s.fn == AggFn::Min ? 1 : -1;
+        if (unbound_) {
+          if (m.q.empty()) m.q.push_back({v, 0});
+          else if (sign * compare_values(m.q.front().first, v) > 0) m.q.front().first = v;
+          break;
+        }
+        // Drop values that can never be the extreme again (this one outlives them).
+        while (!m.q.empty() && sign * compare_values(m.q.back().first, v) > 0) m.q.pop_back();
+        m.q.push_back({v, m.entered++});
+        break;
+      }
+    }
+  }
+}
+
+void Aggregator::leave(GroupState& g, const EvalEnv& env) {
+  --g.rows;
+  --total_rows_;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const AggSpec& s = specs_[i];
+    AggCell& c = g.cells[i];
+    if (s.star) {
+      --c.n;
+      continue;
+    }
+    Value tmp;
+    const Value& v = operand(*s.arg, env, tmp);
+    if (v.is_null()) continue;
+    --c.n;
+    switch (s.fn) {
+      case AggFn::Count: break;
+      case AggFn::Sum:
+      case AggFn::Avg:
+        if (c.n == 0) {
+          // Start again from exact zero rather than from accumulated rounding.
+          c.isum = 0;
+          c.dsum = 0;
+        } else if (s.fn == AggFn::Sum && s.arg_type == Type::Long) {
+          c.isum = static_cast<int64_t>(static_cast<uint64_t>(c.isum) - static_cast<uint64_t>(v.as_long()));
+        } else {
+          c.dsum -= v.as_double();
+        }
+        break;
+      case AggFn::Min:
+      case AggFn::Max: {
+        MinMaxState& m = *c.mm;
+        int64_t seq = m.left++;
+        if (!m.q.empty() && m.q.front().second == seq) m.q.pop_front();
+        break;
+      }
+    }
+  }
+}
+
+void Aggregator::reset(std::vector<GroupState*>& was_active) {
+  auto clear = [&](GroupState& g) {
+    g.rows = 0;
+    g.active = false;
+    for (AggCell& c : g.cells) {
+      c.n = 0;
+      c.isum = 0;
+      c.dsum = 0;
+      if (c.mm) {
+        c.mm->q.clear();
+        c.mm->entered = c.mm->left = 0;
+      }
+    }
+  };
+  if (key_width_ == 0) {
+    if (single_->rows > 0) was_active.push_back(single_.get());
+    clear(*single_);
+  } else {
+    for (GroupState* g : active_) {
+      if (g->rows > 0) was_active.push_back(g);
+      clear(*g);
+    }
+  }
+  active_.clear();
+  total_rows_ = 0;
+}
+
+Value Aggregator::value(const GroupState& g, int index) const {
+  const AggSpec& s = specs_[static_cast<size_t>(index)];
+  const AggCell& c = g.cells[static_cast<size_t>(index)];
+  switch (s.fn) {
+    case AggFn::Count: return Value::of_long(c.n);
+    case AggFn::Sum:
+      if (c.n == 0) return {};
+      return s.arg_type == Type::Long ? Value::of_long(c.isum) : Value::of_double(c.dsum);
+    case AggFn::Avg:
+      if (c.n == 0) return {};
+      return Value::of_double(c.dsum / static_cast<double>(c.n));
+    case AggFn::Min:
+    case AggFn::Max:
+      if (c.n == 0 || c.mm->q.empty()) return {};
+      return c.mm->q.front().first;
+  }
+  return {};
+}
+
+}  // namespace weir::cep
+
+namespace weir::cep {
+
+void Aggregator::save(Writer& w, std::unordered_map<const GroupState*, int64_t>& ids) const {
+  ids.clear();
+  std::vector<const GroupState*> all;
+  for_each_group([&](const GroupState& g) { all.push_back(&g); });
+  w.u64(all.size());
+  for (const GroupState* g : all) {
+    int64_t id = static_cast<int64_t>(ids.size());
+    ids[g] = id;
+    for (const Value& k : g->key) w.value(k);
+    w.i64(g->rows);
+    for (const AggCell& c : g->cells) {
+      w.i64(c.n);
+      w.i64(c.isum);
+      w.f64(c.dsum);
+      if (c.mm) {
+        w.i64(c.mm->entered);
+        w.i64(c.mm->left);
+        w.u64(c.mm->q.size());
+        for (size_t i = 0; i < c.mm->q.size(); ++i) {
+          w.value(c.mm->q[i].first);
+          w.i64(c.mm->q[i].second);
+        }
+      }
+    }
+  }
+  w.u64(active_.size());
+  for (const GroupState* g : active_) w.i64(ids.at(g));
+}
+
+std::vector<GroupState*> Aggregator::load(Reader& r) {
+  for (GroupState* g : slots_) delete g;
+  slots_.clear();
+  count_ = 0;
+  active_.clear();
+  total_rows_ = 0;
+  std::vector<GroupState*> groups;
+  uint64_t n = r.u64();
+  if (key_width_ == 0 && n != 1) throw std::runtime_error("cep_rule state: bad aggregation");
+  std::vector<Value> key(key_width_);
+  for (uint64_t i = 0; i < n; ++i) {
+    for (Value& k : key) k = r.value();
+    GroupState* g = key_width_ == 0 ? single_.get() : group(key.data());
+    g->rows = r.i64();
+    g->active = false;
+    total_rows_ += g->rows;
+    for (AggCell& c : g->cells) {
+      c.n = r.i64();
+      c.isum = r.i64();
+      c.dsum = r.f64();
+      if (c.mm) {
+        c.mm->q.clear();
+        c.mm->entered = r.i64();
+        c.mm->left = r.i64();
+        uint64_t q = r.u64();
+        for (uint64_t j = 0; j < q; ++j) {
+          Value v = r.value();
+          c.mm->q.push_back({std::move(v), r.i64()});
+        }
+      }
+    }
+    groups.push_back(g);
+  }
+  uint64_t a = r.u64();
+  for (uint64_t i = 0; i < a; ++i) {
+    int64_t id = r.i64();
+    if (id < 0 || id >= static_cast<int64_t>(groups.size())) throw std::runtime_error("cep_rule state: bad group");
+    groups[static_cast<size_t>(id)]->active = true;
+    active_.push_back(groups[static_cast<size_t>(id)]);
+  }
+  return groups;
+}
+
+}  // namespace weir::cep

@@ -1,0 +1,132 @@
+// Incremental aggregation state, per group.
+//
+// count/sum/avg keep running totals (avg: a double sum and a count, like
+// Esper's, so values that leave a window are subtracted). min/max keep a
+// monotonic deque: every window here expires events in arrival order, so the
+// deque front is always the current extreme and each value is pushed and
+// popped at most once (amortized O(1), memory bounded by the window).
+// Without a data window nothing ever leaves and min/max keep one value.
+#pragma once
+
+#include "ast.hpp"
+#include "eval.hpp"
+#include "ring.hpp"
+#include "serialize.hpp"
+#include "value.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace weir::cep {
+
+struct AggSpec {
+  AggFn fn = AggFn::Count;
+  bool star = false;            // count(*)
+  const Expr* arg = nullptr;    // owned by the statement's plan
+  Type arg_type = Type::Null;
+  Type type = Type::Long;       // result type
+  std::string text;             // rendered, for de-duplication
+};
+
+struct MinMaxState {
+  Ring<std::pair<Value, int64_t>> q;  // (value, arrival index among non-null values)
+  int64_t entered = 0, left = 0;
+};
+
+struct AggCell {
+  int64_t n = 0;     // values aggregated (count(*): events)
+  int64_t isum = 0;  // sum of longs
+  double dsum = 0;   // sum of doubles, and avg's sum
+  std::unique_ptr<MinMaxState> mm;
+};
+
+struct GroupState {
+  std::vector<Value> key;  // one value per group-by expression
+  uint64_t hash = 0;
+  int64_t rows = 0;        // events currently aggregated into this group
+  uint64_t mark = 0;       // per-update de-duplication (Statement's epoch)
+  int64_t entered = 0, left = 0;  // events of this group in the current update
+  uint64_t having_mark = 0;       // the update whose having value is cached below
+  bool having_value = false;
+  bool active = false;     // listed in Aggregator::active_ (batch windows)
+  std::vector<AggCell> cells;
+  // `output all` on grouped statements (Statement): every group ever seen.
+  bool listed = false;             // in Statement::all_groups_
+  uint64_t interval = 0;           // the output interval that last touched the group
+  std::vector<Value> rep;          // its latest event (per-event rows of leaving events)
+};
+
+class Aggregator {
+ public:
+  // key_width 0: one group for everything. unbound: nothing ever leaves
+  // (no data window). track_active: keep the list reset() needs (batch windows).
+  Aggregator(std::vector<AggSpec> specs, size_t key_width, bool unbound, bool track_active);
+  ~Aggregator();
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
+
+  const std::vector<AggSpec>& specs() const { return specs_; }
+  size_t key_width() const { return key_width_; }
+
+  // The group for a key (key_width values), created empty when missing.
+  GroupState* group(const Value* key);
+  GroupState* find(const Value* key) const;
+  GroupState* single() { return single_.get(); }
+
+  // Adds / removes one event (env.row) to / from a group.
+  void enter(GroupState& g, const EvalEnv& env);
+  void leave(GroupState& g, const EvalEnv& env);
+
+  // Batch windows: the new batch replaces the whole previous one, so instead
+  // of leaving each old event the state is cleared. Groups that held events
+  // are appended to `was_active` (in the order they first got one).
+  void reset(std::vector<GroupState*>& was_active);
+
+  // Frees a group that holds no event any more (never the single group).
+  void drop_if_empty(GroupState* g);
+
+  Value value(const GroupState& g, int index) const;
+  // Groups holding events, in the order they got their first (batch windows).
+  const std::vector<GroupState*>& active() const { return active_; }
+
+  // State for snapshot()/restore(): groups are numbered in save order.
+  void save(Writer& w, std::unordered_map<const GroupState*, int64_t>& ids) const;
+  std::vector<GroupState*> load(Reader& r);
+  int64_t total_rows() const { return total_rows_; }
+  size_t group_count() const { return key_width_ == 0 ? 1 : count_; }
+
+  template <class F>
+  void for_each_group(F&& f) const {
+    if (key_width_ == 0) {
+      f(*single_);
+      return;
+    }
+    for (GroupState* g : slots_)
+      if (g) f(*g);
+  }
+
+ private:
+  uint64_t hash_key(const Value* key) const;
+  bool same_key(const GroupState& g, const Value* key) const;
+  std::unique_ptr<GroupState> make_group() const;
+  void rehash(size_t cap);
+  void erase_slot(size_t i);
+
+  std::vector<AggSpec> specs_;
+  size_t key_width_;
+  bool unbound_;
+  bool track_active_;
+  std::unique_ptr<GroupState> single_;
+  std::vector<GroupState*> slots_;  // open addressing, linear probing, power-of-two size
+  size_t count_ = 0;
+  int64_t total_rows_ = 0;
+  std::vector<GroupState*> active_;
+};
+
+// Orders two non-null values of the same static type (numbers numerically).
+int compare_values(const Value& a, const Value& b);
+
+}  // namespace weir::cep

@@ -1,0 +1,116 @@
+// The syntax tree of an EPL module. The compiler (compile.cpp) annotates the
+// expression nodes in place (slot indexes and static types), so one tree is
+// both what was parsed and what is evaluated.
+#pragma once
+
+#include "error.hpp"
+#include "value.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weir::cep {
+
+enum class ExprKind : uint8_t {
+  Literal,  // literal
+  Ident,    // name (or qualifier.name) before binding; becomes Prop or Var
+  Prop,     // a property of the statement's event: index = slot in the event row
+  Var,      // a variable: index = variable slot
+  KeyRef,   // a group-by expression, read from the group key: index = key column
+  Agg,      // aggregate function: index = aggregate slot of the statement
+  Neg,      // -a
+  Not,      // not a
+  Binary,   // a op b
+  IsNull,   // a is [not] null
+};
+
+enum class BinOp : uint8_t { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
+enum class AggFn : uint8_t { Count, Sum, Avg, Min, Max };
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+struct Expr {
+  ExprKind kind = ExprKind::Literal;
+  Pos pos;
+  BinOp op = BinOp::Add;
+  AggFn fn = AggFn::Count;
+  bool star = false;     // count(*)
+  bool negated = false;  // is not null
+  Value literal;
+  std::string qualifier;  // Ident: `e` in `e.price`
+  std::string name;       // Ident/Prop/Var: the name
+  ExprPtr a, b;
+
+  // Set by the compiler.
+  int index = -1;
+  Type type = Type::Null;
+
+  ExprPtr clone() const;
+};
+
+// Esper's rendering of an expression (its name as an unaliased select column),
+// e.g. `price*2`, `(sum(qty))/(count(*))`, `-1*price`, `not ok`.
+std::string render(const Expr& e);
+
+enum class WindowKind : uint8_t { None, Length, LengthBatch, Time, TimeBatch };
+
+struct WindowSpec {
+  WindowKind kind = WindowKind::None;
+  int64_t size = 0;  // events, or milliseconds for time windows
+  Pos pos;
+};
+
+enum class StreamSelector : uint8_t { IStream, IRStream, RStream };
+
+// Default: `output every` (no keyword); All: `output all every` (differs for
+// grouped statements).
+enum class OutputMode : uint8_t { None, Default, All, First, Last, Snapshot };
+
+struct OutputSpec {
+  OutputMode mode = OutputMode::None;
+  bool by_events = false;
+  int64_t every = 0;  // events, or milliseconds
+  Pos pos;
+};
+
+struct SelectItem {
+  ExprPtr expr;
+  std::string alias;  // empty: named by render(expr) or the property name
+  bool star = false;  // `*`: expanded by the compiler into the stream's properties
+  Pos pos;
+};
+
+struct StatementAst {
+  Pos pos;
+  std::string name;  // @name('...') annotation, or empty
+  std::string insert_into;
+  StreamSelector selector = StreamSelector::IStream;
+  std::vector<SelectItem> select;
+  std::string from;        // stream name
+  std::string from_alias;  // `from Ev as e` / `from Ev e`
+  Pos from_pos;
+  ExprPtr stream_filter;   // Ev(expr): applies before the window
+  WindowSpec window;
+  ExprPtr where;
+  std::vector<ExprPtr> group_by;
+  ExprPtr having;
+  OutputSpec output;
+};
+
+struct VariableDecl {
+  Pos pos;
+  Type type = Type::Null;
+  std::string name;
+  ExprPtr init;  // a literal (possibly negated), or null
+};
+
+struct Module {
+  std::string file;
+  std::vector<VariableDecl> variables;
+  std::vector<StatementAst> statements;
+};
+
+}  // namespace weir::cep

@@ -1,0 +1,91 @@
+// From a parsed statement to an executable plan: names are bound to event
+// slots and variables, types are checked (Esper's rules), aggregates are
+// collected, and the statement gets Esper's result-set "shape", which decides
+// what rows an update produces.
+#pragma once
+
+#include "aggregate.hpp"
+#include "ast.hpp"
+#include "value.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weir::cep {
+
+struct Field {
+  std::string name;
+  Type type = Type::Null;
+};
+
+// An event type: a stream's properties, in order.
+struct EventType {
+  std::string name;
+  std::vector<Field> fields;
+  int find(std::string_view n) const {
+    for (size_t i = 0; i < fields.size(); ++i)
+      if (fields[i].name == n) return static_cast<int>(i);
+    return -1;
+  }
+};
+
+struct Variables {
+  std::vector<std::string> names;
+  std::vector<Type> types;
+  std::vector<Value> values;
+  int find(std::string_view n) const {
+    for (size_t i = 0; i < names.size(); ++i)
+      if (names[i] == n) return static_cast<int>(i);
+    return -1;
+  }
+};
+
+// Esper's result-set processors (ResultSetProcessor*):
+enum class Shape : uint8_t {
+  Simple,              // no aggregation: one row per event
+  RowForAll,           // only aggregates, no group by: one row per update
+  RowPerEvent,         // aggregates next to plain properties: one row per event
+  RowPerGroup,         // group by, only aggregates and group keys: one row per touched group
+  RowPerGroupedEvent,  // group by with other plain properties: one row per event
+};
+const char* shape_name(Shape s);
+
+struct Column {
+  std::string name;
+  Type type = Type::Null;
+  ExprPtr expr;
+};
+
+struct Plan {
+  std::string name;         // @name, or empty
+  std::string insert_into;  // or empty
+  std::string from;
+  Pos pos, from_pos;
+  StreamSelector selector = StreamSelector::IStream;
+  std::vector<int> layout;  // event slot -> field index of the input type
+  std::vector<Column> columns;
+  ExprPtr stream_filter, where, having;
+  std::vector<ExprPtr> group_by;
+  std::vector<AggSpec> aggs;  // args point into the expressions above
+  Shape shape = Shape::Simple;
+  WindowSpec window;
+  OutputSpec output;
+  bool keep_last_batch = false;
+  // The having clause reads only aggregates, group keys and variables: its
+  // value is the same for every event of a group in one update.
+  bool having_per_group = false;
+  // Two statements whose windows have the same identity hold the same events
+  // (stream, stream filter, window kind and size): a reload keeps them.
+  std::string window_identity;
+
+  bool irstream() const { return selector != StreamSelector::IStream; }
+  bool grouped() const { return shape == Shape::RowPerGroup || shape == Shape::RowPerGroupedEvent; }
+  bool aggregating() const { return shape != Shape::Simple; }
+};
+
+// Throws EplError on a semantic error (unknown name, type mismatch, misplaced
+// aggregate...).
+Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file);
+
+}  // namespace weir::cep

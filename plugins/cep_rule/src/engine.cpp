@@ -1,0 +1,250 @@
+#include "engine.hpp"
+
+#include "error.hpp"
+#include "eval.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace weir::cep {
+
+namespace {
+
+// A value converted to a variable's declared type, or null when impossible.
+bool coerce(Value& v, Type t) {
+  if (v.is_null() || v.type() == t) return true;
+  if (t == Type::Double && v.type() == Type::Long) {
+    v = Value::of_double(static_cast<double>(v.as_long()));
+    return true;
+  }
+  if (t == Type::Long && v.type() == Type::Double) {
+    double d = v.as_double();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) {
+      v = Value::of_long(static_cast<int64_t>(d));
+      return true;
+    }
+  }
+  return false;
+}
+
+bool parse_long(const std::string& s, int64_t& out) {
+  if (s.empty()) return false;
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno == ERANGE || *end != '\0') return false;
+  out = v;
+  return true;
+}
+
+bool parse_double(const std::string& s, double& out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (*end != '\0') return false;
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+Value parse_variable_value(const std::string& text, Type declared) {
+  int64_t i;
+  double d;
+  switch (declared) {
+    case Type::Long:
+      if (parse_long(text, i)) return Value::of_long(i);
+      throw std::invalid_argument("'" + text + "' is not a whole number");
+    case Type::Double:
+      if (parse_double(text, d)) return Value::of_double(d);
+      throw std::invalid_argument("'" + text + "' is not a number");
+    case Type::Bool:
+      if (text == "true") return Value::of_bool(true);
+      if (text == "false") return Value::of_bool(false);
+      throw std::invalid_argument("'" + text + "' is not true or false");
+    case Type::String: return Value::of_string(text);
+    case Type::Null: break;
+  }
+  if (parse_long(text, i)) return Value::of_long(i);
+  if (parse_double(text, d)) return Value::of_double(d);
+  if (text == "true" || text == "false") return Value::of_bool(text == "true");
+  return Value::of_string(text);
+}
+
+Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const EngineOptions& options)
+    : now_(options.start_ms) {
+  // Variables: declarations first, then the configuration's values.
+  for (const VariableDecl& d : module.variables) {
+    if (vars_.find(d.name) >= 0) throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared twice");
+    Value v = d.init ? d.init->literal : Value();
+    if (!coerce(v, d.type))
+      throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + type_name(d.type) + " but initialized with a " +
+                                             type_name(v.type()));
+    auto it = options.variables.find(d.name);
+    if (it != options.variables.end()) {
+      Value o = it->second;
+      if (!coerce(o, d.type))
+        throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + type_name(d.type) +
+                                               " but the configured value is a " + type_name(o.type()));
+      v = std::move(o);
+    }
+    vars_.names.push_back(d.name);
+    vars_.types.push_back(d.type);
+    vars_.values.push_back(std::move(v));
+  }
+  for (const auto& [name, value] : options.variables) {
+    if (vars_.find(name) >= 0) continue;
+    vars_.names.push_back(name);
+    vars_.types.push_back(value.type());
+    vars_.values.push_back(value);
+  }
+
+  for (const EventType& t : inputs) streams_.push_back(Stream{t.name, t, {}});
+
+  for (size_t i = 0; i < module.statements.size(); ++i) {
+    const StatementAst& st = module.statements[i];
+    int in = stream(st.from);
+    if (in < 0) {
+      std::string known;
+      for (const Stream& s : streams_) known += (known.empty() ? "" : ", ") + s.name;
+      throw EplError(module.file, st.from_pos, "unknown stream '" + st.from + "'" + (known.empty() ? "" : " (known: " + known + ")"));
+    }
+    Plan plan = compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file);
+    int out = -1;
+    if (!plan.insert_into.empty()) {
+      EventType produced{plan.insert_into, {}};
+      for (const Column& c : plan.columns) produced.fields.push_back({c.name, c.type});
+      out = stream(plan.insert_into);
+      if (out < 0) {
+        streams_.push_back(Stream{plan.insert_into, produced, {}});
+        out = static_cast<int>(streams_.size() - 1);
+      } else {
+        const EventType& have = streams_[static_cast<size_t>(out)].type;
+        bool same = have.fields.size() == produced.fields.size();
+        for (size_t f = 0; same && f < have.fields.size(); ++f)
+          same = have.fields[f].name == produced.fields[f].name &&
+                 (have.fields[f].type == produced.fields[f].type || produced.fields[f].type == Type::Null);
+        if (!same) throw EplError(module.file, st.pos, "stream '" + plan.insert_into + "' already exists with other columns");
+      }
+    }
+    auto s = std::make_unique<Statement>(std::move(plan), i, vars_);
+    s->set_deliver([this](Statement& stmt, int64_t t, const RowSet& a, const RowSet& b, bool partial) {
+      on_delivery(stmt, t, a, b, partial);
+    });
+    streams_[static_cast<size_t>(in)].readers.push_back(s.get());
+    statements_.push_back(std::move(s));
+    insert_stream_.push_back(out);
+  }
+}
+
+int Engine::stream(const std::string& name) const {
+  for (size_t i = 0; i < streams_.size(); ++i)
+    if (streams_[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+int64_t Engine::next_timer() const {
+  int64_t t = kNever;
+  for (const auto& s : statements_) t = std::min(t, s->next_timer());
+  return t;
+}
+
+int64_t Engine::oldest_pending() {
+  int64_t t = kNever;
+  for (const auto& s : statements_) t = std::min(t, s->oldest_pending());
+  return t;
+}
+
+void Engine::advance_to(int64_t t) {
+  if (t <= now_) return;
+  for (;;) {
+    int64_t due = next_timer();
+    if (due > t) break;
+    now_ = std::max(now_, due);
+    // Statements in declaration order; each one's inserted events are
+    // processed before the next statement's timers.
+    for (auto& s : statements_)
+      if (s->next_timer() <= now_) {
+        s->on_timer(now_);
+        drain_inserts();
+      }
+  }
+  now_ = t;
+}
+
+void Engine::send(int stream, const Value* row) {
+  dispatch(stream, row);
+  drain_inserts();
+}
+
+void Engine::dispatch(int stream, const Value* row) {
+  for (Statement* s : streams_[static_cast<size_t>(stream)].readers) s->on_event(row, now_);
+}
+
+void Engine::drain_inserts() {
+  if (draining_) return;
+  draining_ = true;
+  while (!inserts_.empty()) {
+    auto [stream, row] = std::move(inserts_.front());
+    inserts_.pop_front();
+    dispatch(stream, row.data());
+  }
+  draining_ = false;
+}
+
+void Engine::on_delivery(Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial) {
+  if (listener_) listener_(Delivery{s, time, inew, iold, partial});
+  int out = insert_stream_[s.index()];
+  if (out < 0) return;
+  for (size_t i = 0; i < inew.size(); ++i) inserts_.emplace_back(out, std::vector<Value>(inew.row(i), inew.row(i) + inew.width()));
+}
+
+std::vector<std::string> Engine::adopt(Engine& old) {
+  std::vector<std::string> notes;
+  now_ = std::max(now_, old.now_);
+  std::vector<bool> used(old.statements_.size(), false);
+  for (auto& s : statements_) {
+    if (s->plan().window.kind == WindowKind::None) continue;
+    std::string why = "no statement of the previous rule had the same window (stream, filter, kind and size)";
+    for (size_t j = 0; j < old.statements_.size(); ++j) {
+      if (used[j] || old.statements_[j]->plan().window_identity != s->plan().window_identity) continue;
+      why = s->adopt(*old.statements_[j]);
+      if (why.empty()) {
+        used[j] = true;
+        break;
+      }
+    }
+    if (!why.empty()) notes.push_back("statement " + std::to_string(s->index() + 1) + " starts with an empty window: " + why);
+  }
+  return notes;
+}
+
+std::string Engine::snapshot() {
+  std::string out;
+  Writer w(out);
+  w.str("weir-cep-1");
+  w.i64(now_);
+  w.u64(statements_.size());
+  for (auto& s : statements_) {
+    w.str(s->plan().window_identity);
+    s->save(w);
+  }
+  return out;
+}
+
+void Engine::restore(std::string_view state) {
+  Reader r(state);
+  if (r.str() != "weir-cep-1") throw std::runtime_error("cep_rule state: unknown format");
+  int64_t now = r.i64();
+  if (r.u64() != statements_.size()) throw std::runtime_error("cep_rule state: the rule has a different number of statements");
+  for (auto& s : statements_) {
+    if (r.str() != s->plan().window_identity) throw std::runtime_error("cep_rule state: a statement's window changed");
+    s->load(r);
+  }
+  now_ = now;
+}
+
+}  // namespace weir::cep

@@ -1,0 +1,105 @@
+// The EPL runtime for one module (one rule file): its statements, the streams
+// that connect them (`insert into`), variables, and the clock.
+//
+// Time is external, as with Esper's external clock: advance_to(t) walks the
+// clock to t one scheduled instant at a time, firing every timer (window
+// expiry, batch end, output tick) at exactly its due time; all timers due at
+// t fire before an event stamped t is processed. Event-time mode calls
+// send(stream, row, ts); processing-time mode calls advance_to(now) then
+// send(stream, row).
+#pragma once
+
+#include "ast.hpp"
+#include "compile.hpp"
+#include "rows.hpp"
+#include "statement.hpp"
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weir::cep {
+
+struct Delivery {
+  const Statement& statement;
+  int64_t time_ms;
+  const RowSet& inew;  // insert stream
+  const RowSet& iold;  // remove stream (select irstream)
+  bool partial;        // more rows of this same delivery follow (see Statement::DeliverFn)
+};
+
+struct EngineOptions {
+  int64_t start_ms = 0;  // the clock when the statements start
+  // Variable values that replace a `create variable` default or declare a new
+  // variable (type taken from the value).
+  std::map<std::string, Value> variables;
+};
+
+class Engine {
+ public:
+  // Compiles every statement against the given input event types (streams not
+  // produced by an `insert into`). Throws EplError.
+  Engine(const Module& module, const std::vector<EventType>& inputs, const EngineOptions& options);
+
+  // Stream id by name (-1 if unknown) and its type.
+  int stream(const std::string& name) const;
+  const EventType& stream_type(int id) const { return streams_[static_cast<size_t>(id)].type; }
+
+  void set_listener(std::function<void(const Delivery&)> fn) { listener_ = std::move(fn); }
+
+  // Moves the clock forward to t (never back), firing due timers on the way.
+  void advance_to(int64_t t);
+  // Sends an event (a row of the stream's type) at the current time.
+  void send(int stream, const Value* row);
+  // Event time: advance the clock to ts if it is later, then send.
+  void send_at(int stream, const Value* row, int64_t ts) {
+    if (ts > now_) advance_to(ts);
+    send(stream, row);
+  }
+
+  int64_t now() const { return now_; }
+  // Earliest pending timer (kNever if none).
+  int64_t next_timer() const;
+  // Arrival time of the oldest event whose effect is not yet posted.
+  int64_t oldest_pending();
+
+  size_t statement_count() const { return statements_.size(); }
+  Statement& statement(size_t i) { return *statements_[i]; }
+  const Variables& variables() const { return vars_; }
+
+  // Hot reload: adopt the window contents of `old`'s statements, matched by
+  // position/name. Returns one message per statement that starts empty.
+  std::vector<std::string> adopt(Engine& old);
+
+  std::string snapshot();
+  void restore(std::string_view state);  // throws std::runtime_error on mismatch
+
+ private:
+  struct Stream {
+    std::string name;
+    EventType type;
+    std::vector<Statement*> readers;
+  };
+  void dispatch(int stream, const Value* row);
+  void drain_inserts();
+  void on_delivery(Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial);
+
+  Variables vars_;
+  std::vector<Stream> streams_;
+  std::vector<std::unique_ptr<Statement>> statements_;
+  std::vector<int> insert_stream_;  // per statement: stream id it inserts into, or -1
+  std::function<void(const Delivery&)> listener_;
+  int64_t now_;
+  // Events produced by `insert into`, processed after the current event (as Esper does).
+  std::deque<std::pair<int, std::vector<Value>>> inserts_;
+  bool draining_ = false;
+};
+
+// Parses a variable value given as text in the pipeline configuration: the
+// declared type when there is one, else a number, true/false, or a string.
+Value parse_variable_value(const std::string& text, Type declared);
+
+}  // namespace weir::cep

@@ -1,0 +1,129 @@
+#include "eval.hpp"
+
+#include "aggregate.hpp"
+
+#include <cmath>
+
+namespace weir::cep {
+namespace {
+
+// Java long arithmetic wraps around; C++ signed overflow is undefined, so go
+// through unsigned.
+int64_t wrap_add(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b)); }
+int64_t wrap_sub(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b)); }
+int64_t wrap_mul(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b)); }
+
+Value arithmetic(BinOp op, const Value& l, const Value& r) {
+  if (l.is_null() || r.is_null()) return {};
+  if (l.type() == Type::Long && r.type() == Type::Long && op != BinOp::Div) {
+    int64_t a = l.as_long(), b = r.as_long();
+    switch (op) {
+      case BinOp::Add: return Value::of_long(wrap_add(a, b));
+      case BinOp::Sub: return Value::of_long(wrap_sub(a, b));
+      case BinOp::Mul: return Value::of_long(wrap_mul(a, b));
+      case BinOp::Mod:
+        // Esper throws ArithmeticException (and drops the event's rows); we give null.
+        if (b == 0) return {};
+        if (b == -1) return Value::of_long(0);
+        return Value::of_long(a % b);
+      default: break;
+    }
+  }
+  if (!is_numeric(l.type()) || !is_numeric(r.type())) return {};
+  double a = l.as_double(), b = r.as_double();
+  switch (op) {
+    case BinOp::Add: return Value::of_double(a + b);
+    case BinOp::Sub: return Value::of_double(a - b);
+    case BinOp::Mul: return Value::of_double(a * b);
+    case BinOp::Div: return Value::of_double(a / b);  // IEEE: x/0 = ±Infinity, 0/0 = NaN, as in Java
+    case BinOp::Mod: return Value::of_double(std::fmod(a, b));
+    default: break;
+  }
+  return {};
+}
+
+Value compare(BinOp op, const Value& l, const Value& r) {
+  if (l.is_null() || r.is_null()) return {};
+  int c;  // <0, 0, >0
+  Type lt = l.type(), rt = r.type();
+  if (lt == Type::Long && rt == Type::Long) {
+    int64_t a = l.as_long(), b = r.as_long();
+    c = a < b ? -1 : a > b ? 1 : 0;
+  } else if (is_numeric(lt) && is_numeric(rt)) {
+    double a = l.as_double(), b = r.as_double();
+    if (std::isnan(a) || std::isnan(b)) return Value::of_bool(op == BinOp::Ne);  // Java: every comparison with NaN is false
+    c = a < b ? -1 : a > b ? 1 : 0;
+  } else if (lt == Type::String && rt == Type::String) {
+    int k = l.as_string().compare(r.as_string());
+    c = k < 0 ? -1 : k > 0 ? 1 : 0;
+  } else if (lt == Type::Bool && rt == Type::Bool) {
+    c = static_cast<int>(l.as_bool()) - static_cast<int>(r.as_bool());
+  } else {
+    return {};  // the compiler refuses mixed types; defensive
+  }
+  switch (op) {
+    case BinOp::Eq: return Value::of_bool(c == 0);
+    case BinOp::Ne: return Value::of_bool(c != 0);
+    case BinOp::Lt: return Value::of_bool(c < 0);
+    case BinOp::Le: return Value::of_bool(c <= 0);
+    case BinOp::Gt: return Value::of_bool(c > 0);
+    case BinOp::Ge: return Value::of_bool(c >= 0);
+    default: return {};
+  }
+}
+
+// 0 = false, 1 = true, 2 = null
+int truth(const Value& v) {
+  if (v.type() != Type::Bool) return 2;
+  return v.as_bool() ? 1 : 0;
+}
+
+}  // namespace
+
+Value eval(const Expr& e, const EvalEnv& env) {
+  switch (e.kind) {
+    case ExprKind::Literal: return e.literal;
+    case ExprKind::Prop: return env.row ? env.row[e.index] : Value();
+    case ExprKind::Var: return env.vars ? env.vars[e.index] : Value();
+    case ExprKind::KeyRef: return env.group ? env.group->key[static_cast<size_t>(e.index)] : Value();
+    case ExprKind::Agg: return env.group && env.aggs ? env.aggs->value(*env.group, e.index) : Value();
+    case ExprKind::Ident: return {};  // unbound: the compiler never leaves one
+    case ExprKind::Neg: {
+      Value v = eval(*e.a, env);
+      if (v.type() == Type::Long) return Value::of_long(wrap_sub(0, v.as_long()));
+      if (v.type() == Type::Double) return Value::of_double(-v.as_double());
+      return {};
+    }
+    case ExprKind::Not: {
+      int t = truth(eval(*e.a, env));
+      return t == 2 ? Value() : Value::of_bool(t == 0);
+    }
+    case ExprKind::IsNull: return Value::of_bool(eval(*e.a, env).is_null() != e.negated);
+    case ExprKind::Binary:
+      switch (e.op) {
+        case BinOp::And: {
+          int l = truth(eval(*e.a, env));
+          if (l == 0) return Value::of_bool(false);
+          int r = truth(eval(*e.b, env));
+          if (r == 0) return Value::of_bool(false);
+          return l == 2 || r == 2 ? Value() : Value::of_bool(true);
+        }
+        case BinOp::Or: {
+          int l = truth(eval(*e.a, env));
+          if (l == 1) return Value::of_bool(true);
+          int r = truth(eval(*e.b, env));
+          if (r == 1) return Value::of_bool(true);
+          return l == 2 || r == 2 ? Value() : Value::of_bool(false);
+        }
+        case BinOp::Add:
+        case BinOp::Sub:
+        case BinOp::Mul:
+        case BinOp::Div:
+        case BinOp::Mod: return arithmetic(e.op, eval(*e.a, env), eval(*e.b, env));
+        default: return compare(e.op, eval(*e.a, env), eval(*e.b, env));
+      }
+  }
+  return {};
+}
+
+}  // namespace weir::cep

@@ -1,0 +1,39 @@
+// Expression evaluation with Esper's semantics: long/long division gives a
+// double, division by zero gives Infinity/NaN, arithmetic and comparison with
+// null give null, `and`/`or` are three-valued, and a null condition is false.
+#pragma once
+
+#include "ast.hpp"
+#include "value.hpp"
+
+namespace weir::cep {
+
+class Aggregator;
+struct GroupState;
+
+// What an expression can read. Any pointer may be null when the expression
+// cannot refer to it (e.g. no event for a fully aggregated row).
+struct EvalEnv {
+  const Value* row = nullptr;          // the event's slots (ExprKind::Prop)
+  const Value* vars = nullptr;         // variable values (ExprKind::Var)
+  const GroupState* group = nullptr;   // group key and aggregate cells (KeyRef, Agg)
+  const Aggregator* aggs = nullptr;
+};
+
+Value eval(const Expr& e, const EvalEnv& env);
+
+// The value of an operand without copying it when it is a plain property
+// (the common case on the hot path); otherwise evaluated into `tmp`.
+inline const Value& operand(const Expr& e, const EvalEnv& env, Value& tmp) {
+  if (e.kind == ExprKind::Prop && env.row) return env.row[e.index];
+  tmp = eval(e, env);
+  return tmp;
+}
+
+// A condition: true only when it evaluates to boolean true.
+inline bool eval_true(const Expr& e, const EvalEnv& env) {
+  Value v = eval(e, env);
+  return v.type() == Type::Bool && v.as_bool();
+}
+
+}  // namespace weir::cep

@@ -1,0 +1,521 @@
+#include "parser.hpp"
+
+#include "lexer.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+
+namespace weir::cep {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Words that end an expression or a clause; they cannot name a property.
+bool reserved(std::string_view w) {
+  static const char* words[] = {"select", "from", "where", "group", "by", "having", "output", "insert", "into",
+                                "as",     "and",  "or",    "not",   "is", "null",   "true",   "false",  "create"};
+  for (const char* k : words)
+    if (iequals(w, k)) return true;
+  return false;
+}
+
+// Recursion guard: deeply nested input must fail cleanly, not overflow the stack.
+constexpr int kMaxDepth = 200;
+
+class Parser {
+ public:
+  Parser(std::vector<Token> toks, const std::string& file) : t_(std::move(toks)), file_(file) {}
+
+  Module module() {
+    Module m;
+    m.file = file_;
+    while (!at_end()) {
+      if (accept_symbol(";")) continue;
+      if (is_word("create")) {
+        m.variables.push_back(create_variable());
+      } else {
+        m.statements.push_back(statement());
+      }
+      if (!at_end() && !is_symbol(";")) fail(peek(), "expected ';' or the end of the file, found " + describe(peek()));
+    }
+    return m;
+  }
+
+  ExprPtr lone_expression() {
+    ExprPtr e = expr();
+    if (!at_end()) fail(peek(), "unexpected " + describe(peek()) + " after the expression");
+    return e;
+  }
+
+ private:
+  // ---------------------------------------------------------------- tokens
+  const Token& peek(size_t ahead = 0) const { return t_[std::min(i_ + ahead, t_.size() - 1)]; }
+  const Token& next() {
+    const Token& t = t_[i_];
+    if (i_ + 1 < t_.size()) ++i_;
+    return t;
+  }
+  bool at_end() const { return peek().kind == Tok::End; }
+  bool is_word(std::string_view w, size_t ahead = 0) const {
+    return peek(ahead).kind == Tok::Ident && iequals(peek(ahead).text, w);
+  }
+  bool is_symbol(std::string_view s, size_t ahead = 0) const {
+    return peek(ahead).kind == Tok::Symbol && peek(ahead).text == s;
+  }
+  bool accept_word(std::string_view w) {
+    if (!is_word(w)) return false;
+    next();
+    return true;
+  }
+  bool accept_symbol(std::string_view s) {
+    if (!is_symbol(s)) return false;
+    next();
+    return true;
+  }
+  const Token& expect_word(std::string_view w) {
+    if (!is_word(w)) fail(peek(), "expected '" + std::string(w) + "', found " + describe(peek()));
+    return next();
+  }
+  const Token& expect_symbol(std::string_view s) {
+    if (!is_symbol(s)) fail(peek(), "expected '" + std::string(s) + "', found " + describe(peek()));
+    return next();
+  }
+  std::string name(const char* what) {
+    const Token& t = peek();
+    if (t.kind != Tok::Ident) fail(t, "expected " + std::string(what) + ", found " + describe(t));
+    if (reserved(t.text)) fail(t, "expected " + std::string(what) + ", found the keyword '" + t.text + "'");
+    return next().text;
+  }
+  static std::string describe(const Token& t) {
+    switch (t.kind) {
+      case Tok::End: return "the end of the input";
+      case Tok::Ident: return "'" + t.text + "'";
+      case Tok::Integer:
+      case Tok::Decimal: return "the number " + t.text;
+      case Tok::String: return "a string literal";
+      case Tok::Symbol: return "'" + t.text + "'";
+    }
+    return "?";
+  }
+  [[noreturn]] void fail(const Token& t, const std::string& msg) const { throw EplError(file_, t.pos, msg); }
+
+  struct DepthGuard {
+    Parser& p;
+    DepthGuard(Parser& parser, const Token& at) : p(parser) {
+      if (++p.depth_ > kMaxDepth) p.fail(at, "expression nested too deeply");
+    }
+    ~DepthGuard() { --p.depth_; }
+  };
+
+  // ---------------------------------------------------------------- declarations
+  VariableDecl create_variable() {
+    VariableDecl v;
+    v.pos = next().pos;  // create
+    expect_word("variable");
+    const Token& tt = peek();
+    std::string type = lower(name("a type"));
+    if (type == "long" || type == "int" || type == "integer" || type == "short") v.type = Type::Long;
+    else if (type == "double" || type == "float" || type == "decimal") v.type = Type::Double;
+    else if (type == "string") v.type = Type::String;
+    else if (type == "boolean" || type == "bool") v.type = Type::Bool;
+    else fail(tt, "unknown variable type '" + type + "' (use long, double, string or boolean)");
+    v.name = name("a variable name");
+    if (accept_symbol("=")) {
+      v.init = expr();
+      const Expr* lit = v.init.get();
+      if (lit->kind != ExprKind::Literal) fail_at(v.init->pos, "a variable's initial value must be a literal");
+    }
+    return v;
+  }
+  [[noreturn]] void fail_at(Pos p, const std::string& msg) const { throw EplError(file_, p, msg); }
+
+  // ---------------------------------------------------------------- statements
+  StatementAst statement() {
+    StatementAst s;
+    s.pos = peek().pos;
+    while (is_symbol("@")) annotation(s);
+    if (accept_word("insert")) {
+      expect_word("into");
+      s.insert_into = name("a stream name after 'insert into'");
+    }
+    if (!is_word("select")) fail(peek(), "expected 'select', found " + describe(peek()));
+    next();
+    if (accept_word("irstream")) s.selector = StreamSelector::IRStream;
+    else if (accept_word("istream")) s.selector = StreamSelector::IStream;
+    else if (accept_word("rstream")) s.selector = StreamSelector::RStream;
+    select_list(s);
+    expect_word("from");
+    from_clause(s);
+    if (accept_word("where")) s.where = expr();
+    if (is_word("group")) {
+      next();
+      expect_word("by");
+      do s.group_by.push_back(expr());
+      while (accept_symbol(","));
+    }
+    if (accept_word("having")) s.having = expr();
+    if (is_word("output")) output_clause(s);
+    if (is_word("order")) fail(peek(), "'order by' is not supported");
+    if (is_word("limit")) fail(peek(), "'limit' is not supported");
+    return s;
+  }
+
+  void annotation(StatementAst& s) {
+    const Token& at = next();  // @
+    std::string which = lower(name("an annotation name"));
+    if (which != "name") fail(at, "unsupported annotation '@" + which + "' (only @name('...') is supported)");
+    expect_symbol("(");
+    if (peek().kind != Tok::String) fail(peek(), "expected a string in @name(...)");
+    s.name = next().text;
+    expect_symbol(")");
+    if (s.name.empty()) fail(at, "@name('') must not be empty");
+  }
+
+  void select_list(StatementAst& s) {
+    do {
+      SelectItem item;
+      item.pos = peek().pos;
+      if (accept_symbol("*")) {
+        item.star = true;
+      } else {
+        item.expr = expr();
+        if (accept_word("as")) item.alias = name("a column name after 'as'");
+      }
+      s.select.push_back(std::move(item));
+    } while (accept_symbol(","));
+  }
+
+  void from_clause(StatementAst& s) {
+    s.from_pos = peek().pos;
+    s.from = name("a stream name");
+    if (accept_symbol("(")) {
+      if (!is_symbol(")")) s.stream_filter = expr();
+      expect_symbol(")");
+    }
+    while (is_symbol(".") || is_symbol("#")) {
+      const Token& start = peek();
+      if (s.window.kind != WindowKind::None) fail(start, "only one data window per stream is supported");
+      std::string view;
+      if (accept_symbol(".")) {
+        std::string ns = lower(name("a view namespace (win)"));
+        expect_symbol(":");
+        view = lower(name("a view name"));
+        if (ns != "win" && ns != "std") fail(start, "unknown view namespace '" + ns + "' (use .win:NAME(...) or #NAME(...))");
+      } else {
+        next();  // #
+        view = lower(name("a view name"));
+      }
+      window(s.window, view, start);
+    }
+    if (accept_word("as")) {
+      s.from_alias = name("a stream alias");
+    } else if (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("output")) {
+      s.from_alias = next().text;
+    }
+  }
+
+  void window(WindowSpec& w, const std::string& view, const Token& start) {
+    w.pos = start.pos;
+    expect_symbol("(");
+    if (view == "time" || view == "time_batch") {
+      w.kind = view == "time" ? WindowKind::Time : WindowKind::TimeBatch;
+      w.size = time_period(true);
+    } else if (view == "length" || view == "length_batch") {
+      w.kind = view == "length" ? WindowKind::Length : WindowKind::LengthBatch;
+      const Token& n = peek();
+      if (n.kind != Tok::Integer) fail(n, "#" + view + " needs a positive integer number of events");
+      w.size = integer(n);
+      next();
+      if (w.size <= 0) fail(n, "#" + view + " needs a positive integer number of events");
+    } else {
+      fail(start, "unsupported view '" + view + "' (supported: time, time_batch, length, length_batch)");
+    }
+    expect_symbol(")");
+  }
+
+  // `30 sec`, `1 minute 30 seconds`, `1500 msec`, or a bare number of seconds.
+  // Returns milliseconds.
+  int64_t time_period(bool bare_number_is_seconds) {
+    const Token& first = peek();
+    double total_ms = 0;
+    bool any = false;
+    while (peek().kind == Tok::Integer || peek().kind == Tok::Decimal) {
+      const Token& n = next();
+      double v = std::strtod(n.text.c_str(), nullptr);
+      double unit = 0;
+      if (peek().kind == Tok::Ident) {
+        unit = unit_ms(peek().text);
+        if (unit == 0) fail(peek(), "expected a time unit (msec, sec, min, hour), found " + describe(peek()));
+        next();
+      } else {
+        // A bare number is seconds, but only alone: `1 min 30` is a mistake.
+        if (!bare_number_is_seconds || any) fail(peek(), "expected a time unit (msec, sec, min, hour), found " + describe(peek()));
+        unit = 1000;
+      }
+      total_ms += v * unit;
+      any = true;
+    }
+    if (!any) fail(first, "expected a time period such as '30 sec', found " + describe(first));
+    if (total_ms < 0 || total_ms > 1e15) fail(first, "time period out of range");
+    return static_cast<int64_t>(total_ms + 0.5);
+  }
+
+  static double unit_ms(std::string_view u) {
+    std::string w = lower(u);
+    if (w == "msec" || w == "millisecond" || w == "milliseconds") return 1;
+    if (w == "sec" || w == "second" || w == "seconds") return 1000;
+    if (w == "min" || w == "minute" || w == "minutes") return 60'000;
+    if (w == "hour" || w == "hours") return 3'600'000;
+    if (w == "day" || w == "days") return 86'400'000;
+    return 0;
+  }
+
+  void output_clause(StatementAst& s) {
+    s.output.pos = next().pos;  // output
+    s.output.mode = OutputMode::Default;
+    if (accept_word("all")) s.output.mode = OutputMode::All;
+    else if (accept_word("first")) s.output.mode = OutputMode::First;
+    else if (accept_word("last")) s.output.mode = OutputMode::Last;
+    else if (accept_word("snapshot")) s.output.mode = OutputMode::Snapshot;
+    expect_word("every");
+    const Token& n = peek();
+    if (n.kind != Tok::Integer && n.kind != Tok::Decimal) fail(n, "expected a number after 'every', found " + describe(n));
+    if (is_word("events", 1) || is_word("event", 1)) {
+      if (n.kind != Tok::Integer) fail(n, "'output every N events' needs a whole number");
+      s.output.by_events = true;
+      s.output.every = integer(n);
+      next();
+      next();
+      if (s.output.every <= 0) fail(n, "'output every N events' needs N > 0");
+    } else {
+      s.output.every = time_period(true);
+      if (s.output.every <= 0) fail(n, "'output every' needs a positive time period");
+    }
+  }
+
+  int64_t integer(const Token& t) const {
+    errno = 0;
+    char* end = nullptr;
+    long long v = std::strtoll(t.text.c_str(), &end, 10);
+    if (errno == ERANGE) fail(t, "integer literal out of range: " + t.text);
+    return v;
+  }
+
+  // ---------------------------------------------------------------- expressions
+  ExprPtr expr() { return or_expr(); }
+
+  static ExprPtr binary(BinOp op, ExprPtr a, ExprPtr b, Pos pos) {
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::Binary;
+    e->op = op;
+    e->pos = pos;
+    e->a = std::move(a);
+    e->b = std::move(b);
+    return e;
+  }
+
+  ExprPtr or_expr() {
+    ExprPtr e = and_expr();
+    while (is_word("or")) {
+      Pos p = next().pos;
+      e = binary(BinOp::Or, std::move(e), and_expr(), p);
+    }
+    return e;
+  }
+
+  ExprPtr and_expr() {
+    ExprPtr e = not_expr();
+    while (is_word("and")) {
+      Pos p = next().pos;
+      e = binary(BinOp::And, std::move(e), not_expr(), p);
+    }
+    return e;
+  }
+
+  ExprPtr not_expr() {
+    if (is_word("not")) {
+      DepthGuard g(*this, peek());
+      auto e = std::make_unique<Expr>();
+      e->kind = ExprKind::Not;
+      e->pos = next().pos;
+      e->a = not_expr();
+      return e;
+    }
+    return comparison();
+  }
+
+  ExprPtr comparison() {
+    ExprPtr e = additive();
+    static const std::pair<const char*, BinOp> ops[] = {{"=", BinOp::Eq},  {"!=", BinOp::Ne}, {"<>", BinOp::Ne},
+                                                        {"<", BinOp::Lt},  {"<=", BinOp::Le}, {">", BinOp::Gt},
+                                                        {">=", BinOp::Ge}};
+    for (const auto& [sym, op] : ops)
+      if (is_symbol(sym)) {
+        Pos p = next().pos;
+        return binary(op, std::move(e), additive(), p);
+      }
+    if (is_word("is")) {
+      auto n = std::make_unique<Expr>();
+      n->kind = ExprKind::IsNull;
+      n->pos = next().pos;
+      n->negated = accept_word("not");
+      expect_word("null");
+      n->a = std::move(e);
+      return n;
+    }
+    if (is_word("between") || is_word("in") || is_word("like") || is_word("regexp"))
+      fail(peek(), "'" + lower(peek().text) + "' is not supported");
+    return e;
+  }
+
+  ExprPtr additive() {
+    ExprPtr e = multiplicative();
+    while (is_symbol("+") || is_symbol("-")) {
+      BinOp op = peek().text == "+" ? BinOp::Add : BinOp::Sub;
+      Pos p = next().pos;
+      e = binary(op, std::move(e), multiplicative(), p);
+    }
+    return e;
+  }
+
+  ExprPtr multiplicative() {
+    ExprPtr e = unary();
+    while (is_symbol("*") || is_symbol("/") || is_symbol("%")) {
+      BinOp op = peek().text == "*" ? BinOp::Mul : peek().text == "/" ? BinOp::Div : BinOp::Mod;
+      Pos p = next().pos;
+      e = binary(op, std::move(e), unary(), p);
+    }
+    return e;
+  }
+
+  ExprPtr unary() {
+    if (is_symbol("-") || is_symbol("+")) {
+      DepthGuard g(*this, peek());
+      bool minus = peek().text == "-";
+      Pos p = next().pos;
+      ExprPtr a = unary();
+      if (!minus) return a;
+      // A negative number is a literal (Esper renders it as `-5`, not `-1*5`).
+      if (a->kind == ExprKind::Literal && a->literal.type() == Type::Long && a->literal.as_long() != std::numeric_limits<int64_t>::min()) {
+        a->literal = Value::of_long(-a->literal.as_long());
+        a->pos = p;
+        return a;
+      }
+      if (a->kind == ExprKind::Literal && a->literal.type() == Type::Double) {
+        a->literal = Value::of_double(-a->literal.as_double());
+        a->pos = p;
+        return a;
+      }
+      auto e = std::make_unique<Expr>();
+      e->kind = ExprKind::Neg;
+      e->pos = p;
+      e->a = std::move(a);
+      return e;
+    }
+    return primary();
+  }
+
+  ExprPtr literal(Value v, Pos pos) {
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::Literal;
+    e->literal = std::move(v);
+    e->pos = pos;
+    return e;
+  }
+
+  ExprPtr primary() {
+    const Token& t = peek();
+    switch (t.kind) {
+      case Tok::Integer: next(); return literal(Value::of_long(integer(t)), t.pos);
+      case Tok::Decimal: next(); return literal(Value::of_double(std::strtod(t.text.c_str(), nullptr)), t.pos);
+      case Tok::String: next(); return literal(Value::of_string(t.text), t.pos);
+      case Tok::Symbol:
+        if (t.text == "(") {
+          DepthGuard g(*this, t);
+          next();
+          ExprPtr e = expr();
+          expect_symbol(")");
+          return e;
+        }
+        fail(t, "expected an expression, found " + describe(t));
+      case Tok::End: fail(t, "expected an expression, found the end of the input");
+      case Tok::Ident: break;
+    }
+    if (iequals(t.text, "true") || iequals(t.text, "false")) {
+      next();
+      return literal(Value::of_bool(iequals(t.text, "true")), t.pos);
+    }
+    if (iequals(t.text, "null")) {
+      next();
+      return literal(Value(), t.pos);
+    }
+    if (is_symbol("(", 1)) return call();
+    if (reserved(t.text)) fail(t, "expected an expression, found the keyword '" + t.text + "'");
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::Ident;
+    e->pos = t.pos;
+    e->name = next().text;
+    if (is_symbol(".") && peek(1).kind == Tok::Ident) {
+      next();
+      e->qualifier = std::move(e->name);
+      e->name = name("a property name");
+    }
+    return e;
+  }
+
+  ExprPtr call() {
+    const Token& fn = next();
+    std::string f = lower(fn.text);
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::Agg;
+    e->pos = fn.pos;
+    if (f == "count") e->fn = AggFn::Count;
+    else if (f == "sum") e->fn = AggFn::Sum;
+    else if (f == "avg") e->fn = AggFn::Avg;
+    else if (f == "min") e->fn = AggFn::Min;
+    else if (f == "max") e->fn = AggFn::Max;
+    else fail(fn, "unknown function '" + fn.text + "' (supported: count, sum, avg, min, max)");
+    DepthGuard g(*this, fn);
+    expect_symbol("(");
+    if (is_word("distinct") || is_word("all")) fail(peek(), "'" + lower(peek().text) + "' in an aggregate is not supported");
+    if (e->fn == AggFn::Count && accept_symbol("*")) {
+      e->star = true;
+    } else {
+      if (is_symbol(")")) fail(peek(), f + "() needs an argument");
+      e->a = expr();
+    }
+    if (is_symbol(",")) fail(peek(), f + "() takes one argument");
+    expect_symbol(")");
+    return e;
+  }
+
+  std::vector<Token> t_;
+  size_t i_ = 0;
+  int depth_ = 0;
+  const std::string& file_;
+};
+
+}  // namespace
+
+Module parse_module(std::string_view text, const std::string& file) {
+  return Parser(tokenize(text, file), file).module();
+}
+
+ExprPtr parse_expression(std::string_view text, const std::string& file) {
+  return Parser(tokenize(text, file), file).lone_expression();
+}
+
+}  // namespace weir::cep

@@ -1,0 +1,420 @@
+#include "statement.hpp"
+
+#include <algorithm>
+
+namespace weir::cep {
+
+Statement::Statement(Plan plan, size_t index, const Variables& vars)
+    : plan_(std::move(plan)),
+      index_(index),
+      vars_(&vars),
+      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch),
+      rows_new_(plan_.columns.size()),
+      rows_old_(plan_.columns.size()),
+      key_(plan_.group_by.size()) {
+  if (plan_.aggregating()) {
+    bool batch = plan_.window.kind == WindowKind::TimeBatch || plan_.window.kind == WindowKind::LengthBatch;
+    agg_ = std::make_unique<Aggregator>(plan_.aggs, plan_.group_by.size(), plan_.window.kind == WindowKind::None, batch);
+  }
+  if (plan_.output.mode != OutputMode::None) {
+    limiter_ = std::make_unique<OutputLimiter>(plan_.output, plan_.shape, plan_.irstream(), plan_.columns.size());
+    all_groups_mode_ = limiter_->grouped_all();
+  }
+}
+
+// ---------------------------------------------------------------- events and timers
+
+void Statement::on_event(const Value* input_row, int64_t now) {
+  now_ = now;
+  Value* row = window_.begin_insert(now);
+  bool heap = false;
+  for (size_t i = 0; i < plan_.layout.size(); ++i) {
+    row[i] = input_row[plan_.layout[i]];
+    heap |= row[i].on_heap();
+  }
+  if (heap) window_.store().note_heap();
+  if (plan_.stream_filter && !eval_true(*plan_.stream_filter, env(row, nullptr))) {
+    window_.cancel_insert();
+    return;
+  }
+  window_.commit_insert(now, *this);
+}
+
+int64_t Statement::next_timer() const {
+  int64_t t = window_.next_timer();
+  if (limiter_) t = std::min(t, limiter_->next_timer());
+  return t;
+}
+
+void Statement::on_timer(int64_t now) {
+  now_ = now;
+  // Window expiry before the output tick at the same instant (case 053).
+  if (window_.next_timer() <= now) window_.on_timer(now, *this);
+  if (limiter_ && limiter_->next_timer() <= now) limiter_->on_timer(now, *this);
+}
+
+int64_t Statement::oldest_pending() {
+  int64_t t = window_.oldest_time();
+  if (limiter_) t = std::min(t, limiter_->oldest_pending());
+  return t;
+}
+
+// ---------------------------------------------------------------- rows
+
+GroupState* Statement::group_of(const Value* row) {
+  EvalEnv e = env(row, nullptr);
+  Value tmp;
+  for (size_t k = 0; k < key_.size(); ++k) key_[k] = operand(*plan_.group_by[k], e, tmp);
+  return agg_->group(key_.data());
+}
+
+void Statement::select_row(const Value* row, const GroupState* g, RowSet& out) const {
+  if (plan_.columns.empty()) {
+    out.add();
+    return;
+  }
+  EvalEnv e = env(row, g);
+  Value tmp;
+  for (const Column& c : plan_.columns) out.push(operand(*c.expr, e, tmp));
+}
+
+std::string Statement::key_string(const GroupState& g) const {
+  std::string s;
+  for (const Value& v : g.key) {
+    s += static_cast<char>('0' + static_cast<int>(v.type()));
+    s += format_value(v);
+    s += '\x1f';
+  }
+  return s;
+}
+
+// A row for an event and/or group, when having lets it through.
+void Statement::add_row(const Value* row, GroupState* g, RowSet& out, std::vector<std::string>& keys,
+                        OutputLimiter::RowCounts counts) {
+  if (!having_ok(row, g)) {
+    if (limiter_ && limiter_->grouped_last() && g && &out == &rows_new_) dropped_.push_back(key_string(*g));
+    return;
+  }
+  select_row(row, g, out);
+  if (limiter_ && limiter_->needs_keys()) keys.push_back(g ? key_string(*g) : std::string());
+  if (limiter_ && limiter_->grouped_first() && &out == &rows_new_) counts_.push_back(counts);
+  if (chunking_ && &out == &rows_new_ && out.size() >= kChunkRows) {
+    deliver_fn_(*this, now_, rows_new_, rows_old_, true);
+    sent_partial_ = true;
+    rows_new_.clear();
+  }
+}
+
+void Statement::touch(GroupState* g) {
+  if (g->mark == epoch_) return;
+  g->mark = epoch_;
+  g->entered = g->left = 0;
+  touched_.push_back(g);
+  if (all_groups_mode_) list_group(g);
+}
+
+void Statement::list_group(GroupState* g) {
+  if (!g->listed) {
+    g->listed = true;
+    all_groups_.push_back(g);
+  }
+}
+
+// Applies a post to the aggregation state: Esper enters the new events first,
+// then removes the old ones. A batch replaces the previous batch entirely.
+void Statement::apply(const Post& p) {
+  ++having_epoch_;  // aggregates change: cached having values are stale
+  EventStore& s = window_.store();
+  if (p.batch) {
+    was_active_.clear();
+    agg_->reset(was_active_);
+  }
+  bool grouped = plan_.grouped();
+  for (size_t i = p.new_begin; i < p.new_end; ++i) {
+    EventMeta& m = s.meta(i);
+    if (!m.passed) continue;
+    if (!grouped) m.group = agg_->single();
+    agg_->enter(*m.group, env(s.row(i), nullptr));
+  }
+  if (!p.batch)
+    for (size_t i = p.old_begin; i < p.old_end; ++i) {
+      EventMeta& m = s.meta(i);
+      if (m.passed && m.group) agg_->leave(*m.group, env(s.row(i), nullptr));
+    }
+}
+
+void Statement::on_post(const Post& p) {
+  EventStore& s = window_.store();
+  // The where clause applies to what the window posts (case 072).
+  int64_t n_new = 0, n_old = 0;
+  for (size_t i = p.new_begin; i < p.new_end; ++i) {
+    EventMeta& m = s.meta(i);
+    m.passed = where_ok(s.row(i));
+    m.group = nullptr;
+    n_new += m.passed;
+  }
+  for (size_t i = p.old_begin; i < p.old_end; ++i) n_old += s.meta(i).passed;
+  // A batch whose previous batch was not kept: it had events iff something is aggregated.
+  bool old_present = n_old > 0 || (p.batch && p.old_nonempty && agg_ && agg_->total_rows() > 0);
+  if (n_new == 0 && !old_present) return;  // Esper's filter view posts nothing then
+
+  ++epoch_;
+  ++having_epoch_;
+  rows_new_.clear();
+  rows_old_.clear();
+  keys_new_.clear();
+  keys_old_.clear();
+  touched_.clear();
+  counts_.clear();
+  dropped_.clear();
+  chunking_ = !limiter_ && plan_.selector == StreamSelector::IStream && deliver_fn_ != nullptr;
+  sent_partial_ = false;
+  bool rstream = plan_.irstream();
+  bool grouped_first = limiter_ && limiter_->grouped_first();
+
+  switch (plan_.shape) {
+    case Shape::Simple:
+      for (size_t i = p.new_begin; i < p.new_end; ++i)
+        if (s.meta(i).passed) add_row(s.row(i), nullptr, rows_new_, keys_new_);
+      if (rstream)
+        for (size_t i = p.old_begin; i < p.old_end; ++i)
+          if (s.meta(i).passed) add_row(s.row(i), nullptr, rows_old_, keys_old_);
+      break;
+
+    case Shape::RowForAll: {
+      GroupState* g = agg_->single();
+      if (rstream) add_row(nullptr, g, rows_old_, keys_old_);  // the values before this update
+      apply(p);
+      add_row(nullptr, g, rows_new_, keys_new_);
+      break;
+    }
+
+    case Shape::RowPerEvent: {
+      apply(p);
+      GroupState* g = agg_->single();
+      for (size_t i = p.new_begin; i < p.new_end; ++i)
+        if (s.meta(i).passed) add_row(s.row(i), g, rows_new_, keys_new_);
+      if (rstream)
+        for (size_t i = p.old_begin; i < p.old_end; ++i)
+          if (s.meta(i).passed) add_row(s.row(i), g, rows_old_, keys_old_);
+      break;
+    }
+
+    case Shape::RowPerGroup:
+    case Shape::RowPerGroupedEvent: {
+      // Groups touched by this update: those of the new events, then those of
+      // the old ones (for a batch: every group of the previous batch).
+      for (size_t i = p.new_begin; i < p.new_end; ++i) {
+        EventMeta& m = s.meta(i);
+        if (!m.passed) continue;
+        m.group = group_of(s.row(i));
+        touch(m.group);
+        ++m.group->entered;
+      }
+      if (p.batch) {
+        for (GroupState* g : agg_->active())
+          if (g->rows > 0) {
+            touch(g);
+            g->left += g->rows;
+          }
+      } else {
+        for (size_t i = p.old_begin; i < p.old_end; ++i)
+          if (s.meta(i).passed && s.meta(i).group) {
+            touch(s.meta(i).group);
+            ++s.meta(i).group->left;
+          }
+      }
+      if (plan_.shape == Shape::RowPerGroup && all_groups_mode_) {
+        // `output all`: the rows are made at the interval's end (end_rows).
+        // (The compiler refuses irstream here, so there is no remove stream.)
+        for (GroupState* g : touched_) g->interval = interval_;
+        apply(p);
+      } else if (plan_.shape == Shape::RowPerGroup) {
+        size_t n = touched_.size();
+        if (rstream && !grouped_first)
+          for (size_t k = 0; k < n; ++k) add_row(nullptr, touched_[k], rows_old_, keys_old_);
+        apply(p);
+        for (size_t k = 0; k < n; ++k)
+          add_row(nullptr, touched_[k], rows_new_, keys_new_, {touched_[k]->entered, touched_[k]->left});
+      } else if (all_groups_mode_) {
+        // `output all`, per-event rows: new events as usual; a leaving event's
+        // row shows its group's latest event (Esper's output-all helper).
+        apply(p);
+        for (size_t i = p.new_begin; i < p.new_end; ++i) {
+          EventMeta& m = s.meta(i);
+          if (!m.passed) continue;
+          m.group->rep.assign(s.row(i), s.row(i) + s.width());
+          m.group->interval = interval_;
+          add_row(s.row(i), m.group, rows_new_, keys_new_);
+        }
+        // One row per group that events left (not per leaving event).
+        for (GroupState* g : touched_) {
+          if (g->left == 0 || g->rep.empty()) continue;
+          g->interval = interval_;
+          add_row(g->rep.data(), g, rows_new_, keys_new_);
+        }
+      } else {
+        apply(p);
+        for (size_t i = p.new_begin; i < p.new_end; ++i)
+          if (s.meta(i).passed) add_row(s.row(i), s.meta(i).group, rows_new_, keys_new_, {1, 0});
+        // Grouped `output first` also considers the rows of leaving events,
+        // as insert-stream rows (Esper's AggregateGrouped first helper).
+        if (rstream || grouped_first)
+          for (size_t i = p.old_begin; i < p.old_end; ++i)
+            if (s.meta(i).passed && s.meta(i).group)
+              add_row(s.row(i), s.meta(i).group, grouped_first ? rows_new_ : rows_old_, grouped_first ? keys_new_ : keys_old_,
+                      {0, 1});
+      }
+      break;
+    }
+  }
+
+  if (plan_.selector == StreamSelector::RStream) {
+    // `select rstream`: only the remove stream, posted as the statement's rows.
+    std::swap(rows_new_, rows_old_);
+    std::swap(keys_new_, keys_old_);
+    rows_old_.clear();
+    keys_old_.clear();
+  }
+  chunking_ = false;
+  // The window posts leaving events before it drops them; Esper's window has
+  // already dropped them when a snapshot is taken.
+  leaving_ = p.batch ? 0 : p.old_end;
+  if (limiter_) {
+    limiter_->on_update(rows_new_, rows_old_, keys_new_, keys_old_, counts_, dropped_, n_new, n_old, now_, *this);
+  } else if (sent_partial_) {
+    deliver_fn_(*this, now_, rows_new_, rows_old_, false);  // the last chunk, possibly empty
+  } else {
+    deliver(rows_new_, rows_old_);
+  }
+
+  leaving_ = 0;
+  // Groups left without events are freed (not the events' window: memory
+  // follows what the window holds).
+  if (plan_.grouped() && !all_groups_mode_)
+    for (GroupState* g : touched_) agg_->drop_if_empty(g);
+}
+
+void Statement::deliver(const RowSet& inew, const RowSet& iold) {
+  if (inew.empty() && iold.empty()) return;
+  if (deliver_fn_) deliver_fn_(*this, now_, inew, iold, false);
+}
+
+// Rows describing the current state: `output snapshot`, and the idle tick of a
+// fully aggregated statement.
+void Statement::current_rows(RowSet& inew, RowSet& iold) {
+  std::vector<std::string> unused;
+  if (plan_.window.kind == WindowKind::None) {
+    // No data window holds events: a snapshot is the aggregation state only.
+    if (plan_.shape == Shape::RowForAll) {
+      add_row(nullptr, agg_->single(), inew, unused);
+      if (plan_.irstream()) add_row(nullptr, agg_->single(), iold, unused);
+    } else if (plan_.shape == Shape::RowPerGroup) {
+      std::vector<GroupState*> groups;
+      agg_->for_each_group([&](GroupState& g) { groups.push_back(&g); });
+      for (GroupState* g : groups) add_row(nullptr, g, inew, unused);
+    }
+    return;
+  }
+  EventStore& s = window_.store();
+  size_t b = std::max(window_.contents_begin(), leaving_), e = window_.contents_end();
+  ++epoch_;
+  ++having_epoch_;
+  switch (plan_.shape) {
+    case Shape::Simple:
+      for (size_t i = b; i < e; ++i)
+        if (where_ok(s.row(i))) add_row(s.row(i), nullptr, inew, unused);
+      break;
+    case Shape::RowForAll:
+      add_row(nullptr, agg_->single(), inew, unused);
+      if (plan_.irstream()) add_row(nullptr, agg_->single(), iold, unused);
+      break;
+    case Shape::RowPerEvent:
+      for (size_t i = b; i < e; ++i)
+        if (where_ok(s.row(i))) add_row(s.row(i), agg_->single(), inew, unused);
+      break;
+    case Shape::RowPerGroup:
+    case Shape::RowPerGroupedEvent:
+      for (size_t i = b; i < e; ++i) {
+        if (!where_ok(s.row(i))) continue;
+        EvalEnv en = env(s.row(i), nullptr);
+        for (size_t k = 0; k < key_.size(); ++k) key_[k] = eval(*plan_.group_by[k], en);
+        // A batch window's pending events may belong to a group with no
+        // aggregation state yet: it shows as an empty group (count 0).
+        GroupState* g = agg_->group(key_.data());
+        if (plan_.shape == Shape::RowPerGroup) {
+          if (g->mark == epoch_) continue;
+          g->mark = epoch_;
+          add_row(nullptr, g, inew, unused);
+        } else {
+          add_row(s.row(i), g, inew, unused);
+        }
+      }
+      break;
+  }
+}
+
+// `output all` on a grouped statement, at an interval's end: a row per group
+// ever seen — fully aggregated: the current row; per-event: the groups the
+// interval did not touch, with their latest event.
+void Statement::end_rows(RowSet& inew, RowSet&) {
+  if (!all_groups_mode_) return;
+  ++having_epoch_;
+  std::vector<std::string> unused;
+  for (GroupState* g : all_groups_) {
+    if (plan_.shape == Shape::RowPerGroup) add_row(nullptr, g, inew, unused);
+    else if (g->interval != interval_ && !g->rep.empty()) add_row(g->rep.data(), g, inew, unused);
+  }
+  ++interval_;
+}
+
+// ---------------------------------------------------------------- reload and state
+
+std::string Statement::adopt(Statement& old) {
+  if (old.plan_.window_identity != plan_.window_identity) return "the window definition changed";
+  if (plan_.window.kind == WindowKind::None) return "";
+  std::vector<int> map;
+  for (int field : plan_.layout) {
+    auto it = std::find(old.plan_.layout.begin(), old.plan_.layout.end(), field);
+    if (it == old.plan_.layout.end()) return "the rule now reads a property the old window did not keep";
+    map.push_back(static_cast<int>(it - old.plan_.layout.begin()));
+  }
+  window_.adopt(old.window_, map);
+  // Sliding windows: what they hold is what is aggregated. Batch windows
+  // aggregate their events only when the batch is posted.
+  bool sliding = plan_.window.kind == WindowKind::Time || plan_.window.kind == WindowKind::Length;
+  if (sliding) {
+    EventStore& s = window_.store();
+    for (size_t i = 0; i < s.size(); ++i) {
+      EventMeta& m = s.meta(i);
+      m.passed = where_ok(s.row(i));
+      if (!m.passed || !agg_) continue;
+      m.group = plan_.grouped() ? group_of(s.row(i)) : agg_->single();
+      agg_->enter(*m.group, env(s.row(i), nullptr));
+    }
+  }
+  return "";
+}
+
+void Statement::save(Writer& w) {
+  std::unordered_map<const GroupState*, int64_t> ids;
+  w.u8(agg_ != nullptr);
+  if (agg_) agg_->save(w, ids);
+  window_.save(w, [&](const GroupState* g) {
+    auto it = ids.find(g);
+    return it == ids.end() ? int64_t{-1} : it->second;
+  });
+  w.u8(limiter_ != nullptr);
+  if (limiter_) limiter_->save(w);
+}
+
+void Statement::load(Reader& r) {
+  std::vector<GroupState*> groups;
+  if ((r.u8() != 0) != (agg_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
+  if (agg_) groups = agg_->load(r);
+  window_.load(r, groups);
+  if ((r.u8() != 0) != (limiter_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
+  if (limiter_) limiter_->load(r);
+}
+
+}  // namespace weir::cep

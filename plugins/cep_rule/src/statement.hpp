@@ -1,0 +1,109 @@
+// One running EPL statement: its window, aggregation state and output rate
+// limiter, and the rows each window post produces (by the plan's shape).
+#pragma once
+
+#include "aggregate.hpp"
+#include "compile.hpp"
+#include "output_limit.hpp"
+#include "rows.hpp"
+#include "serialize.hpp"
+#include "window.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weir::cep {
+
+class Statement final : private PostSink, private OutputTarget {
+ public:
+  // Called with each non-empty delivery: insert-stream and remove-stream rows.
+  // A large delivery (many per-event rows) comes in chunks: every chunk but
+  // the last has `partial` set, so a batch of 300k events never needs all its
+  // rows in memory at once.
+  using DeliverFn =
+      std::function<void(Statement&, int64_t time_ms, const RowSet& inew, const RowSet& iold, bool partial)>;
+  static constexpr size_t kChunkRows = 4096;
+
+  Statement(Plan plan, size_t index, const Variables& vars);
+
+  const Plan& plan() const { return plan_; }
+  size_t index() const { return index_; }
+  void set_deliver(DeliverFn fn) { deliver_fn_ = std::move(fn); }
+
+  // An event of the statement's input stream (a row of the input type).
+  void on_event(const Value* input_row, int64_t now);
+
+  int64_t next_timer() const;
+  void on_timer(int64_t now);
+
+  // Arrival time of the oldest event whose effect is not posted yet (held in
+  // the window or in an output buffer); kNever if none.
+  int64_t oldest_pending();
+
+  // Hot reload: take over `old`'s window events when both windows have the
+  // same definition, rebuilding aggregates from them. Returns an empty string
+  // on success, else why the window starts empty.
+  std::string adopt(Statement& old);
+
+  void save(Writer& w);
+  void load(Reader& r);
+
+  size_t window_size() { return window_.store().size(); }
+  size_t group_count() const { return agg_ ? agg_->group_count() : 0; }
+
+ private:
+  void on_post(const Post& p) override;
+  void current_rows(RowSet& inew, RowSet& iold) override;
+  void end_rows(RowSet& inew, RowSet& iold) override;
+  void list_group(GroupState* g);
+  void deliver(const RowSet& inew, const RowSet& iold) override;
+
+  EvalEnv env(const Value* row, const GroupState* g) const { return EvalEnv{row, vars_->values.data(), g, agg_.get()}; }
+  GroupState* group_of(const Value* row);
+  bool having_ok(const Value* row, GroupState* g) {
+    if (!plan_.having) return true;
+    if (!plan_.having_per_group || !g || !plan_.grouped()) return eval_true(*plan_.having, env(row, g));
+    // Once per group and update (e.g. avg(speed) > threshold for 300k events of 10k cars).
+    if (g->having_mark != having_epoch_) {
+      g->having_mark = having_epoch_;
+      g->having_value = eval_true(*plan_.having, env(row, g));
+    }
+    return g->having_value;
+  }
+  void select_row(const Value* row, const GroupState* g, RowSet& out) const;
+  void add_row(const Value* row, GroupState* g, RowSet& out, std::vector<std::string>& keys,
+               OutputLimiter::RowCounts counts = {});
+  void touch(GroupState* g);
+  void apply(const Post& p);
+  std::string key_string(const GroupState& g) const;
+  bool where_ok(const Value* row) const { return !plan_.where || eval_true(*plan_.where, env(row, nullptr)); }
+
+  Plan plan_;
+  size_t index_;
+  const Variables* vars_;
+  Window window_;
+  std::unique_ptr<Aggregator> agg_;
+  std::unique_ptr<OutputLimiter> limiter_;
+  DeliverFn deliver_fn_;
+  int64_t now_ = 0;
+  uint64_t epoch_ = 0;
+  uint64_t having_epoch_ = 1;  // changes whenever aggregates may have changed
+  size_t leaving_ = 0;         // during a sliding window's post: its first rows are leaving
+  bool chunking_ = false;      // may deliver rows_new_ in chunks (no output limiter, istream)
+  bool sent_partial_ = false;  // a chunk of the current delivery went out
+  // Per-update scratch, reused.
+  RowSet rows_new_, rows_old_;
+  std::vector<std::string> keys_new_, keys_old_;
+  std::vector<OutputLimiter::RowCounts> counts_;
+  std::vector<std::string> dropped_;  // grouped `last`: groups whose row failed having
+  // `output all` on grouped statements: every group ever seen (never freed).
+  bool all_groups_mode_ = false;
+  std::vector<GroupState*> all_groups_;
+  uint64_t interval_ = 1;
+  std::vector<GroupState*> touched_, was_active_;
+  std::vector<Value> key_;
+};
+
+}  // namespace weir::cep

@@ -1,0 +1,127 @@
+#include "value.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+namespace weir::cep {
+
+const char* type_name(Type t) {
+  switch (t) {
+    case Type::Null: return "null";
+    case Type::Bool: return "boolean";
+    case Type::Long: return "long";
+    case Type::Double: return "double";
+    case Type::String: return "string";
+  }
+  return "?";
+}
+
+Value Value::of_string(std::string_view s) {
+  Value v;
+  if (s.size() <= kInline) {
+    v.set_tag(Tag::SmallString);
+    v.raw_[1] = static_cast<char>(s.size());
+    if (!s.empty()) std::memcpy(v.raw_ + 2, s.data(), s.size());
+  } else {
+    auto* h = static_cast<Heap*>(::operator new(sizeof(Heap) + s.size()));
+    h->refs = 1;
+    h->size = static_cast<uint32_t>(s.size());
+    std::memcpy(h->data, s.data(), s.size());
+    v.set_tag(Tag::HeapString);
+    v.put(h);
+  }
+  return v;
+}
+
+std::string_view Value::as_string() const {
+  if (tag() == Tag::SmallString) return {raw_ + 2, static_cast<size_t>(static_cast<uint8_t>(raw_[1]))};
+  if (tag() == Tag::HeapString) {
+    Heap* h = get<Heap*>();
+    return {h->data, h->size};
+  }
+  return {};
+}
+
+bool Value::equals_slow(const Value& o) const {
+  Type a = type(), b = o.type();
+  if (a != b) return false;
+  switch (a) {
+    case Type::Null: return true;
+    case Type::Bool: return as_bool() == o.as_bool();
+    case Type::Long: return as_long() == o.as_long();
+    case Type::Double: return as_double() == o.as_double();
+    case Type::String: return as_string() == o.as_string();
+  }
+  return false;
+}
+
+uint64_t Value::hash_slow() const {
+  auto mix = [](uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+  };
+  switch (type()) {
+    case Type::Null: return 0x9e3779b97f4a7c15ULL;
+    case Type::Bool: return mix(as_bool() ? 1 : 2);
+    case Type::Long: return mix(static_cast<uint64_t>(as_long()));
+    case Type::Double: {
+      double d = as_double();
+      uint64_t bits;
+      std::memcpy(&bits, &d, sizeof bits);
+      return mix(bits ^ 0x5555);
+    }
+    case Type::String: {
+      uint64_t h = 1469598103934665603ULL;  // FNV-1a
+      for (unsigned char c : as_string()) h = (h ^ c) * 1099511628211ULL;
+      return mix(h);
+    }
+  }
+  return 0;
+}
+
+std::string format_double(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (d == 0.0) return "0.0";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.8e", d);  // [-]D.DDDDDDDDe±XX, exact value rounded half-even
+  std::string s(buf);
+  bool neg = s[0] == '-';
+  if (neg) s.erase(0, 1);
+  size_t e = s.find('e');
+  int exp10 = std::atoi(s.c_str() + e + 1);
+  std::string digits = s.substr(0, 1) + s.substr(2, e - 2);  // the 9 significant digits
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  std::string intpart, frac;
+  int point = exp10 + 1;  // digits before the decimal point
+  if (point <= 0) {
+    intpart = "0";
+    frac = std::string(static_cast<size_t>(-point), '0') + digits;
+  } else if (point >= static_cast<int>(digits.size())) {
+    intpart = digits + std::string(static_cast<size_t>(point) - digits.size(), '0');
+  } else {
+    intpart = digits.substr(0, static_cast<size_t>(point));
+    frac = digits.substr(static_cast<size_t>(point));
+  }
+  if (frac.empty()) frac = "0";
+  return (neg ? "-" : "") + intpart + "." + frac;
+}
+
+std::string format_value(const Value& v) {
+  switch (v.type()) {
+    case Type::Null: return "null";
+    case Type::Bool: return v.as_bool() ? "true" : "false";
+    case Type::Long: return std::to_string(v.as_long());
+    case Type::Double: return format_double(v.as_double());
+    case Type::String: return std::string(v.as_string());
+  }
+  return "?";
+}
+
+}  // namespace weir::cep

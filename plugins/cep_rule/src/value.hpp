@@ -1,0 +1,130 @@
+// A dynamically typed EPL value in 16 bytes: null, boolean, long, double or
+// string. Strings of up to 14 bytes live inline (car numbers, 14-digit dates,
+// short codes), so the hot path of the smart-car rule never allocates for a
+// value; longer strings share one reference-counted heap buffer.
+//
+// The engine is single-threaded (one plugin instance = one thread), so the
+// reference count is a plain integer.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace weir::cep {
+
+// Static (compile-time) types of expressions and stream properties.
+// Null is the type of the `null` literal: compatible with everything.
+enum class Type : uint8_t { Null, Bool, Long, Double, String };
+
+const char* type_name(Type t);
+inline bool is_numeric(Type t) { return t == Type::Long || t == Type::Double || t == Type::Null; }
+
+class Value {
+ public:
+  Value() noexcept { raw_[0] = static_cast<char>(Tag::Null); }
+  Value(const Value& o) noexcept { copy_from(o); }
+  Value(Value&& o) noexcept {
+    std::memcpy(raw_, o.raw_, sizeof raw_);
+    o.raw_[0] = static_cast<char>(Tag::Null);
+  }
+  Value& operator=(const Value& o) noexcept {
+    if (this != &o) {
+      release();
+      copy_from(o);
+    }
+    return *this;
+  }
+  Value& operator=(Value&& o) noexcept {
+    if (this != &o) {
+      release();
+      std::memcpy(raw_, o.raw_, sizeof raw_);
+      o.raw_[0] = static_cast<char>(Tag::Null);
+    }
+    return *this;
+  }
+  ~Value() { release(); }
+
+  static Value of_bool(bool b) { Value v; v.set_tag(Tag::Bool); v.raw_[8] = b ? 1 : 0; return v; }
+  static Value of_long(int64_t i) { Value v; v.set_tag(Tag::Long); v.put(i); return v; }
+  static Value of_double(double d) { Value v; v.set_tag(Tag::Double); v.put(d); return v; }
+  static Value of_string(std::string_view s);
+
+  Type type() const {
+    switch (tag()) {
+      case Tag::Null: return Type::Null;
+      case Tag::Bool: return Type::Bool;
+      case Tag::Long: return Type::Long;
+      case Tag::Double: return Type::Double;
+      default: return Type::String;
+    }
+  }
+  bool is_null() const { return tag() == Tag::Null; }
+  bool on_heap() const { return tag() == Tag::HeapString; }
+  bool as_bool() const { return raw_[8] != 0; }
+  int64_t as_long() const { return get<int64_t>(); }
+  // Numeric value as a double (long or double).
+  double as_double() const { return tag() == Tag::Long ? static_cast<double>(get<int64_t>()) : get<double>(); }
+  std::string_view as_string() const;
+
+  bool operator==(const Value& o) const {
+    // Inline strings are zero-padded, so two of them are equal iff their raw bytes are.
+    if (tag() == Tag::SmallString && o.tag() == Tag::SmallString) return std::memcmp(raw_, o.raw_, sizeof raw_) == 0;
+    return equals_slow(o);
+  }
+  bool operator!=(const Value& o) const { return !(*this == o); }
+  uint64_t hash() const {
+    if (tag() == Tag::SmallString) {
+      uint64_t a, b;
+      std::memcpy(&a, raw_, 8);
+      std::memcpy(&b, raw_ + 8, 8);
+      uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+      return h ^ (h >> 32);
+    }
+    return hash_slow();
+  }
+  // Back to null, keeping the storage (cheaper than assigning Value()).
+  void reset() {
+    release();
+    raw_[0] = static_cast<char>(Tag::Null);
+  }
+
+ private:
+  enum class Tag : uint8_t { Null, Bool, Long, Double, SmallString, HeapString };
+  struct Heap {
+    uint32_t refs;
+    uint32_t size;
+    char data[1];
+  };
+  static constexpr size_t kInline = 14;
+
+  Tag tag() const { return static_cast<Tag>(raw_[0]); }
+  void set_tag(Tag t) { raw_[0] = static_cast<char>(t); }
+  template <class T>
+  void put(T x) { std::memcpy(raw_ + 8, &x, sizeof x); }
+  template <class T>
+  T get() const { T x; std::memcpy(&x, raw_ + 8, sizeof x); return x; }
+  void copy_from(const Value& o) {
+    std::memcpy(raw_, o.raw_, sizeof raw_);
+    if (tag() == Tag::HeapString) ++get<Heap*>()->refs;
+  }
+  bool equals_slow(const Value& o) const;
+  uint64_t hash_slow() const;
+  void release() {
+    if (tag() == Tag::HeapString) {
+      Heap* h = get<Heap*>();
+      if (--h->refs == 0) ::operator delete(h);
+    }
+  }
+
+  // [0] tag, [1] inline length, [2..15] inline bytes; or [8..15] the payload.
+  alignas(8) char raw_[16] = {};
+};
+
+// Esper's rendering of a value (the conformance README's table).
+std::string format_value(const Value& v);
+// Doubles: exact value rounded to 9 significant digits, plain notation (README).
+std::string format_double(double d);
+
+}  // namespace weir::cep

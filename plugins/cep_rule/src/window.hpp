@@ -1,0 +1,158 @@
+// Data windows: which events a statement currently holds, and what each one
+// posts (Esper's view "update(newData, oldData)") when an event arrives or a
+// timer fires.
+//
+//   none            posts every event alone, keeps nothing
+//   #length(N)      posts the event, and the one it pushes out once full
+//   #length_batch(N) posts the N collected events (and the previous batch as old)
+//   #time(T)        posts the event; at t+T posts it again as old (expiry)
+//   #time_batch(T)  posts the collected events at the end of each T interval,
+//                   aligned to the first event; one empty batch after a
+//                   non-empty one, then sleeps until the next event
+//
+// Events live in one ring of fixed-width rows (only the properties the
+// statement reads), so memory is proportional to the events in the window and
+// a steady-state window does not allocate.
+#pragma once
+
+#include "ast.hpp"
+#include "serialize.hpp"
+#include "value.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+#include <limits>
+#include <memory>
+
+namespace weir::cep {
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+struct GroupState;
+
+struct EventMeta {
+  int64_t time = 0;             // engine time when the event arrived (ms)
+  GroupState* group = nullptr;  // aggregation group, while aggregated
+  bool passed = false;          // passed the where clause when posted
+};
+
+// Events in blocks of kBlockRows rows: memory follows the window's size (no
+// doubling spike when it grows), emptied blocks are kept for reuse, and a
+// steady-state window allocates nothing.
+class EventStore {
+ public:
+  explicit EventStore(size_t width) : width_(width) {}
+  size_t size() const { return size_; }
+  size_t width() const { return width_; }
+  Value* row(size_t i) {
+    size_t p = head_ + i;
+    return blocks_[first_ + (p >> kShift)]->vals.get() + (p & (kBlockRows - 1)) * width_;
+  }
+  EventMeta& meta(size_t i) {
+    size_t p = head_ + i;
+    return blocks_[first_ + (p >> kShift)]->meta[p & (kBlockRows - 1)];
+  }
+  const EventMeta& meta(size_t i) const {
+    size_t p = head_ + i;
+    return blocks_[first_ + (p >> kShift)]->meta[p & (kBlockRows - 1)];
+  }
+
+  // A row at the back; the caller assigns every column (it may hold stale
+  // values of an earlier event, never strings that still need freeing).
+  Value* push_back(int64_t time);
+  // Callers that store a long string (on the heap) say so, so that popping
+  // rows knows it must release them; otherwise popping is just index moves.
+  void note_heap() { heap_ = true; }
+  void pop_back();
+  void pop_front(size_t n);
+  void clear() { pop_front(size_); }
+
+ private:
+  static constexpr size_t kShift = 8;
+  static constexpr size_t kBlockRows = size_t{1} << kShift;
+  struct Block {
+    std::unique_ptr<Value[]> vals;
+    EventMeta meta[kBlockRows];
+  };
+
+  size_t blocks() const { return blocks_.size() - first_; }
+  void drop_front_block();
+
+  size_t width_;
+  bool heap_ = false;           // some row held a heap string since the store was empty
+  size_t head_ = 0, size_ = 0;  // head_: offset of the first row in the first block
+  // The window's blocks are blocks_[first_..]: dropping the front block is an
+  // index increment (the vector is compacted now and then), so row(i) is two
+  // array lookups.
+  std::vector<std::unique_ptr<Block>> blocks_;
+  size_t first_ = 0;
+  std::vector<std::unique_ptr<Block>> spare_;
+};
+
+// What a window posts: logical index ranges into its store.
+struct Post {
+  size_t new_begin = 0, new_end = 0;
+  size_t old_begin = 0, old_end = 0;
+  bool batch = false;         // the new events replace everything posted before
+  bool old_nonempty = false;  // batch: the previous batch had events (even if not kept)
+};
+
+class PostSink {
+ public:
+  virtual void on_post(const Post& p) = 0;
+
+ protected:
+  ~PostSink() = default;
+};
+
+class Window {
+ public:
+  // keep_last: batch windows keep the previous batch to post it as old data
+  // (only needed for remove-stream rows and event-count output conditions).
+  Window(const WindowSpec& spec, size_t width, bool keep_last);
+
+  const WindowSpec& spec() const { return spec_; }
+  EventStore& store() { return store_; }
+
+  // Inserting an event: fill the returned row, then commit (or cancel when the
+  // stream filter rejects it).
+  Value* begin_insert(int64_t now) { return store_.push_back(now); }
+  void cancel_insert() { store_.pop_back(); }
+  void commit_insert(int64_t now, PostSink& sink);
+
+  int64_t next_timer() const;
+  void on_timer(int64_t now, PostSink& sink);
+
+  // The events currently in the window (for `output snapshot`).
+  size_t contents_begin() const { return last_count_; }
+  size_t contents_end() const { return store_.size(); }
+  // Arrival time of the oldest event still held (kNever when empty).
+  int64_t oldest_time();
+
+  // Hot reload: take over the events of a window with the same definition.
+  // map[i] = column of `old` holding this window's column i.
+  void adopt(Window& old, const std::vector<int>& map);
+
+  // Events with their aggregation group, as an index into the statement's
+  // saved groups (-1: none).
+  void save(Writer& w, const std::function<int64_t(const GroupState*)>& group_id);
+  void load(Reader& r, const std::vector<GroupState*>& groups);
+
+ private:
+  void post_batch(int64_t now, PostSink& sink);
+
+  WindowSpec spec_;
+  EventStore store_;
+  bool keep_last_;
+  // Batch windows: the store holds [previous batch (if kept) | current batch].
+  size_t last_count_ = 0;
+  bool last_nonempty_ = false;
+  // time_batch scheduling (Esper's TimeBatchView).
+  bool scheduled_ = false;
+  int64_t due_ = 0;
+  bool has_reference_ = false;
+  int64_t reference_ = 0;
+};
+
+}  // namespace weir::cep

@@ -1,0 +1,378 @@
+// cep_rule: logic tests against the fake host (the plugin linked in),
+// parameter tests, and the shipped example / rule through the real binary.
+#include <fake_host.hpp>
+#include <weir_test.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+extern "C" const weir_plugin* weir_plugin_entry();
+
+using weir::testing::FakeHost;
+using weir::testing::TempDir;
+
+namespace {
+
+const std::string kOverspeed = std::string(WEIR_SOURCE_DIR) + "/rules/overspeed.epl";
+
+// A decoded smart-car record (csv_decode's field names and types).
+FakeHost::Fields car(const char* date, const char* number, int64_t speed) {
+  return {{"date", FakeHost::str(date)},          {"car_number", FakeHost::str(number)},
+          {"speed_pedal", weir::int_value(1)},    {"break_pedal", weir::int_value(0)},
+          {"steer_angle", FakeHost::str("F")},    {"direct_light", FakeHost::str("N")},
+          {"speed", weir::int_value(speed)},      {"area_number", FakeHost::str("A01")}};
+}
+
+std::vector<std::string> on_port(const FakeHost& h, const std::string& port) {
+  std::vector<std::string> out;
+  for (const auto& e : h.emitted)
+    if (e.port == port) out.push_back(e.json);
+  return out;
+}
+
+bool logged(const FakeHost& h, const std::string& text) {
+  for (const auto& l : h.logs)
+    if (l.find(text) != std::string::npos) return true;
+  return false;
+}
+
+// Rewrites a file so that its modification time surely changes.
+void rewrite(const std::string& path, const std::string& text) {
+  auto before = std::filesystem::last_write_time(path);
+  std::ofstream(path) << text;
+  if (std::filesystem::last_write_time(path) == before)
+    std::filesystem::last_write_time(path, before + std::chrono::seconds(1));
+}
+
+int reload(FakeHost& h, std::string* message = nullptr) {
+  char err[1024] = {0};
+  int st = h.vt().reload(h.instance(), err, sizeof err);
+  if (message) *message = err;
+  return st;
+}
+
+const char* kAvgRule =
+    "create variable double threshold = 80;\n"
+    "select car_number, avg(speed) as avg_speed from Car#time_batch(30 sec)\n"
+    "  group by car_number having avg(speed) > threshold;\n";
+
+struct Node {
+  FakeHost host{weir_plugin_entry()};
+  TempDir dir;
+  std::string rule;
+  explicit Node(const std::string& text = kAvgRule, const std::string& name = "rule.epl") {
+    rule = dir.write(name, text);
+    host.param("rules", std::vector<std::string>{rule}).param("time_field", std::string("date"));
+  }
+  void send(const std::vector<FakeHost::Fields>& rows) { ASSERT_EQ(host.process(host.make_batch(rows)), WEIR_OK); }
+};
+
+// ---------------------------------------------------------------- the smart-car rule
+
+TEST(CepRule, ShippedOverspeedRuleFlagsEveryRecordOfAFastCar) {
+  FakeHost h(weir_plugin_entry());
+  h.param("rules", std::vector<std::string>{kOverspeed}).param("time_field", std::string("date"));
+  ASSERT_EQ(h.create(), "");
+  ASSERT_EQ(h.vt().open(h.instance()), WEIR_OK);
+  ASSERT_EQ(h.process(h.make_batch({car("20220426061000", "A0001", 90), car("20220426061000", "B0002", 50),
+                                    car("20220426061010", "A0001", 95), car("20220426061010", "B0002", 60),
+                                    // 30 s after the first record: the first batch ends before this one.
+                                    car("20220426061030", "C0003", 10)})),
+            WEIR_OK);
+  EXPECT_EQ(on_port(h, "all").size(), 5u);
+  auto flagged = on_port(h, "overspeed");
+  ASSERT_EQ(flagged.size(), 2u);
+  EXPECT_EQ(flagged[0],
+            "{\"date\":\"20220426061000\",\"car_number\":\"A0001\",\"speed_pedal\":1,\"break_pedal\":0,"
+            "\"steer_angle\":\"F\",\"direct_light\":\"N\",\"speed\":90,\"area_number\":\"A01\"}");
+  EXPECT_NE(flagged[1].find("\"date\":\"20220426061010\",\"car_number\":\"A0001\""), std::string::npos);
+  EXPECT_TRUE(h.rejected.empty());
+}
+
+TEST(CepRule, ThresholdFromTheVariablesTable) {
+  FakeHost h(weir_plugin_entry());
+  h.param("rules", std::vector<std::string>{kOverspeed})
+      .param("time_field", std::string("date"))
+      .param("variables", std::vector<std::pair<std::string, std::string>>{{"threshold", "55"}});
+  ASSERT_EQ(h.create(), "");
+  ASSERT_EQ(h.process(h.make_batch({car("20220426061000", "A0001", 90), car("20220426061000", "B0002", 60),
+                                    car("20220426061030", "C0003", 10)})),
+            WEIR_OK);
+  EXPECT_EQ(on_port(h, "overspeed").size(), 2u);  // B0002 averages 60 > 55
+}
+
+// ---------------------------------------------------------------- bad records
+
+TEST(CepRule, MissingFieldOrWrongTypeGoesToTheErrorPort) {
+  Node n;
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 90),
+          {{"date", FakeHost::str("20220426061001")}, {"car_number", FakeHost::str("B0002")}},
+          {{"date", FakeHost::str("20220426061002")}, {"car_number", FakeHost::str("B0002")}, {"speed", FakeHost::str("fast")}},
+          {{"date", FakeHost::str("yesterday")}, {"car_number", FakeHost::str("B0002")}, {"speed", weir::int_value(3)}}});
+  ASSERT_EQ(n.host.rejected.size(), 3u);
+  EXPECT_EQ(n.host.rejected[0].rfind("missing field 'speed' (the rules read it)", 0), 0u) << n.host.rejected[0];
+  EXPECT_EQ(n.host.rejected[1].rfind("field 'speed' is string, the rules read it as a long", 0), 0u) << n.host.rejected[1];
+  EXPECT_EQ(n.host.rejected[2].rfind("time field 'date' is not a yyyyMMddHHmmss date", 0), 0u) << n.host.rejected[2];
+  EXPECT_EQ(on_port(n.host, "all").size(), 4u);  // `all` carries every record
+}
+
+TEST(CepRule, IntegersAreAcceptedWhereTheFirstRecordHadADouble) {
+  Node n;
+  ASSERT_EQ(n.host.create(), "");
+  n.send({{{"date", FakeHost::str("20220426061000")}, {"car_number", FakeHost::str("A")}, {"speed", weir::double_value(90.5)}},
+          {{"date", FakeHost::str("20220426061001")}, {"car_number", FakeHost::str("A")}, {"speed", weir::int_value(90)}},
+          {{"date", FakeHost::str("20220426061100")}, {"car_number", FakeHost::str("B")}, {"speed", weir::int_value(1)}}});
+  EXPECT_TRUE(n.host.rejected.empty());
+  ASSERT_EQ(on_port(n.host, "rule").size(), 1u);
+  EXPECT_EQ(on_port(n.host, "rule")[0], "{\"car_number\":\"A\",\"avg_speed\":90.25}");
+}
+
+// ---------------------------------------------------------------- hot reload
+
+TEST(CepRule, ReloadKeepsTheWindowSoTheNewThresholdAppliesToItsEvents) {
+  Node n;
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 90), car("20220426061001", "A0001", 91), car("20220426061005", "B0002", 70),
+          car("20220426061006", "B0002", 71)});
+  rewrite(n.rule, std::string(kAvgRule).replace(std::string(kAvgRule).find("80"), 2, "60"));
+  std::string msg;
+  ASSERT_EQ(reload(n.host, &msg), WEIR_OK) << msg;
+  EXPECT_TRUE(logged(n.host, "INFO reloaded " + n.rule));
+  n.send({car("20220426061030", "C0003", 10)});  // ends the batch that began before the reload
+  auto rows = on_port(n.host, "rule");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], "{\"car_number\":\"A0001\",\"avg_speed\":90.5}");
+  EXPECT_EQ(rows[1], "{\"car_number\":\"B0002\",\"avg_speed\":70.5}");  // 70.5 > 60: the new threshold
+}
+
+TEST(CepRule, ChangedFileIsReloadedOnTheTimer) {
+  Node n;
+  n.host.param("watch_interval_ms", int64_t{1000});
+  ASSERT_EQ(n.host.create(), "");
+  ASSERT_EQ(n.host.vt().open(n.host.instance()), WEIR_OK);
+  EXPECT_EQ(n.host.timer_ms, 1000);
+  n.send({car("20220426061000", "A0001", 90), car("20220426061005", "B0002", 70)});
+  rewrite(n.rule, std::string(kAvgRule).replace(std::string(kAvgRule).find("80"), 2, "95"));
+  ASSERT_EQ(n.host.vt().on_timer(n.host.instance(), 5'000'000'000), WEIR_OK);
+  EXPECT_TRUE(logged(n.host, "reloaded"));
+  n.send({car("20220426061030", "C0003", 10)});
+  EXPECT_TRUE(on_port(n.host, "rule").empty());  // 90 is not above 95 any more
+}
+
+TEST(CepRule, BadReloadIsLoggedCountedAndTheOldRuleKeepsRunning) {
+  Node n;
+  ASSERT_EQ(n.host.create(), "");
+  ASSERT_EQ(n.host.vt().open(n.host.instance()), WEIR_OK);
+  n.send({car("20220426061000", "A0001", 90), car("20220426061001", "A0001", 91)});
+  rewrite(n.rule, "create variable double threshold = 80;\nselect car_number, avg(speed) as a from Car#time_batch(30 sec)\n"
+                  "  group by car_number havin avg(speed) > threshold;\n");
+  std::string msg;
+  EXPECT_EQ(reload(n.host, &msg), WEIR_FAILED);
+  EXPECT_EQ(msg, n.rule + ":3:23: expected ';' or the end of the file, found 'havin'");
+  EXPECT_TRUE(logged(n.host, "ERROR " + n.rule + ":3:23: expected ';'"));
+  EXPECT_EQ(n.host.gauges["rule_reload_errors{}"], 1.0);
+  // The timer sees the same broken file: reported once, not at every poll.
+  ASSERT_EQ(n.host.vt().on_timer(n.host.instance(), 9'000'000'000), WEIR_OK);
+  ASSERT_EQ(n.host.vt().on_timer(n.host.instance(), 19'000'000'000), WEIR_OK);
+  EXPECT_EQ(n.host.gauges["rule_reload_errors{}"], 1.0);
+  n.send({car("20220426061030", "C0003", 10)});
+  auto rows = on_port(n.host, "rule");
+  ASSERT_EQ(rows.size(), 1u);  // the old rule, with its window, still runs
+  EXPECT_EQ(rows[0], "{\"car_number\":\"A0001\",\"avg_speed\":90.5}");
+}
+
+TEST(CepRule, ReloadWithATypeErrorIsRefused) {
+  Node n;
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 90)});
+  rewrite(n.rule, "select car_number, avg(car_number) as a from Car#time_batch(30 sec) group by car_number;\n");
+  std::string msg;
+  EXPECT_EQ(reload(n.host, &msg), WEIR_FAILED);
+  EXPECT_EQ(msg, n.rule + ":1:24: implicit conversion from datatype 'String' to numeric is not allowed for aggregation function 'avg'");
+}
+
+TEST(CepRule, ReloadWithADifferentWindowStartsItEmpty) {
+  Node n;
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 90)});
+  rewrite(n.rule, std::string(kAvgRule).replace(std::string(kAvgRule).find("30 sec"), 6, "20 sec"));
+  ASSERT_EQ(reload(n.host), WEIR_OK);
+  EXPECT_TRUE(logged(n.host, "INFO " + n.rule + ": statement 1 starts with an empty window: no statement of the previous rule had the same window"));
+  n.send({car("20220426061100", "C0003", 10)});
+  EXPECT_TRUE(on_port(n.host, "rule").empty());
+}
+
+// ---------------------------------------------------------------- configuration errors
+
+TEST(CepRule, ConfigErrorsNameTheFileAndPosition) {
+  {
+    Node n("select car_number from Car#time_batch(30 parsecs);\n");
+    EXPECT_EQ(n.host.create(), n.rule + ":1:42: expected a time unit (msec, sec, min, hour), found 'parsecs'");
+  }
+  {
+    Node n("select car_number,\n       avg(speed) as a\n  from Car#time(1 min)\n where avg(speed) > 3;\n");
+    EXPECT_EQ(n.host.create(), n.rule + ":4:8: aggregate functions are not allowed in the where clause");
+  }
+  {
+    FakeHost h(weir_plugin_entry());
+    h.param("rules", std::vector<std::string>{"/nonexistent/x.epl"});
+    EXPECT_NE(h.create().find("/nonexistent/x.epl: cannot read the rule file"), std::string::npos);
+  }
+  {
+    Node n;
+    n.host.param("variables", std::vector<std::pair<std::string, std::string>>{{"treshold", "90"}});
+    EXPECT_EQ(n.host.create(), "variables.treshold: no rule file declares or uses a variable named 'treshold'");
+  }
+  {
+    Node n;
+    n.host.param("variables", std::vector<std::pair<std::string, std::string>>{{"threshold", "fast"}});
+    EXPECT_EQ(n.host.create(), n.rule + ":1:1: variable 'threshold' is declared double but its configured value 'fast' is not a number");
+  }
+  {
+    Node n;
+    n.host.param("stream", std::string("Bus"));
+    EXPECT_EQ(n.host.create(), n.rule + ":2:49: the rule reads stream 'Car' but the node's stream is 'Bus'");
+  }
+  {
+    FakeHost h(weir_plugin_entry());
+    EXPECT_EQ(h.create(), "no rule file given (parameter 'rules')");
+  }
+}
+
+// ---------------------------------------------------------------- ports
+
+TEST(CepRule, InsertIntoAndIrstreamNameThePorts) {
+  Node n("insert into CarAvg select car_number, avg(speed) as a from Car#time_batch(10 sec) group by car_number;\n"
+         "select irstream car_number, a from CarAvg#length(1);\n");
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A", 90), car("20220426061000", "A", 91), car("20220426061001", "B", 70),
+          car("20220426061001", "B", 71), car("20220426061010", "C", 1)});
+  EXPECT_EQ(on_port(n.host, "CarAvg"), (std::vector<std::string>{"{\"car_number\":\"A\",\"a\":90.5}", "{\"car_number\":\"B\",\"a\":70.5}"}));
+  EXPECT_EQ(on_port(n.host, "rule").size(), 2u);
+  EXPECT_EQ(on_port(n.host, "rule_removed"), (std::vector<std::string>{"{\"car_number\":\"A\",\"a\":90.5}"}));
+}
+
+TEST(CepRule, NamedStatementUsesItsName) {
+  Node n("@name('fast') select car_number from Car where speed > 100;\n");
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A", 120)});
+  EXPECT_EQ(on_port(n.host, "fast"), (std::vector<std::string>{"{\"car_number\":\"A\"}"}));
+}
+
+// ---------------------------------------------------------------- time, holds, state
+
+TEST(CepRule, BatchInputStaysHeldUntilItsWindowIsEvaluated) {
+  Node n;
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 90)});
+  n.send({car("20220426061010", "A0001", 90)});
+  EXPECT_EQ(n.host.holds_, 2u);
+  EXPECT_EQ(n.host.releases_, 0u);
+  n.send({car("20220426061030", "A0001", 90)});  // the first batch ends: both held batches are done
+  EXPECT_EQ(n.host.holds_, 3u);
+  EXPECT_EQ(n.host.releases_, 2u);
+  ASSERT_EQ(n.host.vt().flush(n.host.instance()), WEIR_OK);  // shutdown: everything is let go
+  EXPECT_EQ(n.host.releases_, 3u);
+}
+
+TEST(CepRule, EvaluateOnFlushEndsPendingBatches) {
+  Node n;
+  n.host.param("evaluate_on_flush", true);
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 90), car("20220426061001", "A0001", 91)});
+  EXPECT_TRUE(on_port(n.host, "rule").empty());
+  ASSERT_EQ(n.host.vt().flush(n.host.instance()), WEIR_OK);
+  EXPECT_EQ(on_port(n.host, "rule"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"avg_speed\":90.5}"}));
+}
+
+TEST(CepRule, ProcessingTimeWindowsEndOnTheTimer) {
+  FakeHost h(weir_plugin_entry());
+  TempDir dir;
+  h.param("rules", std::vector<std::string>{dir.write("p.epl", "select count(*) as n from Ev#time_batch(1 sec);\n")});
+  ASSERT_EQ(h.create(), "");
+  ASSERT_EQ(h.vt().open(h.instance()), WEIR_OK);
+  EXPECT_EQ(h.timer_ms, 100);
+  h.now = 5'000'000'000;  // 5 s
+  ASSERT_EQ(h.process(h.make_batch({{{"x", weir::int_value(1)}}, {{"x", weir::int_value(2)}}})), WEIR_OK);
+  ASSERT_EQ(h.vt().on_timer(h.instance(), 5'500'000'000), WEIR_OK);
+  EXPECT_TRUE(on_port(h, "p").empty());
+  ASSERT_EQ(h.vt().on_timer(h.instance(), 6'000'000'000), WEIR_OK);
+  EXPECT_EQ(on_port(h, "p"), (std::vector<std::string>{"{\"n\":2}"}));
+}
+
+TEST(CepRule, SnapshotAndRestoreContinueTheWindow) {
+  Node a;
+  ASSERT_EQ(a.host.create(), "");
+  a.send({car("20220426061000", "A0001", 90), car("20220426061005", "B0002", 85)});
+  std::string state;
+  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
+  ASSERT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
+  ASSERT_FALSE(state.empty());
+
+  FakeHost b(weir_plugin_entry());
+  b.param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
+  ASSERT_EQ(b.create(), "");
+  ASSERT_EQ(b.vt().restore(b.instance(), state.data(), state.size()), WEIR_OK);
+  ASSERT_EQ(b.process(b.make_batch({car("20220426061010", "A0001", 101), car("20220426061030", "C", 1)})), WEIR_OK);
+  EXPECT_EQ(on_port(b, "rule"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"avg_speed\":95.5}",
+                                                          "{\"car_number\":\"B0002\",\"avg_speed\":85}"}));
+}
+
+TEST(CepRule, RestoreOfGarbageIsRefused) {
+  Node n;
+  ASSERT_EQ(n.host.create(), "");
+  std::string junk = "not a state";
+  EXPECT_EQ(n.host.vt().restore(n.host.instance(), junk.data(), junk.size()), WEIR_FAILED);
+}
+
+// ---------------------------------------------------------------- through the real binary
+
+// Rule paths are relative to the working directory: the example runs from the repository root.
+TEST(CepRulePipeline, ExampleValidates) {
+  auto r = weir::testing::run_weir("validate plugins/cep_rule/example.toml", "cd " + std::string(WEIR_SOURCE_DIR) + " &&");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(CepRulePipeline, UnknownParameterIsRefused) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\ncount = 1\n"
+                                         "[nodes.cep]\nplugin = \"cep_rule\"\ninputs = [\"gen\"]\nrules = [\"" +
+                                             kOverspeed + "\"]\nwatch_interval = 5\n"
+                                                          "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"cep.overspeed\"]\n");
+  auto r = weir::testing::run_weir("validate " + file);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown parameter 'watch_interval'; did you mean 'watch_interval_ms'?"), std::string::npos) << r.err;
+}
+
+// loggen -> csv_decode -> cep_rule (the shipped rule) -> file_sink: cars flagged,
+// every record on `all`, nothing rejected.
+TEST(CepRulePipeline, SmartCarFlowFlagsFastCars) {
+  TempDir dir;
+  std::string file = dir.write(
+      "p.toml",
+      "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 20\nseconds = 120\nspeeding_share = 0.2\n"
+      "[nodes.decode]\nplugin = \"csv_decode\"\ninputs = [\"gen\"]\nfields = [\"date:string\", \"car_number:string\", "
+      "\"speed_pedal:int64\", \"break_pedal:int64\", \"steer_angle:string\", \"direct_light:string\", \"speed:int64\", "
+      "\"area_number:string\"]\n"
+      "[nodes.cep]\nplugin = \"cep_rule\"\ninputs = [\"decode\"]\nrules = [\"" +
+          kOverspeed +
+          "\"]\ntime_field = \"date\"\n"
+          "[nodes.flagged]\nplugin = \"file_sink\"\ninputs = [\"cep.overspeed\"]\npath = \"" +
+          dir.file("flagged.json") +
+          "\"\n"
+          "[nodes.all]\nplugin = \"file_sink\"\ninputs = [\"cep.all\"]\npath = \"" +
+          dir.file("all.json") + "\"\n");
+  auto r = weir::testing::run_weir("run " + file + " --dead-letter " + dir.file("dead.json") + " --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(weir::testing::count_lines(weir::testing::read_file(dir.file("all.json"))), 2400u);
+  std::string flagged = weir::testing::read_file(dir.file("flagged.json"));
+  EXPECT_GT(weir::testing::count_lines(flagged), 0u);
+  EXPECT_NE(flagged.find("\"car_number\":"), std::string::npos);
+  EXPECT_TRUE(weir::testing::read_file(dir.file("dead.json")).empty());
+}
+
+}  // namespace

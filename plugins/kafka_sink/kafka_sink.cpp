@@ -1,0 +1,385 @@
+// kafka_sink — an idempotent Kafka producer (librdkafka) as a weir sink.
+//
+// write() produces every record of the batch and returns WEIR_PENDING; the
+// batch is acknowledged (host->ack) from our poll thread once librdkafka has
+// reported every record's delivery (acks=all). If some records failed after
+// librdkafka's own retries (delivery_timeout_ms), the batch is acked with
+// ok = 0: the host hands the same batch back to write(), which re-produces
+// only the records that failed. A record that failed delivery_attempts times,
+// or that Kafka refuses outright (too large, invalid), goes to the error port.
+//
+// Duplicates: idempotence removes the duplicates of librdkafka's in-session
+// retries; a record re-produced by a later write() (after a delivery timeout)
+// or by a restarted pipeline (at-least-once) can appear twice in the topic.
+//
+// Memory: payloads and string fields are handed to librdkafka without a copy
+// (the batch stays alive until we acknowledge it); only JSON values and
+// numbers turned into text are copied.
+#include <kafka_common.hpp>
+
+#include <weir/json.hpp>
+#include <weir/sdk.hpp>
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace {
+
+const weir_port_spec kInputs[] = {{"in", "records to produce"}};
+const weir_param_spec kParams[] = {
+    {"endpoints", WEIR_PARAM_STRING, nullptr, 1, nullptr, "bootstrap brokers, \"host:port[,host:port...]\""},
+    {"topic", WEIR_PARAM_STRING, nullptr, 1, nullptr, "topic to produce to"},
+    {"key_field", WEIR_PARAM_STRING, "\"\"", 0, nullptr,
+     "field whose value is the message key (numbers as text); \"\" = the record's key"},
+    {"value_field", WEIR_PARAM_STRING, "\"\"", 0, nullptr, "field whose value is the message value; \"\" = the payload"},
+    {"json_value", WEIR_PARAM_BOOL, "false", 0, nullptr, "the message value is the whole record as a JSON object"},
+    {"event_time_as_timestamp", WEIR_PARAM_BOOL, "false", 0, nullptr,
+     "message timestamp = the record's event time (mind retention: old times are deleted); else the produce time"},
+    {"linger_ms", WEIR_PARAM_INT, "5", 0, "ms", "how long librdkafka waits to fill a batch (linger.ms)"},
+    {"batch_bytes", WEIR_PARAM_INT, "1000000", 0, "bytes", "largest batch of messages per partition request (batch.size)"},
+    {"compression", WEIR_PARAM_STRING, "\"none\"", 0, nullptr, "none, gzip, snappy, lz4 or zstd"},
+    {"delivery_timeout_ms", WEIR_PARAM_INT, "120000", 0, "ms",
+     "librdkafka retries a message this long before reporting it failed (message.timeout.ms)"},
+    {"delivery_attempts", WEIR_PARAM_INT, "3", 0, nullptr,
+     "times a record is produced (each with librdkafka's retries) before it goes to the error port"},
+    {"flush_timeout_ms", WEIR_PARAM_INT, "30000", 0, "ms", "at shutdown, wait this long for outstanding deliveries"},
+    {"rdkafka", WEIR_PARAM_TABLE, "{}", 0, nullptr,
+     "librdkafka producer properties passed through, e.g. \"security.protocol\" = \"SSL\" (quote dotted keys)"},
+};
+
+// Errors that another attempt cannot fix: the record goes to the error port at once.
+bool permanent(rd_kafka_resp_err_t e) {
+  switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class KafkaSink : public weir::Plugin {
+ public:
+  KafkaSink(weir::Context ctx, const weir::Params& p) : opaque_{ctx, this} {
+    topic_ = p.str("topic");
+    key_field_ = p.str("key_field");
+    value_field_ = p.str("value_field");
+    json_value_ = p.boolean("json_value");
+    timestamps_ = p.boolean("event_time_as_timestamp", false);
+    int64_t linger = p.integer("linger_ms", 5), batch_bytes = p.integer("batch_bytes", 1000000);
+    int64_t delivery_timeout = p.integer("delivery_timeout_ms", 120000);
+    std::string compression = p.str("compression", "none");
+    delivery_attempts_ = p.integer("delivery_attempts", 3);
+    flush_timeout_ms_ = p.integer("flush_timeout_ms", 30000);
+
+    if (p.str("endpoints").empty()) throw weir::ConfigError("endpoints must name at least one broker, e.g. \"127.0.0.1:9092\"");
+    if (topic_.empty()) throw weir::ConfigError("topic must not be empty");
+    if (json_value_ && !value_field_.empty()) throw weir::ConfigError("json_value and value_field exclude each other");
+    if (delivery_attempts_ < 1) throw weir::ConfigError("delivery_attempts must be >= 1");
+    if (linger < 0 || batch_bytes < 1 || delivery_timeout < 0 || flush_timeout_ms_ < 0)
+      throw weir::ConfigError("linger_ms, delivery_timeout_ms and flush_timeout_ms must be >= 0, batch_bytes >= 1");
+
+    const char* instead_timeout = "use the parameter delivery_timeout_ms";
+    conf_ = weir::kafka::build_conf(
+        {
+            // Java clients' partitioner: the same key lands on the same partition from either.
+            {"partitioner", "murmur2_random"},
+            {"client.id", "weir-kafka_sink"},
+        },
+        p.table("rdkafka"),
+        {
+            {"bootstrap.servers", p.str("endpoints")},
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"linger.ms", std::to_string(linger)},
+            {"batch.size", std::to_string(batch_bytes)},
+            {"compression.codec", compression},
+            {"message.timeout.ms", std::to_string(delivery_timeout)},
+        },
+        {
+            {"bootstrap.servers", "use the parameter endpoints"},
+            {"metadata.broker.list", "use the parameter endpoints"},
+            {"enable.idempotence", "kafka_sink always produces idempotently"},
+            {"acks", "kafka_sink always waits for all in-sync replicas (acks=all)"},
+            {"request.required.acks", "kafka_sink always waits for all in-sync replicas (acks=all)"},
+            {"linger.ms", "use the parameter linger_ms"},
+            {"queue.buffering.max.ms", "use the parameter linger_ms"},
+            {"batch.size", "use the parameter batch_bytes"},
+            {"compression.codec", "use the parameter compression"},
+            {"compression.type", "use the parameter compression"},
+            {"message.timeout.ms", instead_timeout},
+            {"delivery.timeout.ms", instead_timeout},
+        });
+    weir::kafka::route_logs(conf_.get());
+    rd_kafka_conf_set_opaque(conf_.get(), &opaque_);
+    rd_kafka_conf_set_dr_msg_cb(conf_.get(), &KafkaSink::delivery_cb);
+    rd_kafka_conf_set_error_cb(conf_.get(), &KafkaSink::error_cb);
+  }
+
+  ~KafkaSink() override { shutdown(); }
+
+  weir_status open() override {
+    char err[512];
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf_.get(), err, sizeof err);
+    if (!rk_) {
+      ctx().error_log(std::string("cannot create the Kafka producer: ") + err);
+      return WEIR_FAILED;
+    }
+    (void)conf_.release();                 // owned by rk_ now
+    rd_kafka_set_log_queue(rk_, nullptr);  // logs are served by our poll thread
+    rkt_ = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
+    if (!rkt_) {
+      ctx().error_log("cannot create topic handle " + topic_ + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+      return WEIR_FAILED;
+    }
+    running_ = true;
+    poller_ = std::thread([this] {
+      while (running_.load(std::memory_order_acquire)) rd_kafka_poll(rk_, 100);
+    });
+    ctx().set_timer(1000);
+    return WEIR_OK;
+  }
+
+  weir_status write(weir::Batch in) override {
+    if (fatal_) return WEIR_FAILED;
+    if (in.empty()) return WEIR_OK;
+    BatchState* st;
+    {
+      std::lock_guard lock(mu_);
+      auto& slot = states_[in.raw()];
+      if (!slot) slot = std::make_unique<BatchState>(in.raw(), in.size());
+      st = slot.get();
+    }
+    ++st->attempts;
+    st->remaining.store(1, std::memory_order_relaxed);  // our own hold until every record is handed over
+    std::string scratch_key, scratch_value;
+    for (uint32_t i = 0; i < in.size(); ++i) {
+      Slot& s = st->slots[i];
+      weir::Record rec = in[i];
+      if (s.status == Status::Delivered || s.status == Status::Rejected) continue;
+      if (s.status == Status::Failed && st->attempts > delivery_attempts_) {
+        reject(rec, s, "delivery to " + topic_ + " failed " + std::to_string(delivery_attempts_) + " times, last: " + rd_kafka_err2str(s.err));
+        continue;
+      }
+      std::string_view key, value;
+      bool copy_value = false;
+      std::string why;
+      if (!select(rec, key, value, copy_value, scratch_key, scratch_value, why)) {
+        reject(rec, s, why);
+        continue;
+      }
+      s.status = Status::InFlight;
+      st->remaining.fetch_add(1, std::memory_order_relaxed);
+      int64_t ts = timestamps_ && rec.event_time_ns() > 0 ? rec.event_time_ns() / 1'000'000 : 0;
+      for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(copy_value ? RD_KAFKA_MSG_F_COPY : 0),
+            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+            RD_KAFKA_V_KEY(key.data(), key.size()),  // librdkafka always copies keys
+            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(&s), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !fatal_) {
+          // librdkafka's queue is full: wait for deliveries (backpressure).
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          continue;
+        }
+        st->remaining.fetch_sub(1, std::memory_order_relaxed);
+        s.err = e;
+        if (permanent(e)) reject(rec, s, std::string("Kafka refuses the record: ") + rd_kafka_err2str(e));
+        else s.status = Status::Failed;
+        break;
+      }
+    }
+    if (st->remaining.fetch_sub(1, std::memory_order_acq_rel) > 1) return WEIR_PENDING;
+    // Every record is settled already (delivered fast, rejected, or failed to enqueue).
+    if (fatal_) return WEIR_FAILED;
+    if (any_failed(*st)) return WEIR_RETRY;  // the host calls write() again with this batch
+    std::lock_guard lock(mu_);
+    states_.erase(in.raw());
+    return WEIR_OK;
+  }
+
+  weir_status on_timer(int64_t) override {
+    if (rk_) ctx().gauge("kafka_producer_queue", "", rd_kafka_outq_len(rk_));
+    return WEIR_OK;
+  }
+
+  weir_status flush() override {
+    if (!rk_) return WEIR_OK;
+    if (rd_kafka_flush(rk_, static_cast<int>(flush_timeout_ms_)) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+      ctx().warn(std::to_string(rd_kafka_outq_len(rk_)) + " messages still undelivered after flush_timeout_ms (" +
+                 std::to_string(flush_timeout_ms_) + " ms); their records are not acknowledged and will be sent again");
+    return WEIR_OK;
+  }
+
+  weir_status close() override {
+    shutdown();
+    return WEIR_OK;
+  }
+
+ private:
+  enum class Status : uint8_t { Pending, InFlight, Delivered, Failed, Rejected };
+  struct BatchState;
+  struct Slot {
+    BatchState* owner = nullptr;
+    Status status = Status::Pending;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  };
+  struct BatchState {
+    BatchState(const weir_batch* b, uint32_t n) : batch(b), slots(n) {
+      for (Slot& s : slots) s.owner = this;
+    }
+    const weir_batch* batch;
+    std::vector<Slot> slots;
+    std::atomic<int32_t> remaining{0};
+    int64_t attempts = 0;
+  };
+
+  const weir::Context& ctx() const { return opaque_.ctx; }
+
+  static bool any_failed(const BatchState& st) {
+    for (const Slot& s : st.slots)
+      if (s.status == Status::Failed) return true;
+    return false;
+  }
+
+  void reject(weir::Record rec, Slot& s, const std::string& why) {
+    s.status = Status::Rejected;
+    ctx().reject(rec, why);
+  }
+
+  // Text of a non-string value: numbers and booleans as in JSON.
+  static std::string_view text(const weir_value& v, std::string& scratch) {
+    if (v.type == WEIR_STRING) return weir::view(v.as.str);
+    scratch.clear();
+    weir::append_json_value(scratch, v);
+    return scratch;
+  }
+
+  bool select(weir::Record rec, std::string_view& key, std::string_view& value, bool& copy_value, std::string& sk,
+              std::string& sv, std::string& why) const {
+    if (key_field_.empty()) {
+      key = rec.key();
+    } else {
+      const weir_value* v = rec.field(key_field_);
+      if (!v) {
+        why = "key_field '" + key_field_ + "' is missing";
+        return false;
+      }
+      key = v->type == WEIR_NULL ? std::string_view() : text(*v, sk);
+    }
+    if (json_value_) {
+      sv = weir::to_json(rec);
+      value = sv;
+      copy_value = true;
+    } else if (value_field_.empty()) {
+      value = rec.payload();
+    } else {
+      const weir_value* v = rec.field(value_field_);
+      if (!v) {
+        why = "value_field '" + value_field_ + "' is missing";
+        return false;
+      }
+      copy_value = v->type != WEIR_STRING;
+      value = v->type == WEIR_NULL ? std::string_view() : text(*v, sv);
+    }
+    return true;
+  }
+
+  // Runs on the poll thread (or inside rd_kafka_flush on the sink thread).
+  static void delivery_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<KafkaSink*>(static_cast<weir::kafka::Opaque*>(opaque)->self);
+    auto* s = static_cast<Slot*>(m->_private);
+    if (!s) return;
+    s->err = m->err;
+    s->status = m->err ? Status::Failed : Status::Delivered;
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL) self->fatal_ = true;
+      self->warn_limited(m->err, "delivery to " + self->topic_ + " failed: " + rd_kafka_err2str(m->err) +
+                                     (permanent(m->err) ? " (the record goes to the error port)" : " (it is produced again)"));
+    }
+    BatchState* st = s->owner;
+    if (st->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    // The last record of the batch settled: tell the host. Deliveries are served
+    // by our poll thread and, during flush(), by the sink thread: one at a time.
+    const weir_batch* b = st->batch;
+    bool ok = !any_failed(*st);
+    std::lock_guard lock(self->mu_);
+    if (ok) self->states_.erase(b);  // before ack: the host may free the batch and reuse its address
+    if (!self->closing_) self->ctx().ack(weir::Batch(b), ok);
+  }
+
+  static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<KafkaSink*>(static_cast<weir::kafka::Opaque*>(opaque)->self);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char fatal[256];
+      rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+      self->ctx().error_log(std::string("fatal producer error: ") + fatal + "; the pipeline stops");
+      self->fatal_ = true;
+      return;
+    }
+    self->warn_limited(err, std::string("kafka: ") + rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)) + ": " + reason);
+  }
+
+  void warn_limited(int code, const std::string& msg) {
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::lock_guard lock(warn_mu_);
+    auto [it, fresh] = last_warned_.emplace(code, now);
+    if (!fresh && now - it->second < 10'000) return;
+    it->second = now;
+    ctx().warn(msg);
+  }
+
+  void shutdown() {
+    if (running_.exchange(false)) poller_.join();
+    if (!rk_) return;
+    closing_ = true;  // undelivered records are not acknowledged: the source re-reads them
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk_, 0);
+    if (rkt_) rd_kafka_topic_destroy(rkt_);
+    rkt_ = nullptr;
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+    std::lock_guard lock(mu_);
+    states_.clear();
+  }
+
+  weir::kafka::Opaque opaque_;
+  weir::kafka::ConfPtr conf_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_topic_t* rkt_ = nullptr;
+  std::string topic_, key_field_, value_field_;
+  bool json_value_ = false, timestamps_ = false;
+  int64_t delivery_attempts_ = 3, flush_timeout_ms_ = 30000;
+
+  std::thread poller_;
+  std::atomic<bool> running_{false}, fatal_{false}, closing_{false};
+  std::mutex mu_;  // states_, and the host acks
+  std::unordered_map<const weir_batch*, std::unique_ptr<BatchState>> states_;
+  std::mutex warn_mu_;
+  std::map<int, int64_t> last_warned_;
+};
+
+}  // namespace
+
+WEIR_PLUGIN(KafkaSink, (weir::PluginInfo{
+                           .name = "kafka_sink",
+                           .version = "1.0.0",
+                           .description = "idempotent Kafka producer (librdkafka, acks=all); a batch is acked when all its records are",
+                           .kind = WEIR_SINK,
+                           .inputs = kInputs,
+                           .params = kParams,
+                       }))

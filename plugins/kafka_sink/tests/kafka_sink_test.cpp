@@ -1,0 +1,204 @@
+// kafka_sink against librdkafka's mock cluster, driven through the fake host:
+// acks only after delivery, key/value selection, failed deliveries retried
+// record by record, then sent to the error port; parameter errors.
+//
+// The fake host is not thread-safe and the sink acks from its poll thread, so
+// the tests look at acks only after flush() (every delivery report served)
+// or close() (poll thread joined).
+#include "../../kafka_source/tests/mock_cluster.hpp"
+
+#include <fake_host.hpp>
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+extern "C" const weir_plugin* weir_plugin_entry();
+
+using weir::testing::FakeHost;
+using weir::testing::MockCluster;
+
+namespace {
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+struct Sink {
+  FakeHost h{weir_plugin_entry()};
+  Sink(const MockCluster& mc, const std::string& topic, Settings rd = {}) {
+    h.param("endpoints", mc.bootstraps()).param("topic", topic);
+    rd.emplace_back("log_level", "0");  // librdkafka's own logs would race on the fake host
+    h.param("rdkafka", rd);
+  }
+  void open() {
+    ASSERT_EQ(h.create(), "");
+    ASSERT_EQ(h.vt().open(h.instance()), WEIR_OK);
+  }
+  int write(const weir_batch* b) { return h.vt().write(h.instance(), b); }
+  void flush() { ASSERT_EQ(h.vt().flush(h.instance()), WEIR_OK); }
+  void close() { ASSERT_EQ(h.vt().close(h.instance()), WEIR_OK); }
+};
+
+TEST(KafkaSink, AcksABatchOnceAllItsRecordsAreDelivered) {
+  MockCluster mc;
+  mc.create_topic("out", 3);
+  Sink s(mc, "out");
+  s.open();
+  std::vector<const weir_batch*> batches;
+  for (int b = 0; b < 5; ++b) {
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 100; ++i) payloads.push_back("v" + std::to_string(b * 100 + i));
+    batches.push_back(s.h.make_batch({}, payloads));
+  }
+  for (auto* b : batches) EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  EXPECT_EQ(s.h.acked, std::vector<std::string>(5, "ok"));
+  s.close();
+  auto msgs = mc.read_all("out", 3, 500);
+  ASSERT_EQ(msgs.size(), 500u);
+  std::set<std::string> values;
+  for (auto& m : msgs) values.insert(m.value);
+  EXPECT_EQ(values.size(), 500u);
+}
+
+TEST(KafkaSink, KeyAndValueFromFieldsAndEventTime) {
+  MockCluster mc;
+  mc.create_topic("out", 2);
+  Sink s(mc, "out");
+  s.h.param("key_field", std::string("car")).param("value_field", std::string("speed")).param("event_time_as_timestamp", true);
+  s.open();
+  using F = FakeHost::Fields;
+  const weir_batch* b = s.h.make_batch({F{{"car", FakeHost::str("O0010")}, {"speed", weir::int_value(85)}},
+                                        F{{"car", FakeHost::str("Z0001")}, {"speed", FakeHost::str("fast")}},
+                                        F{{"speed", weir::int_value(1)}}});  // no key field: rejected
+  // Event time becomes the message timestamp.
+  const_cast<weir_record*>(&b->records[0])->event_time_ns = 1650953400123LL * 1'000'000;
+  EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  EXPECT_EQ(s.h.acked, std::vector<std::string>{"ok"});
+  ASSERT_EQ(s.h.rejected.size(), 1u);
+  EXPECT_NE(s.h.rejected[0].find("key_field 'car' is missing"), std::string::npos);
+  s.close();
+  auto msgs = mc.read_all("out", 2, 2);
+  ASSERT_EQ(msgs.size(), 2u);
+  std::map<std::string, weir::testing::KafkaMessage> by_key;
+  for (auto& m : msgs) by_key[m.key] = m;
+  EXPECT_EQ(by_key["O0010"].value, "85");
+  EXPECT_EQ(by_key["O0010"].timestamp_ms, 1650953400123LL);
+  EXPECT_EQ(by_key["Z0001"].value, "fast");
+}
+
+TEST(KafkaSink, ProduceTimeByDefault) {
+  MockCluster mc;
+  mc.create_topic("out", 1);
+  Sink s(mc, "out");
+  s.open();
+  const weir_batch* b = s.h.make_batch({}, {"x"});
+  const_cast<weir_record*>(&b->records[0])->event_time_ns = 1650953400123LL * 1'000'000;  // 2022
+  int64_t before = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  s.close();
+  auto msgs = mc.read_all("out", 1, 1);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_GE(msgs[0].timestamp_ms, before);  // not 2022: Kafka's time retention would delete it
+}
+
+TEST(KafkaSink, JsonValueAndRecordKey) {
+  MockCluster mc;
+  mc.create_topic("out", 1);
+  Sink s(mc, "out");
+  s.h.param("json_value", true);
+  s.open();
+  const weir_batch* b = s.h.make_batch({FakeHost::Fields{{"speed", weir::int_value(85)}}}, {"line"});
+  const_cast<weir_record*>(&b->records[0])->key = {"k1", 2};
+  EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  s.close();
+  auto msgs = mc.read_all("out", 1, 1);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].key, "k1");
+  EXPECT_EQ(msgs[0].value, "{\"_key\":\"k1\",\"_payload\":\"line\",\"speed\":85}");
+}
+
+// The broker is down longer than delivery_timeout_ms: the batch is acked as
+// failed; the host writes it again and only the undelivered records go out.
+TEST(KafkaSink, FailedDeliveriesAreRetriedByTheHost) {
+  MockCluster mc;
+  mc.create_topic("out", 1);
+  Sink s(mc, "out");
+  s.h.param("delivery_timeout_ms", int64_t{1500});
+  s.open();
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 50; ++i) payloads.push_back("v" + std::to_string(i));
+  const weir_batch* b = s.h.make_batch({}, payloads);
+  rd_kafka_mock_broker_set_down(mc.raw(), 1);
+  EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  ASSERT_EQ(s.h.acked, std::vector<std::string>{"fail"});
+  rd_kafka_mock_broker_set_up(mc.raw(), 1);
+  int st = s.write(b);  // what the host does with a failed batch
+  EXPECT_TRUE(st == WEIR_PENDING || st == WEIR_OK) << st;
+  s.flush();
+  if (st == WEIR_PENDING) {
+    EXPECT_EQ(s.h.acked.back(), "ok");
+  }
+  EXPECT_TRUE(s.h.rejected.empty());
+  s.close();
+  auto msgs = mc.read_all("out", 1, 50, std::chrono::seconds(10));
+  EXPECT_EQ(msgs.size(), 50u);
+}
+
+TEST(KafkaSink, RecordsGoToTheErrorPortAfterDeliveryAttempts) {
+  MockCluster mc;
+  mc.create_topic("out", 1);
+  Sink s(mc, "out");
+  s.h.param("delivery_timeout_ms", int64_t{800}).param("delivery_attempts", int64_t{1});
+  s.open();
+  const weir_batch* b = s.h.make_batch({}, {"a", "b", "c"});
+  rd_kafka_mock_broker_set_down(mc.raw(), 1);
+  EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  ASSERT_EQ(s.h.acked, std::vector<std::string>{"fail"});
+  EXPECT_EQ(s.write(b), WEIR_OK);  // nothing left to send: all three rejected
+  ASSERT_EQ(s.h.rejected.size(), 3u);
+  EXPECT_NE(s.h.rejected[0].find("delivery to out failed 1 times"), std::string::npos) << s.h.rejected[0];
+  s.close();
+}
+
+TEST(KafkaSink, TooLargeRecordsAreRejectedAtOnce) {
+  MockCluster mc;
+  mc.create_topic("out", 1);
+  Sink s(mc, "out", {{"message.max.bytes", "10000"}});
+  s.open();
+  const weir_batch* b = s.h.make_batch({}, {"small", std::string(20000, 'x'), "small2"});
+  EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  EXPECT_EQ(s.h.acked, std::vector<std::string>{"ok"});
+  ASSERT_EQ(s.h.rejected.size(), 1u);
+  EXPECT_NE(s.h.rejected[0].find("Kafka refuses the record"), std::string::npos) << s.h.rejected[0];
+  s.close();
+  EXPECT_EQ(mc.read_all("out", 1, 2).size(), 2u);
+}
+
+TEST(KafkaSink, ParameterErrors) {
+  MockCluster mc;
+  auto error_of = [&](Settings rd, auto&&... more) {
+    Sink s(mc, "t", rd);
+    (more(s.h), ...);
+    return s.h.create();
+  };
+  auto none = [](FakeHost&) {};
+  EXPECT_EQ(error_of({}, none), "");
+  EXPECT_NE(error_of({{"acks", "1"}}, none).find("acks=all"), std::string::npos);
+  EXPECT_NE(error_of({{"enable.idempotence", "false"}}, none).find("idempotently"), std::string::npos);
+  EXPECT_NE(error_of({{"linger.ms", "50"}}, none).find("use the parameter linger_ms"), std::string::npos);
+  EXPECT_NE(error_of({{"bogus.setting", "1"}}, none).find("rdkafka.bogus.setting"), std::string::npos);
+  EXPECT_NE(error_of({}, [](FakeHost& h) { h.param("compression", std::string("brotli")); }).find("compression.codec"),
+            std::string::npos);
+  EXPECT_NE(error_of({}, [](FakeHost& h) {
+              h.param("json_value", true).param("value_field", std::string("x"));
+            }).find("exclude each other"),
+            std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,99 @@
+// weir-loggen — the driving-log generator on stdout, for tests and shell use:
+//   weir-loggen DATE CARS [--seconds N] [--seed S] [--speeding-share X]
+//               [--start-time HHmmss] [--headers] [--rate LINES_PER_S]
+// Prints exactly what the loggen plugin emits with the same options, one line each.
+#include "driver_log.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace {
+
+const char* kUsage =
+    "usage: weir-loggen DATE CARS [--seconds N] [--seed S] [--speeding-share X] [--start-time HHmmss]\n"
+    "                   [--headers] [--rate LINES_PER_S]\n"
+    "  DATE yyyyMMdd, CARS 1..9999; --seconds 0 (default) runs until killed; --rate 0 (default) = as fast as possible\n";
+
+int64_t to_int(const std::string& name, const char* text) {
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text, &end, 10);
+  if (errno || !*text || *end) throw std::invalid_argument(name + " must be an integer, not \"" + text + "\"");
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    weir::loggen::Options o;
+    int64_t seconds = 0, rate = 0;
+    int positional = 0;
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      auto value = [&]() -> const char* {
+        if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+        return argv[++i];
+      };
+      if (a == "-h" || a == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else if (a == "--seconds") {
+        seconds = to_int(a, value());
+      } else if (a == "--seed") {
+        o.seed = static_cast<uint64_t>(to_int(a, value()));
+      } else if (a == "--speeding-share") {
+        const char* v = value();
+        char* end = nullptr;
+        o.speeding_share = std::strtod(v, &end);
+        if (!*v || *end) throw std::invalid_argument("--speeding-share must be a number");
+      } else if (a == "--start-time") {
+        o.start_seconds = weir::loggen::parse_time_of_day(value());
+      } else if (a == "--headers") {
+        o.headers = true;
+      } else if (a == "--rate") {
+        rate = to_int(a, value());
+      } else if (!a.empty() && a[0] == '-') {
+        throw std::invalid_argument("unknown option " + a);
+      } else if (positional == 0) {
+        o.date_days = weir::loggen::parse_date(a);
+        ++positional;
+      } else if (positional == 1) {
+        int64_t cars = to_int("CARS", a.c_str());
+        if (cars < 1 || cars > 9999) throw std::invalid_argument("CARS must be 1..9999");
+        o.cars = static_cast<int32_t>(cars);
+        ++positional;
+      } else {
+        throw std::invalid_argument("unexpected argument " + a);
+      }
+    }
+    if (positional != 2) throw std::invalid_argument("DATE and CARS are required");
+    if (seconds < 0 || rate < 0) throw std::invalid_argument("--seconds and --rate must be >= 0");
+
+    weir::loggen::DriverLog log(o);
+    static char out[1 << 16];
+    std::setvbuf(stdout, out, _IOFBF, sizeof out);
+    auto start = std::chrono::steady_clock::now();
+    while (!(seconds > 0 && log.at_second_boundary() && log.seconds_done() >= static_cast<uint64_t>(seconds))) {
+      if (rate > 0) {
+        auto due = start + std::chrono::duration<double>(static_cast<double>(log.lines()) / static_cast<double>(rate));
+        if (due > std::chrono::steady_clock::now()) {
+          std::fflush(stdout);
+          std::this_thread::sleep_until(due);
+        }
+      }
+      const weir::loggen::Line& line = log.next();
+      std::fwrite(line.text.data(), 1, line.text.size(), stdout);
+      if (std::fputc('\n', stdout) == EOF) return 1;  // e.g. the reader went away
+    }
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weir-loggen: %s\n%s", e.what(), kUsage);
+    return 64;
+  }
+}
