@@ -259,6 +259,9 @@ void Aggregator::save(Writer& w, std::unordered_map<const GroupState*, int64_t>&
     ids[g] = id;
     for (const Value& k : g->key) w.value(k);
     w.i64(g->rows);
+    w.u64(g->interval);
+    w.u64(g->rep.size());
+    for (const Value& v : g->rep) w.value(v);
     for (const AggCell& c : g->cells) {
       w.i64(c.n);
       w.i64(c.isum);
@@ -293,6 +296,11 @@ std::vector<GroupState*> Aggregator::load(Reader& r) {
     GroupState* g = key_width_ == 0 ? single_.get() : group(key.data());
     g->rows = r.i64();
     g->active = false;
+    g->interval = r.u64();
+    uint64_t rep = r.u64();
+    if (rep > 4096) throw std::runtime_error("cep_rule state: bad group");
+    g->rep.clear();
+    for (uint64_t k = 0; k < rep; ++k) g->rep.push_back(r.value());
     total_rows_ += g->rows;
     for (AggCell& c : g->cells) {
       c.n = r.i64();

@@ -398,6 +398,7 @@ std::string Statement::adopt(Statement& old) {
 
 void Statement::save(Writer& w) {
   std::unordered_map<const GroupState*, int64_t> ids;
+  w.u64(interval_);
   w.u8(agg_ != nullptr);
   if (agg_) agg_->save(w, ids);
   window_.save(w, [&](const GroupState* g) {
@@ -410,8 +411,17 @@ void Statement::save(Writer& w) {
 
 void Statement::load(Reader& r) {
   std::vector<GroupState*> groups;
+  interval_ = r.u64();
   if ((r.u8() != 0) != (agg_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
   if (agg_) groups = agg_->load(r);
+  if (all_groups_mode_) {
+    // `output all` posts every group the statement has seen: all of the saved ones.
+    all_groups_.clear();
+    for (GroupState* g : groups) {
+      g->listed = false;
+      list_group(g);
+    }
+  }
   window_.load(r, groups);
   if ((r.u8() != 0) != (limiter_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
   if (limiter_) limiter_->load(r);

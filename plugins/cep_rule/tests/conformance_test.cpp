@@ -197,27 +197,39 @@ std::string to_text(const std::vector<DeliveryText>& ds) {
 }
 
 // Runs a case; returns "" when it matches, else a description of the difference.
-std::string run_case(const fs::path& dir) {
+// With `restore_midway`, the engine's state is saved after half of the events
+// and restored into a fresh engine that finishes the run (hot swap).
+std::string run_case(const fs::path& dir, bool restore_midway = false) {
   Case c = load_case(dir);
   Module module = parse_module(c.epl, (dir / "case.epl").string());
   EngineOptions opt;
   opt.start_ms = c.start_ms;
   opt.variables = c.vars;
-  Engine engine(module, {c.type}, opt);
-  int stream = engine.stream(c.stream);
-  size_t last = engine.statement_count() - 1;
+  auto engine = std::make_unique<Engine>(module, std::vector<EventType>{c.type}, opt);
+  int stream = engine->stream(c.stream);
+  size_t last = engine->statement_count() - 1;
   std::vector<DeliveryText> got;
   bool continued = false;  // the previous call was a partial chunk of this delivery
-  engine.set_listener([&](const Delivery& d) {
+  auto listener = [&](const Delivery& d) {
     if (d.statement.index() != last) return;
     if (!continued) got.push_back({d.time_ms, {}, {}});
     DeliveryText& t = got.back();
     for (size_t i = 0; i < d.inew.size(); ++i) t.inew.push_back(render_row(d.statement.plan(), d.inew.row(i)));
     for (size_t i = 0; i < d.iold.size(); ++i) t.iold.push_back(render_row(d.statement.plan(), d.iold.row(i)));
     continued = d.partial;
-  });
-  for (const auto& ev : c.events) engine.send_at(stream, ev.data(), ev[static_cast<size_t>(c.ts_index)].as_long());
-  if (c.has_end) engine.advance_to(c.end_ms);
+  };
+  engine->set_listener(listener);
+  for (size_t i = 0; i < c.events.size(); ++i) {
+    if (restore_midway && i == c.events.size() / 2) {
+      std::string state = engine->snapshot();
+      engine = std::make_unique<Engine>(module, std::vector<EventType>{c.type}, opt);
+      engine->set_listener(listener);
+      engine->restore(state);
+    }
+    const auto& ev = c.events[i];
+    engine->send_at(stream, ev.data(), ev[static_cast<size_t>(c.ts_index)].as_long());
+  }
+  if (c.has_end) engine->advance_to(c.end_ms);
 
   std::vector<DeliveryText> want = parse_expected(read_file(dir / "expected.txt"));
   auto sorted = [](std::vector<std::string> v) {
@@ -252,6 +264,19 @@ TEST_P(Conformance, MatchesEsper) {
   if (known != kKnownFailures.end()) {
     if (diff.empty()) FAIL() << name << " now passes: remove it from kKnownFailures";
     GTEST_SKIP() << "known failure: " << known->second;
+  }
+  EXPECT_EQ(diff, "") << dir.string();
+}
+
+// The same case with a snapshot/restore halfway: hot swap loses nothing.
+TEST_P(Conformance, SurvivesSnapshotRestore) {
+  fs::path dir = GetParam();
+  if (kKnownFailures.count(dir.filename().string())) GTEST_SKIP() << "known failure";
+  std::string diff;
+  try {
+    diff = run_case(dir, true);
+  } catch (const std::exception& e) {
+    diff = std::string("error: ") + e.what();
   }
   EXPECT_EQ(diff, "") << dir.string();
 }
