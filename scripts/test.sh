@@ -35,6 +35,7 @@ for san in "address,undefined" thread; do
 done
 
 step "integration tests against real servers"
+state=${WEIR_SERVICES_DIR:-$root/.services}
 services=()
 cleanup() { for s in "${services[@]}"; do scripts/services/$s.sh stop >/dev/null 2>&1 || true; done; }
 trap cleanup EXIT
@@ -42,11 +43,11 @@ for s in redis kafka hbase; do
   scripts/services/$s.sh start
   services+=("$s")
   # shellcheck disable=SC1090
-  source ".services/$s.env"
+  source "$state/$s.env"
 done
 # A master, a replica and a sentinel for the failover tests.
 scripts/services/redis.sh sentinel-start
 cleanup_sentinel() { scripts/services/redis.sh sentinel-stop >/dev/null 2>&1 || true; cleanup; }
 trap cleanup_sentinel EXIT
-source .services/redis-sentinel.env
+source "$state/redis-sentinel.env"
 (cd build && ctest -LE unit --output-on-failure --timeout 900)
