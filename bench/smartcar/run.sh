@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the smart-car flow with all servers local (issue 7):
+# CARS x SECONDS driving-log lines are produced into a fresh 4-partition topic first,
+# then pipelines/smartcar.toml reads them to the end (kafka_source end_at_eof) into a
+# fresh HBase table and Redis database. Reports records/s from Kafka to both sinks
+# acknowledged, weir's peak RSS, per-node batch and queue latencies, and each
+# server's CPU time during the run (to say which one is the limit).
+# Usage: bench/smartcar/run.sh [CARS] [SECONDS]     (default 1000 cars x 300 s = 300 000 records)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+cars=${1:-1000} seconds=${2:-300}
+state=${WEIR_SERVICES_DIR:-$root/.services}
+for s in redis kafka hbase; do scripts/services/$s.sh start >/dev/null; source "$state/$s.env"; done
+tag=$$ work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+topic=SmartCar-Bench-$tag table=DriverCarInfoBench$tag total=$((cars * seconds))
+scripts/services/kafka.sh topic "$topic" 4 >/dev/null
+build/weir run pipelines/smartcar-loggen.toml --no-progress --set cars.cars="$cars" --set cars.seconds="$seconds" \
+  --set cars.rate=0 --set kafka.topic="\"$topic\"" 2>/dev/null
+redis-cli -p "$REDIS_PORT" -n 10 flushdb >/dev/null
+
+cpu() { ps -o times= -p "$1" 2>/dev/null | tr -d ' ' || echo 0; }  # seconds of CPU so far
+kafka_pid=$(cat "$state/kafka.pid") hbase_pid=$(cat "$state/hbase-master.pid") thrift_pid=$(cat "$state/hbase-thrift.pid")
+redis_pid=$(cat "$state/redis.pid")
+before=("$(cpu "$kafka_pid")" "$(cpu "$hbase_pid")" "$(cpu "$thrift_pid")" "$(cpu "$redis_pid")")
+/usr/bin/time -f "%e %M %U %S" -o "$work/time" build/weir run pipelines/smartcar.toml --no-progress \
+  --set kafka.topics="[\"$topic\"]" --set kafka.group_id="\"bench-$tag\"" --set kafka.end_at_eof=true \
+  --set hbase.table="\"$table\"" --set redis.database=10 --set rule.evaluate_on_flush=true \
+  --set rejects.path="\"$work/rejects.jsonl\"" --status-out "$work/status.json" 2>"$work/err"
+after=("$(cpu "$kafka_pid")" "$(cpu "$hbase_pid")" "$(cpu "$thrift_pid")" "$(cpu "$redis_pid")")
+read -r wall rss_kb user sys <"$work/time"
+rows=$(build/weir-hbase scan --table "$table" --count)
+python3 - "$work/status.json" "$total" "$wall" "$rss_kb" "$user" "$sys" "$rows" "${before[*]}" "${after[*]}" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); total, wall = int(sys.argv[2]), float(sys.argv[3])
+rss, user, sys_cpu, rows = int(sys.argv[4]) // 1024, float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+before, after = [float(x) for x in sys.argv[8].split()], [float(x) for x in sys.argv[9].split()]
+print(f"{total} records, Kafka -> csv_decode -> HBase + cep_rule -> Redis, all acknowledged: {wall:.1f} s wall")
+print(f"  rate {total / wall:,.0f} records/s (whole run, start-up and group join included)")
+print(f"  HBase rows {rows} (expected {total}); weir peak RSS {rss} MiB; weir CPU {user + sys_cpu:.1f} s")
+for n in s["nodes"]:
+    print(f"  {n['name']:8} in {n['records_in']:>8} out {n['records_out']:>8} err {n['records_error']:>4}  "
+          f"batch p50/p99 {n['batch_p50_us']:.0f}/{n['batch_p99_us']:.0f} us  queue wait p50/p99 {n['hop_p50_us']:.0f}/{n['hop_p99_us']:.0f} us")
+names = ["kafka", "hbase (master+regionserver)", "hbase thrift2 gateway", "redis"]
+print("  server CPU during the run: " + ", ".join(f"{n} {a - b:.1f} s" for n, a, b in zip(names, after, before)))
+PY
