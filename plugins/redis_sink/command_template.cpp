@@ -1,5 +1,7 @@
 #include "command_template.hpp"
 
+#include <weir/suggest.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -26,21 +28,6 @@ const Builtin kBuiltins[] = {
     {"_partition", Source::Partition},
     {"_offset", Source::Offset},
 };
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 bool parse_number(std::string_view s, int64_t& out) {
   if (s.empty()) return false;

@@ -2,6 +2,8 @@
 // so that one run of `weir validate` shows all of them.
 #pragma once
 
+#include <weir/suggest.hpp>
+
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -32,8 +34,5 @@ class Diagnostics {
  private:
   std::vector<Diagnostic> items_;
 };
-
-// "; did you mean 'x'?" for the closest candidate within a small edit distance, or "".
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 
 }  // namespace weir
