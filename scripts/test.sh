@@ -34,6 +34,12 @@ for san in "address,undefined" thread; do
     --output-on-failure -j2 --timeout 600)
 done
 
+# The parsers of user input (EPL rules, CSV lines) under libFuzzer, briefly.
+step "fuzzing the EPL parser and the CSV decoder (libFuzzer, clang)"
+BUILD_DIR=$root/build-fuzz WEIR_TARGETS="fuzz_cep_rule fuzz_csv_decode" scripts/build.sh \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DWEIR_FUZZ=ON -DWEIR_BUILD_BENCH=OFF
+(cd build-fuzz && ctest -L fuzz --output-on-failure --timeout 600)
+
 step "integration tests against real servers"
 state=${WEIR_SERVICES_DIR:-$root/.services}
 services=()
