@@ -184,12 +184,20 @@ class KafkaSink : public weir::Plugin {
       st->remaining.fetch_add(1, std::memory_order_relaxed);
       int64_t ts = timestamps_ && rec.event_time_ns() > 0 ? rec.event_time_ns() / 1'000'000 : 0;
       for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_MSGFLAGS(copy_value ? RD_KAFKA_MSG_F_COPY : 0),
-            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-            RD_KAFKA_V_KEY(key.data(), key.size()),  // librdkafka always copies keys
-            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(&s), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e;
+        if (ts == 0) {
+          // The common case, without the varargs of producev. librdkafka always copies keys.
+          e = rd_kafka_produce(rkt_, RD_KAFKA_PARTITION_UA, copy_value ? RD_KAFKA_MSG_F_COPY : 0,
+                               const_cast<char*>(value.data()), value.size(), key.data(), key.size(), &s) == 0
+                  ? RD_KAFKA_RESP_ERR_NO_ERROR
+                  : rd_kafka_last_error();
+        } else {
+          e = rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                                RD_KAFKA_V_MSGFLAGS(copy_value ? RD_KAFKA_MSG_F_COPY : 0),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_TIMESTAMP(ts),
+                                RD_KAFKA_V_OPAQUE(&s), RD_KAFKA_V_END);
+        }
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !fatal_) {
           // librdkafka's queue is full: wait for deliveries (backpressure).

@@ -140,13 +140,15 @@ TEST(CsvDecode, AllTypes) {
 TEST(CsvDecode, BadValuesOfEachType) {
   Decoder d({"x:double", "b:bool", "t:timestamp:%Y%m%d"});
   ASSERT_EQ(d.create(), "");
-  d.run({"nan,1,20200101", "1.5,yes,20200101", "1,0,20200230", "1e999,1,20200101", "+-1,1,20200101"});
-  ASSERT_EQ(d.host.rejected.size(), 5u);
+  d.run({"nan,1,20200101", "1.5,yes,20200101", "1,0,20200230", "1e999,1,20200101", "+-1,1,20200101", "1,1,30220101"});
+  ASSERT_EQ(d.host.rejected.size(), 6u);
   EXPECT_NE(d.host.rejected[0].find("column 1 'x': \"nan\" is not a finite double"), std::string::npos);
   EXPECT_NE(d.host.rejected[1].find("column 2 'b': \"yes\" is not a bool"), std::string::npos);
   EXPECT_NE(d.host.rejected[2].find("column 3 't': \"20200230\" does not match timestamp format \"%Y%m%d\""), std::string::npos);
   EXPECT_NE(d.host.rejected[3].find("column 1 'x'"), std::string::npos);
   EXPECT_NE(d.host.rejected[4].find("column 1 'x'"), std::string::npos);
+  // Beyond int64 nanoseconds (2262): found by the fuzzer as a signed overflow.
+  EXPECT_NE(d.host.rejected[5].find("column 3 't': \"30220101\" does not match"), std::string::npos);
 }
 
 TEST(CsvDecode, InputField) {
