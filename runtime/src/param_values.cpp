@@ -1,5 +1,6 @@
 #include "param_values.hpp"
 
+#include <functional>
 #include <sstream>
 
 namespace weir {
@@ -86,11 +87,20 @@ std::string ParamValues::add(const weir_param_spec& spec, const toml::node& valu
       auto* t = value.as_table();
       if (!t) return wrong();
       std::vector<weir_kv> items;
-      for (auto&& [k, item] : *t) {
-        if (item.is_table() || item.is_array())
-          return std::string("parameter '") + spec.name + "." + std::string(k.str()) + "' must be a plain value";
-        items.push_back({keep(std::string(k.str())), keep(scalar_text(item))});
-      }
+      // Nested tables flatten to dotted keys, so `fetch.wait.max.ms = "100"`
+      // (which TOML reads as nested tables) means what it says.
+      std::string err;
+      std::function<void(const toml::table&, const std::string&)> flatten = [&](const toml::table& table,
+                                                                                const std::string& prefix) {
+        for (auto&& [k, item] : table) {
+          std::string key = prefix + std::string(k.str());
+          if (auto* sub = item.as_table()) flatten(*sub, key + ".");
+          else if (item.is_array()) err = std::string("parameter '") + spec.name + "." + key + "' must be a plain value";
+          else items.push_back({keep(key), keep(scalar_text(item))});
+        }
+      };
+      flatten(*t, "");
+      if (!err.empty()) return err;
       tables_.push_back(std::move(items));
       v.as.table = {tables_.back().data(), static_cast<uint32_t>(tables_.back().size())};
       break;

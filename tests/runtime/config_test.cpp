@@ -1,3 +1,4 @@
+#include "param_values.hpp"
 #include "pipeline_config.hpp"
 
 #include <gtest/gtest.h>
@@ -49,6 +50,14 @@ TEST(PipelineConfig, OverridesReplaceParametersAsTomlOrText) {
   std::map<std::string, const toml::node*> params(cfg->nodes[0].params.begin(), cfg->nodes[0].params.end());
   EXPECT_EQ(params.at("count")->value<int64_t>(), 42);
   EXPECT_EQ(params.at("name")->value<std::string>(), "plain text");
+}
+
+TEST(ParamValues, NestedTablesFlattenToDottedKeys) {
+  toml::table t = toml::parse(std::string_view("v = { fetch.wait.max.ms = 100, \"security.protocol\" = \"SSL\" }"));
+  weir_param_spec spec{"rdkafka", WEIR_PARAM_TABLE, nullptr, 0, nullptr, "client settings"};
+  ParamValues values;
+  ASSERT_EQ(values.add(spec, *t.get("v")), "");
+  EXPECT_EQ(values.text(0), "{ fetch.wait.max.ms = \"100\", security.protocol = \"SSL\" }");
 }
 
 TEST(PipelineConfig, OverrideOfUnknownNodeIsReported) {
