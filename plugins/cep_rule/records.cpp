@@ -1,5 +1,7 @@
 #include "records.hpp"
 
+#include <weir/civil_time.hpp>
+
 namespace weir::cep {
 
 namespace {
@@ -18,15 +20,6 @@ Type weir_to_type(uint32_t t) {
 const char* article(Type t) { return t == Type::Long ? "a long" : t == Type::Double ? "a double" : t == Type::String ? "a string" : "a boolean"; }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 }  // namespace
 
 EventType infer_type(Record r, const std::string& stream) {

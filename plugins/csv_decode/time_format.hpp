@@ -18,7 +18,7 @@
 namespace weir::csv {
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+
 
 class TimeFormat {
  public:
