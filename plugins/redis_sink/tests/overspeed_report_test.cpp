@@ -54,7 +54,7 @@ TEST(OverspeedReport, Table) {
             "A0002  2016-01-03 06:10:02  A0002-20160103061002\n"
             "Z0001  2016-01-03 06:10:00  Z0001-20160103061000\n"
             "-      -                    odd\n"
-            "3 cars flagged in 20160103, expires in 604800 s (7d 0h 0m 0s)\n");
+            "3 flagged records (2 cars) in 20160103, expires in 604800 s (7d 0h 0m 0s)\n");
   Report one = sample();
   one.cars.resize(1);
   one.ttl_s = -1;
@@ -62,7 +62,7 @@ TEST(OverspeedReport, Table) {
   EXPECT_EQ(table(one),
             "CAR    TIME                 MEMBER                speed\n"
             "A0002  2016-01-03 06:10:02  A0002-20160103061002  130\n"
-            "1 car flagged in 20160103, no expiry\n");
+            "1 flagged record (1 car) in 20160103, no expiry\n");
   Report none;
   none.key = "20160104";
   EXPECT_EQ(table(none), "no cars flagged: key 20160104 is missing\n");

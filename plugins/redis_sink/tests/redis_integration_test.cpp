@@ -350,7 +350,7 @@ TEST(OverspeedToolRedis, ListsTheDaysMembersSortedWithTheTtl) {
             "A0002  2016-01-03 06:10:02  A0002-20160103061002\n"
             "B0003  2016-01-03 23:59:59  B0003-20160103235959\n"
             "Z0001  2016-01-03 06:10:00  Z0001-20160103061000\n"
-            "3 cars flagged in " +
+            "3 flagged records (3 cars) in " +
                 key + ", no expiry\n");
 
   ASSERT_EQ(c.integer({"EXPIRE", key, "604800"}), 1);
@@ -382,7 +382,7 @@ TEST(OverspeedToolRedis, ListsTheDaysMembersSortedWithTheTtl) {
             "A0002  2016-01-03 06:10:02  A0002-20160103061002  -            -\n"
             "B0003  2016-01-03 23:59:59  B0003-20160103235959  -            -\n"
             "Z0001  2016-01-03 06:10:00  Z0001-20160103061000  F06          131\n"
-            "3 cars flagged in " +
+            "3 flagged records (3 cars) in " +
                 key + ", no expiry\n");
 
   r = overspeed("20160104 --endpoint " + shared_endpoint() + " --key-template '" + p + ":{date}'");

@@ -99,7 +99,12 @@ std::string table(const Report& r) {
   };
   line(header);
   for (const auto& row : rows) line(row);
-  out += std::to_string(r.cars.size()) + (r.cars.size() == 1 ? " car" : " cars") + " flagged in " + r.key + ", " +
+  // Members are CAR-time pairs: one car flagged over a 30 s window gives many.
+  std::set<std::string> distinct;
+  for (const Flagged& f : r.cars)
+    if (f.car_number) distinct.insert(*f.car_number);
+  out += std::to_string(r.cars.size()) + (r.cars.size() == 1 ? " flagged record" : " flagged records") + " (" +
+         std::to_string(distinct.size()) + (distinct.size() == 1 ? " car" : " cars") + ") in " + r.key + ", " +
          ttl_text(r.ttl_s) + "\n";
   return out;
 }
