@@ -399,7 +399,7 @@ TEST(OverspeedToolRedis, FindsTheMasterThroughTheSentinels) {
   const std::string want =
       "CAR    TIME                 MEMBER\n"
       "Z0001  2016-01-03 06:10:00  Z0001-20160103061000\n"
-      "1 car flagged in " +
+      "1 flagged record (1 car) in " +
       p + ":20160103, no expiry\n";
   // The failover test may switch the master under us: write and read again until both agree.
   RunResult r;
