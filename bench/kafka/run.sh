@@ -5,8 +5,12 @@
 #
 # Needs a broker: KAFKA_BOOTSTRAP, or the one of scripts/services/kafka.sh (started if needed).
 # Compares, with the same record count, record size (~35 B, the smart-car line) and producer
-# settings (idempotent, acks=all, linger.ms=5, batch.size=1000000, no compression):
+# settings (idempotent, acks=all, linger.ms=5, batch.size=1000000, no compression; librdkafka's
+# defaults otherwise, e.g. batch.num.messages=10000, queue.buffering.max.messages=100000):
 #   produce: weir loggen -> kafka_sink      vs rdkafka_performance -P vs Java ProducerPerformance
+#            weir twice: keyed = false (no message key, like the raw tools: librdkafka's sticky
+#            partitioner fills one partition at a time) -- the like-for-like row -- and keyed by
+#            car number (kafka_sink's default: murmur2 over the 4 partitions, 4-byte key)
 #   consume: weir kafka_source -> null_sink vs rdkafka_performance -G vs Java ConsumerPerformance
 #            (rdkafka_performance with kafka_source's queue settings: 16 MB, queued.min.messages 1000000)
 # rdkafka_performance is built from the example source Debian ships in librdkafka-dev's docs
@@ -97,7 +101,13 @@ linger_ms = 5
 batch_bytes = 1000000
 compression = "none"
 TOML
-  measure "produce: weir loggen -> kafka_sink" $BYTES "$WEIR" run "$WORK/produce.toml" --no-progress
+  measure "produce: weir loggen -> kafka_sink (keyed by car)" $BYTES "$WEIR" run "$WORK/produce.toml" --no-progress
+  t="bench-weir-pu-$tag"
+  topic "$t"
+  sed -e "s/^topic = .*/topic = \"$t\"/" -e 's/^compression = "none"$/&\nkeyed = false/' "$WORK/produce.toml" \
+    >"$WORK/produce-unkeyed.toml"
+  measure "produce: weir loggen -> kafka_sink (keyed = false)" $BYTES "$WEIR" run "$WORK/produce-unkeyed.toml" \
+    --no-progress
   if [[ -n "$RDKPERF" ]]; then
     t="bench-rdk-p-$tag"
     topic "$t"
@@ -153,6 +163,15 @@ for name, rs in by.items():
     w = statistics.median(r[0] for r in rs)
     c = statistics.median(r[1] for r in rs)
     print(f"| {name} | {n / w:,.0f} | {rs[0][2] / w / 1e6:.1f} | {w:.2f} | {c:.2f} | {len(rs)} |")
+print()
+raw = {k.split(":")[0]: statistics.median(r[0] for r in v) for k, v in by.items() if "rdkafka_performance" in k}
+for name, rs in by.items():
+    kind = name.split(":")[0]
+    if name.startswith(kind + ": weir") and kind in raw:
+        w = statistics.median(r[0] for r in rs)
+        c = statistics.median(r[1] for r in rs)
+        rc = statistics.median(r[1] for n2, v in by.items() if n2.startswith(kind + ": rdkafka") for r in v)
+        print(f"- {name}: {raw[kind] / w:.2f} of rdkafka_performance's records/s, {c / rc:.2f}x its CPU (medians)")
 print()
 print("| every run | records/s | wall s | CPU s | the tool's own last line |")
 print("| --- | ---: | ---: | ---: | --- |")

@@ -15,7 +15,9 @@
 
 #include <boost/program_options.hpp>
 
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <filesystem>
 #include <map>
 #include <fstream>
@@ -365,12 +367,18 @@ int cmd_run(const std::vector<std::string>& argv) {
 
   // Progress and --duration run on the main thread while the engine works.
   bool show_progress = !no_progress && (progress_flag || isatty(STDERR_FILENO));
-  std::atomic<bool> done{false};
+  // done_cv wakes the ticker at exit, so a short run does not wait out a tick.
+  bool done = false;
+  std::mutex done_mu;
+  std::condition_variable done_cv;
   std::thread ticker([&] {
     ProgressLine line;
     int64_t start = monotonic_ns(), next = start + static_cast<int64_t>(progress_s * 1e9);
-    while (!done) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (true) {
+      {
+        std::unique_lock lock(done_mu);
+        if (done_cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) break;
+      }
       int64_t now = monotonic_ns();
       if (duration > 0 && now - start >= static_cast<int64_t>(duration * 1e9) && !engine.stopping()) engine.stop();
       if (show_progress && now >= next) {
@@ -380,7 +388,11 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
   });
   int rc = engine.run();
-  done = true;
+  {
+    std::lock_guard lock(done_mu);
+    done = true;
+  }
+  done_cv.notify_all();
   ticker.join();
   server.stop();
   std::cerr << summary_line(engine) << "\n";

@@ -120,6 +120,43 @@ TEST(KafkaSink, JsonValueAndRecordKey) {
   EXPECT_EQ(msgs[0].value, "{\"_key\":\"k1\",\"_payload\":\"line\",\"speed\":85}");
 }
 
+// librdkafka's queue holds fewer messages than a batch: write() hands the batch
+// over in chunks, waiting for deliveries in between (backpressure), in order.
+TEST(KafkaSink, BatchesLargerThanTheProducerQueueKeepTheirOrder) {
+  MockCluster mc;
+  mc.create_topic("out", 1);
+  Sink s(mc, "out", {{"queue.buffering.max.messages", "10"}});
+  s.open();
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 250; ++i) payloads.push_back("v" + std::to_string(i));
+  const weir_batch* b = s.h.make_batch({}, payloads);
+  EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  EXPECT_EQ(s.h.acked, std::vector<std::string>{"ok"});
+  s.close();
+  auto msgs = mc.read_all("out", 1, 250);
+  ASSERT_EQ(msgs.size(), 250u);
+  for (int i = 0; i < 250; ++i) EXPECT_EQ(msgs[i].value, payloads[i]);
+}
+
+// keyed = false: no message key, even though the records have one.
+TEST(KafkaSink, UnkeyedMessages) {
+  MockCluster mc;
+  mc.create_topic("out", 2);
+  Sink s(mc, "out");
+  s.h.param("keyed", false);
+  s.open();
+  const weir_batch* b = s.h.make_batch({}, {"a", "b", "c"});
+  for (int i = 0; i < 3; ++i) const_cast<weir_record*>(&b->records[i])->key = {"k1", 2};
+  EXPECT_EQ(s.write(b), WEIR_PENDING);
+  s.flush();
+  EXPECT_EQ(s.h.acked, std::vector<std::string>{"ok"});
+  s.close();
+  auto msgs = mc.read_all("out", 2, 3);
+  ASSERT_EQ(msgs.size(), 3u);
+  for (auto& m : msgs) EXPECT_EQ(m.key, "");
+}
+
 // The broker is down longer than delivery_timeout_ms: the batch is acked as
 // failed; the host writes it again and only the undelivered records go out.
 TEST(KafkaSink, FailedDeliveriesAreRetriedByTheHost) {
@@ -194,6 +231,10 @@ TEST(KafkaSink, ParameterErrors) {
   EXPECT_NE(error_of({{"linger.ms", "50"}}, none).find("use the parameter linger_ms"), std::string::npos);
   EXPECT_NE(error_of({{"bogus.setting", "1"}}, none).find("rdkafka.bogus.setting"), std::string::npos);
   EXPECT_NE(error_of({}, [](FakeHost& h) { h.param("compression", std::string("brotli")); }).find("compression.codec"),
+            std::string::npos);
+  EXPECT_NE(error_of({}, [](FakeHost& h) {
+              h.param("keyed", false).param("key_field", std::string("car"));
+            }).find("exclude each other"),
             std::string::npos);
   EXPECT_NE(error_of({}, [](FakeHost& h) {
               h.param("json_value", true).param("value_field", std::string("x"));
