@@ -78,17 +78,6 @@ const char* op_text(BinOp op) {
   return "?";
 }
 
-const char* fn_name(AggFn f) {
-  switch (f) {
-    case AggFn::Count: return "count";
-    case AggFn::Sum: return "sum";
-    case AggFn::Avg: return "avg";
-    case AggFn::Min: return "min";
-    case AggFn::Max: return "max";
-  }
-  return "?";
-}
-
 // Java's Double.toString for the values a rule writes as literals.
 std::string java_double(double d) {
   if (std::isnan(d)) return "NaN";
@@ -125,7 +114,7 @@ void render_free(const Expr& e, std::string& out) {
       out += e.name;
       break;
     case ExprKind::Agg:
-      out += fn_name(e.fn);
+      out += aggregate_name(e.fn);
       out += '(';
       if (e.star) out += '*';
       else render_to(*e.a, kMinimum, out);
@@ -162,6 +151,17 @@ void render_to(const Expr& e, int parent, std::string& out) {
 }
 
 }  // namespace
+
+const char* aggregate_name(AggFn f) {
+  switch (f) {
+    case AggFn::Count: return "count";
+    case AggFn::Sum: return "sum";
+    case AggFn::Avg: return "avg";
+    case AggFn::Min: return "min";
+    case AggFn::Max: return "max";
+  }
+  return "?";
+}
 
 std::string render(const Expr& e) {
   std::string out;

@@ -54,6 +54,8 @@ struct Expr {
 // Esper's rendering of an expression (its name as an unaliased select column),
 // e.g. `price*2`, `(sum(qty))/(count(*))`, `-1*price`, `not ok`.
 std::string render(const Expr& e);
+// The EPL name of an aggregate function ("avg").
+const char* aggregate_name(AggFn f);
 
 enum class WindowKind : uint8_t { None, Length, LengthBatch, Time, TimeBatch };
 

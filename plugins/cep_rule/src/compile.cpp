@@ -19,17 +19,6 @@ const char* shape_name(Shape s) {
 
 namespace {
 
-const char* fn_name(AggFn f) {
-  switch (f) {
-    case AggFn::Count: return "count";
-    case AggFn::Sum: return "sum";
-    case AggFn::Avg: return "avg";
-    case AggFn::Min: return "min";
-    case AggFn::Max: return "max";
-  }
-  return "?";
-}
-
 std::string java_type(Type t) {
   switch (t) {
     case Type::Bool: return "Boolean";
@@ -218,7 +207,7 @@ class Compiler {
         if (!allow_aggs) fail(e.pos, std::string("aggregate functions are not allowed in the ") + clause_);
         Type arg = Type::Null;
         if (!e.star) arg = bind(*e.a, false, true);
-        std::string suffix = std::string(" for aggregation function '") + fn_name(e.fn) + "'";
+        std::string suffix = std::string(" for aggregation function '") + aggregate_name(e.fn) + "'";
         switch (e.fn) {
           case AggFn::Count: e.type = Type::Long; break;
           case AggFn::Sum:
@@ -231,7 +220,7 @@ class Compiler {
             break;
           case AggFn::Min:
           case AggFn::Max:
-            if (arg == Type::Bool) fail(e.a->pos, std::string(fn_name(e.fn)) + "() needs a number or a string");
+            if (arg == Type::Bool) fail(e.a->pos, std::string(aggregate_name(e.fn)) + "() needs a number or a string");
             e.type = arg;
             break;
         }
