@@ -38,19 +38,19 @@ class FakeHost {
   FakeHost& param(const char* name, int64_t value) {
     weir_param_value v{};
     v.name = name; v.type = WEIR_PARAM_INT; v.as.i64 = value;
-    params_.push_back(v);
+    put(v);
     return *this;
   }
   FakeHost& param(const char* name, double value) {
     weir_param_value v{};
     v.name = name; v.type = WEIR_PARAM_DOUBLE; v.as.f64 = value;
-    params_.push_back(v);
+    put(v);
     return *this;
   }
   FakeHost& param(const char* name, bool value) {
     weir_param_value v{};
     v.name = name; v.type = WEIR_PARAM_BOOL; v.as.b = value;
-    params_.push_back(v);
+    put(v);
     return *this;
   }
   FakeHost& param(const char* name, const std::vector<std::string>& items) {
@@ -58,7 +58,7 @@ class FakeHost {
     for (const auto& s : items) list.push_back(keep(s));
     weir_param_value v{};
     v.name = name; v.type = WEIR_PARAM_STRING_LIST; v.as.list = {list.data(), static_cast<uint32_t>(list.size())};
-    params_.push_back(v);
+    put(v);
     return *this;
   }
   FakeHost& param(const char* name, const std::vector<std::pair<std::string, std::string>>& kvs) {
@@ -66,7 +66,7 @@ class FakeHost {
     for (const auto& [k, val] : kvs) table.push_back({keep(k), keep(val)});
     weir_param_value v{};
     v.name = name; v.type = WEIR_PARAM_TABLE; v.as.table = {table.data(), static_cast<uint32_t>(table.size())};
-    params_.push_back(v);
+    put(v);
     return *this;
   }
 
@@ -135,6 +135,15 @@ class FakeHost {
     weir_batch batch{};
   };
 
+  // A parameter given twice keeps the last value, as a TOML override would.
+  void put(const weir_param_value& v) {
+    for (auto& p : params_)
+      if (std::string(p.name) == v.name) {
+        p = v;
+        return;
+      }
+    params_.push_back(v);
+  }
   weir_str keep(const std::string& s) {
     strings_.push_back(s);
     return {strings_.back().data(), static_cast<uint32_t>(strings_.back().size())};
@@ -142,7 +151,7 @@ class FakeHost {
   FakeHost& add(const char* name, uint32_t type, const std::string& value) {
     weir_param_value v{};
     v.name = name; v.type = type; v.as.str = keep(value);
-    params_.push_back(v);
+    put(v);
     return *this;
   }
   void add_default(const weir_param_spec& spec) {
