@@ -6,14 +6,14 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev libboost-program-options-dev libboost-filesystem-dev libboost-system-dev
-  libtomlplusplus-dev nlohmann-json3-dev
+  libtomlplusplus-dev
   libreaderwriterqueue-dev libatomic-queue-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   librdkafka-dev libhiredis-dev libthrift-dev thrift-compiler
   redis-server redis-sentinel redis-tools
   clang libclang-rt-14-dev
   maven openjdk-17-jdk-headless curl netcat-openbsd
-  kcat python3
+  kcat python3 time procps
 )
 
 missing=()
