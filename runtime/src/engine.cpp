@@ -154,6 +154,10 @@ int emit_batch(Node& n, int32_t port, HostBatch* b) {
     return WEIR_OK;
   }
   if (out.edges.size() > 1) retain(b, static_cast<int32_t>(out.edges.size() - 1));
+  if (n.collecting) {
+    retain(b);  // dropped in end_callback, so the batch outlives the callback
+    n.emitted_now.push_back(b);
+  }
   b->emitted_ns = monotonic_ns();
   Engine* engine = n.engine;
   auto abort = [engine] { return engine->hard_stopped(); };
@@ -164,6 +168,24 @@ int emit_batch(Node& n, int32_t port, HostBatch* b) {
     }
   }
   return WEIR_OK;
+}
+
+void begin_callback(Node& n) { n.collecting = n.kind == WEIR_OPERATOR; }
+
+void attach_to_emitted(Node& n, const std::vector<AckGroup*>& groups) {
+  // Safe although the batches may already be downstream: their groups are
+  // only read when the last reference goes, and we still hold one.
+  for (HostBatch* b : n.emitted_now)
+    for (AckGroup* g : groups) {
+      g->retain();
+      b->acks.push_back(g);
+    }
+}
+
+void end_callback(Node& n) {
+  n.collecting = false;
+  for (HostBatch* b : n.emitted_now) release(b);
+  n.emitted_now.clear();
 }
 
 void discard_errors(Node& n) {
@@ -257,8 +279,10 @@ static void run_timer(Node& n) {
   int64_t now = monotonic_ns();
   if (now < n.next_timer_ns) return;
   n.next_timer_ns = now + n.timer_interval_ns;
+  begin_callback(n);
   int st = n.descriptor->vtable->on_timer(n.instance, realtime_ns());
   flush_errors(n);
+  end_callback(n);
   if (st == WEIR_FAILED) n.engine->fail("node '" + n.name + "' on_timer failed");
 }
 
@@ -354,8 +378,10 @@ void Engine::run_operator(Node& n) {
     if (HostBatch* b = next_input(n, cursor)) {
       n.current = b;
       int64_t t0 = monotonic_ns();
+      begin_callback(n);
       int st = vt->process(n.instance, 0, b);
       flush_errors(n);
+      end_callback(n);
       n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
       n.current = nullptr;
       if (!check(n, st, "process")) {
@@ -369,8 +395,10 @@ void Engine::run_operator(Node& n) {
     wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return input_ready(n) || n.has_command.load(); });
   }
   if (!failed() && vt->flush) {
+    begin_callback(n);
     check(n, vt->flush(n.instance), "flush");
     flush_errors(n);
+    end_callback(n);
   }
   // The plugin has flushed: anything it still holds is done with (unless the
   // pipeline failed, when nothing more may be acknowledged).

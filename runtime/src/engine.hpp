@@ -67,6 +67,10 @@ struct Node {
   std::atomic<bool> has_command{false};
   std::atomic<bool> paused{false};
   std::vector<AckGroup*> legacy_holds;  // holds of a swapped-out instance
+  // During an operator callback: the batches it emitted (each with one extra
+  // reference), so holds released in the same callback can be attached to them.
+  bool collecting = false;
+  std::vector<HostBatch*> emitted_now;
   Engine* engine = nullptr;
 
   std::vector<OutputPort> outputs;
@@ -159,6 +163,15 @@ int64_t monotonic_ns();
 int log_level();
 void set_log_level(int level);
 int64_t realtime_ns();
+
+// Brackets an operator callback (process, on_timer, flush). Holds released
+// inside it are attached to the batches it emitted: rows derived from held
+// records (a window's result) keep those records uncommitted until they are
+// written downstream, not just computed.
+void begin_callback(Node& n);
+void end_callback(Node& n);
+// Attaches GROUPS to every batch emitted in the current callback.
+void attach_to_emitted(Node& n, const std::vector<AckGroup*>& groups);
 
 // Runs the commands queued for N (on N's thread).
 void run_commands(Node& n);

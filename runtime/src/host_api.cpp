@@ -74,6 +74,10 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
   if (out.edges.empty()) return WEIR_OK;
   retain(b, static_cast<int32_t>(out.edges.size()));
+  if (node.collecting) {
+    retain(b);
+    node.emitted_now.push_back(b);
+  }
   b->emitted_ns = monotonic_ns();
   Engine* engine = node.engine;
   for (EdgeQueue* e : out.edges)
@@ -141,10 +145,14 @@ void host_release(weir_node* n, uint64_t token) {
   Node& node = node_of(n);
   auto it = node.holds.find(token);
   if (it == node.holds.end()) return;
+  // Rows emitted in this callback (e.g. the window these records closed)
+  // keep the records uncommitted until those rows are written.
+  attach_to_emitted(node, it->second);
   for (AckGroup* g : it->second) g->release();
   node.holds.erase(it);
   // Holds inherited from a swapped-out instance end with the new instance's
   // first release (its next window close): their records are in its state.
+  attach_to_emitted(node, node.legacy_holds);
   for (AckGroup* g : node.legacy_holds) g->release();
   node.legacy_holds.clear();
 }
