@@ -1,5 +1,7 @@
 #include "connection.hpp"
 
+#include <weir/endpoint.hpp>
+
 #include <sys/time.h>
 
 #include <algorithm>
@@ -35,35 +37,9 @@ Endpoint parse_endpoint(std::string_view text, int default_port) {
     if (e.host.empty()) throw std::invalid_argument("endpoint '" + std::string(text) + "' has no socket path");
     return e;
   }
-  std::string_view host = text, port;
-  if (text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos)
-      throw std::invalid_argument("endpoint '" + std::string(text) + "': missing ']'");
-    host = text.substr(1, close - 1);
-    std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':')
-        throw std::invalid_argument("endpoint '" + std::string(text) + "': expected ':' after ']'");
-      port = rest.substr(1);
-    }
-  } else if (size_t colon = text.rfind(':'); colon != std::string_view::npos) {
-    if (text.find(':') != colon)
-      throw std::invalid_argument("endpoint '" + std::string(text) + "': write an IPv6 address as [addr]:port");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (port.empty()) throw std::invalid_argument("endpoint '" + std::string(text) + "': empty port");
-  }
-  if (host.empty()) throw std::invalid_argument("endpoint '" + std::string(text) + "' has no host");
-  e.host = std::string(host);
-  if (!port.empty()) {
-    int p = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (ec != std::errc() || end != port.data() + port.size() || p <= 0 || p > 65535)
-      throw std::invalid_argument("endpoint '" + std::string(text) + "': port '" + std::string(port) +
-                                  "' is not a number from 1 to 65535");
-    e.port = p;
-  }
+  weir::Endpoint tcp = weir::parse_endpoint(text, default_port);  // host:port or [v6]:port
+  e.host = std::move(tcp.host);
+  e.port = tcp.port;
   return e;
 }
 

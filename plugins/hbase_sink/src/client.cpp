@@ -33,28 +33,6 @@ Protocol parse_protocol(std::string_view text) {
   throw std::invalid_argument("protocol must be \"binary\" or \"compact\", not \"" + std::string(text) + "\"");
 }
 
-Endpoint parse_endpoint(std::string_view text) {
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      throw std::invalid_argument("endpoint \"" + std::string(text) + "\" must look like [addr]:port");
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos)
-      throw std::invalid_argument("endpoint \"" + std::string(text) + "\" must be host:port");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  int p = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (host.empty() || ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
-    throw std::invalid_argument("endpoint \"" + std::string(text) + "\" must be host:port with a port 1..65535");
-  return {std::string(host), p};
-}
-
 t2::TTableName table_name(std::string_view text) {
   t2::TTableName name;
   size_t colon = text.find(':');

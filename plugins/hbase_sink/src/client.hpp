@@ -9,6 +9,8 @@
 //    TIllegalArgument, TApplicationException). The connection stays usable.
 #pragma once
 
+#include <weir/endpoint.hpp>
+
 #include "THBaseService.h"
 
 #include <cstdint>
@@ -34,13 +36,9 @@ enum class Protocol { Binary, Compact };
 Transport parse_transport(std::string_view text);
 Protocol parse_protocol(std::string_view text);
 
-struct Endpoint {
-  std::string host;
-  int port = 0;
-  std::string str() const { return host + ":" + std::to_string(port); }
-};
-// "host:port" (IPv6: "[::1]:9090"); std::invalid_argument naming what is wrong.
-Endpoint parse_endpoint(std::string_view text);
+// Server addresses: the SDK's, so every endpoint parameter reads the same.
+using weir::Endpoint;
+using weir::parse_endpoint;
 
 // "ns:name" or "name" (namespace "default").
 t2::TTableName table_name(std::string_view text);

@@ -396,7 +396,7 @@ std::string create_error(const std::map<std::string, std::string>& strings,
 
 TEST(HBaseSinkFake, ParametersAreChecked) {
   EXPECT_EQ(create_error({}), "");
-  EXPECT_EQ(create_error({{"endpoint", "nohost"}}), "endpoint \"nohost\" must be host:port");
+  EXPECT_EQ(create_error({{"endpoint", "nohost"}}), "endpoint 'nohost' must be host:port");
   EXPECT_EQ(create_error({{"transport", "http"}}), "transport must be \"buffered\" or \"framed\", not \"http\"");
   EXPECT_EQ(create_error({{"protocol", "json"}}), "protocol must be \"binary\" or \"compact\", not \"json\"");
   EXPECT_NE(create_error({{"row_key", "{date|rev}"}}).find("row_key: template \"{date|rev}\", column 7: unknown filter 'rev'"),
