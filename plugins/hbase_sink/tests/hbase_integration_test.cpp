@@ -329,6 +329,7 @@ TEST_F(HBaseIT, KillMidStreamRestartLeavesExactlyN) {
 class Relay {
  public:
   explicit Relay(const weir::hbase::Endpoint& target) : target_(target) {
+    std::signal(SIGPIPE, SIG_IGN);  // clients in this process write to connections the relay cuts
     listen_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
