@@ -45,6 +45,11 @@ std::vector<weir_position> AckTracker::collect() {
   return out;
 }
 
+bool AckTracker::front_done() const {
+  std::lock_guard lock(mu_);
+  return !groups_.empty() && groups_.front()->done();
+}
+
 size_t AckTracker::outstanding() const {
   std::lock_guard lock(mu_);
   return groups_.size();

@@ -50,6 +50,8 @@ class AckTracker {
   // such that every group emitted before it is done. Empty if none moved.
   std::vector<weir_position> collect();
   size_t outstanding() const;
+  // Whether the oldest group is done (collect() would move).
+  bool front_done() const;
 
  private:
   friend class AckGroup;

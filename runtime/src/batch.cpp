@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 namespace weir {
 
@@ -74,6 +75,15 @@ HostBatch* new_batch(uint32_t record_hint) {
   return b;
 }
 
+HostBatch* new_view(HostBatch* parent) {
+  HostBatch* v = new_batch(parent->count);
+  retain(parent);
+  v->parent = parent;
+  v->acks = parent->acks;
+  for (AckGroup* g : v->acks) g->retain();
+  return v;
+}
+
 void retain(HostBatch* b, int32_t n) { b->refs.fetch_add(n, std::memory_order_relaxed); }
 
 void abandon(HostBatch* b) {
@@ -88,6 +98,7 @@ void release(HostBatch* b) {
   b->storage.clear();
   b->arena.reset();
   b->emitted_ns = 0;
+  if (HostBatch* parent = std::exchange(b->parent, nullptr)) release(parent);
   std::lock_guard lock(pool().mu);
   if (pool().free.size() < kPoolMax) pool().free.push_back(b);
   else delete b;

@@ -38,6 +38,7 @@ struct HostBatch : weir_batch {
   std::vector<AckGroup*> acks;  // each holds one pending count for this batch
   int64_t emitted_ns = 0;       // for per-hop latency
   uint32_t origin_node = 0;
+  HostBatch* parent = nullptr;  // a view's records point into this batch, kept alive by one reference
 
   void seal() {
     records = storage.data();
@@ -50,6 +51,9 @@ inline HostBatch* host_batch(const weir_batch* b) { return static_cast<HostBatch
 // Batches are recycled (with their arena chunks) to keep allocation off the hot path.
 HostBatch* new_batch(uint32_t record_hint);
 void retain(HostBatch* b, int32_t n = 1);
+// A new batch, empty, whose records may point into PARENT's (it keeps PARENT
+// alive) and which carries PARENT's groups. Fill `storage`, then seal().
+HostBatch* new_view(HostBatch* parent);
 // Drops one reference; the last one acks the batch's groups and recycles it.
 void release(HostBatch* b);
 // Drops a batch that was NOT delivered: its groups stay pending, so the

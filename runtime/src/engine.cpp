@@ -64,6 +64,9 @@ Engine::Engine(PipelinePlan& plan, EngineOptions options) : plan_(plan), options
       n->outputs.push_back({port, {}});
     }
     if (n->descriptor->kind == WEIR_SOURCE) n->tracker = std::make_unique<AckTracker>(&n->signal);
+    if (!plan_.nodes[i].checkpoint.empty())
+      n->checkpoint =
+          std::make_unique<Checkpointer>(plan_.nodes[i].checkpoint, plan_.nodes[i].checkpoint_interval_ms, &n->signal);
     nodes_.push_back(std::move(n));
   }
   for (const Edge& e : plan_.edges) {
@@ -92,8 +95,37 @@ bool Engine::create(Diagnostics& diags) {
                                                 p.params.size(), err, sizeof err);
     if (!n->instance)
       diags.add(p.pos, std::string(n->descriptor->name) + " \"" + n->name + "\": " + (err[0] ? err : "create failed"));
+    else if (n->checkpoint)
+      resume(*n, diags);
   }
   return diags.empty();
+}
+
+void Engine::resume(Node& n, Diagnostics& diags) {
+  const SourcePos& pos = plan_.nodes[n.index].pos;
+  std::string error;
+  std::optional<CheckpointData> saved = read_checkpoint(n.checkpoint->path(), error);
+  if (!saved) {
+    if (!error.empty()) diags.add(pos, "node '" + n.name + "': " + error);
+    else log(&n, WEIR_LOG_INFO, "no checkpoint at " + n.checkpoint->path() + " yet: starting with empty state");
+    return;
+  }
+  if (saved->plugin != n.descriptor->name) {
+    diags.add(pos, "node '" + n.name + "': " + n.checkpoint->path() + " holds the state of plugin '" + saved->plugin +
+                       "', not '" + n.descriptor->name + "'; move it away to start with empty state");
+    return;
+  }
+  if (n.descriptor->vtable->restore(n.instance, saved->state.data(), saved->state.size()) != WEIR_OK) {
+    diags.add(pos, "node '" + n.name + "': " + n.descriptor->name + " could not restore " + n.checkpoint->path() +
+                       "; move it away to start with empty state");
+    return;
+  }
+  std::string where;
+  for (auto [partition, offset] : saved->positions)
+    where += (where.empty() ? "" : ", ") + std::to_string(partition) + ":" + std::to_string(offset);
+  log(&n, WEIR_LOG_INFO, "resumed from checkpoint " + n.checkpoint->path() + " (" + std::to_string(saved->state.size()) +
+                             " bytes of state; input up to " + (where.empty() ? "nothing" : where) + " is in it)");
+  n.checkpoint->resume_after(std::move(saved->positions));
 }
 
 void Engine::stop() {
@@ -184,6 +216,8 @@ void attach_to_emitted(Node& n, const std::vector<AckGroup*>& groups) {
 
 void end_callback(Node& n) {
   n.collecting = false;
+  // A checkpoint taken after this callback waits until what it emitted is written.
+  if (n.checkpoint) n.checkpoint->track_emitted(n.emitted_now);
   for (HostBatch* b : n.emitted_now) release(b);
   n.emitted_now.clear();
 }
@@ -364,18 +398,69 @@ static bool input_ready(const Node& n) {
   return false;
 }
 
+void Engine::checkpoint_step(Node& n) {
+  Checkpointer& c = *n.checkpoint;
+  if (c.due(monotonic_ns())) {
+    std::string state;
+    if (!snapshot_of(n.descriptor->vtable, n.instance, state)) {
+      fail("node '" + n.name + "': snapshot for checkpoint " + c.path() + " failed");
+      return;
+    }
+    c.take(n.plugin_name(), std::move(state), monotonic_ns());
+  }
+  if (std::string error = c.settle(); !error.empty())
+    fail("node '" + n.name + "': checkpoint not written: " + error + " (nothing after the last checkpoint is committed)");
+}
+
+// Graceful end: a last checkpoint of the flushed state, written once everything
+// emitted is delivered, so a restart continues exactly where this run stopped.
+void Engine::final_checkpoint(Node& n) {
+  Checkpointer& c = *n.checkpoint;
+  std::string state;
+  if (!snapshot_of(n.descriptor->vtable, n.instance, state)) {
+    fail("node '" + n.name + "': snapshot for checkpoint " + c.path() + " failed");
+    return;
+  }
+  c.take(n.plugin_name(), std::move(state), monotonic_ns());
+  int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
+  while (!failed() && !hard_stopped() && monotonic_ns() < deadline) {
+    if (std::string error = c.settle(); !error.empty()) {
+      fail("node '" + n.name + "': checkpoint not written: " + error);
+      return;
+    }
+    if (c.settled()) return;
+    wait_on(n, 100'000'000, [&] { return c.delivery_moved() || hard_stopped(); });
+  }
+  if (!c.settled()) log(&n, WEIR_LOG_WARN, "last checkpoint not written: its output was not delivered in time");
+}
+
+static int64_t checkpoint_wait_ns(const Node& n, int64_t wait) {
+  if (!n.checkpoint) return wait;
+  return std::clamp<int64_t>(n.checkpoint->next_due_ns() - monotonic_ns(), 0, wait);
+}
+
 void Engine::run_operator(Node& n) {
   const auto* vt = n.descriptor->vtable;
   size_t cursor = 0;
+  auto checkpoint_ready = [&] { return n.checkpoint && n.checkpoint->delivery_moved(); };
   while (!failed()) {
     run_commands(n);
     run_timer(n);
+    if (n.checkpoint) checkpoint_step(n);
     if (n.paused.load()) {
       if (inputs_done(n)) break;
-      wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return n.has_command.load() || !n.paused.load(); });
+      wait_on(n, checkpoint_wait_ns(n, timer_wait_ns(n, 100'000'000)),
+              [&] { return n.has_command.load() || !n.paused.load() || checkpoint_ready(); });
       continue;
     }
-    if (HostBatch* b = next_input(n, cursor)) {
+    if (HostBatch* input = next_input(n, cursor)) {
+      // Checkpointed: the input stays pending until a checkpoint covers it,
+      // and after a restore the records already in the state are left out.
+      HostBatch* b = n.checkpoint ? n.checkpoint->admit(input) : input;
+      if (!b) {
+        release(input);
+        continue;
+      }
       n.current = b;
       int64_t t0 = monotonic_ns();
       begin_callback(n);
@@ -385,14 +470,17 @@ void Engine::run_operator(Node& n) {
       n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
       n.current = nullptr;
       if (!check(n, st, "process")) {
-        abandon(b);
+        if (b != input) abandon(b);
+        abandon(input);
         break;
       }
-      release(b);
+      if (b != input) release(b);
+      release(input);
       continue;
     }
     if (inputs_done(n)) break;
-    wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return input_ready(n) || n.has_command.load(); });
+    wait_on(n, checkpoint_wait_ns(n, timer_wait_ns(n, 100'000'000)),
+            [&] { return input_ready(n) || n.has_command.load() || checkpoint_ready(); });
   }
   if (!failed() && vt->flush) {
     begin_callback(n);
@@ -410,6 +498,7 @@ void Engine::run_operator(Node& n) {
   n.holds.clear();
   n.legacy_holds.clear();
   close_outputs(n);
+  if (n.checkpoint && !failed() && !hard_stopped()) final_checkpoint(n);
 }
 
 static int64_t backoff_ns(int attempt) { return std::min<int64_t>(10'000'000LL << std::min(attempt, 7), 1'000'000'000LL); }

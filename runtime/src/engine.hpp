@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ack.hpp"
+#include "checkpoint.hpp"
 #include "edge_queue.hpp"
 #include "histogram.hpp"
 #include "pipeline_plan.hpp"
@@ -79,6 +80,7 @@ struct Node {
   Signal signal;
 
   std::unique_ptr<AckTracker> tracker;  // sources only
+  std::unique_ptr<Checkpointer> checkpoint;  // operators with `checkpoint = "FILE"`
   HostBatch* current = nullptr;         // the input batch being processed
   HostBatch* errors = nullptr;          // error records of the current callback
   std::map<uint64_t, std::vector<AckGroup*>> holds;
@@ -145,6 +147,9 @@ class Engine {
   void run_operator(Node& n);
   void run_sink(Node& n);
   void finish(Node& n);
+  void resume(Node& n, Diagnostics& diags);  // restores a checkpointed node's saved state
+  void checkpoint_step(Node& n);
+  void final_checkpoint(Node& n);
   bool check(Node& n, int status, const char* what);
 
   PipelinePlan& plan_;

@@ -73,6 +73,14 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   const OutputPort& out = node.outputs[port];
   node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
   if (out.edges.empty()) return WEIR_OK;
+  if (node.checkpoint) {
+    // A checkpoint waits for this node's output to be delivered, which it
+    // tracks on batches of its own: a view of the input, not the shared input.
+    HostBatch* view = new_view(b);
+    view->storage.assign(b->records, b->records + b->count);
+    node.counters.records_out.fetch_sub(b->count, std::memory_order_relaxed);  // emit_batch counts it
+    return emit_batch(node, port, view);
+  }
   retain(b, static_cast<int32_t>(out.edges.size()));
   if (node.collecting) {
     retain(b);

@@ -177,9 +177,21 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
         node.inputs.push_back(ref);
       }
     }
+    if (const toml::node* c = t->get("checkpoint")) {
+      node.checkpoint_pos = position_of(file, *c);
+      auto s = c->value<std::string>();
+      if (s && !s->empty()) node.checkpoint = *s;
+      else diags.add(node.checkpoint_pos, "node '" + node.name + "': checkpoint must be a file path");
+    }
+    if (const toml::node* c = t->get("checkpoint_interval_ms")) {
+      auto v = c->value<int64_t>();
+      if (v && *v > 0) node.checkpoint_interval_ms = *v;
+      else diags.add(position_of(file, *c), "node '" + node.name + "': checkpoint_interval_ms must be a positive number");
+    }
     for (auto&& [k, v] : *t) {
       std::string key(k.str());
-      if (key == "plugin" || key == "inputs") continue;
+      // Runtime keys; everything else is a parameter of the plugin.
+      if (key == "plugin" || key == "inputs" || key == "checkpoint" || key == "checkpoint_interval_ms") continue;
       node.params.emplace_back(key, &v);
       node.param_pos[key] = position_of(file, v);
     }

@@ -35,6 +35,10 @@ struct NodeConfig {
   std::string plugin;
   SourcePos plugin_pos;
   std::vector<InputRef> inputs;
+  // `checkpoint = "FILE"`: the node's state is saved there (see checkpoint.hpp).
+  std::string checkpoint;
+  SourcePos checkpoint_pos;
+  int64_t checkpoint_interval_ms = 1000;
   // Parameters as written (everything but `plugin` and `inputs`), in file order.
   std::vector<std::pair<std::string, const toml::node*>> params;
   std::map<std::string, SourcePos> param_pos;

@@ -105,6 +105,12 @@ std::optional<PipelinePlan> plan_pipeline(PipelineConfig config, PluginRegistry&
       np.output_ports.push_back("error");
       if (d.kind == WEIR_SOURCE && !node.inputs.empty())
         diags.add(node.inputs.front().pos, "node '" + node.name + "' is a source (" + d.name + ") and takes no inputs");
+      if (!node.checkpoint.empty() &&
+          (d.kind != WEIR_OPERATOR || !(d.flags & WEIR_FLAG_STATEFUL) || !d.vtable->snapshot || !d.vtable->restore))
+        diags.add(node.checkpoint_pos, "node '" + node.name + "': checkpoint needs a stateful operator; " + d.name + " (" +
+                                           kind_name(d.kind) + ") has no state to save");
+      np.checkpoint = node.checkpoint;
+      np.checkpoint_interval_ms = node.checkpoint_interval_ms;
       if (d.kind != WEIR_SOURCE && node.inputs.empty())
         diags.add(node.pos, "node '" + node.name + "' is a " + kind_name(d.kind) + " (" + d.name +
                                 ") and needs inputs = [\"node.port\"]");

@@ -26,6 +26,8 @@ struct NodePlan {
   ParamValues params;
   std::vector<std::string> output_ports;  // declared outputs, then "error", then dynamic ones in use
   SourcePos pos;
+  std::string checkpoint;  // "" = no checkpoints
+  int64_t checkpoint_interval_ms = 1000;
 };
 
 struct PipelinePlan {

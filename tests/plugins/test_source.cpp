@@ -14,13 +14,15 @@ const weir_param_spec kParams[] = {
     {"batch_size", WEIR_PARAM_INT, "100", 0, "records", "records per batch"},
     {"rate", WEIR_PARAM_INT, "0", 0, "batches/s", "0 = unthrottled"},
     {"commit_log", WEIR_PARAM_STRING, "\"\"", 0, nullptr, "append 'partition offset' per committed position"},
+    {"resume", WEIR_PARAM_BOOL, "false", 0, nullptr,
+     "start after the last offset in commit_log, as a consumer group would (partitions = 1)"},
 };
 
 class TestSource : public weir::Plugin {
  public:
   TestSource(weir::Context ctx, const weir::Params& p)
       : ctx_(ctx), count_(p.integer("count")), partitions_(p.integer("partitions")), batch_(p.integer("batch_size")),
-        rate_(p.integer("rate")), log_path_(p.str("commit_log")) {
+        rate_(p.integer("rate")), log_path_(p.str("commit_log")), resume_(p.boolean("resume")) {
     out_ = ctx_.port("out");
     seq_name_ = ctx_.name("seq");
   }
@@ -28,6 +30,14 @@ class TestSource : public weir::Plugin {
     if (log_) std::fclose(log_);
   }
   weir_status open() override {
+    if (resume_ && !log_path_.empty()) {
+      if (std::FILE* in = std::fopen(log_path_.c_str(), "r")) {
+        int partition = 0;
+        long long offset = 0;
+        while (std::fscanf(in, "%d %lld", &partition, &offset) == 2) seq_ = offset + 1;
+        std::fclose(in);
+      }
+    }
     if (!log_path_.empty()) log_ = std::fopen(log_path_.c_str(), "a");
     start_ = ctx_.now_ns();
     return WEIR_OK;
@@ -59,6 +69,7 @@ class TestSource : public weir::Plugin {
   weir::Context ctx_;
   int64_t count_, partitions_, batch_, rate_;
   std::string log_path_;
+  bool resume_ = false;
   std::FILE* log_ = nullptr;
   int32_t out_;
   weir_str seq_name_;

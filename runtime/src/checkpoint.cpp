@@ -1,0 +1,189 @@
+#include "checkpoint.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace weir {
+
+namespace fs = std::filesystem;
+
+// The file: a text header a person can read with `head`, then the state bytes.
+//   weir-checkpoint 1
+//   plugin cep_rule
+//   position 0 41234          (one line per partition)
+//   state 5120
+//   <5120 bytes>
+static constexpr const char* kMagic = "weir-checkpoint 1";
+
+std::optional<CheckpointData> read_checkpoint(const std::string& path, std::string& error) {
+  error.clear();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno != ENOENT) error = path + ": cannot be read: " + std::strerror(errno);
+    return std::nullopt;
+  }
+  auto bad = [&](const std::string& what) {
+    error = path + ": not a usable checkpoint (" + what + "); move it away to start with empty state";
+    return std::nullopt;
+  };
+  std::string line;
+  if (!std::getline(in, line) || line != kMagic) return bad("first line is not '" + std::string(kMagic) + "'");
+  CheckpointData d;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string word;
+    fields >> word;
+    if (word == "plugin") {
+      fields >> d.plugin;
+    } else if (word == "position") {
+      int32_t partition = 0;
+      int64_t offset = 0;
+      if (!(fields >> partition >> offset)) return bad("bad position line '" + line + "'");
+      d.positions[partition] = offset;
+    } else if (word == "state") {
+      size_t size = 0;
+      if (!(fields >> size)) return bad("bad state line '" + line + "'");
+      d.state.resize(size);
+      if (!in.read(d.state.data(), static_cast<std::streamsize>(size))) return bad("state is cut short");
+      return d;
+    } else {
+      return bad("unexpected line '" + line + "'");
+    }
+  }
+  return bad("no state");
+}
+
+static bool sync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+bool write_checkpoint(const std::string& path, const CheckpointData& d, std::string& error) {
+  fs::path target(path);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << kMagic << "\nplugin " << d.plugin << '\n';
+    for (auto [partition, offset] : d.positions) out << "position " << partition << ' ' << offset << '\n';
+    out << "state " << d.state.size() << '\n';
+    out.write(d.state.data(), static_cast<std::streamsize>(d.state.size()));
+    out.flush();
+    if (!out) {
+      error = tmp + ": cannot be written: " + std::strerror(errno);
+      return false;
+    }
+  }
+  // Durable before it replaces the previous one: a power cut leaves one or the other.
+  if (!sync_path(tmp, O_RDONLY)) {
+    error = tmp + ": fsync failed: " + std::strerror(errno);
+    return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    error = path + ": cannot replace: " + ec.message();
+    return false;
+  }
+  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  sync_path(dir.string(), O_RDONLY | O_DIRECTORY);
+  return true;
+}
+
+bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out) {
+  if (!vt->snapshot) return false;
+  out.clear();
+  weir_writer w{&out, [](void* o, const void* data, size_t size) {
+                  static_cast<std::string*>(o)->append(static_cast<const char*>(data), size);
+                }};
+  return vt->snapshot(instance, &w) == WEIR_OK;
+}
+
+Checkpointer::Checkpointer(std::string path, int64_t interval_ms, Signal* wake)
+    : path_(std::move(path)), interval_ns_(interval_ms * 1'000'000), deliveries_(wake) {}
+
+Checkpointer::~Checkpointer() {
+  // Whatever was not written stays pending on purpose: only a checkpoint on
+  // disk may let the source commit (we get here after a failure or hard stop).
+}
+
+void Checkpointer::resume_after(std::map<int32_t, int64_t> positions) {
+  seen_ = positions;
+  skip_ = std::move(positions);
+}
+
+HostBatch* Checkpointer::admit(HostBatch* b) {
+  dirty_ = true;
+  for (AckGroup* g : b->acks) {
+    g->retain();
+    uncovered_.push_back(g);
+  }
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < b->count; ++i) {
+    const weir_position& p = b->records[i].position;
+    auto [it, inserted] = seen_.emplace(p.partition, p.offset);
+    if (!inserted && p.offset > it->second) it->second = p.offset;
+    if (auto s = skip_.find(p.partition); s != skip_.end() && p.offset <= s->second) continue;
+    ++kept;
+  }
+  if (skip_.empty() || kept == b->count) return b;
+  HostBatch* view = nullptr;
+  if (kept > 0) {
+    view = new_view(b);
+    for (uint32_t i = 0; i < b->count; ++i) {
+      const weir_position& p = b->records[i].position;
+      if (auto s = skip_.find(p.partition); s != skip_.end() && p.offset <= s->second) continue;
+      view->storage.push_back(b->records[i]);
+    }
+    view->seal();
+  }
+  // A partition's replay is in order: once past its saved offset, stop checking it.
+  for (uint32_t i = 0; i < b->count; ++i) {
+    const weir_position& p = b->records[i].position;
+    if (auto s = skip_.find(p.partition); s != skip_.end() && p.offset > s->second) skip_.erase(s);
+  }
+  return view;
+}
+
+void Checkpointer::track_emitted(const std::vector<HostBatch*>& emitted) {
+  if (emitted.empty()) return;
+  AckGroup* g = deliveries_.open_group({{0, static_cast<int64_t>(++emitted_seq_)}});
+  for (HostBatch* b : emitted) {
+    g->retain();
+    b->acks.push_back(g);
+  }
+  g->release();  // open_group's own count: now only the batches keep it pending
+}
+
+void Checkpointer::take(const std::string& plugin, std::string state, int64_t now_ns) {
+  pending_.push_back({emitted_seq_, {plugin, seen_, std::move(state)}, std::move(uncovered_)});
+  uncovered_.clear();
+  dirty_ = false;
+  next_due_ns_ = now_ns + interval_ns_;
+}
+
+std::string Checkpointer::settle() {
+  for (const weir_position& p : deliveries_.collect())
+    delivered_seq_ = std::max(delivered_seq_, static_cast<uint64_t>(p.offset));
+  size_t ready = 0;
+  while (ready < pending_.size() && pending_[ready].after_delivery <= delivered_seq_) ++ready;
+  if (ready == 0) return "";
+  std::string error;
+  if (!write_checkpoint(path_, pending_[ready - 1].data, error)) return error;
+  ++written_;
+  for (size_t i = 0; i < ready; ++i) {
+    for (AckGroup* g : pending_.front().covers) g->release();
+    pending_.pop_front();
+  }
+  return "";
+}
+
+}  // namespace weir
