@@ -11,8 +11,8 @@ Then:
     threshold in force when each batch closed); the key has the one-week TTL;
   * the malformed lines are counted on the error port (in the rejects file), none in HBase.
 A second run SIGKILLs weir mid-stream and restarts it: HBase still holds exactly K*T rows
-and Redis every expected member (a partial batch re-evaluated after the restart may add
-members: counted and printed, see docs/smartcar.md).
+and Redis exactly the expected members (the rule's checkpoint restores its windows, so
+no batch is evaluated on part of its records).
 
 Usage: smartcar_e2e.py BUILD_DIR   (needs KAFKA_BOOTSTRAP, HBASE_THRIFT_PORT, REDIS_PORT;
 exits 77 = skipped when they are not set, as `scripts/test.sh` sets them)
@@ -104,12 +104,13 @@ def expected_members(lines, thresholds):
 class Pipeline:
     """pipelines/smartcar.toml in the background, pointed at this test's topic, table and db."""
 
-    def __init__(self, work, topic, table, rule_file, group, extra=()):
+    def __init__(self, work, topic, table, rule_file, group, checkpoint, extra=()):
         self.err_path = os.path.join(work, "weir.err")
         self.args = [WEIR, "run", os.path.join(ROOT, "pipelines", "smartcar.toml"), "--no-progress",
                      "--set", f'kafka.topics=["{topic}"]', "--set", f'kafka.group_id="{group}"',
                      "--set", f'hbase.table="{table}"', "--set", "redis.database=9",
                      "--set", f'rule.rules=["{rule_file}"]', "--set", 'rule.time_field="date"',
+                     "--set", f'rule.checkpoint="{checkpoint}"', "--set", "rule.checkpoint_interval_ms=200",
                      "--set", "rule.evaluate_on_flush=true", "--set", "rule.watch_interval_ms=200",
                      "--set", f'rejects.path="{os.path.join(work, "rejects.jsonl")}"', *extra]
         self.start()
@@ -158,7 +159,7 @@ def main():
     run([os.path.join(ROOT, "scripts", "services", "kafka.sh"), "topic", topic, "1"])
     part1, part2 = loggen_lines("000000"), loggen_lines("000100")
     produce(topic, "000000")
-    pipeline = Pipeline(work, topic, table, rule, f"e2e-{tag}")
+    pipeline = Pipeline(work, topic, table, rule, f"e2e-{tag}", os.path.join(work, "run1.ckpt"))
     wait_for("part 1 in HBase", lambda: hbase_count(table) >= len(part1))
     malformed = ["not a log line", f"{DATE}000130,X0001,fast,0,F,N,85,F06", f"{DATE}000130,X0002,1,0,F,N",
                  f"{DATE}000130,,1,0,F,N,85,F06"]
@@ -202,9 +203,12 @@ def main():
     produce(topic2, "000100", KILL_CARS)
     lines = loggen_lines("000000", KILL_CARS) + loggen_lines("000100", KILL_CARS)
     # Small batches everywhere, so the kill lands while records are in flight.
-    pipeline = Pipeline(work, topic2, table2, rule, f"e2e-kill-{tag}",
+    pipeline = Pipeline(work, topic2, table2, rule, f"e2e-kill-{tag}", os.path.join(work, "kill.ckpt"),
                         extra=["--set", "kafka.batch_size=50", "--set", "hbase.batch_size=50"])
-    wait_for("some rows in HBase", lambda: hbase_count(table2) > 0)
+    kill_ckpt = os.path.join(work, "kill.ckpt")
+    # Killed after the first 30 s batch closed, so the replay starts among evaluated records.
+    wait_for("a third of the rows in HBase and a rule checkpoint",
+             lambda: hbase_count(table2) > len(lines) // 3 and os.path.exists(kill_ckpt))
     pipeline.proc.send_signal(signal.SIGKILL)
     pipeline.proc.wait()
     killed_at = hbase_count(table2)
@@ -212,11 +216,12 @@ def main():
     pipeline.args += ["--set", "kafka.end_at_eof=true"]
     pipeline.start()
     check(pipeline.proc.wait(timeout=180) == 0, "the restarted weir reads to the end and exits 0")
+    check("resumed from checkpoint" in pipeline.log(), "the restarted rule resumed from its checkpoint")
     check(hbase_count(table2) == len(lines), f"after SIGKILL at {killed_at} rows and a restart: exactly {len(lines)} rows")
     expected = expected_members(lines, defaultdict(lambda: 80))
     actual = set(redis("SMEMBERS", DATE).split())
-    check(expected <= actual, f"after the restart Redis has every expected member (missing {len(expected - actual)})")
-    print(f"note: {len(actual - expected)} extra members from batches re-evaluated in part after the restart")
+    check(actual == expected, f"after the restart Redis holds exactly the {len(expected)} expected members "
+                              f"(missing {len(expected - actual)}, extra {len(actual - expected)})")
 
     print(f"{len(passes)} passed, {len(failures)} failed")
     return 1 if failures else 0
