@@ -29,7 +29,8 @@ subprocess.run(redis + ["FLUSHDB"], check=True, capture_output=True)
 pipeline = subprocess.Popen([weir, "run", os.path.join(ROOT, "pipelines/smartcar.toml"), "--no-progress",
                              "--set", f'kafka.topics=["{topic}"]', "--set", f'kafka.group_id="lat-{tag}"',
                              "--set", f'hbase.table="DriverCarInfoLatency{tag}"', "--set", "redis.database=11",
-                             "--set", f'rejects.path="/tmp/latency-rejects-{tag}.jsonl"'],
+                             "--set", f'rejects.path="/tmp/latency-rejects-{tag}.jsonl"',
+                             "--set", f'rule.checkpoint="/tmp/latency-rule-{tag}.ckpt"'],
                             stderr=subprocess.DEVNULL)
 time.sleep(5)  # group join
 start = time.time()

@@ -5,6 +5,8 @@
 # fresh HBase table and Redis database. Reports records/s from Kafka to both sinks
 # acknowledged, weir's peak RSS, per-node batch and queue latencies, and each
 # server's CPU time during the run (to say which one is the limit).
+# The same records are read twice, side by side: with the rule's checkpoint (as shipped)
+# and without it, to show what checkpointing the windows costs.
 # Usage: bench/smartcar/run.sh [CARS] [SECONDS]     (default 1000 cars x 300 s = 300 000 records)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,25 +20,37 @@ topic=SmartCar-Bench-$tag table=DriverCarInfoBench$tag total=$((cars * seconds))
 scripts/services/kafka.sh topic "$topic" 4 >/dev/null
 build/weir run pipelines/smartcar-loggen.toml --no-progress --set cars.cars="$cars" --set cars.seconds="$seconds" \
   --set cars.rate=0 --set kafka.topic="\"$topic\"" 2>/dev/null
-redis-cli -p "$REDIS_PORT" -n 10 flushdb >/dev/null
 
 cpu() { ps -o times= -p "$1" 2>/dev/null | tr -d ' ' || echo 0; }  # seconds of CPU so far
 kafka_pid=$(cat "$state/kafka.pid") hbase_pid=$(cat "$state/hbase-master.pid") thrift_pid=$(cat "$state/hbase-thrift.pid")
 redis_pid=$(cat "$state/redis.pid")
-before=("$(cpu "$kafka_pid")" "$(cpu "$hbase_pid")" "$(cpu "$thrift_pid")" "$(cpu "$redis_pid")")
-/usr/bin/time -f "%e %M %U %S" -o "$work/time" build/weir run pipelines/smartcar.toml --no-progress \
-  --set kafka.topics="[\"$topic\"]" --set kafka.group_id="\"bench-$tag\"" --set kafka.end_at_eof=true \
-  --set hbase.table="\"$table\"" --set redis.database=10 --set rule.evaluate_on_flush=true \
-  --set rejects.path="\"$work/rejects.jsonl\"" --status-out "$work/status.json" 2>"$work/err"
-after=("$(cpu "$kafka_pid")" "$(cpu "$hbase_pid")" "$(cpu "$thrift_pid")" "$(cpu "$redis_pid")")
-read -r wall rss_kb user sys <"$work/time"
-rows=$(build/weir-hbase scan --table "$table" --count)
-python3 - "$work/status.json" "$total" "$wall" "$rss_kb" "$user" "$sys" "$rows" "${before[*]}" "${after[*]}" <<'PY'
+
+# One full read of the topic by a new consumer group into a new table.
+# MODE: "checkpoint" (the rule saves its state every second, as shipped) or "none".
+run_once() {
+  local mode=$1 checkpoint=""
+  [[ $mode == checkpoint ]] && checkpoint=$work/rule.ckpt
+  redis-cli -p "$REDIS_PORT" -n 10 flushdb >/dev/null
+  local before after wall rss_kb user sys rows
+  before="$(cpu "$kafka_pid") $(cpu "$hbase_pid") $(cpu "$thrift_pid") $(cpu "$redis_pid")"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" build/weir run pipelines/smartcar.toml --no-progress \
+    --set kafka.topics="[\"$topic\"]" --set kafka.group_id="\"bench-$tag-$mode\"" --set kafka.end_at_eof=true \
+    --set hbase.table="\"$table$mode\"" --set redis.database=10 --set rule.evaluate_on_flush=true \
+    --set rule.checkpoint="\"$checkpoint\"" \
+    --set rejects.path="\"$work/rejects.jsonl\"" --status-out "$work/status.json" 2>"$work/err"
+  after="$(cpu "$kafka_pid") $(cpu "$hbase_pid") $(cpu "$thrift_pid") $(cpu "$redis_pid")"
+  read -r wall rss_kb user sys <"$work/time"
+  rows=$(build/weir-hbase scan --table "$table$mode" --count)
+  local ckpt_bytes=0
+  [[ -n $checkpoint && -f $checkpoint ]] && ckpt_bytes=$(stat -c %s "$checkpoint")
+  python3 - "$work/status.json" "$total" "$wall" "$rss_kb" "$user" "$sys" "$rows" "$before" "$after" "$mode" "$ckpt_bytes" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); total, wall = int(sys.argv[2]), float(sys.argv[3])
 rss, user, sys_cpu, rows = int(sys.argv[4]) // 1024, float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
 before, after = [float(x) for x in sys.argv[8].split()], [float(x) for x in sys.argv[9].split()]
-print(f"{total} records, Kafka -> csv_decode -> HBase + cep_rule -> Redis, all acknowledged: {wall:.1f} s wall")
+mode, ckpt = sys.argv[10], int(sys.argv[11])
+print(f"[rule checkpoint: {mode}] {total} records, Kafka -> csv_decode -> HBase + cep_rule -> Redis, "
+      f"all acknowledged: {wall:.1f} s wall" + (f" (last checkpoint {ckpt // 1024} KiB)" if ckpt else ""))
 print(f"  rate {total / wall:,.0f} records/s (whole run, start-up and group join included)")
 print(f"  HBase rows {rows} (expected {total}); weir peak RSS {rss} MiB; weir CPU {user + sys_cpu:.1f} s")
 for n in s["nodes"]:
@@ -45,3 +59,10 @@ for n in s["nodes"]:
 names = ["kafka", "hbase (master+regionserver)", "hbase thrift2 gateway", "redis"]
 print("  server CPU during the run: " + ", ".join(f"{n} {a - b:.1f} s" for n, a, b in zip(names, after, before)))
 PY
+  echo "$wall" >"$work/wall.$mode"
+}
+
+run_once checkpoint
+run_once none
+python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'rate with checkpoint / without: {b / a:.2f}')" \
+  "$(cat "$work/wall.checkpoint")" "$(cat "$work/wall.none")"

@@ -180,8 +180,8 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
     if (const toml::node* c = t->get("checkpoint")) {
       node.checkpoint_pos = position_of(file, *c);
       auto s = c->value<std::string>();
-      if (s && !s->empty()) node.checkpoint = *s;
-      else diags.add(node.checkpoint_pos, "node '" + node.name + "': checkpoint must be a file path");
+      if (s) node.checkpoint = *s;  // "" = none (handy with --set)
+      else diags.add(node.checkpoint_pos, "node '" + node.name + "': checkpoint must be a file path (or \"\" for none)");
     }
     if (const toml::node* c = t->get("checkpoint_interval_ms")) {
       auto v = c->value<int64_t>();
