@@ -95,9 +95,13 @@ bool Engine::create(Diagnostics& diags) {
                                                 p.params.size(), err, sizeof err);
     if (!n->instance)
       diags.add(p.pos, std::string(n->descriptor->name) + " \"" + n->name + "\": " + (err[0] ? err : "create failed"));
-    else if (n->checkpoint)
-      resume(*n, diags);
   }
+  return diags.empty();
+}
+
+bool Engine::restore_checkpoints(Diagnostics& diags) {
+  for (auto& n : nodes_)
+    if (n->checkpoint && n->instance) resume(*n, diags);
   return diags.empty();
 }
 

@@ -114,6 +114,8 @@ class Engine {
 
   // Creates every plugin instance (configure phase). False with diagnostics on failure.
   bool create(Diagnostics& diags);
+  // After create(), before run(): nodes with a checkpoint file resume its state.
+  bool restore_checkpoints(Diagnostics& diags);
   // Opens all nodes, runs until every source ends or stop() drains the pipeline.
   // Returns 0 when everything was delivered, 1 if a node failed.
   int run();

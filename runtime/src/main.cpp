@@ -342,7 +342,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   options.dead_letter_path = dead_letter;
   Engine engine(*plan, options);
   Diagnostics diags;
-  if (!engine.create(diags)) {
+  if (!engine.create(diags) || !engine.restore_checkpoints(diags)) {
     diags.print(std::cerr);
     return kExitBadPipeline;
   }
