@@ -64,12 +64,7 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   std::string state;
   const weir_plugin_vtable* old_vt = n.descriptor->vtable;
   bool carry_state = (n.descriptor->flags & WEIR_FLAG_STATEFUL) && (d.flags & WEIR_FLAG_STATEFUL) && old_vt->snapshot;
-  if (carry_state) {
-    weir_writer w{&state, [](void* o, const void* data, size_t size) {
-                    static_cast<std::string*>(o)->append(static_cast<const char*>(data), size);
-                  }};
-    if (old_vt->snapshot(n.instance, &w) != WEIR_OK) return "snapshot of the running instance failed";
-  }
+  if (carry_state && !snapshot_of(old_vt, n.instance, state)) return "snapshot of the running instance failed";
   // The descriptor must be current while the new instance is created: it
   // calls back into the host (ports, timers) during construction.
   const weir_plugin* old_descriptor = n.descriptor;
