@@ -11,6 +11,7 @@
 #            weir twice: keyed = false (no message key, like the raw tools: librdkafka's sticky
 #            partitioner fills one partition at a time) -- the like-for-like row -- and keyed by
 #            car number (kafka_sink's default: murmur2 over the 4 partitions, 4-byte key)
+#            and the keyed row next to raw_keyed_producer.c (librdkafka's producev, the same keys)
 #   consume: weir kafka_source -> null_sink vs rdkafka_performance -G vs Java ConsumerPerformance
 #            (rdkafka_performance with kafka_source's queue settings: 16 MB, queued.min.messages 1000000)
 # rdkafka_performance is built from the example source Debian ships in librdkafka-dev's docs
@@ -46,6 +47,10 @@ if [[ -f "$EX" ]]; then
     "$WORK/rdk/examples/rdkafka_performance.c" -o "$WORK/rdkafka_performance" $(pkg-config --libs rdkafka) -lm &&
     RDKPERF="$WORK/rdkafka_performance"
 fi
+# The raw keyed baseline (rdkafka_performance cannot vary keys): bench/kafka/raw_keyed_producer.c.
+RAWKEYED=""
+cc -O2 "$HERE/raw_keyed_producer.c" -o "$WORK/raw_keyed_producer" $(pkg-config --cflags --libs rdkafka) &&
+  RAWKEYED="$WORK/raw_keyed_producer"
 KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"
 JARS="${WEIR_CACHE:-$HOME/.cache/weir}/kafka-$KAFKA_VERSION/libs"
 JAVA_OK=""
@@ -114,6 +119,11 @@ TOML
     measure "produce: rdkafka_performance -P" $((SIZE * N)) "$RDKPERF" -P -t "$t" -b "$KAFKA_BOOTSTRAP" -s $SIZE -c $N \
       -a -1 -X enable.idempotence=true -X linger.ms=5 -X batch.size=1000000 -q
   fi
+  if [[ -n "$RAWKEYED" ]]; then
+    t="bench-rawk-p-$tag"
+    topic "$t"
+    measure "produce: raw librdkafka producev (keyed by car)" $((SIZE * N)) "$RAWKEYED" "$KAFKA_BOOTSTRAP" "$t" $N $SIZE $CARS
+  fi
   if [[ -n "$JAVA_OK" ]]; then
     t="bench-java-p-$tag"
     topic "$t"
@@ -172,6 +182,20 @@ for name, rs in by.items():
         c = statistics.median(r[1] for r in rs)
         rc = statistics.median(r[1] for n2, v in by.items() if n2.startswith(kind + ": rdkafka") for r in v)
         print(f"- {name}: {raw[kind] / w:.2f} of rdkafka_performance's records/s, {c / rc:.2f}x its CPU (medians)")
+# Per repetition (the tools run back to back within one): the spread of the like-for-like ratio.
+unkeyed = by.get("produce: weir loggen -> kafka_sink (keyed = false)")
+rdk = by.get("produce: rdkafka_performance -P")
+if unkeyed and rdk:
+    pairs = sorted(r[0] / w[0] for w, r in zip(unkeyed, rdk))
+    print(f"- produce, keyed = false, per repetition: weir at {', '.join(f'{p:.2f}' for p in pairs)} of "
+          f"rdkafka_performance's records/s (median {statistics.median(pairs):.2f})")
+keyed = {k: v for k, v in by.items() if k.endswith("(keyed by car)")}
+weir_keyed = [v for k, v in keyed.items() if ": weir" in k]
+raw_keyed = [v for k, v in keyed.items() if ": raw" in k]
+if weir_keyed and raw_keyed:
+    w, r = (statistics.median(x[0] for x in v[0]) for v in (weir_keyed, raw_keyed))
+    c, rc = (statistics.median(x[1] for x in v[0]) for v in (weir_keyed, raw_keyed))
+    print(f"- produce keyed by car: weir at {r / w:.2f} of the raw keyed producer's records/s, {c / rc:.2f}x its CPU (medians)")
 print()
 print("| every run | records/s | wall s | CPU s | the tool's own last line |")
 print("| --- | ---: | ---: | ---: | --- |")

@@ -5,6 +5,7 @@
 #include <weir/json.hpp>
 
 #include <algorithm>
+#include <pthread.h>
 #include <chrono>
 #include <ctime>
 #include <fstream>
@@ -631,6 +632,8 @@ int Engine::run() {
   for (auto& np : nodes_) {
     Node* n = np.get();
     n->thread = std::thread([this, n] {
+      // `top -H`, perf and gdb show which node a thread runs (names are cut at 15 bytes).
+      pthread_setname_np(pthread_self(), ("w:" + n->name).substr(0, 15).c_str());
       switch (n->descriptor->kind) {
         case WEIR_SOURCE: run_source(*n); break;
         case WEIR_OPERATOR: run_operator(*n); break;

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 extern "C" const weir_plugin* weir_plugin_entry();
@@ -155,6 +156,35 @@ TEST(KafkaSink, UnkeyedMessages) {
   auto msgs = mc.read_all("out", 2, 3);
   ASSERT_EQ(msgs.size(), 3u);
   for (auto& m : msgs) EXPECT_EQ(m.key, "");
+}
+
+// keyed = false: a batch goes to one partition, the next batch to the next
+// one, so every partition gets whole batches and all of them get some.
+TEST(KafkaSink, UnkeyedBatchesGoWholeToOnePartitionInTurn) {
+  MockCluster mc;
+  mc.create_topic("out", 3);
+  Sink s(mc, "out");
+  s.h.param("keyed", false);
+  s.open();
+  for (int b = 0; b < 6; ++b) {
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 10; ++i) payloads.push_back(std::to_string(b) + "-" + std::to_string(i));
+    EXPECT_EQ(s.write(s.h.make_batch({}, payloads)), WEIR_PENDING);
+  }
+  s.flush();
+  EXPECT_EQ(s.h.acked, std::vector<std::string>(6, "ok"));
+  s.close();
+  auto msgs = mc.read_all("out", 3, 60);
+  ASSERT_EQ(msgs.size(), 60u);
+  std::map<std::string, std::set<int32_t>> partitions_of_batch;
+  std::set<int32_t> used;
+  for (auto& m : msgs) {
+    partitions_of_batch[m.value.substr(0, m.value.find('-'))].insert(m.partition);
+    used.insert(m.partition);
+  }
+  ASSERT_EQ(partitions_of_batch.size(), 6u);
+  for (auto& [batch, parts] : partitions_of_batch) EXPECT_EQ(parts.size(), 1u) << "batch " << batch << " was split";
+  EXPECT_EQ(used.size(), 3u) << "every partition gets batches in turn";
 }
 
 // The broker is down longer than delivery_timeout_ms: the batch is acked as
