@@ -98,8 +98,8 @@ class KafkaSink : public weir::Plugin {
     if (json_value_ && !value_field_.empty()) throw weir::ConfigError("json_value and value_field exclude each other");
     if (!keyed_ && !key_field_.empty()) throw weir::ConfigError("keyed = false and key_field exclude each other");
     auto rdkafka = p.table("rdkafka");
-    batch_partitioning_ =
-        !keyed_ && std::none_of(rdkafka.begin(), rdkafka.end(), [](const auto& kv) { return kv.first == "partitioner"; });
+    // Unless the user picks librdkafka's partitioner, kafka_sink partitions whole batches itself (see produce_all).
+    own_partitioning_ = std::none_of(rdkafka.begin(), rdkafka.end(), [](const auto& kv) { return kv.first == "partitioner"; });
     if (delivery_attempts_ < 1) throw weir::ConfigError("delivery_attempts must be >= 1");
     if (linger < 0 || batch_bytes < 1 || delivery_timeout < 0 || flush_timeout_ms_ < 0)
       throw weir::ConfigError("linger_ms, delivery_timeout_ms and flush_timeout_ms must be >= 0, batch_bytes >= 1");
@@ -162,14 +162,14 @@ class KafkaSink : public weir::Plugin {
       ctx().error_log("cannot create topic handle " + topic_ + ": " + rd_kafka_err2str(rd_kafka_last_error()));
       return WEIR_FAILED;
     }
-    if (batch_partitioning_) refresh_partitions();
+    if (own_partitioning_) refresh_partitions();
     running_ = true;
     poller_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "kafka_sink:poll");
       auto next_refresh = std::chrono::steady_clock::now() + kPartitionRefresh;
       while (running_.load(std::memory_order_acquire)) {
         rd_kafka_poll(rk_, 100);
-        if (batch_partitioning_ && std::chrono::steady_clock::now() >= next_refresh) {
+        if (own_partitioning_ && std::chrono::steady_clock::now() >= next_refresh) {
           refresh_partitions();
           next_refresh = std::chrono::steady_clock::now() + kPartitionRefresh;
         }
@@ -335,18 +335,59 @@ class KafkaSink : public weir::Plugin {
     return true;
   }
 
-  // Hands msgs_ to librdkafka in chunks that fit its queue (queue.buffering.max.messages):
-  // waiting for room before the call, not retrying after QUEUE_FULL, keeps the records
-  // in order. A record librdkafka does not take is settled here (no delivery report follows).
+  // Hands msgs_ to librdkafka, partitioned.
+  //
+  // Partitioning: librdkafka partitions and enqueues message by message, reading
+  // the clock for each (its sticky partitioner, and the enqueue time): with
+  // 35-byte records that was ~40% of this thread's CPU. Given a partition, it
+  // enqueues a whole call at once. So kafka_sink partitions batches itself, the
+  // way librdkafka would: keyed messages by murmur2 of the key over all
+  // partitions (Java-compatible, librdkafka's own function), grouped per
+  // partition in their order; unkeyed ones (keyed = false) whole to one
+  // partition with a leader, the next call to the next (like the sticky
+  // partitioner, per batch instead of per 10 ms).
   void produce_all(weir::Batch in, BatchState& st, int flags) {
-    const size_t n = msgs_.size();
+    // A retried batch goes through librdkafka's own partitioner, which knows
+    // leaders as of now; our partition list may be up to kPartitionRefresh old.
+    Partitions parts = st.attempts > 1 ? Partitions{} : partitions();
+    if (parts.count == 0) {
+      produce_run(in, st, flags, msgs_.data(), msgs_.size(), RD_KAFKA_PARTITION_UA);  // no metadata (yet)
+      return;
+    }
+    if (!keyed_) {
+      produce_run(in, st, flags, msgs_.data(), msgs_.size(), parts.unkeyed);
+      return;
+    }
+    // Counting sort by partition: stable, so each key's records keep their order.
+    runs_.assign(static_cast<size_t>(parts.count) + 1, 0);
+    partition_of_.resize(msgs_.size());
+    for (size_t i = 0; i < msgs_.size(); ++i) {
+      partition_of_[i] = rd_kafka_msg_partitioner_murmur2_random(rkt_, msgs_[i].key, msgs_[i].key_len, parts.count,
+                                                                 nullptr, nullptr);
+      ++runs_[static_cast<size_t>(partition_of_[i]) + 1];
+    }
+    for (size_t p = 1; p < runs_.size(); ++p) runs_[p] += runs_[p - 1];
+    grouped_.resize(msgs_.size());
+    std::vector<size_t> next(runs_.begin(), runs_.end() - 1);
+    for (size_t i = 0; i < msgs_.size(); ++i) grouped_[next[static_cast<size_t>(partition_of_[i])]++] = msgs_[i];
+    for (int32_t p = 0; p < parts.count; ++p) {
+      size_t begin = runs_[static_cast<size_t>(p)], end = runs_[static_cast<size_t>(p) + 1];
+      if (end > begin) produce_run(in, st, flags, grouped_.data() + begin, end - begin, p);
+    }
+  }
+
+  // Hands N messages for PARTITION to librdkafka in chunks that fit its queue
+  // (queue.buffering.max.messages): waiting for room before the call, not
+  // retrying after QUEUE_FULL, keeps the records in order. A record librdkafka
+  // does not take is settled here (no delivery report follows).
+  void produce_run(weir::Batch in, BatchState& st, int flags, rd_kafka_message_t* msgs, size_t n, int32_t partition) {
     for (size_t done = 0; done < n;) {
       const size_t chunk = std::min(n - done, max_chunk_);
       while (!fatal_ && static_cast<size_t>(std::max(0, rd_kafka_outq_len(rk_))) + chunk > queue_max_)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));  // backpressure: wait for deliveries
-      rd_kafka_message_t* m = msgs_.data() + done;
+      rd_kafka_message_t* m = msgs + done;
       st.remaining.fetch_add(static_cast<int32_t>(chunk), std::memory_order_relaxed);
-      int taken = rd_kafka_produce_batch(rkt_, next_partition(), flags, m, static_cast<int>(chunk));
+      int taken = rd_kafka_produce_batch(rkt_, partition, flags, m, static_cast<int>(chunk));
       if (taken != static_cast<int>(chunk)) {
         for (size_t i = 0; i < chunk; ++i) {
           if (m[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
@@ -394,17 +435,15 @@ class KafkaSink : public weir::Plugin {
   }
 
   // Runs on the poll thread (or inside rd_kafka_flush on the sink thread).
-  // keyed = false: each produce call sends all its messages to one partition,
-  // the next call to the next partition that has a leader. librdkafka's sticky
-  // partitioner does much the same per sticky.partitioning.linger.ms, but it
-  // partitions and enqueues message by message, reading the clock for each:
-  // with 35-byte records that was ~40% of this thread's CPU. A whole batch for
-  // one partition is enqueued at once.
-  int32_t next_partition() {
-    if (!batch_partitioning_) return RD_KAFKA_PARTITION_UA;
+  struct Partitions {
+    int32_t count = 0;    // the topic's partitions (0 = no metadata yet)
+    int32_t unkeyed = 0;  // where the next unkeyed batch goes
+  };
+  Partitions partitions() {
+    if (!own_partitioning_) return {};
     std::lock_guard lock(partitions_mu_);
-    if (writable_.empty()) return RD_KAFKA_PARTITION_UA;  // no metadata yet: let librdkafka choose
-    return writable_[next_partition_++ % writable_.size()];
+    if (partition_count_ == 0 || writable_.empty()) return {};
+    return {partition_count_, writable_[next_unkeyed_++ % writable_.size()]};
   }
 
   // Partitions with a leader, from the broker's metadata (at open, then every
@@ -412,12 +451,17 @@ class KafkaSink : public weir::Plugin {
   void refresh_partitions() {
     const rd_kafka_metadata_t* md = nullptr;
     if (rd_kafka_metadata(rk_, 0, rkt_, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) return;  // keep the last list
+    int32_t count = 0;
     std::vector<int32_t> writable;
-    for (int t = 0; t < md->topic_cnt; ++t)
+    for (int t = 0; t < md->topic_cnt; ++t) {
+      if (md->topics[t].err) continue;  // e.g. not created yet: librdkafka partitions until it is
+      count = md->topics[t].partition_cnt;
       for (int i = 0; i < md->topics[t].partition_cnt; ++i)
         if (md->topics[t].partitions[i].leader >= 0) writable.push_back(md->topics[t].partitions[i].id);
+    }
     rd_kafka_metadata_destroy(md);
     std::lock_guard lock(partitions_mu_);
+    partition_count_ = count;
     writable_ = std::move(writable);
   }
 
@@ -495,10 +539,14 @@ class KafkaSink : public weir::Plugin {
   std::string topic_, key_field_, value_field_;
   bool json_value_ = false, timestamps_ = false, keyed_ = true;
   static constexpr auto kPartitionRefresh = std::chrono::seconds(30);
-  bool batch_partitioning_ = false;  // keyed = false and no rdkafka.partitioner given
+  bool own_partitioning_ = true;  // false when rdkafka.partitioner is given
   std::mutex partitions_mu_;
-  std::vector<int32_t> writable_;    // partitions with a leader
-  uint64_t next_partition_ = 0;
+  int32_t partition_count_ = 0;
+  std::vector<int32_t> writable_;  // partitions with a leader
+  uint64_t next_unkeyed_ = 0;
+  std::vector<int32_t> partition_of_;        // produce_all's scratch: each message's partition,
+  std::vector<size_t> runs_;                 // where each partition's run starts,
+  std::vector<rd_kafka_message_t> grouped_;  // and the messages grouped by partition
   int64_t delivery_attempts_ = 3, flush_timeout_ms_ = 30000;
 
   size_t queue_max_ = 100000, max_chunk_ = 10000;  // queue.buffering.max.messages; records per produce call
