@@ -122,6 +122,7 @@ void Checkpointer::resume_after(std::map<int32_t, int64_t> positions) {
 
 HostBatch* Checkpointer::admit(HostBatch* b) {
   dirty_ = true;
+  admitted_ += b->count;
   for (AckGroup* g : b->acks) {
     g->retain();
     uncovered_.push_back(g);
@@ -164,7 +165,11 @@ void Checkpointer::track_emitted(const std::vector<HostBatch*>& emitted) {
 }
 
 void Checkpointer::take(const std::string& plugin, std::string state, int64_t now_ns) {
-  pending_.push_back({emitted_seq_, {plugin, seen_, std::move(state)}, std::move(uncovered_)});
+  // Records from a source that sets no positions all say partition 0, offset 0:
+  // saving that would make a restart skip every such record. Save none instead.
+  bool no_positions = admitted_ > 1 && seen_.size() == 1 && seen_.begin()->first == 0 && seen_.begin()->second == 0;
+  pending_.push_back({emitted_seq_, {plugin, no_positions ? std::map<int32_t, int64_t>{} : seen_, std::move(state)},
+                      std::move(uncovered_)});
   uncovered_.clear();
   dirty_ = false;
   next_due_ns_ = now_ns + interval_ns_;

@@ -96,6 +96,7 @@ class Checkpointer {
   std::deque<Pending> pending_;
   std::vector<AckGroup*> uncovered_;  // input groups since the last take()
   std::map<int32_t, int64_t> seen_, skip_;
+  uint64_t admitted_ = 0;  // input records seen, to tell "no positions" from one record at 0:0
   bool dirty_ = false;
   int64_t next_due_ns_ = 0;
   uint64_t written_ = 0;

@@ -14,6 +14,7 @@ const weir_param_spec kParams[] = {
     {"batch_size", WEIR_PARAM_INT, "100", 0, "records", "records per batch"},
     {"rate", WEIR_PARAM_INT, "0", 0, "batches/s", "0 = unthrottled"},
     {"commit_log", WEIR_PARAM_STRING, "\"\"", 0, nullptr, "append 'partition offset' per committed position"},
+    {"positions", WEIR_PARAM_BOOL, "true", 0, nullptr, "false = records carry no position (like a source that cannot commit)"},
     {"resume", WEIR_PARAM_BOOL, "false", 0, nullptr,
      "start after the last offset in commit_log, as a consumer group would (partitions = 1)"},
 };
@@ -22,7 +23,8 @@ class TestSource : public weir::Plugin {
  public:
   TestSource(weir::Context ctx, const weir::Params& p)
       : ctx_(ctx), count_(p.integer("count")), partitions_(p.integer("partitions")), batch_(p.integer("batch_size")),
-        rate_(p.integer("rate")), log_path_(p.str("commit_log")), resume_(p.boolean("resume")) {
+        rate_(p.integer("rate")), log_path_(p.str("commit_log")), resume_(p.boolean("resume")),
+        positions_(p.boolean("positions")) {
     out_ = ctx_.port("out");
     seq_name_ = ctx_.name("seq");
   }
@@ -49,7 +51,7 @@ class TestSource : public weir::Plugin {
     auto b = ctx_.batch(static_cast<uint32_t>(batch_));
     for (int64_t i = 0; i < batch_ && (count_ == 0 || seq_ < count_); ++i, ++seq_) {
       auto r = b.add();
-      r.position(static_cast<int32_t>(seq_ % partitions_), seq_ / partitions_);
+      if (positions_) r.position(static_cast<int32_t>(seq_ % partitions_), seq_ / partitions_);
       r.fields(1)[0] = {seq_name_, weir::int_value(seq_)};
     }
     return ctx_.emit(out_, b) == WEIR_STOPPING ? WEIR_END : WEIR_OK;
@@ -70,6 +72,7 @@ class TestSource : public weir::Plugin {
   int64_t count_, partitions_, batch_, rate_;
   std::string log_path_;
   bool resume_ = false;
+  bool positions_ = true;
   std::FILE* log_ = nullptr;
   int32_t out_;
   weir_str seq_name_;

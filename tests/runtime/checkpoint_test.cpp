@@ -118,6 +118,25 @@ TEST(Checkpoint, ACleanStopSavesTheStateForTheNextRun) {
   EXPECT_TRUE(all.wrong.empty()) << all.wrong.front();
 }
 
+TEST(Checkpoint, RecordsWithoutPositionsAreNeverSkipped) {
+  // A source that sets no positions: every record says 0:0. The checkpoint must
+  // not claim to hold "everything up to 0:0", or a restart would skip them all.
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.src]\nplugin = \"test_source\"\ncount = 300\npositions = false\n"
+                               "[nodes.count]\nplugin = \"test_counter\"\ninputs = [\"src\"]\ncheckpoint = \"" +
+                                   dir.file("count.ckpt") +
+                                   "\"\n"
+                                   "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" +
+                                   dir.file("out.jsonl") + "\"\n");
+  ASSERT_EQ(run_weir("run --no-progress " + file, kEnv).exit_code, 0);
+  auto second = run_weir("run --no-progress " + file, kEnv);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("input up to nothing is in it"), std::string::npos) << second.err;
+  Output all = read_output(dir.file("out.jsonl"));
+  EXPECT_EQ(all.lines, 600u) << "the second run's records were skipped";
+}
+
 TEST(Checkpoint, AStatelessNodeCannotHaveOne) {
   TempDir dir;
   std::string file = dir.write("p.toml",
