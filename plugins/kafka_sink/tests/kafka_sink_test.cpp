@@ -39,6 +39,13 @@ struct Sink {
   int write(const weir_batch* b) { return h.vt().write(h.instance(), b); }
   void flush() { ASSERT_EQ(h.vt().flush(h.instance()), WEIR_OK); }
   void close() { ASSERT_EQ(h.vt().close(h.instance()), WEIR_OK); }
+  // Writes B and waits until it is acknowledged as delivered.
+  void deliver(const weir_batch* b) {
+    EXPECT_EQ(write(b), WEIR_PENDING);
+    flush();
+    ASSERT_FALSE(h.acked.empty());
+    EXPECT_EQ(h.acked.back(), "ok");
+  }
 };
 
 TEST(KafkaSink, AcksABatchOnceAllItsRecordsAreDelivered) {
@@ -174,10 +181,7 @@ TEST(KafkaSink, KeyedRecordsLandWhereMurmur2PutsThemInOrder) {
   for (int c = 0; c < 17; ++c) cars.push_back("C" + std::to_string(c));
   std::vector<F> rows;
   for (int i = 0; i < 200; ++i) rows.push_back(F{{"car", FakeHost::str(cars[i % 17].c_str())}, {"seq", weir::int_value(i)}});
-  const weir_batch* b = s.h.make_batch(rows);
-  EXPECT_EQ(s.write(b), WEIR_PENDING);
-  s.flush();
-  EXPECT_EQ(s.h.acked, std::vector<std::string>{"ok"});
+  s.deliver(s.h.make_batch(rows));
   s.close();
   auto msgs = mc.read_all("out", 3, 200);
   ASSERT_EQ(msgs.size(), 200u);
@@ -205,9 +209,8 @@ TEST(KafkaSink, UnkeyedBatchesGoWholeToOnePartitionInTurn) {
   for (int b = 0; b < 6; ++b) {
     std::vector<std::string> payloads;
     for (int i = 0; i < 10; ++i) payloads.push_back(std::to_string(b) + "-" + std::to_string(i));
-    EXPECT_EQ(s.write(s.h.make_batch({}, payloads)), WEIR_PENDING);
+    s.deliver(s.h.make_batch({}, payloads));
   }
-  s.flush();
   EXPECT_EQ(s.h.acked, std::vector<std::string>(6, "ok"));
   s.close();
   auto msgs = mc.read_all("out", 3, 60);
