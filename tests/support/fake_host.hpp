@@ -1,6 +1,9 @@
 // An in-process fake of the host for plugin logic tests: create a plugin from
 // its descriptor with parameters, call it, and inspect what it emitted,
-// rejected and logged. No threads, no queues; emit never blocks.
+// rejected and logged. No queues; emit never blocks. Plugins may call it from
+// their own threads (a sink's delivery thread acks and rejects): every host
+// function locks, and tests read the results once those threads are quiet
+// (after flush() or close()).
 #pragma once
 
 #include <weir/abi.h>
@@ -10,6 +13,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -174,15 +178,19 @@ class FakeHost {
 
   static void log(weir_node* n, int level, const char* msg) {
     static const char* names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    std::lock_guard lock(self(n).mu_);
     self(n).logs.push_back(std::string(names[level & 3]) + " " + msg);
   }
   static weir_str intern(weir_node*, const char* data, uint32_t size) {
+    static std::mutex mu;
     static std::set<std::string, std::less<>> names;
+    std::lock_guard lock(mu);
     auto it = names.emplace(data, size).first;
     return {it->data(), static_cast<uint32_t>(it->size())};
   }
   static int32_t output_port(weir_node* n, const char* name) {
     FakeHost& h = self(n);
+    std::lock_guard lock(h.mu_);
     for (uint32_t i = 0; i < h.plugin_->output_count; ++i)
       if (std::string(h.plugin_->outputs[i].name) == name) return static_cast<int32_t>(i);
     if (!(h.plugin_->flags & WEIR_FLAG_DYNAMIC_OUTPUTS)) return -1;
@@ -207,22 +215,29 @@ class FakeHost {
   static void batch_discard(weir_builder* b) { delete reinterpret_cast<Building*>(b); }
   static int emit(weir_node* n, int32_t port, weir_builder* b) {
     std::unique_ptr<Building> bb(reinterpret_cast<Building*>(b));
+    std::lock_guard lock(self(n).mu_);
     for (auto& r : bb->records) self(n).emitted.push_back({self(n).port_name(port), to_json(Record(&r))});
     return WEIR_OK;
   }
   static int forward(weir_node* n, int32_t port, const weir_batch* batch) {
+    std::lock_guard lock(self(n).mu_);
     for (uint32_t i = 0; i < batch->count; ++i)
       self(n).emitted.push_back({self(n).port_name(port), to_json(Record(&batch->records[i]))});
     return WEIR_OK;
   }
   static void error(weir_node* n, const weir_record* r, const char* reason) {
+    std::lock_guard lock(self(n).mu_);
     self(n).rejected.push_back(std::string(reason) + " | " + (r ? to_json(Record(r)) : "{}"));
   }
   static void set_timer(weir_node* n, int64_t ms) { self(n).timer_ms = ms; }
   static uint64_t hold(weir_node* n) { return ++self(n).holds_; }
   static void release(weir_node* n, uint64_t) { ++self(n).releases_; }
-  static void ack(weir_node* n, const weir_batch*, int ok) { self(n).acked.push_back(ok ? "ok" : "fail"); }
+  static void ack(weir_node* n, const weir_batch*, int ok) {
+    std::lock_guard lock(self(n).mu_);
+    self(n).acked.push_back(ok ? "ok" : "fail");
+  }
   static void gauge(weir_node* n, const char* name, const char* labels, double v) {
+    std::lock_guard lock(self(n).mu_);
     self(n).gauges[std::string(name) + "{" + (labels ? labels : "") + "}"] = v;
   }
   static int stopping(weir_node* n) { return self(n).is_stopping; }
@@ -233,6 +248,7 @@ class FakeHost {
   uint64_t holds_ = 0, releases_ = 0;
 
  private:
+  std::mutex mu_;  // host functions may be called from plugin threads
   const weir_plugin* plugin_;
   weir_host_api api_{};
   void* instance_ = nullptr;

@@ -2,9 +2,9 @@
 // acks only after delivery, key/value selection, failed deliveries retried
 // record by record, then sent to the error port; parameter errors.
 //
-// The fake host is not thread-safe and the sink acks from its poll thread, so
-// the tests look at acks only after flush() (every delivery report served)
-// or close() (poll thread joined).
+// The sink acks from its poll thread (the fake host locks), so the tests look
+// at acks only after flush() (every delivery report served) or close() (poll
+// thread joined).
 #include "../../kafka_source/tests/mock_cluster.hpp"
 
 #include <fake_host.hpp>
