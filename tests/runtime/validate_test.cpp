@@ -160,6 +160,8 @@ TEST(Cli, GraphPrintsDot) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("digraph pipeline {"), std::string::npos);
   EXPECT_NE(r.out.find("\"gen\" -> \"out\" [label=\"out\"];"), std::string::npos) << r.out;
+  // One backslash: DOT's line break, not an escaped backslash.
+  EXPECT_NE(r.out.find("\"gen\" [shape=invhouse, label=\"gen\\n(generator)\"];"), std::string::npos) << r.out;
 }
 
 TEST(Cli, PluginsListsPortsAndParameters) {
