@@ -415,6 +415,7 @@ void Engine::checkpoint_step(Node& n) {
   }
   if (std::string error = c.settle(); !error.empty())
     fail("node '" + n.name + "': checkpoint not written: " + error + " (nothing after the last checkpoint is committed)");
+  n.counters.checkpoints.store(c.written(), std::memory_order_relaxed);
 }
 
 // Graceful end: a last checkpoint of the flushed state, written once everything
@@ -433,6 +434,7 @@ void Engine::final_checkpoint(Node& n) {
       fail("node '" + n.name + "': checkpoint not written: " + error);
       return;
     }
+    n.counters.checkpoints.store(c.written(), std::memory_order_relaxed);
     if (c.settled()) return;
     wait_on(n, 100'000'000, [&] { return c.delivery_moved() || hard_stopped(); });
   }

@@ -25,6 +25,7 @@ class Engine;
 
 struct NodeCounters {
   std::atomic<uint64_t> records_in{0}, records_out{0}, records_error{0}, batches_in{0}, commits{0};
+  std::atomic<uint64_t> checkpoints{0};  // checkpoint files written (nodes with `checkpoint`)
   Histogram batch_ns;  // time spent in process()/write()/poll() per batch
   Histogram hop_ns;    // time a batch waited in the queue before this node took it
 };

@@ -106,9 +106,13 @@ TEST(Checkpoint, WithoutACheckpointTheRestartedStateIsWrong) {
 TEST(Checkpoint, ACleanStopSavesTheStateForTheNextRun) {
   TempDir dir;
   std::string file = dir.write("p.toml", pipeline(dir, 5000, 0, true));
-  auto first = run_weir("run --no-progress " + file, kEnv);
+  auto first = run_weir("run --no-progress --status-out " + dir.file("status.json") + " " + file, kEnv);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_NE(first.err.find("no checkpoint at"), std::string::npos) << first.err;
+  std::smatch written;
+  std::string status = read_file(dir.file("status.json"));
+  ASSERT_TRUE(std::regex_search(status, written, std::regex(R"("checkpoints":(\d+))"))) << status;
+  EXPECT_GE(std::stoi(written[1]), 1) << "at least the last checkpoint at the clean stop";
   dir.write("p.toml", pipeline(dir, 12000, 0, true));
   auto second = run_weir("run --no-progress " + file, kEnv);
   ASSERT_EQ(second.exit_code, 0) << second.err;
