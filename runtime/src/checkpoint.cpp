@@ -70,6 +70,8 @@ static bool sync_path(const std::string& path, int flags) {
 bool write_checkpoint(const std::string& path, const CheckpointData& d, std::string& error) {
   fs::path target(path);
   std::string tmp = path + ".tmp";
+  std::error_code dir_error;
+  if (target.has_parent_path()) fs::create_directories(target.parent_path(), dir_error);  // failure shows below
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << kMagic << "\nplugin " << d.plugin << '\n';

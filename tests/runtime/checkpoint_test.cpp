@@ -50,7 +50,7 @@ std::string pipeline(const TempDir& dir, int64_t count, int64_t rate, bool check
          "\nresume = true\ncommit_log = \"" + dir.file("commits") +
          "\"\n"
          "[nodes.count]\nplugin = \"test_counter\"\ninputs = [\"src\"]\n" +
-         (checkpoint ? "checkpoint = \"" + dir.file("count.ckpt") + "\"\ncheckpoint_interval_ms = 100\n" : "") +
+         (checkpoint ? "checkpoint = \"" + dir.file("state/count.ckpt") + "\"\ncheckpoint_interval_ms = 100\n" : "") +
          "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" + dir.file("out.jsonl") + "\"\n";
 }
 
@@ -75,7 +75,7 @@ TEST(Checkpoint, SigkillAndRestartResumeTheOperatorsStateExactly) {
   ASSERT_GT(killed.lines, 0u) << read_file(dir.file("err"));
   ASSERT_LT(*killed.seqs.rbegin(), total - 1) << "weir finished before the kill (the test proves nothing)";
   ASSERT_FALSE(read_file(dir.file("commits")).empty()) << "nothing committed before the kill: " << read_file(dir.file("err"));
-  ASSERT_FALSE(read_file(dir.file("count.ckpt")).empty());
+  ASSERT_FALSE(read_file(dir.file("state/count.ckpt")).empty()) << "the checkpoint's directory is created";
 
   // Unthrottled to the end: the restart must pick up the count where the checkpoint left it.
   dir.write("p.toml", pipeline(dir, total, 0, true));
@@ -157,10 +157,11 @@ TEST(Checkpoint, AStatelessNodeCannotHaveOne) {
 TEST(Checkpoint, ACorruptFileStopsTheStartWithItsName) {
   TempDir dir;
   std::string file = dir.write("p.toml", pipeline(dir, 10, 0, true));
-  dir.write("count.ckpt", "something else\n");
+  std::filesystem::create_directories(dir.file("state"));
+  dir.write("state/count.ckpt", "something else\n");
   auto r = run_weir("run --no-progress " + file, kEnv);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(dir.file("count.ckpt") + ": not a usable checkpoint (first line is not 'weir-checkpoint 1'); move it away"),
+  EXPECT_NE(r.err.find(dir.file("state/count.ckpt") + ": not a usable checkpoint (first line is not 'weir-checkpoint 1'); move it away"),
             std::string::npos)
       << r.err;
   EXPECT_TRUE(read_file(dir.file("out.jsonl")).empty()) << "nothing may run on state that could not be restored";
