@@ -489,6 +489,7 @@ class KafkaSource : public weir::Plugin {
       rd_kafka_assign(rk_, nullptr);
     }
     for (Partition* p : revoked) {
+      ctx().remove_gauge("kafka_consumer_lag", p->labels.c_str());  // its next owner reports it
       p->owned = false;
       p->eof = false;
       p->emitted = -1;

@@ -4,6 +4,7 @@
 
 #include "engine.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -184,7 +185,8 @@ void host_gauge(weir_node* n, const char* name, const char* labels, double value
   Node& node = node_of(n);
   std::string key = std::string(name) + (labels && *labels ? std::string("{") + labels + "}" : "");
   std::lock_guard lock(node.gauge_mu);
-  node.gauges[key] = value;
+  if (std::isnan(value)) node.gauges.erase(key);
+  else node.gauges[key] = value;
 }
 
 int host_stopping(weir_node* n) {

@@ -238,7 +238,9 @@ class FakeHost {
   }
   static void gauge(weir_node* n, const char* name, const char* labels, double v) {
     std::lock_guard lock(self(n).mu_);
-    self(n).gauges[std::string(name) + "{" + (labels ? labels : "") + "}"] = v;
+    std::string key = std::string(name) + "{" + (labels ? labels : "") + "}";
+    if (v != v) self(n).gauges.erase(key);  // NaN removes it, as in the host
+    else self(n).gauges[key] = v;
   }
   static int stopping(weir_node* n) { return self(n).is_stopping; }
   static int64_t now_ns(weir_node* n) { return self(n).now; }

@@ -385,6 +385,8 @@ TEST(KafkaSource, LagGaugeAndLimits) {
   EXPECT_EQ(s.h.gauges["kafka_assigned_partitions{}"], 1.0);
   EXPECT_EQ(s.h.timer_ms, 5000);
   s.close();
+  EXPECT_EQ(s.h.gauges.count("kafka_consumer_lag{topic=\"t\",partition=\"0\"}"), 0u)
+      << "a partition no longer assigned has no lag gauge";
 
   Source e(mc, {"t"}, "g9");
   e.h.param("end_at_eof", true);

@@ -195,7 +195,8 @@ typedef struct weir_host_api {
    * ok != 0: written; ok == 0: transient failure, the host retries. Thread-safe. */
   void (*ack)(weir_node* node, const weir_batch* batch, int ok);
 
-  /* A plugin-specific gauge for the metrics endpoint (e.g. consumer lag). Thread-safe. */
+  /* A plugin-specific gauge for the metrics endpoint (e.g. consumer lag). Thread-safe.
+   * A NaN value removes the gauge (e.g. the lag of a partition no longer assigned). */
   void (*gauge)(weir_node* node, const char* name, const char* labels, double value);
 
   /* 0 while running; 1 once a graceful shutdown has begun (sources should

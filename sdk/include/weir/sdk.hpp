@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -260,6 +261,10 @@ class Context {
   void release(uint64_t token) const { host_->release(node_, token); }
   void ack(Batch b, bool ok) const { host_->ack(node_, b.raw(), ok ? 1 : 0); }
   void gauge(const char* name, const char* labels, double v) const { host_->gauge(node_, name, labels, v); }
+  // Drops a gauge from the metrics (e.g. the lag of a partition no longer assigned).
+  void remove_gauge(const char* name, const char* labels) const {
+    host_->gauge(node_, name, labels, std::numeric_limits<double>::quiet_NaN());
+  }
   bool stopping() const { return host_->stopping(node_) != 0; }
   // A second Ctrl-C: stop retrying, nothing more will be acknowledged.
   bool hard_stopping() const { return host_->stopping(node_) >= 2; }
