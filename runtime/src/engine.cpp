@@ -211,12 +211,16 @@ void begin_callback(Node& n) { n.collecting = n.kind == WEIR_OPERATOR; }
 
 void attach_to_emitted(Node& n, const std::vector<AckGroup*>& groups) {
   // Safe although the batches may already be downstream: their groups are
-  // only read when the last reference goes, and we still hold one.
-  for (HostBatch* b : n.emitted_now)
+  // only read when the last reference goes, and we still hold one. Not the
+  // input forwarded as is: it is not derived from held records, and sibling
+  // operators reading the same input may be copying its groups right now.
+  for (HostBatch* b : n.emitted_now) {
+    if (b == n.current) continue;
     for (AckGroup* g : groups) {
       g->retain();
       b->acks.push_back(g);
     }
+  }
 }
 
 void end_callback(Node& n) {
