@@ -33,6 +33,8 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -359,20 +361,24 @@ class KafkaSink : public weir::Plugin {
       return;
     }
     // Counting sort by partition: stable, so each key's records keep their order.
-    runs_.assign(static_cast<size_t>(parts.count) + 1, 0);
+    // runs_[p] counts partition p's messages, then holds where its run starts,
+    // then (after placing) where it ends, which is where run p + 1 starts.
+    runs_.assign(static_cast<size_t>(parts.count), 0);
     partition_of_.resize(msgs_.size());
     for (size_t i = 0; i < msgs_.size(); ++i) {
       partition_of_[i] = rd_kafka_msg_partitioner_murmur2_random(rkt_, msgs_[i].key, msgs_[i].key_len, parts.count,
                                                                  nullptr, nullptr);
-      ++runs_[static_cast<size_t>(partition_of_[i]) + 1];
+      ++runs_[static_cast<size_t>(partition_of_[i])];
     }
-    for (size_t p = 1; p < runs_.size(); ++p) runs_[p] += runs_[p - 1];
+    size_t start = 0;
+    for (size_t& r : runs_) start += std::exchange(r, start);
     grouped_.resize(msgs_.size());
-    std::vector<size_t> next(runs_.begin(), runs_.end() - 1);
-    for (size_t i = 0; i < msgs_.size(); ++i) grouped_[next[static_cast<size_t>(partition_of_[i])]++] = msgs_[i];
+    for (size_t i = 0; i < msgs_.size(); ++i) grouped_[runs_[static_cast<size_t>(partition_of_[i])]++] = msgs_[i];
+    size_t begin = 0;
     for (int32_t p = 0; p < parts.count; ++p) {
-      size_t begin = runs_[static_cast<size_t>(p)], end = runs_[static_cast<size_t>(p) + 1];
+      size_t end = runs_[static_cast<size_t>(p)];
       if (end > begin) produce_run(in, st, flags, grouped_.data() + begin, end - begin, p);
+      begin = end;
     }
   }
 
@@ -434,7 +440,7 @@ class KafkaSink : public weir::Plugin {
     }
   }
 
-  // Runs on the poll thread (or inside rd_kafka_flush on the sink thread).
+  // What produce_all needs of the partition list (refresh_partitions keeps it).
   struct Partitions {
     int32_t count = 0;    // the topic's partitions (0 = no metadata yet)
     int32_t unkeyed = 0;  // where the next unkeyed batch goes
@@ -465,6 +471,7 @@ class KafkaSink : public weir::Plugin {
     writable_ = std::move(writable);
   }
 
+  // Runs on the poll thread (or inside rd_kafka_flush on the sink thread).
   static void delivery_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<KafkaSink*>(static_cast<weir::kafka::Opaque*>(opaque)->self);
     auto* s = static_cast<Slot*>(m->_private);
@@ -545,7 +552,7 @@ class KafkaSink : public weir::Plugin {
   std::vector<int32_t> writable_;  // partitions with a leader
   uint64_t next_unkeyed_ = 0;
   std::vector<int32_t> partition_of_;        // produce_all's scratch: each message's partition,
-  std::vector<size_t> runs_;                 // where each partition's run starts,
+  std::vector<size_t> runs_;                 // each partition's run,
   std::vector<rd_kafka_message_t> grouped_;  // and the messages grouped by partition
   int64_t delivery_attempts_ = 3, flush_timeout_ms_ = 30000;
 

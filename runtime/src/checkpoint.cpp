@@ -112,11 +112,6 @@ bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out)
 Checkpointer::Checkpointer(std::string path, int64_t interval_ms, Signal* wake)
     : path_(std::move(path)), interval_ns_(interval_ms * 1'000'000), deliveries_(wake) {}
 
-Checkpointer::~Checkpointer() {
-  // Whatever was not written stays pending on purpose: only a checkpoint on
-  // disk may let the source commit (we get here after a failure or hard stop).
-}
-
 void Checkpointer::resume_after(std::map<int32_t, int64_t> positions) {
   seen_ = positions;
   skip_ = std::move(positions);
@@ -129,30 +124,29 @@ HostBatch* Checkpointer::admit(HostBatch* b) {
     g->retain();
     uncovered_.push_back(g);
   }
-  uint32_t kept = 0;
   for (uint32_t i = 0; i < b->count; ++i) {
     const weir_position& p = b->records[i].position;
     auto [it, inserted] = seen_.emplace(p.partition, p.offset);
     if (!inserted && p.offset > it->second) it->second = p.offset;
-    if (auto s = skip_.find(p.partition); s != skip_.end() && p.offset <= s->second) continue;
-    ++kept;
   }
-  if (skip_.empty() || kept == b->count) return b;
-  HostBatch* view = nullptr;
-  if (kept > 0) {
-    view = new_view(b);
-    for (uint32_t i = 0; i < b->count; ++i) {
-      const weir_position& p = b->records[i].position;
-      if (auto s = skip_.find(p.partition); s != skip_.end() && p.offset <= s->second) continue;
-      view->storage.push_back(b->records[i]);
-    }
-    view->seal();
-  }
-  // A partition's replay is in order: once past its saved offset, stop checking it.
+  if (skip_.empty()) return b;
+  // After a restore: leave out what the state holds. A partition's replay is
+  // in order, so once past its saved offset it is not checked any more.
+  std::vector<weir_record> kept;
   for (uint32_t i = 0; i < b->count; ++i) {
     const weir_position& p = b->records[i].position;
-    if (auto s = skip_.find(p.partition); s != skip_.end() && p.offset > s->second) skip_.erase(s);
+    auto s = skip_.find(p.partition);
+    if (s != skip_.end()) {
+      if (p.offset <= s->second) continue;
+      skip_.erase(s);
+    }
+    kept.push_back(b->records[i]);
   }
+  if (kept.size() == b->count) return b;
+  if (kept.empty()) return nullptr;
+  HostBatch* view = new_view(b);
+  view->storage = std::move(kept);
+  view->seal();
   return view;
 }
 

@@ -49,11 +49,12 @@ bool write_checkpoint(const std::string& path, const CheckpointData& data, std::
 bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out);
 
 // One per checkpointed node, used on the node's thread (deliveries complete on
-// any thread and wake it through WAKE).
+// any thread and wake it through WAKE). Input not covered by a written
+// checkpoint stays pending for good when the node stops without one (failure,
+// hard stop): only a checkpoint on disk may let the source commit.
 class Checkpointer {
  public:
   Checkpointer(std::string path, int64_t interval_ms, Signal* wake);
-  ~Checkpointer();
   const std::string& path() const { return path_; }
 
   // After a restore: records at or below POSITIONS are in the state already.

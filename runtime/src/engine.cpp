@@ -169,8 +169,9 @@ int emit_batch(Node& n, int32_t port, HostBatch* b) {
       else it->offset = std::max(it->offset, p.offset);
     }
     b->acks.push_back(n.tracker->open_group(std::move(highest)));
-  } else if (n.current) {
-    // Derived from the input being processed: it keeps the input's groups pending.
+  } else if (n.current && b->acks.empty()) {
+    // Derived from the input being processed: it keeps the input's groups pending
+    // (a view of an input carries them already).
     for (AckGroup* g : n.current->acks) {
       g->retain();
       b->acks.push_back(g);
@@ -407,39 +408,39 @@ static bool input_ready(const Node& n) {
   return false;
 }
 
-void Engine::checkpoint_step(Node& n) {
-  Checkpointer& c = *n.checkpoint;
-  if (c.due(monotonic_ns())) {
-    std::string state;
-    if (!snapshot_of(n.descriptor->vtable, n.instance, state)) {
-      fail("node '" + n.name + "': snapshot for checkpoint " + c.path() + " failed");
-      return;
-    }
-    c.take(n.plugin_name(), std::move(state), monotonic_ns());
+// Snapshots the node now; the checkpoint is written once its output is delivered.
+bool Engine::take_checkpoint(Node& n) {
+  std::string state;
+  if (!snapshot_of(n.descriptor->vtable, n.instance, state)) {
+    fail("node '" + n.name + "': snapshot for checkpoint " + n.checkpoint->path() + " failed");
+    return false;
   }
-  if (std::string error = c.settle(); !error.empty())
-    fail("node '" + n.name + "': checkpoint not written: " + error + " (nothing after the last checkpoint is committed)");
-  n.counters.checkpoints.store(c.written(), std::memory_order_relaxed);
+  n.checkpoint->take(n.plugin_name(), std::move(state), monotonic_ns());
+  return true;
+}
+
+// Writes what is ready; a file that cannot be written stops the pipeline.
+bool Engine::settle_checkpoint(Node& n) {
+  std::string error = n.checkpoint->settle();
+  n.counters.checkpoints.store(n.checkpoint->written(), std::memory_order_relaxed);
+  if (error.empty()) return true;
+  fail("node '" + n.name + "': checkpoint not written: " + error + " (nothing after the last checkpoint is committed)");
+  return false;
+}
+
+void Engine::checkpoint_step(Node& n) {
+  if (n.checkpoint->due(monotonic_ns()) && !take_checkpoint(n)) return;
+  settle_checkpoint(n);
 }
 
 // Graceful end: a last checkpoint of the flushed state, written once everything
 // emitted is delivered, so a restart continues exactly where this run stopped.
 void Engine::final_checkpoint(Node& n) {
+  if (!take_checkpoint(n)) return;
   Checkpointer& c = *n.checkpoint;
-  std::string state;
-  if (!snapshot_of(n.descriptor->vtable, n.instance, state)) {
-    fail("node '" + n.name + "': snapshot for checkpoint " + c.path() + " failed");
-    return;
-  }
-  c.take(n.plugin_name(), std::move(state), monotonic_ns());
   int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
   while (!failed() && !hard_stopped() && monotonic_ns() < deadline) {
-    if (std::string error = c.settle(); !error.empty()) {
-      fail("node '" + n.name + "': checkpoint not written: " + error);
-      return;
-    }
-    n.counters.checkpoints.store(c.written(), std::memory_order_relaxed);
-    if (c.settled()) return;
+    if (!settle_checkpoint(n) || c.settled()) return;
     wait_on(n, 100'000'000, [&] { return c.delivery_moved() || hard_stopped(); });
   }
   if (!c.settled()) log(&n, WEIR_LOG_WARN, "last checkpoint not written: its output was not delivered in time");

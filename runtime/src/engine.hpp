@@ -151,6 +151,8 @@ class Engine {
   void run_sink(Node& n);
   void finish(Node& n);
   void resume(Node& n, Diagnostics& diags);  // restores a checkpointed node's saved state
+  bool take_checkpoint(Node& n);
+  bool settle_checkpoint(Node& n);
   void checkpoint_step(Node& n);
   void final_checkpoint(Node& n);
   bool check(Node& n, int status, const char* what);

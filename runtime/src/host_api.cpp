@@ -69,19 +69,18 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   Node& node = node_of(n);
   HostBatch* b = host_batch(batch);
   if (port < 0 || port >= static_cast<int32_t>(node.outputs.size())) return WEIR_FAILED;
+  if (node.checkpoint && !node.outputs[port].edges.empty()) {
+    // A checkpoint waits for this node's output to be delivered, which it
+    // tracks on batches of its own: a view of the input, not the shared input.
+    HostBatch* view = new_view(b);
+    view->storage.assign(b->records, b->records + b->count);
+    return emit_batch(node, port, view);  // counts it
+  }
   // The same records go on: share the batch, no copy. Its groups already
   // cover it, so nothing new is attached.
   const OutputPort& out = node.outputs[port];
   node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
   if (out.edges.empty()) return WEIR_OK;
-  if (node.checkpoint) {
-    // A checkpoint waits for this node's output to be delivered, which it
-    // tracks on batches of its own: a view of the input, not the shared input.
-    HostBatch* view = new_view(b);
-    view->storage.assign(b->records, b->records + b->count);
-    node.counters.records_out.fetch_sub(b->count, std::memory_order_relaxed);  // emit_batch counts it
-    return emit_batch(node, port, view);
-  }
   retain(b, static_cast<int32_t>(out.edges.size()));
   if (node.collecting) {
     retain(b);

@@ -10,6 +10,7 @@
 #include <weir/json.hpp>
 #include <weir/sdk.hpp>
 
+#include <cmath>
 #include <deque>
 #include <map>
 #include <memory>
@@ -239,7 +240,7 @@ class FakeHost {
   static void gauge(weir_node* n, const char* name, const char* labels, double v) {
     std::lock_guard lock(self(n).mu_);
     std::string key = std::string(name) + "{" + (labels ? labels : "") + "}";
-    if (v != v) self(n).gauges.erase(key);  // NaN removes it, as in the host
+    if (std::isnan(v)) self(n).gauges.erase(key);  // as in the host
     else self(n).gauges[key] = v;
   }
   static int stopping(weir_node* n) { return self(n).is_stopping; }
