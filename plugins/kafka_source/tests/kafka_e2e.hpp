@@ -99,10 +99,11 @@ struct SinkLine {
   int64_t offset = -1, time_ns = 0;
 };
 
-// file_sink's JSON lines (metadata = true); a trailing line cut by a kill is ignored.
+// file_sink's JSON lines (metadata = true; no _key for a message without one); a
+// trailing line cut by a kill is ignored.
 inline std::vector<SinkLine> read_sink(const std::string& path) {
   static const std::regex kLine(
-      R"re(^\{"_key":"([^"]*)","_payload":"([^"]*)","topic":"([^"]*)","partition":(\d+),"offset":(\d+),"_time":(\d+),)re");
+      R"re(^\{(?:"_key":"([^"]*)",)?"_payload":"([^"]*)","topic":"([^"]*)","partition":(\d+),"offset":(\d+),"_time":(\d+),)re");
   std::vector<SinkLine> out;
   std::string text = read_file(path);
   size_t start = 0;
@@ -146,12 +147,14 @@ inline int64_t wall_ns() {
 // loggen -> kafka_sink through the real binary. Message timestamps are the
 // produce time (kafka_sink's default): loggen's 2022 event times would make
 // the broker's time retention delete the topic's data.
-inline void produce(const std::string& bootstrap, const std::string& topic, int cars, int seconds, TempDir& dir) {
+// SINK_PARAMS: more kafka_sink lines, e.g. "keyed = false\n".
+inline void produce(const std::string& bootstrap, const std::string& topic, int cars, int seconds, TempDir& dir,
+                    const std::string& sink_params = "") {
   std::string file = dir.write("produce.toml",
                                "[nodes.cars]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = " + std::to_string(cars) +
                                    "\nseconds = " + std::to_string(seconds) +
                                    "\n[nodes.kafka]\nplugin = \"kafka_sink\"\ninputs = [\"cars\"]\nendpoints = \"" + bootstrap +
-                                   "\"\ntopic = \"" + topic + "\"\n");
+                                   "\"\ntopic = \"" + topic + "\"\n" + sink_params);
   RunResult r = run_weir("run " + file + " --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
