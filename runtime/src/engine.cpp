@@ -310,6 +310,7 @@ std::string Engine::on_node_thread(const std::string& name, std::function<std::s
 // ------------------------------------------------------------------ node threads
 
 static void wait_on(Node& n, int64_t timeout_ns, const std::function<bool()>& ready) {
+  n.counters.wakeups.fetch_add(1, std::memory_order_relaxed);
   uint32_t key = n.signal.prepare();
   if (ready()) {
     n.signal.cancel();
@@ -402,10 +403,13 @@ static bool inputs_done(const Node& n) {
   return true;
 }
 
+// Whether the node has something to take, or every input has ended (its loop
+// then finishes). One input that ended while another is still open is no
+// reason to wake: counting it as "ready" made such a node spin a core.
 static bool input_ready(const Node& n) {
   for (EdgeQueue* e : n.inputs)
-    if (!e->empty_for_consumer() || e->closed()) return true;
-  return false;
+    if (!e->empty_for_consumer()) return true;
+  return inputs_done(n);
 }
 
 // Snapshots the node now; the checkpoint is written once its output is delivered.

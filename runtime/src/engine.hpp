@@ -26,6 +26,9 @@ class Engine;
 struct NodeCounters {
   std::atomic<uint64_t> records_in{0}, records_out{0}, records_error{0}, batches_in{0}, commits{0};
   std::atomic<uint64_t> checkpoints{0};  // checkpoint files written (nodes with `checkpoint`)
+  // Times the node's thread waited for something to do (it may have found it
+  // already there). A node that wakes without work climbs fast: a spin shows here.
+  std::atomic<uint64_t> wakeups{0};
   Histogram batch_ns;  // time spent in process()/write()/poll() per batch
   Histogram hop_ns;    // time a batch waited in the queue before this node took it
 };

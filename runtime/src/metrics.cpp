@@ -36,6 +36,8 @@ std::string prometheus_text(const Engine& engine) {
   counter("commits_total", "Source commits of acknowledged positions.", [](const Node& n) { return n.counters.commits.load(); });
   counter("checkpoints_total", "Checkpoint files written (operators with `checkpoint`).",
           [](const Node& n) { return n.counters.checkpoints.load(); });
+  counter("node_wakeups_total", "Times the node's thread waited for work; fast growth with no records means a spin.",
+          [](const Node& n) { return n.counters.wakeups.load(); });
 
   out << "# HELP weir_batch_seconds Time a node spent on one batch.\n# TYPE weir_batch_seconds summary\n";
   for (const auto& n : engine.nodes()) {
@@ -92,6 +94,7 @@ std::string status_json(const Engine& engine) {
     out += ",\"records_out\":" + std::to_string(n.counters.records_out.load());
     out += ",\"records_error\":" + std::to_string(n.counters.records_error.load());
     if (n.checkpoint) out += ",\"checkpoints\":" + std::to_string(n.counters.checkpoints.load());
+    out += ",\"wakeups\":" + std::to_string(n.counters.wakeups.load());
     out += ",\"finished\":" + std::string(n.finished.load() ? "true" : "false");
     char lat[160];
     std::snprintf(lat, sizeof lat, ",\"batch_p50_us\":%.1f,\"batch_p99_us\":%.1f,\"hop_p50_us\":%.1f,\"hop_p99_us\":%.1f",

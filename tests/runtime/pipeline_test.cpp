@@ -268,5 +268,35 @@ TEST(Pipeline, MetricsEndpointServesPrometheusAndStatus) {
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
 }
 
+// Issue 20: once one input of a node ended, the node woke at once on every
+// wait (an ended input counted as "ready") and spun a core until its other
+// inputs ended. A node with nothing to do must sleep: its wake-ups stay in
+// proportion to the batches it gets, for a sink and for an operator.
+TEST(Pipeline, ANodeWhoseOneInputEndedSleepsUntilTheOtherBringsWork) {
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.quick]\nplugin = \"generator\"\ncount = 1\n"
+                               "[nodes.slow]\nplugin = \"generator\"\ncount = 150\nrate = 100\n"
+                               "[nodes.pass]\nplugin = \"passthrough\"\ninputs = [\"quick.out\", \"slow.out\"]\n"
+                               "[nodes.both]\nplugin = \"null_sink\"\ninputs = [\"quick.out\", \"slow.out\"]\n"
+                               "[nodes.after]\nplugin = \"null_sink\"\ninputs = [\"pass.out\"]\n");
+  auto r = run_weir("run " + file + " --status-out " + dir.file("status.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string status = read_file(dir.file("status.json"));
+  auto field = [&](const std::string& node, const std::string& key) {
+    size_t at = status.find("{\"name\":\"" + node + "\"");
+    EXPECT_NE(at, std::string::npos) << status;
+    size_t k = status.find("\"" + key + "\":", at);
+    EXPECT_NE(k, std::string::npos) << key << " of " << node << " in " << status;
+    return std::stoll(status.substr(k + key.size() + 3));
+  };
+  for (const char* node : {"both", "pass"}) {
+    int64_t records = field(node, "records_in"), wakeups = field(node, "wakeups");
+    EXPECT_EQ(records, 151) << node;
+    // Each batch may take a wake-up or two; a spin takes hundreds of thousands in 1.5 s.
+    EXPECT_LT(wakeups, 2 * records + 100) << node << " woke " << wakeups << " times for " << records << " records";
+  }
+}
+
 }  // namespace
 }  // namespace weir::testing
