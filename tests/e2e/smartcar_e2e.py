@@ -7,8 +7,9 @@ parts, malformed lines are injected and the rule file's threshold goes from 80 t
 Then:
   * HBase holds exactly K*T rows, each row's 8 columns equal to the generator's own line;
   * Redis holds, for the date, exactly the members the rule's semantics give, computed
-    here independently from the generated lines (30 s tumbling batches per car, the
-    threshold in force when each batch closed); the key has the one-week TTL;
+    here independently from the generated lines (30 s tumbling batches per car aligned on
+    multiples of 30 s since the epoch, the threshold in force when each batch closed); the
+    key has the one-week TTL;
   * the malformed lines are counted on the error port (in the rejects file), none in HBase.
 A second run SIGKILLs weir mid-stream and restarts it: HBase still holds exactly K*T rows
 and Redis exactly the expected members (the rule's checkpoint restores its windows, so
@@ -82,17 +83,20 @@ def redis(*args):
 
 
 def expected_members(lines, thresholds):
-    """The rule's semantics, independently: 30 s tumbling batches aligned on the first
-    event, per car; every line of a car whose batch average speed exceeds the threshold
-    in force for that batch (thresholds[batch index]) is flagged as CAR-DATE."""
-    t0 = None
+    """The rule's semantics, independently: per car, 30 s tumbling batches aligned on
+    multiples of 30 s since the epoch (the rule's `time_batch(30 sec, 0L)`), whatever the
+    first line's time; every line of a car whose batch average speed exceeds the threshold
+    in force for that batch (thresholds[batch index]) is flagged as CAR-DATE. The lines'
+    times are UTC and all on DATE, and a day is 2880 such batches (midnight UTC is a
+    multiple of 30 s since the epoch), so a line's batch is its second of the day // 30:
+    batch 0 is 00:00:00-00:00:30, batch 1 00:00:30-00:01:00, and so on."""
     batches = defaultdict(lambda: defaultdict(list))
     for line in lines:
         date, car, *_rest = line.split(",")
+        assert date[:8] == DATE, line
         speed = int(line.split(",")[6])
         secs = int(date[8:10]) * 3600 + int(date[10:12]) * 60 + int(date[12:14])
-        t0 = secs if t0 is None else t0
-        batches[(secs - t0) // 30][car].append((date, speed))
+        batches[secs // 30][car].append((date, speed))
     members = set()
     for index, cars in batches.items():
         for car, rows in cars.items():
@@ -183,7 +187,8 @@ def main():
     rejects = open(os.path.join(work, "rejects.jsonl")).read().splitlines()
     check(len(rejects) == len(malformed), f"{len(malformed)} malformed lines on the error port (got {len(rejects)})")
     check(all("error_reason" in r for r in rejects), "each reject carries its reason")
-    # Batches 0 (closed inside part 1) ran with 80; batch 1 closed at part 2's first line, after the reload.
+    # Batch 0 (00:00:00-00:00:30, closed inside part 1) ran with 80; batch 1 (to 00:01:00) closed
+    # at part 2's first line (00:01:00), after the reload; batches 2 and 3 are part 2's.
     expected = expected_members(lines, {0: 80, 1: 100, 2: 100, 3: 100})
     actual = set(redis("SMEMBERS", DATE).split())
     check(actual == expected, f"Redis set {DATE} holds exactly the {len(expected)} expected members "

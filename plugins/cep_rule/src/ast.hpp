@@ -63,6 +63,14 @@ struct WindowSpec {
   WindowKind kind = WindowKind::None;
   int64_t size = 0;  // events, or milliseconds for time windows
   Pos pos;
+  // #time_batch(T, reference, 'flags'). The reference point (milliseconds
+  // since the epoch) puts batch ends at reference + k*T; without one they are
+  // aligned to the first event. The compiler folds StatementAst's
+  // window_reference into these two.
+  bool has_reference = false;
+  int64_t reference = 0;
+  bool force_update = false;  // 'FORCE_UPDATE': post every interval, even an empty one
+  bool start_eager = false;   // 'START_EAGER': the first batch starts at deployment (implies FORCE_UPDATE)
 };
 
 enum class StreamSelector : uint8_t { IStream, IRStream, RStream };
@@ -96,6 +104,7 @@ struct StatementAst {
   Pos from_pos;
   ExprPtr stream_filter;   // Ev(expr): applies before the window
   WindowSpec window;
+  ExprPtr window_reference;  // #time_batch's reference point as written (a constant expression), or null
   ExprPtr where;
   std::vector<ExprPtr> group_by;
   ExprPtr having;

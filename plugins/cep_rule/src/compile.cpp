@@ -1,6 +1,7 @@
 #include "compile.hpp"
 
 #include "error.hpp"
+#include "eval.hpp"
 
 #include <algorithm>
 
@@ -53,6 +54,7 @@ class Compiler {
                          "without a having clause");
     if (p.window.kind == WindowKind::TimeBatch && p.window.size <= 0)
       fail(p.window.pos, "#time_batch needs a positive time period");
+    if (st_.window_reference) reference_point(p.window, *st_.window_reference);
 
     if (st_.stream_filter) {
       p.stream_filter = st_.stream_filter->clone();
@@ -133,13 +135,46 @@ class Compiler {
     p.keep_last_batch = batch && (p.irstream() || p.output.by_events ||
                                   (p.output.mode == OutputMode::First && !p.group_by.empty()));
     p.layout = layout_;
+    // The suffixes appear only when given, so a window without them keeps the
+    // identity it had before they existed (and its saved state loads).
     p.window_identity = st_.from + "(" + (p.stream_filter ? render(*p.stream_filter) : "") + ")#" +
                         std::to_string(static_cast<int>(p.window.kind)) + ":" + std::to_string(p.window.size);
+    if (p.window.has_reference) p.window_identity += ",reference=" + std::to_string(p.window.reference);
+    if (p.window.start_eager) p.window_identity += ",START_EAGER";
+    else if (p.window.force_update) p.window_identity += ",FORCE_UPDATE";
     return p;
   }
 
  private:
   [[noreturn]] void fail(Pos pos, const std::string& msg) const { throw EplError(file_, pos, msg); }
+
+  // Esper evaluates the reference point once, when it compiles the
+  // statement: a constant of a whole-number type (`0L`, `1650931200000`,
+  // `1000*2`); a double (`0.5`, `60000/2`) or a variable is refused.
+  void reference_point(WindowSpec& w, const Expr& written) {
+    ExprPtr e = written.clone();
+    if (has_name(*e))
+      fail(e->pos, "the #time_batch reference point must be a constant: milliseconds since the epoch, e.g. 0L");
+    clause_ = "#time_batch reference point";
+    Type t = bind(*e, false, false);
+    Value v = eval(*e, EvalEnv{});
+    if (t != Type::Long || v.type() != Type::Long)  // a long expression can still be null (`1 % 0`)
+      fail(e->pos, "the #time_batch reference point must be a long (milliseconds since the epoch, e.g. 0L), not " +
+                       std::string(type_name(t == Type::Long ? v.type() : t)));
+    // Esper 8.9 schedules a START_EAGER window when the statement starts,
+    // aligned to that instant, before it looks at the reference point: the
+    // reference is silently ignored. Refused, rather than copied.
+    if (w.start_eager)
+      fail(e->pos, "#time_batch with START_EAGER ignores the reference point in Esper 8.9 (its batches align to the "
+                   "statement's start): drop the reference point or START_EAGER");
+    w.has_reference = true;
+    w.reference = v.as_long();
+  }
+
+  static bool has_name(const Expr& e) {
+    if (e.kind == ExprKind::Ident) return true;
+    return (e.a && has_name(*e.a)) || (e.b && has_name(*e.b));
+  }
 
   void condition(Expr& e, const char* clause) {
     clause_ = clause;

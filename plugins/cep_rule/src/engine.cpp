@@ -130,7 +130,7 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
         if (!same) throw EplError(module.file, st.pos, "stream '" + plan.insert_into + "' already exists with other columns");
       }
     }
-    auto s = std::make_unique<Statement>(std::move(plan), i, vars_);
+    auto s = std::make_unique<Statement>(std::move(plan), i, vars_, now_);
     s->set_deliver([this](Statement& stmt, int64_t t, const RowSet& a, const RowSet& b, bool partial) {
       on_delivery(stmt, t, a, b, partial);
     });
@@ -208,7 +208,8 @@ std::vector<std::string> Engine::adopt(Engine& old) {
   std::vector<bool> used(old.statements_.size(), false);
   for (auto& s : statements_) {
     if (s->plan().window.kind == WindowKind::None) continue;
-    std::string why = "no statement of the previous rule had the same window (stream, filter, kind and size)";
+    std::string why =
+        "no statement of the previous rule had the same window (stream, filter, kind, size, reference point and flags)";
     for (size_t j = 0; j < old.statements_.size(); ++j) {
       if (used[j] || old.statements_[j]->plan().window_identity != s->plan().window_identity) continue;
       why = s->adopt(*old.statements_[j]);
@@ -241,7 +242,10 @@ void Engine::restore(std::string_view state) {
   int64_t now = r.i64();
   if (r.u64() != statements_.size()) throw std::runtime_error("cep_rule state: the rule has a different number of statements");
   for (auto& s : statements_) {
-    if (r.str() != s->plan().window_identity) throw std::runtime_error("cep_rule state: a statement's window changed");
+    std::string saved = r.str();
+    if (saved != s->plan().window_identity)
+      throw std::runtime_error("cep_rule state: the window of statement " + std::to_string(s->index() + 1) +
+                               " changed (saved " + saved + ", now " + s->plan().window_identity + ")");
     s->load(r);
   }
   now_ = now;

@@ -218,7 +218,7 @@ class Parser {
         next();  // #
         view = lower(name("a view name"));
       }
-      window(s.window, view, start);
+      window(s, view, start);
     }
     if (accept_word("as")) {
       s.from_alias = name("a stream alias");
@@ -227,12 +227,34 @@ class Parser {
     }
   }
 
-  void window(WindowSpec& w, const std::string& view, const Token& start) {
+  void window(StatementAst& s, const std::string& view, const Token& start) {
+    WindowSpec& w = s.window;
     w.pos = start.pos;
     expect_symbol("(");
-    if (view == "time" || view == "time_batch") {
-      w.kind = view == "time" ? WindowKind::Time : WindowKind::TimeBatch;
+    if (view == "time") {
+      w.kind = WindowKind::Time;
       w.size = time_period(true);
+    } else if (view == "time_batch") {
+      // Esper: time_batch(period [, reference point] [, 'flags']); a string
+      // as the second and last parameter is the flags.
+      w.kind = WindowKind::TimeBatch;
+      w.size = time_period(true);
+      if (accept_symbol(",")) {
+        if (peek().kind == Tok::String && is_symbol(")", 1)) {
+          time_batch_flags(w);
+        } else if (peek().kind == Tok::String && is_symbol(",", 1)) {
+          fail(peek(), "the #time_batch flags come last, after the reference point, "
+                       "e.g. #time_batch(30 sec, 0L, 'FORCE_UPDATE')");
+        } else {
+          s.window_reference = expr();  // folded (and checked) by the compiler
+          if (accept_symbol(",")) {
+            if (peek().kind != Tok::String)
+              fail(peek(), "expected the #time_batch flags as a string such as 'FORCE_UPDATE, START_EAGER', found " +
+                               describe(peek()));
+            time_batch_flags(w);
+          }
+        }
+      }
     } else if (view == "length" || view == "length_batch") {
       w.kind = view == "length" ? WindowKind::Length : WindowKind::LengthBatch;
       const Token& n = peek();
@@ -244,6 +266,30 @@ class Parser {
       fail(start, "unsupported view '" + view + "' (supported: time, time_batch, length, length_batch)");
     }
     expect_symbol(")");
+  }
+
+  // Esper's flow-control keywords, comma-separated, any case. START_EAGER
+  // implies FORCE_UPDATE (Esper's TimeBatchFlags).
+  void time_batch_flags(WindowSpec& w) {
+    const Token& t = next();
+    std::string text = lower(t.text);
+    size_t b = 0;
+    while (b <= text.size()) {
+      size_t e = text.find(',', b);
+      if (e == std::string::npos) e = text.size();
+      std::string word = text.substr(b, e - b);
+      size_t l = word.find_first_not_of(" \t"), r = word.find_last_not_of(" \t");
+      word = l == std::string::npos ? "" : word.substr(l, r - l + 1);
+      if (word == "force_update") {
+        w.force_update = true;
+      } else if (word == "start_eager") {
+        w.force_update = true;
+        w.start_eager = true;
+      } else if (!word.empty()) {
+        fail(t, "unknown #time_batch flag '" + word + "' (valid: FORCE_UPDATE, START_EAGER)");
+      }
+      b = e + 1;
+    }
   }
 
   // `30 sec`, `1 minute 30 seconds`, `1500 msec`, or a bare number of seconds.

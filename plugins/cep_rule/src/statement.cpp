@@ -4,11 +4,11 @@
 
 namespace weir::cep {
 
-Statement::Statement(Plan plan, size_t index, const Variables& vars)
+Statement::Statement(Plan plan, size_t index, const Variables& vars, int64_t start_ms)
     : plan_(std::move(plan)),
       index_(index),
       vars_(&vars),
-      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch),
+      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms),
       rows_new_(plan_.columns.size()),
       rows_old_(plan_.columns.size()),
       key_(plan_.group_by.size()) {
@@ -156,7 +156,11 @@ void Statement::on_post(const Post& p) {
   for (size_t i = p.old_begin; i < p.old_end; ++i) n_old += s.meta(i).passed;
   // A batch whose previous batch was not kept: it had events iff something is aggregated.
   bool old_present = n_old > 0 || (p.batch && p.old_nonempty && agg_ && agg_->total_rows() > 0);
-  if (n_new == 0 && !old_present) return;  // Esper's filter view posts nothing then
+  // Esper's filter view (the where clause) posts nothing then. Without a
+  // where clause, a FORCE_UPDATE interval with no events reaches the result
+  // set as an empty update (a fully aggregated statement posts its row).
+  bool forced = p.forced && !plan_.where;
+  if (n_new == 0 && !old_present && !forced) return;
 
   ++epoch_;
   ++having_epoch_;

@@ -26,7 +26,8 @@ class Statement final : private PostSink, private OutputTarget {
       std::function<void(Statement&, int64_t time_ms, const RowSet& inew, const RowSet& iold, bool partial)>;
   static constexpr size_t kChunkRows = 4096;
 
-  Statement(Plan plan, size_t index, const Variables& vars);
+  // start_ms: the engine's clock when the statement starts.
+  Statement(Plan plan, size_t index, const Variables& vars, int64_t start_ms);
 
   const Plan& plan() const { return plan_; }
   size_t index() const { return index_; }

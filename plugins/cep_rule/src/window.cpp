@@ -66,7 +66,34 @@ void EventStore::pop_front(size_t n) {
 
 // ---------------------------------------------------------------- Window
 
-Window::Window(const WindowSpec& spec, size_t width, bool keep_last) : spec_(spec), store_(width), keep_last_(keep_last) {}
+Window::Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms)
+    : spec_(spec), store_(width), keep_last_(keep_last) {
+  if (spec_.kind != WindowKind::TimeBatch) return;
+  if (spec_.start_eager) {
+    // The first interval runs from the start, aligned to it (the compiler
+    // refuses a reference point here: Esper would ignore it).
+    has_reference_ = true;
+    reference_ = start_ms;
+    schedule_batch_end(start_ms);
+  } else if (spec_.has_reference) {
+    has_reference_ = true;
+    reference_ = spec_.reference;
+  }
+}
+
+// The first batch end strictly after `now` on the grid reference_ + k*size
+// (Esper's TimePeriodUtil.deltaAddWReference): an event exactly on a boundary
+// starts the next batch, and a reference in the future or not a multiple of
+// the size works the same. Computed with the reference reduced to [0, size)
+// so that no subtraction can overflow.
+void Window::schedule_batch_end(int64_t now) {
+  int64_t size = spec_.size;
+  int64_t offset = ((reference_ % size) + size) % size;
+  int64_t into = (now % size - offset) % size;  // time since the last boundary at or before now
+  if (into < 0) into += size;
+  due_ = now + (size - into);
+  scheduled_ = true;
+}
 
 void Window::commit_insert(int64_t now, PostSink& sink) {
   size_t n = store_.size();
@@ -104,14 +131,7 @@ void Window::commit_insert(int64_t now, PostSink& sink) {
         has_reference_ = true;
         reference_ = now;
       }
-      if (!scheduled_) {
-        // The next batch end after `now` on the grid reference + k*T (Esper's
-        // deltaAddWReference): an event exactly on a boundary starts a batch.
-        int64_t k = (now - reference_) / spec_.size;
-        if (now < reference_) k -= 1;
-        due_ = reference_ + (k + 1) * spec_.size;
-        scheduled_ = true;
-      }
+      if (!scheduled_) schedule_batch_end(now);
       break;
   }
 }
@@ -139,20 +159,20 @@ void Window::on_timer(int64_t now, PostSink& sink) {
   } else if (spec_.kind == WindowKind::TimeBatch && scheduled_ && due_ <= now) {
     scheduled_ = false;
     bool current = store_.size() > last_count_;
-    bool reschedule = current || last_nonempty_;
+    // Without FORCE_UPDATE, two empty intervals in a row stop the timer until
+    // the next event (which joins the batch of the same grid).
+    bool reschedule = current || last_nonempty_ || spec_.force_update;
     post_batch(now, sink);
-    if (reschedule) {
-      due_ = now + spec_.size;
-      scheduled_ = true;
-    }
+    if (reschedule) schedule_batch_end(now);
   }
 }
 
 void Window::post_batch(int64_t, PostSink& sink) {
   size_t n = store_.size();
   size_t current = n - last_count_;
-  if (current > 0 || last_nonempty_) {
+  if (current > 0 || last_nonempty_ || spec_.force_update) {
     Post p;
+    p.forced = current == 0 && !last_nonempty_;
     p.batch = true;
     p.old_begin = 0;
     p.old_end = last_count_;

@@ -9,6 +9,10 @@
 //   #time_batch(T)  posts the collected events at the end of each T interval,
 //                   aligned to the first event; one empty batch after a
 //                   non-empty one, then sleeps until the next event
+//   #time_batch(T, R)  the same with batch ends at R + k*T (R: milliseconds
+//                   since the epoch), whatever the first event's time
+//   'FORCE_UPDATE'  also posts empty intervals, and never sleeps
+//   'START_EAGER'   the first interval starts when the statement does
 //
 // Events live in one ring of fixed-width rows (only the properties the
 // statement reads), so memory is proportional to the events in the window and
@@ -96,6 +100,7 @@ struct Post {
   size_t old_begin = 0, old_end = 0;
   bool batch = false;         // the new events replace everything posted before
   bool old_nonempty = false;  // batch: the previous batch had events (even if not kept)
+  bool forced = false;        // FORCE_UPDATE: an interval with no events at all, posted anyway
 };
 
 class PostSink {
@@ -110,7 +115,8 @@ class Window {
  public:
   // keep_last: batch windows keep the previous batch to post it as old data
   // (only needed for remove-stream rows and event-count output conditions).
-  Window(const WindowSpec& spec, size_t width, bool keep_last);
+  // start_ms: the engine's clock when the statement starts (START_EAGER).
+  Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms);
 
   const WindowSpec& spec() const { return spec_; }
   EventStore& store() { return store_; }
@@ -141,6 +147,7 @@ class Window {
 
  private:
   void post_batch(int64_t now, PostSink& sink);
+  void schedule_batch_end(int64_t now);
 
   WindowSpec spec_;
   EventStore store_;
@@ -148,7 +155,10 @@ class Window {
   // Batch windows: the store holds [previous batch (if kept) | current batch].
   size_t last_count_ = 0;
   bool last_nonempty_ = false;
-  // time_batch scheduling (Esper's TimeBatchView).
+  // time_batch scheduling (Esper's TimeBatchView): batch ends are at
+  // reference_ + k*size; the reference is the spec's, or the first event's
+  // time, or the start time (START_EAGER). Saved with the window's state, so
+  // a restored window keeps its alignment.
   bool scheduled_ = false;
   int64_t due_ = 0;
   bool has_reference_ = false;

@@ -50,6 +50,32 @@ TEST(CepParser, SyntaxErrorsArePositioned) {
             "r.epl:1:208: expression nested too deeply");
 }
 
+// #time_batch(period [, reference point] [, 'flags']), as Esper 8.9 reads it.
+TEST(CepParser, TimeBatchReferencePointAndFlags) {
+  Module m = parse_module(
+      "select a from Ev#time_batch(30 sec, 0L); select a from Ev.win:time_batch(10 sec, 'force_update');"
+      "select a from Ev#time_batch(10 sec, 1000*2, 'FORCE_UPDATE'); select a from Ev#time_batch(1 min, \"START_EAGER, \")",
+      "r.epl");
+  ASSERT_EQ(m.statements.size(), 4u);
+  EXPECT_EQ(m.statements[0].window.size, 30'000);
+  ASSERT_TRUE(m.statements[0].window_reference);
+  EXPECT_FALSE(m.statements[0].window.force_update);
+  EXPECT_FALSE(m.statements[1].window_reference);
+  EXPECT_TRUE(m.statements[1].window.force_update);
+  EXPECT_FALSE(m.statements[1].window.start_eager);
+  EXPECT_TRUE(m.statements[2].window_reference);
+  EXPECT_TRUE(m.statements[2].window.force_update);
+  EXPECT_TRUE(m.statements[3].window.start_eager);
+  EXPECT_TRUE(m.statements[3].window.force_update);  // START_EAGER implies FORCE_UPDATE (Esper's TimeBatchFlags)
+
+  EXPECT_EQ(parse_error("select a from Ev#time_batch(10 sec, 0L, 'FORCE_UPDATE, NOW')"),
+            "r.epl:1:41: unknown #time_batch flag 'now' (valid: FORCE_UPDATE, START_EAGER)");
+  EXPECT_EQ(parse_error("select a from Ev#time_batch(10 sec, 0L, 5)"),
+            "r.epl:1:41: expected the #time_batch flags as a string such as 'FORCE_UPDATE, START_EAGER', found the number 5");
+  EXPECT_EQ(parse_error("select a from Ev#time_batch(10 sec, 'FORCE_UPDATE', 0L)"),
+            "r.epl:1:37: the #time_batch flags come last, after the reference point, e.g. #time_batch(30 sec, 0L, 'FORCE_UPDATE')");
+}
+
 TEST(CepParser, BothViewSpellingsAndUnits) {
   Module m = parse_module(
       "select a from Ev.win:time(1 minute 30 seconds); select a from Ev#time_batch(1500 msec);"
@@ -80,6 +106,26 @@ TEST(CepCompiler, SemanticErrorsArePositioned) {
   EXPECT_EQ(compile_error("select sym, qty as sym from Ev"), "r.epl:1:13: column name 'sym' appears more than once in the select clause (use 'as')");
   EXPECT_EQ(compile_error("select e.sym from Ev as x"), "r.epl:1:8: unknown stream or alias 'e' (the statement reads 'Ev' as 'x')");
   EXPECT_EQ(compile_error("select sym from Ev#time_batch(0 sec)"), "r.epl:1:19: #time_batch needs a positive time period");
+}
+
+TEST(CepCompiler, TimeBatchReferencePointIsALongConstant) {
+  EXPECT_EQ(compile_error("select sym from Ev#time_batch(10 sec, 0.5)"),
+            "r.epl:1:39: the #time_batch reference point must be a long (milliseconds since the epoch, e.g. 0L), not double");
+  EXPECT_EQ(compile_error("select sym from Ev#time_batch(10 sec, 60000/2)"),  // long/long is a double in EPL
+            "r.epl:1:44: the #time_batch reference point must be a long (milliseconds since the epoch, e.g. 0L), not double");
+  EXPECT_EQ(compile_error("create variable long r = 0; select sym from Ev#time_batch(10 sec, r)"),
+            "r.epl:1:67: the #time_batch reference point must be a constant: milliseconds since the epoch, e.g. 0L");
+  EXPECT_EQ(compile_error("select sym from Ev#time_batch(10 sec, 'x' = 'x')"),
+            "r.epl:1:43: the #time_batch reference point must be a long (milliseconds since the epoch, e.g. 0L), not boolean");
+  EXPECT_EQ(compile_error("select sym from Ev#time_batch(10 sec, 1 % 0)"),
+            "r.epl:1:41: the #time_batch reference point must be a long (milliseconds since the epoch, e.g. 0L), not null");
+  // Esper 8.9 would silently align a START_EAGER window to the statement's start instead.
+  EXPECT_EQ(compile_error("select sym from Ev#time_batch(10 sec, 0L, 'START_EAGER')"),
+            "r.epl:1:39: #time_batch with START_EAGER ignores the reference point in Esper 8.9 (its batches align to the "
+            "statement's start): drop the reference point or START_EAGER");
+  Engine e(parse_module("select sym from Ev#time_batch(10 sec, -2*1000)", "r.epl"), {kEv}, {});
+  EXPECT_TRUE(e.statement(0).plan().window.has_reference);
+  EXPECT_EQ(e.statement(0).plan().window.reference, -2000);
 }
 
 // Combinations whose Esper results are not pinned down, or hit an Esper bug,
@@ -196,6 +242,107 @@ TEST(CepEngine, SnapshotRestoreRoundTrip) {
                                               "12000:B,0,null,null", "15000:A,0,null,null"}));
   EXPECT_EQ(b.rows, a.rows);  // the buffered `last` rows were part of the state
   EXPECT_THROW(b.engine.restore("garbage"), std::runtime_error);
+}
+
+// 2022-04-26 06:10:07 UTC, 7 s into a 30 s slot of the epoch.
+constexpr int64_t kT0 = 1'650'953'407'000;
+constexpr int64_t kSlot = 1'650'953'400'000;  // 06:10:00
+
+TEST(CepEngine, TimeBatchReferencePointAlignsBatchesToTheEpoch) {
+  Rules aligned("select count(*) as n, sum(qty) as s from Ev#time_batch(30 sec, 0L)");
+  Rules first("select count(*) as n, sum(qty) as s from Ev#time_batch(30 sec)");
+  for (Rules* r : {&aligned, &first}) {
+    r->send(kT0, "A", 1, 1);
+    r->send(kT0 + 20'000, "A", 1, 2);  // 06:10:27
+    r->send(kT0 + 23'000, "A", 1, 4);  // 06:10:30 exactly: starts the next aligned batch
+    r->send(kT0 + 95'000, "A", 1, 8);  // 06:11:42, after two batch ends without events
+    r->engine.advance_to(kT0 + 200'000);
+  }
+  auto at = [](int64_t t, const char* v) { return std::to_string(t) + ":" + v; };
+  EXPECT_EQ(aligned.rows, (std::vector<std::string>{at(kSlot + 30'000, "2,3"), at(kSlot + 60'000, "1,4"),
+                                                    at(kSlot + 90'000, "0,null"), at(kSlot + 120'000, "1,8"),
+                                                    at(kSlot + 150'000, "0,null")}));
+  // Without a reference point the batches start at the first event.
+  EXPECT_EQ(first.rows, (std::vector<std::string>{at(kT0 + 30'000, "3,7"), at(kT0 + 60'000, "0,null"),
+                                                  at(kT0 + 120'000, "1,8"), at(kT0 + 150'000, "0,null")}));
+}
+
+TEST(CepEngine, TimeBatchReferenceInTheFutureOrNotAMultiple) {
+  Rules r("select count(*) as n from Ev#time_batch(10 sec, 1000400L)");
+  r.send(3'500, "A", 1, 1);
+  r.send(10'400, "A", 1, 1);  // on the grid: the next batch
+  r.engine.advance_to(40'000);
+  EXPECT_EQ(r.rows, (std::vector<std::string>{"10400:1", "20400:1", "30400:0"}));
+}
+
+// A checkpoint taken in the middle of a batch: the restored engine (started
+// at another time, as after a restart) ends the batch on the same grid and
+// posts exactly what the uninterrupted one does.
+TEST(CepEngine, SnapshotMidBatchKeepsTheAlignment) {
+  for (const char* epl : {"select sym, count(*) as n, sum(qty) as s from Ev#time_batch(30 sec, 0L) group by sym",
+                          "select sym, count(*) as n, sum(qty) as s from Ev#time_batch(30 sec) group by sym",
+                          "select count(*) as n from Ev#time_batch(30 sec, 0L, 'FORCE_UPDATE')"}) {
+    SCOPED_TRACE(epl);
+    Rules a(epl);
+    a.send(kT0, "A", 1, 1);
+    a.send(kT0 + 5'000, "B", 1, 2);
+    std::string state = a.engine.snapshot();
+    EngineOptions later;
+    later.start_ms = kT0 + 9'000;
+    Rules b(epl, later);
+    b.engine.restore(state);
+    EXPECT_EQ(b.engine.next_timer(), a.engine.next_timer());
+    for (Rules* r : {&a, &b}) {
+      r->send(kT0 + 10'000, "A", 1, 4);
+      r->send(kT0 + 40'000, "B", 1, 8);
+      r->engine.advance_to(kT0 + 120'000);
+    }
+    EXPECT_FALSE(a.rows.empty());
+    EXPECT_EQ(b.rows, a.rows);
+  }
+  Rules a("select count(*) as n from Ev#time_batch(30 sec, 0L)");
+  a.send(kT0, "A", 1, 1);
+  EXPECT_EQ(a.engine.next_timer(), kSlot + 30'000);
+  Rules b("select count(*) as n from Ev#time_batch(30 sec, 0L)");
+  b.engine.restore(a.engine.snapshot());
+  b.engine.advance_to(kT0 + 60'000);
+  EXPECT_EQ(b.rows,
+            (std::vector<std::string>{std::to_string(kSlot + 30'000) + ":1", std::to_string(kSlot + 60'000) + ":0"}));
+}
+
+// The state of a window cut differently (first-event batches before the rule
+// got its reference point) is refused rather than continued on the old grid;
+// a reload starts that window empty, for the same reason.
+TEST(CepEngine, AChangedReferencePointStartsTheWindowEmpty) {
+  Rules old("select count(*) as n from Ev#time_batch(30 sec)");
+  old.send(kT0, "A", 1, 1);
+  Rules fresh("select count(*) as n from Ev#time_batch(30 sec, 0L)");
+  try {
+    fresh.engine.restore(old.engine.snapshot());
+    ADD_FAILURE() << "restored";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(),
+                 "cep_rule state: the window of statement 1 changed (saved Ev()#4:30000, now Ev()#4:30000,reference=0)");
+  }
+  auto notes = fresh.engine.adopt(old.engine);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], "statement 1 starts with an empty window: no statement of the previous rule had the same window (stream, "
+                      "filter, kind, size, reference point and flags)");
+  // The same definition is adopted with its grid.
+  Rules same("select count(*) as n, sum(qty) as s from Ev#time_batch(30 sec, 0L)");
+  same.send(kT0, "A", 1, 3);
+  Rules next("select count(*) as n, sum(qty) as s from Ev#time_batch(30 sec, 0L) where qty > 1");
+  EXPECT_TRUE(next.engine.adopt(same.engine).empty());
+  next.engine.advance_to(kT0 + 30'000);
+  EXPECT_EQ(next.rows, (std::vector<std::string>{std::to_string(kSlot + 30'000) + ":1,3"}));
+}
+
+TEST(CepEngine, StartEagerBeginsAtTheStart) {
+  EngineOptions opt;
+  opt.start_ms = 1'000;
+  Rules r("select count(*) as n from Ev#time_batch(10 sec, 'START_EAGER')", opt);
+  r.engine.advance_to(25'000);
+  EXPECT_EQ(r.rows, (std::vector<std::string>{"11000:0", "21000:0"}));
 }
 
 TEST(CepEngine, MinMaxWithRemovalAndGroupsAreFreed) {

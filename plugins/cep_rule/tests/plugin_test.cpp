@@ -79,7 +79,7 @@ TEST(CepRule, ShippedOverspeedRuleFlagsEveryRecordOfAFastCar) {
   ASSERT_EQ(h.vt().open(h.instance()), WEIR_OK);
   ASSERT_EQ(h.process(h.make_batch({car("20220426061000", "A0001", 90), car("20220426061000", "B0002", 50),
                                     car("20220426061010", "A0001", 95), car("20220426061010", "B0002", 60),
-                                    // 30 s after the first record: the first batch ends before this one.
+                                    // 06:10:30: the batch 06:10:00-06:10:30 ends before this one.
                                     car("20220426061030", "C0003", 10)})),
             WEIR_OK);
   EXPECT_EQ(on_port(h, "all").size(), 5u);

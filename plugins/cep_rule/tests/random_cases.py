@@ -3,8 +3,8 @@
 (tests/cep_conformance/README.md), for comparing the engine with Esper:
     random_cases.py SEED COUNT OUT_DIR
 Statements mix every construct cep_rule supports: plain/aggregate/grouped
-selects, both window spellings, where, having, irstream, stream filters and
-every output rate limiting form. See random_vs_esper.sh."""
+selects, both window spellings, time_batch reference points and flags, where,
+having, irstream, stream filters and every output rate limiting form. See random_vs_esper.sh."""
 import random, os, sys, shutil
 seed = int(sys.argv[1]); n = int(sys.argv[2]); out = sys.argv[3]
 random.seed(seed)
@@ -13,7 +13,9 @@ plain = ["sym", "price", "qty", "ts", "price*2 as p2", "qty+1 as q1", "ok"]
 aggs = ["count(*) as c", "sum(qty) as sq", "avg(price) as ap", "min(price) as mn", "max(qty) as mx", "count(price) as cp", "sum(price) as sp", "max(sym) as ms"]
 wins = lambda: random.choice(["", "#length(%d)" % random.randint(1,5), "#length_batch(%d)" % random.randint(1,4),
         "#time(%d sec)" % random.randint(1,20), "#time(%d msec)" % random.choice([500,1500,2500]), "#time_batch(%d sec)" % random.randint(1,15),
-        ".win:time_batch(%d msec)" % random.choice([1500, 4000]), ".win:length(%d)" % random.randint(1,4)])
+        ".win:time_batch(%d msec)" % random.choice([1500, 4000]), ".win:length(%d)" % random.randint(1,4),
+        "#time_batch(%d sec, %dL)" % (random.randint(1,15), random.choice([0, 2500, 7000, 100000])),
+        "#time_batch(%d sec, 0L, 'FORCE_UPDATE')" % random.randint(2,15), "#time_batch(%d sec, 'START_EAGER')" % random.randint(2,15)])
 wheres = ["price > 10", "qty < 5", "ok", "not ok", "sym != 'IBM'", "price is not null", "qty >= 3 and price < 20", "sym = 'MSFT' or qty > 6"]
 havings_agg = ["count(*) > 1", "sum(qty) > 5", "avg(price) > 10", "max(qty) >= 7", "count(*) >= 2 and avg(price) < 15"]
 havings_plain = ["qty > 3", "price < 12"]
