@@ -46,7 +46,7 @@ work=$root/.services/smartcar
 mkdir -p "$work"
 export SMARTCAR_REJECTS=$work/rejects.jsonl
 # The rule's checkpoint goes with the Kafka data it refers to (kafka.sh stop removes both).
-export SMARTCAR_CHECKPOINT=${WEIR_SERVICES_DIR:-$root/.services}/kafka/smartcar-rule.ckpt
+export SMARTCAR_CHECKPOINT=${WEIR_SERVICES_DIR:-$root/.services}/kafka/smartcar-rule-checkpoints
 : >"$SMARTCAR_REJECTS"
 
 step "generating the driving logs of $cars cars for $date into Kafka ($([[ $rate == 0 ]] && echo 'as fast as possible' || echo "$rate lines/s"))"

@@ -4,7 +4,8 @@
 # then pipelines/smartcar.toml reads them to the end (kafka_source end_at_eof) into a
 # fresh HBase table and Redis database. Reports records/s from Kafka to both sinks
 # acknowledged, weir's peak RSS, per-node batch and queue latencies, and each
-# server's CPU time during the run (to say which one is the limit).
+# server's CPU time during the run (to say which one is the limit), and weir's CPU per
+# thread and per record (bench/thread_cpu.py).
 # The same records are read four times, side by side: with the rule's checkpoint (as
 # shipped) and without it, in ABBA order, to show what checkpointing the windows costs.
 # Usage: bench/smartcar/run.sh [CARS] [SECONDS]     (default 1000 cars x 300 s = 300 000 records)
@@ -30,7 +31,7 @@ redis_pid=$(cat "$state/redis.pid")
 runs=0
 run_once() {
   local mode=$1 checkpoint="" group=bench-$tag-$((++runs))
-  [[ $mode == checkpoint ]] && checkpoint=$work/$group.ckpt
+  [[ $mode == checkpoint ]] && checkpoint=$work/$group-checkpoints
   redis-cli -p "$REDIS_PORT" -n 10 flushdb >/dev/null
   local before after wall rss_kb user sys rows
   before="$(cpu "$kafka_pid") $(cpu "$hbase_pid") $(cpu "$thrift_pid") $(cpu "$redis_pid")"
@@ -38,14 +39,21 @@ run_once() {
     --set kafka.topics="[\"$topic\"]" --set kafka.group_id="\"$group\"" --set kafka.end_at_eof=true \
     --set hbase.table="\"$table$runs\"" --set redis.database=10 --set rule.evaluate_on_flush=true \
     --set rule.checkpoint="\"$checkpoint\"" \
-    --set rejects.path="\"$work/rejects.jsonl\"" --status-out "$work/status.json" 2>"$work/err"
+    --set rejects.path="\"$work/rejects.jsonl\"" --status-out "$work/status.json" 2>"$work/err" &
+  local timer=$!
+  sleep 0.1
+  # CPU per weir thread (node threads are named w:<node>), sampled until weir exits.
+  python3 bench/thread_cpu.py "$(pgrep -P "$timer" | head -1)" "$total" >"$work/threads" &
+  local sampler=$!
+  wait "$timer"
+  wait "$sampler"
   after="$(cpu "$kafka_pid") $(cpu "$hbase_pid") $(cpu "$thrift_pid") $(cpu "$redis_pid")"
   read -r wall rss_kb user sys <"$work/time"
   rows=$(build/weir-hbase scan --table "$table$runs" --count)
   # Tables left behind keep HBase flushing and compacting them during later runs.
   build/weir-hbase drop-table --table "$table$runs" >/dev/null
   local ckpt_bytes=0
-  [[ -n $checkpoint && -f $checkpoint ]] && ckpt_bytes=$(stat -c %s "$checkpoint")
+  [[ -n $checkpoint && -d $checkpoint ]] && ckpt_bytes=$(du -sb "$checkpoint" | cut -f1)  # one file per partition
   python3 - "$work/status.json" "$total" "$wall" "$rss_kb" "$user" "$sys" "$rows" "$before" "$after" "$mode" "$ckpt_bytes" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); total, wall = int(sys.argv[2]), float(sys.argv[3])
@@ -53,7 +61,7 @@ rss, user, sys_cpu, rows = int(sys.argv[4]) // 1024, float(sys.argv[5]), float(s
 before, after = [float(x) for x in sys.argv[8].split()], [float(x) for x in sys.argv[9].split()]
 mode, ckpt = sys.argv[10], int(sys.argv[11])
 print(f"[rule checkpoint: {mode}] {total} records, Kafka -> csv_decode -> HBase + cep_rule -> Redis, "
-      f"all acknowledged: {wall:.1f} s wall" + (f" (last checkpoint {ckpt // 1024} KiB)" if ckpt else ""))
+      f"all acknowledged: {wall:.1f} s wall" + (f" (last checkpoints {ckpt // 1024} KiB)" if ckpt else ""))
 print(f"  rate {total / wall:,.0f} records/s (whole run, start-up and group join included)")
 print(f"  HBase rows {rows} (expected {total}); weir peak RSS {rss} MiB; weir CPU {user + sys_cpu:.1f} s")
 for n in s["nodes"]:
@@ -62,6 +70,7 @@ for n in s["nodes"]:
 names = ["kafka", "hbase (master+regionserver)", "hbase thrift2 gateway", "redis"]
 print("  server CPU during the run: " + ", ".join(f"{n} {a - b:.1f} s" for n, a, b in zip(names, after, before)))
 PY
+  cat "$work/threads"
   echo "$wall" >>"$work/wall.$mode"
 }
 

@@ -5,6 +5,7 @@
 #include "records.hpp"
 #include "rule_set.hpp"
 
+#include <weir/per_partition.hpp>
 #include <weir/sdk.hpp>
 
 #include <deque>
@@ -252,12 +253,15 @@ class CepRule : public weir::Plugin {
 
 }  // namespace
 
-WEIR_PLUGIN(CepRule, (weir::PluginInfo{
+// One rule engine per source partition (weir::PerPartition): each has its own
+// clock and windows, so a partition's answer does not depend on how its records
+// interleave with other partitions', and its state moves with it.
+WEIR_PLUGIN(weir::PerPartition<CepRule>, (weir::PluginInfo{
                          .name = "cep_rule",
-                         .version = "1.0.0",
+                         .version = "1.1.0",
                          .description = "Esper-compatible EPL rules over the record stream, hot-reloaded from rule files",
                          .kind = WEIR_OPERATOR,
-                         .flags = WEIR_FLAG_DYNAMIC_OUTPUTS | WEIR_FLAG_STATEFUL,
+                         .flags = WEIR_FLAG_DYNAMIC_OUTPUTS | WEIR_FLAG_STATEFUL | WEIR_FLAG_PARTITIONED,
                          .inputs = kInputs,
                          .outputs = kOutputs,
                          .params = kParams,

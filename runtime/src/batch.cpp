@@ -97,6 +97,8 @@ void release(HostBatch* b) {
   b->acks.clear();
   b->storage.clear();
   b->arena.reset();
+  b->partitions.clear();
+  b->control_kind = HostBatch::Control::kNone;
   b->emitted_ns = 0;
   if (HostBatch* parent = std::exchange(b->parent, nullptr)) release(parent);
   std::lock_guard lock(pool().mu);

@@ -39,6 +39,13 @@ struct HostBatch : weir_batch {
   int64_t emitted_ns = 0;       // for per-hop latency
   uint32_t origin_node = 0;
   HostBatch* parent = nullptr;  // a view's records point into this batch, kept alive by one reference
+  // A control batch (no records) about partitions of its source (ABI 1.1):
+  // now read by this process (ahead of their first records), or no longer
+  // (behind their last ones; lost: someone else's already, drop without a checkpoint).
+  enum class Control : uint8_t { kNone, kAssigned, kRevoked, kLost };
+  Control control_kind = Control::kNone;
+  std::vector<int32_t> partitions;
+  bool control() const { return control_kind != Control::kNone; }
 
   void seal() {
     records = storage.data();

@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 //   weir-checkpoint 1
 //   plugin cep_rule
 //   position 0 41234          (one line per partition)
+//   watermark 0 1650953400000000000   (event time per partition, ns; optional)
 //   state 5120
 //   <5120 bytes>
 static constexpr const char* kMagic = "weir-checkpoint 1";
@@ -46,6 +47,11 @@ std::optional<CheckpointData> read_checkpoint(const std::string& path, std::stri
       int64_t offset = 0;
       if (!(fields >> partition >> offset)) return bad("bad position line '" + line + "'");
       d.positions[partition] = offset;
+    } else if (word == "watermark") {
+      int32_t partition = 0;
+      int64_t ns = 0;
+      if (!(fields >> partition >> ns)) return bad("bad watermark line '" + line + "'");
+      d.watermarks[partition] = ns;
     } else if (word == "state") {
       size_t size = 0;
       if (!(fields >> size)) return bad("bad state line '" + line + "'");
@@ -76,6 +82,7 @@ bool write_checkpoint(const std::string& path, const CheckpointData& d, std::str
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << kMagic << "\nplugin " << d.plugin << '\n';
     for (auto [partition, offset] : d.positions) out << "position " << partition << ' ' << offset << '\n';
+    for (auto [partition, ns] : d.watermarks) out << "watermark " << partition << ' ' << ns << '\n';
     out << "state " << d.state.size() << '\n';
     out.write(d.state.data(), static_cast<std::streamsize>(d.state.size()));
     out.flush();
@@ -109,8 +116,32 @@ bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out)
   return vt->snapshot(instance, &w) == WEIR_OK;
 }
 
-Checkpointer::Checkpointer(std::string path, int64_t interval_ms, Signal* wake)
-    : path_(std::move(path)), interval_ns_(interval_ms * 1'000'000), deliveries_(wake) {}
+Checkpointer::Checkpointer(std::string path, int64_t interval_ms, Signal* wake, bool per_partition)
+    : path_(std::move(path)), per_partition_(per_partition), interval_ns_(interval_ms * 1'000'000), deliveries_(wake) {}
+
+std::string Checkpointer::path_for(int32_t partition) const {
+  if (!per_partition_) return path_;
+  return (fs::path(path_) / ("partition-" + std::to_string(partition) + ".ckpt")).string();
+}
+
+std::optional<CheckpointData> Checkpointer::saved(int32_t partition, std::string& error) const {
+  error.clear();
+  std::string path = path_for(partition);
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it)
+    if (auto f = it->files.find(path); f != it->files.end()) return f->second;
+  return read_checkpoint(path, error);
+}
+
+void Checkpointer::resume_partition(int32_t partition, int64_t offset) {
+  seen_[partition] = offset;
+  skip_[partition] = offset;
+}
+
+void Checkpointer::forget(int32_t partition) {
+  seen_.erase(partition);
+  skip_.erase(partition);
+  dirty_parts_.erase(partition);
+}
 
 void Checkpointer::resume_after(std::map<int32_t, int64_t> positions) {
   seen_ = positions;
@@ -129,6 +160,7 @@ HostBatch* Checkpointer::admit(HostBatch* b) {
     auto [it, inserted] = seen_.emplace(p.partition, p.offset);
     if (!inserted && p.offset > it->second) it->second = p.offset;
   }
+  if (per_partition_ && b->count) dirty_parts_.insert(b->records[0].position.partition);  // one partition per batch
   if (skip_.empty()) return b;
   // After a restore: leave out what the state holds. A partition's replay is
   // in order, so once past its saved offset it is not checked any more.
@@ -164,8 +196,25 @@ void Checkpointer::take(const std::string& plugin, std::string state, int64_t no
   // Records from a source that sets no positions all say partition 0, offset 0:
   // saving that would make a restart skip every such record. Save none instead.
   bool no_positions = admitted_ > 1 && seen_.size() == 1 && seen_.begin()->first == 0 && seen_.begin()->second == 0;
-  pending_.push_back({emitted_seq_, {plugin, no_positions ? std::map<int32_t, int64_t>{} : seen_, std::move(state)},
-                      std::move(uncovered_)});
+  CheckpointData d{plugin, no_positions ? std::map<int32_t, int64_t>{} : seen_, {}, std::move(state)};
+  push_pending({{path_, std::move(d)}}, now_ns);
+}
+
+void Checkpointer::take_partitions(const std::string& plugin, std::vector<PartitionSnapshot> parts, int64_t now_ns) {
+  bool no_positions = admitted_ > 1 && seen_.size() == 1 && seen_.begin()->first == 0 && seen_.begin()->second == 0;
+  std::map<std::string, CheckpointData> files;
+  for (PartitionSnapshot& p : parts) {
+    CheckpointData d{plugin, {}, {}, std::move(p.state)};
+    if (auto it = seen_.find(p.partition); it != seen_.end() && !no_positions) d.positions[p.partition] = it->second;
+    if (p.watermark_ns != INT64_MIN) d.watermarks[p.partition] = p.watermark_ns;
+    files.emplace(path_for(p.partition), std::move(d));
+    dirty_parts_.erase(p.partition);
+  }
+  push_pending(std::move(files), now_ns);
+}
+
+void Checkpointer::push_pending(std::map<std::string, CheckpointData> files, int64_t now_ns) {
+  pending_.push_back({emitted_seq_, std::move(files), std::move(uncovered_)});
   uncovered_.clear();
   dirty_ = false;
   next_due_ns_ = now_ns + interval_ns_;
@@ -177,8 +226,13 @@ std::string Checkpointer::settle() {
   size_t ready = 0;
   while (ready < pending_.size() && pending_[ready].after_delivery <= delivered_seq_) ++ready;
   if (ready == 0) return "";
+  // Per file, the newest of the ready snapshots (a partition's file holds only it).
+  std::map<std::string, const CheckpointData*> newest;
+  for (size_t i = 0; i < ready; ++i)
+    for (const auto& [path, data] : pending_[i].files) newest[path] = &data;
   std::string error;
-  if (!write_checkpoint(path_, pending_[ready - 1].data, error)) return error;
+  for (const auto& [path, data] : newest)
+    if (!write_checkpoint(path, *data, error)) return error;
   ++written_;
   for (size_t i = 0; i < ready; ++i) {
     for (AckGroup* g : pending_.front().covers) g->release();

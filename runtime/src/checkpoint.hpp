@@ -17,6 +17,13 @@
 //  * at start the state is restored and input records at or below the saved
 //    offsets are not given to the plugin again: the state already holds them.
 // Records must carry their source position (one source per checkpointed node).
+//
+// A node with state per partition (ABI 1.1, WEIR_FLAG_PARTITIONED) keeps one
+// checkpoint per partition: `checkpoint` names a directory holding
+// partition-<P>.ckpt, each with that partition's state, offset and watermark,
+// so a partition can move to another process with its state. A partition's
+// checkpoint is read before its first record is processed, and written with
+// the others (the same delivery rule) when its state changed.
 #pragma once
 
 #include "ack.hpp"
@@ -28,15 +35,17 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace weir {
 
 struct CheckpointData {
-  std::string plugin;                    // whose state this is
-  std::map<int32_t, int64_t> positions;  // highest source offset per partition the state covers
-  std::string state;                     // the plugin's snapshot()
+  std::string plugin;                     // whose state this is
+  std::map<int32_t, int64_t> positions;   // highest source offset per partition the state covers
+  std::map<int32_t, int64_t> watermarks;  // event-time watermark per partition (ns) when it was taken
+  std::string state;                      // the plugin's snapshot() (or snapshot_partition())
 };
 
 // Nothing (and an empty ERROR) when PATH does not exist; nothing with ERROR
@@ -54,11 +63,26 @@ bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out)
 // hard stop): only a checkpoint on disk may let the source commit.
 class Checkpointer {
  public:
-  Checkpointer(std::string path, int64_t interval_ms, Signal* wake);
+  // PER_PARTITION: PATH is a directory of one file per partition.
+  Checkpointer(std::string path, int64_t interval_ms, Signal* wake, bool per_partition = false);
   const std::string& path() const { return path_; }
+  bool per_partition() const { return per_partition_; }
+  // Where partition P's checkpoint lives (per partition), else path().
+  std::string path_for(int32_t partition) const;
 
   // After a restore: records at or below POSITIONS are in the state already.
   void resume_after(std::map<int32_t, int64_t> positions);
+  // Per partition: the partition's saved state is about to be restored. The
+  // newest one taken but not yet written is returned first (the partition
+  // left and came back meanwhile), else the file's; nothing if there is none.
+  // ERROR is set when the file exists but cannot be used.
+  std::optional<CheckpointData> saved(int32_t partition, std::string& error) const;
+  // Per partition: its records at or below OFFSET are in the restored state.
+  void resume_partition(int32_t partition, int64_t offset);
+  // Per partition: the partition left this process; nothing of it is tracked.
+  void forget(int32_t partition);
+  // Per partition: the partitions whose state changed since the last take.
+  std::vector<int32_t> dirty_partitions() const { return {dirty_parts_.begin(), dirty_parts_.end()}; }
 
   // The input batch B about to be processed: its groups stay pending until a
   // checkpoint covers it. Returns what the plugin should see: B itself, a new
@@ -75,6 +99,14 @@ class Checkpointer {
   int64_t next_due_ns() const { return dirty_ ? next_due_ns_ : INT64_MAX; }
   // A snapshot taken now, to be written once everything emitted so far is delivered.
   void take(const std::string& plugin, std::string state, int64_t now_ns);
+  // Per partition: snapshots of some partitions (state and watermark each),
+  // taken now, each written to its own file under the same delivery rule.
+  struct PartitionSnapshot {
+    int32_t partition;
+    std::string state;
+    int64_t watermark_ns;
+  };
+  void take_partitions(const std::string& plugin, std::vector<PartitionSnapshot> parts, int64_t now_ns);
   // Whether a delivery has completed since the last settle().
   bool delivery_moved() const { return deliveries_.front_done(); }
   // Writes the newest checkpoint whose output is delivered and releases the
@@ -87,10 +119,13 @@ class Checkpointer {
  private:
   struct Pending {
     uint64_t after_delivery;          // written once this delivery sequence number is done
-    CheckpointData data;
+    std::map<std::string, CheckpointData> files;  // path -> what it will hold
     std::vector<AckGroup*> covers;    // input groups released once written
   };
+  void push_pending(std::map<std::string, CheckpointData> files, int64_t now_ns);
   std::string path_;
+  bool per_partition_ = false;
+  std::set<int32_t> dirty_parts_;
   int64_t interval_ns_;
   AckTracker deliveries_;             // one group per emitting callback, in order
   uint64_t emitted_seq_ = 0, delivered_seq_ = 0;

@@ -64,10 +64,21 @@ Engine::Engine(PipelinePlan& plan, EngineOptions options) : plan_(plan), options
       if (port == "error") n->error_port = static_cast<int32_t>(n->outputs.size());
       n->outputs.push_back({port, {}});
     }
+    const NodePlan& p = plan_.nodes[i];
+    for (size_t o = 0; o < n->outputs.size(); ++o)
+      if (n->outputs[o].name == "late" && p.allowed_lateness_ms) n->late_port = static_cast<int32_t>(o);
     if (n->descriptor->kind == WEIR_SOURCE) n->tracker = std::make_unique<AckTracker>(&n->signal);
-    if (!plan_.nodes[i].checkpoint.empty())
-      n->checkpoint =
-          std::make_unique<Checkpointer>(plan_.nodes[i].checkpoint, plan_.nodes[i].checkpoint_interval_ms, &n->signal);
+    n->per_partition = p.per_partition;
+    if (n->kind == WEIR_OPERATOR && (n->descriptor->flags & WEIR_FLAG_STATEFUL)) {
+      WatermarkOptions w;
+      w.allowed_lateness_ns = p.allowed_lateness_ms ? *p.allowed_lateness_ms * 1'000'000 : -1;
+      w.idle_timeout_ns = p.idle_timeout_ms * 1'000'000;
+      w.max_ahead_ns = p.max_ahead_ms * 1'000'000;
+      w.per_partition = p.per_partition;
+      n->watermarks = std::make_unique<Watermarks>(w);
+    }
+    if (!p.checkpoint.empty())
+      n->checkpoint = std::make_unique<Checkpointer>(p.checkpoint, p.checkpoint_interval_ms, &n->signal, p.per_partition);
     nodes_.push_back(std::move(n));
   }
   for (const Edge& e : plan_.edges) {
@@ -107,6 +118,9 @@ bool Engine::restore_checkpoints(Diagnostics& diags) {
 }
 
 void Engine::resume(Node& n, Diagnostics& diags) {
+  // State per partition is restored partition by partition, before each one's
+  // first record (hold_partition): which partitions are ours is known only then.
+  if (n.per_partition) return;
   const SourcePos& pos = plan_.nodes[n.index].pos;
   std::string error;
   std::optional<CheckpointData> saved = read_checkpoint(n.checkpoint->path(), error);
@@ -230,6 +244,17 @@ void end_callback(Node& n) {
   if (n.checkpoint) n.checkpoint->track_emitted(n.emitted_now);
   for (HostBatch* b : n.emitted_now) release(b);
   n.emitted_now.clear();
+}
+
+void emit_control(Node& n, HostBatch* b) {
+  Engine* engine = n.engine;
+  for (const OutputPort& port : n.outputs) {
+    for (EdgeQueue* e : port.edges) {
+      retain(b);
+      if (!e->push(b, [engine] { return engine->hard_stopped(); })) release(b);
+    }
+  }
+  release(b);
 }
 
 void discard_errors(Node& n) {
@@ -414,6 +439,26 @@ static bool input_ready(const Node& n) {
 
 // Snapshots the node now; the checkpoint is written once its output is delivered.
 bool Engine::take_checkpoint(Node& n) {
+  if (n.per_partition) {
+    // Every partition whose state changed: the input since the last take
+    // spans them all, and it is released only once all of them are written.
+    std::vector<Checkpointer::PartitionSnapshot> parts;
+    for (int32_t p : n.checkpoint->dirty_partitions()) {
+      if (!n.held_partitions.count(p)) continue;
+      std::string state;
+      weir_writer w{&state, [](void* o, const void* data, size_t size) {
+                      static_cast<std::string*>(o)->append(static_cast<const char*>(data), size);
+                    }};
+      if (n.descriptor->vtable->snapshot_partition(n.instance, p, &w) != WEIR_OK) {
+        fail("node '" + n.name + "': snapshot of partition " + std::to_string(p) + " for checkpoint " +
+             n.checkpoint->path_for(p) + " failed");
+        return false;
+      }
+      parts.push_back({p, std::move(state), n.watermarks ? n.watermarks->of(p) : Watermarks::kUnknown});
+    }
+    n.checkpoint->take_partitions(n.plugin_name(), std::move(parts), monotonic_ns());
+    return true;
+  }
   std::string state;
   if (!snapshot_of(n.descriptor->vtable, n.instance, state)) {
     fail("node '" + n.name + "': snapshot for checkpoint " + n.checkpoint->path() + " failed");
@@ -469,29 +514,9 @@ void Engine::run_operator(Node& n) {
               [&] { return n.has_command.load() || !n.paused.load() || checkpoint_ready(); });
       continue;
     }
+    if (n.watermarks) n.watermarks->publish(monotonic_ns());
     if (HostBatch* input = next_input(n, cursor)) {
-      // Checkpointed: the input stays pending until a checkpoint covers it,
-      // and after a restore the records already in the state are left out.
-      HostBatch* b = n.checkpoint ? n.checkpoint->admit(input) : input;
-      if (!b) {
-        release(input);
-        continue;
-      }
-      n.current = b;
-      int64_t t0 = monotonic_ns();
-      begin_callback(n);
-      int st = vt->process(n.instance, 0, b);
-      flush_errors(n);
-      end_callback(n);
-      n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
-      n.current = nullptr;
-      if (!check(n, st, "process")) {
-        if (b != input) abandon(b);
-        abandon(input);
-        break;
-      }
-      if (b != input) release(b);
-      release(input);
+      if (!process_input(n, input)) break;
       continue;
     }
     if (inputs_done(n)) break;
@@ -591,7 +616,8 @@ void Engine::run_sink(Node& n) {
       continue;
     }
     if (HostBatch* b = next_input(n, cursor)) {
-      write(b);
+      if (b->control()) release(b);  // revoked partitions: a sink keeps no state of them
+      else write(b);
       continue;
     }
     if (inputs_done(n)) break;

@@ -8,6 +8,7 @@
 #include "histogram.hpp"
 #include "pipeline_plan.hpp"
 #include "signal.hpp"
+#include "watermarks.hpp"
 
 #include <atomic>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +31,7 @@ struct NodeCounters {
   // Times the node's thread waited for something to do (it may have found it
   // already there). A node that wakes without work climbs fast: a spin shows here.
   std::atomic<uint64_t> wakeups{0};
+  std::atomic<uint64_t> records_late{0};  // sent to `late` (older than the clock minus the allowed lateness)
   Histogram batch_ns;  // time spent in process()/write()/poll() per batch
   Histogram hop_ns;    // time a batch waited in the queue before this node took it
 };
@@ -85,8 +88,15 @@ struct Node {
 
   std::unique_ptr<AckTracker> tracker;  // sources only
   std::unique_ptr<Checkpointer> checkpoint;  // operators with `checkpoint = "FILE"`
+  // State per partition (ABI 1.1, partitioned.cpp): the plugin holds the state
+  // of these partitions; the node's thread owns the set.
+  bool per_partition = false;
+  std::set<int32_t> held_partitions;
+  std::unique_ptr<Watermarks> watermarks;  // stateful operators: event time per input partition
+  int32_t late_port = -1;                  // `late`, when the node has allowed_lateness_ms
   HostBatch* current = nullptr;         // the input batch being processed
   HostBatch* errors = nullptr;          // error records of the current callback
+  HostBatch* late = nullptr;            // late records of the current callback
   std::map<uint64_t, std::vector<AckGroup*>> holds;
   uint64_t next_hold = 1;
   int64_t timer_interval_ns = 0;
@@ -158,6 +168,12 @@ class Engine {
   bool settle_checkpoint(Node& n);
   void checkpoint_step(Node& n);
   void final_checkpoint(Node& n);
+  // partitioned.cpp: one input batch through an operator (control batches,
+  // the split per partition, late records, what a restored state holds).
+  bool process_input(Node& n, HostBatch* input);
+  bool process_batch(Node& n, HostBatch* b);
+  bool hold_partition(Node& n, int32_t partition);
+  void on_revoked(Node& n, const HostBatch& control);
   bool check(Node& n, int status, const char* what);
 
   PipelinePlan& plan_;
@@ -192,6 +208,11 @@ void run_commands(Node& n);
 // Host-side routing shared with the C callbacks.
 int emit_batch(Node& n, int32_t port, HostBatch* b);
 void flush_errors(Node& n);
+// Sends B (a control batch, e.g. revoked partitions) on every output edge.
+void emit_control(Node& n, HostBatch* b);
+// Appends a copy of RECORD (its bytes in BATCH's arena; BATCH allocated if null)
+// with EXTRA_FIELDS zeroed fields after its own, for the caller to fill.
+weir_record& copy_record(HostBatch*& batch, const weir_record* record, uint32_t extra_fields);
 // Drops the error records of a callback whose work will be repeated.
 void discard_errors(Node& n);
 

@@ -96,42 +96,46 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   return WEIR_OK;
 }
 
+weir_str copy_into(HostBatch* b, weir_str s) {
+  if (!s.size) return {nullptr, 0};
+  char* p = static_cast<char*>(b->arena.alloc(s.size));
+  std::memcpy(p, s.data, s.size);
+  return {p, s.size};
+}
+
 void host_error(weir_node* n, const weir_record* record, const char* reason) {
   Node& node = node_of(n);
-  if (!node.errors) node.errors = new_batch(16);
-  HostBatch* b = node.errors;
-  b->storage.emplace_back();
-  weir_record& r = b->storage.back();
-  auto copy = [&](weir_str s) -> weir_str {
-    if (!s.size) return {nullptr, 0};
-    char* p = static_cast<char*>(b->arena.alloc(s.size));
-    std::memcpy(p, s.data, s.size);
-    return {p, s.size};
-  };
-  uint32_t fields = record ? record->field_count : 0;
-  auto* f = static_cast<weir_field*>(b->arena.alloc((fields + 2) * sizeof(weir_field)));
-  if (record) {
-    r.key = copy(record->key);
-    r.payload = copy(record->payload);
-    r.event_time_ns = record->event_time_ns;
-    r.position = record->position;
-    for (uint32_t i = 0; i < fields; ++i) {
-      f[i] = record->fields[i];
-      if (f[i].value.type == WEIR_STRING) f[i].value.as.str = copy(f[i].value.as.str);
-    }
-  }
+  weir_record& r = copy_record(node.errors, record, 2);
+  auto* f = const_cast<weir_field*>(r.fields) + r.field_count - 2;
   std::string why = reason ? reason : "";
   weir_value reason_value{};
   reason_value.type = WEIR_STRING;
-  reason_value.as.str = copy({why.data(), static_cast<uint32_t>(why.size())});
-  f[fields] = {host_intern(n, "error_reason", 12), reason_value};
+  reason_value.as.str = copy_into(node.errors, {why.data(), static_cast<uint32_t>(why.size())});
+  f[0] = {host_intern(n, "error_reason", 12), reason_value};
   weir_value node_value{};
   node_value.type = WEIR_STRING;
   node_value.as.str = host_intern(n, node.name.data(), static_cast<uint32_t>(node.name.size()));
-  f[fields + 1] = {host_intern(n, "error_node", 10), node_value};
-  r.fields = f;
-  r.field_count = fields + 2;
+  f[1] = {host_intern(n, "error_node", 10), node_value};
 }
+
+void announce(weir_node* n, const int32_t* partitions, uint32_t count, HostBatch::Control kind) {
+  Node& node = node_of(n);
+  if (node.kind != WEIR_SOURCE || !partitions || count == 0) return;
+  HostBatch* b = new_batch(0);
+  b->partitions.assign(partitions, partitions + count);
+  b->control_kind = kind;
+  emit_control(node, b);
+}
+
+void host_partitions_assigned(weir_node* n, const int32_t* partitions, uint32_t count) {
+  announce(n, partitions, count, HostBatch::Control::kAssigned);
+}
+
+void host_partitions_revoked(weir_node* n, const int32_t* partitions, uint32_t count, int lost) {
+  announce(n, partitions, count, lost ? HostBatch::Control::kLost : HostBatch::Control::kRevoked);
+}
+
+int host_per_partition(weir_node* n) { return node_of(n).per_partition ? 1 : 0; }
 
 void host_set_timer(weir_node* n, int64_t interval_ms) {
   Node& node = node_of(n);
@@ -142,6 +146,10 @@ void host_set_timer(weir_node* n, int64_t interval_ms) {
 uint64_t host_hold(weir_node* n) {
   Node& node = node_of(n);
   if (!node.current) return 0;
+  // A checkpointed node's input stays pending until a checkpoint holds it
+  // (with the window it is in): that is the hold, and it ends sooner, so a
+  // partition's commits need not wait for its windows to close.
+  if (node.checkpoint) return node.next_hold++;
   std::vector<AckGroup*> groups = node.current->acks;
   for (AckGroup* g : groups) g->retain();
   uint64_t token = node.next_hold++;
@@ -199,11 +207,35 @@ const weir_host_api kHostApi = {
     sizeof(weir_host_api), host_log,          host_intern,     host_output_port, host_batch_begin,
     host_batch_add,        host_batch_alloc,  host_batch_discard, host_emit,     host_forward,
     host_error,            host_set_timer,    host_hold,       host_release,     host_ack,
-    host_gauge,            host_stopping,     host_now_ns,
+    host_gauge,            host_stopping,     host_now_ns,      host_partitions_assigned, host_partitions_revoked,
+    host_per_partition,
 };
 
 }  // namespace
 
 const weir_host_api& host_api() { return kHostApi; }
+
+weir_record& copy_record(HostBatch*& batch, const weir_record* record, uint32_t extra_fields) {
+  if (!batch) batch = new_batch(16);
+  HostBatch* b = batch;
+  b->storage.emplace_back();
+  weir_record& r = b->storage.back();
+  uint32_t fields = record ? record->field_count : 0;
+  auto* f = static_cast<weir_field*>(b->arena.alloc((fields + extra_fields) * sizeof(weir_field)));
+  std::memset(f, 0, (fields + extra_fields) * sizeof(weir_field));
+  if (record) {
+    r.key = copy_into(b, record->key);
+    r.payload = copy_into(b, record->payload);
+    r.event_time_ns = record->event_time_ns;
+    r.position = record->position;
+    for (uint32_t i = 0; i < fields; ++i) {
+      f[i] = record->fields[i];
+      if (f[i].value.type == WEIR_STRING) f[i].value.as.str = copy_into(b, f[i].value.as.str);
+    }
+  }
+  r.fields = f;
+  r.field_count = fields + extra_fields;
+  return r;
+}
 
 }  // namespace weir

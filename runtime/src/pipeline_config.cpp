@@ -92,6 +92,13 @@ static uint32_t read_count(const std::string& file, const toml::table& t, const 
   return static_cast<uint32_t>(*v);
 }
 
+bool is_runtime_key(const std::string& key) {
+  for (const char* k : {"plugin", "inputs", "checkpoint", "checkpoint_interval_ms", "state", "allowed_lateness_ms",
+                        "idle_timeout_ms", "max_ahead_ms"})
+    if (key == k) return true;
+  return false;
+}
+
 std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::vector<Override>& overrides,
                                             Diagnostics& diags) {
   PipelineConfig cfg;
@@ -188,10 +195,30 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
       if (v && *v > 0) node.checkpoint_interval_ms = *v;
       else diags.add(position_of(file, *c), "node '" + node.name + "': checkpoint_interval_ms must be a positive number");
     }
+    if (const toml::node* c = t->get("state")) {
+      node.state_pos = position_of(file, *c);
+      auto s = c->value<std::string>();
+      if (s && (*s == "per_partition" || *s == "global")) node.state = *s;
+      else diags.add(node.state_pos, "node '" + node.name + "': state must be \"per_partition\" or \"global\"");
+    }
+    // Runtime durations in ms: a non-negative integer each.
+    auto duration = [&](const char* key, auto&& store) {
+      const toml::node* c = t->get(key);
+      if (!c) return;
+      auto v = c->value<int64_t>();
+      if (v && *v >= 0) store(*v, position_of(file, *c));
+      else diags.add(position_of(file, *c), "node '" + node.name + "': " + key + " must be a number of ms >= 0");
+    };
+    duration("allowed_lateness_ms", [&](int64_t v, SourcePos pos) {
+      node.allowed_lateness_ms = v;
+      node.allowed_lateness_pos = pos;
+    });
+    duration("idle_timeout_ms", [&](int64_t v, SourcePos) { node.idle_timeout_ms = v; });
+    duration("max_ahead_ms", [&](int64_t v, SourcePos) { node.max_ahead_ms = v; });
     for (auto&& [k, v] : *t) {
       std::string key(k.str());
       // Runtime keys; everything else is a parameter of the plugin.
-      if (key == "plugin" || key == "inputs" || key == "checkpoint" || key == "checkpoint_interval_ms") continue;
+      if (is_runtime_key(key)) continue;
       node.params.emplace_back(key, &v);
       node.param_pos[key] = position_of(file, v);
     }

@@ -39,6 +39,13 @@ struct NodeConfig {
   std::string checkpoint;
   SourcePos checkpoint_pos;
   int64_t checkpoint_interval_ms = 1000;
+  // Event time and state (docs/pipeline-format.md#event-time-and-state), operators only:
+  std::string state;  // "per_partition", "global", or "" = per_partition when the plugin can
+  SourcePos state_pos;
+  std::optional<int64_t> allowed_lateness_ms;  // set: older records go to port `late`
+  SourcePos allowed_lateness_pos;
+  int64_t idle_timeout_ms = 10'000;
+  int64_t max_ahead_ms = 86'400'000;
   // Parameters as written (everything but `plugin` and `inputs`), in file order.
   std::vector<std::pair<std::string, const toml::node*>> params;
   std::map<std::string, SourcePos> param_pos;
@@ -64,6 +71,9 @@ struct Override {
 // Returns nothing (and fills diags) when the file cannot be used.
 std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::vector<Override>& overrides,
                                             Diagnostics& diags);
+
+// Keys of a node table the runtime reads itself (not plugin parameters).
+bool is_runtime_key(const std::string& key);
 
 std::optional<Override> parse_override(const std::string& text, std::string& error);
 

@@ -77,6 +77,26 @@ static void check_cycles(const PipelinePlan& plan, Diagnostics& diags) {
     if (state[v] == 0) visit(v);
 }
 
+// State per partition, lateness and the `late` port of a node.
+static void plan_event_time(const NodeConfig& node, const weir_plugin& d, NodePlan& np, Diagnostics& diags) {
+  bool stateful_operator = d.kind == WEIR_OPERATOR && (d.flags & WEIR_FLAG_STATEFUL);
+  bool partitioned = stateful_operator && (d.flags & WEIR_FLAG_PARTITIONED);
+  if (node.state == "per_partition" && !partitioned)
+    diags.add(node.state_pos, "node '" + node.name + "': state = \"per_partition\" needs an operator that keeps its state "
+                              "per partition; " + d.name + " does not");
+  if (!node.state.empty() && !stateful_operator)
+    diags.add(node.state_pos, "node '" + node.name + "': state applies to stateful operators; " + d.name + " (" +
+                                  kind_name(d.kind) + ") keeps none");
+  np.per_partition = partitioned && node.state != "global";
+  if (node.allowed_lateness_ms && !stateful_operator)
+    diags.add(node.allowed_lateness_pos, "node '" + node.name + "': allowed_lateness_ms applies to stateful operators; " +
+                                             d.name + " (" + kind_name(d.kind) + ") keeps no windows");
+  np.allowed_lateness_ms = node.allowed_lateness_ms;
+  np.idle_timeout_ms = node.idle_timeout_ms;
+  np.max_ahead_ms = node.max_ahead_ms;
+  if (np.allowed_lateness_ms && stateful_operator) np.output_ports.push_back("late");
+}
+
 std::optional<PipelinePlan> plan_pipeline(PipelineConfig config, PluginRegistry& registry, Diagnostics& diags) {
   PipelinePlan plan;
   std::map<std::string, size_t> index;
@@ -111,6 +131,7 @@ std::optional<PipelinePlan> plan_pipeline(PipelineConfig config, PluginRegistry&
                                            kind_name(d.kind) + ") has no state to save");
       np.checkpoint = node.checkpoint;
       np.checkpoint_interval_ms = node.checkpoint_interval_ms;
+      plan_event_time(node, d, np, diags);
       if (d.kind != WEIR_SOURCE && node.inputs.empty())
         diags.add(node.pos, "node '" + node.name + "' is a " + kind_name(d.kind) + " (" + d.name +
                                 ") and needs inputs = [\"node.port\"]");

@@ -26,8 +26,12 @@ struct NodePlan {
   ParamValues params;
   std::vector<std::string> output_ports;  // declared outputs, then "error", then dynamic ones in use
   SourcePos pos;
-  std::string checkpoint;  // "" = no checkpoints
+  std::string checkpoint;  // "" = no checkpoints (per partition: a directory)
   int64_t checkpoint_interval_ms = 1000;
+  bool per_partition = false;  // state per source partition (WEIR_FLAG_PARTITIONED, not state = "global")
+  std::optional<int64_t> allowed_lateness_ms;  // set: the node has port `late`
+  int64_t idle_timeout_ms = 10'000;
+  int64_t max_ahead_ms = 86'400'000;
 };
 
 struct PipelinePlan {

@@ -1,13 +1,20 @@
 #include "plugin_loader.hpp"
 
 #include <boost/dll/runtime_symbol_info.hpp>
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
 namespace fs = std::filesystem;
 
 namespace weir {
+
+// The sizes of the ABI 1.0 structs: every field up to and including the last one 1.0 had.
+constexpr size_t kDescriptorSize_1_0 = offsetof(weir_plugin, vtable) + sizeof(weir_plugin::vtable);
+constexpr size_t kVtableSize_1_0 = offsetof(weir_plugin_vtable, reload) + sizeof(weir_plugin_vtable::reload);
 
 std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path) {
   auto lib = std::make_shared<PluginLibrary>();
@@ -30,13 +37,25 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path) {
                              std::to_string(d->abi_minor) + ", but this host speaks ABI " +
                              std::to_string(WEIR_ABI_MAJOR) + "." + std::to_string(WEIR_ABI_MINOR) +
                              "; rebuild the plugin against this SDK");
-  if (d->struct_size < sizeof(weir_plugin) || !d->vtable || d->vtable->struct_size < sizeof(weir_plugin_vtable))
+  // ABI 1.0 is the smallest a plugin may fill in; later minors append entries.
+  if (d->struct_size < kDescriptorSize_1_0 || !d->vtable || d->vtable->struct_size < kVtableSize_1_0)
     throw std::runtime_error(path + ": plugin descriptor is truncated (ABI " + std::to_string(d->abi_major) + "." +
                              std::to_string(d->abi_minor) + ")");
+  std::memcpy(&lib->descriptor_copy_, d, std::min<size_t>(d->struct_size, sizeof(weir_plugin)));
+  std::memcpy(&lib->vtable_copy_, d->vtable, std::min<size_t>(d->vtable->struct_size, sizeof(weir_plugin_vtable)));
+  lib->descriptor_copy_.struct_size = sizeof(weir_plugin);
+  lib->vtable_copy_.struct_size = sizeof(weir_plugin_vtable);
+  lib->descriptor_copy_.vtable = &lib->vtable_copy_;
+  d = lib->descriptor_ = &lib->descriptor_copy_;
   if (!d->name || !*d->name) throw std::runtime_error(path + ": plugin has no name");
   if (d->kind < WEIR_SOURCE || d->kind > WEIR_SINK)
     throw std::runtime_error(path + ": plugin '" + d->name + "' has an unknown kind");
-  lib->descriptor_ = d;
+  if ((d->flags & WEIR_FLAG_PARTITIONED) &&
+      (d->kind != WEIR_OPERATOR || !d->vtable->snapshot_partition || !d->vtable->restore_partition ||
+       !d->vtable->drop_partition))
+    throw std::runtime_error(path + ": plugin '" + d->name +
+                             "' says it keeps state per partition but is no operator with snapshot_partition, "
+                             "restore_partition and drop_partition");
   return lib;
 }
 

@@ -12,8 +12,10 @@
 
 namespace weir {
 
-// A loaded plugin library. The descriptor points into the library, so it
-// lives exactly as long as this object.
+// A loaded plugin library. The descriptor's strings and ports point into the
+// library, so it lives exactly as long as this object. The descriptor and
+// vtable are host copies, full size for this ABI minor: entries a plugin built
+// against an older minor did not fill in are NULL.
 class PluginLibrary {
  public:
   // Loads PATH and reads its descriptor. Throws std::runtime_error with a
@@ -26,7 +28,9 @@ class PluginLibrary {
 
  private:
   boost::dll::shared_library library_;
-  const weir_plugin* descriptor_ = nullptr;
+  const weir_plugin* descriptor_ = nullptr;  // = &descriptor_copy_
+  weir_plugin descriptor_copy_{};
+  weir_plugin_vtable vtable_copy_{};
   std::string path_;
 };
 

@@ -32,7 +32,8 @@ class FakeHost {
   // The plugin's descriptor, e.g. from weir_plugin_entry() linked into the test.
   explicit FakeHost(const weir_plugin* plugin) : plugin_(plugin) {
     api_ = {sizeof(weir_host_api), &log, &intern, &output_port, &batch_begin, &batch_add, &batch_alloc,
-            &batch_discard, &emit, &forward, &error, &set_timer, &hold, &release, &ack, &gauge, &stopping, &now_ns};
+            &batch_discard, &emit, &forward, &error, &set_timer, &hold, &release, &ack, &gauge, &stopping, &now_ns,
+            &partitions_assigned, &partitions_revoked, &per_partition};
   }
   ~FakeHost() {
     if (instance_) plugin_->vtable->destroy(instance_);
@@ -127,6 +128,9 @@ class FakeHost {
   int64_t timer_ms = 0;
   int64_t now = 0;                      // what now_ns() returns
   bool is_stopping = false;
+  bool per_partition_mode = false;      // what per_partition() answers (set before create)
+  std::vector<std::string> revoked;     // sources: "<partition>" or "<partition> lost" per revoked partition
+  std::vector<int32_t> assigned;        // sources: partitions announced as assigned
 
  private:
   struct Input {
@@ -245,6 +249,15 @@ class FakeHost {
   }
   static int stopping(weir_node* n) { return self(n).is_stopping; }
   static int64_t now_ns(weir_node* n) { return self(n).now; }
+  static void partitions_assigned(weir_node* n, const int32_t* parts, uint32_t count) {
+    std::lock_guard lock(self(n).mu_);
+    for (uint32_t i = 0; i < count; ++i) self(n).assigned.push_back(parts[i]);
+  }
+  static void partitions_revoked(weir_node* n, const int32_t* parts, uint32_t count, int lost) {
+    std::lock_guard lock(self(n).mu_);
+    for (uint32_t i = 0; i < count; ++i) self(n).revoked.push_back(std::to_string(parts[i]) + (lost ? " lost" : ""));
+  }
+  static int per_partition(weir_node* n) { return self(n).per_partition_mode ? 1 : 0; }
 
  public:
   std::map<std::string, double> gauges;

@@ -10,7 +10,11 @@
  * Versioning: a plugin exports one symbol, `weir_plugin_entry`, returning a
  * static descriptor that starts with its size and the ABI major/minor it was
  * built against. The host refuses a different major. Minor versions only
- * append fields/functions at the end of structs (checked with struct_size).
+ * append fields/functions at the end of structs: struct_size says how much a
+ * plugin filled in, and the host treats the entries it did not fill in as NULL
+ * (a plugin built against 1.0 loads in a 1.1 host). A plugin must check a host
+ * function's presence (weir_host_api.struct_size) before calling one newer than
+ * the oldest host it wants to run in.
  *
  * Plugin authors normally use the C++ wrapper in <weir/sdk.hpp>.
  */
@@ -25,7 +29,7 @@ extern "C" {
 #endif
 
 #define WEIR_ABI_MAJOR 1
-#define WEIR_ABI_MINOR 0
+#define WEIR_ABI_MINOR 1
 
 /* ---- status codes returned by plugin callbacks and host functions ---- */
 typedef enum weir_status {
@@ -123,6 +127,7 @@ typedef struct weir_port_spec {
 /* Plugin flags. */
 #define WEIR_FLAG_DYNAMIC_OUTPUTS 1u /* output port names come from parameters (e.g. one per rule) */
 #define WEIR_FLAG_STATEFUL 2u        /* implements snapshot/restore */
+#define WEIR_FLAG_PARTITIONED 4u     /* ABI 1.1: keeps its state per source partition (the *_partition entries) */
 
 /* ---- values handed to create() ---- */
 
@@ -206,6 +211,30 @@ typedef struct weir_host_api {
 
   /* Current time in ns (processing time; the host may virtualize it in tests). */
   int64_t (*now_ns)(weir_node* node);
+
+  /* ---- ABI 1.1 ---- */
+
+  /* Sources, on the node's thread, before emitting the first batch with records
+   * of these partitions: PARTITIONS (position.partition values) are now read
+   * by this process. Operators with state per partition downstream restore
+   * theirs (so a partition's saved windows are back even if no new record of
+   * it comes, e.g. to end them at a bounded input's end). */
+  void (*partitions_assigned)(weir_node* node, const int32_t* partitions, uint32_t count);
+
+  /* Sources, on the node's thread, after emitting the last batch with records
+   * of these partitions: PARTITIONS (position.partition values) are no longer
+   * read by this process (e.g. a Kafka rebalance moves them to another member).
+   * Operators with state per partition downstream checkpoint it and drop it
+   * once they have processed what was emitted before this call. LOST != 0: the
+   * partitions are already someone else's (the group's session expired), so
+   * their state is dropped without a checkpoint. */
+  void (*partitions_revoked)(weir_node* node, const int32_t* partitions, uint32_t count, int lost);
+
+  /* Operators with WEIR_FLAG_PARTITIONED: 1 when this node runs with state per
+   * partition (every process() batch holds one partition's records, and the
+   * *_partition entries are called), 0 when it runs with one state for all
+   * (the pipeline's `state = "global"`). Constant for the node's life. */
+  int (*per_partition)(weir_node* node);
 } weir_host_api;
 
 /* ---- plugin vtable: what the host calls; NULL entries mean "not supported" ---- */
@@ -242,6 +271,21 @@ typedef struct weir_plugin_vtable {
 
   /* Re-read parameters/files without a restart (e.g. rules). NULL: not supported. */
   int (*reload)(void* self, char* errbuf, uint32_t errbuf_size);
+
+  /* ---- ABI 1.1: state per source partition (WEIR_FLAG_PARTITIONED) ----
+   * Like a Kafka Streams task: one independent state per source partition, so
+   * partitions can move between processes with their state. When the node runs
+   * per partition (host->per_partition), the host, on the node's thread:
+   *  - gives process() only batches whose records all have one partition;
+   *  - calls restore_partition() with the partition's checkpoint, if it has
+   *    one, before the first record of a partition this instance does not hold;
+   *  - takes snapshot_partition() for the partition's checkpoint;
+   *  - calls drop_partition() when the partition left this process (after its
+   *    last records here; no more records of it follow unless restored again).
+   * snapshot()/restore() still carry the whole instance (hot swap). */
+  int (*snapshot_partition)(void* self, int32_t partition, weir_writer* out);
+  int (*restore_partition)(void* self, int32_t partition, const void* data, size_t size);
+  int (*drop_partition)(void* self, int32_t partition);
 } weir_plugin_vtable;
 
 typedef struct weir_plugin {

@@ -19,6 +19,7 @@
 
 #include <weir/abi.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -188,6 +189,9 @@ class Params {
     return nullptr;
   }
   bool has(std::string_view name) const { return find(name) != nullptr; }
+  // The host's array (valid only during create(); see weir::OwnedParams to keep it).
+  const weir_param_value* data() const { return v_; }
+  uint32_t size() const { return n_; }
   std::string str(std::string_view name, std::string fallback = {}) const {
     auto* p = find(name);
     return p && p->type == WEIR_PARAM_STRING ? std::string(view(p->as.str)) : fallback;
@@ -269,11 +273,25 @@ class Context {
   // A second Ctrl-C: stop retrying, nothing more will be acknowledged.
   bool hard_stopping() const { return host_->stopping(node_) >= 2; }
   int64_t now_ns() const { return host_->now_ns(node_); }
+  // ABI 1.1 (see abi.h). Sources: these partitions are now read here.
+  void partitions_assigned(std::span<const int32_t> partitions) const {
+    if (has(offsetof(weir_host_api, partitions_assigned)) && !partitions.empty())
+      host_->partitions_assigned(node_, partitions.data(), static_cast<uint32_t>(partitions.size()));
+  }
+  // Sources: these partitions are no longer read here.
+  void partitions_revoked(std::span<const int32_t> partitions, bool lost) const {
+    if (has(offsetof(weir_host_api, partitions_revoked)) && !partitions.empty())
+      host_->partitions_revoked(node_, partitions.data(), static_cast<uint32_t>(partitions.size()), lost ? 1 : 0);
+  }
+  // ABI 1.1: whether this node runs with state per partition (an older host: no).
+  bool per_partition() const { return has(offsetof(weir_host_api, per_partition)) && host_->per_partition(node_) != 0; }
 
   const weir_host_api* host() const { return host_; }
   weir_node* node() const { return node_; }
 
  private:
+  // Whether the host's function table reaches the entry at OFFSET (an older host's is shorter).
+  bool has(size_t offset) const { return host_->struct_size >= offset + sizeof(void*); }
   const weir_host_api* host_;
   weir_node* node_;
 };
@@ -297,6 +315,10 @@ class Plugin {
   virtual weir_status restore(std::string_view /*state*/) { return WEIR_OK; }
   // Re-read files or settings. Throw ConfigError to refuse (the old state stays).
   virtual weir_status reload() { throw ConfigError("reload is not supported by this plugin"); }
+  // State per partition (WEIR_FLAG_PARTITIONED; usually through weir::PerPartition, <weir/per_partition.hpp>).
+  virtual weir_status snapshot_partition(int32_t /*partition*/, std::string& /*out*/) { return WEIR_FAILED; }
+  virtual weir_status restore_partition(int32_t /*partition*/, std::string_view /*state*/) { return WEIR_FAILED; }
+  virtual weir_status drop_partition(int32_t /*partition*/) { return WEIR_FAILED; }
 };
 
 // Static description of a plugin, turned into the C descriptor by WEIR_PLUGIN.
@@ -398,9 +420,27 @@ struct Vtable {
     return WEIR_FAILED;
   }
 
+  static int snapshot_partition(void* s, int32_t partition, weir_writer* out) noexcept {
+    return guarded(s, "snapshot_partition", [&](Plugin& p) {
+      std::string state;
+      weir_status st = p.snapshot_partition(partition, state);
+      if (st == WEIR_OK) out->write(out->opaque, state.data(), state.size());
+      return st;
+    });
+  }
+  static int restore_partition(void* s, int32_t partition, const void* data, size_t size) noexcept {
+    return guarded(s, "restore_partition", [&](Plugin& p) {
+      return p.restore_partition(partition, std::string_view(static_cast<const char*>(data), size));
+    });
+  }
+  static int drop_partition(void* s, int32_t partition) noexcept {
+    return guarded(s, "drop_partition", [&](Plugin& p) { return p.drop_partition(partition); });
+  }
+
   static constexpr weir_plugin_vtable table{
       sizeof(weir_plugin_vtable), &create, &destroy, &open, &close, &poll, &commit, &process,
       &on_timer, &flush, &write, &snapshot, &restore, &reload,
+      &snapshot_partition, &restore_partition, &drop_partition,
   };
 };
 

@@ -1,0 +1,80 @@
+#include "watermarks.hpp"
+
+#include <algorithm>
+
+namespace weir {
+
+Watermarks::Partition& Watermarks::find(int32_t id) {
+  for (Partition& p : partitions_)
+    if (p.id == id) return p;
+  partitions_.push_back({id});
+  return partitions_.back();
+}
+
+Watermarks::Verdict Watermarks::observe(int32_t partition, int64_t event_ns, int64_t now_ns, int64_t& distance_ns) {
+  distance_ns = 0;
+  if (event_ns == 0) return Verdict::kOnTime;  // unknown event time: nothing to judge it by
+  Partition& p = find(partition);
+  int64_t against = options_.per_partition ? p.watermark_ns : clock(now_ns);
+  if (against != kUnknown) {
+    if (options_.allowed_lateness_ns >= 0 && event_ns < against - options_.allowed_lateness_ns) {
+      distance_ns = against - event_ns;
+      ++p.late;
+      return Verdict::kLate;
+    }
+    // Ahead of its own partition's watermark: that is the clock it would move.
+    if (p.watermark_ns != kUnknown && event_ns - p.watermark_ns > options_.max_ahead_ns) {
+      distance_ns = event_ns - p.watermark_ns;
+      ++p.ahead;
+      return Verdict::kTooFarAhead;
+    }
+  }
+  p.watermark_ns = std::max(p.watermark_ns, event_ns);
+  p.last_seen_ns = now_ns;
+  return Verdict::kOnTime;
+}
+
+int64_t Watermarks::clock(int64_t now_ns) const {
+  int64_t active = kUnknown, all = kUnknown;
+  for (const Partition& p : partitions_) {
+    if (p.watermark_ns == kUnknown) continue;
+    all = all == kUnknown ? p.watermark_ns : std::min(all, p.watermark_ns);
+    if (now_ns - p.last_seen_ns > options_.idle_timeout_ns) continue;
+    active = active == kUnknown ? p.watermark_ns : std::min(active, p.watermark_ns);
+  }
+  // Every partition idle: nothing arrives to be judged; report the slowest.
+  return active != kUnknown ? active : all;
+}
+
+int64_t Watermarks::of(int32_t partition) const {
+  for (const Partition& p : partitions_)
+    if (p.id == partition) return p.watermark_ns;
+  return kUnknown;
+}
+
+void Watermarks::set(int32_t partition, int64_t watermark_ns) { find(partition).watermark_ns = watermark_ns; }
+
+void Watermarks::drop(int32_t partition) {
+  std::erase_if(partitions_, [&](const Partition& p) { return p.id == partition; });
+}
+
+void Watermarks::publish(int64_t now_ns) {
+  if (now_ns < next_publish_ns_) return;
+  next_publish_ns_ = now_ns + 100'000'000;
+  std::vector<Entry> entries;
+  for (const Partition& p : partitions_)
+    entries.push_back({p.id, p.watermark_ns, now_ns - p.last_seen_ns > options_.idle_timeout_ns, p.late, p.ahead});
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.partition < b.partition; });
+  int64_t c = clock(now_ns);
+  std::lock_guard lock(published_mu_);
+  published_ = std::move(entries);
+  published_clock_ = c;
+}
+
+std::vector<Watermarks::Entry> Watermarks::published(int64_t& clock_ns) const {
+  std::lock_guard lock(published_mu_);
+  clock_ns = published_clock_;
+  return published_;
+}
+
+}  // namespace weir

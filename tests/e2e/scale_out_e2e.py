@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""The smart-car answer at any partitioning (issue 12), against real Kafka, HBase and Redis.
+
+Every case uses a fresh 4-partition topic (kafka_sink keys lines by car, so a car stays
+in one partition) and compares with an independent computation of the rule: per car,
+30 s batches aligned on multiples of 30 s since the epoch (Esper's
+`time_batch(30 sec, 0L)`), every line of a car whose batch average speed exceeds 80.
+The data starts 15 s past a 30 s boundary, so batches aligned on the first line would
+differ from those.
+
+  backlog      the topic is filled first, then read as fast as weir can (a restart after
+               downtime): the Redis set is exactly the computation, HBase holds every row;
+  kill         the same backlog, weir SIGKILLed mid-read and restarted: the same answer
+               (each partition's windows come back from its checkpoint);
+  stream       lines produced while weir reads them, at 20x real time: the same answer.
+
+Usage: scale_out_e2e.py BUILD_DIR   (needs KAFKA_BOOTSTRAP, HBASE_THRIFT_PORT, REDIS_PORT;
+exits 77 = skipped when they are not set, as `scripts/test.sh` sets them)
+"""
+import calendar
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smartcar_e2e as e2e  # noqa: E402  (shared helpers: run, check, Pipeline, redis, hbase_count)
+
+DATE, SEED, CARS, SECONDS, START = "20220426", 10, 100, 300, "000015"
+PARTITIONS = 4
+SKIP = 77
+
+
+def lines():
+    out = e2e.run([os.path.join(e2e.BUILD, "weir-loggen"), DATE, str(CARS), "--seconds", str(SECONDS), "--seed",
+                   str(SEED), "--start-time", START])
+    return [l for l in out.splitlines() if l]
+
+
+def produce(topic, rate=0):
+    e2e.run([e2e.WEIR, "run", os.path.join(e2e.ROOT, "pipelines", "smartcar-loggen.toml"), "--no-progress",
+             "--set", f'cars.date="{DATE}"', "--set", f"cars.cars={CARS}", "--set", f"cars.seconds={SECONDS}",
+             "--set", f"cars.rate={rate}", "--set", f"cars.seed={SEED}", "--set", f'cars.start_time="{START}"',
+             "--set", f'kafka.topic="{topic}"'])
+
+
+def epoch_s(date):
+    return calendar.timegm(time.strptime(date, "%Y%m%d%H%M%S"))
+
+
+def expected_members(all_lines, threshold=80):
+    """Per car, epoch-aligned 30 s batches; every line of a batch averaging above THRESHOLD."""
+    batches = defaultdict(list)
+    for line in all_lines:
+        f = line.split(",")
+        batches[(f[1], epoch_s(f[0]) // 30)].append((f[0], int(f[6])))
+    members = set()
+    for (car, _), rows in batches.items():
+        if sum(s for _, s in rows) / len(rows) > threshold:
+            members.update(f"{car}-{d}" for d, _ in rows)
+    return members
+
+
+def first_aligned_members(all_lines, threshold=80):
+    """The same rule with batches aligned on the first line (what Esper's default would give)."""
+    t0 = min(epoch_s(l.split(",")[0]) for l in all_lines)
+    batches = defaultdict(list)
+    for line in all_lines:
+        f = line.split(",")
+        batches[(f[1], (epoch_s(f[0]) - t0) // 30)].append((f[0], int(f[6])))
+    return {f"{car}-{d}" for (car, _), rows in batches.items() if sum(s for _, s in rows) / len(rows) > threshold
+            for d, _ in rows}
+
+
+def compare(label, table, expected, total):
+    actual = set(e2e.redis("SMEMBERS", DATE).split())
+    e2e.check(actual == expected, f"{label}: Redis holds exactly the {len(expected)} members of the independent "
+                                  f"computation (missing {len(expected - actual)}, extra {len(actual - expected)})")
+    e2e.check(e2e.hbase_count(table) == total, f"{label}: HBase holds exactly {total} rows")
+
+
+def case(work, rule, name, produce_first=True, kill=False, rate=0):
+    tag = f"{os.getpid()}-{name}"
+    topic, table = f"SmartCar-Scale-{tag}", f"DriverCarInfoScale{tag.replace('-', '')}"
+    e2e.redis("FLUSHDB")
+    e2e.run([os.path.join(e2e.ROOT, "scripts", "services", "kafka.sh"), "topic", topic, str(PARTITIONS)])
+    if produce_first:
+        produce(topic)
+    ckpt = os.path.join(work, f"{name}-checkpoints")
+    # A killed member holds its partitions until its session times out: keep that short.
+    extra = ["--set", "kafka.batch_size=200", "--set", "hbase.batch_size=200",
+             "--set", 'kafka.rdkafka={"session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000"}']
+    if produce_first and not kill:
+        extra += ["--set", "kafka.end_at_eof=true"]
+    pipeline = e2e.Pipeline(work, topic, table, rule, f"scale-{tag}", ckpt, extra=extra)
+    producer = None
+    if not produce_first:
+        producer = threading.Thread(target=produce, args=(topic, rate))
+        producer.start()
+    total = CARS * SECONDS
+    if kill:
+        e2e.wait_for(f"{name}: a third of the rows and checkpoints",
+                     lambda: e2e.hbase_count(table) > total // 3 and os.path.isdir(ckpt) and len(os.listdir(ckpt)) > 0)
+        pipeline.proc.send_signal(signal.SIGKILL)
+        pipeline.proc.wait()
+        killed_at = e2e.hbase_count(table)
+        e2e.check(0 < killed_at < total, f"{name}: weir was killed mid-read ({killed_at} of {total} rows)")
+        pipeline.args += ["--set", "kafka.end_at_eof=true"]
+        pipeline.start()
+    if producer:
+        producer.join()
+        # The stream is complete: stop once everything is in (end_at_eof would end at the first momentary EOF).
+        e2e.wait_for(f"{name}: every row in HBase", lambda: e2e.hbase_count(table) >= total, timeout=300)
+        time.sleep(2)
+        e2e.check(pipeline.stop() == 0, f"{name}: weir exits 0 after SIGINT")
+    else:
+        e2e.check(pipeline.proc.wait(timeout=300) == 0, f"{name}: weir reads to the end and exits 0")
+    if kill:
+        e2e.check(pipeline.log().count("resumed from checkpoint") >= PARTITIONS,
+                  f"{name}: the restarted rule resumed each partition from its checkpoint")
+    return table, total, pipeline
+
+
+def main():
+    for var in ("KAFKA_BOOTSTRAP", "HBASE_THRIFT_PORT", "REDIS_PORT"):
+        if not os.environ.get(var):
+            print(f"skipped: {var} is not set (scripts/test.sh starts the servers and sets it)")
+            return SKIP
+    work = tempfile.mkdtemp(prefix="weir-scale-", dir=e2e.BUILD)
+    rule = os.path.join(work, "overspeed.epl")
+    shutil.copy(os.path.join(e2e.ROOT, "rules", "overspeed.epl"), rule)
+    all_lines = lines()
+    expected = expected_members(all_lines)
+    e2e.check(expected != first_aligned_members(all_lines),
+              "epoch-aligned batches flag other members than first-line-aligned ones (else this proves nothing)")
+    tables = []
+    for name, kw in (("backlog", {}), ("kill", {"kill": True}), ("stream", {"produce_first": False, "rate": 2000})):
+        table, total, _ = case(work, rule, name, **kw)
+        compare(name, table, expected, total)
+        tables.append(table)
+    for t in tables:
+        subprocess.run([os.path.join(e2e.BUILD, "weir-hbase"), "drop-table", "--table", t], capture_output=True)
+    print(f"{len(e2e.passes)} passed, {len(e2e.failures)} failed")
+    return 1 if e2e.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
