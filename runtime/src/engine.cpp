@@ -538,6 +538,7 @@ void Engine::run_operator(Node& n) {
   }
   n.holds.clear();
   n.legacy_holds.clear();
+  if (n.watermarks) n.watermarks->publish(monotonic_ns(), true);  // the final figures for --status-out
   close_outputs(n);
   if (n.checkpoint && !failed() && !hard_stopped()) final_checkpoint(n);
 }

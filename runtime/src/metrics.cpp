@@ -36,6 +36,8 @@ std::string prometheus_text(const Engine& engine) {
   counter("commits_total", "Source commits of acknowledged positions.", [](const Node& n) { return n.counters.commits.load(); });
   counter("checkpoints_total", "Checkpoint files written (operators with `checkpoint`).",
           [](const Node& n) { return n.counters.checkpoints.load(); });
+  counter("records_late_total", "Records older than their clock minus allowed_lateness_ms, sent to port late.",
+          [](const Node& n) { return n.counters.records_late.load(); });
   counter("node_wakeups_total", "Times the node's thread waited for work; fast growth with no records means a spin.",
           [](const Node& n) { return n.counters.wakeups.load(); });
 
@@ -55,6 +57,16 @@ std::string prometheus_text(const Engine& engine) {
       out << "weir_hop_latency_seconds{node=\"" << n->name << "\",quantile=\"" << q << "\"} "
           << n->counters.hop_ns.quantile(q) / 1e9 << '\n';
   }
+  out << "# HELP weir_watermark_seconds Event-time watermark per input partition of a stateful operator.\n"
+         "# TYPE weir_watermark_seconds gauge\n";
+  for (const auto& n : engine.nodes()) {
+    if (!n->watermarks) continue;
+    int64_t clock = 0;
+    for (const Watermarks::Entry& e : n->watermarks->published(clock))
+      if (e.watermark_ns != Watermarks::kUnknown)
+        out << "weir_watermark_seconds{node=\"" << n->name << "\",partition=\"" << e.partition << "\"} "
+            << e.watermark_ns / 1e9 << '\n';
+  }
   out << "# HELP weir_queue_depth Batches waiting on an edge.\n# TYPE weir_queue_depth gauge\n";
   for (const auto& n : engine.nodes())
     for (const auto& port : n->outputs)
@@ -73,6 +85,24 @@ std::string prometheus_text(const Engine& engine) {
     }
   }
   return out.str();
+}
+
+// A stateful operator's event time: its clock (the minimum over its active
+// partitions), late records, and each partition's watermark.
+static std::string event_time_json(const Node& n) {
+  int64_t clock = 0;
+  std::vector<Watermarks::Entry> entries = n.watermarks->published(clock);
+  auto ms = [](int64_t ns) { return ns == Watermarks::kUnknown ? std::string("null") : std::to_string(ns / 1'000'000); };
+  std::string out = ",\"state\":\"" + std::string(n.per_partition ? "per_partition" : "global") + "\"";
+  out += ",\"watermark_ms\":" + ms(clock) + ",\"records_late\":" + std::to_string(n.counters.records_late.load());
+  out += ",\"partitions\":[";
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Watermarks::Entry& e = entries[i];
+    out += std::string(i ? "," : "") + "{\"partition\":" + std::to_string(e.partition) + ",\"watermark_ms\":" +
+           ms(e.watermark_ns) + ",\"idle\":" + (e.idle ? "true" : "false") + ",\"late\":" + std::to_string(e.late) +
+           ",\"ahead\":" + std::to_string(e.ahead) + "}";
+  }
+  return out + "]";
 }
 
 std::string status_json(const Engine& engine) {
@@ -95,6 +125,7 @@ std::string status_json(const Engine& engine) {
     out += ",\"records_error\":" + std::to_string(n.counters.records_error.load());
     if (n.checkpoint) out += ",\"checkpoints\":" + std::to_string(n.counters.checkpoints.load());
     out += ",\"wakeups\":" + std::to_string(n.counters.wakeups.load());
+    if (n.watermarks) out += event_time_json(n);
     out += ",\"finished\":" + std::string(n.finished.load() ? "true" : "false");
     char lat[160];
     std::snprintf(lat, sizeof lat, ",\"batch_p50_us\":%.1f,\"batch_p99_us\":%.1f,\"hop_p50_us\":%.1f,\"hop_p99_us\":%.1f",

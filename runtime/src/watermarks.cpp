@@ -15,7 +15,9 @@ Watermarks::Verdict Watermarks::observe(int32_t partition, int64_t event_ns, int
   distance_ns = 0;
   if (event_ns == 0) return Verdict::kOnTime;  // unknown event time: nothing to judge it by
   Partition& p = find(partition);
-  int64_t against = options_.per_partition ? p.watermark_ns : clock(now_ns);
+  // A partition's first record is never late: until it has a watermark the
+  // partition holds no clock back, so there is nothing it could be late for.
+  int64_t against = options_.per_partition || p.watermark_ns == kUnknown ? p.watermark_ns : clock(now_ns);
   if (against != kUnknown) {
     if (options_.allowed_lateness_ns >= 0 && event_ns < against - options_.allowed_lateness_ns) {
       distance_ns = against - event_ns;
@@ -58,8 +60,8 @@ void Watermarks::drop(int32_t partition) {
   std::erase_if(partitions_, [&](const Partition& p) { return p.id == partition; });
 }
 
-void Watermarks::publish(int64_t now_ns) {
-  if (now_ns < next_publish_ns_) return;
+void Watermarks::publish(int64_t now_ns, bool now) {
+  if (!now && now_ns < next_publish_ns_) return;
   next_publish_ns_ = now_ns + 100'000'000;
   std::vector<Entry> entries;
   for (const Partition& p : partitions_)

@@ -58,8 +58,8 @@ class Watermarks {
     bool idle;
     uint64_t late, ahead;
   };
-  // Copies the current state for other threads (at most every 100 ms).
-  void publish(int64_t now_ns);
+  // Copies the current state for other threads (at most every 100 ms, or now).
+  void publish(int64_t now_ns, bool now = false);
   std::vector<Entry> published(int64_t& clock_ns) const;
 
  private:

@@ -1,6 +1,8 @@
 // test_pass — a pass-through operator compiled in several variants (see
 // CMakeLists.txt) for hot-swap tests: another version, an open() that fails,
-// different ports, and a stateful counter that must survive a swap.
+// different ports, and a stateful counter that must survive a swap (and, as
+// test_partition_counter, one counter per source partition).
+#include <weir/per_partition.hpp>
 #include <weir/sdk.hpp>
 
 #include <string>
@@ -60,6 +62,14 @@ class TestPass : public weir::Plugin {
 
 }  // namespace
 
+#ifdef TEST_PASS_PER_PARTITION
+// One counter per partition: n = how many records of its partition were seen.
+WEIR_PLUGIN(weir::PerPartition<TestPass>, (weir::PluginInfo{.name = "test_partition_counter", .version = TEST_PASS_VERSION,
+                                        .description = "test: a record counter per source partition",
+                                        .kind = WEIR_OPERATOR,
+                                        .flags = WEIR_FLAG_STATEFUL | WEIR_FLAG_PARTITIONED,
+                                        .inputs = kInputs, .outputs = kOutputs}))
+#else
 WEIR_PLUGIN(TestPass, (weir::PluginInfo{.name = "test_pass", .version = TEST_PASS_VERSION,
                                         .description = "test: pass-through variants for hot swap",
                                         .kind = WEIR_OPERATOR,
@@ -67,3 +77,4 @@ WEIR_PLUGIN(TestPass, (weir::PluginInfo{.name = "test_pass", .version = TEST_PAS
                                         .flags = WEIR_FLAG_STATEFUL,
 #endif
                                         .inputs = kInputs, .outputs = kOutputs}))
+#endif

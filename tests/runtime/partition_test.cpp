@@ -1,0 +1,209 @@
+// State per partition (ABI 1.1) through the real binary: a node whose plugin
+// keeps its state per source partition (test_partition_counter: every output
+// has n = how many records of its partition the node has seen, so n must be
+// offset + 1) keeps each partition's state apart, checkpoints it per
+// partition, drops it when the source gives the partition up and restores it
+// when the partition comes back; event time per partition sends late records
+// to `late` and far-future ones to `error`.
+#include <gtest/gtest.h>
+
+#include <weir_test.hpp>
+
+#include <csignal>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace weir::testing {
+namespace {
+
+const std::string kEnv = std::string("WEIR_PLUGIN_PATH=") + WEIR_TEST_PLUGIN_DIR;
+
+struct Output {
+  std::set<int64_t> seqs;
+  size_t lines = 0;
+  std::vector<std::string> wrong;  // lines where n != offset + 1
+};
+
+Output read_output(const std::string& path, int64_t partitions) {
+  Output out;
+  std::istringstream in(read_file(path));
+  static const std::regex fields(R"re("seq":(\d+),"n":(\d+))re");
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (!std::regex_search(line, m, fields)) {
+      out.wrong.push_back(line);
+      continue;
+    }
+    ++out.lines;
+    int64_t seq = std::stoll(m[1]), n = std::stoll(m[2]);
+    out.seqs.insert(seq);
+    if (n != seq / partitions + 1 && out.wrong.size() < 5) out.wrong.push_back(line);
+  }
+  return out;
+}
+
+struct Shape {
+  int64_t count = 30000, rate = 0, partitions = 3, revoke_at = 0;
+  std::string state;  // "" = the plugin's default (per partition)
+  bool checkpoint = true;
+};
+
+std::string pipeline(const TempDir& dir, const Shape& s) {
+  return "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(s.count) +
+         "\nrate = " + std::to_string(s.rate) + "\npartitions = " + std::to_string(s.partitions) +
+         "\nrevoke_at = " + std::to_string(s.revoke_at) + "\nresume = true\ncommit_log = \"" + dir.file("commits") +
+         "\"\n[nodes.count]\nplugin = \"test_partition_counter\"\ninputs = [\"src\"]\n" +
+         (s.state.empty() ? "" : "state = \"" + s.state + "\"\n") +
+         (s.checkpoint ? "checkpoint = \"" + dir.file("state") + "\"\ncheckpoint_interval_ms = 100\n" : "") +
+         "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" + dir.file("out.jsonl") + "\"\n";
+}
+
+// Runs FILE in the background and SIGKILLs it once the sink has written LINES.
+void run_and_kill(const TempDir& dir, const std::string& file, size_t lines, int64_t partitions) {
+  std::string cmd = kEnv + " " + WEIR_BINARY + " run --no-progress " + file + " 2>>" + dir.file("err") + " & echo $! >" +
+                    dir.file("pid");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  pid_t pid = std::stoi(read_file(dir.file("pid")));
+  for (int i = 0; i < 400 && read_output(dir.file("out.jsonl"), partitions).lines < lines; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+TEST(PerPartition, EachPartitionKeepsItsOwnStateAcrossAKillAndARestart) {
+  TempDir dir;
+  Shape s;
+  s.rate = 40;  // batches of 100 per second
+  std::string file = dir.write("p.toml", pipeline(dir, s));
+  run_and_kill(dir, file, 3000, s.partitions);
+  Output killed = read_output(dir.file("out.jsonl"), s.partitions);
+  ASSERT_GT(killed.lines, 0u) << read_file(dir.file("err"));
+  ASSERT_LT(*killed.seqs.rbegin(), s.count - 1) << "weir finished before the kill (the test proves nothing)";
+  for (int p = 0; p < 3; ++p)
+    ASSERT_FALSE(read_file(dir.file("state/partition-" + std::to_string(p) + ".ckpt")).empty()) << "one file per partition";
+
+  s.rate = 0;
+  dir.write("p.toml", pipeline(dir, s));
+  auto r = run_weir("run --no-progress " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int p = 0; p < 3; ++p)
+    EXPECT_NE(r.err.find("partition " + std::to_string(p) + ": resumed from checkpoint"), std::string::npos) << r.err;
+  Output all = read_output(dir.file("out.jsonl"), s.partitions);
+  EXPECT_EQ(all.seqs.size(), static_cast<size_t>(s.count)) << "records missing after the restart";
+  EXPECT_TRUE(all.wrong.empty()) << "a partition's count is not its own, e.g.: " << all.wrong.front();
+}
+
+TEST(PerPartition, WithOneStateForAllTheCountsMix) {
+  // The control for the test above: the same plugin with state = "global" counts
+  // every partition's records together, so n != offset + 1.
+  TempDir dir;
+  Shape s;
+  s.count = 3000;
+  s.state = "global";
+  s.checkpoint = false;
+  std::string file = dir.write("p.toml", pipeline(dir, s));
+  auto r = run_weir("run --no-progress " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Output all = read_output(dir.file("out.jsonl"), s.partitions);
+  EXPECT_EQ(all.lines, 3000u);
+  EXPECT_FALSE(all.wrong.empty());
+}
+
+TEST(PerPartition, ARevokedPartitionIsCheckpointedDroppedAndRestoredWhenItComesBack) {
+  TempDir dir;
+  Shape s;
+  s.count = 6000;
+  s.partitions = 2;
+  s.revoke_at = 2000;  // partition 0 leaves for 5 batches, then comes back
+  std::string file = dir.write("p.toml", pipeline(dir, s));
+  auto r = run_weir("run --no-progress " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("partitions 0 left this process: their state was checkpointed and dropped"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("partition 0: resumed from checkpoint"), std::string::npos) << r.err;
+  Output all = read_output(dir.file("out.jsonl"), s.partitions);
+  EXPECT_EQ(all.seqs.size(), 6000u);
+  EXPECT_TRUE(all.wrong.empty()) << "partition 0's count did not come back with it, e.g.: " << all.wrong.front();
+}
+
+TEST(PerPartition, WithoutACheckpointARevokedPartitionComesBackEmpty) {
+  // The control: the state of a partition that left is gone, so its count restarts.
+  TempDir dir;
+  Shape s;
+  s.count = 6000;
+  s.partitions = 2;
+  s.revoke_at = 2000;
+  s.checkpoint = false;
+  std::string file = dir.write("p.toml", pipeline(dir, s));
+  auto r = run_weir("run --no-progress " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("partitions 0 left this process: their state was dropped (no checkpoint)"), std::string::npos)
+      << r.err;
+  Output all = read_output(dir.file("out.jsonl"), s.partitions);
+  EXPECT_EQ(all.seqs.size(), 6000u);
+  EXPECT_FALSE(all.wrong.empty());
+}
+
+TEST(PerPartition, ACheckpointOfAnotherPartitionIsRefused) {
+  TempDir dir;
+  Shape s;
+  s.count = 10;
+  s.partitions = 2;
+  std::string file = dir.write("p.toml", pipeline(dir, s));
+  ASSERT_EQ(run_weir("run --no-progress " + file, kEnv).exit_code, 0);
+  // partition-1.ckpt now holds partition 0's state: a copy gone wrong.
+  std::filesystem::copy_file(dir.file("state/partition-0.ckpt"), dir.file("state/partition-1.ckpt"),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(dir.file("commits"));
+  auto r = run_weir("run --no-progress " + file, kEnv);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(dir.file("state/partition-1.ckpt") + " holds a position of partition 0, not 1's"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(PerPartition, LateRecordsGoToTheLatePortAndFarFutureOnesToError) {
+  TempDir dir;
+  // Record seq is dated (seq + 1) s, in partition seq % 3; every 100th is dated
+  // 60 s earlier: 57 s behind its partition's watermark (seq - 3 was dated
+  // seq - 2), so late; seq 1001 is dated a year ahead.
+  std::string file = dir.write(
+      "p.toml",
+      "[nodes.src]\nplugin = \"test_source\"\ncount = 3000\npartitions = 3\nevent_times = true\nlate_every = 100\n"
+      "ahead_seq = 1001\n"
+      "[nodes.count]\nplugin = \"test_partition_counter\"\ninputs = [\"src\"]\nallowed_lateness_ms = 5000\n"
+      "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" + dir.file("out.jsonl") + "\"\n"
+      "[nodes.late]\nplugin = \"file_sink\"\ninputs = [\"count.late\"]\npath = \"" + dir.file("late.jsonl") + "\"\n"
+      "[nodes.bad]\nplugin = \"file_sink\"\ninputs = [\"count.error\"]\npath = \"" + dir.file("error.jsonl") + "\"\n");
+  auto r = run_weir("run --no-progress --status-out " + dir.file("status.json") + " " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string late = read_file(dir.file("late.jsonl")), errors = read_file(dir.file("error.jsonl"));
+  // seq 100, 200, ..., 2900: 29 records.
+  EXPECT_EQ(std::count(late.begin(), late.end(), '\n'), 29) << late;
+  EXPECT_NE(late.find("\"late_by_ms\":57000"), std::string::npos) << late;
+  EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
+  EXPECT_NE(errors.find("ahead of partition 2's watermark (more than max_ahead_ms = 86400000)"), std::string::npos)
+      << errors;
+  std::string out = read_file(dir.file("out.jsonl"));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3000 - 29 - 1) << "late and far-future records are not processed";
+  std::string status = read_file(dir.file("status.json"));
+  EXPECT_NE(status.find("\"records_late\":29"), std::string::npos) << status;
+  EXPECT_NE(status.find("{\"partition\":0,\"watermark_ms\":2998000"), std::string::npos) << status;
+}
+
+TEST(PerPartition, LatenessAppliesOnlyToStatefulOperators) {
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\ncount = 1\n"
+                               "[nodes.pass]\nplugin = \"passthrough\"\ninputs = [\"gen\"]\nallowed_lateness_ms = 10\n"
+                               "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"pass\"]\n");
+  auto r = run_weir("validate " + file, kEnv);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(file + ":7:23: node 'pass': allowed_lateness_ms applies to stateful operators"), std::string::npos)
+      << r.err;
+}
+
+}  // namespace
+}  // namespace weir::testing
