@@ -99,7 +99,7 @@ void release(HostBatch* b) {
   b->arena.reset();
   b->partitions.clear();
   b->control_kind = HostBatch::Control::kNone;
-  b->emitted_ns = 0;
+  b->emitted_ns.store(0, std::memory_order_relaxed);
   if (HostBatch* parent = std::exchange(b->parent, nullptr)) release(parent);
   std::lock_guard lock(pool().mu);
   if (pool().free.size() < kPoolMax) pool().free.push_back(b);

@@ -36,7 +36,9 @@ struct HostBatch : weir_batch {
   std::vector<weir_record> storage;
   Arena arena;
   std::vector<AckGroup*> acks;  // each holds one pending count for this batch
-  int64_t emitted_ns = 0;       // for per-hop latency
+  // For per-hop latency. Atomic: a forwarded batch is re-stamped while a
+  // sibling consumer of the same batch may be reading it (fan-out).
+  std::atomic<int64_t> emitted_ns{0};
   uint32_t origin_node = 0;
   HostBatch* parent = nullptr;  // a view's records point into this batch, kept alive by one reference
   // A control batch (no records) about partitions of its source (ABI 1.1):

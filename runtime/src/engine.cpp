@@ -42,9 +42,14 @@ static const char* level_name(int level) {
 
 void Engine::log(const Node* node, int level, const std::string& message) {
   if (level < log_level()) return;
-  std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  // Milliseconds: a rebalance or a swap is over in less than a second.
+  int64_t ns = realtime_ns();
+  std::time_t now = static_cast<std::time_t>(ns / 1'000'000'000);
+  char stamp[40];
+  std::tm utc;
+  gmtime_r(&now, &utc);  // std::gmtime's buffer is shared by every thread
+  size_t len = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(stamp + len, sizeof stamp - len, ".%03dZ", static_cast<int>(ns / 1'000'000 % 1000));
   std::lock_guard lock(log_mu_);
   std::cerr << stamp << ' ' << level_name(level) << ' ' << (node ? "[" + node->name + "] " : std::string()) << message
             << std::endl;
@@ -210,7 +215,7 @@ int emit_batch(Node& n, int32_t port, HostBatch* b) {
     retain(b);  // dropped in end_callback, so the batch outlives the callback
     n.emitted_now.push_back(b);
   }
-  b->emitted_ns = monotonic_ns();
+  b->emitted_ns.store(monotonic_ns(), std::memory_order_relaxed);
   Engine* engine = n.engine;
   auto abort = [engine] { return engine->hard_stopped(); };
   for (EdgeQueue* e : out.edges) {
@@ -413,7 +418,7 @@ static HostBatch* next_input(Node& n, size_t& cursor) {
     EdgeQueue* e = n.inputs[(cursor + i) % n.inputs.size()];
     if (HostBatch* b = e->pop()) {
       cursor = (cursor + i + 1) % n.inputs.size();
-      n.counters.hop_ns.record(static_cast<uint64_t>(monotonic_ns() - b->emitted_ns));
+      n.counters.hop_ns.record(static_cast<uint64_t>(monotonic_ns() - b->emitted_ns.load(std::memory_order_relaxed)));
       n.counters.batches_in.fetch_add(1, std::memory_order_relaxed);
       n.counters.records_in.fetch_add(b->count, std::memory_order_relaxed);
       return b;

@@ -92,6 +92,7 @@ struct Node {
   // of these partitions; the node's thread owns the set.
   bool per_partition = false;
   std::set<int32_t> held_partitions;
+  std::set<int32_t> restored_waiting;  // held, no record processed yet (a debug line marks the first)
   std::unique_ptr<Watermarks> watermarks;  // stateful operators: event time per input partition
   int32_t late_port = -1;                  // `late`, when the node has allowed_lateness_ms
   HostBatch* current = nullptr;         // the input batch being processed

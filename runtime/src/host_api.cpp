@@ -86,7 +86,7 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
     retain(b);
     node.emitted_now.push_back(b);
   }
-  b->emitted_ns = monotonic_ns();
+  b->emitted_ns.store(monotonic_ns(), std::memory_order_relaxed);
   Engine* engine = node.engine;
   for (EdgeQueue* e : out.edges)
     if (!e->push(b, [engine] { return engine->hard_stopped(); })) {

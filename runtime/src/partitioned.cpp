@@ -119,6 +119,8 @@ bool Engine::process_input(Node& n, HostBatch* input) {
   bool ok = true;
   for (auto& [partition, records] : parts) {
     if (!(ok = hold_partition(n, partition))) break;
+    if (n.restored_waiting.erase(partition) && log_level() <= WEIR_LOG_DEBUG)
+      log(&n, WEIR_LOG_DEBUG, "partition " + std::to_string(partition) + ": first record since it was assigned");
     HostBatch* b = input;
     if (parts.size() > 1) {
       b = new_view(input);
@@ -196,6 +198,7 @@ bool Engine::hold_partition(Node& n, int32_t partition) {
     }
   }
   n.held_partitions.insert(partition);
+  n.restored_waiting.insert(partition);
   return true;
 }
 
@@ -221,6 +224,7 @@ void Engine::on_revoked(Node& n, const HostBatch& control) {
       return;
     }
     n.held_partitions.erase(p);
+    n.restored_waiting.erase(p);
     if (n.watermarks) n.watermarks->drop(p);
     if (n.checkpoint) n.checkpoint->forget(p);
   }
