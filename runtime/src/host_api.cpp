@@ -96,7 +96,7 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   return WEIR_OK;
 }
 
-void host_error(weir_node* n, const weir_record* record, const char* reason) {
+void host_error_n(weir_node* n, const weir_record* record, const char* reason, uint32_t reason_size) {
   Node& node = node_of(n);
   if (!node.errors) node.errors = new_batch(16);
   HostBatch* b = node.errors;
@@ -120,7 +120,7 @@ void host_error(weir_node* n, const weir_record* record, const char* reason) {
       if (f[i].value.type == WEIR_STRING) f[i].value.as.str = copy(f[i].value.as.str);
     }
   }
-  std::string why = reason ? reason : "";
+  std::string why(reason ? reason : "", reason ? reason_size : 0);
   weir_value reason_value{};
   reason_value.type = WEIR_STRING;
   reason_value.as.str = copy({why.data(), static_cast<uint32_t>(why.size())});
@@ -131,6 +131,10 @@ void host_error(weir_node* n, const weir_record* record, const char* reason) {
   f[fields + 1] = {host_intern(n, "error_node", 10), node_value};
   r.fields = f;
   r.field_count = fields + 2;
+}
+
+void host_error(weir_node* n, const weir_record* record, const char* reason) {
+  host_error_n(n, record, reason, reason ? static_cast<uint32_t>(std::strlen(reason)) : 0);
 }
 
 void host_set_timer(weir_node* n, int64_t interval_ms) {
@@ -199,7 +203,7 @@ const weir_host_api kHostApi = {
     sizeof(weir_host_api), host_log,          host_intern,     host_output_port, host_batch_begin,
     host_batch_add,        host_batch_alloc,  host_batch_discard, host_emit,     host_forward,
     host_error,            host_set_timer,    host_hold,       host_release,     host_ack,
-    host_gauge,            host_stopping,     host_now_ns,
+    host_gauge,            host_stopping,     host_now_ns,     host_error_n,
 };
 
 }  // namespace

@@ -1,9 +1,13 @@
 // test_source — emits seq 0..count-1 spread over partitions, and appends every
 // commit it receives to a file, so tests can check what was committed when.
+// With payload_file, the records carry that file's lines (any bytes) as payloads.
 #include <weir/sdk.hpp>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <vector>
 
 namespace {
 
@@ -17,6 +21,8 @@ const weir_param_spec kParams[] = {
     {"positions", WEIR_PARAM_BOOL, "true", 0, nullptr, "false = records carry no position (like a source that cannot commit)"},
     {"resume", WEIR_PARAM_BOOL, "false", 0, nullptr,
      "start after the last offset in commit_log, as a consumer group would (partitions = 1)"},
+    {"payload_file", WEIR_PARAM_STRING, "\"\"", 0, nullptr,
+     "one record per line of this file, the line's bytes (without \\n) as payload; count = the number of lines"},
 };
 
 class TestSource : public weir::Plugin {
@@ -25,6 +31,19 @@ class TestSource : public weir::Plugin {
       : ctx_(ctx), count_(p.integer("count")), partitions_(p.integer("partitions")), batch_(p.integer("batch_size")),
         rate_(p.integer("rate")), log_path_(p.str("commit_log")), resume_(p.boolean("resume")),
         positions_(p.boolean("positions")) {
+    if (std::string path = p.str("payload_file"); !path.empty()) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) throw weir::ConfigError("cannot read payload_file " + path);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (size_t at = 0; at < text.size();) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        payloads_.push_back(text.substr(at, end - at));
+        at = end + 1;
+      }
+      if (payloads_.empty()) throw weir::ConfigError("payload_file " + path + " has no lines");
+      count_ = static_cast<int64_t>(payloads_.size());
+    }
     out_ = ctx_.port("out");
     seq_name_ = ctx_.name("seq");
   }
@@ -53,6 +72,7 @@ class TestSource : public weir::Plugin {
       auto r = b.add();
       if (positions_) r.position(static_cast<int32_t>(seq_ % partitions_), seq_ / partitions_);
       r.fields(1)[0] = {seq_name_, weir::int_value(seq_)};
+      if (!payloads_.empty()) r.payload(payloads_[static_cast<size_t>(seq_)]);
     }
     return ctx_.emit(out_, b) == WEIR_STOPPING ? WEIR_END : WEIR_OK;
   }
@@ -78,6 +98,7 @@ class TestSource : public weir::Plugin {
   weir_str seq_name_;
   int64_t seq_ = 0, batches_ = 0, start_ = 0;
   std::map<int32_t, int64_t> last_;
+  std::vector<std::string> payloads_;
 };
 
 }  // namespace

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 #define WEIR_ABI_MAJOR 1
-#define WEIR_ABI_MINOR 0
+#define WEIR_ABI_MINOR 1
 
 /* ---- status codes returned by plugin callbacks and host functions ---- */
 typedef enum weir_status {
@@ -206,6 +206,11 @@ typedef struct weir_host_api {
 
   /* Current time in ns (processing time; the host may virtualize it in tests). */
   int64_t (*now_ns)(weir_node* node);
+
+  /* ---- ABI 1.1: check struct_size before calling these (an older host lacks them) ---- */
+
+  /* error() with a reason of reason_size bytes, NULs included (error() stops at the first). */
+  void (*error_n)(weir_node* node, const weir_record* record, const char* reason, uint32_t reason_size);
 } weir_host_api;
 
 /* ---- plugin vtable: what the host calls; NULL entries mean "not supported" ---- */
