@@ -202,7 +202,17 @@ static void apply_override(toml::table& nodes, const Override& o, Diagnostics& d
     parsed = toml::parse(std::string_view(doc), std::string_view("<override>"));
   } catch (const toml::parse_error&) {
     parsed = toml::table{};
-    parsed.insert("v", o.value);  // not a TOML literal: a plain string
+    parsed.insert("v", o.value);  // not a TOML literal: a plain string (see overflowed_integer in param_values.cpp)
+  }
+  // "5\nrate = 10" parses too, as two keys: refuse rather than drop the rest.
+  if (parsed.size() != 1) {
+    std::string others;
+    for (auto&& [k, v] : parsed)
+      if (k != "v") others += (others.empty() ? "'" : ", '") + std::string(k.str()) + "'";
+    diags.add({"--set", 0, 0}, o.node + "." + o.param + ": the value is more than one TOML value (it goes on to set " +
+                                   others + "); give one value per --set, or quote text that spans lines as a TOML string ('''...''')");
+    free_flat(std::move(parsed));
+    return;
   }
   // `v` stands for nodes.NODE.PARAM: two levels below the top.
   if (too_deep(parsed, 2)) {

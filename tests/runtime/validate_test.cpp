@@ -75,6 +75,44 @@ TEST(Validate, WrongTypeFromCommandLineOverride) {
       << v.run.err;
 }
 
+TEST(Validate, AnIntegerTooLargeFromTheCommandLineIsOutOfRange) {
+  TempDir dir;
+  for (std::string n : {"99999999999999999999", "-99999999999999999999", "0x1_0000_0000_0000_0000"}) {
+    auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n", "--set gen.count=" + n);
+    EXPECT_EQ(v.run.exit_code, 2);
+    EXPECT_EQ(v.run.err, "--set: generator \"gen\": parameter 'count' must be an integer: " + n +
+                             " is out of range (-9223372036854775808 to 9223372036854775807)\nweir: " + v.file + ": 1 error\n");
+  }
+  // Where text is expected, the digits are text.
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.f]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\npath = \"x\"\n",
+                    "--set f.path=99999999999999999999");
+  EXPECT_EQ(v.run.exit_code, 0) << v.run.err;
+}
+
+// "v = 5\nrate = 10" is valid TOML: the second line used to vanish silently.
+TEST(Validate, AMultiLineOverrideThatIsMoreThanOneValueIsRefused) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n", "--set 'gen.count=5\nrate = 10'");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_EQ(v.run.err,
+            "--set: gen.count: the value is more than one TOML value (it goes on to set 'rate'); give one value per "
+            "--set, or quote text that spans lines as a TOML string ('''...''')\nweir: " + v.file + ": 1 error\n");
+}
+
+// Text that is not TOML stays whole, newlines and all; so does a multi-line TOML string.
+TEST(Validate, AMultiLineOverrideIsKeptWhole) {
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\ncount = 1\npayload_bytes = 0\n"
+                               "[nodes.f]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\npath = \"x\"\n");
+  for (std::string value : {dir.file("a\nb c"), "'''" + dir.file("d\ne") + "'''"}) {
+    auto r = run_weir("run " + file + " --set \"f.path=" + value + "\"");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(count_lines(read_file(dir.file("a\nb c"))), 1u);
+  EXPECT_EQ(count_lines(read_file(dir.file("d\ne"))), 1u);
+}
+
 TEST(Validate, DanglingInput) {
   TempDir dir;
   auto v = validate(dir, "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"gen.out\"]\n");
