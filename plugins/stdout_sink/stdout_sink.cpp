@@ -2,7 +2,9 @@
 #include <weir/json.hpp>
 #include <weir/sdk.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace {
 
@@ -13,15 +15,28 @@ const weir_param_spec kParams[] = {
 
 class StdoutSink : public weir::Plugin {
  public:
-  StdoutSink(weir::Context, const weir::Params& p) : metadata_(p.boolean("metadata")) {}
+  StdoutSink(weir::Context ctx, const weir::Params& p) : ctx_(ctx), metadata_(p.boolean("metadata")) {}
   weir_status write(weir::Batch in) override {
     std::string out;
     for (weir::Record r : in) out += weir::to_json(r, metadata_) + "\n";
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    return std::fflush(stdout) == 0 ? WEIR_OK : WEIR_RETRY;
+    errno = 0;
+    // A large write bypasses stdio's buffer: its failure shows in fwrite's count, not in fflush.
+    bool written = std::fwrite(out.data(), 1, out.size(), stdout) == out.size();
+    if (std::fflush(stdout) == 0 && written) return WEIR_OK;
+    int err = errno;
+    std::clearerr(stdout);
+    // The reader of a pipe is gone for good (`weir run ... | head`): nothing
+    // written from now on can be read, so stop rather than retry for ever.
+    if (err == EPIPE) {
+      ctx_.error_log("stdout is closed (its reader has gone): cannot write the remaining records");
+      return WEIR_FAILED;
+    }
+    ctx_.warn(std::string("write to stdout failed: ") + std::strerror(err));
+    return WEIR_RETRY;
   }
 
  private:
+  weir::Context ctx_;
   bool metadata_;
 };
 

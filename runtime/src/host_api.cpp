@@ -103,19 +103,22 @@ weir_str copy_into(HostBatch* b, weir_str s) {
   return {p, s.size};
 }
 
-void host_error(weir_node* n, const weir_record* record, const char* reason) {
+void host_error_n(weir_node* n, const weir_record* record, const char* reason, uint32_t reason_size) {
   Node& node = node_of(n);
   weir_record& r = copy_record(node.errors, record, 2);
   auto* f = const_cast<weir_field*>(r.fields) + r.field_count - 2;
-  std::string why = reason ? reason : "";
   weir_value reason_value{};
   reason_value.type = WEIR_STRING;
-  reason_value.as.str = copy_into(node.errors, {why.data(), static_cast<uint32_t>(why.size())});
+  reason_value.as.str = copy_into(node.errors, {reason ? reason : "", reason ? reason_size : 0});
   f[0] = {host_intern(n, "error_reason", 12), reason_value};
   weir_value node_value{};
   node_value.type = WEIR_STRING;
   node_value.as.str = host_intern(n, node.name.data(), static_cast<uint32_t>(node.name.size()));
   f[1] = {host_intern(n, "error_node", 10), node_value};
+}
+
+void host_error(weir_node* n, const weir_record* record, const char* reason) {
+  host_error_n(n, record, reason, reason ? static_cast<uint32_t>(std::strlen(reason)) : 0);
 }
 
 void announce(weir_node* n, const int32_t* partitions, uint32_t count, HostBatch::Control kind) {
@@ -207,8 +210,8 @@ const weir_host_api kHostApi = {
     sizeof(weir_host_api), host_log,          host_intern,     host_output_port, host_batch_begin,
     host_batch_add,        host_batch_alloc,  host_batch_discard, host_emit,     host_forward,
     host_error,            host_set_timer,    host_hold,       host_release,     host_ack,
-    host_gauge,            host_stopping,     host_now_ns,      host_partitions_assigned, host_partitions_revoked,
-    host_per_partition,
+    host_gauge,            host_stopping,     host_now_ns,     host_error_n,    host_partitions_assigned,
+    host_partitions_revoked, host_per_partition,
 };
 
 }  // namespace

@@ -403,6 +403,10 @@ int cmd_run(const std::vector<std::string>& argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write to a socket or pipe whose peer has gone is an error (EPIPE) for the
+  // plugin to handle (retry, reconnect), not the death of the whole host: client
+  // libraries such as hiredis write without MSG_NOSIGNAL.
+  std::signal(SIGPIPE, SIG_IGN);
   // Block SIGINT/SIGTERM in every thread; watch_signals takes them with sigwait.
   sigset_t set;
   sigemptyset(&set);

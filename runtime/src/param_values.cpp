@@ -1,6 +1,8 @@
 #include "param_values.hpp"
 
+#include <cctype>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 namespace weir {
@@ -46,6 +48,29 @@ static std::string scalar_text(const toml::node& n) {
   return out.str();
 }
 
+// A --set value that is not a TOML literal arrives as a string without a
+// position in the file (pipeline_config.cpp). Written like a TOML integer, it
+// failed to parse only because it does not fit in 64 bits.
+static bool overflowed_integer(const toml::node& value) {
+  auto text = value.value<std::string>();
+  if (!text || value.source().begin.line != 0) return false;
+  std::string_view t = *text;
+  if (!t.empty() && (t[0] == '+' || t[0] == '-')) t.remove_prefix(1);
+  int base = 10;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'o' || t[1] == 'b')) {
+    base = t[1] == 'x' ? 16 : t[1] == 'o' ? 8 : 2;
+    t.remove_prefix(2);
+  }
+  if (t.empty() || t.front() == '_' || t.back() == '_') return false;
+  for (char c : t) {
+    int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                : std::isxdigit(static_cast<unsigned char>(c)) ? 10 + (std::tolower(c) - 'a')
+                                                               : -1;
+    if (c != '_' && (digit < 0 || digit >= base)) return false;
+  }
+  return true;
+}
+
 std::string ParamValues::add(const weir_param_spec& spec, const toml::node& value) {
   weir_param_value v{};
   v.name = spec.name;
@@ -60,6 +85,10 @@ std::string ParamValues::add(const weir_param_spec& spec, const toml::node& valu
       v.as.str = keep(*value.value<std::string>());
       break;
     case WEIR_PARAM_INT:
+      if (overflowed_integer(value))
+        return std::string("parameter '") + spec.name + "' must be an integer: " + *value.value<std::string>() +
+               " is out of range (" + std::to_string(std::numeric_limits<int64_t>::min()) + " to " +
+               std::to_string(std::numeric_limits<int64_t>::max()) + ")";
       if (!value.is_integer()) return wrong();
       v.as.i64 = *value.value<int64_t>();
       break;

@@ -1,9 +1,15 @@
 #include "pipeline_config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <memory>
+#include <tuple>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -14,6 +20,123 @@ SourcePos position_of(const std::string& file, const toml::node& node) {
   // Values from --set carry no position in the file.
   if (src.begin.line == 0 || (src.path && *src.path == "<override>")) return {"--set", 0, 0};
   return {file, static_cast<uint32_t>(src.begin.line), static_cast<uint32_t>(src.begin.column)};
+}
+
+// Tables and arrays nested deeper than this are refused. Everything that walks
+// the tree recurses once per level (interpolation, the plugins' parameter
+// tables, toml++'s own copy and destructor), and a 40 KB file of
+// `[a.b.b.b...]` or `a.b.b.b... = 1` is 20,000 levels deep: it overflowed the
+// stack. toml++ itself stops arrays and inline tables at 256, not keys.
+constexpr int kMaxNesting = 64;
+
+// The first value (in file order) that is more than kMaxNesting levels deep,
+// counting a top-level key as level 1; ROOT's own keys are at BASE + 1.
+// Iterative, so it is safe on any depth.
+static const toml::node* too_deep(const toml::node& root, int base) {
+  const toml::node* first = nullptr;
+  auto before = [](const toml::node& a, const toml::node* b) {
+    if (!b) return true;
+    const auto &pa = a.source().begin, &pb = b->source().begin;
+    return std::tie(pa.line, pa.column) < std::tie(pb.line, pb.column);
+  };
+  std::vector<std::pair<const toml::node*, int>> todo{{&root, base}};
+  while (!todo.empty()) {
+    auto [n, level] = todo.back();
+    todo.pop_back();
+    if (level > kMaxNesting) {
+      if (before(*n, first)) first = n;
+      continue;
+    }
+    if (auto* t = n->as_table()) {
+      for (auto&& [k, v] : *t) todo.emplace_back(&v, level + 1);
+    } else if (auto* a = n->as_array()) {
+      for (auto& v : *a) todo.emplace_back(&v, level + 1);
+    }
+  }
+  return first;
+}
+
+// Frees a tree of any depth without recursing once per level: every table or
+// array is moved out of its parent (leaving it empty) before the parent goes.
+static void free_flat(toml::node&& root) {
+  std::vector<std::unique_ptr<toml::node>> todo;
+  auto take = [&todo](toml::node& n) {
+    if (auto* t = n.as_table(); t && !t->empty()) todo.push_back(std::make_unique<toml::table>(std::move(*t)));
+    else if (auto* a = n.as_array(); a && !a->empty()) todo.push_back(std::make_unique<toml::array>(std::move(*a)));
+  };
+  take(root);
+  while (!todo.empty()) {
+    std::unique_ptr<toml::node> n = std::move(todo.back());
+    todo.pop_back();
+    if (auto* t = n->as_table()) {
+      for (auto&& [k, v] : *t) take(v);
+    } else if (auto* a = n->as_array()) {
+      for (auto& v : *a) take(v);
+    }
+  }
+}
+
+static std::string nesting_message() { return "nesting deeper than " + std::to_string(kMaxNesting) + " levels"; }
+
+// toml++ recurses once per level while it parses, and a key of many dotted
+// parts (`a.b.b.b... = 1`, `[a.b.b.b...]`) is that many levels: from ~40,000
+// parts (an 80 KB file) it overflows the stack inside toml::parse, before
+// too_deep() can look. So the
+// text is scanned first for a key of more than kMaxNesting parts: outside
+// comments and strings, a run of parts (bare words or strings) joined by dots.
+// Values never chain dots (a float has one), so valid TOML is never refused
+// here. Returns where the part beyond the limit starts.
+static std::optional<SourcePos> long_dotted_key(const std::string& file, std::string_view text) {
+  uint32_t line = 1, col = 1;
+  size_t i = 0;
+  auto advance = [&](size_t n) {
+    for (size_t end = std::min(i + n, text.size()); i < end; ++i) {
+      if (text[i] == '\n') ++line, col = 1;
+      else ++col;
+    }
+  };
+  auto at = [&](std::string_view s) { return text.substr(i, s.size()) == s; };
+  // Skips the string starting at i (basic or literal, single- or multi-line).
+  auto skip_string = [&] {
+    const char q = text[i];
+    const bool multi = at(std::string(3, q));
+    advance(multi ? 3 : 1);
+    while (i < text.size()) {
+      if (q == '"' && text[i] == '\\') { advance(2); continue; }
+      if (!multi && (text[i] == q || text[i] == '\n')) { advance(1); return; }
+      if (multi && at(std::string(3, q))) {
+        advance(3);
+        for (int extra = 0; extra < 2 && i < text.size() && text[i] == q; ++extra) advance(1);  // """a"""""
+        return;
+      }
+      advance(1);
+    }
+  };
+  int parts = 0;      // parts of the current dotted key so far
+  bool dot = false;   // a dot since the last part
+  while (i < text.size()) {
+    char c = text[i];
+    bool bare = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    if (bare || c == '"' || c == '\'') {
+      if (parts == 0 || dot) ++parts;
+      dot = false;
+      if (parts > kMaxNesting) return SourcePos{file, line, col};
+      if (bare) advance(1);
+      else skip_string();
+    } else if (c == '.' && parts > 0) {
+      dot = true;
+      advance(1);
+    } else if (c == ' ' || c == '\t') {
+      advance(1);
+    } else {
+      if (c == '#')
+        while (i < text.size() && text[i] != '\n') advance(1);
+      else advance(1);
+      parts = 0;
+      dot = false;
+    }
+  }
+  return std::nullopt;
 }
 
 // Replaces ${NAME} and ${NAME:-default} in every string value, in place.
@@ -69,13 +192,33 @@ static void apply_override(toml::table& nodes, const Override& o, Diagnostics& d
     diags.add({"--set", 0, 0}, "no node named '" + o.node + "' to set '" + o.param + "' on");
     return;
   }
+  const std::string doc = "v = " + o.value;
+  if (long_dotted_key("--set", doc)) {
+    diags.add({"--set", 0, 0}, o.node + "." + o.param + ": " + nesting_message());
+    return;
+  }
   toml::table parsed;
   try {
-    const std::string doc = "v = " + o.value;
     parsed = toml::parse(std::string_view(doc), std::string_view("<override>"));
   } catch (const toml::parse_error&) {
     parsed = toml::table{};
-    parsed.insert("v", o.value);  // not a TOML literal: a plain string
+    parsed.insert("v", o.value);  // not a TOML literal: a plain string (see overflowed_integer in param_values.cpp)
+  }
+  // "5\nrate = 10" parses too, as two keys: refuse rather than drop the rest.
+  if (parsed.size() != 1) {
+    std::string others;
+    for (auto&& [k, v] : parsed)
+      if (k != "v") others += (others.empty() ? "'" : ", '") + std::string(k.str()) + "'";
+    diags.add({"--set", 0, 0}, o.node + "." + o.param + ": the value is more than one TOML value (it goes on to set " +
+                                   others + "); give one value per --set, or quote text that spans lines as a TOML string ('''...''')");
+    free_flat(std::move(parsed));
+    return;
+  }
+  // `v` stands for nodes.NODE.PARAM: two levels below the top.
+  if (too_deep(parsed, 2)) {
+    diags.add({"--set", 0, 0}, o.node + "." + o.param + ": " + nesting_message());
+    free_flat(std::move(parsed));
+    return;
   }
   node->insert_or_assign(o.param, *parsed.get("v"));
 }
@@ -104,8 +247,15 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
   PipelineConfig cfg;
   cfg.file = file;
   cfg.dir = fs::absolute(fs::path(file)).parent_path().string();
+  std::ifstream in(file, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (auto pos = long_dotted_key(file, text)) {
+    diags.add(*pos, nesting_message());
+    return std::nullopt;
+  }
   try {
-    cfg.root = std::make_shared<toml::table>(toml::parse_file(file));
+    // Unreadable: toml++ says why.
+    cfg.root = std::make_shared<toml::table>(in ? toml::parse(text, file) : toml::parse_file(file));
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
     diags.add({file, static_cast<uint32_t>(src.begin.line), static_cast<uint32_t>(src.begin.column)},
@@ -113,6 +263,11 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
     return std::nullopt;
   }
   toml::table& root = *cfg.root;
+  if (const toml::node* deep = too_deep(root, 0)) {
+    diags.add(position_of(file, *deep), nesting_message());
+    free_flat(std::move(root));
+    return std::nullopt;
+  }
   interpolate(file, cfg.dir, root, diags);
 
   for (auto&& [key, value] : root) {

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Debian's redis-server on loopback, for tests. No persistence (no RDB, no AOF).
-#   redis.sh start|stop|status            one server; writes $STATE/redis.env (REDIS_HOST, REDIS_PORT)
+# Debian's redis-server on loopback, for tests and the smart-car flow.
+#   redis.sh start|stop|status            one server; writes $STATE/redis.env (REDIS_HOST, REDIS_PORT).
+#       Persistent: AOF (appendfsync everysec) in $STATE/redis, and the same port on every start
+#       of one state dir ($STATE/redis.port, reused while it is free), so `stop && start` comes
+#       back where a running pipeline expects it, with its data.
+#   redis.sh clean                        stop, and delete the data and the remembered port
 #   redis.sh sentinel-start|sentinel-stop|sentinel-status
 #       master + one replica + one sentinel watching master "weirmaster" (quorum 1, down after 1 s),
 #       for failover tests; writes $STATE/redis-sentinel.env (REDIS_SENTINELS, REDIS_MASTER_NAME, ...)
@@ -24,7 +28,8 @@ spawn() {
 }
 
 # spawn_server NAME DIR PORT ARGS...: a data server on loopback that writes nothing to disk
-# (and starts a replica's full sync at once instead of after the default 5 s delay).
+# (and starts a replica's full sync at once instead of after the default 5 s delay). For the
+# sentinel set, which is rebuilt on every start.
 spawn_server() {
   spawn "$1" "$2" --bind 127.0.0.1 --port "$3" --save "" --appendonly no --repl-diskless-sync-delay 0 "${@:4}"
 }
@@ -37,13 +42,33 @@ healthy() {
     ping "$(source "$STATE/redis.env"; echo "$REDIS_PORT")"
 }
 
-stop() { stop_pid "$STATE/redis.pid" 10; rm -rf "$STATE/redis" "$STATE/redis.env"; }
+PORT_FILE="$STATE/redis.port"
+
+# The data stays (in $STATE/redis) for the next start; `clean` removes it.
+stop() { stop_pid "$STATE/redis.pid" 10; rm -f "$STATE/redis.env"; }
+clean() { stop; rm -rf "$STATE/redis" "$PORT_FILE"; }
+
+# The port of this state dir: the one it had before if nothing else holds it now, else a new
+# free one (remembered from then on).
+server_port() {
+  local port
+  if [[ -s $PORT_FILE ]]; then
+    port=$(cat "$PORT_FILE")
+    if port_free "$port"; then echo "$port"; return 0; fi
+    log "port $port (from $PORT_FILE) is taken by another process; moving to a new one"
+  fi
+  port=$(free_port)
+  echo "$port" >"$PORT_FILE"
+  echo "$port"
+}
 
 start() {
   if healthy; then cat "$STATE/redis.env"; return 0; fi
   stop
-  local port; port=$(free_port)
-  spawn_server redis "$STATE/redis" "$port"
+  local port; port=$(server_port)
+  # A restart (or a crash: at most the last second of writes) keeps the data.
+  spawn redis "$STATE/redis" --bind 127.0.0.1 --port "$port" --save "" \
+    --appendonly yes --appendfsync everysec
   write_env "$STATE/redis.env" "export REDIS_HOST=127.0.0.1" "export REDIS_PORT=$port"
   wait_until 20 ping "$port" || fail_with_log "redis-server did not answer PING on 127.0.0.1:$port" "$STATE/redis.log"
   echo "redis started: REDIS_HOST=127.0.0.1 REDIS_PORT=$port (pid $(cat "$STATE/redis.pid"), env $STATE/redis.env)"
@@ -105,10 +130,11 @@ EOF
 exec 9>"$STATE/redis.lock"; flock 9   # one start/stop at a time
 case "${1:-}" in
   start) start ;;
-  stop) stop; echo "redis stopped" ;;
+  stop) stop; echo "redis stopped (data kept in $STATE/redis; \`$0 clean\` deletes it)" ;;
+  clean) clean; echo "redis stopped, data and port deleted" ;;
   status) if healthy; then cat "$STATE/redis.env"; else echo "redis: not running"; exit 1; fi ;;
   sentinel-start) sentinel_start ;;
   sentinel-stop) sentinel_stop; echo "redis sentinel set stopped" ;;
   sentinel-status) if sentinel_healthy; then cat "$SENTINEL_ENV"; else echo "redis sentinel set: not running"; exit 1; fi ;;
-  *) die "usage: $0 start|stop|status|sentinel-start|sentinel-stop|sentinel-status" ;;
+  *) die "usage: $0 start|stop|status|clean|sentinel-start|sentinel-stop|sentinel-status" ;;
 esac

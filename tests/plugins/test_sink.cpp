@@ -1,10 +1,16 @@
 // test_sink — writes each record's seq to a file, but can be slow, fail
-// (WEIR_RETRY), acknowledge asynchronously, fail async acks, or reject records.
+// (WEIR_RETRY), acknowledge asynchronously, fail async acks, reject records, or
+// first write to a socket whose peer has closed (as a client library would).
 #include <weir/sdk.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -19,6 +25,8 @@ const weir_param_spec kParams[] = {
     {"async", WEIR_PARAM_BOOL, "false", 0, nullptr, "ack from a separate thread (WEIR_PENDING)"},
     {"async_fail_every", WEIR_PARAM_INT, "0", 0, "acks", "every Nth async ack reports failure"},
     {"reject_multiple_of", WEIR_PARAM_INT, "0", 0, nullptr, "send records whose seq is a multiple of this to the error port"},
+    {"write_closed_socket", WEIR_PARAM_BOOL, "false", 0, nullptr,
+     "every write first writes to a socket whose peer has closed, with plain write(2), and warns once with the error"},
 };
 
 class TestSink : public weir::Plugin {
@@ -26,7 +34,7 @@ class TestSink : public weir::Plugin {
   TestSink(weir::Context ctx, const weir::Params& p)
       : ctx_(ctx), path_(p.str("path")), delay_us_(p.integer("delay_us")), fail_every_(p.integer("fail_every")),
         async_(p.boolean("async")), async_fail_every_(p.integer("async_fail_every")),
-        reject_multiple_of_(p.integer("reject_multiple_of")) {}
+        reject_multiple_of_(p.integer("reject_multiple_of")), write_closed_socket_(p.boolean("write_closed_socket")) {}
   ~TestSink() override {
     stop();
     if (file_) std::fclose(file_);
@@ -42,6 +50,7 @@ class TestSink : public weir::Plugin {
     return WEIR_OK;
   }
   weir_status write(weir::Batch in) override {
+    if (write_closed_socket_) closed_socket_write();
     if (delay_us_) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
     if (fail_every_ && ++attempts_ % fail_every_ == 0) return WEIR_RETRY;
     if (!async_) {
@@ -69,6 +78,19 @@ class TestSink : public weir::Plugin {
       std::fprintf(file_, "%lld\n", static_cast<long long>(seq->as.i64));
     }
     std::fflush(file_);
+  }
+  // No MSG_NOSIGNAL, like hiredis: EPIPE here raises SIGPIPE unless the host ignores it.
+  void closed_socket_write() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return;
+    ::close(fds[1]);
+    ssize_t w = ::write(fds[0], "x", 1);
+    int err = errno;
+    ::close(fds[0]);
+    if (w < 0 && !warned_closed_) {
+      warned_closed_ = true;
+      ctx_.warn(std::string("write to a closed socket: ") + std::strerror(err));
+    }
   }
   void ack_loop() {
     std::unique_lock lock(mu_);
@@ -98,6 +120,7 @@ class TestSink : public weir::Plugin {
   int64_t delay_us_, fail_every_;
   bool async_;
   int64_t async_fail_every_, reject_multiple_of_;
+  bool write_closed_socket_, warned_closed_ = false;
   std::FILE* file_ = nullptr;
   int64_t attempts_ = 0, acks_ = 0;
   std::mutex mu_;

@@ -1,8 +1,11 @@
 // test_source — emits seq 0..count-1 spread over partitions, and appends every
 // commit it receives to a file, so tests can check what was committed when.
+// With payload_file, the records carry that file's lines (any bytes) as payloads.
 #include <weir/sdk.hpp>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <vector>
 
@@ -25,6 +28,8 @@ const weir_param_spec kParams[] = {
     {"event_times", WEIR_PARAM_BOOL, "false", 0, nullptr, "event time of seq = (seq + 1) s since the epoch"},
     {"late_every", WEIR_PARAM_INT, "0", 0, "records", "with event_times: every Nth record is dated 60 s earlier (0 = none)"},
     {"ahead_seq", WEIR_PARAM_INT, "-1", 0, nullptr, "with event_times: this record is dated a year ahead (-1 = none)"},
+    {"payload_file", WEIR_PARAM_STRING, "\"\"", 0, nullptr,
+     "one record per line of this file, the line's bytes (without \\n) as payload; count = the number of lines"},
 };
 
 class TestSource : public weir::Plugin {
@@ -34,6 +39,19 @@ class TestSource : public weir::Plugin {
         rate_(p.integer("rate")), log_path_(p.str("commit_log")), resume_(p.boolean("resume")),
         positions_(p.boolean("positions")), revoke_at_(p.integer("revoke_at")), revoke_batches_(p.integer("revoke_batches")),
         event_times_(p.boolean("event_times")), late_every_(p.integer("late_every")), ahead_seq_(p.integer("ahead_seq")) {
+    if (std::string path = p.str("payload_file"); !path.empty()) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) throw weir::ConfigError("cannot read payload_file " + path);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (size_t at = 0; at < text.size();) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        payloads_.push_back(text.substr(at, end - at));
+        at = end + 1;
+      }
+      if (payloads_.empty()) throw weir::ConfigError("payload_file " + path + " has no lines");
+      count_ = static_cast<int64_t>(payloads_.size());
+    }
     out_ = ctx_.port("out");
     seq_name_ = ctx_.name("seq");
   }
@@ -88,6 +106,7 @@ class TestSource : public weir::Plugin {
     auto r = b.add();
     if (positions_) r.position(static_cast<int32_t>(seq % partitions_), seq / partitions_);
     r.fields(1)[0] = {seq_name_, weir::int_value(seq)};
+    if (!payloads_.empty()) r.payload(payloads_[static_cast<size_t>(seq)]);
     if (event_times_) {
       int64_t s = seq + 1;
       if (late_every_ > 0 && seq > 0 && seq % late_every_ == 0) s -= 60;
@@ -123,6 +142,7 @@ class TestSource : public weir::Plugin {
   int64_t revoked_since_ = -1;       // the batch at which partition 0 was revoked
   std::vector<int64_t> held_back_;   // its records while revoked
   std::map<int32_t, int64_t> last_, committed_;
+  std::vector<std::string> payloads_;
 };
 
 }  // namespace

@@ -87,6 +87,35 @@ TEST(Pipeline, FailingSinkIsRetriedUntilEverythingIsWritten) {
   EXPECT_EQ(last_commits(read_file(dir.file("commits")))[0], 4999);
 }
 
+// A plugin's library writing to a socket its peer closed (hiredis, without
+// MSG_NOSIGNAL) gets EPIPE, an error it can retry; SIGPIPE used to kill weir (141).
+TEST(Pipeline, AWriteToAClosedSocketIsAnErrorNotADeathBySignal) {
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.src]\nplugin = \"test_source\"\ncount = 100\n"
+                               "[nodes.s]\nplugin = \"test_sink\"\npath = \"" + dir.file("s") +
+                                   "\"\nwrite_closed_socket = true\ninputs = [\"src\"]\n");
+  auto r = run_weir("run " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << "141 = killed by SIGPIPE\n" << r.err;
+  EXPECT_NE(r.err.find("write to a closed socket: Broken pipe"), std::string::npos) << r.err;
+  EXPECT_EQ(numbers(read_file(dir.file("s"))).size(), 100u);
+}
+
+// `weir run ... | head`: once the reader is gone, stdout_sink cannot go on and
+// says so (exit 1), instead of weir dying by SIGPIPE or retrying for ever.
+TEST(Pipeline, StdoutClosedByItsReaderStopsThePipelineWithAnError) {
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\n"
+                               "[nodes.out]\nplugin = \"stdout_sink\"\ninputs = [\"gen.out\"]\n");
+  std::string cmd = "(timeout 30 " + std::string(WEIR_BINARY) + " run " + file + " 2>" + dir.file("err") + "; echo $? >" +
+                    dir.file("rc") + ") | head -c 1000 >/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::string err = read_file(dir.file("err"));
+  EXPECT_EQ(read_file(dir.file("rc")), "1\n") << "141 = killed by SIGPIPE, 124 = still running after 30 s\n" << err;
+  EXPECT_NE(err.find("stdout is closed"), std::string::npos) << err;
+}
+
 TEST(Pipeline, AsyncSinkWithFailedAcksRedeliversAndNeverCommitsAhead) {
   TempDir dir;
   std::string file = dir.write("p.toml",

@@ -75,6 +75,44 @@ TEST(Validate, WrongTypeFromCommandLineOverride) {
       << v.run.err;
 }
 
+TEST(Validate, AnIntegerTooLargeFromTheCommandLineIsOutOfRange) {
+  TempDir dir;
+  for (std::string n : {"99999999999999999999", "-99999999999999999999", "0x1_0000_0000_0000_0000"}) {
+    auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n", "--set gen.count=" + n);
+    EXPECT_EQ(v.run.exit_code, 2);
+    EXPECT_EQ(v.run.err, "--set: generator \"gen\": parameter 'count' must be an integer: " + n +
+                             " is out of range (-9223372036854775808 to 9223372036854775807)\nweir: " + v.file + ": 1 error\n");
+  }
+  // Where text is expected, the digits are text.
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.f]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\npath = \"x\"\n",
+                    "--set f.path=99999999999999999999");
+  EXPECT_EQ(v.run.exit_code, 0) << v.run.err;
+}
+
+// "v = 5\nrate = 10" is valid TOML: the second line used to vanish silently.
+TEST(Validate, AMultiLineOverrideThatIsMoreThanOneValueIsRefused) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n", "--set 'gen.count=5\nrate = 10'");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_EQ(v.run.err,
+            "--set: gen.count: the value is more than one TOML value (it goes on to set 'rate'); give one value per "
+            "--set, or quote text that spans lines as a TOML string ('''...''')\nweir: " + v.file + ": 1 error\n");
+}
+
+// Text that is not TOML stays whole, newlines and all; so does a multi-line TOML string.
+TEST(Validate, AMultiLineOverrideIsKeptWhole) {
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\ncount = 1\npayload_bytes = 0\n"
+                               "[nodes.f]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\npath = \"x\"\n");
+  for (std::string value : {dir.file("a\nb c"), "'''" + dir.file("d\ne") + "'''"}) {
+    auto r = run_weir("run " + file + " --set \"f.path=" + value + "\"");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(count_lines(read_file(dir.file("a\nb c"))), 1u);
+  EXPECT_EQ(count_lines(read_file(dir.file("d\ne"))), 1u);
+}
+
 TEST(Validate, DanglingInput) {
   TempDir dir;
   auto v = validate(dir, "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"gen.out\"]\n");
@@ -137,6 +175,72 @@ TEST(Validate, AbiMismatchIsRefusedNamingBothVersions) {
                          std::to_string(WEIR_ABI_MAJOR) + "." + std::to_string(WEIR_ABI_MINOR);
   EXPECT_NE(v.run.err.find(expected), std::string::npos) << v.run.err;
   EXPECT_NE(v.run.err.find(v.file + ":4:10: "), std::string::npos) << v.run.err;
+}
+
+// ------------------------------------------------------------------ nesting
+
+std::string repeat(const std::string& s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+const std::string kGen = "[nodes.gen]\nplugin = \"generator\"\n";
+
+// Arrays and inline tables: toml++ stops them at 256 levels; weir at 64, at the
+// first value too deep. x is level 3 (nodes.gen.x), its 63rd bracket level 65.
+TEST(Validate, NestedArraysDeeperThan64LevelsAreRefused) {
+  TempDir dir;
+  auto v = validate(dir, kGen + "x = " + repeat("[", 100) + repeat("]", 100) + "\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_EQ(v.run.err, v.file + ":3:67: nesting deeper than 64 levels\nweir: " + v.file + ": 1 error\n");
+}
+
+TEST(Validate, NestedInlineTablesDeeperThan64LevelsAreRefused) {
+  TempDir dir;
+  auto v = validate(dir, kGen + "x = " + repeat("{a = ", 100) + "1" + repeat("}", 100) + "\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  // The 63rd `{`, at column 5 + 62 * 5.
+  EXPECT_EQ(v.run.err, v.file + ":3:315: nesting deeper than 64 levels\nweir: " + v.file + ": 1 error\n");
+}
+
+// Levels from a table header and a dotted key add up: 64 is fine, 65 is not.
+TEST(Validate, NestingIsCountedAcrossHeadersAndDottedKeys) {
+  TempDir dir;
+  // nodes.gen.x is level 3, then 61 parts `a.` (4..64) and b at 65: its value, column 1 + 2 * 61 + 4.
+  auto v = validate(dir, kGen + "[nodes.gen.x]\n" + repeat("a.", 61) + "b = 1\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_EQ(v.run.err, v.file + ":4:127: nesting deeper than 64 levels\nweir: " + v.file + ": 1 error\n");
+  v = validate(dir, kGen + "[nodes.gen.x]\n" + repeat("a.", 60) + "b = 1\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_EQ(v.run.err, v.file + ":3:1: generator \"gen\": unknown parameter 'x'\nweir: " + v.file + ": 1 error\n");
+}
+
+// 40 KB of dotted key parts (20,000 levels) crashed every command (SIGSEGV, 139):
+// the checks recurse per level, and toml++ does too while parsing, so a key of
+// more than 64 parts is refused before it is parsed, at its 65th part.
+TEST(Validate, ADottedKeyOf20000PartsIsRefusedNotACrash) {
+  TempDir dir;
+  // Header: nodes, gen and 62 b's, the 63rd b at column 12 + 2 * 62; key: the 65th b.
+  for (const auto& [line, col] : std::vector<std::pair<std::string, int>>{
+           {"[nodes.gen." + repeat("b.", 20000) + "c]\n", 136},
+           {repeat("b.", 20000) + "c = 1\n", 1 + 2 * 64},
+           {"x = {" + repeat("b.", 20000) + "c = 1}\n", 6 + 2 * 64}}) {
+    std::string file = dir.write("p.toml", kGen + line);
+    std::string want = file + ":3:" + std::to_string(col) + ": nesting deeper than 64 levels\n";
+    for (const char* cmd : {"validate ", "graph ", "run "}) {
+      auto r = run_weir(cmd + file, kEnv);
+      EXPECT_EQ(r.exit_code, 2) << cmd << line.substr(0, 20) << "\n" << r.err.substr(0, 300);
+      EXPECT_EQ(r.err.substr(0, want.size()), want) << cmd << line.substr(0, 20);
+    }
+  }
+}
+
+TEST(Validate, DeepOverrideIsRefused) {
+  TempDir dir;
+  auto v = validate(dir, kGen, "--set 'gen.x={" + repeat("a.", 70) + "b = 1}'");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find("--set: gen.x: nesting deeper than 64 levels"), std::string::npos) << v.run.err;
 }
 
 TEST(Cli, UnknownCommandSuggests) {

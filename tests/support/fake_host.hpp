@@ -11,6 +11,7 @@
 #include <weir/sdk.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -33,7 +34,7 @@ class FakeHost {
   explicit FakeHost(const weir_plugin* plugin) : plugin_(plugin) {
     api_ = {sizeof(weir_host_api), &log, &intern, &output_port, &batch_begin, &batch_add, &batch_alloc,
             &batch_discard, &emit, &forward, &error, &set_timer, &hold, &release, &ack, &gauge, &stopping, &now_ns,
-            &partitions_assigned, &partitions_revoked, &per_partition};
+            &error_n, &partitions_assigned, &partitions_revoked, &per_partition};
   }
   ~FakeHost() {
     if (instance_) plugin_->vtable->destroy(instance_);
@@ -230,9 +231,10 @@ class FakeHost {
       self(n).emitted.push_back({self(n).port_name(port), to_json(Record(&batch->records[i]))});
     return WEIR_OK;
   }
-  static void error(weir_node* n, const weir_record* r, const char* reason) {
+  static void error(weir_node* n, const weir_record* r, const char* reason) { error_n(n, r, reason, std::strlen(reason)); }
+  static void error_n(weir_node* n, const weir_record* r, const char* reason, uint32_t size) {
     std::lock_guard lock(self(n).mu_);
-    self(n).rejected.push_back(std::string(reason) + " | " + (r ? to_json(Record(r)) : "{}"));
+    self(n).rejected.push_back(std::string(reason, size) + " | " + (r ? to_json(Record(r)) : "{}"));
   }
   static void set_timer(weir_node* n, int64_t ms) { self(n).timer_ms = ms; }
   static uint64_t hold(weir_node* n) { return ++self(n).holds_; }

@@ -25,6 +25,9 @@ class FakeRedis {
   // The raw RESP reply; kClose closes the connection instead of answering.
   using Handler = std::function<std::string(const Command&)>;
   static inline const std::string kClose = "<close>";
+  // REPLY, then the connection closed cleanly (FIN, nothing left unread) once
+  // the client has nothing more in flight: a server going away between batches.
+  static std::string then_hang_up(const std::string& reply) { return reply + kHangUp; }
 
   static std::string ok() { return "+OK\r\n"; }
   static std::string integer(long long n) { return ":" + std::to_string(n) + "\r\n"; }
@@ -138,6 +141,7 @@ class FakeRedis {
   void talk(int fd) {
     std::string in, out;
     size_t held = 0;
+    bool hang_up = false;
     char buf[65536];
     while (!stop_) {
       pollfd pf{fd, POLLIN, 0};
@@ -153,6 +157,10 @@ class FakeRedis {
         }
         std::string reply = handler_(*c);
         if (reply == kClose) return;
+        if (reply.ends_with(kHangUp)) {
+          reply.resize(reply.size() - kHangUp.size());
+          hang_up = true;
+        }
         out += reply;
         if (!handshake(*c)) ++held;
         if (handshake(*c) || held >= gate_) {
@@ -162,6 +170,7 @@ class FakeRedis {
         }
       }
       in.erase(0, pos);
+      if (hang_up && in.empty() && out.empty()) return;
     }
   }
 
@@ -174,6 +183,8 @@ class FakeRedis {
     }
     return true;
   }
+
+  static inline const std::string kHangUp = "<hang up>";
 
   Handler handler_;
   int listen_fd_ = -1, port_ = 0;

@@ -1,7 +1,7 @@
 // redis_sink and weir-overspeed against real servers (label `redis`):
 //   - generator -> redis_sink through the real binary: exact set members and a TTL;
 //   - error replies and the error port;
-//   - a Redis crash and restart mid-stream loses nothing;
+//   - a Redis crash and restart mid-stream loses nothing, also before a large write (SIGPIPE);
 //   - a Sentinel failover mid-stream loses nothing;
 //   - weir-overspeed's exact output, and the shipped example.toml end to end.
 // Needs `scripts/services/redis.sh start` (REDIS_PORT) and, for the failover,
@@ -251,6 +251,37 @@ TEST(RedisSinkRedis, ARedisCrashAndRestartMidStreamLosesNothing) {
   EXPECT_NE(r.err.find("writing to " + redis.endpoint() + " again after"), std::string::npos) << r.err;
   Client after(redis.endpoint());
   EXPECT_EQ(after.members(set), seqs(0, n)) << r.err;
+}
+
+// Redis goes away between two batches larger than the socket buffer: hiredis
+// sends the next one with plain send(), the first part draws a reset and the
+// second fails with EPIPE, raising SIGPIPE, which killed weir (exit 141) until
+// the host ignored it. Now it is a write error: retried until Redis is back.
+TEST(RedisSinkRedis, ARedisRestartBeforeALargeWriteIsRetriedNotADeathBySignal) {
+  REQUIRE_REDIS();
+  TempDir dir;
+  OwnRedis redis(dir.path().string());
+  ASSERT_TRUE(redis.start()) << redis.log();
+  std::string key = prefix("bigwrite");
+  const int n = 5;
+  std::string file = dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\ncount = " + std::to_string(n) +
+                                             "\nrate = 1\npayload_bytes = 4194304\n"
+                                             "[nodes.r]\nplugin = \"redis_sink\"\ninputs = [\"gen\"]\nendpoint = \"" +
+                                             redis.endpoint() +
+                                             "\"\nconnect_timeout_ms = 500\n"
+                                             "commands = [\"SET " + key + ":{seq} {_payload}\"]\n");
+  auto weir = run_async("run " + file);
+  Client c(redis.endpoint());
+  ASSERT_TRUE(eventually(10s, [&] { return c.integer({"EXISTS", key + ":0"}) == 1; })) << "nothing arrives";
+  redis.kill9();  // between two records, a second apart
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(redis.start()) << redis.log();
+  RunResult r = weir.get();
+  ASSERT_EQ(r.exit_code, 0) << "141 = killed by SIGPIPE\n" << r.err;
+  EXPECT_NE(r.err.find("gen=" + std::to_string(n) + " r=" + std::to_string(n) + " errors=0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("retrying"), std::string::npos) << "the sink must have seen the outage:\n" << r.err;
+  Client after(redis.endpoint());
+  for (int i = 0; i < n; ++i) EXPECT_EQ(after.integer({"STRLEN", key + ":" + std::to_string(i)}), 4194304) << i;
 }
 
 // ------------------------------------------------------------------ sentinel

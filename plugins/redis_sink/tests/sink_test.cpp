@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fake_host.hpp>
 #include <thread>
+#include <weir_test.hpp>
 
 #include "fake_redis.hpp"
 
@@ -348,6 +349,35 @@ TEST(RedisSink, WaitReplicasHoldsTheAckUntilTheReplicasHaveTheBatch) {
   auto cmds = redis.commands();
   EXPECT_EQ(cmds.back(), (Command{"WAIT", "1", "250"}));
   EXPECT_EQ(redis.connections(), 1) << "a short WAIT keeps the connection";
+}
+
+// ------------------------------------------------------------------ through the real binary
+
+// Redis closes an idle connection (a restart, CLIENT KILL, timeout) and the next
+// batch is larger than the socket buffer: hiredis writes it with plain send(),
+// the first part draws a reset, the next part fails with EPIPE -- and raises
+// SIGPIPE, which killed weir (exit 141) before the host ignored it. Now the
+// failed write is an error like any other: retried on a new connection.
+TEST(RedisSinkPipeline, ServerClosingAnIdleConnectionBeforeALargeWriteIsRetriedNotADeathBySignal) {
+  std::atomic<bool> hung_up{false};
+  FakeRedis redis([&](const Command& c) {
+    if (c[0] == "SET" && !hung_up.exchange(true)) return FakeRedis::then_hang_up(FakeRedis::ok());
+    return FakeRedis::default_reply(c);
+  });
+  TempDir dir;
+  // Two records half a second apart, 8 MiB each: more than one send() each.
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\ncount = 2\nrate = 2\npayload_bytes = 8388608\n"
+                               "[nodes.r]\nplugin = \"redis_sink\"\ninputs = [\"gen\"]\nendpoint = \"" +
+                                   redis.endpoint() + "\"\ncommands = [\"SET t:{seq} {_payload}\"]\n");
+  auto r = run_weir("run " + file, "timeout 60");
+  ASSERT_EQ(r.exit_code, 0) << "141 = killed by SIGPIPE\n" << r.err;
+  EXPECT_NE(r.err.find("gen=2 r=2 errors=0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("retrying"), std::string::npos) << "the sink must have seen the closed connection:\n" << r.err;
+  std::vector<std::string> keys;
+  for (const auto& c : redis.data_commands()) keys.push_back(c.at(1) + " " + std::to_string(c.at(2).size()));
+  EXPECT_EQ(keys, (std::vector<std::string>{"t:0 8388608", "t:1 8388608"}));
+  EXPECT_EQ(redis.connections(), 2);
 }
 
 }  // namespace

@@ -212,7 +212,10 @@ typedef struct weir_host_api {
   /* Current time in ns (processing time; the host may virtualize it in tests). */
   int64_t (*now_ns)(weir_node* node);
 
-  /* ---- ABI 1.1 ---- */
+  /* ---- ABI 1.1: check struct_size before calling these (an older host lacks them) ---- */
+
+  /* error() with a reason of reason_size bytes, NULs included (error() stops at the first). */
+  void (*error_n)(weir_node* node, const weir_record* record, const char* reason, uint32_t reason_size);
 
   /* Sources, on the node's thread, before emitting the first batch with records
    * of these partitions: PARTITIONS (position.partition values) are now read

@@ -258,7 +258,13 @@ class Context {
   }
   weir_status forward(int32_t port, Batch b) const { return static_cast<weir_status>(host_->forward(node_, port, b.raw())); }
 
-  void reject(Record r, const std::string& reason) const { host_->error(node_, r.raw(), reason.c_str()); }
+  // The whole reason reaches error_reason, NULs included (a host older than ABI 1.1 cuts it at the first).
+  void reject(Record r, const std::string& reason) const {
+    if (host_->struct_size >= offsetof(weir_host_api, error_n) + sizeof(host_->error_n) && host_->error_n)
+      host_->error_n(node_, r.raw(), reason.data(), static_cast<uint32_t>(reason.size()));
+    else
+      host_->error(node_, r.raw(), reason.c_str());
+  }
 
   void set_timer(int64_t interval_ms) const { host_->set_timer(node_, interval_ms); }
   uint64_t hold() const { return host_->hold(node_); }
