@@ -263,7 +263,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Answers a request that cannot be served, then closes the connection.
   void reject(int status, const std::string& why) {
     s_.log(WEIR_LOG_WARN, peer_ + ": " + std::to_string(status) + " " + why);
-    if (!parser_ || !parser_->is_header_done()) version_ = 11;
+    version_ = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
     head_ = false;
     respond({status, "text/plain; charset=utf-8", why + "\n"}, false);
   }

@@ -245,7 +245,7 @@ int cmd_ctl(const std::vector<std::string>& argv) {
   std::string admin, token;
   std::vector<std::string> words;
   po::options_description desc("ctl options");
-  desc.add_options()("admin", po::value(&admin), "admin address of the running weir (default $WEIR_ADMIN or 127.0.0.1:9464)")(
+  desc.add_options()("admin", po::value(&admin), "admin address of the running weir: HOST:PORT or [IPv6]:PORT (default $WEIR_ADMIN or 127.0.0.1:9464)")(
       "token", po::value(&token), "bearer token (default $WEIR_ADMIN_TOKEN)");
   po::options_description all = desc;
   all.add_options()("help,h", "show this help")("words", po::value(&words));
