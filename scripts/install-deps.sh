@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev libboost-program-options-dev libboost-filesystem-dev libboost-system-dev
-  libtomlplusplus-dev
+  libtomlplusplus-dev nlohmann-json3-dev
   libreaderwriterqueue-dev libatomic-queue-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   librdkafka-dev libhiredis-dev libthrift-dev thrift-compiler

@@ -2,7 +2,8 @@
 # Engine benchmark: generator -> passthrough -> null_sink with 100-byte records.
 #  1. saturated: as fast as possible, records/s and peak RSS;
 #  2. not saturated: 200k records/s in batches of 64, per-hop latency p50/p99
-#     (time a batch waits in a queue before the next node takes it).
+#     (time a batch waits in a queue before the next node takes it);
+#  3. idle CPU: a pipeline at 1 record/s, and a node with two inputs, one of them ended.
 # Usage: bench/engine/run.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,7 +30,7 @@ inputs = ["pass.out"]
 TOML
 }
 
-field() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); n={x['name']:x for x in s['nodes']}; print(n[sys.argv[2]][sys.argv[3]])" "$@"; }
+field() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); n={x['name']:x for x in s['nodes']}; print(n[sys.argv[2]].get(sys.argv[3], 'n/a'))" "$@"; }
 
 count=50000000
 pipeline $count 0 1024 >"$work/fast.toml"
@@ -49,3 +50,22 @@ pipeline 0 1 1 >"$work/idle.toml"
 /usr/bin/time -f "%U %S" -o "$work/time" "$weir" run "$work/idle.toml" --no-progress --duration 5 2>/dev/null
 read -r user sys <"$work/time"
 echo "idle (1 record/s for 5 s): CPU $(python3 -c "print(f'{($user+$sys)/5*100:.1f}')")% of one core"
+
+# A node with two inputs, one ended at once, the other bringing 1 record/s: it must sleep
+# between records, not spin (issue 20: it took a whole core until its other input ended).
+cat >"$work/multi.toml" <<TOML
+[nodes.quick]
+plugin = "generator"
+count = 1
+[nodes.slow]
+plugin = "generator"
+rate = 1
+[nodes.sink]
+plugin = "null_sink"
+inputs = ["quick.out", "slow.out"]
+TOML
+/usr/bin/time -f "%U %S" -o "$work/time" "$weir" run "$work/multi.toml" --no-progress --duration 5 \
+  --status-out "$work/multi.json" 2>/dev/null
+read -r user sys <"$work/time"
+echo "idle multi-input node (one input ended, the other 1 record/s for 5 s): CPU" \
+  "$(python3 -c "print(f'{($user+$sys)/5*100:.1f}')")% of one core, $(field "$work/multi.json" sink wakeups) wake-ups"

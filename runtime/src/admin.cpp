@@ -2,17 +2,19 @@
 
 #include "control.hpp"
 #include "engine.hpp"
+#include "http_client.hpp"
+#include "metrics.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <map>
 #include <sstream>
 
 namespace weir {
 namespace {
+
+using Json = nlohmann::ordered_json;
 
 std::map<std::string, std::string> form(const std::string& body) {
   std::map<std::string, std::string> out;
@@ -24,24 +26,37 @@ std::map<std::string, std::string> form(const std::string& body) {
   return out;
 }
 
-HttpServer::Response result(const ControlResult& r) {
-  char pause[64] = "";
-  if (r.pause_ms > 0) std::snprintf(pause, sizeof pause, " (node paused %.3f ms)", r.pause_ms);
-  return {r.ok ? 200 : 409, "text/plain; charset=utf-8", r.message + pause + "\n"};
+// A control answer. Messages may hold file names: bytes that are not UTF-8 are replaced, not refused.
+HttpResponse answer(int status, bool ok, const std::string& message, double pause_ms = 0) {
+  Json j;
+  j["ok"] = ok;
+  j["message"] = message;
+  if (pause_ms > 0) j["pause_ms"] = pause_ms;
+  return {status, "application/json", j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n"};
+}
+
+// Compares in time independent of where the first difference is.
+bool same_token(const std::string& given, const std::string& token) {
+  unsigned diff = given.size() != token.size();
+  for (size_t i = 0; i < given.size() && i < token.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ token[i]);
+  return diff == 0;
 }
 
 }  // namespace
 
-HttpServer::Response handle_admin(Engine& engine, Control& control, const std::string& token, const HttpRequest& req) {
+bool admin_request_blocks(const HttpRequest& req) { return req.method == "POST" && req.path.rfind("/ctl/", 0) == 0; }
+
+HttpResponse handle_admin(Engine& engine, Control& control, const std::string& token, const HttpRequest& req) {
   if (req.method == "GET" && req.path == "/metrics") return {200, "text/plain; version=0.0.4", prometheus_text(engine)};
   if (req.method == "GET" && (req.path == "/status" || req.path == "/ctl/status"))
     return {200, "application/json", status_json(engine) + "\n"};
-  if (req.path.rfind("/ctl/", 0) != 0) return {404, "text/plain", "not found: try /metrics, /status or /ctl/*\n"};
-  if (!token.empty() ? req.bearer != token : !req.peer_is_loopback) {
-    engine.log(nullptr, WEIR_LOG_WARN, "control: refused " + req.path + " (" + (token.empty() ? "not loopback" : "bad token") + ")");
-    return {403, "text/plain", "forbidden: control needs a loopback peer or the admin token\n"};
+  if (req.path.rfind("/ctl/", 0) != 0) return {404, "text/plain; charset=utf-8", "not found: try /metrics, /status or /ctl/*\n"};
+  if (!token.empty() ? !same_token(req.bearer, token) : !req.peer_is_loopback) {
+    engine.log(nullptr, WEIR_LOG_WARN,
+               "control: refused " + req.path + " from " + req.peer + " (" + (token.empty() ? "not loopback" : "bad token") + ")");
+    return answer(403, false, "forbidden: control needs a loopback peer or the admin token");
   }
-  if (req.method != "POST") return {405, "text/plain", "control routes take POST\n"};
+  if (req.method != "POST") return answer(405, false, "control routes take POST");
   auto args = form(req.body);
   std::string action = req.path.substr(5);
   ControlResult r;
@@ -50,40 +65,31 @@ HttpServer::Response handle_admin(Engine& engine, Control& control, const std::s
   else if (action == "pause") r = control.pause(args["node"]);
   else if (action == "resume") r = control.resume(args["node"]);
   else if (action == "apply") r = control.apply(args["file"]);
-  else return {404, "text/plain", "unknown control action '" + action + "'\n"};
+  else return answer(404, false, "unknown control action '" + action + "'");
   // Every control action is logged, whatever its outcome.
   std::string what = action + (args.count("node") ? " " + args["node"] : "") + (args.count("path") ? " " + args["path"] : "") +
                      (args.count("file") ? " " + args["file"] : "");
   engine.log(nullptr, r.ok ? WEIR_LOG_INFO : WEIR_LOG_WARN, "control: " + what + ": " + (r.ok ? "ok: " : "failed: ") + r.message);
-  return result(r);
+  return answer(r.ok ? 200 : 409, r.ok, r.message, r.pause_ms);
 }
 
-int admin_request(const std::string& address, const std::string& path, const std::string& body, const std::string& token,
-                  std::string& response) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  std::string host = address.substr(0, colon);
-  if (inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr) != 1) return 0;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return 0;
+AdminAnswer admin_request(const Endpoint& admin, const std::string& path, const std::string& body, const std::string& token) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  // A swap may wait seconds for a node thread (up to its own 10 s timeouts, twice).
+  HttpAnswer a = http_call(admin, body.empty() ? "GET" : "POST", path, body, headers, std::chrono::seconds(60));
+  AdminAnswer out{a.status, a.error, a.body};
+  if (a.content_type.rfind("application/json", 0) != 0 || path.ends_with("/status")) return out;
+  Json j = Json::parse(a.body, nullptr, false);
+  if (!j.is_object() || !j.contains("message") || !j["message"].is_string()) return out;
+  out.text = j["message"].get<std::string>();
+  if (j.contains("pause_ms") && j["pause_ms"].is_number()) {
+    char pause[64];
+    std::snprintf(pause, sizeof pause, " (node paused %.3f ms)", j["pause_ms"].get<double>());
+    out.text += pause;
   }
-  std::string req = (body.empty() ? "GET " : "POST ") + path + " HTTP/1.0\r\nHost: " + address +
-                    (token.empty() ? "" : "\r\nAuthorization: Bearer " + token) +
-                    "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string all;
-  char buf[4096];
-  for (ssize_t got; (got = recv(fd, buf, sizeof buf, 0)) > 0;) all.append(buf, static_cast<size_t>(got));
-  ::close(fd);
-  size_t split = all.find("\r\n\r\n");
-  if (all.rfind("HTTP/", 0) != 0 || split == std::string::npos) return 0;
-  response = all.substr(split + 4);
-  return std::stoi(all.substr(all.find(' ') + 1, 3));
+  out.text += "\n";
+  return out;
 }
 
 }  // namespace weir

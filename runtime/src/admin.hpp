@@ -2,18 +2,24 @@
 // the control routes behind `weir ctl`.
 //
 //   GET  /metrics          Prometheus text
-//   GET  /status           the graph with live counts (JSON)
+//   GET  /status           the graph with live counts (JSON; also GET /ctl/status)
 //   POST /ctl/swap         body: node=NAME\npath=PLUGIN.so
 //   POST /ctl/reload       body: node=NAME
 //   POST /ctl/pause        body: node=NAME
 //   POST /ctl/resume       body: node=NAME
 //   POST /ctl/apply        body: file=PIPELINE.toml
 //
+// Every /ctl/ answer is JSON: {"ok":true|false,"message":"...","pause_ms":1.25}
+// (pause_ms when a node stopped taking records), with status 200 when ok, 409
+// when the action was refused, and 403/404/405 for a request that is not allowed.
+//
 // Control routes answer only loopback peers, unless a token is configured,
 // in which case every control request must carry `Authorization: Bearer TOKEN`.
 #pragma once
 
-#include "metrics.hpp"
+#include "http_server.hpp"
+
+#include <weir/endpoint.hpp>
 
 #include <string>
 
@@ -22,11 +28,18 @@ namespace weir {
 class Engine;
 class Control;
 
-HttpServer::Response handle_admin(Engine& engine, Control& control, const std::string& token, const HttpRequest& request);
+HttpResponse handle_admin(Engine& engine, Control& control, const std::string& token, const HttpRequest& request);
+// Control actions wait for node threads (a swap up to seconds): they run off
+// the server's network thread, so /metrics and /status keep answering.
+bool admin_request_blocks(const HttpRequest& request);
 
-// The client side, for `weir ctl`: POSTs BODY to http://ADDRESS/PATH (or GETs
-// when BODY is empty). Returns the HTTP status (0 if unreachable) and the body.
-int admin_request(const std::string& address, const std::string& path, const std::string& body, const std::string& token,
-                  std::string& response);
+// The client side, for `weir ctl`: POSTs BODY to http://ADMIN/PATH (or GETs
+// when BODY is empty).
+struct AdminAnswer {
+  int status = 0;     // the HTTP status; 0 if there was no answer
+  std::string error;  // why not
+  std::string text;   // what to show: a control answer's message, or the body as is
+};
+AdminAnswer admin_request(const Endpoint& admin, const std::string& path, const std::string& body, const std::string& token);
 
 }  // namespace weir

@@ -9,9 +9,12 @@
 #include "graph_dot.hpp"
 #include "admin.hpp"
 #include "control.hpp"
+#include "http_server.hpp"
 #include "metrics.hpp"
 #include "param_values.hpp"
 #include "pipeline_plan.hpp"
+
+#include <weir/endpoint.hpp>
 
 #include <boost/program_options.hpp>
 
@@ -242,7 +245,7 @@ int cmd_ctl(const std::vector<std::string>& argv) {
   std::string admin, token;
   std::vector<std::string> words;
   po::options_description desc("ctl options");
-  desc.add_options()("admin", po::value(&admin), "admin address of the running weir (default $WEIR_ADMIN or 127.0.0.1:9464)")(
+  desc.add_options()("admin", po::value(&admin), "admin address of the running weir: HOST:PORT or [IPv6]:PORT (default $WEIR_ADMIN or 127.0.0.1:9464)")(
       "token", po::value(&token), "bearer token (default $WEIR_ADMIN_TOKEN)");
   po::options_description all = desc;
   all.add_options()("help,h", "show this help")("words", po::value(&words));
@@ -262,6 +265,13 @@ int cmd_ctl(const std::vector<std::string>& argv) {
   }
   if (admin.empty()) admin = std::getenv("WEIR_ADMIN") ? std::getenv("WEIR_ADMIN") : "127.0.0.1:9464";
   if (token.empty() && std::getenv("WEIR_ADMIN_TOKEN")) token = std::getenv("WEIR_ADMIN_TOKEN");
+  Endpoint endpoint;
+  try {
+    endpoint = parse_endpoint(admin);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "weir ctl: --admin (or $WEIR_ADMIN): " << e.what() << "\n" << kCtlUsage;
+    return kExitUsage;
+  }
   const std::string& action = words[0];
   std::map<std::string, std::vector<std::string>> shape = {
       {"status", {}}, {"swap", {"node", "path"}}, {"reload", {"node"}}, {"pause", {"node"}}, {"resume", {"node"}}, {"apply", {"file"}}};
@@ -283,15 +293,14 @@ int cmd_ctl(const std::vector<std::string>& argv) {
     if (it->second[i] == "path" || it->second[i] == "file") value = std::filesystem::absolute(value).string();
     body += it->second[i] + "=" + value + "\n";
   }
-  std::string response;
-  int status = admin_request(admin, action == "status" ? "/ctl/status" : "/ctl/" + action, body, token, response);
-  if (status == 0) {
-    std::cerr << "weir ctl: cannot reach a weir admin endpoint at " << admin << " (start it with `weir run FILE --metrics " << admin
-              << "`)\n";
+  AdminAnswer answer = admin_request(endpoint, action == "status" ? "/ctl/status" : "/ctl/" + action, body, token);
+  if (answer.status == 0) {
+    std::cerr << "weir ctl: cannot reach a weir admin endpoint at " << endpoint.str() << ": " << answer.error
+              << " (start it with `weir run FILE --metrics " << endpoint.str() << "`)\n";
     return kExitFailed;
   }
-  (status == 200 ? std::cout : std::cerr) << response;
-  return status == 200 ? kExitOk : kExitFailed;
+  (answer.status == 200 ? std::cout : std::cerr) << answer.text;
+  return answer.status == 200 ? kExitOk : kExitFailed;
 }
 
 // Signals are taken by one thread with sigwait, so no other thread is interrupted.
@@ -319,11 +328,21 @@ int cmd_run(const std::vector<std::string>& argv) {
   std::string metrics, dead_letter, status_out, admin_token, level = "info";
   double duration = 0, progress_s = 5;
   bool progress_flag = false, no_progress = false;
+  HttpLimits limits;
   po::options_description desc("run options");
   add_pipeline_options(desc, args);
   desc.add_options()("metrics", po::value(&metrics),
-                     "admin endpoint on HOST:PORT, e.g. 127.0.0.1:9464: /metrics (Prometheus), /status (JSON), /ctl/* (weir ctl)")(
+                     "admin endpoint on HOST:PORT: 127.0.0.1:9464 (loopback), [::1]:9464, 0.0.0.0:9464 or [::]:9464 (every "
+                     "interface), port 0 picks a free one; serves /metrics (Prometheus), /status (JSON), /ctl/* (weir ctl)")(
       "admin-token", po::value(&admin_token), "require this bearer token for /ctl/* (default $WEIR_ADMIN_TOKEN; without one, only loopback peers)")(
+      "http-max-header-bytes", po::value(&limits.max_header_bytes)->default_value(limits.max_header_bytes),
+      "admin endpoint: largest request line and header fields, in bytes (more: 431)")(
+      "http-max-body-bytes", po::value(&limits.max_body_bytes)->default_value(limits.max_body_bytes),
+      "admin endpoint: largest request body, in bytes (more: 413)")(
+      "http-max-connections", po::value(&limits.max_connections)->default_value(limits.max_connections),
+      "admin endpoint: connections open at once (more: 503)")(
+      "http-idle-timeout-ms", po::value(&limits.idle_timeout_ms)->default_value(limits.idle_timeout_ms),
+      "admin endpoint: a connection is closed when a whole request has not arrived (or an answer not been taken) in this time")(
       "dead-letter", po::value(&dead_letter), "append error records no node consumes to this JSON-lines file")(
       "status-out", po::value(&status_out), "write the final /status JSON (counts, latencies) to this file at exit")(
       "duration", po::value(&duration), "stop gracefully after this many seconds")(
@@ -333,6 +352,19 @@ int cmd_run(const std::vector<std::string>& argv) {
       "log-level", po::value(&level)->default_value("info"), "debug, info, warn or error");
   int code = 0;
   if (!parse(argv, desc, "usage: weir run FILE [options]", &args, code)) return code;
+  std::optional<ListenAddress> listen;
+  if (!metrics.empty()) {
+    try {
+      listen = parse_listen_address(metrics);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "weir: --metrics " << e.what() << "\n";
+      return kExitUsage;
+    }
+    if (std::string err = limits.check(); !err.empty()) {
+      std::cerr << "weir: " << err << "\n";
+      return kExitUsage;
+    }
+  }
   set_log_level(level == "debug" ? WEIR_LOG_DEBUG : level == "warn" ? WEIR_LOG_WARN : level == "error" ? WEIR_LOG_ERROR : WEIR_LOG_INFO);
 
   std::unique_ptr<PluginRegistry> registry;
@@ -352,13 +384,16 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (admin_token.empty())
     if (const char* t = std::getenv("WEIR_ADMIN_TOKEN")) admin_token = t;
   HttpServer server;
-  if (!metrics.empty()) {
+  if (listen) {
+    HttpService service;
+    service.handle = [&engine, &control, &admin_token](const HttpRequest& request) {
+      return handle_admin(engine, control, admin_token, request);
+    };
+    service.blocks = admin_request_blocks;
+    service.log = [&engine](int level, const std::string& message) { engine.log(nullptr, level, message); };
     try {
-      server.start(metrics, [&engine, &control, &admin_token](const HttpRequest& request) {
-        return handle_admin(engine, control, admin_token, request);
-      });
-      std::cerr << "weir: metrics on http://" << metrics.substr(0, metrics.rfind(':')) << ":" << server.port()
-                << "/metrics\n";
+      server.start(*listen, limits, std::move(service));
+      std::cerr << "weir: metrics on http://" << server.authority() << "/metrics\n";
     } catch (const std::exception& e) {
       std::cerr << "weir: " << e.what() << "\n";
       return kExitUsage;

@@ -2,17 +2,11 @@
 
 #include "engine.hpp"
 
-#include <weir/json.hpp>
+#include <nlohmann/json.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
+#include <cmath>
 #include <cstdio>
 #include <sstream>
-#include <stdexcept>
 
 namespace weir {
 
@@ -87,76 +81,66 @@ std::string prometheus_text(const Engine& engine) {
   return out.str();
 }
 
-// A stateful operator's event time: its clock (the minimum over its active
-// partitions), late records, and each partition's watermark.
-static std::string event_time_json(const Node& n) {
+// A stateful operator's event time: its state, its clock (the minimum over its
+// active partitions), late records, and each partition's watermark.
+static void add_event_time(nlohmann::ordered_json& node, const Node& n) {
   int64_t clock = 0;
   std::vector<Watermarks::Entry> entries = n.watermarks->published(clock);
-  auto ms = [](int64_t ns) { return ns == Watermarks::kUnknown ? std::string("null") : std::to_string(ns / 1'000'000); };
-  std::string out = ",\"state\":\"" + std::string(n.per_partition ? "per_partition" : "global") + "\"";
-  out += ",\"watermark_ms\":" + ms(clock) + ",\"records_late\":" + std::to_string(n.counters.records_late.load());
-  out += ",\"partitions\":[";
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const Watermarks::Entry& e = entries[i];
-    out += std::string(i ? "," : "") + "{\"partition\":" + std::to_string(e.partition) + ",\"watermark_ms\":" +
-           ms(e.watermark_ns) + ",\"idle\":" + (e.idle ? "true" : "false") + ",\"late\":" + std::to_string(e.late) +
-           ",\"ahead\":" + std::to_string(e.ahead) + "}";
-  }
-  return out + "]";
+  auto ms = [](int64_t ns) {
+    return ns == Watermarks::kUnknown ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ns / 1'000'000);
+  };
+  node["state"] = n.per_partition ? "per_partition" : "global";
+  node["watermark_ms"] = ms(clock);
+  node["records_late"] = n.counters.records_late.load();
+  nlohmann::ordered_json& partitions = node["partitions"] = nlohmann::ordered_json::array();
+  for (const Watermarks::Entry& e : entries)
+    partitions.push_back({{"partition", e.partition}, {"watermark_ms", ms(e.watermark_ns)}, {"idle", e.idle},
+                          {"late", e.late}, {"ahead", e.ahead}});
 }
 
 std::string status_json(const Engine& engine) {
-  std::string out = "{\"uptime_s\":";
-  out += std::to_string((monotonic_ns() - engine.started_ns()) / 1e9);
-  out += ",\"stopping\":" + std::string(engine.stopping() ? "true" : "false") + ",\"nodes\":[";
-  for (size_t i = 0; i < engine.nodes().size(); ++i) {
-    const Node& n = *engine.nodes()[i];
-    if (i) out += ',';
-    out += "{\"name\":";
-    append_json_string(out, n.name);
-    out += ",\"plugin\":";
-    append_json_string(out, n.plugin_name());
-    out += ",\"version\":";
-    append_json_string(out, n.plugin_version());
-    out += ",\"swaps\":" + std::to_string(n.swaps) + ",\"paused\":" + (n.paused.load() ? "true" : "false");
-    out += std::string(",\"kind\":\"") + kind_label(n.kind) + "\"";
-    out += ",\"records_in\":" + std::to_string(n.counters.records_in.load());
-    out += ",\"records_out\":" + std::to_string(n.counters.records_out.load());
-    out += ",\"records_error\":" + std::to_string(n.counters.records_error.load());
-    if (n.checkpoint) out += ",\"checkpoints\":" + std::to_string(n.counters.checkpoints.load());
-    out += ",\"wakeups\":" + std::to_string(n.counters.wakeups.load());
-    if (n.watermarks) out += event_time_json(n);
-    out += ",\"finished\":" + std::string(n.finished.load() ? "true" : "false");
-    char lat[160];
-    std::snprintf(lat, sizeof lat, ",\"batch_p50_us\":%.1f,\"batch_p99_us\":%.1f,\"hop_p50_us\":%.1f,\"hop_p99_us\":%.1f",
-                  n.counters.batch_ns.quantile(0.5) / 1e3, n.counters.batch_ns.quantile(0.99) / 1e3,
-                  n.counters.hop_ns.quantile(0.5) / 1e3, n.counters.hop_ns.quantile(0.99) / 1e3);
-    out += lat;
-    out += ",\"outputs\":[";
-    bool first = true;
-    for (const auto& port : n.outputs) {
-      for (size_t e = 0; e < port.edges.size(); ++e) {
-        if (!first) out += ',';
-        first = false;
-        out += "{\"port\":";
-        append_json_string(out, port.name);
-        out += ",\"queue_depth\":" + std::to_string(port.edges[e]->depth()) + "}";
-      }
-    }
-    out += "]}";
+  using Json = nlohmann::ordered_json;
+  // Microseconds with one decimal, from a histogram's nanoseconds.
+  auto us = [](double ns) { return std::round(ns / 100.0) / 10.0; };
+  Json status;
+  status["uptime_s"] = (monotonic_ns() - engine.started_ns()) / 1e9;
+  status["stopping"] = engine.stopping();
+  Json& nodes = status["nodes"] = Json::array();
+  for (const auto& np : engine.nodes()) {
+    const Node& n = *np;
+    Json node;
+    node["name"] = n.name;
+    node["plugin"] = n.plugin_name();
+    node["version"] = n.plugin_version();
+    node["swaps"] = n.swaps;
+    node["paused"] = n.paused.load();
+    node["kind"] = kind_label(n.kind);
+    node["records_in"] = n.counters.records_in.load();
+    node["records_out"] = n.counters.records_out.load();
+    node["records_error"] = n.counters.records_error.load();
+    if (n.checkpoint) node["checkpoints"] = n.counters.checkpoints.load();
+    node["wakeups"] = n.counters.wakeups.load();
+    if (n.watermarks) add_event_time(node, n);
+    node["finished"] = n.finished.load();
+    node["batch_p50_us"] = us(n.counters.batch_ns.quantile(0.5));
+    node["batch_p99_us"] = us(n.counters.batch_ns.quantile(0.99));
+    node["hop_p50_us"] = us(n.counters.hop_ns.quantile(0.5));
+    node["hop_p99_us"] = us(n.counters.hop_ns.quantile(0.99));
+    Json& outputs = node["outputs"] = Json::array();
+    for (const auto& port : n.outputs)
+      for (const EdgeQueue* edge : port.edges) outputs.push_back({{"port", port.name}, {"queue_depth", edge->depth()}});
+    nodes.push_back(std::move(node));
   }
-  out += "],\"edges\":[";
+  Json& edges = status["edges"] = Json::array();
   const auto& plan = engine.plan();
   for (size_t i = 0; i < plan.edges.size(); ++i) {
     const Edge& e = plan.edges[i];
-    if (i) out += ',';
-    out += "{\"from\":";
-    append_json_string(out, plan.nodes[e.from_node].name + "." + e.from_port);
-    out += ",\"to\":";
-    append_json_string(out, plan.nodes[e.to_node].name);
-    out += ",\"depth\":" + std::to_string(engine.edges()[i]->depth()) + "}";
+    edges.push_back({{"from", plan.nodes[e.from_node].name + "." + e.from_port},
+                     {"to", plan.nodes[e.to_node].name},
+                     {"depth", engine.edges()[i]->depth()}});
   }
-  return out + "]}";
+  // Names come from TOML and plugin descriptors: bytes that are not UTF-8 are replaced, not refused.
+  return status.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 static std::string rate(double per_s) {
@@ -196,93 +180,6 @@ std::string summary_line(const Engine& engine) {
            std::to_string(n->kind == WEIR_SOURCE ? n->counters.records_out.load() : n->counters.records_in.load());
   }
   return out + " errors=" + std::to_string(errors);
-}
-
-void HttpServer::start(const std::string& address, Handler handler) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("metrics address must be host:port, got '" + address + "'");
-  std::string host = address.substr(0, colon);
-  int port = std::stoi(address.substr(colon + 1));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr) != 1)
-    throw std::runtime_error("metrics address: bad IPv4 host '" + host + "'");
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd_, 16) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-    throw std::runtime_error("cannot listen on " + address);
-  }
-  socklen_t len = sizeof addr;
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
-  handler_ = std::move(handler);
-  running_ = true;
-  thread_ = std::thread([this] { serve(); });
-}
-
-void HttpServer::stop() {
-  if (!running_.exchange(false)) return;
-  if (thread_.joinable()) thread_.join();
-  ::close(fd_);
-  fd_ = -1;
-}
-
-void HttpServer::serve() {
-  while (running_) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) continue;
-    int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
-    timeval tv{2, 0};
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string req;
-    char buf[4096];
-    size_t header_end = std::string::npos, content_length = 0;
-    while (true) {
-      ssize_t got = recv(c, buf, sizeof buf, 0);
-      if (got <= 0) break;
-      req.append(buf, static_cast<size_t>(got));
-      if (header_end == std::string::npos && (header_end = req.find("\r\n\r\n")) != std::string::npos) {
-        size_t cl = req.find("Content-Length:");
-        if (cl == std::string::npos) cl = req.find("content-length:");
-        if (cl != std::string::npos && cl < header_end) content_length = std::stoul(req.substr(cl + 15));
-      }
-      if (header_end != std::string::npos && req.size() >= header_end + 4 + content_length) break;
-      if (req.size() > (1 << 20)) break;
-    }
-    std::string method = req.substr(0, req.find(' '));
-    size_t path_start = method.size() + 1;
-    std::string path = req.size() > path_start ? req.substr(path_start, req.find(' ', path_start) - path_start) : "/";
-    std::string body = header_end == std::string::npos ? "" : req.substr(header_end + 4);
-    HttpRequest request{method, path, body, "", false};
-    if (size_t auth = req.find("Authorization: Bearer "); auth != std::string::npos && auth < header_end)
-      request.bearer = req.substr(auth + 22, req.find("\r\n", auth) - auth - 22);
-    sockaddr_in peer{};
-    socklen_t peer_len = sizeof peer;
-    if (getpeername(c, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0)
-      request.peer_is_loopback = (ntohl(peer.sin_addr.s_addr) >> 24) == 127;
-    Response r;
-    try {
-      r = handler_(request);
-    } catch (const std::exception& e) {
-      r = {500, "text/plain", std::string(e.what()) + "\n"};
-    }
-    std::string head = "HTTP/1.0 " + std::to_string(r.status) + (r.status == 200 ? " OK" : " Error") +
-                       "\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
-                       "\r\nConnection: close\r\n\r\n";
-    std::string all = head + r.body;
-    size_t sent = 0;
-    while (sent < all.size()) {
-      ssize_t w = send(c, all.data() + sent, all.size() - sent, MSG_NOSIGNAL);
-      if (w <= 0) break;
-      sent += static_cast<size_t>(w);
-    }
-    ::close(c);
-  }
 }
 
 }  // namespace weir
