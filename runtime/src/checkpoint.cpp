@@ -1,111 +1,6 @@
 #include "checkpoint.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
-#include <fcntl.h>
-#include <unistd.h>
-
 namespace weir {
-
-namespace fs = std::filesystem;
-
-// The file: a text header a person can read with `head`, then the state bytes.
-//   weir-checkpoint 1
-//   plugin cep_rule
-//   position 0 41234          (one line per partition)
-//   watermark 0 1650953400000000000   (event time per partition, ns; optional)
-//   state 5120
-//   <5120 bytes>
-static constexpr const char* kMagic = "weir-checkpoint 1";
-
-std::optional<CheckpointData> read_checkpoint(const std::string& path, std::string& error) {
-  error.clear();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno != ENOENT) error = path + ": cannot be read: " + std::strerror(errno);
-    return std::nullopt;
-  }
-  auto bad = [&](const std::string& what) {
-    error = path + ": not a usable checkpoint (" + what + "); move it away to start with empty state";
-    return std::nullopt;
-  };
-  std::string line;
-  if (!std::getline(in, line) || line != kMagic) return bad("first line is not '" + std::string(kMagic) + "'");
-  CheckpointData d;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string word;
-    fields >> word;
-    if (word == "plugin") {
-      fields >> d.plugin;
-    } else if (word == "position") {
-      int32_t partition = 0;
-      int64_t offset = 0;
-      if (!(fields >> partition >> offset)) return bad("bad position line '" + line + "'");
-      d.positions[partition] = offset;
-    } else if (word == "watermark") {
-      int32_t partition = 0;
-      int64_t ns = 0;
-      if (!(fields >> partition >> ns)) return bad("bad watermark line '" + line + "'");
-      d.watermarks[partition] = ns;
-    } else if (word == "state") {
-      size_t size = 0;
-      if (!(fields >> size)) return bad("bad state line '" + line + "'");
-      d.state.resize(size);
-      if (!in.read(d.state.data(), static_cast<std::streamsize>(size))) return bad("state is cut short");
-      return d;
-    } else {
-      return bad("unexpected line '" + line + "'");
-    }
-  }
-  return bad("no state");
-}
-
-static bool sync_path(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
-
-bool write_checkpoint(const std::string& path, const CheckpointData& d, std::string& error) {
-  fs::path target(path);
-  std::string tmp = path + ".tmp";
-  std::error_code dir_error;
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), dir_error);  // failure shows below
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << kMagic << "\nplugin " << d.plugin << '\n';
-    for (auto [partition, offset] : d.positions) out << "position " << partition << ' ' << offset << '\n';
-    for (auto [partition, ns] : d.watermarks) out << "watermark " << partition << ' ' << ns << '\n';
-    out << "state " << d.state.size() << '\n';
-    out.write(d.state.data(), static_cast<std::streamsize>(d.state.size()));
-    out.flush();
-    if (!out) {
-      error = tmp + ": cannot be written: " + std::strerror(errno);
-      return false;
-    }
-  }
-  // Durable before it replaces the previous one: a power cut leaves one or the other.
-  if (!sync_path(tmp, O_RDONLY)) {
-    error = tmp + ": fsync failed: " + std::strerror(errno);
-    return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    error = path + ": cannot replace: " + ec.message();
-    return false;
-  }
-  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  sync_path(dir.string(), O_RDONLY | O_DIRECTORY);
-  return true;
-}
 
 bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out) {
   if (!vt->snapshot) return false;
@@ -116,20 +11,20 @@ bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out)
   return vt->snapshot(instance, &w) == WEIR_OK;
 }
 
-Checkpointer::Checkpointer(std::string path, int64_t interval_ms, Signal* wake, bool per_partition)
-    : path_(std::move(path)), per_partition_(per_partition), interval_ns_(interval_ms * 1'000'000), deliveries_(wake) {}
+Checkpointer::Checkpointer(std::string spec, int64_t interval_ms, Signal* wake, bool per_partition)
+    : spec_(std::move(spec)), per_partition_(per_partition), interval_ns_(interval_ms * 1'000'000), deliveries_(wake) {}
 
-std::string Checkpointer::path_for(int32_t partition) const {
-  if (!per_partition_) return path_;
-  return (fs::path(path_) / ("partition-" + std::to_string(partition) + ".ckpt")).string();
+bool Checkpointer::open(const std::string& pipeline, const std::string& node, std::string& error) {
+  store_ = open_checkpoint_store(spec_, pipeline, node, per_partition_, error);
+  return store_ != nullptr;
 }
 
 std::optional<CheckpointData> Checkpointer::saved(int32_t partition, std::string& error) const {
   error.clear();
-  std::string path = path_for(partition);
+  std::string key = key_for(partition);
   for (auto it = pending_.rbegin(); it != pending_.rend(); ++it)
-    if (auto f = it->files.find(path); f != it->files.end()) return f->second;
-  return read_checkpoint(path, error);
+    if (auto f = it->files.find(key); f != it->files.end()) return f->second;
+  return store_->read(key, error);
 }
 
 void Checkpointer::resume_partition(int32_t partition, int64_t offset) {
@@ -197,7 +92,7 @@ void Checkpointer::take(const std::string& plugin, std::string state, int64_t no
   // saving that would make a restart skip every such record. Save none instead.
   bool no_positions = admitted_ > 1 && seen_.size() == 1 && seen_.begin()->first == 0 && seen_.begin()->second == 0;
   CheckpointData d{plugin, no_positions ? std::map<int32_t, int64_t>{} : seen_, {}, std::move(state)};
-  push_pending({{path_, std::move(d)}}, now_ns);
+  push_pending({{key_for(0), std::move(d)}}, now_ns);
 }
 
 void Checkpointer::take_partitions(const std::string& plugin, std::vector<PartitionSnapshot> parts, int64_t now_ns) {
@@ -207,7 +102,7 @@ void Checkpointer::take_partitions(const std::string& plugin, std::vector<Partit
     CheckpointData d{plugin, {}, {}, std::move(p.state)};
     if (auto it = seen_.find(p.partition); it != seen_.end() && !no_positions) d.positions[p.partition] = it->second;
     if (p.watermark_ns != INT64_MIN) d.watermarks[p.partition] = p.watermark_ns;
-    files.emplace(path_for(p.partition), std::move(d));
+    files.emplace(key_for(p.partition), std::move(d));
     dirty_parts_.erase(p.partition);
   }
   push_pending(std::move(files), now_ns);
@@ -226,13 +121,12 @@ std::string Checkpointer::settle() {
   size_t ready = 0;
   while (ready < pending_.size() && pending_[ready].after_delivery <= delivered_seq_) ++ready;
   if (ready == 0) return "";
-  // Per file, the newest of the ready snapshots (a partition's file holds only it).
+  // Per key, the newest of the ready snapshots (a partition's checkpoint holds only it).
   std::map<std::string, const CheckpointData*> newest;
   for (size_t i = 0; i < ready; ++i)
-    for (const auto& [path, data] : pending_[i].files) newest[path] = &data;
+    for (const auto& [key, data] : pending_[i].files) newest[key] = &data;
   std::string error;
-  for (const auto& [path, data] : newest)
-    if (!write_checkpoint(path, *data, error)) return error;
+  if (!store_->write({newest.begin(), newest.end()}, error)) return error;
   ++written_;
   for (size_t i = 0; i < ready; ++i) {
     for (AckGroup* g : pending_.front().covers) g->release();

@@ -28,6 +28,8 @@
 
 #include "ack.hpp"
 #include "batch.hpp"
+#include "checkpoint_format.hpp"
+#include "checkpoint_store.hpp"
 
 #include <weir/abi.h>
 
@@ -41,19 +43,6 @@
 
 namespace weir {
 
-struct CheckpointData {
-  std::string plugin;                     // whose state this is
-  std::map<int32_t, int64_t> positions;   // highest source offset per partition the state covers
-  std::map<int32_t, int64_t> watermarks;  // event-time watermark per partition (ns) when it was taken
-  std::string state;                      // the plugin's snapshot() (or snapshot_partition())
-};
-
-// Nothing (and an empty ERROR) when PATH does not exist; nothing with ERROR
-// when it cannot be read or is not a checkpoint.
-std::optional<CheckpointData> read_checkpoint(const std::string& path, std::string& error);
-// Replaces PATH atomically: a temporary file, fsync, rename, fsync of the directory.
-bool write_checkpoint(const std::string& path, const CheckpointData& data, std::string& error);
-
 // The plugin's snapshot() as bytes; false if it has none or it failed.
 bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out);
 
@@ -63,12 +52,17 @@ bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out)
 // hard stop): only a checkpoint on disk may let the source commit.
 class Checkpointer {
  public:
-  // PER_PARTITION: PATH is a directory of one file per partition.
-  Checkpointer(std::string path, int64_t interval_ms, Signal* wake, bool per_partition = false);
-  const std::string& path() const { return path_; }
+  // SPEC: the node's `checkpoint` (a path, or kafka://BROKERS/TOPIC: checkpoint_store.hpp).
+  // PER_PARTITION: one checkpoint per partition (a directory of files, or a record each).
+  Checkpointer(std::string spec, int64_t interval_ms, Signal* wake, bool per_partition = false);
+  // Connects to the store (weir run only; validate does not). PIPELINE and NODE name the records.
+  bool open(const std::string& pipeline, const std::string& node, std::string& error);
+  const std::string& path() const { return spec_; }
   bool per_partition() const { return per_partition_; }
-  // Where partition P's checkpoint lives (per partition), else path().
-  std::string path_for(int32_t partition) const;
+  // Where partition P's checkpoint lives (per partition), else the node's.
+  std::string path_for(int32_t partition) const { return store_->where(key_for(partition)); }
+  // The node's whole-state checkpoint (not per partition).
+  std::optional<CheckpointData> saved_node(std::string& error) const { return store_->read("", error); }
 
   // After a restore: records at or below POSITIONS are in the state already.
   void resume_after(std::map<int32_t, int64_t> positions);
@@ -119,11 +113,15 @@ class Checkpointer {
  private:
   struct Pending {
     uint64_t after_delivery;          // written once this delivery sequence number is done
-    std::map<std::string, CheckpointData> files;  // path -> what it will hold
+    std::map<std::string, CheckpointData> files;  // store key -> what it will hold
     std::vector<AckGroup*> covers;    // input groups released once written
   };
+  std::string key_for(int32_t partition) const {
+    return per_partition_ ? "partition-" + std::to_string(partition) : std::string();
+  }
   void push_pending(std::map<std::string, CheckpointData> files, int64_t now_ns);
-  std::string path_;
+  std::string spec_;
+  std::unique_ptr<CheckpointStore> store_;
   bool per_partition_ = false;
   std::set<int32_t> dirty_parts_;
   int64_t interval_ns_;

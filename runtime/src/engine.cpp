@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <functional>
@@ -117,8 +118,13 @@ bool Engine::create(Diagnostics& diags) {
 }
 
 bool Engine::restore_checkpoints(Diagnostics& diags) {
-  for (auto& n : nodes_)
-    if (n->checkpoint && n->instance) resume(*n, diags);
+  std::string pipeline = std::filesystem::path(plan_.config.file).stem().string();
+  for (auto& n : nodes_) {
+    if (!n->checkpoint || !n->instance) continue;
+    std::string error;
+    if (!n->checkpoint->open(pipeline, n->name, error)) diags.add(plan_.nodes[n->index].pos, "node '" + n->name + "': " + error);
+    else resume(*n, diags);
+  }
   return diags.empty();
 }
 
@@ -128,7 +134,7 @@ void Engine::resume(Node& n, Diagnostics& diags) {
   if (n.per_partition) return;
   const SourcePos& pos = plan_.nodes[n.index].pos;
   std::string error;
-  std::optional<CheckpointData> saved = read_checkpoint(n.checkpoint->path(), error);
+  std::optional<CheckpointData> saved = n.checkpoint->saved_node(error);
   if (!saved) {
     if (!error.empty()) diags.add(pos, "node '" + n.name + "': " + error);
     else log(&n, WEIR_LOG_INFO, "no checkpoint at " + n.checkpoint->path() + " yet: starting with empty state");
