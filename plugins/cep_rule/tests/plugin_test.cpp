@@ -239,7 +239,7 @@ TEST(CepRule, ConfigErrorsNameTheFileAndPosition) {
   }
   {
     FakeHost h(weir_plugin_entry());
-    EXPECT_EQ(h.create(), "no rule file given (parameter 'rules')");
+    EXPECT_EQ(h.create(), "no rules: give rule files (parameter 'rules') or a rule store (rules_topic, rules_names)");
   }
 }
 
