@@ -7,13 +7,18 @@
 //  * two cep_rule nodes (FakeHosts) in one process share one reader of the
 //    topic; one is ahead of the other when a new version is put; both switch
 //    at its effective time; a bad version written past the CLI is logged once
-//    and the previous version stays.
+//    and the previous version stays;
+//  * the smart-car rule through `weir run` (loggen -> csv_decode -> cep_rule):
+//    exactly the rows of one threshold before the new version's time and those
+//    of the other after it.
 #include "kafka_rule_store.hpp"
 #include "rule_store_fixture.hpp"
 
 #include <weir_test.hpp>
 
 #include <chrono>
+#include <regex>
+#include <set>
 #include <thread>
 
 using weir::testing::TempDir;
@@ -183,6 +188,68 @@ TEST(CepRuleKafka, AMissingTopicOrRuleFailsTheStart) {
   ASSERT_EQ(n.host.create(), "");
   EXPECT_EQ(n.host.vt().open(n.host.instance()), WEIR_FAILED);
   EXPECT_TRUE(n.logged("ERROR rule 'speeding' is not in the rule store topic '" + topic + "' at " + bootstrap())) << n.logs();
+}
+
+// loggen -> csv_decode -> cep_rule -> file_sink through the real binary, the rule
+// from the store. The flagged rows are those of the shipped rule with threshold
+// 60 up to the batch that ends at 00:01:00 and those of threshold 150 after it,
+// each computed by a run with the rule file. (loggen's normal cars cruise at
+// 55-75 km/h, its wild ones at 145-165: 80 and 100 would flag the same cars.)
+TEST(CepRuleKafkaPipeline, TheSmartCarRuleSwitchesAtItsEffectiveTime) {
+  REQUIRE_BROKER();
+  std::string topic = unique_topic("weir-it-rules-pipeline");
+  TempDir dir;
+  std::string shipped = weir::testing::read_file(std::string(WEIR_SOURCE_DIR) + "/rules/overspeed.epl");
+  ASSERT_NE(shipped.find("threshold = 80;"), std::string::npos);
+  std::string lax = shipped, strict = shipped;
+  lax.replace(lax.find("threshold = 80;"), 15, "threshold = 60;");
+  strict.replace(strict.find("threshold = 80;"), 15, "threshold = 150;");
+  std::filesystem::create_directories(dir.file("strict"));  // same file name: the port is named after it
+  std::string v60 = dir.write("overspeed.epl", lax), v150 = dir.write("strict/overspeed.epl", strict);
+  ASSERT_EQ(rules_cli("put overspeed " + v60 + " --effective-from 20220426000000", topic).exit_code, 0);
+  ASSERT_EQ(rules_cli("put overspeed " + v150 + " --effective-from 20220426000100", topic).exit_code, 0);
+
+  auto pipeline = [&](const std::string& name, const std::string& rules) {
+    return dir.write(name + ".toml",
+                     "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 20\nseconds = 150\nspeeding_share = 0.3\n"
+                     "[nodes.decode]\nplugin = \"csv_decode\"\ninputs = [\"gen\"]\nfields = [\"date:string\", "
+                     "\"car_number:string\", \"speed_pedal:int64\", \"break_pedal:int64\", \"steer_angle:string\", "
+                     "\"direct_light:string\", \"speed:int64\", \"area_number:string\"]\n"
+                     "[nodes.rule]\nplugin = \"cep_rule\"\ninputs = [\"decode\"]\ntime_field = \"date\"\n" +
+                         rules +
+                         "[nodes.flagged]\nplugin = \"file_sink\"\ninputs = [\"rule.overspeed\"]\npath = \"" +
+                         dir.file(name + ".json") + "\"\n");
+  };
+  auto flagged = [&](const std::string& name, const std::string& rules) {
+    auto r = weir::testing::run_weir("run " + pipeline(name, rules) + " --no-progress");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> lines;
+    std::stringstream in(weir::testing::read_file(dir.file(name + ".json")));
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return std::make_pair(lines, r.err);
+  };
+  auto [store_rows, log] = flagged("store", "rules_topic = \"" + topic + "\"\nrules_endpoints = \"" + bootstrap() +
+                                                "\"\nrules_names = [\"overspeed\"]\n");
+  auto [rows60, log60] = flagged("r60", "rules = [\"" + v60 + "\"]\n");
+  auto [rows150, log150] = flagged("r150", "rules = [\"" + v150 + "\"]\n");
+  EXPECT_NE(log.find("rule 'overspeed' version effective from 2022-04-26 00:01:00 UTC"), std::string::npos) << log;
+
+  static const std::regex kDate("\"date\":\"(\\d{14})\"");
+  auto before = [](const std::string& row) {
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(row, m, kDate)) << row;
+    return m[1].str() < "20220426000100";  // rows of the batches that end by 00:01:00
+  };
+  std::vector<std::string> expected;
+  for (const auto& row : rows60)
+    if (before(row)) expected.push_back(row);
+  size_t from60 = expected.size();
+  for (const auto& row : rows150)
+    if (!before(row)) expected.push_back(row);
+  EXPECT_GT(from60, 0u);
+  EXPECT_GT(expected.size(), from60);
+  EXPECT_LT(rows150.size(), rows60.size());
+  EXPECT_EQ(store_rows, expected);
 }
 
 }  // namespace
