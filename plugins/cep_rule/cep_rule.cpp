@@ -440,7 +440,7 @@ class CepRule : public weir::Plugin {
       std::string why = v->effective_from_ms > running
                             ? "it came late: this engine's clock was already at " + store::readable_time(clock) + ", " +
                                   std::to_string(clock - v->effective_from_ms) +
-                                  " ms after it; batches that ended in between were evaluated with the previous version"
+                                  " ms after it; what ended in between (a batch that ended then) was evaluated with the previous version"
                             : "the rule store changed under this engine (clock " + store::readable_time(clock) + ")";
       switch_to(i, *v, why);
     }

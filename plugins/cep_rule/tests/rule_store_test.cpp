@@ -236,7 +236,7 @@ TEST(CepRuleStore, AVersionThatComesLateAppliesAtOnceWithAWarning) {
   EXPECT_EQ(n.rows(), (std::vector<std::string>{kX, kY, kX, kY, kY})) << n.logs();
   EXPECT_TRUE(n.logged("WARN rule 'overspeed' version effective from 2022-04-26 06:10:45 UTC is in force from engine "
                        "time 2022-04-26 06:11:00 UTC: it came late: this engine's clock was already at 2022-04-26 06:11:00 "
-                       "UTC, 15000 ms after it; batches that ended in between were evaluated with the previous version"))
+                       "UTC, 15000 ms after it; what ended in between (a batch that ended then) was evaluated with the previous version"))
       << n.logs();
 }
 
