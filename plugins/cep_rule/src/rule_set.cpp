@@ -53,7 +53,7 @@ std::vector<std::string> input_streams(const Module& m) {
 
 RuleSet::RuleSet(RuleSetOptions options) : options_(std::move(options)) {
   std::vector<std::string> problems;
-  if (options_.files.empty()) problems.push_back("no rule file given (parameter 'rules')");
+  if (options_.files.empty() && options_.texts.empty()) problems.push_back("no rule file given (parameter 'rules')");
   for (const std::string& path : options_.files) {
     try {
       files_.push_back(load(path));
@@ -61,8 +61,15 @@ RuleSet::RuleSet(RuleSetOptions options) : options_(std::move(options)) {
       problems.push_back(e.what());
     }
   }
+  for (const RuleText& t : options_.texts) {
+    try {
+      files_.push_back(load(t));
+    } catch (const std::exception& e) {
+      problems.push_back(e.what());
+    }
+  }
   // A configured variable that no rule declares or mentions is most likely a typo.
-  if (problems.empty())
+  if (problems.empty() && options_.check_variables_used)
     for (const auto& [name, text] : options_.variables) {
       bool used = false;
       for (const auto& f : files_) {
@@ -118,6 +125,7 @@ std::unique_ptr<Engine> RuleSet::build(RuleFile& f, const EventType& type, int64
 std::unique_ptr<RuleFile> RuleSet::load(const std::string& path) const {
   auto f = std::make_unique<RuleFile>();
   f->path = path;
+  f->id = path;
   f->stem = std::filesystem::path(path).stem().string();
   std::error_code ec;
   f->mtime = std::filesystem::last_write_time(path, ec);
@@ -126,25 +134,48 @@ std::unique_ptr<RuleFile> RuleSet::load(const std::string& path) const {
   if (!in) throw std::runtime_error(path + ": cannot read the rule file: " + std::strerror(errno));
   std::stringstream ss;
   ss << in.rdbuf();
-  f->module = parse_module(ss.str(), path);
-  if (f->module.statements.empty()) throw EplError(path, Pos{}, "the rule file has no statement");
-  std::vector<std::string> inputs = input_streams(f->module);
+  parse_into(*f, ss.str());
+  return f;
+}
+
+std::unique_ptr<RuleFile> RuleSet::load(const RuleText& t) const {
+  auto f = std::make_unique<RuleFile>();
+  f->path = t.source;
+  f->id = t.id;
+  f->stem = t.stem;
+  f->from_file = false;
+  f->text = t.text;
+  f->version = t.version;
+  parse_into(*f, t.text);
+  return f;
+}
+
+void RuleSet::parse_into(RuleFile& f, const std::string& text) const {
+  const std::string& path = f.path;
+  f.module = parse_module(text, path);
+  if (f.module.statements.empty()) throw EplError(path, Pos{}, "the rule file has no statement");
+  std::vector<std::string> inputs = input_streams(f.module);
   if (inputs.size() != 1)
-    throw EplError(path, f->module.statements.front().pos,
+    throw EplError(path, f.module.statements.front().pos,
                    "the statements read several input streams (" + join(inputs, ", ") + "); a cep_rule node has one input stream");
-  f->input_stream = inputs.front();
-  if (!options_.stream.empty() && f->input_stream != options_.stream) {
+  f.input_stream = inputs.front();
+  if (!options_.stream.empty() && f.input_stream != options_.stream) {
     Pos pos;
-    for (const StatementAst& st : f->module.statements)
-      if (st.from == f->input_stream) {
+    for (const StatementAst& st : f.module.statements)
+      if (st.from == f.input_stream) {
         pos = st.from_pos;
         break;
       }
-    throw EplError(path, pos, "the rule reads stream '" + f->input_stream + "' but the node's stream is '" + options_.stream + "'");
+    throw EplError(path, pos, "the rule reads stream '" + f.input_stream + "' but the node's stream is '" + options_.stream + "'");
   }
   // Validate names, clauses and aggregates now; types are checked once known.
-  build(*f, input_ ? *input_ : provisional_type(*f), 0);
-  return f;
+  build(f, input_ ? *input_ : provisional_type(f), 0);
+}
+
+int RuleSet::find(const std::string& id) const {
+  for (size_t i = 0; i < files_.size(); ++i)
+    if (files_[i]->id == id) return static_cast<int>(i);
+  return -1;
 }
 
 void RuleSet::set_listener(Listener fn) {
@@ -199,18 +230,39 @@ bool RuleSet::reload_one(size_t i, int64_t now_ms, ReloadReport& report) {
     report.errors.push_back(e.what());
     return false;
   }
+  swap_in(i, std::move(nf), report);
+  return true;
+}
+
+bool RuleSet::replace(size_t i, const RuleText& text, int64_t now_ms, ReloadReport& report) {
+  RuleFile& old = *files_[i];
+  std::unique_ptr<RuleFile> nf;
+  try {
+    nf = load(text);
+    if (input_) nf->engine = build(*nf, *input_, old.engine ? std::max(old.engine->now(), now_ms) : now_ms);
+  } catch (const std::exception& e) {
+    report.errors.push_back(e.what());
+    return false;
+  }
+  swap_in(i, std::move(nf), report);
+  return true;
+}
+
+// The new rule takes over the old one's windows (those with the same definition).
+void RuleSet::swap_in(size_t i, std::unique_ptr<RuleFile> nf, ReloadReport& report) {
+  RuleFile& old = *files_[i];
   if (nf->engine && old.engine)
-    for (const std::string& n : nf->engine->adopt(*old.engine)) report.notes.push_back(old.path + ": " + n);
+    for (const std::string& n : nf->engine->adopt(*old.engine)) report.notes.push_back(nf->path + ": " + n);
   files_[i] = std::move(nf);
   if (files_[i]->engine) attach(*files_[i]);
   compute_needed();
   report.reloaded.push_back(files_[i]->path);
-  return true;
 }
 
 RuleSet::ReloadReport RuleSet::reload_changed(int64_t now_ms) {
   ReloadReport report;
   for (size_t i = 0; i < files_.size(); ++i) {
+    if (!files_[i]->from_file) continue;
     std::error_code ec1, ec2;
     auto mtime = std::filesystem::last_write_time(files_[i]->path, ec1);
     auto size = std::filesystem::file_size(files_[i]->path, ec2);
@@ -229,7 +281,8 @@ RuleSet::ReloadReport RuleSet::reload_changed(int64_t now_ms) {
 
 RuleSet::ReloadReport RuleSet::reload_all(int64_t now_ms) {
   ReloadReport report;
-  for (size_t i = 0; i < files_.size(); ++i) reload_one(i, now_ms, report);
+  for (size_t i = 0; i < files_.size(); ++i)
+    if (files_[i]->from_file) reload_one(i, now_ms, report);
   return report;
 }
 
@@ -268,10 +321,14 @@ void RuleSet::send(const std::vector<Value>& row, std::optional<int64_t> event_t
   }
 }
 
+// Format 1: the input type, then per rule its id and engine state. Format 2
+// (written when some rule is given as text) adds per rule its version tag,
+// source name and text.
 std::string RuleSet::snapshot() {
+  bool texts = std::any_of(files_.begin(), files_.end(), [](const auto& f) { return !f->from_file; });
   std::string out;
   Writer w(out);
-  w.str("weir-cep-rules-1");
+  w.str(texts ? "weir-cep-rules-2" : "weir-cep-rules-1");
   w.u8(input_.has_value());
   if (input_) {
     w.u64(input_->fields.size());
@@ -282,7 +339,13 @@ std::string RuleSet::snapshot() {
   }
   w.u64(files_.size());
   for (auto& f : files_) {
-    w.str(f->path);
+    w.str(f->id);
+    if (texts) {
+      w.u8(f->from_file);
+      w.str(f->version);
+      w.str(f->from_file ? std::string() : f->path);
+      w.str(f->from_file ? std::string() : f->text);
+    }
     w.str(f->engine ? f->engine->snapshot() : std::string());
   }
   return out;
@@ -291,7 +354,9 @@ std::string RuleSet::snapshot() {
 std::vector<std::string> RuleSet::restore(std::string_view state, int64_t now_ms) {
   std::vector<std::string> notes;
   Reader r(state);
-  if (r.str() != "weir-cep-rules-1") throw std::runtime_error("cep_rule state: unknown format");
+  std::string format = r.str();
+  if (format != "weir-cep-rules-1" && format != "weir-cep-rules-2") throw std::runtime_error("cep_rule state: unknown format");
+  bool texts = format == "weir-cep-rules-2";
   if (r.u8()) {
     EventType t;
     uint64_t n = r.u64();
@@ -303,20 +368,57 @@ std::vector<std::string> RuleSet::restore(std::string_view state, int64_t now_ms
   }
   uint64_t n = r.u64();
   for (uint64_t i = 0; i < n; ++i) {
-    std::string path = r.str();
+    std::string id = r.str();
+    bool saved_from_file = true;
+    RuleText saved;
+    if (texts) {
+      saved_from_file = r.u8() != 0;
+      saved.version = r.str();
+      saved.source = r.str();
+      saved.text = r.str();
+    }
     std::string engine_state = r.str();
-    auto it = std::find_if(files_.begin(), files_.end(), [&](const auto& f) { return f->path == path; });
-    if (it == files_.end() || !(*it)->engine || engine_state.empty()) continue;
+    int at = find(id);
+    if (at < 0) {
+      if (!engine_state.empty()) notes.push_back(id + ": saved state of a rule that is not configured any more: dropped");
+      continue;
+    }
+    RuleFile& f = *files_[static_cast<size_t>(at)];
+    // A rule given as text continues with the saved version (the state is
+    // that version's); the caller decides whether to move on to another.
+    std::unique_ptr<RuleFile> nf;
+    if (!saved_from_file && !f.from_file && (saved.version != f.version || saved.text != f.text)) {
+      saved.id = f.id;
+      saved.stem = f.stem;
+      try {
+        nf = load(saved);
+      } catch (const std::exception& ex) {
+        notes.push_back(id + ": the saved version does not compile any more (" + std::string(ex.what()) +
+                        "); continuing with the current version, its windows empty");
+        continue;
+      }
+    }
+    RuleFile& target = nf ? *nf : f;
+    if (engine_state.empty() || !input_) {
+      if (nf) {
+        if (input_) nf->engine = build(*nf, *input_, now_ms);
+        files_[static_cast<size_t>(at)] = std::move(nf);
+        if (files_[static_cast<size_t>(at)]->engine) attach(*files_[static_cast<size_t>(at)]);
+      }
+      continue;
+    }
     // Restore into a fresh engine so a mismatch leaves the running one intact.
     try {
-      std::unique_ptr<Engine> e = build(**it, *input_, now_ms);
+      std::unique_ptr<Engine> e = build(target, *input_, now_ms);
       e->restore(engine_state);
-      (*it)->engine = std::move(e);
-      attach(**it);
+      target.engine = std::move(e);
+      if (nf) files_[static_cast<size_t>(at)] = std::move(nf);
+      attach(*files_[static_cast<size_t>(at)]);
     } catch (const std::exception& ex) {
-      notes.push_back(path + ": state not restored (" + ex.what() + "); its windows start empty");
+      notes.push_back(target.path + ": state not restored (" + ex.what() + "); its windows start empty");
     }
   }
+  compute_needed();
   return notes;
 }
 

@@ -1,7 +1,9 @@
 // The engine alone: parse and compile errors (`file:line:col: message`),
-// column naming, value formatting, hot-reload adoption and saved state.
+// column naming, value formatting, hot-reload adoption and saved state; and
+// RuleSet's rules given as text (the rule store's versions).
 #include "engine.hpp"
 #include "parser.hpp"
+#include "rule_set.hpp"
 
 #include <gtest/gtest.h>
 
@@ -363,6 +365,62 @@ TEST(CepEngine, WindowMemoryFollowsTheWindow) {
   for (int64_t t = 0; t < 100'000; t += 10) r.send(t, "A", 1, 1);
   EXPECT_EQ(r.engine.statement(0).window_size(), 100u);  // 1 s of events, not all of them
   EXPECT_EQ(r.rows.back(), "99990:100");
+}
+
+// ---------------------------------------------------------------- rules given as text
+
+struct TextRules {
+  std::unique_ptr<RuleSet> set;
+  std::vector<std::string> rows;
+  static RuleText text(const std::string& version, const std::string& epl) { return {"r", "r@" + version, "r", epl, version}; }
+  explicit TextRules(const std::string& epl, const std::string& version = "1") {
+    RuleSetOptions o;
+    o.texts = {text(version, epl)};
+    set = std::make_unique<RuleSet>(std::move(o));
+    set->set_listener([this](RuleFile&, const Delivery& d) {
+      for (size_t i = 0; i < d.inew.size(); ++i) rows.push_back(std::to_string(d.time_ms) + ":" + format_value(d.inew.row(i)[0]));
+    });
+  }
+  void send(int64_t t, int64_t x) {
+    if (!set->typed()) set->set_input_type(EventType{"", {{"x", Type::Long}}}, t);
+    set->send({Value::of_long(x)}, t);
+  }
+};
+
+TEST(CepRuleSet, ATextRuleIsReplacedKeepingItsWindow) {
+  TextRules r("select sum(x) as s from Ev#time_batch(10 sec, 0L);");
+  EXPECT_EQ(r.set->file(0).path, "r@1");
+  EXPECT_EQ(r.set->file(0).stem, "r");
+  r.send(1000, 1);
+  r.send(2000, 2);
+  RuleSet::ReloadReport report;
+  ASSERT_TRUE(r.set->replace(0, TextRules::text("2", "select sum(x) * 10 as s from Ev#time_batch(10 sec, 0L);"), 3000, report));
+  EXPECT_EQ(report.reloaded, (std::vector<std::string>{"r@2"}));
+  EXPECT_EQ(r.set->file(0).version, "2");
+  r.send(10000, 5);  // ends [0, 10 s) with the new text over the adopted events
+  EXPECT_EQ(r.rows, (std::vector<std::string>{"10000:30"}));
+  // A text that does not compile changes nothing.
+  EXPECT_FALSE(r.set->replace(0, TextRules::text("3", "select sum(x) as s from Ev#time_batch(10 sec, 0L) havin 1;"), 11000, report));
+  EXPECT_EQ(report.errors, (std::vector<std::string>{"r@3:1:57: expected ';' or the end of the file, found the number 1"}));
+  EXPECT_EQ(r.set->file(0).version, "2");
+  // reload_all leaves rules given as text alone.
+  EXPECT_TRUE(r.set->reload_all(12000).reloaded.empty());
+}
+
+TEST(CepRuleSet, ASnapshotOfATextRuleRestoresItsVersion) {
+  TextRules a("select sum(x) as s from Ev#time_batch(10 sec, 0L);", "1");
+  a.send(1000, 1);
+  a.send(2000, 2);
+  std::string state = a.set->snapshot();
+  EXPECT_EQ(state.substr(8, 16), "weir-cep-rules-2");
+
+  // Another instance, already on a later version: the saved one comes back with its window.
+  TextRules b("select sum(x) * 10 as s from Ev#time_batch(10 sec, 0L);", "2");
+  EXPECT_TRUE(b.set->restore(state, 3000).empty());
+  EXPECT_EQ(b.set->file(0).version, "1");
+  EXPECT_EQ(b.set->file(0).text, "select sum(x) as s from Ev#time_batch(10 sec, 0L);");
+  b.send(10000, 5);
+  EXPECT_EQ(b.rows, (std::vector<std::string>{"10000:3"}));
 }
 
 }  // namespace

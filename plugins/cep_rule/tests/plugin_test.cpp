@@ -239,7 +239,7 @@ TEST(CepRule, ConfigErrorsNameTheFileAndPosition) {
   }
   {
     FakeHost h(weir_plugin_entry());
-    EXPECT_EQ(h.create(), "no rule file given (parameter 'rules')");
+    EXPECT_EQ(h.create(), "no rules: give rule files (parameter 'rules') or a rule store (rules_topic, rules_names)");
   }
 }
 
@@ -346,6 +346,23 @@ TEST(CepRulePipeline, UnknownParameterIsRefused) {
   auto r = weir::testing::run_weir("validate " + file);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown parameter 'watch_interval'; did you mean 'watch_interval_ms'?"), std::string::npos) << r.err;
+}
+
+// A rule store is read when the node opens, not when it is configured: the
+// pipeline validates without a broker (create() does no I/O).
+TEST(CepRulePipeline, ARuleStoreConfigurationValidatesWithoutABroker) {
+  TempDir dir;
+  auto pipeline = [&](const std::string& rules) {
+    return dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\ncount = 1\n"
+                               "[nodes.cep]\nplugin = \"cep_rule\"\ninputs = [\"gen\"]\n" + rules +
+                               "rules_topic = \"weir-rules\"\nrules_endpoints = \"127.0.0.1:1\"\nrules_names = [\"overspeed\"]\n"
+                               "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"cep.overspeed\"]\n");
+  };
+  auto r = weir::testing::run_weir("validate " + pipeline(""));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = weir::testing::run_weir("validate " + pipeline("rules = [\"" + kOverspeed + "\"]\n"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("rules (files) and rules_topic (a rule store) exclude each other"), std::string::npos) << r.err;
 }
 
 // loggen -> csv_decode -> cep_rule (the shipped rule) -> file_sink: cars flagged,
