@@ -12,7 +12,8 @@ differ from those.
                downtime): the Redis set is exactly the computation, HBase holds every row;
   kill         the same backlog, weir SIGKILLed mid-read and restarted: the same answer
                (each partition's windows come back from its checkpoint);
-  stream       lines produced while weir reads them, at 20x real time: the same answer.
+  stream       lines produced while weir reads them, at 20x real time: the same answer;
+  kafka store  the kill case with the checkpoints in a compacted Kafka topic.
 
 Usage: scale_out_e2e.py BUILD_DIR   (needs KAFKA_BOOTSTRAP, HBASE_THRIFT_PORT, REDIS_PORT;
 exits 77 = skipped when they are not set, as `scripts/test.sh` sets them)
@@ -84,7 +85,7 @@ def compare(label, table, expected, total):
     e2e.check(e2e.hbase_count(table) == total, f"{label}: HBase holds exactly {total} rows")
 
 
-def case(work, rule, name, produce_first=True, kill=False, rate=0):
+def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=False):
     tag = f"{os.getpid()}-{name}"
     topic, table = f"SmartCar-Scale-{tag}", f"DriverCarInfoScale{tag.replace('-', '')}"
     e2e.redis("FLUSHDB")
@@ -92,6 +93,8 @@ def case(work, rule, name, produce_first=True, kill=False, rate=0):
     if produce_first:
         produce(topic)
     ckpt = os.path.join(work, f"{name}-checkpoints")
+    if kafka_store:  # in a compacted topic instead of files: what processes on several machines use
+        ckpt = f"kafka://{os.environ['KAFKA_BOOTSTRAP']}/weir-checkpoints-{tag}"
     # A killed member holds its partitions until its session times out: keep that short.
     extra = ["--set", "kafka.batch_size=200", "--set", "hbase.batch_size=200",
              "--set", 'kafka.rdkafka={"session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000"}']
@@ -105,7 +108,9 @@ def case(work, rule, name, produce_first=True, kill=False, rate=0):
     total = CARS * SECONDS
     if kill:
         e2e.wait_for(f"{name}: a third of the rows and checkpoints",
-                     lambda: e2e.hbase_count(table) > total // 3 and os.path.isdir(ckpt) and len(os.listdir(ckpt)) > 0)
+                     lambda: e2e.hbase_count(table) > total // 3 and (kafka_store or os.path.isdir(ckpt) and os.listdir(ckpt)))
+        if kafka_store:
+            time.sleep(0.4)  # two checkpoint intervals: some are in the topic before the kill
         pipeline.proc.send_signal(signal.SIGKILL)
         pipeline.proc.wait()
         killed_at = e2e.hbase_count(table)
@@ -139,7 +144,8 @@ def main():
     e2e.check(expected != first_aligned_members(all_lines),
               "epoch-aligned batches flag other members than first-line-aligned ones (else this proves nothing)")
     tables = []
-    for name, kw in (("backlog", {}), ("kill", {"kill": True}), ("stream", {"produce_first": False, "rate": 2000})):
+    for name, kw in (("backlog", {}), ("kill", {"kill": True}), ("stream", {"produce_first": False, "rate": 2000}),
+                     ("kafka-store", {"kill": True, "kafka_store": True})):
         table, total, _ = case(work, rule, name, **kw)
         compare(name, table, expected, total)
         tables.append(table)
