@@ -2,12 +2,16 @@
 """Three weir processes in one consumer group (issue 12), against real Kafka, HBase and Redis.
 
 A fresh 4-partition topic gets a backlog first, then a stream while three
-`weir run pipelines/smartcar.toml` processes (one group, one checkpoint directory)
-read it. A driver SIGKILLs a random process at bounded random moments (seeded, so a
-failure can be replayed) and starts it again a moment later. At the end:
+`weir run pipelines/smartcar.toml` processes (one group, one checkpoint directory, the
+rule from a shared rule store) read it. While the stream flows the threshold goes from
+80 to 100 (`weir-rules put`, effective from an event time still ahead), and a driver
+SIGKILLs a random process at bounded random moments (seeded, so a failure can be
+replayed) and starts it again a moment later. At the end:
   * HBase holds exactly every row;
   * the Redis set is exactly the independent computation (per car, epoch-aligned 30 s
-    batches, average speed > 80), whichever process owned a car when its batch closed;
+    batches, average speed > the threshold in force: 80 for a batch ending at or before
+    the change's event time, 100 after), whichever process owned a car when its batch
+    closed and whichever version it had read;
   * every process logged its assignments, and partitions moved with their windows
     ("resumed from checkpoint" after a kill).
 
@@ -30,6 +34,7 @@ import smartcar_e2e as e2e  # noqa: E402  (run, check, redis, hbase_count)
 
 DATE, SEED, CARS = "20220426", 10, 100
 BACKLOG_S, STREAM_S, STREAM_RATE = 120, 300, 1000  # simulated seconds; lines/s of the stream
+CHANGE_AT = "20220426000400"  # the threshold change's event time: 4 minutes in, 12 s into the stream
 PROCESSES, KILLS = 3, 4
 SKIP = 77
 
@@ -69,6 +74,25 @@ class Member:
         return open(self.log_path).read()
 
 
+def rules(*args):
+    return e2e.run([os.path.join(e2e.BUILD, "weir-rules"), *args])
+
+
+def expected(lines, change_s):
+    """The rule's answer with the threshold 80 for batches ending at or before CHANGE_S, 100 after."""
+    from collections import defaultdict
+    batches = defaultdict(list)
+    for line in lines:
+        f = line.split(",")
+        batches[(f[1], scale.epoch_s(f[0]) // 30)].append((f[0], int(f[6])))
+    members = set()
+    for (car, slot), rows in batches.items():
+        threshold = 80 if (slot + 1) * 30 <= change_s else 100
+        if sum(s for _, s in rows) / len(rows) > threshold:
+            members.update(f"{car}-{d}" for d, _ in rows)
+    return members
+
+
 def main():
     for var in ("KAFKA_BOOTSTRAP", "HBASE_THRIFT_PORT", "REDIS_PORT"):
         if not os.environ.get(var):
@@ -78,9 +102,14 @@ def main():
     rng = random.Random(seed)
     print(f"driver seed {seed} (replay: multi_process_e2e.py BUILD {seed})", flush=True)
     work = tempfile.mkdtemp(prefix="weir-group-", dir=e2e.BUILD)
+    tag = str(os.getpid())
     rule = os.path.join(work, "overspeed.epl")
     shutil.copy(os.path.join(e2e.ROOT, "rules", "overspeed.epl"), rule)
-    tag = str(os.getpid())
+    store = f"weir-rules-{tag}"
+    rules("put", "overspeed", rule, "--topic", store, "--effective-from", f"{DATE}000000")
+    text = open(rule).read()
+    faster = os.path.join(work, "overspeed-100.epl")
+    open(faster, "w").write(text.replace("threshold = 80", "threshold = 100"))
     topic, table, group = f"SmartCar-Group-{tag}", f"DriverCarInfoGroup{tag}", f"group-{tag}"
     e2e.redis("FLUSHDB")
     e2e.run([os.path.join(e2e.ROOT, "scripts", "services", "kafka.sh"), "topic", topic, "4"])
@@ -94,10 +123,15 @@ def main():
             "--set", 'kafka.rdkafka={"session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000"}',
             "--set", "kafka.batch_size=200", "--set", "hbase.batch_size=200",
             "--set", f'hbase.table="{table}"', "--set", "redis.database=9",
-            "--set", f'rule.rules=["{rule}"]', "--set", f'rule.checkpoint="{os.path.join(work, "checkpoints")}"',
+            "--set", "rule.rules=[]", "--set", f'rule.rules_topic="{store}"',
+            "--set", f'rule.rules_endpoints="{os.environ["KAFKA_BOOTSTRAP"]}"', "--set", 'rule.rules_names=["overspeed"]',
+            "--set", f'rule.checkpoint="{os.path.join(work, "checkpoints")}"',
             "--set", "rule.checkpoint_interval_ms=200", "--set", "rule.evaluate_on_flush=true",
             "--set", f'rejects.path="{os.path.join(work, "rejects.jsonl")}"']
     members = [Member(i, args, work) for i in range(PROCESSES)]
+    time.sleep(3)  # the members have joined and read the store
+    # The threshold change, published ahead of its event time (the stream reaches it in ~12 s).
+    rules("put", "overspeed", faster, "--topic", store, "--effective-from", CHANGE_AT)
     producer = threading.Thread(target=produce, args=(topic, STREAM_S, stream_start, STREAM_RATE))
     producer.start()
 
@@ -125,10 +159,11 @@ def main():
     e2e.check(codes == [0] * PROCESSES, f"every member exits 0 after SIGINT (got {codes})")
 
     e2e.check(e2e.hbase_count(table) == total, f"HBase holds exactly {total} rows")
-    expected = scale.expected_members(lines)
+    want = expected(lines, scale.epoch_s(CHANGE_AT))
+    e2e.check(want != scale.expected_members(lines), "the threshold change made a difference (else this proves nothing)")
     actual = set(e2e.redis("SMEMBERS", DATE).split())
-    e2e.check(actual == expected, f"Redis holds exactly the {len(expected)} members of the independent computation "
-                                  f"(missing {len(expected - actual)}, extra {len(actual - expected)})")
+    e2e.check(actual == want, f"Redis holds exactly the {len(want)} members of the independent computation "
+                              f"(missing {len(want - actual)}, extra {len(actual - want)})")
     logs = [m.log() for m in members]
     e2e.check(all("[kafka] assigned" in l for l in logs), "every member logged the partitions it was assigned")
     e2e.check(sum(l.count("[kafka] revoked") for l in logs) > 0, "rebalances revoked partitions and logged it")
