@@ -16,9 +16,12 @@
 
 #include <weir/endpoint.hpp>
 
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/program_options.hpp>
 
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <csignal>
 #include <mutex>
 #include <filesystem>
@@ -42,7 +45,8 @@ const char* kUsage =
     "  validate FILE   check a pipeline (TOML, plugins, parameters, wiring) without running it\n"
     "  graph FILE      print the pipeline as a Graphviz DOT graph (pipe it to `dot -Tsvg`)\n"
     "  plugins [NAME]  list the plugins on the search path with their ports and parameters\n"
-    "  ctl ACTION      control a running `weir run --metrics ADDR`: status, swap, reload, pause, resume, apply\n\n"
+    "  ctl ACTION      control a running `weir run --metrics ADDR`: status, swap, reload, pause, resume, apply\n"
+    "  rules ACTION    the shared rule store of cep_rule: put, get, list (runs weir-rules)\n\n"
     "`weir <command> --help` shows the command's options.\n"
     "exit codes: 0 ok, 1 the pipeline failed while running, 2 the pipeline is invalid, 64 bad usage\n";
 
@@ -438,6 +442,18 @@ int cmd_run(const std::vector<std::string>& argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "rules") {
+    // `weir rules` is weir-rules, next to this binary (built with cep_rule: it
+    // checks rules with cep_rule's compiler). Before the signal settings below,
+    // which exec would pass on.
+    std::string tool = (boost::dll::program_location().parent_path() / "weir-rules").string();
+    std::vector<char*> args{tool.data()};
+    for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+    args.push_back(nullptr);
+    execv(tool.c_str(), args.data());
+    std::cerr << "weir: rules: cannot run " << tool << ": " << std::strerror(errno) << "\n";
+    return kExitUsage;
+  }
   // A write to a socket or pipe whose peer has gone is an error (EPIPE) for the
   // plugin to handle (retry, reconnect), not the death of the whole host: client
   // libraries such as hiredis write without MSG_NOSIGNAL.
@@ -468,7 +484,7 @@ int main(int argc, char** argv) {
   if (cmd == "graph") return cmd_graph(rest);
   if (cmd == "plugins") return cmd_plugins(rest);
   if (cmd == "ctl") return cmd_ctl(rest);
-  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl"})
+  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl", "rules"})
             << "\n\n"
             << kUsage;
   return kExitUsage;
