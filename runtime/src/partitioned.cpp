@@ -171,7 +171,10 @@ bool Engine::hold_partition(Node& n, int32_t partition) {
       fail("node '" + n.name + "': " + why + "; move it away to start that partition with empty state");
       return false;
     };
-    if (!error.empty()) return refuse(error);
+    if (!error.empty()) {  // the store's message says what to do already
+      fail("node '" + n.name + "': " + error);
+      return false;
+    }
     if (saved) {
       if (saved->plugin != n.descriptor->name)
         return refuse(path + " holds the state of plugin '" + saved->plugin + "', not '" + n.descriptor->name + "'");

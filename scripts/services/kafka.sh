@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka (KRaft, combined broker+controller) on loopback, for tests.
 #   kafka.sh start|stop|status      start: writes $STATE/kafka.env (KAFKA_BOOTSTRAP=127.0.0.1:PORT)
+#   kafka.sh restart                the same broker again: same ports, same data (stop removes them)
 #   kafka.sh topic NAME PARTITIONS  create a topic (no-op if it exists)
+#   kafka.sh describe-topic NAME    its partitions and settings
 # The jars come from Maven Central (fetched once by mvn into $WEIR_CACHE/kafka-<version>/).
 # 3.9.x on purpose: Kafka 4.0 dropped old protocol versions that Debian's librdkafka 2.0.2 probes for,
 # so that client disables some of its features against 4.x (see README.md).
@@ -112,17 +114,31 @@ EOF
   done
   kjava tools-log4j.properties kafka.tools.StorageTool format -t "$cluster_id" -c "$DIR/server.properties" \
     >"$LOGFILE" 2>&1 || fail_with_log "storage format failed" "$LOGFILE"
+  write_env "$ENVFILE" "export KAFKA_BOOTSTRAP=127.0.0.1:$bport"
+  launch
+}
+
+# Starts the broker of $DIR/server.properties and waits until it answers.
+launch() {
+  local bootstrap; bootstrap=$(source "$ENVFILE"; echo "$KAFKA_BOOTSTRAP")
   # Detached (own session); 9>&-: the daemon must not inherit, and so hold forever, the flock below.
   setsid nohup java "${JAVA_OPTS[@]}" -Dlog4j.configuration="file:$HOME_DIR/log4j.properties" \
     -cp "$HOME_DIR/libs/*" kafka.Kafka "$DIR/server.properties" >>"$LOGFILE" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDFILE"
-  write_env "$ENVFILE" "export KAFKA_BOOTSTRAP=127.0.0.1:$bport"
   if ! wait_until 90 healthy; then
     pid_alive "$PIDFILE" || { stop; fail_with_log "kafka exited during startup" "$LOGFILE"; }
     stop   # don't leave a half-started broker behind (the log stays)
-    fail_with_log "kafka did not answer a metadata request on 127.0.0.1:$bport within 90 s" "$LOGFILE"
+    fail_with_log "kafka did not answer a metadata request on $bootstrap within 90 s" "$LOGFILE"
   fi
-  echo "kafka $VERSION started: KAFKA_BOOTSTRAP=127.0.0.1:$bport (pid $(cat "$PIDFILE"), env $ENVFILE, log $LOGFILE)"
+  echo "kafka $VERSION started: KAFKA_BOOTSTRAP=$bootstrap (pid $(cat "$PIDFILE"), env $ENVFILE, log $LOGFILE)"
+}
+
+# Stops the broker and starts it again on the same ports and data (what a broker
+# restart in production keeps): for tests of state that must survive one.
+restart() {
+  [[ -f "$DIR/server.properties" && -f "$ENVFILE" ]] || die "kafka was never started here (run: $0 start)"
+  stop_pid "$PIDFILE" 40
+  launch
 }
 
 topic() {
@@ -133,11 +149,21 @@ topic() {
     --create --if-not-exists --topic "$1" --partitions "$2" --replication-factor 1
 }
 
+describe_topic() {
+  [[ $# -eq 1 ]] || die "usage: $0 describe-topic NAME"
+  healthy || die "kafka is not running (run: $0 start)"
+  source "$ENVFILE"
+  kjava tools-log4j.properties org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+    --describe --topic "$1"
+}
+
 exec 9>"$STATE/kafka.lock"; flock 9   # one start/stop at a time
 case "${1:-}" in
   start) start ;;
   stop) stop; echo "kafka stopped" ;;
+  restart) restart ;;
+  describe-topic) shift; describe_topic "$@" ;;
   status) if healthy; then cat "$ENVFILE"; else echo "kafka: not running"; exit 1; fi ;;
   topic) shift; topic "$@" ;;
-  *) die "usage: $0 start|stop|status|topic NAME PARTITIONS" ;;
+  *) die "usage: $0 start|stop|restart|status|topic NAME PARTITIONS|describe-topic NAME" ;;
 esac

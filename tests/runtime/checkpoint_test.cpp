@@ -167,5 +167,28 @@ TEST(Checkpoint, ACorruptFileStopsTheStartWithItsName) {
   EXPECT_TRUE(read_file(dir.file("out.jsonl")).empty()) << "nothing may run on state that could not be restored";
 }
 
+TEST(Checkpoint, AByteFlippedAnywhereIsRefused) {
+  // Issue 13: checkpoints carried no checksum, and 20 of 20 byte-flipped files
+  // were accepted. A damaged file must stop the start, never be used.
+  TempDir dir;
+  std::string file = dir.write("p.toml", pipeline(dir, 3000, 0, true));
+  auto first = run_weir("run --no-progress " + file, kEnv);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string path = dir.file("state/count.ckpt");
+  const std::string good = read_file(path);
+  ASSERT_GT(good.size(), 40u);
+  for (int i = 0; i < 20; ++i) {
+    std::string damaged = good;
+    size_t at = (i * 7919u) % damaged.size();  // spread over header, checksum and state
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x01);
+    dir.write("state/count.ckpt", damaged);
+    auto r = run_weir("run --no-progress " + file, kEnv);
+    EXPECT_EQ(r.exit_code, 2) << "byte " << at << " flipped was accepted: " << r.err;
+    EXPECT_TRUE(r.err.find("not a usable checkpoint") != std::string::npos ||
+                r.err.find("holds the state of plugin") != std::string::npos)
+        << "byte " << at << ": " << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace weir::testing
