@@ -8,42 +8,15 @@
 // checkpoints the count restarts at 0 and the replayed records say otherwise.
 #include <gtest/gtest.h>
 
-#include <weir_test.hpp>
+#include "counter_output.hpp"
 
-#include <csignal>
+#include <filesystem>
 #include <regex>
-#include <set>
-#include <sstream>
-#include <thread>
 
 namespace weir::testing {
 namespace {
 
-const std::string kEnv = std::string("WEIR_PLUGIN_PATH=") + WEIR_TEST_PLUGIN_DIR;
-
-struct Output {
-  std::set<int64_t> seqs;
-  size_t lines = 0;
-  std::vector<std::string> wrong;  // lines where n != seq + 1
-};
-
-Output read_output(const std::string& path) {
-  Output out;
-  std::istringstream in(read_file(path));
-  static const std::regex fields(R"re("seq":(\d+),"n":(\d+))re");
-  for (std::string line; std::getline(in, line);) {
-    std::smatch m;
-    if (!std::regex_search(line, m, fields)) {
-      out.wrong.push_back(line);
-      continue;
-    }
-    ++out.lines;
-    int64_t seq = std::stoll(m[1]), n = std::stoll(m[2]);
-    out.seqs.insert(seq);
-    if (n != seq + 1 && out.wrong.size() < 5) out.wrong.push_back(line);
-  }
-  return out;
-}
+const std::string& kEnv = kTestPluginEnv;
 
 std::string pipeline(const TempDir& dir, int64_t count, int64_t rate, bool checkpoint) {
   return "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(count) + "\nrate = " + std::to_string(rate) +
@@ -54,24 +27,13 @@ std::string pipeline(const TempDir& dir, int64_t count, int64_t rate, bool check
          "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" + dir.file("out.jsonl") + "\"\n";
 }
 
-// Runs FILE in the background and SIGKILLs it once the sink has written something.
-void run_and_kill(const TempDir& dir, const std::string& file) {
-  std::string cmd = kEnv + " " + WEIR_BINARY + " run --no-progress " + file + " 2>>" + dir.file("err") + " & echo $! >" +
-                    dir.file("pid");
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  pid_t pid = std::stoi(read_file(dir.file("pid")));
-  for (int i = 0; i < 200 && read_output(dir.file("out.jsonl")).lines < 2000; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-}
 
 TEST(Checkpoint, SigkillAndRestartResumeTheOperatorsStateExactly) {
   TempDir dir;
   const int64_t total = 20000;
   std::string file = dir.write("p.toml", pipeline(dir, total, 40, true));  // 40 batches of 100 per second
-  run_and_kill(dir, file);
-  Output killed = read_output(dir.file("out.jsonl"));
+  run_and_kill(dir, file, 2000);
+  CounterOutput killed = read_counter_output(dir.file("out.jsonl"));
   ASSERT_GT(killed.lines, 0u) << read_file(dir.file("err"));
   ASSERT_LT(*killed.seqs.rbegin(), total - 1) << "weir finished before the kill (the test proves nothing)";
   ASSERT_FALSE(read_file(dir.file("commits")).empty()) << "nothing committed before the kill: " << read_file(dir.file("err"));
@@ -82,7 +44,7 @@ TEST(Checkpoint, SigkillAndRestartResumeTheOperatorsStateExactly) {
   auto r = run_weir("run --no-progress " + file, kEnv);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("resumed from checkpoint"), std::string::npos) << r.err;
-  Output all = read_output(dir.file("out.jsonl"));
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"));
   EXPECT_EQ(all.seqs.size(), static_cast<size_t>(total)) << "records missing after the restart";
   EXPECT_EQ(*all.seqs.rbegin(), total - 1);
   EXPECT_TRUE(all.wrong.empty()) << "state not resumed exactly, e.g.: " << all.wrong.front();
@@ -93,12 +55,12 @@ TEST(Checkpoint, WithoutACheckpointTheRestartedStateIsWrong) {
   TempDir dir;
   const int64_t total = 20000;
   std::string file = dir.write("p.toml", pipeline(dir, total, 40, false));
-  run_and_kill(dir, file);
+  run_and_kill(dir, file, 2000);
   ASSERT_FALSE(read_file(dir.file("commits")).empty()) << read_file(dir.file("err"));
   dir.write("p.toml", pipeline(dir, total, 0, false));
   auto r = run_weir("run --no-progress " + file, kEnv);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  Output all = read_output(dir.file("out.jsonl"));
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"));
   EXPECT_EQ(all.seqs.size(), static_cast<size_t>(total)) << "at-least-once holds either way";
   EXPECT_FALSE(all.wrong.empty()) << "the counter restarted at 0, so some n != seq + 1";
 }
@@ -116,7 +78,7 @@ TEST(Checkpoint, ACleanStopSavesTheStateForTheNextRun) {
   dir.write("p.toml", pipeline(dir, 12000, 0, true));
   auto second = run_weir("run --no-progress " + file, kEnv);
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  Output all = read_output(dir.file("out.jsonl"));
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"));
   EXPECT_EQ(all.lines, 12000u) << "a clean stop commits everything: nothing is read twice";
   EXPECT_EQ(all.seqs.size(), 12000u);
   EXPECT_TRUE(all.wrong.empty()) << all.wrong.front();
@@ -137,7 +99,7 @@ TEST(Checkpoint, RecordsWithoutPositionsAreNeverSkipped) {
   auto second = run_weir("run --no-progress " + file, kEnv);
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_NE(second.err.find("input up to nothing is in it"), std::string::npos) << second.err;
-  Output all = read_output(dir.file("out.jsonl"));
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"));
   EXPECT_EQ(all.lines, 600u) << "the second run's records were skipped";
 }
 

@@ -7,42 +7,15 @@
 // to `late` and far-future ones to `error`.
 #include <gtest/gtest.h>
 
-#include <weir_test.hpp>
+#include "counter_output.hpp"
 
-#include <csignal>
+#include <filesystem>
 #include <regex>
-#include <set>
-#include <sstream>
-#include <thread>
 
 namespace weir::testing {
 namespace {
 
-const std::string kEnv = std::string("WEIR_PLUGIN_PATH=") + WEIR_TEST_PLUGIN_DIR;
-
-struct Output {
-  std::set<int64_t> seqs;
-  size_t lines = 0;
-  std::vector<std::string> wrong;  // lines where n != offset + 1
-};
-
-Output read_output(const std::string& path, int64_t partitions) {
-  Output out;
-  std::istringstream in(read_file(path));
-  static const std::regex fields(R"re("seq":(\d+),"n":(\d+))re");
-  for (std::string line; std::getline(in, line);) {
-    std::smatch m;
-    if (!std::regex_search(line, m, fields)) {
-      out.wrong.push_back(line);
-      continue;
-    }
-    ++out.lines;
-    int64_t seq = std::stoll(m[1]), n = std::stoll(m[2]);
-    out.seqs.insert(seq);
-    if (n != seq / partitions + 1 && out.wrong.size() < 5) out.wrong.push_back(line);
-  }
-  return out;
-}
+const std::string& kEnv = kTestPluginEnv;
 
 struct Shape {
   int64_t count = 30000, rate = 0, partitions = 3, revoke_at = 0;
@@ -60,17 +33,6 @@ std::string pipeline(const TempDir& dir, const Shape& s) {
          "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" + dir.file("out.jsonl") + "\"\n";
 }
 
-// Runs FILE in the background and SIGKILLs it once the sink has written LINES.
-void run_and_kill(const TempDir& dir, const std::string& file, size_t lines, int64_t partitions) {
-  std::string cmd = kEnv + " " + WEIR_BINARY + " run --no-progress " + file + " 2>>" + dir.file("err") + " & echo $! >" +
-                    dir.file("pid");
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  pid_t pid = std::stoi(read_file(dir.file("pid")));
-  for (int i = 0; i < 400 && read_output(dir.file("out.jsonl"), partitions).lines < lines; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-}
 
 TEST(PerPartition, EachPartitionKeepsItsOwnStateAcrossAKillAndARestart) {
   TempDir dir;
@@ -78,7 +40,7 @@ TEST(PerPartition, EachPartitionKeepsItsOwnStateAcrossAKillAndARestart) {
   s.rate = 40;  // batches of 100 per second
   std::string file = dir.write("p.toml", pipeline(dir, s));
   run_and_kill(dir, file, 3000, s.partitions);
-  Output killed = read_output(dir.file("out.jsonl"), s.partitions);
+  CounterOutput killed = read_counter_output(dir.file("out.jsonl"), s.partitions);
   ASSERT_GT(killed.lines, 0u) << read_file(dir.file("err"));
   ASSERT_LT(*killed.seqs.rbegin(), s.count - 1) << "weir finished before the kill (the test proves nothing)";
   for (int p = 0; p < 3; ++p)
@@ -90,7 +52,7 @@ TEST(PerPartition, EachPartitionKeepsItsOwnStateAcrossAKillAndARestart) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (int p = 0; p < 3; ++p)
     EXPECT_NE(r.err.find("partition " + std::to_string(p) + ": resumed from checkpoint"), std::string::npos) << r.err;
-  Output all = read_output(dir.file("out.jsonl"), s.partitions);
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"), s.partitions);
   EXPECT_EQ(all.seqs.size(), static_cast<size_t>(s.count)) << "records missing after the restart";
   EXPECT_TRUE(all.wrong.empty()) << "a partition's count is not its own, e.g.: " << all.wrong.front();
 }
@@ -106,7 +68,7 @@ TEST(PerPartition, WithOneStateForAllTheCountsMix) {
   std::string file = dir.write("p.toml", pipeline(dir, s));
   auto r = run_weir("run --no-progress " + file, kEnv);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  Output all = read_output(dir.file("out.jsonl"), s.partitions);
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"), s.partitions);
   EXPECT_EQ(all.lines, 3000u);
   EXPECT_FALSE(all.wrong.empty());
 }
@@ -123,7 +85,7 @@ TEST(PerPartition, ARevokedPartitionIsCheckpointedDroppedAndRestoredWhenItComesB
   EXPECT_NE(r.err.find("partitions 0 left this process: their state was checkpointed and dropped"), std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("partition 0: resumed from checkpoint"), std::string::npos) << r.err;
-  Output all = read_output(dir.file("out.jsonl"), s.partitions);
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"), s.partitions);
   EXPECT_EQ(all.seqs.size(), 6000u);
   EXPECT_TRUE(all.wrong.empty()) << "partition 0's count did not come back with it, e.g.: " << all.wrong.front();
 }
@@ -141,7 +103,7 @@ TEST(PerPartition, WithoutACheckpointARevokedPartitionComesBackEmpty) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("partitions 0 left this process: their state was dropped (no checkpoint)"), std::string::npos)
       << r.err;
-  Output all = read_output(dir.file("out.jsonl"), s.partitions);
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"), s.partitions);
   EXPECT_EQ(all.seqs.size(), 6000u);
   EXPECT_FALSE(all.wrong.empty());
 }
