@@ -12,6 +12,7 @@
 
 #include "host_api.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -104,10 +105,15 @@ bool Engine::process_input(Node& n, HostBatch* input) {
     ok ? release(input) : abandon(input);
     return ok;
   }
-  // One batch per partition, each in its records' order. Most batches hold one.
+  // One batch per partition, each in its records' order. Most batches hold one
+  // partition only: those go on as they are, without a copy.
   std::vector<std::pair<int32_t, std::vector<weir_record>>> parts;
+  int32_t first = input->records[0].position.partition;
+  bool one = std::all_of(input->records, input->records + input->count,
+                         [&](const weir_record& r) { return r.position.partition == first; });
+  if (one) parts.push_back({first, {}});
   size_t cur = 0;
-  for (uint32_t i = 0; i < input->count; ++i) {
+  for (uint32_t i = 0; !one && i < input->count; ++i) {
     int32_t p = input->records[i].position.partition;
     if (parts.empty() || parts[cur].first != p) {  // records come in runs of one partition
       for (cur = 0; cur < parts.size() && parts[cur].first != p; ++cur) {
