@@ -111,6 +111,10 @@ start() {
     prop hbase.zookeeper.property.dataDir "$DIR/zk"
     prop hbase.zookeeper.quorum 127.0.0.1
     prop hbase.zookeeper.property.clientPort "$zk"
+    # A stalled JVM (GC, SIGSTOP in the chaos test) must not expire HBase's own ZooKeeper
+    # session, or the master aborts: sessions of 60 s (the server allows up to 20 ticks).
+    prop zookeeper.session.timeout 60000
+    prop hbase.zookeeper.property.tickTime 6000
     prop hbase.localcluster.assign.random.ports false   # else LocalHBaseCluster ignores the ports below
     prop hbase.master.port "$master"
     prop hbase.regionserver.port "$rs"

@@ -87,8 +87,20 @@ weir_status HBaseSink::close() {
 bool HBaseSink::ensure_table(PutFailure& failure) {
   if (table_ready_) return true;
   Client& c = pool_->primary();
+  bool exists = false;
   try {
-    if (!c.table_exists(table_)) {
+    exists = c.table_exists(table_);
+  } catch (const TransportError& e) {
+    failure = {e.what(), true};
+    return false;
+  } catch (const ServerError& e) {
+    // HBase answered but could not look (e.g. its ZooKeeper session is being
+    // re-established after a stall): the server is unavailable, not the table wrong.
+    failure = {e.what(), true};
+    return false;
+  }
+  try {
+    if (!exists) {
       if (!create_table_) {
         failure = {"table '" + table_ + "' does not exist (create it, or set create_table = true)", false};
         return false;
