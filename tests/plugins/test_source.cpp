@@ -25,6 +25,9 @@ const weir_param_spec kParams[] = {
      "after this many records, announce partition 0 revoked, hold its records back for revoke_batches batches, "
      "then announce it assigned again and send them (0 = never)"},
     {"revoke_batches", WEIR_PARAM_INT, "5", 0, "batches", "how long partition 0 stays revoked"},
+    {"flaps", WEIR_PARAM_INT, "0", 0, nullptr,
+     "at start, before any record: announce every partition assigned, revoked and assigned again this many times "
+     "(a rebalance that comes while the previous one's restore is under way)"},
     {"event_times", WEIR_PARAM_BOOL, "false", 0, nullptr, "event time of seq = (seq + 1) s since the epoch"},
     {"late_every", WEIR_PARAM_INT, "0", 0, "records", "with event_times: every Nth record is dated 60 s earlier (0 = none)"},
     {"ahead_seq", WEIR_PARAM_INT, "-1", 0, nullptr, "with event_times: this record is dated a year ahead (-1 = none)"},
@@ -38,7 +41,7 @@ class TestSource : public weir::Plugin {
       : ctx_(ctx), count_(p.integer("count")), partitions_(p.integer("partitions")), batch_(p.integer("batch_size")),
         rate_(p.integer("rate")), log_path_(p.str("commit_log")), resume_(p.boolean("resume")),
         positions_(p.boolean("positions")), revoke_at_(p.integer("revoke_at")), revoke_batches_(p.integer("revoke_batches")),
-        event_times_(p.boolean("event_times")), late_every_(p.integer("late_every")), ahead_seq_(p.integer("ahead_seq")) {
+        flaps_(p.integer("flaps")), event_times_(p.boolean("event_times")), late_every_(p.integer("late_every")), ahead_seq_(p.integer("ahead_seq")) {
     if (std::string path = p.str("payload_file"); !path.empty()) {
       std::ifstream in(path, std::ios::binary);
       if (!in) throw weir::ConfigError("cannot read payload_file " + path);
@@ -81,6 +84,15 @@ class TestSource : public weir::Plugin {
   weir_status poll() override {
     if (count_ > 0 && seq_ >= count_ && held_back_.empty()) return WEIR_END;
     if (rate_ > 0 && (ctx_.now_ns() - start_) * rate_ / 1'000'000'000 < batches_) return WEIR_IDLE;
+    if (batches_ == 0) {
+      std::vector<int32_t> all;
+      for (int32_t p = 0; p < partitions_; ++p) all.push_back(p);
+      for (int64_t i = 0; i < flaps_; ++i) {
+        ctx_.partitions_assigned(all);
+        ctx_.partitions_revoked(all, false);
+      }
+      if (flaps_ > 0) ctx_.partitions_assigned(all);
+    }
     ++batches_;
     const int32_t revoked_partition = 0;
     if (revoke_at_ > 0 && seq_ >= revoke_at_ && revoked_since_ < 0) {
@@ -135,7 +147,7 @@ class TestSource : public weir::Plugin {
   std::FILE* log_ = nullptr;
   int32_t out_;
   weir_str seq_name_;
-  int64_t revoke_at_, revoke_batches_;
+  int64_t revoke_at_, revoke_batches_, flaps_;
   bool event_times_;
   int64_t late_every_, ahead_seq_;
   int64_t seq_ = 0, batches_ = 0, start_ = 0;

@@ -108,6 +108,30 @@ TEST(PerPartition, WithoutACheckpointARevokedPartitionComesBackEmpty) {
   EXPECT_FALSE(all.wrong.empty());
 }
 
+TEST(PerPartition, RebalancesThatComeWhileARestoreIsUnderWayKeepTheStateRight) {
+  // A first run leaves checkpoints; the second starts with three assign/revoke
+  // rounds back to back before any record (the announcements travel in band, so
+  // each restore and drop completes before the next one starts), then continues.
+  TempDir dir;
+  Shape s;
+  s.count = 3000;
+  s.partitions = 2;
+  std::string file = dir.write("p.toml", pipeline(dir, s));
+  ASSERT_EQ(run_weir("run --no-progress " + file, kEnv).exit_code, 0);
+  s.count = 6000;
+  std::string text = pipeline(dir, s);
+  text.replace(text.find("resume = true"), 13, "resume = true\nflaps = 3");
+  dir.write("p.toml", text);
+  auto r = run_weir("run --no-progress " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t restores = 0;
+  for (size_t at = 0; (at = r.err.find("partition 1: resumed from checkpoint", at)) != std::string::npos; ++at) ++restores;
+  EXPECT_EQ(restores, 4u) << "restored at each of the four assignments: " << r.err;
+  CounterOutput all = read_counter_output(dir.file("out.jsonl"), s.partitions);
+  EXPECT_EQ(all.seqs.size(), 6000u);
+  EXPECT_TRUE(all.wrong.empty()) << all.wrong.front();
+}
+
 TEST(PerPartition, ACheckpointOfAnotherPartitionIsRefused) {
   TempDir dir;
   Shape s;
