@@ -4,6 +4,7 @@
 #include "host_api.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 #include <sstream>
@@ -93,7 +94,7 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
     n.library = std::move(lib);  // the old library unloads when its last reference goes
     n.swapped_params = std::move(params);
   }
-  ++n.swaps;
+  n.swaps.fetch_add(1, std::memory_order_relaxed);
   return "";
 }
 
@@ -119,14 +120,15 @@ ControlResult Control::swap(const std::string& node, const std::string& path) {
     if (c.name == node) cfg = &c;
   auto params = std::make_shared<ParamValues>();
   if (std::string why = convert(*cfg, lib->descriptor(), *params); !why.empty()) return {false, lib->path() + ": " + why};
-  int64_t t0 = 0, t1 = 0;
-  std::string err = engine_.on_node_thread(node, [&](Node& nn) {
-    t0 = monotonic_ns();
+  // The command owns what it uses: the node's queue shares it and may let go last.
+  auto pause_ns = std::make_shared<std::atomic<int64_t>>(0);
+  std::string err = engine_.on_node_thread(node, [lib, params, pause_ns](Node& nn) {
+    int64_t t0 = monotonic_ns();
     std::string r = swap_on_thread(nn, lib, params);
-    t1 = monotonic_ns();
+    pause_ns->store(monotonic_ns() - t0);
     return r;
   });
-  double pause_ms = (t1 - t0) / 1e6;
+  double pause_ms = pause_ns->load() / 1e6;
   if (!err.empty()) return {false, "swap of '" + node + "' refused, the old version keeps running: " + err, pause_ms};
   return {true, "node '" + node + "' now runs " + lib->descriptor().name + " " + lib->descriptor().version + " from " + path,
           pause_ms};
@@ -223,7 +225,7 @@ ControlResult Control::apply(const std::string& file) {
     if (std::string why = convert(*fresh, lib->descriptor(), *params); !why.empty())
       return {false, "not applied: node '" + name + "': " + why + report};
     // Same library, new parameters: a fresh instance of the same code.
-    std::string err = engine_.on_node_thread(name, [&](Node& nn) { return swap_on_thread(nn, lib, params); });
+    std::string err = engine_.on_node_thread(name, [lib, params](Node& nn) { return swap_on_thread(nn, lib, params); });
     if (!err.empty()) return {false, "node '" + name + "' not changed: " + err + report};
     report += "\nnode '" + name + "' updated";
   }

@@ -304,11 +304,12 @@ void run_commands(Node& n) {
   }
   for (auto& c : todo) {
     if (n.finished.load()) {
-      c->done.set_value("node '" + n.name + "' has finished");
+      if (c->claim(NodeCommand::kCancelled)) c->done.set_value("node '" + n.name + "' has finished");
       continue;
     }
+    if (!c->claim(NodeCommand::kRunning)) continue;  // its waiter gave up: it must not run
     try {
-      c->done.set_value(c->work());
+      c->done.set_value(c->work(n));
     } catch (const std::exception& e) {
       c->done.set_value(e.what());
     }
@@ -324,7 +325,7 @@ std::string Engine::on_node_thread(const std::string& name, std::function<std::s
   }
   if (n->finished.load()) return "node '" + name + "' has finished";
   auto cmd = std::make_shared<NodeCommand>();
-  cmd->work = [n, work = std::move(work)] { return work(*n); };
+  cmd->work = std::move(work);
   auto result = cmd->done.get_future();
   {
     std::lock_guard lock(n->command_mu);
@@ -332,8 +333,12 @@ std::string Engine::on_node_thread(const std::string& name, std::function<std::s
     n->has_command = true;
   }
   n->signal.notify();
-  if (result.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready)
-    return "node '" + name + "' did not respond within " + std::to_string(timeout_ms) + " ms (busy in a long batch?)";
+  if (result.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready) return result.get();
+  if (cmd->claim(NodeCommand::kCancelled))
+    return "node '" + name + "' did not take the request within " + std::to_string(timeout_ms) +
+           " ms (busy in a long batch, or blocked on a full queue?); cancelled, nothing was changed";
+  // The node's thread started it meanwhile: it goes to its end, and the answer says how it went.
+  log(n, WEIR_LOG_INFO, "control request started after " + std::to_string(timeout_ms) + " ms; waiting for its outcome");
   return result.get();
 }
 

@@ -24,6 +24,7 @@
 namespace weir {
 
 class Engine;
+struct Node;
 
 struct NodeCounters {
   std::atomic<uint64_t> records_in{0}, records_out{0}, records_error{0}, batches_in{0}, commits{0};
@@ -42,10 +43,21 @@ struct OutputPort {
 };
 
 // Work the control plane asks a node's own thread to do between batches
-// (swap, reload, pause); returns "" or an error message.
+// (swap, reload, pause); returns "" or an error message. WORK owns everything it
+// uses (copies, shared_ptrs): the command is shared by the node's queue and its
+// waiter, and either of them may be first to let go. STATE is claimed once,
+// atomically: by the node's thread when it starts the work (kRunning), or by
+// the waiter when it gives up first (kCancelled: the work never runs). So a
+// control answer is never "refused" for work that then happens anyway.
 struct NodeCommand {
-  std::function<std::string()> work;
+  enum State : int { kQueued, kRunning, kCancelled };
+  std::function<std::string(Node&)> work;
+  std::atomic<int> state{kQueued};
   std::promise<std::string> done;
+  bool claim(int to) {
+    int expected = kQueued;
+    return state.compare_exchange_strong(expected, to, std::memory_order_acq_rel);
+  }
 };
 
 // One running node. Plugins see it as an opaque weir_node*.
@@ -68,7 +80,7 @@ struct Node {
     std::lock_guard lock(swap_mu);
     return descriptor->version;
   }
-  uint64_t swaps = 0;
+  std::atomic<uint64_t> swaps{0};  // written by the node's thread, read by /status
 
   std::mutex command_mu;
   std::vector<std::shared_ptr<NodeCommand>> commands;
@@ -153,7 +165,10 @@ class Engine {
   void log(const Node* node, int level, const std::string& message);
 
   // Runs WORK on NODE's thread between two batches and waits for its result
-  // ("" = ok). Fails if the node is unknown or has finished.
+  // ("" = ok). Fails if the node is unknown or has finished. If the node does
+  // not start WORK within TIMEOUT_MS, WORK is cancelled and never runs; once
+  // started, its result is waited for however long it takes. WORK must own
+  // whatever it uses (capture by value).
   std::string on_node_thread(const std::string& node, std::function<std::string(Node&)> work,
                              int64_t timeout_ms = 10'000);
   Node* find(const std::string& name) const;

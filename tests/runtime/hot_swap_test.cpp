@@ -189,6 +189,52 @@ TEST(HotSwap, RuleEngineSwappedMidWindowGivesTheSameOutput) {
   EXPECT_EQ(sorted_lines(read_file(dir.file("swapped"))), expected);
 }
 
+// A node blocked on a full queue (its downstream paused) cannot take a swap:
+// the request times out and says it was cancelled. It must then never run:
+// it used to stay queued, holding references into the finished request, and
+// run on resume (SIGSEGV, or a swap reported refused that happened anyway).
+TEST(HotSwap, SwapOfANodeBlockedOnAFullQueueIsCancelledAndNeverRuns) {
+  TempDir dir;
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass"), kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  ASSERT_EQ(weir.ctl("pause sink").exit_code, 0);
+  usleep(500'000);  // the queues fill; mid blocks emitting into the sink's
+  RunResult r = weir.ctl("swap mid " + deploy(dir, "test_pass_v2", "v2.so"));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("cancelled, nothing was changed"), std::string::npos) << r.err;
+  RunResult resumed = weir.ctl("resume sink");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  usleep(500'000);  // mid runs again: a leftover command would run now
+  RunResult status = weir.ctl("status");
+  EXPECT_NE(status.out.find("\"name\":\"mid\",\"plugin\":\"test_pass\",\"version\":\"1.0.0\",\"swaps\":0"), std::string::npos)
+      << status.out;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << "139 = SIGSEGV\n" << weir.err();
+  EXPECT_EQ(weir.err().find("now runs"), std::string::npos) << weir.err();
+  auto seqs = numbers(read_file(dir.file("out")));
+  ASSERT_FALSE(seqs.empty());
+  expect_exactly_once(seqs, static_cast<int64_t>(seqs.size()));
+}
+
+// A swap the node starts in time but whose new instance opens slower than the
+// control timeout (11 s against 10 s): the answer waits for the outcome. It
+// used to say "did not respond" while the swap went ahead.
+TEST(HotSwap, SwapSlowerThanTheTimeoutAnswersItsOutcome) {
+  TempDir dir;
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 200), kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  RunResult r = weir.ctl("swap mid " + deploy(dir, "test_pass_slow_open", "slow.so"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("now runs test_pass 2.0.0"), std::string::npos) << r.out << r.err;
+  RunResult status = weir.ctl("status");
+  EXPECT_NE(status.out.find("\"name\":\"mid\",\"plugin\":\"test_pass\",\"version\":\"2.0.0\",\"swaps\":1"), std::string::npos)
+      << status.out;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
+}
+
 TEST(HotSwap, PauseHoldsRecordsAndResumeDeliversThem) {
   TempDir dir;
   BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 100), kEnv);
