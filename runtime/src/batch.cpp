@@ -87,7 +87,7 @@ HostBatch* new_view(HostBatch* parent) {
 void retain(HostBatch* b, int32_t n) { b->refs.fetch_add(n, std::memory_order_relaxed); }
 
 void abandon(HostBatch* b) {
-  b->acks.clear();  // the groups leak on purpose: this only happens when shutting down hard
+  b->acks.clear();  // the groups leak on purpose: this only happens when shutting down hard or failed
   release(b);
 }
 

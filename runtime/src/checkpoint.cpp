@@ -78,6 +78,13 @@ bool write_checkpoint(const std::string& path, const CheckpointData& d, std::str
   std::string tmp = path + ".tmp";
   std::error_code dir_error;
   if (target.has_parent_path()) fs::create_directories(target.parent_path(), dir_error);  // failure shows below
+  // A failed write leaves no half-written temp file behind (on a full disk it holds space).
+  auto give_up = [&](std::string why) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    error = std::move(why);
+    return false;
+  };
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << kMagic << "\nplugin " << d.plugin << '\n';
@@ -87,21 +94,16 @@ bool write_checkpoint(const std::string& path, const CheckpointData& d, std::str
     out.write(d.state.data(), static_cast<std::streamsize>(d.state.size()));
     out.flush();
     if (!out) {
-      error = tmp + ": cannot be written: " + std::strerror(errno);
-      return false;
+      std::string why = tmp + ": cannot be written: " + std::strerror(errno);
+      out.close();
+      return give_up(why);
     }
   }
   // Durable before it replaces the previous one: a power cut leaves one or the other.
-  if (!sync_path(tmp, O_RDONLY)) {
-    error = tmp + ": fsync failed: " + std::strerror(errno);
-    return false;
-  }
+  if (!sync_path(tmp, O_RDONLY)) return give_up(tmp + ": fsync failed: " + std::strerror(errno));
   std::error_code ec;
   fs::rename(tmp, target, ec);
-  if (ec) {
-    error = path + ": cannot replace: " + ec.message();
-    return false;
-  }
+  if (ec) return give_up(path + ": cannot replace: " + ec.message());
   fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   sync_path(dir.string(), O_RDONLY | O_DIRECTORY);
   return true;

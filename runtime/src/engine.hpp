@@ -132,6 +132,9 @@ struct EngineOptions {
   std::string dead_letter_path;  // JSON lines of unrouted error records ("" = log only)
   int32_t max_inflight_batches = 32;
   int64_t drain_timeout_ms = 30'000;
+  // Called once, on the thread that failed, when the pipeline fails (weir run
+  // bounds the time to exit with it).
+  std::function<void()> on_failure;
 };
 
 class Engine {
@@ -148,12 +151,18 @@ class Engine {
   int run();
   // Graceful stop: sources stop, queues drain, sinks flush. Safe from a signal thread.
   void stop();
+  // A node failed: every node stops at once, nothing more is delivered or
+  // acknowledged (batches in flight are abandoned, so their sources do not
+  // commit them), and run() returns 1. Logged as ERROR the first time.
   void fail(const std::string& why);
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   // Second Ctrl-C: give up on draining; nothing more is acknowledged.
   void hard_stop() { hard_stop_.store(true); stop(); }
   bool hard_stopped() const { return hard_stop_.load(std::memory_order_acquire); }
   bool failed() const { return failed_.load(); }
+  // Nothing more is delivered or acknowledged (a hard stop or a failure): a
+  // push into a full queue gives up, retries stop.
+  bool abandoning() const { return hard_stopped() || failed(); }
 
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   const std::vector<std::unique_ptr<EdgeQueue>>& edges() const { return edges_; }

@@ -89,7 +89,7 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   b->emitted_ns.store(monotonic_ns(), std::memory_order_relaxed);
   Engine* engine = node.engine;
   for (EdgeQueue* e : out.edges)
-    if (!e->push(b, [engine] { return engine->hard_stopped(); })) {
+    if (!e->push(b, [engine] { return engine->abandoning(); })) {
       abandon(b);
       return WEIR_STOPPING;
     }
@@ -201,7 +201,7 @@ void host_gauge(weir_node* n, const char* name, const char* labels, double value
 
 int host_stopping(weir_node* n) {
   const Engine& e = *node_of(n).engine;
-  return e.hard_stopped() ? 2 : e.stopping() ? 1 : 0;
+  return e.abandoning() ? 2 : e.stopping() ? 1 : 0;  // a failed pipeline acknowledges nothing more either
 }
 
 int64_t host_now_ns(weir_node*) { return realtime_ns(); }

@@ -18,6 +18,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
@@ -26,6 +27,7 @@
 #include <fstream>
 #include <iostream>
 #include <pthread.h>
+#include <thread>
 #include <unistd.h>
 
 namespace po = boost::program_options;
@@ -34,6 +36,8 @@ using namespace weir;
 namespace {
 
 constexpr int kExitOk = 0, kExitFailed = 1, kExitBadPipeline = 2, kExitUsage = 64;
+// How long a failed pipeline may take to exit (its nodes stop at once, then close).
+constexpr int kFailedExitMs = 10'000;
 
 const char* kUsage =
     "usage: weir <command> [options]\n\n"
@@ -312,6 +316,11 @@ void watch_signals(Engine& engine) {
   std::thread([&engine, set] {
     int count = 0, sig = 0;
     while (sigwait(&set, &sig) == 0) {
+      if (engine.failed()) {
+        // Nothing more is delivered or acknowledged: there is nothing left to wait for.
+        std::cerr << "weir: the pipeline has failed; exiting now\n";
+        _exit(kExitFailed);
+      }
       if (++count == 1) {
         std::cerr << "\nweir: stopping (draining queues; press Ctrl-C again to exit at once)\n";
         engine.stop();
@@ -372,6 +381,16 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (!plan) return kExitBadPipeline;
   EngineOptions options;
   options.dead_letter_path = dead_letter;
+  // A failed pipeline stops at once; should a plugin not return from its last
+  // call (close(), a client library blocked on a dead server), exit anyway.
+  options.on_failure = [] {
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(kFailedExitMs));
+      std::cerr << "weir: the pipeline failed " << kFailedExitMs / 1000
+                << " s ago and has not stopped (a plugin does not return); exiting now\n";
+      _exit(kExitFailed);
+    }).detach();
+  };
   Engine engine(*plan, options);
   Diagnostics diags;
   if (!engine.create(diags) || !engine.restore_checkpoints(diags)) {
