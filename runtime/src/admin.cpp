@@ -48,14 +48,15 @@ bool admin_request_blocks(const HttpRequest& req) { return req.method == "POST" 
 
 HttpResponse handle_admin(Engine& engine, Control& control, const std::string& token, const HttpRequest& req) {
   if (req.method == "GET" && req.path == "/metrics") return {200, "text/plain; version=0.0.4", prometheus_text(engine)};
-  if (req.method == "GET" && (req.path == "/status" || req.path == "/ctl/status"))
-    return {200, "application/json", status_json(engine) + "\n"};
+  if (req.method == "GET" && req.path == "/status") return {200, "application/json", status_json(engine) + "\n"};
   if (req.path.rfind("/ctl/", 0) != 0) return {404, "text/plain; charset=utf-8", "not found: try /metrics, /status or /ctl/*\n"};
+  // Every /ctl/ route, /ctl/status included, is control: the same peers and token.
   if (!token.empty() ? !same_token(req.bearer, token) : !req.peer_is_loopback) {
     engine.log(nullptr, WEIR_LOG_WARN,
                "control: refused " + req.path + " from " + req.peer + " (" + (token.empty() ? "not loopback" : "bad token") + ")");
     return answer(403, false, "forbidden: control needs a loopback peer or the admin token");
   }
+  if (req.method == "GET" && req.path == "/ctl/status") return {200, "application/json", status_json(engine) + "\n"};
   if (req.method != "POST") return answer(405, false, "control routes take POST");
   auto args = form(req.body);
   std::string action = req.path.substr(5);

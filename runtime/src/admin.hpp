@@ -2,7 +2,8 @@
 // the control routes behind `weir ctl`.
 //
 //   GET  /metrics          Prometheus text
-//   GET  /status           the graph with live counts (JSON; also GET /ctl/status)
+//   GET  /status           the graph with live counts (JSON), to anyone
+//   GET  /ctl/status       the same, as a control route (loopback or token)
 //   POST /ctl/swap         body: node=NAME\npath=PLUGIN.so
 //   POST /ctl/reload       body: node=NAME
 //   POST /ctl/pause        body: node=NAME

@@ -54,8 +54,29 @@ std::string convert(const NodeConfig& node, const weir_plugin& d, ParamValues& o
   return "";
 }
 
+// Keeps the last ERROR line N logs while it lives (see Node::captured_error).
+class ErrorCapture {
+ public:
+  explicit ErrorCapture(Node& n) : n_(n) { set(true); }
+  ~ErrorCapture() { set(false); }
+  // WHAT, with the plugin's own reason when it logged one.
+  std::string failed(const std::string& what) {
+    std::lock_guard lock(n_.error_capture_mu);
+    return n_.captured_error.empty() ? what : what + ": " + n_.captured_error;
+  }
+
+ private:
+  void set(bool on) {
+    std::lock_guard lock(n_.error_capture_mu);
+    n_.capturing_errors = on;
+    n_.captured_error.clear();
+  }
+  Node& n_;
+};
+
 // The swap itself, on the node's thread. Every failure leaves the old instance running.
 std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::shared_ptr<ParamValues> params) {
+  ErrorCapture errors(n);
   const weir_plugin& d = lib->descriptor();
   const weir_plugin_vtable* vt = d.vtable;
   // Sinks: let writes in flight finish against the instance that started them.
@@ -65,7 +86,7 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   std::string state;
   const weir_plugin_vtable* old_vt = n.descriptor->vtable;
   bool carry_state = (n.descriptor->flags & WEIR_FLAG_STATEFUL) && (d.flags & WEIR_FLAG_STATEFUL) && old_vt->snapshot;
-  if (carry_state && !snapshot_of(old_vt, n.instance, state)) return "snapshot of the running instance failed";
+  if (carry_state && !snapshot_of(old_vt, n.instance, state)) return errors.failed("snapshot of the running instance failed");
   // The descriptor must be current while the new instance is created: it
   // calls back into the host (ports, timers) during construction.
   const weir_plugin* old_descriptor = n.descriptor;
@@ -79,8 +100,8 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   };
   if (!fresh) return undo(std::string("create failed: ") + (err[0] ? err : "no message"));
   if (carry_state && vt->restore && vt->restore(fresh, state.data(), state.size()) != WEIR_OK)
-    return undo("restore of the snapshot failed");
-  if (vt->open && vt->open(fresh) != WEIR_OK) return undo("open failed");
+    return undo(errors.failed("restore of the snapshot failed"));
+  if (vt->open && vt->open(fresh) != WEIR_OK) return undo(errors.failed("open failed"));
 
   if (old_vt->close) old_vt->close(n.instance);
   old_vt->destroy(n.instance);

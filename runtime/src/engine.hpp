@@ -82,6 +82,14 @@ struct Node {
   }
   std::atomic<uint64_t> swaps{0};  // written by the node's thread, read by /status
 
+  // During a swap: the last ERROR line the node logged (a callback that returns
+  // WEIR_FAILED says why through host->log; the SDK logs its exception), so
+  // the control answer can give the plugin's own reason. Plugins may log from
+  // their own threads, hence the lock.
+  std::mutex error_capture_mu;
+  bool capturing_errors = false;
+  std::string captured_error;
+
   std::mutex command_mu;
   std::vector<std::shared_ptr<NodeCommand>> commands;
   std::atomic<bool> has_command{false};

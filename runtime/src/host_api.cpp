@@ -19,6 +19,10 @@ HostBatch* builder_batch(weir_builder* b) { return reinterpret_cast<HostBatch*>(
 void host_log(weir_node* n, int level, const char* message) {
   Node& node = node_of(n);
   node.engine->log(&node, level, message ? message : "");
+  if (level >= WEIR_LOG_ERROR) {
+    std::lock_guard lock(node.error_capture_mu);
+    if (node.capturing_errors) node.captured_error = message ? message : "";
+  }
 }
 
 weir_str host_intern(weir_node*, const char* data, uint32_t size) {

@@ -78,7 +78,7 @@ TEST(HotSwap, BadLibrariesAreRefusedAndThePipelineCarriesOn) {
     std::string plugin, expected;
   } cases[] = {
       {"test_bad_abi", "but this host speaks ABI"},
-      {"test_pass_open_fails", "open failed"},
+      {"test_pass_open_fails", "open failed: open: this variant refuses to open"},  // the plugin's own reason
       {"test_pass_other_ports", "output ports differ: [out] vs [other]"},
       {"test_sink", "kind differs"},
   };
@@ -284,6 +284,13 @@ TEST(HotSwap, ControlNeedsTheTokenWhenOneIsSet) {
   EXPECT_NE(denied.err.find("forbidden"), std::string::npos) << denied.err;
   RunResult allowed = weir.ctl("--token s3cret pause sink");
   EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+  // `weir ctl status` is control too: it used to answer anyone.
+  RunResult status_denied = weir.ctl("status");
+  EXPECT_EQ(status_denied.exit_code, 1) << status_denied.out;
+  EXPECT_NE(status_denied.err.find("forbidden"), std::string::npos) << status_denied.err;
+  RunResult status = weir.ctl("--token s3cret status");
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("\"name\":\"sink\""), std::string::npos) << status.out;
   weir.signal(SIGTERM);
   ASSERT_TRUE(weir.wait(30));
 }
