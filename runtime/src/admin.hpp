@@ -16,6 +16,7 @@
 //
 // Control routes answer only loopback peers, unless a token is configured,
 // in which case every control request must carry `Authorization: Bearer TOKEN`.
+// Loading a plugin (swap) needs the token, or --allow-swap-without-token.
 #pragma once
 
 #include "http_server.hpp"
@@ -29,7 +30,14 @@ namespace weir {
 class Engine;
 class Control;
 
-HttpResponse handle_admin(Engine& engine, Control& control, const std::string& token, const HttpRequest& request);
+struct AdminAccess {
+  std::string token;  // "" = control from loopback peers only
+  // `swap` (and an `apply` that changes a node's plugin) loads a library into
+  // this process and runs its code: without a token, only with this opt-in.
+  bool allow_swap_without_token = false;
+};
+
+HttpResponse handle_admin(Engine& engine, Control& control, const AdminAccess& access, const HttpRequest& request);
 // Control actions wait for node threads (a swap up to seconds): they run off
 // the server's network thread, so /metrics and /status keep answering.
 bool admin_request_blocks(const HttpRequest& request);

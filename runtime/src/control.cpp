@@ -124,9 +124,13 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
 ControlResult Control::swap(const std::string& node, const std::string& path) {
   Node* n = engine_.find(node);
   if (!n) return {false, "no node named '" + node + "'"};
+  // Loading runs the library's constructors: only regular files in a plugin directory.
+  std::string real;
+  if (std::string why = check_plugin_file(path, options_.plugin_dirs, real); !why.empty())
+    return {false, "swap refused: " + why, 0, 403};
   std::shared_ptr<PluginLibrary> lib;
   try {
-    lib = PluginLibrary::load(path);  // ABI checked here, off the node's thread
+    lib = PluginLibrary::load(real);  // ABI checked here, off the node's thread
   } catch (const std::exception& e) {
     return {false, e.what()};
   }
@@ -186,7 +190,7 @@ ControlResult Control::resume(const std::string& node) {
   return {true, "node '" + node + "' resumed"};
 }
 
-ControlResult Control::apply(const std::string& file) {
+ControlResult Control::apply(const std::string& file, bool may_load) {
   Diagnostics diags;
   auto config = load_pipeline(file, {}, diags);
   if (!config || !diags.empty()) {
@@ -211,6 +215,9 @@ ControlResult Control::apply(const std::string& file) {
     };
     if (inputs(n) != inputs(it->second)) return {false, "not applied: inputs of '" + name + "' changed (needs a restart)"};
   }
+  // The plugin directories are the running ones: a file must not name new places to load code from.
+  if (config->plugin_path != running.plugin_path)
+    return {false, "not applied: pipeline.plugin_path changed (needs a restart)"};
   // Nodes whose plugin or parameters changed are swapped to a fresh instance.
   std::string report;
   int changed = 0;
@@ -232,13 +239,20 @@ ControlResult Control::apply(const std::string& file) {
     };
     if (text(old) == text(fresh)) continue;
     ++changed;
+    if (fresh->plugin != old->plugin && !may_load)
+      return {false, "not applied: node '" + name + "' would load plugin '" + fresh->plugin +
+                         "', code run in the host: that needs the admin token or --allow-swap-without-token" + report,
+              0, 403};
+    std::string found = registry.path_of(fresh->plugin), real;
+    if (found.empty()) return {false, "not applied: unknown plugin '" + fresh->plugin + "'" + report};
+    if (std::string why = check_plugin_file(found, options_.plugin_dirs, real); !why.empty())
+      return {false, "not applied: " + why + report, 0, 403};
     std::shared_ptr<PluginLibrary> lib;
     try {
-      lib = registry.find(fresh->plugin);
+      lib = PluginLibrary::load(real);
     } catch (const std::exception& e) {
       return {false, "not applied: " + std::string(e.what()) + report};
     }
-    if (!lib) return {false, "not applied: unknown plugin '" + fresh->plugin + "'" + report};
     Node* n = engine_.find(name);
     if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
       return {false, "not applied: node '" + name + "': " + why + report};

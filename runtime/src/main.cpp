@@ -335,6 +335,8 @@ void watch_signals(Engine& engine) {
 int cmd_run(const std::vector<std::string>& argv) {
   PipelineArgs args;
   std::string metrics, dead_letter, status_out, admin_token, level = "info";
+  std::vector<std::string> plugin_dirs;
+  bool allow_swap_without_token = false;
   double duration = 0, progress_s = 5;
   bool progress_flag = false, no_progress = false;
   HttpLimits limits;
@@ -344,6 +346,10 @@ int cmd_run(const std::vector<std::string>& argv) {
                      "admin endpoint on HOST:PORT: 127.0.0.1:9464 (loopback), [::1]:9464, 0.0.0.0:9464 or [::]:9464 (every "
                      "interface), port 0 picks a free one; serves /metrics (Prometheus), /status (JSON), /ctl/* (weir ctl)")(
       "admin-token", po::value(&admin_token), "require this bearer token for /ctl/* (default $WEIR_ADMIN_TOKEN; without one, only loopback peers)")(
+      "plugin-dir", po::value(&plugin_dirs)->composing(),
+      "`weir ctl swap` may load libraries from this directory too, besides the plugin search path (repeatable)")(
+      "allow-swap-without-token", po::bool_switch(&allow_swap_without_token),
+      "let loopback peers `weir ctl swap` without a token (a swap runs the library's code in this process)")(
       "http-max-header-bytes", po::value(&limits.max_header_bytes)->default_value(limits.max_header_bytes),
       "admin endpoint: largest request line and header fields, in bytes (more: 431)")(
       "http-max-body-bytes", po::value(&limits.max_body_bytes)->default_value(limits.max_body_bytes),
@@ -399,14 +405,21 @@ int cmd_run(const std::vector<std::string>& argv) {
   }
   watch_signals(engine);
 
-  Control control(engine);
-  if (admin_token.empty())
-    if (const char* t = std::getenv("WEIR_ADMIN_TOKEN")) admin_token = t;
+  // A swap loads only from the directories the pipeline's plugins come from, and those named.
+  ControlOptions control_options;
+  control_options.plugin_dirs = registry->search_path();
+  for (const auto& dir : plugin_dirs) control_options.plugin_dirs.push_back(std::filesystem::absolute(dir).string());
+  Control control(engine, std::move(control_options));
+  AdminAccess access;
+  access.token = admin_token;
+  if (access.token.empty())
+    if (const char* t = std::getenv("WEIR_ADMIN_TOKEN")) access.token = t;
+  access.allow_swap_without_token = allow_swap_without_token;
   HttpServer server;
   if (listen) {
     HttpService service;
-    service.handle = [&engine, &control, &admin_token](const HttpRequest& request) {
-      return handle_admin(engine, control, admin_token, request);
+    service.handle = [&engine, &control, &access](const HttpRequest& request) {
+      return handle_admin(engine, control, access, request);
     };
     service.blocks = admin_request_blocks;
     service.log = [&engine](int level, const std::string& message) { engine.log(nullptr, level, message); };

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace weir::testing {
 namespace {
@@ -35,6 +36,9 @@ std::string deploy(const TempDir& dir, const std::string& plugin, const std::str
   return dir.file(as);
 }
 
+// `weir run` options for swapping from loopback without a token, libraries deployed in DIR.
+std::string swappable(const TempDir& dir) { return " --allow-swap-without-token --plugin-dir " + dir.path().string(); }
+
 std::string pipeline(const TempDir& dir, int64_t count, const std::string& middle, int64_t rate = 0) {
   return dir.write("p.toml", "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(count) +
                                  "\nrate = " + std::to_string(rate) + "\nbatch_size = 100\ncommit_log = \"" +
@@ -51,7 +55,7 @@ int64_t last_commit(const std::string& log) {
 TEST(HotSwap, PassThroughSwappedTwentyTimesUnderLoadLosesNothing) {
   TempDir dir;
   constexpr int64_t kCount = 3'000'000;
-  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass"), kEnv);
+  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass") + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string a = deploy(dir, "test_pass_v2", "a.so"), b = deploy(dir, "test_pass", "b.so");
   int swapped = 0;
@@ -72,7 +76,7 @@ TEST(HotSwap, PassThroughSwappedTwentyTimesUnderLoadLosesNothing) {
 TEST(HotSwap, BadLibrariesAreRefusedAndThePipelineCarriesOn) {
   TempDir dir;
   constexpr int64_t kCount = 200'000;
-  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass", /*rate batches/s*/ 200), kEnv);
+  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass", /*rate batches/s*/ 200) + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   struct Case {
     std::string plugin, expected;
@@ -105,7 +109,7 @@ TEST(HotSwap, BadLibrariesAreRefusedAndThePipelineCarriesOn) {
 TEST(HotSwap, SinkSwapLosesNothing) {
   TempDir dir;
   constexpr int64_t kCount = 1'000'000;
-  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass"), kEnv);
+  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass") + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string copy = deploy(dir, "test_sink", "sink2.so");
   RunResult r = weir.ctl("swap sink " + copy);
@@ -121,7 +125,7 @@ TEST(HotSwap, StatefulOperatorKeepsItsStateAcrossSwaps) {
                                              "\nrate = 100\nbatch_size = 100\n[nodes.mid]\nplugin = \"test_counter\"\ninputs = [\"src\"]\n"
                                              "[nodes.sink]\nplugin = \"file_sink\"\npath = \"" + dir.file("out") +
                                              "\"\ninputs = [\"mid.out\"]\n");
-  BackgroundWeir weir(dir, file, kEnv);
+  BackgroundWeir weir(dir, file + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string a = deploy(dir, "test_counter_v2", "c2.so"), b = deploy(dir, "test_counter", "c1.so");
   for (int i = 0; i < 4; ++i) {
@@ -162,7 +166,7 @@ TEST(HotSwap, RuleEngineSwappedMidWindowGivesTheSameOutput) {
   RunResult plain = run_weir("run " + pipeline("plain"));
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
 
-  BackgroundWeir weir(dir, pipeline("swapped"), kEnv);
+  BackgroundWeir weir(dir, pipeline("swapped") + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string a = dir.file("cep_a.so"), b = dir.file("cep_b.so");
   std::filesystem::copy_file(std::string(WEIR_PLUGIN_DIR) + "/weir_cep_rule.so", a);
@@ -195,7 +199,7 @@ TEST(HotSwap, RuleEngineSwappedMidWindowGivesTheSameOutput) {
 // run on resume (SIGSEGV, or a swap reported refused that happened anyway).
 TEST(HotSwap, SwapOfANodeBlockedOnAFullQueueIsCancelledAndNeverRuns) {
   TempDir dir;
-  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass"), kEnv);
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass") + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   ASSERT_EQ(weir.ctl("pause sink").exit_code, 0);
   usleep(500'000);  // the queues fill; mid blocks emitting into the sink's
@@ -222,7 +226,7 @@ TEST(HotSwap, SwapOfANodeBlockedOnAFullQueueIsCancelledAndNeverRuns) {
 // used to say "did not respond" while the swap went ahead.
 TEST(HotSwap, SwapSlowerThanTheTimeoutAnswersItsOutcome) {
   TempDir dir;
-  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 200), kEnv);
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 200) + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   RunResult r = weir.ctl("swap mid " + deploy(dir, "test_pass_slow_open", "slow.so"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -230,6 +234,58 @@ TEST(HotSwap, SwapSlowerThanTheTimeoutAnswersItsOutcome) {
   RunResult status = weir.ctl("status");
   EXPECT_NE(status.out.find("\"name\":\"mid\",\"plugin\":\"test_pass\",\"version\":\"2.0.0\",\"swaps\":1"), std::string::npos)
       << status.out;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
+}
+
+// A swap loads a library and runs its code in the host: without a token, only
+// when weir run opted in; with the token, anyone holding it.
+TEST(HotSwap, SwapNeedsTheTokenOrTheOptIn) {
+  TempDir dir;
+  std::string v2 = deploy(dir, "test_pass_v2", "v2.so");
+  {
+    BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 100) + " --plugin-dir " + dir.path().string(), kEnv);
+    ASSERT_TRUE(weir.started()) << weir.err();
+    RunResult r = weir.ctl("swap mid " + v2);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.err.find("swap refused: it loads a library into the running host"), std::string::npos) << r.err;
+    weir.signal(SIGINT);
+    ASSERT_TRUE(weir.wait(60));
+    EXPECT_EQ(weir.err().find("now runs"), std::string::npos) << weir.err();
+  }
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 100) + " --plugin-dir " + dir.path().string() + " --admin-token s3cret",
+                      kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  RunResult r = weir.ctl("--token s3cret swap mid " + v2);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+}
+
+// What a swap may load is checked before dlopen (which runs the library's
+// constructors): a regular file, in a plugin directory, symlinks resolved. A
+// FIFO used to block the admin thread in dlopen; any path was loaded.
+TEST(HotSwap, SwapLoadsOnlyRegularFilesInPluginDirectories) {
+  TempDir dir, elsewhere;
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 100) + swappable(dir), kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  std::string outside = deploy(elsewhere, "test_pass_v2", "v2.so");
+  RunResult r = weir.ctl("swap mid " + outside);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(outside + ": not in a plugin directory"), std::string::npos) << r.err;
+  std::filesystem::create_symlink(outside, dir.file("link.so"));
+  r = weir.ctl("swap mid " + dir.file("link.so"));
+  EXPECT_NE(r.err.find("not in a plugin directory"), std::string::npos) << "a symlink out is outside\n" << r.err;
+  ASSERT_EQ(mkfifo(dir.file("fifo.so").c_str(), 0600), 0);
+  r = weir.ctl("swap mid " + dir.file("fifo.so"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("fifo.so: not a regular file"), std::string::npos) << r.err;
+  r = weir.ctl("swap mid " + dir.path().string());
+  EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  // The pipeline never noticed, and a library in the directory still swaps in.
+  r = weir.ctl("swap mid " + deploy(dir, "test_pass_v2", "v2.so"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   weir.signal(SIGINT);
   ASSERT_TRUE(weir.wait(60));
   EXPECT_EQ(weir.exit_code(), 0) << weir.err();
