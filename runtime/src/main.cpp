@@ -308,28 +308,52 @@ int cmd_ctl(const std::vector<std::string>& argv) {
 }
 
 // Signals are taken by one thread with sigwait, so no other thread is interrupted.
+// That thread is detached and outlives the engine: it reaches the engine only
+// through this, under its lock, and cmd_run clears it before the engine goes
+// (a signal arriving as the pipeline ended used to call stop() on a freed engine).
+struct SignalTarget {
+  std::mutex mu;
+  Engine* engine = nullptr;
+};
+SignalTarget& signal_target() {
+  static auto* target = new SignalTarget;  // never destroyed: the thread may still wait on it at exit
+  return *target;
+}
+
 void watch_signals(Engine& engine) {
+  {
+    std::lock_guard lock(signal_target().mu);
+    signal_target().engine = &engine;
+  }
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  std::thread([&engine, set] {
+  std::thread([set] {
     int count = 0, sig = 0;
     while (sigwait(&set, &sig) == 0) {
-      if (engine.failed()) {
+      std::lock_guard lock(signal_target().mu);
+      Engine* engine = signal_target().engine;
+      if (engine && engine->failed()) {
         // Nothing more is delivered or acknowledged: there is nothing left to wait for.
         std::cerr << "weir: the pipeline has failed; exiting now\n";
         _exit(kExitFailed);
       }
       if (++count == 1) {
+        if (!engine) continue;  // the pipeline has ended already
         std::cerr << "\nweir: stopping (draining queues; press Ctrl-C again to exit at once)\n";
-        engine.stop();
+        engine->stop();
       } else {
         std::cerr << "weir: exiting now; unacknowledged records will be read again on restart\n";
         _exit(130);
       }
     }
   }).detach();
+}
+
+void unwatch_signals() {
+  std::lock_guard lock(signal_target().mu);
+  signal_target().engine = nullptr;
 }
 
 int cmd_run(const std::vector<std::string>& argv) {
@@ -455,6 +479,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
   });
   int rc = engine.run();
+  unwatch_signals();  // before the engine goes (at the end of this function)
   {
     std::lock_guard lock(done_mu);
     done = true;
