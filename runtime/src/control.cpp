@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
@@ -136,7 +137,9 @@ ControlResult Control::swap(const std::string& node, const std::string& path) {
   }
   {
     std::lock_guard lock(n->swap_mu);
-    if (lib->path() == n->library->path()) return {false, path + " is the library already running; swap to a distinct file"};
+    std::error_code ec;
+    if (lib->path() == n->library->path() || std::filesystem::equivalent(lib->path(), n->library->path(), ec))
+      return {false, path + " is the library already running; swap to a distinct file"};
     if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
       return {false, lib->path() + ": " + why};
   }
