@@ -20,7 +20,19 @@
 //
 // Threading: every callback (rebalance, commit results, logs, errors) is
 // served by rd_kafka_consumer_poll, i.e. on the host's source thread, which
-// also calls commit() and on_timer(): no locks needed.
+// also calls commit() and on_timer(): no locks needed for that state.
+//
+// Lag: kafka_consumer_lag = the broker's end offset (high watermark) minus the
+// committed position (what a restart would read from), and
+// kafka_consumer_position_lag = the end offset minus the consumed position (the
+// next offset to read). They are published by a thread of their own, which asks
+// the broker for the end offsets every lag_interval_ms (ListOffsets). Neither
+// the timer nor librdkafka's cached watermarks would do: when the pipeline
+// holds the source back, its thread is blocked inside emit() (on_timer runs
+// between polls, so not at all while a sink stalls), and librdkafka stops
+// fetching, so stops refreshing its cache, once its own queue is full. The
+// source thread publishes the positions it owns (lag_view_, under lag_mu_);
+// the lag thread only reads them.
 #include "kafka_common.hpp"
 
 #include <weir/sdk.hpp>
@@ -28,9 +40,13 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace {
@@ -51,7 +67,7 @@ const weir_param_spec kParams[] = {
     {"commit_interval_ms", WEIR_PARAM_INT, "1000", 0, "ms", "commit acknowledged offsets at most this often (async); 0 = at every ack"},
     {"revoke_timeout_ms", WEIR_PARAM_INT, "10000", 0, "ms",
      "on a rebalance, wait this long for in-flight records of revoked partitions to be acknowledged"},
-    {"lag_interval_ms", WEIR_PARAM_INT, "5000", 0, "ms", "how often to publish the kafka_consumer_lag gauges; 0 = never"},
+    {"lag_interval_ms", WEIR_PARAM_INT, "5000", 0, "ms", "how often to publish the lag gauges; 0 = never"},
     {"max_records", WEIR_PARAM_INT, "0", 0, "records", "end after this many records (tests, benchmarks); 0 = never"},
     {"end_at_eof", WEIR_PARAM_BOOL, "false", 0, nullptr, "end once every assigned partition is read to its end (tests, backfills)"},
     {"fields", WEIR_PARAM_BOOL, "true", 0, nullptr, "add the fields topic (string), partition and offset (int64)"},
@@ -141,6 +157,7 @@ class KafkaSource : public weir::Plugin {
   }
 
   ~KafkaSource() override {
+    stop_lag_thread();
     // Only when close() did not run (open failed): no callbacks into a dying object.
     if (rk_) rd_kafka_destroy_flags(rk_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
@@ -161,7 +178,10 @@ class KafkaSource : public weir::Plugin {
       ctx().error_log(std::string("cannot subscribe: ") + rd_kafka_err2str(e));
       return WEIR_FAILED;
     }
-    if (lag_interval_ms_ > 0) ctx().set_timer(lag_interval_ms_);
+    if (lag_interval_ms_ > 0) {
+      ctx().set_timer(lag_interval_ms_);  // commits between polls when no acknowledgement comes
+      lag_thread_ = std::thread([this] { lag_loop(); });
+    }
     next_commit_ms_ = steady_ms() + commit_interval_ms_;
     return WEIR_OK;
   }
@@ -187,6 +207,7 @@ class KafkaSource : public weir::Plugin {
       if (revoke_.pending || failed_) break;  // a rebalance began inside consumer_poll
     }
     if (failed_) return WEIR_FAILED;
+    publish_positions();  // before emit(), which may block for as long as the pipeline is held back
     weir_status st = b.size() == 0 ? (poll_timeout_ms_ > 0 ? WEIR_OK : WEIR_IDLE)  // we already waited in consumer_poll
                                    : ctx().emit(out_, b) == WEIR_STOPPING ? WEIR_END : WEIR_OK;
     announce_revoked();  // behind the last records of the revoked partitions
@@ -208,13 +229,13 @@ class KafkaSource : public weir::Plugin {
   weir_status on_timer(int64_t) override {
     if (!rk_) return WEIR_OK;
     if (dirty_ && !revoke_.pending && steady_ms() >= next_commit_ms_) commit_acked(true);
-    publish_lag();
     return WEIR_OK;
   }
 
   weir_status close() override {
     if (!rk_) return WEIR_OK;
     closing_ = true;
+    stop_lag_thread();
     if (revoke_.pending) finish_revoke(true);
     commit_sync_owned();
     // Leaves the group; the final revoke (rebalance_cb) runs inside and commits nothing new.
@@ -236,6 +257,7 @@ class KafkaSource : public weir::Plugin {
     int64_t emitted = -1;    // highest offset emitted since the partition was assigned
     int64_t acked = -1;      // highest offset acknowledged by every sink (commit())
     int64_t committed = -1;  // offset + 1 last sent in a commit (what Kafka will store)
+    int64_t start = -1;      // first offset emitted since the partition was assigned
     std::string labels;      // topic="..",partition=".." for the gauges
   };
 
@@ -301,6 +323,7 @@ class KafkaSource : public weir::Plugin {
       f[2] = {offset_name_, weir::int_value(m->offset)};
     }
     part->emitted = std::max(part->emitted, m->offset);
+    if (part->start < 0) part->start = m->offset;
     part->eof = false;
     ++emitted_total_;
   }
@@ -357,6 +380,7 @@ class KafkaSource : public weir::Plugin {
     }
     for (int i = 0; i < list->cnt; ++i)
       if (Partition* p = partition_of(list->elems[i].topic, list->elems[i].partition, false)) p->committed = list->elems[i].offset;
+    publish_positions();
   }
 
   // Synchronous commit of every acknowledged offset of `list` (or of all owned partitions).
@@ -383,6 +407,7 @@ class KafkaSource : public weir::Plugin {
         failed += std::string(failed.empty() ? "" : ", ") + el.topic + "[" + std::to_string(el.partition) + "]@" + std::to_string(el.offset);
       }
     }
+    publish_positions();
     if (!failed.empty())
       ctx().warn(std::string("final offset commit failed (") + rd_kafka_err2str(e ? e : RD_KAFKA_RESP_ERR__FAIL) + ") for " + failed +
                  ": those records will be delivered again");
@@ -433,7 +458,7 @@ class KafkaSource : public weir::Plugin {
         if (!p) continue;
         p->owned = true;
         p->eof = false;
-        p->emitted = p->acked = p->committed = -1;
+        p->emitted = p->acked = p->committed = p->start = -1;
       }
       rd_kafka_error_t* e = nullptr;
       rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -474,6 +499,7 @@ class KafkaSource : public weir::Plugin {
       for (auto& [id, p] : parts_) p.owned = false;
     }
     publish_assigned();
+    publish_positions();
   }
 
   // Gives the revoked partitions up once their emitted records are acknowledged
@@ -505,11 +531,11 @@ class KafkaSource : public weir::Plugin {
       rd_kafka_assign(rk_, nullptr);
     }
     for (Partition* p : revoked) {
-      ctx().remove_gauge("kafka_consumer_lag", p->labels.c_str());  // its next owner reports it
       p->owned = false;
       p->eof = false;
       p->emitted = -1;
     }
+    publish_positions();  // their lag gauges go: their next owner reports them
     ctx().info("revoked " + describe(list));
     revoke_.pending = false;
     revoke_.list.reset();
@@ -532,23 +558,68 @@ class KafkaSource : public weir::Plugin {
     ctx().gauge("kafka_assigned_partitions", "", n);
   }
 
-  // Lag = the partition's high watermark (cached by librdkafka from fetch
-  // responses) minus our position (the next offset we will read).
-  void publish_lag() {
-    ListPtr list = new_list(8);
-    for (auto& [id, p] : parts_)
-      if (p.owned) rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition);
-    if (list->cnt == 0) return;
-    rd_kafka_position(rk_, list.get());
-    for (int i = 0; i < list->cnt; ++i) {
-      const auto& el = list->elems[i];
-      Partition* p = partition_of(el.topic, el.partition, false);
-      int64_t lo = 0, hi = 0;
-      if (!p || rd_kafka_get_watermark_offsets(rk_, el.topic, el.partition, &lo, &hi) || hi < 0) continue;
-      int64_t next = el.offset >= 0 ? el.offset : p->committed;
-      if (next < 0) continue;
-      ctx().gauge("kafka_consumer_lag", p->labels.c_str(), static_cast<double>(std::max<int64_t>(0, hi - next)));
+  // The positions of the partitions we own, for the lag thread; the gauges of
+  // partitions no longer ours are removed here, under the same lock, so the
+  // lag thread cannot publish them again.
+  void publish_positions() {
+    std::lock_guard lock(lag_mu_);
+    for (auto it = lag_view_.begin(); it != lag_view_.end();) {
+      auto p = parts_.find(it->first);
+      if (p != parts_.end() && p->second.owned) {
+        ++it;
+        continue;
+      }
+      ctx().remove_gauge("kafka_consumer_lag", it->second.labels.c_str());
+      ctx().remove_gauge("kafka_consumer_position_lag", it->second.labels.c_str());
+      it = lag_view_.erase(it);
     }
+    for (auto& [id, p] : parts_) {
+      if (!p.owned) continue;
+      LagView& v = lag_view_[id];
+      if (v.topic.empty()) v = {p.topic, p.partition, p.labels};
+      // Committed: what a restart reads from; before our first commit, where we started reading.
+      v.committed = p.committed >= 0 ? p.committed : p.start;
+      v.consumed = p.emitted >= 0 ? p.emitted + 1 : -1;
+    }
+  }
+
+  void lag_loop() {
+    std::unique_lock lock(lag_mu_);
+    while (!lag_cv_.wait_for(lock, std::chrono::milliseconds(lag_interval_ms_), [&] { return lag_stop_; })) {
+      std::vector<std::pair<int32_t, LagView>> view(lag_view_.begin(), lag_view_.end());
+      lock.unlock();
+      // A broker round trip per partition (ListOffsets): the end offset now.
+      std::vector<std::pair<int32_t, int64_t>> ends;
+      for (const auto& [id, v] : view) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk_, v.topic.c_str(), v.partition, &lo, &hi, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi >= 0)
+          ends.emplace_back(id, hi);
+        if (lag_stopping_.load()) break;
+      }
+      lock.lock();
+      for (auto [id, end] : ends) {
+        auto it = lag_view_.find(id);
+        if (it == lag_view_.end()) continue;  // revoked meanwhile
+        const LagView& v = it->second;
+        if (v.committed >= 0)
+          ctx().gauge("kafka_consumer_lag", v.labels.c_str(), static_cast<double>(std::max<int64_t>(0, end - v.committed)));
+        if (v.consumed >= 0)
+          ctx().gauge("kafka_consumer_position_lag", v.labels.c_str(),
+                      static_cast<double>(std::max<int64_t>(0, end - v.consumed)));
+      }
+    }
+  }
+
+  void stop_lag_thread() {
+    if (!lag_thread_.joinable()) return;
+    lag_stopping_ = true;
+    {
+      std::lock_guard lock(lag_mu_);
+      lag_stop_ = true;
+    }
+    lag_cv_.notify_all();
+    lag_thread_.join();
   }
 
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -586,6 +657,21 @@ class KafkaSource : public weir::Plugin {
   int64_t next_commit_ms_ = 0;
   int64_t emitted_total_ = 0, not_owned_ = 0;
   std::map<int, int64_t> last_warned_;
+
+  // What the lag thread reads (see the top of the file).
+  struct LagView {
+    std::string topic;
+    int32_t partition = 0;
+    std::string labels;
+    int64_t committed = -1;  // next offset after a restart (-1: not known yet)
+    int64_t consumed = -1;   // next offset to read (-1: nothing read yet)
+  };
+  std::mutex lag_mu_;
+  std::condition_variable lag_cv_;
+  std::map<int32_t, LagView> lag_view_;  // the partitions we own; written by the source thread
+  bool lag_stop_ = false;                // under lag_mu_
+  std::atomic<bool> lag_stopping_{false};
+  std::thread lag_thread_;
 };
 
 }  // namespace

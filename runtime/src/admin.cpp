@@ -46,31 +46,40 @@ bool same_token(const std::string& given, const std::string& token) {
 
 bool admin_request_blocks(const HttpRequest& req) { return req.method == "POST" && req.path.rfind("/ctl/", 0) == 0; }
 
-HttpResponse handle_admin(Engine& engine, Control& control, const std::string& token, const HttpRequest& req) {
+HttpResponse handle_admin(Engine& engine, Control& control, const AdminAccess& access, const HttpRequest& req) {
+  const std::string& token = access.token;
   if (req.method == "GET" && req.path == "/metrics") return {200, "text/plain; version=0.0.4", prometheus_text(engine)};
-  if (req.method == "GET" && (req.path == "/status" || req.path == "/ctl/status"))
-    return {200, "application/json", status_json(engine) + "\n"};
+  if (req.method == "GET" && req.path == "/status") return {200, "application/json", status_json(engine) + "\n"};
   if (req.path.rfind("/ctl/", 0) != 0) return {404, "text/plain; charset=utf-8", "not found: try /metrics, /status or /ctl/*\n"};
+  // Every /ctl/ route, /ctl/status included, is control: the same peers and token.
   if (!token.empty() ? !same_token(req.bearer, token) : !req.peer_is_loopback) {
     engine.log(nullptr, WEIR_LOG_WARN,
                "control: refused " + req.path + " from " + req.peer + " (" + (token.empty() ? "not loopback" : "bad token") + ")");
     return answer(403, false, "forbidden: control needs a loopback peer or the admin token");
   }
+  if (req.method == "GET" && req.path == "/ctl/status") return {200, "application/json", status_json(engine) + "\n"};
   if (req.method != "POST") return answer(405, false, "control routes take POST");
   auto args = form(req.body);
   std::string action = req.path.substr(5);
+  // A token-holder may load code; a loopback peer without one only if the host said so.
+  bool may_load = !token.empty() || access.allow_swap_without_token;
   ControlResult r;
-  if (action == "swap") r = control.swap(args["node"], args["path"]);
+  if (action == "swap" && !may_load)
+    r = {false,
+         "swap refused: it loads a library into the running host and runs its code; start weir run with "
+         "--admin-token (or $WEIR_ADMIN_TOKEN), or --allow-swap-without-token to let loopback peers do it",
+         0, 403};
+  else if (action == "swap") r = control.swap(args["node"], args["path"]);
   else if (action == "reload") r = control.reload(args["node"]);
   else if (action == "pause") r = control.pause(args["node"]);
   else if (action == "resume") r = control.resume(args["node"]);
-  else if (action == "apply") r = control.apply(args["file"]);
+  else if (action == "apply") r = control.apply(args["file"], may_load);
   else return answer(404, false, "unknown control action '" + action + "'");
   // Every control action is logged, whatever its outcome.
   std::string what = action + (args.count("node") ? " " + args["node"] : "") + (args.count("path") ? " " + args["path"] : "") +
                      (args.count("file") ? " " + args["file"] : "");
   engine.log(nullptr, r.ok ? WEIR_LOG_INFO : WEIR_LOG_WARN, "control: " + what + ": " + (r.ok ? "ok: " : "failed: ") + r.message);
-  return answer(r.ok ? 200 : 409, r.ok, r.message, r.pause_ms);
+  return answer(r.status ? r.status : r.ok ? 200 : 409, r.ok, r.message, r.pause_ms);
 }
 
 AdminAnswer admin_request(const Endpoint& admin, const std::string& path, const std::string& body, const std::string& token) {

@@ -2,7 +2,8 @@
 // the control routes behind `weir ctl`.
 //
 //   GET  /metrics          Prometheus text
-//   GET  /status           the graph with live counts (JSON; also GET /ctl/status)
+//   GET  /status           the graph with live counts (JSON), to anyone
+//   GET  /ctl/status       the same, as a control route (loopback or token)
 //   POST /ctl/swap         body: node=NAME\npath=PLUGIN.so
 //   POST /ctl/reload       body: node=NAME
 //   POST /ctl/pause        body: node=NAME
@@ -15,6 +16,7 @@
 //
 // Control routes answer only loopback peers, unless a token is configured,
 // in which case every control request must carry `Authorization: Bearer TOKEN`.
+// Loading a plugin (swap) needs the token, or --allow-swap-without-token.
 #pragma once
 
 #include "http_server.hpp"
@@ -28,7 +30,14 @@ namespace weir {
 class Engine;
 class Control;
 
-HttpResponse handle_admin(Engine& engine, Control& control, const std::string& token, const HttpRequest& request);
+struct AdminAccess {
+  std::string token;  // "" = control from loopback peers only
+  // `swap` (and an `apply` that changes a node's plugin) loads a library into
+  // this process and runs its code: without a token, only with this opt-in.
+  bool allow_swap_without_token = false;
+};
+
+HttpResponse handle_admin(Engine& engine, Control& control, const AdminAccess& access, const HttpRequest& request);
 // Control actions wait for node threads (a swap up to seconds): they run off
 // the server's network thread, so /metrics and /status keep answering.
 bool admin_request_blocks(const HttpRequest& request);

@@ -86,9 +86,12 @@ HostBatch* new_view(HostBatch* parent) {
 
 void retain(HostBatch* b, int32_t n) { b->refs.fetch_add(n, std::memory_order_relaxed); }
 
-void abandon(HostBatch* b) {
-  b->acks.clear();  // the groups leak on purpose: this only happens when shutting down hard
-  release(b);
+void abandon(HostBatch*) {
+  // The reference is kept for good: the batch never reaches zero, so its
+  // groups never complete and no source commits it. (Clearing its groups and
+  // releasing it raced with fan-out siblings still reading them, e.g. an
+  // operator deriving batches from the same input.) Only at a hard stop or a
+  // failure, shortly before the process exits: the leak is on purpose.
 }
 
 void release(HostBatch* b) {

@@ -65,8 +65,9 @@ void retain(HostBatch* b, int32_t n = 1);
 HostBatch* new_view(HostBatch* parent);
 // Drops one reference; the last one acks the batch's groups and recycles it.
 void release(HostBatch* b);
-// Drops a batch that was NOT delivered: its groups stay pending, so the
-// source never commits it and it is read again after a restart.
+// Drops a batch that was NOT delivered (a hard stop, a failed pipeline): its
+// groups stay pending, so the source never commits it and it is read again
+// after a restart.
 void abandon(HostBatch* b);
 
 }  // namespace weir

@@ -4,6 +4,8 @@
 #include "host_api.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
@@ -53,8 +55,29 @@ std::string convert(const NodeConfig& node, const weir_plugin& d, ParamValues& o
   return "";
 }
 
+// Keeps the last ERROR line N logs while it lives (see Node::captured_error).
+class ErrorCapture {
+ public:
+  explicit ErrorCapture(Node& n) : n_(n) { set(true); }
+  ~ErrorCapture() { set(false); }
+  // WHAT, with the plugin's own reason when it logged one.
+  std::string failed(const std::string& what) {
+    std::lock_guard lock(n_.error_capture_mu);
+    return n_.captured_error.empty() ? what : what + ": " + n_.captured_error;
+  }
+
+ private:
+  void set(bool on) {
+    std::lock_guard lock(n_.error_capture_mu);
+    n_.capturing_errors = on;
+    n_.captured_error.clear();
+  }
+  Node& n_;
+};
+
 // The swap itself, on the node's thread. Every failure leaves the old instance running.
 std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::shared_ptr<ParamValues> params) {
+  ErrorCapture errors(n);
   const weir_plugin& d = lib->descriptor();
   const weir_plugin_vtable* vt = d.vtable;
   // Sinks: let writes in flight finish against the instance that started them.
@@ -64,7 +87,7 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   std::string state;
   const weir_plugin_vtable* old_vt = n.descriptor->vtable;
   bool carry_state = (n.descriptor->flags & WEIR_FLAG_STATEFUL) && (d.flags & WEIR_FLAG_STATEFUL) && old_vt->snapshot;
-  if (carry_state && !snapshot_of(old_vt, n.instance, state)) return "snapshot of the running instance failed";
+  if (carry_state && !snapshot_of(old_vt, n.instance, state)) return errors.failed("snapshot of the running instance failed");
   // The descriptor must be current while the new instance is created: it
   // calls back into the host (ports, timers) during construction.
   const weir_plugin* old_descriptor = n.descriptor;
@@ -78,8 +101,8 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   };
   if (!fresh) return undo(std::string("create failed: ") + (err[0] ? err : "no message"));
   if (carry_state && vt->restore && vt->restore(fresh, state.data(), state.size()) != WEIR_OK)
-    return undo("restore of the snapshot failed");
-  if (vt->open && vt->open(fresh) != WEIR_OK) return undo("open failed");
+    return undo(errors.failed("restore of the snapshot failed"));
+  if (vt->open && vt->open(fresh) != WEIR_OK) return undo(errors.failed("open failed"));
 
   if (old_vt->close) old_vt->close(n.instance);
   old_vt->destroy(n.instance);
@@ -93,7 +116,7 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
     n.library = std::move(lib);  // the old library unloads when its last reference goes
     n.swapped_params = std::move(params);
   }
-  ++n.swaps;
+  n.swaps.fetch_add(1, std::memory_order_relaxed);
   return "";
 }
 
@@ -102,15 +125,21 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
 ControlResult Control::swap(const std::string& node, const std::string& path) {
   Node* n = engine_.find(node);
   if (!n) return {false, "no node named '" + node + "'"};
+  // Loading runs the library's constructors: only regular files in a plugin directory.
+  std::string real;
+  if (std::string why = check_plugin_file(path, options_.plugin_dirs, real); !why.empty())
+    return {false, "swap refused: " + why, 0, 403};
   std::shared_ptr<PluginLibrary> lib;
   try {
-    lib = PluginLibrary::load(path);  // ABI checked here, off the node's thread
+    lib = PluginLibrary::load(real);  // ABI checked here, off the node's thread
   } catch (const std::exception& e) {
     return {false, e.what()};
   }
   {
     std::lock_guard lock(n->swap_mu);
-    if (lib->path() == n->library->path()) return {false, path + " is the library already running; swap to a distinct file"};
+    std::error_code ec;
+    if (lib->path() == n->library->path() || std::filesystem::equivalent(lib->path(), n->library->path(), ec))
+      return {false, path + " is the library already running; swap to a distinct file"};
     if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
       return {false, lib->path() + ": " + why};
   }
@@ -119,14 +148,15 @@ ControlResult Control::swap(const std::string& node, const std::string& path) {
     if (c.name == node) cfg = &c;
   auto params = std::make_shared<ParamValues>();
   if (std::string why = convert(*cfg, lib->descriptor(), *params); !why.empty()) return {false, lib->path() + ": " + why};
-  int64_t t0 = 0, t1 = 0;
-  std::string err = engine_.on_node_thread(node, [&](Node& nn) {
-    t0 = monotonic_ns();
+  // The command owns what it uses: the node's queue shares it and may let go last.
+  auto pause_ns = std::make_shared<std::atomic<int64_t>>(0);
+  std::string err = engine_.on_node_thread(node, [lib, params, pause_ns](Node& nn) {
+    int64_t t0 = monotonic_ns();
     std::string r = swap_on_thread(nn, lib, params);
-    t1 = monotonic_ns();
+    pause_ns->store(monotonic_ns() - t0);
     return r;
   });
-  double pause_ms = (t1 - t0) / 1e6;
+  double pause_ms = pause_ns->load() / 1e6;
   if (!err.empty()) return {false, "swap of '" + node + "' refused, the old version keeps running: " + err, pause_ms};
   return {true, "node '" + node + "' now runs " + lib->descriptor().name + " " + lib->descriptor().version + " from " + path,
           pause_ms};
@@ -163,7 +193,7 @@ ControlResult Control::resume(const std::string& node) {
   return {true, "node '" + node + "' resumed"};
 }
 
-ControlResult Control::apply(const std::string& file) {
+ControlResult Control::apply(const std::string& file, bool may_load) {
   Diagnostics diags;
   auto config = load_pipeline(file, {}, diags);
   if (!config || !diags.empty()) {
@@ -188,6 +218,9 @@ ControlResult Control::apply(const std::string& file) {
     };
     if (inputs(n) != inputs(it->second)) return {false, "not applied: inputs of '" + name + "' changed (needs a restart)"};
   }
+  // The plugin directories are the running ones: a file must not name new places to load code from.
+  if (config->plugin_path != running.plugin_path)
+    return {false, "not applied: pipeline.plugin_path changed (needs a restart)"};
   // Nodes whose plugin or parameters changed are swapped to a fresh instance.
   std::string report;
   int changed = 0;
@@ -209,13 +242,20 @@ ControlResult Control::apply(const std::string& file) {
     };
     if (text(old) == text(fresh)) continue;
     ++changed;
+    if (fresh->plugin != old->plugin && !may_load)
+      return {false, "not applied: node '" + name + "' would load plugin '" + fresh->plugin +
+                         "', code run in the host: that needs the admin token or --allow-swap-without-token" + report,
+              0, 403};
+    std::string found = registry.path_of(fresh->plugin), real;
+    if (found.empty()) return {false, "not applied: unknown plugin '" + fresh->plugin + "'" + report};
+    if (std::string why = check_plugin_file(found, options_.plugin_dirs, real); !why.empty())
+      return {false, "not applied: " + why + report, 0, 403};
     std::shared_ptr<PluginLibrary> lib;
     try {
-      lib = registry.find(fresh->plugin);
+      lib = PluginLibrary::load(real);
     } catch (const std::exception& e) {
       return {false, "not applied: " + std::string(e.what()) + report};
     }
-    if (!lib) return {false, "not applied: unknown plugin '" + fresh->plugin + "'" + report};
     Node* n = engine_.find(name);
     if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
       return {false, "not applied: node '" + name + "': " + why + report};
@@ -223,7 +263,7 @@ ControlResult Control::apply(const std::string& file) {
     if (std::string why = convert(*fresh, lib->descriptor(), *params); !why.empty())
       return {false, "not applied: node '" + name + "': " + why + report};
     // Same library, new parameters: a fresh instance of the same code.
-    std::string err = engine_.on_node_thread(name, [&](Node& nn) { return swap_on_thread(nn, lib, params); });
+    std::string err = engine_.on_node_thread(name, [lib, params](Node& nn) { return swap_on_thread(nn, lib, params); });
     if (!err.empty()) return {false, "node '" + name + "' not changed: " + err + report};
     report += "\nnode '" + name + "' updated";
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace weir {
 
@@ -15,24 +16,35 @@ struct ControlResult {
   bool ok = false;
   std::string message;  // what happened, or why not
   double pause_ms = 0;  // how long the node stopped taking records
+  int status = 0;       // the HTTP status when not the usual (200 done, 409 refused)
+};
+
+struct ControlOptions {
+  // Where a swap or an apply may load a library from: the pipeline's plugin
+  // search path and every `weir run --plugin-dir DIR`.
+  std::vector<std::string> plugin_dirs;
 };
 
 class Control {
  public:
-  explicit Control(Engine& engine) : engine_(engine) {}
+  Control(Engine& engine, ControlOptions options) : engine_(engine), options_(std::move(options)) {}
 
-  // Replaces NODE's plugin by the library at PATH (a distinct file), keeping
-  // its parameters and (for stateful plugins) its state.
+  // Replaces NODE's plugin by the library at PATH (a distinct file, a regular
+  // file in a plugin directory: refused with 403 before it is loaded),
+  // keeping its parameters and (for stateful plugins) its state.
   ControlResult swap(const std::string& node, const std::string& path);
   ControlResult reload(const std::string& node);
   ControlResult pause(const std::string& node);
   ControlResult resume(const std::string& node);
   // Applies parameter or plugin changes from a pipeline file with the same
-  // nodes and edges; anything structural is refused with the reason.
-  ControlResult apply(const std::string& file);
+  // nodes and edges; anything structural is refused with the reason. Plugins
+  // come from the plugin directories only; another plugin than a node runs
+  // (new code in the host) only when MAY_LOAD.
+  ControlResult apply(const std::string& file, bool may_load);
 
  private:
   Engine& engine_;
+  ControlOptions options_;
 };
 
 }  // namespace weir

@@ -164,9 +164,15 @@ void Engine::stop() {
 }
 
 void Engine::fail(const std::string& why) {
-  failed_.store(true);
+  if (failed_.exchange(true)) {
+    // Most later failures are the first one's consequences (a push refused, a write abandoned).
+    log(nullptr, WEIR_LOG_WARN, "after the failure: " + why);
+    return;
+  }
   log(nullptr, WEIR_LOG_ERROR, "pipeline failed: " + why + "; stopping without acknowledging undelivered records");
+  // Wakes every node: those blocked on a full queue give up their push (see emit_batch).
   stop();
+  if (options_.on_failure) options_.on_failure();
 }
 
 bool Engine::check(Node& n, int status, const char* what) {
@@ -223,7 +229,9 @@ int emit_batch(Node& n, int32_t port, HostBatch* b) {
   }
   b->emitted_ns.store(monotonic_ns(), std::memory_order_relaxed);
   Engine* engine = n.engine;
-  auto abort = [engine] { return engine->hard_stopped(); };
+  // After a failure nothing more is delivered: a producer blocked on a full
+  // queue (its consumer may be the node that failed) abandons the batch.
+  auto abort = [engine] { return engine->abandoning(); };
   for (EdgeQueue* e : out.edges) {
     if (!e->push(b, abort)) {
       abandon(b);
@@ -262,7 +270,7 @@ void emit_control(Node& n, HostBatch* b) {
   for (const OutputPort& port : n.outputs) {
     for (EdgeQueue* e : port.edges) {
       retain(b);
-      if (!e->push(b, [engine] { return engine->hard_stopped(); })) release(b);
+      if (!e->push(b, [engine] { return engine->abandoning(); })) release(b);
     }
   }
   release(b);
@@ -310,11 +318,12 @@ void run_commands(Node& n) {
   }
   for (auto& c : todo) {
     if (n.finished.load()) {
-      c->done.set_value("node '" + n.name + "' has finished");
+      if (c->claim(NodeCommand::kCancelled)) c->done.set_value("node '" + n.name + "' has finished");
       continue;
     }
+    if (!c->claim(NodeCommand::kRunning)) continue;  // its waiter gave up: it must not run
     try {
-      c->done.set_value(c->work());
+      c->done.set_value(c->work(n));
     } catch (const std::exception& e) {
       c->done.set_value(e.what());
     }
@@ -330,7 +339,7 @@ std::string Engine::on_node_thread(const std::string& name, std::function<std::s
   }
   if (n->finished.load()) return "node '" + name + "' has finished";
   auto cmd = std::make_shared<NodeCommand>();
-  cmd->work = [n, work = std::move(work)] { return work(*n); };
+  cmd->work = std::move(work);
   auto result = cmd->done.get_future();
   {
     std::lock_guard lock(n->command_mu);
@@ -338,8 +347,12 @@ std::string Engine::on_node_thread(const std::string& name, std::function<std::s
     n->has_command = true;
   }
   n->signal.notify();
-  if (result.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready)
-    return "node '" + name + "' did not respond within " + std::to_string(timeout_ms) + " ms (busy in a long batch?)";
+  if (result.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready) return result.get();
+  if (cmd->claim(NodeCommand::kCancelled))
+    return "node '" + name + "' did not take the request within " + std::to_string(timeout_ms) +
+           " ms (busy in a long batch, or blocked on a full queue?); cancelled, nothing was changed";
+  // The node's thread started it meanwhile: it goes to its end, and the answer says how it went.
+  log(n, WEIR_LOG_INFO, "control request started after " + std::to_string(timeout_ms) + " ms; waiting for its outcome");
   return result.get();
 }
 
@@ -501,7 +514,7 @@ void Engine::final_checkpoint(Node& n) {
   int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
   while (!failed() && !hard_stopped() && monotonic_ns() < deadline) {
     if (!settle_checkpoint(n) || c.settled()) return;
-    wait_on(n, 100'000'000, [&] { return c.delivery_moved() || hard_stopped(); });
+    wait_on(n, 100'000'000, [&] { return c.delivery_moved() || abandoning(); });
   }
   if (!c.settled()) log(&n, WEIR_LOG_WARN, "last checkpoint not written: its output was not delivered in time");
 }
@@ -583,8 +596,8 @@ void Engine::run_sink(Node& n) {
       if (attempt == 0 || attempt % 10 == 0)
         log(&n, WEIR_LOG_WARN, "write failed (attempt " + std::to_string(attempt + 1) + "), retrying");
       // Sleep the whole backoff: upstream pushes wake the node, but must not cut it short.
-      for (int64_t until = monotonic_ns() + backoff_ns(attempt), now; !hard_stopped() && (now = monotonic_ns()) < until;)
-        wait_on(n, until - now, [&] { return hard_stopped(); });
+      for (int64_t until = monotonic_ns() + backoff_ns(attempt), now; !abandoning() && (now = monotonic_ns()) < until;)
+        wait_on(n, until - now, [&] { return abandoning(); });
     }
     abandon(b);  // not delivered: its group never completes, so the source does not commit it
   };

@@ -24,6 +24,7 @@
 namespace weir {
 
 class Engine;
+struct Node;
 
 struct NodeCounters {
   std::atomic<uint64_t> records_in{0}, records_out{0}, records_error{0}, batches_in{0}, commits{0};
@@ -42,10 +43,21 @@ struct OutputPort {
 };
 
 // Work the control plane asks a node's own thread to do between batches
-// (swap, reload, pause); returns "" or an error message.
+// (swap, reload, pause); returns "" or an error message. WORK owns everything it
+// uses (copies, shared_ptrs): the command is shared by the node's queue and its
+// waiter, and either of them may be first to let go. STATE is claimed once,
+// atomically: by the node's thread when it starts the work (kRunning), or by
+// the waiter when it gives up first (kCancelled: the work never runs). So a
+// control answer is never "refused" for work that then happens anyway.
 struct NodeCommand {
-  std::function<std::string()> work;
+  enum State : int { kQueued, kRunning, kCancelled };
+  std::function<std::string(Node&)> work;
+  std::atomic<int> state{kQueued};
   std::promise<std::string> done;
+  bool claim(int to) {
+    int expected = kQueued;
+    return state.compare_exchange_strong(expected, to, std::memory_order_acq_rel);
+  }
 };
 
 // One running node. Plugins see it as an opaque weir_node*.
@@ -68,7 +80,15 @@ struct Node {
     std::lock_guard lock(swap_mu);
     return descriptor->version;
   }
-  uint64_t swaps = 0;
+  std::atomic<uint64_t> swaps{0};  // written by the node's thread, read by /status
+
+  // During a swap: the last ERROR line the node logged (a callback that returns
+  // WEIR_FAILED says why through host->log; the SDK logs its exception), so
+  // the control answer can give the plugin's own reason. Plugins may log from
+  // their own threads, hence the lock.
+  std::mutex error_capture_mu;
+  bool capturing_errors = false;
+  std::string captured_error;
 
   std::mutex command_mu;
   std::vector<std::shared_ptr<NodeCommand>> commands;
@@ -120,6 +140,9 @@ struct EngineOptions {
   std::string dead_letter_path;  // JSON lines of unrouted error records ("" = log only)
   int32_t max_inflight_batches = 32;
   int64_t drain_timeout_ms = 30'000;
+  // Called once, on the thread that failed, when the pipeline fails (weir run
+  // bounds the time to exit with it).
+  std::function<void()> on_failure;
 };
 
 class Engine {
@@ -136,12 +159,18 @@ class Engine {
   int run();
   // Graceful stop: sources stop, queues drain, sinks flush. Safe from a signal thread.
   void stop();
+  // A node failed: every node stops at once, nothing more is delivered or
+  // acknowledged (batches in flight are abandoned, so their sources do not
+  // commit them), and run() returns 1. Logged as ERROR the first time.
   void fail(const std::string& why);
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   // Second Ctrl-C: give up on draining; nothing more is acknowledged.
   void hard_stop() { hard_stop_.store(true); stop(); }
   bool hard_stopped() const { return hard_stop_.load(std::memory_order_acquire); }
   bool failed() const { return failed_.load(); }
+  // Nothing more is delivered or acknowledged (a hard stop or a failure): a
+  // push into a full queue gives up, retries stop.
+  bool abandoning() const { return hard_stopped() || failed(); }
 
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   const std::vector<std::unique_ptr<EdgeQueue>>& edges() const { return edges_; }
@@ -153,7 +182,10 @@ class Engine {
   void log(const Node* node, int level, const std::string& message);
 
   // Runs WORK on NODE's thread between two batches and waits for its result
-  // ("" = ok). Fails if the node is unknown or has finished.
+  // ("" = ok). Fails if the node is unknown or has finished. If the node does
+  // not start WORK within TIMEOUT_MS, WORK is cancelled and never runs; once
+  // started, its result is waited for however long it takes. WORK must own
+  // whatever it uses (capture by value).
   std::string on_node_thread(const std::string& node, std::function<std::string(Node&)> work,
                              int64_t timeout_ms = 10'000);
   Node* find(const std::string& name) const;

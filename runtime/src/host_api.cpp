@@ -19,6 +19,10 @@ HostBatch* builder_batch(weir_builder* b) { return reinterpret_cast<HostBatch*>(
 void host_log(weir_node* n, int level, const char* message) {
   Node& node = node_of(n);
   node.engine->log(&node, level, message ? message : "");
+  if (level >= WEIR_LOG_ERROR) {
+    std::lock_guard lock(node.error_capture_mu);
+    if (node.capturing_errors) node.captured_error = message ? message : "";
+  }
 }
 
 weir_str host_intern(weir_node*, const char* data, uint32_t size) {
@@ -89,7 +93,7 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   b->emitted_ns.store(monotonic_ns(), std::memory_order_relaxed);
   Engine* engine = node.engine;
   for (EdgeQueue* e : out.edges)
-    if (!e->push(b, [engine] { return engine->hard_stopped(); })) {
+    if (!e->push(b, [engine] { return engine->abandoning(); })) {
       abandon(b);
       return WEIR_STOPPING;
     }
@@ -201,7 +205,7 @@ void host_gauge(weir_node* n, const char* name, const char* labels, double value
 
 int host_stopping(weir_node* n) {
   const Engine& e = *node_of(n).engine;
-  return e.hard_stopped() ? 2 : e.stopping() ? 1 : 0;
+  return e.abandoning() ? 2 : e.stopping() ? 1 : 0;  // a failed pipeline acknowledges nothing more either
 }
 
 int64_t host_now_ns(weir_node*) { return realtime_ns(); }

@@ -20,6 +20,7 @@
 #include <boost/program_options.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <csignal>
@@ -29,6 +30,7 @@
 #include <fstream>
 #include <iostream>
 #include <pthread.h>
+#include <thread>
 #include <unistd.h>
 
 namespace po = boost::program_options;
@@ -37,6 +39,8 @@ using namespace weir;
 namespace {
 
 constexpr int kExitOk = 0, kExitFailed = 1, kExitBadPipeline = 2, kExitUsage = 64;
+// How long a failed pipeline may take to exit (its nodes stop at once, then close).
+constexpr int kFailedExitMs = 10'000;
 
 const char* kUsage =
     "usage: weir <command> [options]\n\n"
@@ -308,17 +312,41 @@ int cmd_ctl(const std::vector<std::string>& argv) {
 }
 
 // Signals are taken by one thread with sigwait, so no other thread is interrupted.
+// That thread is detached and outlives the engine: it reaches the engine only
+// through this, under its lock, and cmd_run clears it before the engine goes
+// (a signal arriving as the pipeline ended used to call stop() on a freed engine).
+struct SignalTarget {
+  std::mutex mu;
+  Engine* engine = nullptr;
+};
+SignalTarget& signal_target() {
+  static auto* target = new SignalTarget;  // never destroyed: the thread may still wait on it at exit
+  return *target;
+}
+
 void watch_signals(Engine& engine) {
+  {
+    std::lock_guard lock(signal_target().mu);
+    signal_target().engine = &engine;
+  }
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  std::thread([&engine, set] {
+  std::thread([set] {
     int count = 0, sig = 0;
     while (sigwait(&set, &sig) == 0) {
+      std::lock_guard lock(signal_target().mu);
+      Engine* engine = signal_target().engine;
+      if (engine && engine->failed()) {
+        // Nothing more is delivered or acknowledged: there is nothing left to wait for.
+        std::cerr << "weir: the pipeline has failed; exiting now\n";
+        _exit(kExitFailed);
+      }
       if (++count == 1) {
+        if (!engine) continue;  // the pipeline has ended already
         std::cerr << "\nweir: stopping (draining queues; press Ctrl-C again to exit at once)\n";
-        engine.stop();
+        engine->stop();
       } else {
         std::cerr << "weir: exiting now; unacknowledged records will be read again on restart\n";
         _exit(130);
@@ -327,9 +355,16 @@ void watch_signals(Engine& engine) {
   }).detach();
 }
 
+void unwatch_signals() {
+  std::lock_guard lock(signal_target().mu);
+  signal_target().engine = nullptr;
+}
+
 int cmd_run(const std::vector<std::string>& argv) {
   PipelineArgs args;
   std::string metrics, dead_letter, status_out, admin_token, level = "info";
+  std::vector<std::string> plugin_dirs;
+  bool allow_swap_without_token = false;
   double duration = 0, progress_s = 5;
   bool progress_flag = false, no_progress = false;
   HttpLimits limits;
@@ -339,6 +374,10 @@ int cmd_run(const std::vector<std::string>& argv) {
                      "admin endpoint on HOST:PORT: 127.0.0.1:9464 (loopback), [::1]:9464, 0.0.0.0:9464 or [::]:9464 (every "
                      "interface), port 0 picks a free one; serves /metrics (Prometheus), /status (JSON), /ctl/* (weir ctl)")(
       "admin-token", po::value(&admin_token), "require this bearer token for /ctl/* (default $WEIR_ADMIN_TOKEN; without one, only loopback peers)")(
+      "plugin-dir", po::value(&plugin_dirs)->composing(),
+      "`weir ctl swap` may load libraries from this directory too, besides the plugin search path (repeatable)")(
+      "allow-swap-without-token", po::bool_switch(&allow_swap_without_token),
+      "let loopback peers `weir ctl swap` without a token (a swap runs the library's code in this process)")(
       "http-max-header-bytes", po::value(&limits.max_header_bytes)->default_value(limits.max_header_bytes),
       "admin endpoint: largest request line and header fields, in bytes (more: 431)")(
       "http-max-body-bytes", po::value(&limits.max_body_bytes)->default_value(limits.max_body_bytes),
@@ -376,6 +415,16 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (!plan) return kExitBadPipeline;
   EngineOptions options;
   options.dead_letter_path = dead_letter;
+  // A failed pipeline stops at once; should a plugin not return from its last
+  // call (close(), a client library blocked on a dead server), exit anyway.
+  options.on_failure = [] {
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(kFailedExitMs));
+      std::cerr << "weir: the pipeline failed " << kFailedExitMs / 1000
+                << " s ago and has not stopped (a plugin does not return); exiting now\n";
+      _exit(kExitFailed);
+    }).detach();
+  };
   Engine engine(*plan, options);
   Diagnostics diags;
   if (!engine.create(diags) || !engine.restore_checkpoints(diags)) {
@@ -384,14 +433,21 @@ int cmd_run(const std::vector<std::string>& argv) {
   }
   watch_signals(engine);
 
-  Control control(engine);
-  if (admin_token.empty())
-    if (const char* t = std::getenv("WEIR_ADMIN_TOKEN")) admin_token = t;
+  // A swap loads only from the directories the pipeline's plugins come from, and those named.
+  ControlOptions control_options;
+  control_options.plugin_dirs = registry->search_path();
+  for (const auto& dir : plugin_dirs) control_options.plugin_dirs.push_back(std::filesystem::absolute(dir).string());
+  Control control(engine, std::move(control_options));
+  AdminAccess access;
+  access.token = admin_token;
+  if (access.token.empty())
+    if (const char* t = std::getenv("WEIR_ADMIN_TOKEN")) access.token = t;
+  access.allow_swap_without_token = allow_swap_without_token;
   HttpServer server;
   if (listen) {
     HttpService service;
-    service.handle = [&engine, &control, &admin_token](const HttpRequest& request) {
-      return handle_admin(engine, control, admin_token, request);
+    service.handle = [&engine, &control, &access](const HttpRequest& request) {
+      return handle_admin(engine, control, access, request);
     };
     service.blocks = admin_request_blocks;
     service.log = [&engine](int level, const std::string& message) { engine.log(nullptr, level, message); };
@@ -427,6 +483,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
   });
   int rc = engine.run();
+  unwatch_signals();  // before the engine goes (at the end of this function)
   {
     std::lock_guard lock(done_mu);
     done = true;

@@ -112,7 +112,7 @@ std::string status_json(const Engine& engine) {
     node["name"] = n.name;
     node["plugin"] = n.plugin_name();
     node["version"] = n.plugin_version();
-    node["swaps"] = n.swaps;
+    node["swaps"] = n.swaps.load(std::memory_order_relaxed);
     node["paused"] = n.paused.load();
     node["kind"] = kind_label(n.kind);
     node["records_in"] = n.counters.records_in.load();

@@ -92,6 +92,33 @@ std::shared_ptr<PluginLibrary> PluginRegistry::find(const std::string& name_or_p
   return lib;
 }
 
+std::string PluginRegistry::path_of(const std::string& name_or_path) const {
+  if (name_or_path.find('/') != std::string::npos) return fs::exists(name_or_path) ? name_or_path : "";
+  auto it = files_.find(name_or_path);
+  return it == files_.end() ? "" : it->second;
+}
+
+std::string check_plugin_file(const std::string& path, const std::vector<std::string>& dirs, std::string& resolved) {
+  std::error_code ec;
+  fs::path real = fs::canonical(path, ec);  // realpath: resolves, opens nothing
+  if (ec) return path + ": " + ec.message();
+  fs::file_status st = fs::status(real, ec);
+  if (ec || !fs::is_regular_file(st)) return path + ": not a regular file; a plugin is a shared library file";
+  std::string allowed;
+  for (const auto& dir : dirs) {
+    allowed += (allowed.empty() ? "" : ", ") + dir;
+    fs::path d = fs::canonical(dir, ec);
+    if (ec) continue;
+    auto [d_end, r_end] = std::mismatch(d.begin(), d.end(), real.begin(), real.end());
+    if (d_end == d.end() && r_end != real.end()) {
+      resolved = real.string();
+      return "";
+    }
+  }
+  return path + ": not in a plugin directory (" + (allowed.empty() ? "none" : allowed) +
+         "); allow its directory with `weir run --plugin-dir DIR`";
+}
+
 std::vector<std::string> PluginRegistry::names() const {
   std::vector<std::string> out;
   for (const auto& [name, path] : files_) out.push_back(name);

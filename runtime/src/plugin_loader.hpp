@@ -42,6 +42,8 @@ class PluginRegistry {
   // By name ("redis_sink") or by path ("./x.so"). Null if absent; throws if
   // the file exists but cannot be loaded.
   std::shared_ptr<PluginLibrary> find(const std::string& name_or_path);
+  // The file find() would load ("" if none), without loading it.
+  std::string path_of(const std::string& name_or_path) const;
   std::vector<std::string> names() const;  // every plugin found on the path
   const std::vector<std::string>& search_path() const { return search_path_; }
 
@@ -50,6 +52,11 @@ class PluginRegistry {
   std::map<std::string, std::string> files_;  // name -> path, first on the path wins
   std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
 };
+
+// Loading a library runs its code (constructors) before any check: a library
+// named at run time (hot swap) must first be a regular file inside one of
+// DIRS, symlinks resolved. "" and RESOLVED = its real path, or why not.
+std::string check_plugin_file(const std::string& path, const std::vector<std::string>& dirs, std::string& resolved);
 
 // Where the host looks when the pipeline does not say: $WEIR_PLUGIN_PATH, the
 // build tree's plugins/ next to the binary, then the installed plugin dir.

@@ -1,11 +1,13 @@
 // test_pass — a pass-through operator compiled in several variants (see
 // CMakeLists.txt) for hot-swap tests: another version, an open() that fails,
-// different ports, and a stateful counter that must survive a swap (and, as
+// an open() slower than the control timeout, different ports, and a stateful counter that must survive a swap (and, as
 // test_partition_counter, one counter per source partition).
 #include <weir/per_partition.hpp>
 #include <weir/sdk.hpp>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #ifndef TEST_PASS_VERSION
 #define TEST_PASS_VERSION "1.0.0"
@@ -25,6 +27,9 @@ class TestPass : public weir::Plugin {
   weir_status open() override {
 #ifdef TEST_PASS_OPEN_FAILS
     throw std::runtime_error("this variant refuses to open");
+#endif
+#ifdef TEST_PASS_OPEN_DELAY_MS
+    std::this_thread::sleep_for(std::chrono::milliseconds(TEST_PASS_OPEN_DELAY_MS));
 #endif
     return WEIR_OK;
   }

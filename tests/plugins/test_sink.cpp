@@ -1,5 +1,5 @@
 // test_sink — writes each record's seq to a file, but can be slow, fail
-// (WEIR_RETRY), acknowledge asynchronously, fail async acks, reject records, or
+// (WEIR_RETRY), fail for good (WEIR_FAILED), acknowledge asynchronously, fail async acks, reject records, or
 // first write to a socket whose peer has closed (as a client library would).
 #include <weir/sdk.hpp>
 
@@ -22,6 +22,8 @@ const weir_param_spec kParams[] = {
     {"path", WEIR_PARAM_STRING, nullptr, 1, nullptr, "file to append seq values to (one per line)"},
     {"delay_us", WEIR_PARAM_INT, "0", 0, "us", "sleep per batch"},
     {"fail_every", WEIR_PARAM_INT, "0", 0, "writes", "every Nth write attempt returns WEIR_RETRY"},
+    {"fail_after", WEIR_PARAM_INT, "0", 0, "writes",
+     "the write attempt after this many returns WEIR_FAILED, as a sink that cannot go on (0 = never)"},
     {"async", WEIR_PARAM_BOOL, "false", 0, nullptr, "ack from a separate thread (WEIR_PENDING)"},
     {"async_fail_every", WEIR_PARAM_INT, "0", 0, "acks", "every Nth async ack reports failure"},
     {"reject_multiple_of", WEIR_PARAM_INT, "0", 0, nullptr, "send records whose seq is a multiple of this to the error port"},
@@ -33,6 +35,7 @@ class TestSink : public weir::Plugin {
  public:
   TestSink(weir::Context ctx, const weir::Params& p)
       : ctx_(ctx), path_(p.str("path")), delay_us_(p.integer("delay_us")), fail_every_(p.integer("fail_every")),
+        fail_after_(p.integer("fail_after")),
         async_(p.boolean("async")), async_fail_every_(p.integer("async_fail_every")),
         reject_multiple_of_(p.integer("reject_multiple_of")), write_closed_socket_(p.boolean("write_closed_socket")) {}
   ~TestSink() override {
@@ -52,6 +55,10 @@ class TestSink : public weir::Plugin {
   weir_status write(weir::Batch in) override {
     if (write_closed_socket_) closed_socket_write();
     if (delay_us_) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
+    if (fail_after_ && writes_++ == fail_after_) {
+      ctx_.error_log("failing for good, as told (fail_after = " + std::to_string(fail_after_) + ")");
+      return WEIR_FAILED;
+    }
     if (fail_every_ && ++attempts_ % fail_every_ == 0) return WEIR_RETRY;
     if (!async_) {
       store(in);
@@ -117,7 +124,7 @@ class TestSink : public weir::Plugin {
 
   weir::Context ctx_;
   std::string path_;
-  int64_t delay_us_, fail_every_;
+  int64_t delay_us_, fail_every_, fail_after_, writes_ = 0;
   bool async_;
   int64_t async_fail_every_, reject_multiple_of_;
   bool write_closed_socket_, warned_closed_ = false;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace weir::testing {
 namespace {
@@ -35,6 +36,9 @@ std::string deploy(const TempDir& dir, const std::string& plugin, const std::str
   return dir.file(as);
 }
 
+// `weir run` options for swapping from loopback without a token, libraries deployed in DIR.
+std::string swappable(const TempDir& dir) { return " --allow-swap-without-token --plugin-dir " + dir.path().string(); }
+
 std::string pipeline(const TempDir& dir, int64_t count, const std::string& middle, int64_t rate = 0) {
   return dir.write("p.toml", "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(count) +
                                  "\nrate = " + std::to_string(rate) + "\nbatch_size = 100\ncommit_log = \"" +
@@ -51,7 +55,7 @@ int64_t last_commit(const std::string& log) {
 TEST(HotSwap, PassThroughSwappedTwentyTimesUnderLoadLosesNothing) {
   TempDir dir;
   constexpr int64_t kCount = 3'000'000;
-  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass"), kEnv);
+  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass") + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string a = deploy(dir, "test_pass_v2", "a.so"), b = deploy(dir, "test_pass", "b.so");
   int swapped = 0;
@@ -74,13 +78,13 @@ TEST(HotSwap, PassThroughSwappedTwentyTimesUnderLoadLosesNothing) {
 TEST(HotSwap, BadLibrariesAreRefusedAndThePipelineCarriesOn) {
   TempDir dir;
   constexpr int64_t kCount = 200'000;
-  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass", /*rate batches/s*/ 200), kEnv);
+  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass", /*rate batches/s*/ 200) + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   struct Case {
     std::string plugin, expected;
   } cases[] = {
       {"test_bad_abi", "but this host speaks ABI"},
-      {"test_pass_open_fails", "open failed"},
+      {"test_pass_open_fails", "open failed: open: this variant refuses to open"},  // the plugin's own reason
       {"test_pass_other_ports", "output ports differ: [out] vs [other]"},
       {"test_sink", "kind differs"},
   };
@@ -107,7 +111,7 @@ TEST(HotSwap, BadLibrariesAreRefusedAndThePipelineCarriesOn) {
 TEST(HotSwap, SinkSwapLosesNothing) {
   TempDir dir;
   constexpr int64_t kCount = 1'000'000;
-  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass"), kEnv);
+  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass") + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string copy = deploy(dir, "test_sink", "sink2.so");
   RunResult r = weir.ctl("swap sink " + copy);
@@ -123,7 +127,7 @@ TEST(HotSwap, StatefulOperatorKeepsItsStateAcrossSwaps) {
                                              "\nrate = 100\nbatch_size = 100\n[nodes.mid]\nplugin = \"test_counter\"\ninputs = [\"src\"]\n"
                                              "[nodes.sink]\nplugin = \"file_sink\"\npath = \"" + dir.file("out") +
                                              "\"\ninputs = [\"mid.out\"]\n");
-  BackgroundWeir weir(dir, file, kEnv);
+  BackgroundWeir weir(dir, file + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string a = deploy(dir, "test_counter_v2", "c2.so"), b = deploy(dir, "test_counter", "c1.so");
   for (int i = 0; i < 4; ++i) {
@@ -164,7 +168,7 @@ TEST(HotSwap, RuleEngineSwappedMidWindowGivesTheSameOutput) {
   RunResult plain = run_weir("run " + pipeline("plain"));
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
 
-  BackgroundWeir weir(dir, pipeline("swapped"), kEnv);
+  BackgroundWeir weir(dir, pipeline("swapped") + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string a = dir.file("cep_a.so"), b = dir.file("cep_b.so");
   std::filesystem::copy_file(std::string(WEIR_PLUGIN_DIR) + "/weir_cep_rule.so", a);
@@ -189,6 +193,104 @@ TEST(HotSwap, RuleEngineSwappedMidWindowGivesTheSameOutput) {
   auto expected = sorted_lines(read_file(dir.file("plain")));
   ASSERT_GT(expected.size(), 100u) << "the rule flagged too little to compare";
   EXPECT_EQ(sorted_lines(read_file(dir.file("swapped"))), expected);
+}
+
+// A node blocked on a full queue (its downstream paused) cannot take a swap:
+// the request times out and says it was cancelled. It must then never run:
+// it used to stay queued, holding references into the finished request, and
+// run on resume (SIGSEGV, or a swap reported refused that happened anyway).
+TEST(HotSwap, SwapOfANodeBlockedOnAFullQueueIsCancelledAndNeverRuns) {
+  TempDir dir;
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass") + swappable(dir), kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  ASSERT_EQ(weir.ctl("pause sink").exit_code, 0);
+  usleep(500'000);  // the queues fill; mid blocks emitting into the sink's
+  RunResult r = weir.ctl("swap mid " + deploy(dir, "test_pass_v2", "v2.so"));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("cancelled, nothing was changed"), std::string::npos) << r.err;
+  RunResult resumed = weir.ctl("resume sink");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  usleep(500'000);  // mid runs again: a leftover command would run now
+  RunResult status = weir.ctl("status");
+  EXPECT_NE(status.out.find("\"name\":\"mid\",\"plugin\":\"test_pass\",\"version\":\"1.0.0\",\"swaps\":0"), std::string::npos)
+      << status.out;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << "139 = SIGSEGV\n" << weir.err();
+  EXPECT_EQ(weir.err().find("now runs"), std::string::npos) << weir.err();
+  auto seqs = numbers(read_file(dir.file("out")));
+  ASSERT_FALSE(seqs.empty());
+  expect_exactly_once(seqs, static_cast<int64_t>(seqs.size()));
+}
+
+// A swap the node starts in time but whose new instance opens slower than the
+// control timeout (11 s against 10 s): the answer waits for the outcome. It
+// used to say "did not respond" while the swap went ahead.
+TEST(HotSwap, SwapSlowerThanTheTimeoutAnswersItsOutcome) {
+  TempDir dir;
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 200) + swappable(dir), kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  RunResult r = weir.ctl("swap mid " + deploy(dir, "test_pass_slow_open", "slow.so"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("now runs test_pass 2.0.0"), std::string::npos) << r.out << r.err;
+  RunResult status = weir.ctl("status");
+  EXPECT_NE(status.out.find("\"name\":\"mid\",\"plugin\":\"test_pass\",\"version\":\"2.0.0\",\"swaps\":1"), std::string::npos)
+      << status.out;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
+}
+
+// A swap loads a library and runs its code in the host: without a token, only
+// when weir run opted in; with the token, anyone holding it.
+TEST(HotSwap, SwapNeedsTheTokenOrTheOptIn) {
+  TempDir dir;
+  std::string v2 = deploy(dir, "test_pass_v2", "v2.so");
+  {
+    BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 100) + " --plugin-dir " + dir.path().string(), kEnv);
+    ASSERT_TRUE(weir.started()) << weir.err();
+    RunResult r = weir.ctl("swap mid " + v2);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.err.find("swap refused: it loads a library into the running host"), std::string::npos) << r.err;
+    weir.signal(SIGINT);
+    ASSERT_TRUE(weir.wait(60));
+    EXPECT_EQ(weir.err().find("now runs"), std::string::npos) << weir.err();
+  }
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 100) + " --plugin-dir " + dir.path().string() + " --admin-token s3cret",
+                      kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  RunResult r = weir.ctl("--token s3cret swap mid " + v2);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+}
+
+// What a swap may load is checked before dlopen (which runs the library's
+// constructors): a regular file, in a plugin directory, symlinks resolved. A
+// FIFO used to block the admin thread in dlopen; any path was loaded.
+TEST(HotSwap, SwapLoadsOnlyRegularFilesInPluginDirectories) {
+  TempDir dir, elsewhere;
+  BackgroundWeir weir(dir, pipeline(dir, 0, "test_pass", 100) + swappable(dir), kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  std::string outside = deploy(elsewhere, "test_pass_v2", "v2.so");
+  RunResult r = weir.ctl("swap mid " + outside);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(outside + ": not in a plugin directory"), std::string::npos) << r.err;
+  std::filesystem::create_symlink(outside, dir.file("link.so"));
+  r = weir.ctl("swap mid " + dir.file("link.so"));
+  EXPECT_NE(r.err.find("not in a plugin directory"), std::string::npos) << "a symlink out is outside\n" << r.err;
+  ASSERT_EQ(mkfifo(dir.file("fifo.so").c_str(), 0600), 0);
+  r = weir.ctl("swap mid " + dir.file("fifo.so"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("fifo.so: not a regular file"), std::string::npos) << r.err;
+  r = weir.ctl("swap mid " + dir.path().string());
+  EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  // The pipeline never noticed, and a library in the directory still swaps in.
+  r = weir.ctl("swap mid " + deploy(dir, "test_pass_v2", "v2.so"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
 }
 
 TEST(HotSwap, PauseHoldsRecordsAndResumeDeliversThem) {
@@ -240,6 +342,13 @@ TEST(HotSwap, ControlNeedsTheTokenWhenOneIsSet) {
   EXPECT_NE(denied.err.find("forbidden"), std::string::npos) << denied.err;
   RunResult allowed = weir.ctl("--token s3cret pause sink");
   EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+  // `weir ctl status` is control too: it used to answer anyone.
+  RunResult status_denied = weir.ctl("status");
+  EXPECT_EQ(status_denied.exit_code, 1) << status_denied.out;
+  EXPECT_NE(status_denied.err.find("forbidden"), std::string::npos) << status_denied.err;
+  RunResult status = weir.ctl("--token s3cret status");
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("\"name\":\"sink\""), std::string::npos) << status.out;
   weir.signal(SIGTERM);
   ASSERT_TRUE(weir.wait(30));
 }

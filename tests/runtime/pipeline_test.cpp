@@ -116,6 +116,37 @@ TEST(Pipeline, StdoutClosedByItsReaderStopsThePipelineWithAnError) {
   EXPECT_NE(err.find("stdout is closed"), std::string::npos) << err;
 }
 
+// A sink that fails for good while its queue is full, behind an operator and a
+// fast source that keep pushing: weir exits 1, and nothing is committed that
+// both sinks did not write. It used to hang: upstream stayed blocked in push
+// (only a hard stop aborted it), `stopping: true` for ever, SIGTERM ignored.
+TEST(Pipeline, ASinkFailingWhileItsQueueIsFullEndsTheProcessWithExit1) {
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.src]\nplugin = \"test_source\"\ncount = 0\ncommit_log = \"" + dir.file("commits") +
+                                   "\"\n[nodes.pass]\nplugin = \"passthrough\"\ninputs = [\"src\"]\n"
+                                   "[nodes.a]\nplugin = \"test_sink\"\npath = \"" + dir.file("a") + "\"\ninputs = [\"pass.out\"]\n"
+                                   "[nodes.b]\nplugin = \"test_sink\"\npath = \"" + dir.file("b") +
+                                   "\"\ndelay_us = 2000\nfail_after = 200\ninputs = [\"pass.out\"]\n");
+  // The hang guard: a generous bound, not a timing assertion.
+  std::string cmd = kEnv + " timeout -s KILL 120 " + std::string(WEIR_BINARY) + " run --no-progress " + file + " 2>" +
+                    dir.file("err") + "; echo $? >" + dir.file("rc");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::string err = read_file(dir.file("err"));
+  ASSERT_EQ(read_file(dir.file("rc")), "1\n") << "137 = still running after 120 s\n" << err;
+  EXPECT_NE(err.find("pipeline failed: node 'b' write failed"), std::string::npos) << err;
+  EXPECT_EQ(err.find("has not stopped"), std::string::npos) << "the nodes stop by themselves, not by the last resort\n" << err;
+  // One partition: offset = seq. Every committed seq was written by both sinks.
+  auto commits = last_commits(read_file(dir.file("commits")));
+  int64_t committed = commits.count(0) ? commits[0] : -1;
+  for (const char* sink : {"a", "b"}) {
+    std::set<int64_t> written;
+    for (int64_t seq : numbers(read_file(dir.file(sink)))) written.insert(seq);
+    for (int64_t seq = 0; seq <= committed; ++seq) ASSERT_TRUE(written.count(seq)) << sink << " lacks committed seq " << seq;
+  }
+  EXPECT_LE(committed, 200 * 100 - 1) << "b wrote 200 batches of 100 before failing";
+}
+
 TEST(Pipeline, AsyncSinkWithFailedAcksRedeliversAndNeverCommitsAhead) {
   TempDir dir;
   std::string file = dir.write("p.toml",

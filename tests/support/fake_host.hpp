@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -263,6 +264,12 @@ class FakeHost {
 
  public:
   std::map<std::string, double> gauges;
+  // A gauge's value now, NaN if absent: plugins may set gauges from threads of their own.
+  double gauge_now(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = gauges.find(key);
+    return it == gauges.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+  }
   uint64_t holds_ = 0, releases_ = 0;
 
  private:

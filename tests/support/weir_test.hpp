@@ -59,14 +59,19 @@ inline RunResult run_weir(const std::string& args, const std::string& env = "") 
 }
 
 // `weir run FILE --metrics 127.0.0.1:0 ...` in the background; ctl() talks to it.
+// weir is this process's child (the shell execs it), so its exit status is known.
 class BackgroundWeir {
  public:
   BackgroundWeir(const TempDir& dir, const std::string& args, const std::string& env = "") : dir_(dir) {
-    std::string cmd = env + " " + WEIR_BINARY + " run " + args + " --metrics 127.0.0.1:0 >" + dir.file("bg.out") + " 2>" +
-                      dir.file("bg.err") + " & echo $! >" + dir.file("bg.pid");
-    if (std::system(cmd.c_str()) != 0) return;
-    pid_ = std::stoi(read_file(dir.file("bg.pid")));
-    for (int i = 0; i < 200 && admin_.empty(); ++i) {
+    std::string cmd = "exec env " + env + " " + WEIR_BINARY + " run " + args + " --metrics 127.0.0.1:0 >" + dir.file("bg.out") +
+                      " 2>" + dir.file("bg.err");
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (pid_ < 0) return;
+    for (int i = 0; i < 200 && admin_.empty() && !exited(); ++i) {
       usleep(25'000);
       std::string err = read_file(dir.file("bg.err"));
       size_t at = err.find("http://127.0.0.1:");
@@ -74,27 +79,40 @@ class BackgroundWeir {
     }
   }
   ~BackgroundWeir() {
-    if (pid_ > 0 && kill(pid_, 0) == 0) kill(pid_, SIGKILL);
+    if (pid_ > 0 && !exited()) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
   }
   bool started() const { return !admin_.empty(); }
   RunResult ctl(const std::string& args) const { return run_weir("ctl --admin " + admin_ + " " + args); }
   // Waits for the process to exit by itself; false on timeout.
   bool wait(int seconds) {
     for (int i = 0; i < seconds * 20; ++i) {
-      if (kill(pid_, 0) != 0) return true;
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) return true;
+      if (exited()) return true;
       usleep(50'000);
     }
-    return false;
+    return exited();
   }
-  void signal(int sig) const { kill(pid_, sig); }
+  // After wait(): the exit code (128 + N when killed by signal N), -1 while running.
+  int exit_code() { return exited() ? exit_code_ : -1; }
+  void signal(int sig) const {
+    if (exit_code_ < 0) kill(pid_, sig);
+  }
   std::string err() const { return read_file(dir_.file("bg.err")); }
   std::string out() const { return read_file(dir_.file("bg.out")); }
 
  private:
+  bool exited() {
+    if (exit_code_ >= 0) return true;
+    int status = 0;
+    if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  }
   const TempDir& dir_;
   pid_t pid_ = -1;
+  int exit_code_ = -1;
   std::string admin_;
 };
 

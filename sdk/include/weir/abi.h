@@ -206,7 +206,8 @@ typedef struct weir_host_api {
 
   /* 0 while running; 1 once a graceful shutdown has begun (sources should
    * return from poll; sinks keep retrying so the drain can finish); 2 on a
-   * hard stop (give up retrying: nothing more will be acknowledged). */
+   * hard stop or once the pipeline has failed (give up retrying: nothing
+   * more will be acknowledged). */
   int (*stopping)(weir_node* node);
 
   /* Current time in ns (processing time; the host may virtualize it in tests). */

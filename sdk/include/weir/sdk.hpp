@@ -276,7 +276,7 @@ class Context {
     host_->gauge(node_, name, labels, std::numeric_limits<double>::quiet_NaN());
   }
   bool stopping() const { return host_->stopping(node_) != 0; }
-  // A second Ctrl-C: stop retrying, nothing more will be acknowledged.
+  // A second Ctrl-C, or the pipeline failed: stop retrying, nothing more will be acknowledged.
   bool hard_stopping() const { return host_->stopping(node_) >= 2; }
   int64_t now_ns() const { return host_->now_ns(node_); }
   // ABI 1.1 (see abi.h). Sources: these partitions are now read here.
