@@ -55,7 +55,8 @@ int64_t last_commit(const std::string& log) {
 TEST(HotSwap, PassThroughSwappedTwentyTimesUnderLoadLosesNothing) {
   TempDir dir;
   constexpr int64_t kCount = 3'000'000;
-  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass") + swappable(dir), kEnv);
+  // 500 k records/s: the swaps happen while records flow, also on a loaded machine (ASan, CI).
+  BackgroundWeir weir(dir, pipeline(dir, kCount, "test_pass", /*rate batches/s*/ 5000) + swappable(dir), kEnv);
   ASSERT_TRUE(weir.started()) << weir.err();
   std::string a = deploy(dir, "test_pass_v2", "a.so"), b = deploy(dir, "test_pass", "b.so");
   int swapped = 0;

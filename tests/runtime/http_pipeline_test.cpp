@@ -77,8 +77,19 @@ class RunningWeir {
     }
     return false;
   }
+  // Whether the generator has emitted records yet (a loaded machine may take a while to start it).
+  bool records_flowed() const {
+    RawConn c = connect();
+    if (!c.ok() || !c.send(get("/metrics", false))) return false;
+    std::smatch m;
+    std::string body = c.response();
+    return std::regex_search(body, m, std::regex(R"re(weir_records_out_total\{node="gen"[^}]*\} ([0-9]+))re")) &&
+           std::stoll(m[1]) > 0;
+  }
   // Stops it as Ctrl-C would (SIGTERM: a background shell job ignores SIGINT) and returns its stderr.
+  // First lets records flow, so that "every record delivered" is about some records.
   std::string stop() const {
+    for (int i = 0; i < 200 && !records_flowed(); ++i) usleep(50'000);
     kill(pid_, SIGTERM);
     EXPECT_TRUE(wait(60)) << "weir did not stop";
     return err();
