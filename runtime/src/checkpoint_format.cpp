@@ -120,7 +120,11 @@ bool write_checkpoint(const std::string& path, const CheckpointData& d, std::str
     return false;
   };
   std::error_code dir_error;
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), dir_error);  // failure shows below
+  if (target.has_parent_path() && !fs::create_directories(target.parent_path(), dir_error) && dir_error) {
+    // Say why (e.g. a read-only file system), not what follows from it ("no such file").
+    error = target.parent_path().string() + ": cannot create the directory: " + dir_error.message();
+    return false;
+  }
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return failed(tmp + ": cannot be created");

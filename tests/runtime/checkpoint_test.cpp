@@ -152,5 +152,22 @@ TEST(Checkpoint, AByteFlippedAnywhereIsRefused) {
   }
 }
 
+TEST(Checkpoint, AReadOnlyDirectoryIsReportedAsSuch) {
+  // Issue 13: a read-only checkpoint directory was reported as "no such file".
+  TempDir dir;
+  std::string ro = dir.file("ro");
+  std::filesystem::create_directories(ro);
+  if (std::system(("mount -t tmpfs -o ro,size=1m tmpfs " + ro + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a read-only tmpfs here (needs root)";
+  std::string file = dir.write("p.toml", "[nodes.src]\nplugin = \"test_source\"\ncount = 2000\n"
+                                         "[nodes.count]\nplugin = \"test_counter\"\ninputs = [\"src\"]\ncheckpoint = \"" +
+                                             ro + "/state/count.ckpt\"\n"
+                                             "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"count.out\"]\n");
+  auto r = run_weir("run --no-progress " + file, kEnv);
+  std::system(("umount " + ro).c_str());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(ro + "/state: cannot create the directory: Read-only file system"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace weir::testing
