@@ -350,6 +350,8 @@ TEST(HotSwap, ControlNeedsTheTokenWhenOneIsSet) {
   RunResult status = weir.ctl("--token s3cret status");
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_NE(status.out.find("\"name\":\"sink\""), std::string::npos) << status.out;
+  // Resumed, so the stop drains at once (a paused sink holds it for the 30 s drain timeout).
+  EXPECT_EQ(weir.ctl("--token s3cret resume sink").exit_code, 0);
   weir.signal(SIGTERM);
   ASSERT_TRUE(weir.wait(30));
 }
