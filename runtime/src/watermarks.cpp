@@ -15,17 +15,19 @@ Watermarks::Verdict Watermarks::observe(int32_t partition, int64_t event_ns, int
   distance_ns = 0;
   if (event_ns == 0) return Verdict::kOnTime;  // unknown event time: nothing to judge it by
   Partition& p = find(partition);
-  // A partition's first record is never late: until it has a watermark the
-  // partition holds no clock back, so there is nothing it could be late for.
-  int64_t against = options_.per_partition || p.watermark_ns == kUnknown ? p.watermark_ns : clock(now_ns);
-  if (against != kUnknown) {
-    if (options_.allowed_lateness_ns >= 0 && event_ns < against - options_.allowed_lateness_ns) {
-      distance_ns = against - event_ns;
-      ++p.late;
-      return Verdict::kLate;
+  // A partition's first record is never late and never too far ahead: until it
+  // has a watermark the partition holds no clock back and has none to jump.
+  if (p.watermark_ns != kUnknown) {
+    if (options_.allowed_lateness_ns >= 0) {  // the node's clock only when lateness is judged: it walks every partition
+      int64_t against = options_.per_partition ? p.watermark_ns : clock(now_ns);
+      if (event_ns < against - options_.allowed_lateness_ns) {
+        distance_ns = against - event_ns;
+        ++p.late;
+        return Verdict::kLate;
+      }
     }
     // Ahead of its own partition's watermark: that is the clock it would move.
-    if (p.watermark_ns != kUnknown && event_ns - p.watermark_ns > options_.max_ahead_ns) {
+    if (event_ns - p.watermark_ns > options_.max_ahead_ns) {
       distance_ns = event_ns - p.watermark_ns;
       ++p.ahead;
       return Verdict::kTooFarAhead;
