@@ -2,13 +2,23 @@
 
 namespace weir {
 
+static weir_writer string_writer(std::string& out) {
+  out.clear();
+  return {&out, [](void* o, const void* data, size_t size) {
+            static_cast<std::string*>(o)->append(static_cast<const char*>(data), size);
+          }};
+}
+
 bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out) {
   if (!vt->snapshot) return false;
-  out.clear();
-  weir_writer w{&out, [](void* o, const void* data, size_t size) {
-                  static_cast<std::string*>(o)->append(static_cast<const char*>(data), size);
-                }};
+  weir_writer w = string_writer(out);
   return vt->snapshot(instance, &w) == WEIR_OK;
+}
+
+bool snapshot_of_partition(const weir_plugin_vtable* vt, void* instance, int32_t partition, std::string& out) {
+  if (!vt->snapshot_partition) return false;
+  weir_writer w = string_writer(out);
+  return vt->snapshot_partition(instance, partition, &w) == WEIR_OK;
 }
 
 Checkpointer::Checkpointer(std::string spec, int64_t interval_ms, Signal* wake, bool per_partition)
@@ -88,15 +98,13 @@ void Checkpointer::track_emitted(const std::vector<HostBatch*>& emitted) {
 }
 
 void Checkpointer::take(const std::string& plugin, std::string state, int64_t now_ns) {
-  // Records from a source that sets no positions all say partition 0, offset 0:
-  // saving that would make a restart skip every such record. Save none instead.
-  bool no_positions = admitted_ > 1 && seen_.size() == 1 && seen_.begin()->first == 0 && seen_.begin()->second == 0;
-  CheckpointData d{plugin, no_positions ? std::map<int32_t, int64_t>{} : seen_, {}, std::move(state)};
+  // A source without positions: save none (see no_positions()).
+  CheckpointData d{plugin, no_positions() ? std::map<int32_t, int64_t>{} : seen_, {}, std::move(state)};
   push_pending({{key_for(0), std::move(d)}}, now_ns);
 }
 
 void Checkpointer::take_partitions(const std::string& plugin, std::vector<PartitionSnapshot> parts, int64_t now_ns) {
-  bool no_positions = admitted_ > 1 && seen_.size() == 1 && seen_.begin()->first == 0 && seen_.begin()->second == 0;
+  bool no_positions = this->no_positions();
   std::map<std::string, CheckpointData> files;
   for (PartitionSnapshot& p : parts) {
     CheckpointData d{plugin, {}, {}, std::move(p.state)};

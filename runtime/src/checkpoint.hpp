@@ -45,6 +45,8 @@ namespace weir {
 
 // The plugin's snapshot() as bytes; false if it has none or it failed.
 bool snapshot_of(const weir_plugin_vtable* vt, void* instance, std::string& out);
+// The same for one partition's state (snapshot_partition, ABI 1.1).
+bool snapshot_of_partition(const weir_plugin_vtable* vt, void* instance, int32_t partition, std::string& out);
 
 // One per checkpointed node, used on the node's thread (deliveries complete on
 // any thread and wake it through WAKE). Input not covered by a written
@@ -120,6 +122,11 @@ class Checkpointer {
     return per_partition_ ? "partition-" + std::to_string(partition) : std::string();
   }
   void push_pending(std::map<std::string, CheckpointData> files, int64_t now_ns);
+  // Records from a source that sets no positions all say 0:0: saving that
+  // would make a restart skip every such record.
+  bool no_positions() const {
+    return admitted_ > 1 && seen_.size() == 1 && seen_.begin()->first == 0 && seen_.begin()->second == 0;
+  }
   std::string spec_;
   std::unique_ptr<CheckpointStore> store_;
   bool per_partition_ = false;

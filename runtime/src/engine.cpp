@@ -470,10 +470,7 @@ bool Engine::take_checkpoint(Node& n) {
     for (int32_t p : n.checkpoint->dirty_partitions()) {
       if (!n.held_partitions.count(p)) continue;
       std::string state;
-      weir_writer w{&state, [](void* o, const void* data, size_t size) {
-                      static_cast<std::string*>(o)->append(static_cast<const char*>(data), size);
-                    }};
-      if (n.descriptor->vtable->snapshot_partition(n.instance, p, &w) != WEIR_OK) {
+      if (!snapshot_of_partition(n.descriptor->vtable, n.instance, p, state)) {
         fail("node '" + n.name + "': snapshot of partition " + std::to_string(p) + " for checkpoint " +
              n.checkpoint->path_for(p) + " failed");
         return false;
