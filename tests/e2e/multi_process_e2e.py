@@ -158,21 +158,14 @@ def main():
     codes = [m.proc.wait(timeout=120) for m in members]
     e2e.check(codes == [0] * PROCESSES, f"every member exits 0 after SIGINT (got {codes})")
 
-    e2e.check(e2e.hbase_count(table) == total, f"HBase holds exactly {total} rows")
     want = expected(lines, scale.epoch_s(CHANGE_AT))
     e2e.check(want != scale.expected_members(lines), "the threshold change made a difference (else this proves nothing)")
-    actual = set(e2e.redis("SMEMBERS", DATE).split())
-    e2e.check(actual == want, f"Redis holds exactly the {len(want)} members of the independent computation "
-                              f"(missing {len(want - actual)}, extra {len(actual - want)})")
+    scale.compare("three processes", table, want, total)
     logs = [m.log() for m in members]
     e2e.check(all("[kafka] assigned" in l for l in logs), "every member logged the partitions it was assigned")
     e2e.check(sum(l.count("[kafka] revoked") for l in logs) > 0, "rebalances revoked partitions and logged it")
     e2e.check(any("resumed from checkpoint" in l for l in logs), "partitions moved with their windows (checkpoints)")
-    subprocess.run([os.path.join(e2e.BUILD, "weir-hbase"), "drop-table", "--table", table], capture_output=True)
-    if e2e.failures:
-        print(f"logs in {work}")
-    print(f"{len(e2e.passes)} passed, {len(e2e.failures)} failed")
-    return 1 if e2e.failures else 0
+    return e2e.finish(work, [table])
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import calendar
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -149,10 +148,7 @@ def main():
         table, total, _ = case(work, rule, name, **kw)
         compare(name, table, expected, total)
         tables.append(table)
-    for t in tables:
-        subprocess.run([os.path.join(e2e.BUILD, "weir-hbase"), "drop-table", "--table", t], capture_output=True)
-    print(f"{len(e2e.passes)} passed, {len(e2e.failures)} failed")
-    return 1 if e2e.failures else 0
+    return e2e.finish(work, tables)
 
 
 if __name__ == "__main__":

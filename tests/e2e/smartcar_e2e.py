@@ -130,6 +130,17 @@ class Pipeline:
         return self.proc.wait(timeout=120)
 
 
+def finish(work, tables):
+    """The end of an end-to-end test: its tables dropped (a table left behind slows HBase for
+    later tests), where its logs are if it failed, the summary line and the exit code."""
+    for t in tables:
+        subprocess.run([os.path.join(BUILD, "weir-hbase"), "drop-table", "--table", t], capture_output=True)
+    if failures:
+        print(f"logs in {work}")
+    print(f"{len(passes)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
 def hbase_rows(table):
     rows = {}
     out = run([os.path.join(BUILD, "weir-hbase"), "scan", "--table", table, "--json", "--limit", "1000000"])
