@@ -14,6 +14,7 @@
 #include "kafka_rule_store.hpp"
 #include "rule_store_fixture.hpp"
 
+#include <kafka_broker.hpp>
 #include <weir_test.hpp>
 
 #include <chrono>
@@ -27,15 +28,7 @@ namespace st = weir::cep::store;
 
 namespace {
 
-std::string bootstrap() {
-  const char* b = std::getenv("KAFKA_BOOTSTRAP");
-  return b ? b : "";
-}
-
-#define REQUIRE_BROKER()                                                                                  \
-  if (bootstrap().empty())                                                                                \
-  GTEST_SKIP() << "KAFKA_BOOTSTRAP is not set: start a broker with scripts/services/kafka.sh start, then " \
-                  "`source .services/kafka.env`"
+using weir::testing::bootstrap;
 
 std::string unique_topic(const std::string& base) {
   return base + "-" + std::to_string(::getpid()) + "-" +

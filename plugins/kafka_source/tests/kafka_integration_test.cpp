@@ -3,6 +3,8 @@
 // Skipped, saying so, when KAFKA_BOOTSTRAP is not set.
 #include "kafka_e2e.hpp"
 
+#include <kafka_broker.hpp>
+
 #include <algorithm>
 #include <set>
 
@@ -11,15 +13,7 @@ using weir::testing::TempDir;
 
 namespace {
 
-std::string bootstrap() {
-  const char* b = std::getenv("KAFKA_BOOTSTRAP");
-  return b ? b : "";
-}
-
-#define REQUIRE_BROKER()                                                                                  \
-  if (bootstrap().empty())                                                                                \
-  GTEST_SKIP() << "KAFKA_BOOTSTRAP is not set: start a broker with scripts/services/kafka.sh start, then " \
-                  "`source .services/kafka.env`"
+using weir::testing::bootstrap;
 
 TEST(KafkaIntegration, LoggenThroughKafkaEachRecordOnce) {
   REQUIRE_BROKER();
