@@ -186,10 +186,12 @@ ControlResult Control::pause(const std::string& node) {
 }
 
 ControlResult Control::resume(const std::string& node) {
-  Node* n = engine_.find(node);
-  if (!n) return {false, "no node named '" + node + "'"};
-  n->paused = false;
-  n->signal.notify();
+  std::vector<Node*> tasks = engine_.tasks_of(node);
+  if (tasks.empty()) return {false, "no node named '" + node + "'"};
+  for (Node* n : tasks) {
+    n->paused = false;
+    n->signal.notify();
+  }
   return {true, "node '" + node + "' resumed"};
 }
 

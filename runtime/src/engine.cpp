@@ -52,49 +52,73 @@ void Engine::log(const Node* node, int level, const std::string& message) {
   size_t len = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
   std::snprintf(stamp + len, sizeof stamp - len, ".%03dZ", static_cast<int>(ns / 1'000'000 % 1000));
   std::lock_guard lock(log_mu_);
-  std::cerr << stamp << ' ' << level_name(level) << ' ' << (node ? "[" + node->name + "] " : std::string()) << message
+  std::cerr << stamp << ' ' << level_name(level) << ' ' << (node ? "[" + node->label() + "] " : std::string()) << message
             << std::endl;
 }
 
 Engine::Engine(PipelinePlan& plan, EngineOptions options) : plan_(plan), options_(std::move(options)) {
   started_ns_ = monotonic_ns();
+  std::vector<std::vector<Node*>> tasks(plan_.nodes.size());
   for (size_t i = 0; i < plan_.nodes.size(); ++i) {
-    auto n = std::make_unique<Node>();
-    n->index = i;
-    n->name = plan_.nodes[i].name;
-    n->library = plan_.nodes[i].library;
-    n->descriptor = &n->library->descriptor();
-    n->kind = n->descriptor->kind;
-    n->engine = this;
-    for (const auto& port : plan_.nodes[i].output_ports) {
-      if (port == "error") n->error_port = static_cast<int32_t>(n->outputs.size());
-      n->outputs.push_back({port, {}});
-    }
     const NodePlan& p = plan_.nodes[i];
-    for (size_t o = 0; o < n->outputs.size(); ++o)
-      if (n->outputs[o].name == "late" && p.allowed_lateness_ms) n->late_port = static_cast<int32_t>(o);
-    if (n->descriptor->kind == WEIR_SOURCE) n->tracker = std::make_unique<AckTracker>(&n->signal);
-    n->per_partition = p.per_partition;
-    if (n->kind == WEIR_OPERATOR && (n->descriptor->flags & WEIR_FLAG_STATEFUL)) {
-      WatermarkOptions w;
-      w.allowed_lateness_ns = p.allowed_lateness_ms ? *p.allowed_lateness_ms * 1'000'000 : -1;
-      w.idle_timeout_ns = p.idle_timeout_ms * 1'000'000;
-      w.max_ahead_ns = p.max_ahead_ms * 1'000'000;
-      w.per_partition = p.per_partition;
-      n->watermarks = std::make_unique<Watermarks>(w);
+    for (uint32_t t = 0; t < p.parallelism; ++t) {
+      nodes_.push_back(make_node(i, t));
+      tasks[i].push_back(nodes_.back().get());
     }
-    if (!p.checkpoint.empty())
-      n->checkpoint = std::make_unique<Checkpointer>(p.checkpoint, p.checkpoint_interval_ms, &n->signal, p.per_partition);
-    nodes_.push_back(std::move(n));
   }
+  // Every task of the upstream node reaches every task of the downstream one.
   for (const Edge& e : plan_.edges) {
-    Node& from = *nodes_[e.from_node];
-    Node& to = *nodes_[e.to_node];
-    edges_.push_back(std::make_unique<EdgeQueue>(plan_.config.queue_batches, &from.signal, &to.signal));
-    for (auto& port : from.outputs)
-      if (port.name == e.from_port) port.edges.push_back(edges_.back().get());
-    to.inputs.push_back(edges_.back().get());
+    std::vector<EdgeQueue*>& queues = plan_edge_queues_.emplace_back();
+    for (Node* from : tasks[e.from_node]) {
+      std::vector<EdgeQueue*> target;
+      for (Node* to : tasks[e.to_node]) {
+        edges_.push_back(std::make_unique<EdgeQueue>(plan_.config.queue_batches, &from->signal, &to->signal));
+        EdgeQueue* q = edges_.back().get();
+        target.push_back(q);
+        queues.push_back(q);
+        to->inputs.push_back(q);
+      }
+      for (auto& port : from->outputs)
+        if (port.name == e.from_port) {
+          port.edges.insert(port.edges.end(), target.begin(), target.end());
+          port.targets.push_back(target);
+        }
+    }
   }
+}
+
+std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
+  const NodePlan& p = plan_.nodes[plan_index];
+  auto n = std::make_unique<Node>();
+  n->index = nodes_.size();
+  n->plan_index = plan_index;
+  n->task = task;
+  n->tasks = p.parallelism;
+  n->name = p.name;
+  n->library = p.library;
+  n->descriptor = &n->library->descriptor();
+  n->kind = n->descriptor->kind;
+  n->engine = this;
+  for (const auto& port : p.output_ports) {
+    if (port == "error") n->error_port = static_cast<int32_t>(n->outputs.size());
+    n->outputs.push_back({port, {}, {}});
+  }
+  for (size_t o = 0; o < n->outputs.size(); ++o)
+    if (n->outputs[o].name == "late" && p.allowed_lateness_ms) n->late_port = static_cast<int32_t>(o);
+  if (n->descriptor->kind == WEIR_SOURCE) n->tracker = std::make_unique<AckTracker>(&n->signal);
+  n->per_partition = p.per_partition;
+  if (n->kind == WEIR_OPERATOR && (n->descriptor->flags & WEIR_FLAG_STATEFUL)) {
+    WatermarkOptions w;
+    w.allowed_lateness_ns = p.allowed_lateness_ms ? *p.allowed_lateness_ms * 1'000'000 : -1;
+    w.idle_timeout_ns = p.idle_timeout_ms * 1'000'000;
+    w.max_ahead_ns = p.max_ahead_ms * 1'000'000;
+    w.per_partition = p.per_partition;
+    n->watermarks = std::make_unique<Watermarks>(w);
+  }
+  // Tasks share the node's checkpoints: each writes the partitions it holds.
+  if (!p.checkpoint.empty())
+    n->checkpoint = std::make_unique<Checkpointer>(p.checkpoint, p.checkpoint_interval_ms, &n->signal, p.per_partition);
+  return n;
 }
 
 Engine::~Engine() {
@@ -108,10 +132,10 @@ Engine::~Engine() {
 bool Engine::create(Diagnostics& diags) {
   for (auto& n : nodes_) {
     char err[1024] = {0};
-    const NodePlan& p = plan_.nodes[n->index];
+    const NodePlan& p = plan_.nodes[n->plan_index];
     n->instance = n->descriptor->vtable->create(&host_api(), reinterpret_cast<weir_node*>(n.get()), p.params.data(),
                                                 p.params.size(), err, sizeof err);
-    if (!n->instance)
+    if (!n->instance && !(n->task > 0 && nodes_[n->index - 1]->instance == nullptr))  // once per node
       diags.add(p.pos, std::string(n->descriptor->name) + " \"" + n->name + "\": " + (err[0] ? err : "create failed"));
   }
   return diags.empty();
@@ -122,7 +146,7 @@ bool Engine::restore_checkpoints(Diagnostics& diags) {
   for (auto& n : nodes_) {
     if (!n->checkpoint || !n->instance) continue;
     std::string error;
-    if (!n->checkpoint->open(pipeline, n->name, error)) diags.add(plan_.nodes[n->index].pos, "node '" + n->name + "': " + error);
+    if (!n->checkpoint->open(pipeline, n->name, error)) diags.add(plan_.nodes[n->plan_index].pos, "node '" + n->name + "': " + error);
     else resume(*n, diags);
   }
   return diags.empty();
@@ -132,7 +156,7 @@ void Engine::resume(Node& n, Diagnostics& diags) {
   // State per partition is restored partition by partition, before each one's
   // first record (hold_partition): which partitions are ours is known only then.
   if (n.per_partition) return;
-  const SourcePos& pos = plan_.nodes[n.index].pos;
+  const SourcePos& pos = plan_.nodes[n.plan_index].pos;
   std::string error;
   std::optional<CheckpointData> saved = n.checkpoint->saved_node(error);
   if (!saved) {
@@ -181,65 +205,7 @@ bool Engine::check(Node& n, int status, const char* what) {
   return false;
 }
 
-// ------------------------------------------------------------------ routing
-
-int emit_batch(Node& n, int32_t port, HostBatch* b) {
-  b->seal();
-  if (port < 0 || port >= static_cast<int32_t>(n.outputs.size()) || b->count == 0) {
-    release(b);
-    return port < 0 ? WEIR_FAILED : WEIR_OK;
-  }
-  b->origin_node = static_cast<uint32_t>(n.index);
-  if (n.tracker) {
-    // A source batch: one ack group with the highest offset per partition.
-    std::vector<weir_position> highest;
-    for (uint32_t i = 0; i < b->count; ++i) {
-      const weir_position& p = b->records[i].position;
-      auto it = std::find_if(highest.begin(), highest.end(), [&](auto& h) { return h.partition == p.partition; });
-      if (it == highest.end()) highest.push_back(p);
-      else it->offset = std::max(it->offset, p.offset);
-    }
-    b->acks.push_back(n.tracker->open_group(std::move(highest)));
-  } else if (n.current && b->acks.empty()) {
-    // Derived from the input being processed: it keeps the input's groups pending
-    // (a view of an input carries them already).
-    for (AckGroup* g : n.current->acks) {
-      g->retain();
-      b->acks.push_back(g);
-    }
-  }
-  const OutputPort& out = n.outputs[port];
-  if (port == n.error_port) n.counters.records_error.fetch_add(b->count, std::memory_order_relaxed);
-  else n.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
-  if (out.edges.empty()) {
-    if (port == n.error_port) {
-      for (uint32_t i = 0; i < b->count; ++i) {
-        const weir_record& r = b->records[i];
-        const weir_value* reason = Record(&r).field("error_reason");
-        n.engine->dead_letter(n, r, reason && reason->type == WEIR_STRING ? std::string(view(reason->as.str)) : "");
-      }
-    }
-    release(b);  // nobody listens: the records are done
-    return WEIR_OK;
-  }
-  if (out.edges.size() > 1) retain(b, static_cast<int32_t>(out.edges.size() - 1));
-  if (n.collecting) {
-    retain(b);  // dropped in end_callback, so the batch outlives the callback
-    n.emitted_now.push_back(b);
-  }
-  b->emitted_ns.store(monotonic_ns(), std::memory_order_relaxed);
-  Engine* engine = n.engine;
-  // After a failure nothing more is delivered: a producer blocked on a full
-  // queue (its consumer may be the node that failed) abandons the batch.
-  auto abort = [engine] { return engine->abandoning(); };
-  for (EdgeQueue* e : out.edges) {
-    if (!e->push(b, abort)) {
-      abandon(b);
-      return WEIR_STOPPING;
-    }
-  }
-  return WEIR_OK;
-}
+// ------------------------------------------------------------------ callbacks
 
 void begin_callback(Node& n) { n.collecting = n.kind == WEIR_OPERATOR; }
 
@@ -263,17 +229,6 @@ void end_callback(Node& n) {
   if (n.checkpoint) n.checkpoint->track_emitted(n.emitted_now);
   for (HostBatch* b : n.emitted_now) release(b);
   n.emitted_now.clear();
-}
-
-void emit_control(Node& n, HostBatch* b) {
-  Engine* engine = n.engine;
-  for (const OutputPort& port : n.outputs) {
-    for (EdgeQueue* e : port.edges) {
-      retain(b);
-      if (!e->push(b, [engine] { return engine->abandoning(); })) release(b);
-    }
-  }
-  release(b);
 }
 
 void discard_errors(Node& n) {
@@ -330,30 +285,47 @@ void run_commands(Node& n) {
   }
 }
 
-std::string Engine::on_node_thread(const std::string& name, std::function<std::string(Node&)> work, int64_t timeout_ms) {
-  Node* n = find(name);
-  if (!n) {
-    std::vector<std::string> names;
-    for (const auto& node : nodes_) names.push_back(node->name);
-    return "no node named '" + name + "'" + did_you_mean(name, names);
-  }
-  if (n->finished.load()) return "node '" + name + "' has finished";
+std::vector<Node*> Engine::tasks_of(const std::string& name) const {
+  std::vector<Node*> out;
+  for (const auto& n : nodes_)
+    if (n->name == name) out.push_back(n.get());
+  return out;
+}
+
+// One node's command on one of its tasks.
+static std::string on_task_thread(Engine& engine, Node& n, std::function<std::string(Node&)> work, int64_t timeout_ms) {
+  if (n.finished.load()) return "node '" + n.label() + "' has finished";
   auto cmd = std::make_shared<NodeCommand>();
   cmd->work = std::move(work);
   auto result = cmd->done.get_future();
   {
-    std::lock_guard lock(n->command_mu);
-    n->commands.push_back(cmd);
-    n->has_command = true;
+    std::lock_guard lock(n.command_mu);
+    n.commands.push_back(cmd);
+    n.has_command = true;
   }
-  n->signal.notify();
+  n.signal.notify();
   if (result.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready) return result.get();
   if (cmd->claim(NodeCommand::kCancelled))
-    return "node '" + name + "' did not take the request within " + std::to_string(timeout_ms) +
+    return "node '" + n.label() + "' did not take the request within " + std::to_string(timeout_ms) +
            " ms (busy in a long batch, or blocked on a full queue?); cancelled, nothing was changed";
   // The node's thread started it meanwhile: it goes to its end, and the answer says how it went.
-  log(n, WEIR_LOG_INFO, "control request started after " + std::to_string(timeout_ms) + " ms; waiting for its outcome");
+  engine.log(&n, WEIR_LOG_INFO, "control request started after " + std::to_string(timeout_ms) + " ms; waiting for its outcome");
   return result.get();
+}
+
+std::string Engine::on_node_thread(const std::string& name, std::function<std::string(Node&)> work, int64_t timeout_ms) {
+  std::vector<Node*> tasks = tasks_of(name);
+  if (tasks.empty()) {
+    std::vector<std::string> names;
+    for (const auto& node : nodes_) names.push_back(node->name);
+    return "no node named '" + name + "'" + did_you_mean(name, names);
+  }
+  // Task after task: a task that refuses stops the round (those before it
+  // keep what they did, and the answer names the task).
+  for (Node* n : tasks)
+    if (std::string err = on_task_thread(*this, *n, work, timeout_ms); !err.empty())
+      return tasks.size() == 1 ? err : "task " + std::to_string(n->task) + " of " + std::to_string(tasks.size()) + ": " + err;
+  return "";
 }
 
 // ------------------------------------------------------------------ node threads
@@ -692,7 +664,7 @@ int Engine::run() {
     Node* n = np.get();
     n->thread = std::thread([this, n] {
       // `top -H`, perf and gdb show which node a thread runs (names are cut at 15 bytes).
-      pthread_setname_np(pthread_self(), ("w:" + n->name).substr(0, 15).c_str());
+      pthread_setname_np(pthread_self(), ("w:" + n->label()).substr(0, 15).c_str());
       switch (n->descriptor->kind) {
         case WEIR_SOURCE: run_source(*n); break;
         case WEIR_OPERATOR: run_operator(*n); break;

@@ -37,9 +37,13 @@ struct NodeCounters {
   Histogram hop_ns;    // time a batch waited in the queue before this node took it
 };
 
+// Where a port's batches go: every destination node gets each record, and a
+// destination running as several tasks gets it in the task that owns the
+// record's source partition (routing.cpp).
 struct OutputPort {
   std::string name;
-  std::vector<EdgeQueue*> edges;
+  std::vector<EdgeQueue*> edges;                 // every queue, for depth, closing and "leads nowhere"
+  std::vector<std::vector<EdgeQueue*>> targets;  // per destination node: one queue per task
 };
 
 // Work the control plane asks a node's own thread to do between batches
@@ -62,8 +66,13 @@ struct NodeCommand {
 
 // One running node. Plugins see it as an opaque weir_node*.
 struct Node {
-  size_t index = 0;
-  std::string name;
+  size_t index = 0;       // in Engine::nodes()
+  size_t plan_index = 0;  // in PipelinePlan::nodes
+  std::string name;       // the node's name in the pipeline, shared by its tasks
+  // `parallelism = N`: this is task TASK of TASKS, each an instance of its own
+  // with a thread of its own, reading the partitions whose number % TASKS is TASK.
+  uint32_t task = 0, tasks = 1;
+  std::string label() const { return tasks == 1 ? name : name + "#" + std::to_string(task); }
   uint32_t kind = 0;  // weir_kind; a swap never changes it
   // Replaced by a hot swap on the node's own thread; other threads read them
   // under swap_mu (see plugin_name()).
@@ -174,6 +183,8 @@ class Engine {
 
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   const std::vector<std::unique_ptr<EdgeQueue>>& edges() const { return edges_; }
+  // The queues of the plan's edge I: one per pair of tasks at its two ends.
+  const std::vector<EdgeQueue*>& queues_of_edge(size_t i) const { return plan_edge_queues_[i]; }
   const PipelinePlan& plan() const { return plan_; }
   // After `weir ctl apply`: the running parameters now come from this file.
   void adopt_config(PipelineConfig config) { plan_.config = std::move(config); }
@@ -188,10 +199,12 @@ class Engine {
   // whatever it uses (capture by value).
   std::string on_node_thread(const std::string& node, std::function<std::string(Node&)> work,
                              int64_t timeout_ms = 10'000);
-  Node* find(const std::string& name) const;
+  Node* find(const std::string& name) const;  // its first task
+  std::vector<Node*> tasks_of(const std::string& name) const;
   void dead_letter(const Node& node, const weir_record& record, const std::string& reason);
 
  private:
+  std::unique_ptr<Node> make_node(size_t plan_index, uint32_t task);
   void run_source(Node& n);
   void run_operator(Node& n);
   void run_sink(Node& n);
@@ -213,6 +226,7 @@ class Engine {
   EngineOptions options_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::unique_ptr<EdgeQueue>> edges_;
+  std::vector<std::vector<EdgeQueue*>> plan_edge_queues_;
   std::atomic<bool> stopping_{false}, failed_{false}, hard_stop_{false};
   std::atomic<int64_t> started_ns_{0};  // read by the metrics thread
   std::mutex log_mu_;
@@ -238,8 +252,11 @@ void attach_to_emitted(Node& n, const std::vector<AckGroup*>& groups);
 // Runs the commands queued for N (on N's thread).
 void run_commands(Node& n);
 
-// Host-side routing shared with the C callbacks.
+// Host-side routing shared with the C callbacks (routing.cpp).
 int emit_batch(Node& n, int32_t port, HostBatch* b);
+// Sends B on port PORT as it is (its records are counted; its groups are not
+// touched): takes one reference of B.
+int send_batch(Node& n, int32_t port, HostBatch* b);
 void flush_errors(Node& n);
 // Sends B (a control batch, e.g. revoked partitions) on every output edge.
 void emit_control(Node& n, HostBatch* b);

@@ -42,7 +42,7 @@ int32_t host_output_port(weir_node* n, const char* name) {
     if (node.outputs[i].name == name) return static_cast<int32_t>(i);
   if (node.descriptor->flags & WEIR_FLAG_DYNAMIC_OUTPUTS) {
     // A port nobody wired: records sent there are done at once.
-    node.outputs.push_back({name, {}});
+    node.outputs.push_back({name, {}, {}});
     return static_cast<int32_t>(node.outputs.size() - 1);
   }
   return -1;
@@ -82,22 +82,8 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   }
   // The same records go on: share the batch, no copy. Its groups already
   // cover it, so nothing new is attached.
-  const OutputPort& out = node.outputs[port];
-  node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
-  if (out.edges.empty()) return WEIR_OK;
-  retain(b, static_cast<int32_t>(out.edges.size()));
-  if (node.collecting) {
-    retain(b);
-    node.emitted_now.push_back(b);
-  }
-  b->emitted_ns.store(monotonic_ns(), std::memory_order_relaxed);
-  Engine* engine = node.engine;
-  for (EdgeQueue* e : out.edges)
-    if (!e->push(b, [engine] { return engine->abandoning(); })) {
-      abandon(b);
-      return WEIR_STOPPING;
-    }
-  return WEIR_OK;
+  retain(b);
+  return send_batch(node, port, b);
 }
 
 weir_str copy_into(HostBatch* b, weir_str s) {

@@ -14,12 +14,18 @@ static const char* kind_label(uint32_t kind) {
   return kind == WEIR_SOURCE ? "source" : kind == WEIR_SINK ? "sink" : "operator";
 }
 
+// A node running as several tasks has a series per task.
+static std::string task_label(const Node& n) {
+  return n.tasks == 1 ? "" : ",task=\"" + std::to_string(n.task) + "\"";
+}
+static std::string node_labels(const Node& n) { return "node=\"" + n.name + "\"" + task_label(n); }
+
 std::string prometheus_text(const Engine& engine) {
   std::ostringstream out;
   auto counter = [&](const char* name, const char* help, auto get) {
     out << "# HELP weir_" << name << ' ' << help << "\n# TYPE weir_" << name << " counter\n";
     for (const auto& n : engine.nodes())
-      out << "weir_" << name << "{node=\"" << n->name << "\",plugin=\"" << n->plugin_name() << "\"} " << get(*n)
+      out << "weir_" << name << "{" << node_labels(*n) << ",plugin=\"" << n->plugin_name() << "\"} " << get(*n)
           << '\n';
   };
   counter("records_in_total", "Records received by the node.", [](const Node& n) { return n.counters.records_in.load(); });
@@ -39,16 +45,16 @@ std::string prometheus_text(const Engine& engine) {
   for (const auto& n : engine.nodes()) {
     const Histogram& h = n->counters.batch_ns;
     for (double q : {0.5, 0.99})
-      out << "weir_batch_seconds{node=\"" << n->name << "\",quantile=\"" << q << "\"} " << h.quantile(q) / 1e9 << '\n';
-    out << "weir_batch_seconds_sum{node=\"" << n->name << "\"} " << h.sum() / 1e9 << '\n';
-    out << "weir_batch_seconds_count{node=\"" << n->name << "\"} " << h.count() << '\n';
+      out << "weir_batch_seconds{" << node_labels(*n) << ",quantile=\"" << q << "\"} " << h.quantile(q) / 1e9 << '\n';
+    out << "weir_batch_seconds_sum{" << node_labels(*n) << "} " << h.sum() / 1e9 << '\n';
+    out << "weir_batch_seconds_count{" << node_labels(*n) << "} " << h.count() << '\n';
   }
   out << "# HELP weir_hop_latency_seconds Time a batch waited in the queue before the node took it.\n"
          "# TYPE weir_hop_latency_seconds summary\n";
   for (const auto& n : engine.nodes()) {
     if (n->inputs.empty()) continue;
     for (double q : {0.5, 0.99})
-      out << "weir_hop_latency_seconds{node=\"" << n->name << "\",quantile=\"" << q << "\"} "
+      out << "weir_hop_latency_seconds{" << node_labels(*n) << ",quantile=\"" << q << "\"} "
           << n->counters.hop_ns.quantile(q) / 1e9 << '\n';
   }
   out << "# HELP weir_watermark_seconds Event-time watermark per input partition of a stateful operator.\n"
@@ -58,14 +64,14 @@ std::string prometheus_text(const Engine& engine) {
     int64_t clock = 0;
     for (const Watermarks::Entry& e : n->watermarks->published(clock))
       if (e.watermark_ns != Watermarks::kUnknown)
-        out << "weir_watermark_seconds{node=\"" << n->name << "\",partition=\"" << e.partition << "\"} "
+        out << "weir_watermark_seconds{" << node_labels(*n) << ",partition=\"" << e.partition << "\"} "
             << e.watermark_ns / 1e9 << '\n';
   }
   out << "# HELP weir_queue_depth Batches waiting on an edge.\n# TYPE weir_queue_depth gauge\n";
   for (const auto& n : engine.nodes())
     for (const auto& port : n->outputs)
       for (size_t i = 0; i < port.edges.size(); ++i)
-        out << "weir_queue_depth{from=\"" << n->name << '.' << port.name << "\",edge=\"" << i << "\"} "
+        out << "weir_queue_depth{from=\"" << n->name << '.' << port.name << "\"" << task_label(*n) << ",edge=\"" << i << "\"} "
             << port.edges[i]->depth() << '\n';
   for (const auto& n : engine.nodes()) {
     std::lock_guard lock(n->gauge_mu);
@@ -75,7 +81,7 @@ std::string prometheus_text(const Engine& engine) {
         name = key.substr(0, brace);
         labels = "," + key.substr(brace + 1, key.size() - brace - 2);
       }
-      out << "weir_" << name << "{node=\"" << n->name << "\"" << labels << "} " << value << '\n';
+      out << "weir_" << name << "{" << node_labels(*n) << "" << labels << "} " << value << '\n';
     }
   }
   return out.str();
@@ -98,6 +104,12 @@ static void add_event_time(nlohmann::ordered_json& node, const Node& n) {
                           {"late", e.late}, {"ahead", e.ahead}});
 }
 
+static uint64_t depth_of(const std::vector<EdgeQueue*>& queues) {
+  uint64_t depth = 0;
+  for (const EdgeQueue* q : queues) depth += q->depth();
+  return depth;
+}
+
 std::string status_json(const Engine& engine) {
   using Json = nlohmann::ordered_json;
   // Microseconds with one decimal, from a histogram's nanoseconds.
@@ -110,6 +122,10 @@ std::string status_json(const Engine& engine) {
     const Node& n = *np;
     Json node;
     node["name"] = n.name;
+    if (n.tasks > 1) {
+      node["task"] = n.task;
+      node["tasks"] = n.tasks;
+    }
     node["plugin"] = n.plugin_name();
     node["version"] = n.plugin_version();
     node["swaps"] = n.swaps.load(std::memory_order_relaxed);
@@ -137,7 +153,7 @@ std::string status_json(const Engine& engine) {
     const Edge& e = plan.edges[i];
     edges.push_back({{"from", plan.nodes[e.from_node].name + "." + e.from_port},
                      {"to", plan.nodes[e.to_node].name},
-                     {"depth", engine.edges()[i]->depth()}});
+                     {"depth", depth_of(engine.queues_of_edge(i))}});
   }
   // Names come from TOML and plugin descriptors: bytes that are not UTF-8 are replaced, not refused.
   return status.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -151,19 +167,30 @@ static std::string rate(double per_s) {
   return buf;
 }
 
+// What a node has done so far (its tasks summed), in the plan's order.
+static std::vector<std::pair<std::string, uint64_t>> done_per_node(const Engine& engine, uint64_t& errors) {
+  std::vector<std::pair<std::string, uint64_t>> out(engine.plan().nodes.size());
+  for (const auto& n : engine.nodes()) {
+    errors += n->counters.records_error.load();
+    out[n->plan_index].first = n->name;
+    out[n->plan_index].second +=
+        n->kind == WEIR_SOURCE ? n->counters.records_out.load() : n->counters.records_in.load();
+  }
+  return out;
+}
+
 std::string ProgressLine::next(const Engine& engine) {
   int64_t now = monotonic_ns();
   double dt = last_ns_ ? (now - last_ns_) / 1e9 : (now - engine.started_ns()) / 1e9;
   last_ns_ = now;
   std::string out;
   uint64_t errors = 0;
-  for (const auto& n : engine.nodes()) {
-    uint64_t count = n->kind == WEIR_SOURCE ? n->counters.records_out.load() : n->counters.records_in.load();
-    errors += n->counters.records_error.load();
-    uint64_t delta = count - last_[n->index];
-    last_[n->index] = count;
+  auto done = done_per_node(engine, errors);
+  for (size_t i = 0; i < done.size(); ++i) {
+    uint64_t delta = done[i].second - last_[i];
+    last_[i] = done[i].second;
     if (!out.empty()) out += "  ";
-    out += n->name + " " + rate(dt > 0 ? delta / dt : 0);
+    out += done[i].first + " " + rate(dt > 0 ? delta / dt : 0);
   }
   return out + "  | errors " + std::to_string(errors);
 }
@@ -174,11 +201,7 @@ std::string summary_line(const Engine& engine) {
   std::snprintf(head, sizeof head, "weir: %s after %.1fs:", engine.failed() ? "FAILED" : "done", secs);
   std::string out = head;
   uint64_t errors = 0;
-  for (const auto& n : engine.nodes()) {
-    errors += n->counters.records_error.load();
-    out += " " + n->name + "=" +
-           std::to_string(n->kind == WEIR_SOURCE ? n->counters.records_out.load() : n->counters.records_in.load());
-  }
+  for (const auto& [name, count] : done_per_node(engine, errors)) out += " " + name + "=" + std::to_string(count);
   return out + " errors=" + std::to_string(errors);
 }
 

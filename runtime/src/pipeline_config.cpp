@@ -237,7 +237,7 @@ static uint32_t read_count(const std::string& file, const toml::table& t, const 
 
 bool is_runtime_key(const std::string& key) {
   for (const char* k : {"plugin", "inputs", "checkpoint", "checkpoint_interval_ms", "state", "allowed_lateness_ms",
-                        "idle_timeout_ms", "max_ahead_ms"})
+                        "idle_timeout_ms", "max_ahead_ms", "parallelism"})
     if (key == k) return true;
   return false;
 }
@@ -370,6 +370,13 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
     });
     duration("idle_timeout_ms", [&](int64_t v, SourcePos) { node.idle_timeout_ms = v; });
     duration("max_ahead_ms", [&](int64_t v, SourcePos) { node.max_ahead_ms = v; });
+    if (const toml::node* c = t->get("parallelism")) {
+      node.parallelism_pos = position_of(file, *c);
+      auto v = c->value<int64_t>();
+      if (v && *v >= 1 && *v <= kMaxParallelism) node.parallelism = static_cast<uint32_t>(*v);
+      else diags.add(node.parallelism_pos, "node '" + node.name + "': parallelism must be a number of tasks from 1 to " +
+                                               std::to_string(kMaxParallelism));
+    }
     for (auto&& [k, v] : *t) {
       std::string key(k.str());
       // Runtime keys; everything else is a parameter of the plugin.

@@ -29,6 +29,8 @@ struct InputRef {
   SourcePos pos;
 };
 
+inline constexpr uint32_t kMaxParallelism = 256;
+
 struct NodeConfig {
   std::string name;
   SourcePos pos;
@@ -46,6 +48,9 @@ struct NodeConfig {
   SourcePos allowed_lateness_pos;
   int64_t idle_timeout_ms = 10'000;
   int64_t max_ahead_ms = 86'400'000;
+  // `parallelism = N`: the node runs as N tasks, the source partitions spread over them.
+  uint32_t parallelism = 1;
+  SourcePos parallelism_pos;
   // Parameters as written (everything but `plugin` and `inputs`), in file order.
   std::vector<std::pair<std::string, const toml::node*>> params;
   std::map<std::string, SourcePos> param_pos;

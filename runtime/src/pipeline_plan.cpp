@@ -97,6 +97,21 @@ static void plan_event_time(const NodeConfig& node, const weir_plugin& d, NodePl
   if (np.allowed_lateness_ms && stateful_operator) np.output_ports.push_back("late");
 }
 
+// `parallelism = N`: records go to a node's tasks by their source partition, so
+// a task sees whole partitions. What keeps one state for every partition, or
+// reads the partitions itself, cannot be split.
+static void plan_parallelism(const NodeConfig& node, const weir_plugin& d, NodePlan& np, Diagnostics& diags) {
+  np.parallelism = node.parallelism;
+  if (node.parallelism == 1) return;
+  if (d.kind == WEIR_SOURCE)
+    diags.add(node.parallelism_pos, "node '" + node.name + "': parallelism applies to operators and sinks; a source (" +
+                                        d.name + ") runs as one task (to read with more, run more processes in its group)");
+  else if (d.kind == WEIR_OPERATOR && (d.flags & WEIR_FLAG_STATEFUL) && !np.per_partition)
+    diags.add(node.parallelism_pos, "node '" + node.name + "': parallelism needs state per partition; " + d.name +
+                                        (node.state == "global" ? " runs with state = \"global\"" : " keeps one state for all partitions") +
+                                        ", which one task must hold");
+}
+
 std::optional<PipelinePlan> plan_pipeline(PipelineConfig config, PluginRegistry& registry, Diagnostics& diags) {
   PipelinePlan plan;
   std::map<std::string, size_t> index;
@@ -132,6 +147,7 @@ std::optional<PipelinePlan> plan_pipeline(PipelineConfig config, PluginRegistry&
       np.checkpoint = node.checkpoint;
       np.checkpoint_interval_ms = node.checkpoint_interval_ms;
       plan_event_time(node, d, np, diags);
+      plan_parallelism(node, d, np, diags);
       if (d.kind != WEIR_SOURCE && node.inputs.empty())
         diags.add(node.pos, "node '" + node.name + "' is a " + kind_name(d.kind) + " (" + d.name +
                                 ") and needs inputs = [\"node.port\"]");

@@ -32,6 +32,7 @@ struct NodePlan {
   std::optional<int64_t> allowed_lateness_ms;  // set: the node has port `late`
   int64_t idle_timeout_ms = 10'000;
   int64_t max_ahead_ms = 86'400'000;
+  uint32_t parallelism = 1;  // tasks (engine.hpp: Node::task)
 };
 
 struct PipelinePlan {

@@ -84,7 +84,7 @@ def compare(label, table, expected, total):
     e2e.check(e2e.hbase_count(table) == total, f"{label}: HBase holds exactly {total} rows")
 
 
-def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=False):
+def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=False, tasks=1):
     tag = f"{os.getpid()}-{name}"
     topic, table = f"SmartCar-Scale-{tag}", f"DriverCarInfoScale{tag.replace('-', '')}"
     e2e.redis("FLUSHDB")
@@ -99,6 +99,9 @@ def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=F
              "--set", 'kafka.rdkafka={"session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000"}']
     if produce_first and not kill:
         extra += ["--set", "kafka.end_at_eof=true"]
+    if tasks > 1:  # every node after the source as several tasks, the partitions spread over them
+        for node in ("decode", "rule", "hbase", "redis"):
+            extra += ["--set", f"{node}.parallelism={tasks}"]
     pipeline = e2e.Pipeline(work, topic, table, rule, f"scale-{tag}", ckpt, extra=extra)
     producer = None
     if not produce_first:
@@ -144,7 +147,10 @@ def main():
               "epoch-aligned batches flag other members than first-line-aligned ones (else this proves nothing)")
     tables = []
     for name, kw in (("backlog", {}), ("kill", {"kill": True}), ("stream", {"produce_first": False, "rate": 2000}),
-                     ("kafka-store", {"kill": True, "kafka_store": True})):
+                     ("kafka-store", {"kill": True, "kafka_store": True}),
+                     ("tasks-kill", {"kill": True, "tasks": 3}), ("tasks-stream", {"produce_first": False, "rate": 2000, "tasks": 2})):
+        if os.environ.get("WEIR_E2E_CASES") and name not in os.environ["WEIR_E2E_CASES"].split(","):
+            continue  # by hand: run only the cases named there
         table, total, _ = case(work, rule, name, **kw)
         compare(name, table, expected, total)
         tables.append(table)
