@@ -177,6 +177,22 @@ class CepRule : public weir::Plugin {
     return WEIR_OK;
   }
 
+  // Event time reached WATERMARK_NS with no record (upstream filtered them):
+  // batches that end by then close as if a record of that time had come. The
+  // host's event time is the records' own (event_time_ns): the rule's time
+  // when time_field is "_time" or the field the decoder dates records by.
+  weir_status on_watermark(int32_t, int64_t watermark_ns) override {
+    std::lock_guard lock(mu_);
+    if (!rules_ || !event_time() || !rules_->typed()) return WEIR_OK;  // no record yet: no clock to move
+    int64_t t = watermark_ns / 1'000'000;
+    if (t <= rules_->now()) return WEIR_OK;
+    sync_store();
+    advance(t);
+    emit_pending();
+    settle_holds(false);
+    return WEIR_OK;
+  }
+
   weir_status flush() override {
     std::lock_guard lock(mu_);
     if (evaluate_on_flush_ && rules_) {

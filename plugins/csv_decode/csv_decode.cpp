@@ -113,9 +113,10 @@ class CsvDecode : public weir::Plugin {
 
 WEIR_PLUGIN(CsvDecode, (weir::PluginInfo{
                            .name = "csv_decode",
-                           .version = "1.0.0",
+                           .version = "1.1.0",
                            .description = "decodes delimited text lines into typed fields by a declared schema",
                            .kind = WEIR_OPERATOR,
+                           .flags = WEIR_FLAG_SETS_EVENT_TIME,  // from event_time_field: not its input's time
                            .inputs = kInputs,
                            .outputs = kOutputs,
                            .params = kParams,

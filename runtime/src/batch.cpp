@@ -106,6 +106,7 @@ void release(HostBatch* b) {
   b->storage.clear();
   b->arena.reset();
   b->partitions.clear();
+  b->watermarks.clear();
   b->control_kind = HostBatch::Control::kNone;
   b->emitted_ns.store(0, std::memory_order_relaxed);
   if (HostBatch* parent = std::exchange(b->parent, nullptr)) release(parent);

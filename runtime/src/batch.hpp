@@ -43,10 +43,13 @@ struct HostBatch : weir_batch {
   HostBatch* parent = nullptr;  // a view's records point into this batch, kept alive by one reference
   // A control batch (no records) about partitions of its source (ABI 1.1):
   // now read by this process (ahead of their first records), or no longer
-  // (behind their last ones; lost: someone else's already, drop without a checkpoint).
-  enum class Control : uint8_t { kNone, kAssigned, kRevoked, kLost };
+  // (behind their last ones; lost: someone else's already, drop without a
+  // checkpoint); or (ABI 1.2) their event time reached `watermarks` (one per
+  // partition) with no record to show for it.
+  enum class Control : uint8_t { kNone, kAssigned, kRevoked, kLost, kWatermark };
   Control control_kind = Control::kNone;
   std::vector<int32_t> partitions;
+  std::vector<int64_t> watermarks;  // kWatermark: in the order of `partitions`
   bool control() const { return control_kind != Control::kNone; }
 
   void seal() {

@@ -79,6 +79,11 @@ class Checkpointer {
   void forget(int32_t partition);
   // Per partition: the partitions whose state changed since the last take.
   std::vector<int32_t> dirty_partitions() const { return {dirty_parts_.begin(), dirty_parts_.end()}; }
+  // The state changed without input to admit (a watermark closed a window).
+  void touch(int32_t partition) {
+    dirty_ = true;
+    if (per_partition_) dirty_parts_.insert(partition);
+  }
 
   // The input batch B about to be processed: its groups stay pending until a
   // checkpoint covers it. Returns what the plugin should see: B itself, a new

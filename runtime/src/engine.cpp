@@ -229,6 +229,7 @@ void end_callback(Node& n) {
   if (n.checkpoint) n.checkpoint->track_emitted(n.emitted_now);
   for (HostBatch* b : n.emitted_now) release(b);
   n.emitted_now.clear();
+  n.emitted_ports.clear();
 }
 
 void discard_errors(Node& n) {

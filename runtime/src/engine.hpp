@@ -108,6 +108,7 @@ struct Node {
   // reference), so holds released in the same callback can be attached to them.
   bool collecting = false;
   std::vector<HostBatch*> emitted_now;
+  std::vector<int32_t> emitted_ports;  // the port of each batch in emitted_now
   Engine* engine = nullptr;
 
   std::vector<OutputPort> outputs;
@@ -220,6 +221,8 @@ class Engine {
   bool process_batch(Node& n, HostBatch* b);
   bool hold_partition(Node& n, int32_t partition);
   void on_revoked(Node& n, const HostBatch& control);
+  bool on_watermarks(Node& n, HostBatch* control);
+  void pass_watermarks(Node& n, const HostBatch& input);
   bool check(Node& n, int status, const char* what);
 
   PipelinePlan& plan_;
@@ -260,6 +263,8 @@ int send_batch(Node& n, int32_t port, HostBatch* b);
 void flush_errors(Node& n);
 // Sends B (a control batch, e.g. revoked partitions) on every output edge.
 void emit_control(Node& n, HostBatch* b);
+// Sends B (a control batch) on PORT only.
+void send_control(Node& n, int32_t port, HostBatch* b);
 // Appends a copy of RECORD (its bytes in BATCH's arena; BATCH allocated if null)
 // with EXTRA_FIELDS zeroed fields after its own, for the caller to fill.
 weir_record& copy_record(HostBatch*& batch, const weir_record* record, uint32_t extra_fields);

@@ -89,6 +89,7 @@ void flush_late(Node& n) {
 }  // namespace
 
 bool Engine::process_input(Node& n, HostBatch* input) {
+  if (input->control_kind == HostBatch::Control::kWatermark) return on_watermarks(n, input);
   if (input->control()) {
     if (input->control_kind == HostBatch::Control::kAssigned) {
       // Restore now: the partition's windows are back even if no record of it comes.
@@ -158,6 +159,7 @@ bool Engine::process_batch(Node& n, HostBatch* b) {
   }
   flush_late(n);
   flush_errors(n);
+  if (st != WEIR_FAILED) pass_watermarks(n, *admitted);
   end_callback(n);
   n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
   n.current = nullptr;
@@ -209,6 +211,111 @@ bool Engine::hold_partition(Node& n, int32_t partition) {
   n.held_partitions.insert(partition);
   n.restored_waiting.insert(partition);
   return true;
+}
+
+namespace {
+
+// The highest event time per partition among B's records (those that have one).
+struct Times {
+  std::vector<int32_t> partitions;
+  std::vector<int64_t> latest;
+  void add(const HostBatch& b) {
+    size_t at = 0;
+    for (uint32_t i = 0; i < b.count; ++i) {
+      const weir_record& r = b.records[i];
+      if (r.event_time_ns == 0) continue;
+      if (at >= partitions.size() || partitions[at] != r.position.partition) {  // runs of one partition are the rule
+        at = static_cast<size_t>(std::find(partitions.begin(), partitions.end(), r.position.partition) - partitions.begin());
+        if (at == partitions.size()) {
+          partitions.push_back(r.position.partition);
+          latest.push_back(r.event_time_ns);
+        }
+      }
+      latest[at] = std::max(latest[at], r.event_time_ns);
+    }
+  }
+  int64_t of(int32_t partition) const {
+    for (size_t i = 0; i < partitions.size(); ++i)
+      if (partitions[i] == partition) return latest[i];
+    return 0;
+  }
+};
+
+}  // namespace
+
+// Called inside the callback that processed INPUT, before its end. A
+// stateless operator that emitted fewer records of a partition on a port than
+// it got (a filter, a router), so that the port saw less of the partition's
+// time than its input did, sends the input's time of that partition on the
+// port as a watermark: the clocks downstream move as if the records had come.
+// A stateful node consumes watermarks; a decoder sets event times of its own,
+// unrelated to its input's.
+void Engine::pass_watermarks(Node& n, const HostBatch& input) {
+  if (n.watermarks || (n.descriptor->flags & WEIR_FLAG_SETS_EVENT_TIME) || input.count == 0) return;
+  Times in;
+  bool scanned = false;
+  for (size_t port = 0; port < n.outputs.size(); ++port) {
+    if (static_cast<int32_t>(port) == n.error_port || n.outputs[port].edges.empty()) continue;
+    Times out;
+    bool whole = false;  // the input itself went on: its time with it
+    for (size_t i = 0; i < n.emitted_now.size() && !whole; ++i) {
+      if (n.emitted_ports[i] != static_cast<int32_t>(port)) continue;
+      whole = n.emitted_now[i] == &input;
+      if (!whole) out.add(*n.emitted_now[i]);
+    }
+    if (whole) continue;
+    if (!scanned) {
+      in.add(input);
+      scanned = true;
+    }
+    HostBatch* w = nullptr;
+    for (size_t i = 0; i < in.partitions.size(); ++i) {
+      if (out.of(in.partitions[i]) >= in.latest[i]) continue;
+      if (!w) {
+        w = new_batch(0);
+        w->control_kind = HostBatch::Control::kWatermark;
+      }
+      w->partitions.push_back(in.partitions[i]);
+      w->watermarks.push_back(in.latest[i]);
+    }
+    if (w) send_control(n, static_cast<int32_t>(port), w);
+  }
+}
+
+// Event time without records: a stateless node passes it on; a stateful one
+// moves its partitions' watermarks and lets the plugin close what ends by then.
+bool Engine::on_watermarks(Node& n, HostBatch* control) {
+  if (!n.watermarks) {
+    if (n.descriptor->flags & WEIR_FLAG_SETS_EVENT_TIME) release(control);
+    else emit_control(n, control);
+    return !failed();
+  }
+  const auto* vt = n.descriptor->vtable;
+  int64_t now = monotonic_ns();
+  int64_t clock_before = n.per_partition ? 0 : n.watermarks->clock(now);
+  bool ok = true;
+  auto call = [&](int32_t partition, int64_t watermark_ns) {
+    if (!vt->on_watermark) return;
+    n.current = control;
+    begin_callback(n);
+    int st = vt->on_watermark(n.instance, partition, watermark_ns);
+    flush_errors(n);
+    end_callback(n);
+    n.current = nullptr;
+    if (n.checkpoint) n.checkpoint->touch(partition < 0 ? 0 : partition);
+    ok = check(n, st, "on_watermark") && ok;
+  };
+  for (size_t i = 0; i < control->partitions.size() && i < control->watermarks.size() && ok; ++i) {
+    int32_t p = control->partitions[i];
+    if (n.per_partition && !n.held_partitions.count(p)) continue;  // no state of it here yet
+    if (n.watermarks->advance(p, control->watermarks[i], now) && n.per_partition) call(p, control->watermarks[i]);
+  }
+  if (ok && !n.per_partition) {
+    int64_t clock = n.watermarks->clock(now);
+    if (clock != Watermarks::kUnknown && clock > clock_before) call(-1, clock);
+  }
+  ok ? release(control) : abandon(control);
+  return ok;
 }
 
 void Engine::on_revoked(Node& n, const HostBatch& control) {

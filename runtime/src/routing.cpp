@@ -34,12 +34,17 @@ void split(HostBatch* b, const std::vector<EdgeQueue*>& tasks, Sends& sends) {
   if (b->control()) {
     for (size_t t = 0; t < n; ++t) {
       std::vector<int32_t> mine;
-      for (int32_t p : b->partitions)
-        if (task_of(p, n) == t) mine.push_back(p);
+      std::vector<int64_t> times;
+      for (size_t i = 0; i < b->partitions.size(); ++i) {
+        if (task_of(b->partitions[i], n) != t) continue;
+        mine.push_back(b->partitions[i]);
+        if (i < b->watermarks.size()) times.push_back(b->watermarks[i]);
+      }
       if (mine.empty()) continue;
       HostBatch* v = new_view(b);
       v->control_kind = b->control_kind;
       v->partitions = std::move(mine);
+      v->watermarks = std::move(times);
       v->seal();
       sends.push_back({tasks[t], v});
     }
@@ -112,6 +117,7 @@ int send_batch(Node& n, int32_t port, HostBatch* b) {
   if (n.collecting) {
     retain(b);  // dropped in end_callback, so the batch outlives the callback
     n.emitted_now.push_back(b);
+    n.emitted_ports.push_back(port);
   }
   return deliver(n, out, b);
 }
@@ -142,6 +148,11 @@ int emit_batch(Node& n, int32_t port, HostBatch* b) {
     }
   }
   return send_batch(n, port, b);
+}
+
+void send_control(Node& n, int32_t port, HostBatch* b) {
+  if (n.outputs[port].edges.empty()) release(b);
+  else deliver(n, n.outputs[port], b);
 }
 
 void emit_control(Node& n, HostBatch* b) {

@@ -38,6 +38,16 @@ Watermarks::Verdict Watermarks::observe(int32_t partition, int64_t event_ns, int
   return Verdict::kOnTime;
 }
 
+bool Watermarks::advance(int32_t partition, int64_t watermark_ns, int64_t now_ns) {
+  Partition& p = find(partition);
+  p.last_seen_ns = now_ns;  // the partition is active: it moves
+  if (p.watermark_ns != kUnknown && watermark_ns <= p.watermark_ns) return false;
+  // A record that far ahead would have gone to error without moving time.
+  if (p.watermark_ns != kUnknown && watermark_ns - p.watermark_ns > options_.max_ahead_ns) return false;
+  p.watermark_ns = watermark_ns;
+  return true;
+}
+
 int64_t Watermarks::clock(int64_t now_ns) const {
   int64_t active = kUnknown, all = kUnknown;
   for (const Partition& p : partitions_) {

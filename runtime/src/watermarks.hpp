@@ -44,6 +44,10 @@ class Watermarks {
   // how late or how far ahead it is.
   Verdict observe(int32_t partition, int64_t event_ns, int64_t now_ns, int64_t& distance_ns);
 
+  // PARTITION's event time reached WATERMARK_NS with no record here (an
+  // upstream operator filtered them out). True if its watermark moved.
+  bool advance(int32_t partition, int64_t watermark_ns, int64_t now_ns);
+
   // The node's clock: the minimum watermark over partitions active at NOW_NS.
   int64_t clock(int64_t now_ns) const;
   int64_t of(int32_t partition) const;

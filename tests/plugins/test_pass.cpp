@@ -46,6 +46,22 @@ class TestPass : public weir::Plugin {
       f.back() = {ctx_.name("n"), weir::int_value(++seen_)};
     }
     return ctx_.emit(out_, out);
+#elif defined(TEST_PASS_DROP)
+    // A filter: partition 1's records from seq 100 on are dropped (the runtime
+    // passes their event time on as a watermark).
+    auto out = ctx_.batch(in.size());
+    size_t kept = 0;
+    for (weir::Record r : in) {
+      const weir_value* seq = r.field("seq");
+      if (r.position().partition == 1 && seq && seq->as.i64 >= 100) continue;
+      auto b = out.add();
+      b.copy_meta(r);
+      auto f = b.fields(static_cast<uint32_t>(r.fields().size()));
+      for (size_t i = 0; i < r.fields().size(); ++i) f[i] = {r.fields()[i].name, b.own(r.fields()[i].value)};
+      ++kept;
+    }
+    if (kept == 0) return WEIR_OK;  // nothing emitted: `out` got no batch for this input
+    return ctx_.emit(out_, out);
 #else
     return ctx_.forward(out_, in);
 #endif
@@ -74,6 +90,10 @@ WEIR_PLUGIN(weir::PerPartition<TestPass>, (weir::PluginInfo{.name = "test_partit
                                         .kind = WEIR_OPERATOR,
                                         .flags = WEIR_FLAG_STATEFUL | WEIR_FLAG_PARTITIONED,
                                         .inputs = kInputs, .outputs = kOutputs}))
+#elif defined(TEST_PASS_DROP)
+WEIR_PLUGIN(TestPass, (weir::PluginInfo{.name = "test_drop", .version = TEST_PASS_VERSION,
+                                        .description = "test: drops partition 1 from seq 100 on",
+                                        .kind = WEIR_OPERATOR, .inputs = kInputs, .outputs = kOutputs}))
 #else
 WEIR_PLUGIN(TestPass, (weir::PluginInfo{.name = "test_pass", .version = TEST_PASS_VERSION,
                                         .description = "test: pass-through variants for hot swap",

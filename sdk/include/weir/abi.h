@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define WEIR_ABI_MAJOR 1
-#define WEIR_ABI_MINOR 1
+#define WEIR_ABI_MINOR 2
 
 /* ---- status codes returned by plugin callbacks and host functions ---- */
 typedef enum weir_status {
@@ -128,6 +128,10 @@ typedef struct weir_port_spec {
 #define WEIR_FLAG_DYNAMIC_OUTPUTS 1u /* output port names come from parameters (e.g. one per rule) */
 #define WEIR_FLAG_STATEFUL 2u        /* implements snapshot/restore */
 #define WEIR_FLAG_PARTITIONED 4u     /* ABI 1.1: keeps its state per source partition (the *_partition entries) */
+/* ABI 1.2: sets its output records' event time from their data (a decoder), so
+ * its input's event times say nothing of its output's: the host does not pass
+ * its input's watermarks on (see on_watermark). */
+#define WEIR_FLAG_SETS_EVENT_TIME 8u
 
 /* ---- values handed to create() ---- */
 
@@ -290,6 +294,19 @@ typedef struct weir_plugin_vtable {
   int (*snapshot_partition)(void* self, int32_t partition, weir_writer* out);
   int (*restore_partition)(void* self, int32_t partition, const void* data, size_t size);
   int (*drop_partition)(void* self, int32_t partition);
+
+  /* ---- ABI 1.2: event time without records (stateful operators; NULL: not used) ----
+   * PARTITION's event time reached WATERMARK_NS with no record to show for it
+   * here: upstream operators filtered its records out, or sent them elsewhere.
+   * Windows and timers that end at or before WATERMARK_NS may close now, as if
+   * a record of that time had come. Called on the node's thread, like
+   * process() (the host may emit from it); PARTITION is -1 when the node runs
+   * with one state for all partitions (WATERMARK_NS is then the node's clock).
+   * Watermarks travel as control batches: a stateless operator that emits
+   * nothing on a port for an input batch sends the batch's event time per
+   * partition on that port instead (unless it has WEIR_FLAG_SETS_EVENT_TIME),
+   * fan-out copies them to every reader, and a stateful node consumes them. */
+  int (*on_watermark)(void* self, int32_t partition, int64_t watermark_ns);
 } weir_plugin_vtable;
 
 typedef struct weir_plugin {

@@ -2,7 +2,7 @@
 // (ABI 1.1, WEIR_FLAG_PARTITIONED), like a Kafka Streams task per partition.
 //
 // Write T as an ordinary stateful operator (process, on_timer, flush,
-// snapshot, restore, reload) and register the adapter instead of T:
+// snapshot, restore, reload, on_watermark) and register the adapter instead of T:
 //
 //   WEIR_PLUGIN(weir::PerPartition<MyRule>,
 //               (weir::PluginInfo{..., .flags = WEIR_FLAG_STATEFUL | WEIR_FLAG_PARTITIONED, ...}))
@@ -155,6 +155,12 @@ class PerPartition : public Plugin {
     weir_status st = opened_ ? it->second->close() : WEIR_OK;
     tasks_.erase(it);
     return st;
+  }
+
+  // Only a partition held here has windows to close; -1 (state = "global"): the one instance.
+  weir_status on_watermark(int32_t partition, int64_t watermark_ns) override {
+    auto it = tasks_.find(ctx_.per_partition() ? partition : kAll);
+    return it == tasks_.end() ? WEIR_OK : it->second->on_watermark(partition, watermark_ns);
   }
 
   size_t partitions() const { return tasks_.size(); }

@@ -325,6 +325,9 @@ class Plugin {
   virtual weir_status snapshot_partition(int32_t /*partition*/, std::string& /*out*/) { return WEIR_FAILED; }
   virtual weir_status restore_partition(int32_t /*partition*/, std::string_view /*state*/) { return WEIR_FAILED; }
   virtual weir_status drop_partition(int32_t /*partition*/) { return WEIR_FAILED; }
+  // ABI 1.2: PARTITION's event time reached WATERMARK_NS with no record (see
+  // abi.h, on_watermark). Windows ending by then may close. Default: nothing.
+  virtual weir_status on_watermark(int32_t /*partition*/, int64_t /*watermark_ns*/) { return WEIR_OK; }
 };
 
 // Static description of a plugin, turned into the C descriptor by WEIR_PLUGIN.
@@ -443,10 +446,14 @@ struct Vtable {
     return guarded(s, "drop_partition", [&](Plugin& p) { return p.drop_partition(partition); });
   }
 
+  static int on_watermark(void* s, int32_t partition, int64_t watermark_ns) noexcept {
+    return guarded(s, "on_watermark", [&](Plugin& p) { return p.on_watermark(partition, watermark_ns); });
+  }
+
   static constexpr weir_plugin_vtable table{
       sizeof(weir_plugin_vtable), &create, &destroy, &open, &close, &poll, &commit, &process,
       &on_timer, &flush, &write, &snapshot, &restore, &reload,
-      &snapshot_partition, &restore_partition, &drop_partition,
+      &snapshot_partition, &restore_partition, &drop_partition, &on_watermark,
   };
 };
 
