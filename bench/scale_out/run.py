@@ -156,7 +156,11 @@ def pct(values, q):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--old", help="build dir of the commit before state per partition (weir + its plugins)")
+    ap.add_argument("--old", help="build dir of an older commit (weir + its plugins) to compare CPU per record with")
+    ap.add_argument("--old-has-reference-point", action="store_true",
+                    help="the old build knows time_batch(30 sec, 0L): give it the same rule")
+    ap.add_argument("--tasks", type=int, default=0,
+                    help="also run one process with decode and rule as this many tasks (parallelism)")
     ap.add_argument("--cars", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=3)
@@ -180,7 +184,10 @@ def main():
     if args.old:
         print("\n## 1. kafka_source -> csv_decode -> cep_rule -> null_sink, CPU per record (one process)")
         old_rule = os.path.join(work, "old.epl")  # the old build has no reference point: same rule, first-event batches
-        open(old_rule, "w").write(open(rule).read().replace("time_batch(30 sec, 0L)", "time_batch(30 sec)"))
+        text = open(rule).read()
+        if not args.old_has_reference_point:
+            text = text.replace("time_batch(30 sec, 0L)", "time_batch(30 sec)")
+        open(old_rule, "w").write(text)
         old_toml = os.path.join(work, "old.toml")
         open(old_toml, "w").write(pipeline(work, old_rule))
         cpu = {"new": [], "old": []}
@@ -195,6 +202,16 @@ def main():
         ratio = statistics.median(cpu["new"]) / statistics.median(cpu["old"])
         print(f"  median CPU per record: this build {statistics.median(cpu['new']):.3f} us, "
               f"before {statistics.median(cpu['old']):.3f} us: ratio {ratio:.3f}")
+
+    if args.tasks:
+        print(f"\n## 2a. one process, decode and rule as 1 and as {args.tasks} tasks (parallelism)")
+        for rep in range(args.reps):
+            for tasks in (1, args.tasks):
+                runs += 1
+                extra = [a for node in ("decode", "rule") for a in ("--set", f"{node}.parallelism={tasks}")]
+                drain, total_cpu, rss = run_group(BUILD, toml, topic, f"bench-{os.getpid()}-{runs}", 1, extra)
+                print(f"  {tasks} task(s): drained in {drain:.2f} s, total CPU {total_cpu:.2f} s = "
+                      f"{total_cpu / n * 1e6:.3f} us/record, {total_cpu / drain:.2f} cores, peak RSS {rss} MiB")
 
     print("\n## 2. 1, 2 and 3 processes in one group (this build)")
     for processes in (1, 2, 3):

@@ -371,8 +371,11 @@ static void commit_acked(Node& n) {
   if (st == WEIR_FAILED) n.engine->log(&n, WEIR_LOG_WARN, "commit failed; it is retried with the next acknowledgement");
 }
 
+// The node's entries are read at each call, never kept: a hot swap replaces
+// them (and the library they live in) between two calls.
+static const weir_plugin_vtable& entries(const Node& n) { return *n.descriptor->vtable; }
+
 void Engine::run_source(Node& n) {
-  const auto* vt = n.descriptor->vtable;
   while (!stopping()) {
     run_commands(n);
     if (n.paused.load()) {
@@ -381,7 +384,7 @@ void Engine::run_source(Node& n) {
     }
     int64_t t0 = monotonic_ns();
     uint64_t before = n.counters.records_out.load(std::memory_order_relaxed);
-    int st = vt->poll(n.instance);
+    int st = entries(n).poll(n.instance);
     flush_errors(n);
     if (n.counters.records_out.load(std::memory_order_relaxed) != before)
       n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
@@ -495,7 +498,6 @@ static int64_t checkpoint_wait_ns(const Node& n, int64_t wait) {
 }
 
 void Engine::run_operator(Node& n) {
-  const auto* vt = n.descriptor->vtable;
   size_t cursor = 0;
   auto checkpoint_ready = [&] { return n.checkpoint && n.checkpoint->delivery_moved(); };
   while (!failed()) {
@@ -517,9 +519,9 @@ void Engine::run_operator(Node& n) {
     wait_on(n, checkpoint_wait_ns(n, timer_wait_ns(n, 100'000'000)),
             [&] { return input_ready(n) || n.has_command.load() || checkpoint_ready(); });
   }
-  if (!failed() && vt->flush) {
+  if (!failed() && entries(n).flush) {
     begin_callback(n);
-    check(n, vt->flush(n.instance), "flush");
+    check(n, entries(n).flush(n.instance), "flush");
     flush_errors(n);
     end_callback(n);
   }
@@ -540,7 +542,6 @@ void Engine::run_operator(Node& n) {
 static int64_t backoff_ns(int attempt) { return std::min<int64_t>(10'000'000LL << std::min(attempt, 7), 1'000'000'000LL); }
 
 void Engine::run_sink(Node& n) {
-  const auto* vt = n.descriptor->vtable;
   size_t cursor = 0;
   auto write = [&](HostBatch* b) {
     // Retries until written: a sink that cannot write holds back the pipeline
@@ -550,7 +551,7 @@ void Engine::run_sink(Node& n) {
       n.current = b;
       // Counted before the call: an async ack may arrive before write() returns.
       n.inflight.fetch_add(1, std::memory_order_acq_rel);
-      int st = vt->write(n.instance, b);
+      int st = entries(n).write(n.instance, b);
       if (st != WEIR_PENDING) n.inflight.fetch_sub(1, std::memory_order_acq_rel);
       if (st == WEIR_RETRY) discard_errors(n);  // the whole batch is written again, rejects included
       else flush_errors(n);                     // error records inherit the batch's acks
@@ -565,9 +566,17 @@ void Engine::run_sink(Node& n) {
       if (!check(n, st, "write")) break;
       if (attempt == 0 || attempt % 10 == 0)
         log(&n, WEIR_LOG_WARN, "write failed (attempt " + std::to_string(attempt + 1) + "), retrying");
-      // Sleep the whole backoff: upstream pushes wake the node, but must not cut it short.
-      for (int64_t until = monotonic_ns() + backoff_ns(attempt), now; !abandoning() && (now = monotonic_ns()) < until;)
-        wait_on(n, until - now, [&] { return abandoning(); });
+      // Sleep the whole backoff: upstream pushes wake the node, but must not
+      // cut it short. Control requests are served meanwhile (a swap of the
+      // failing sink, a pause): the next attempt is the swapped-in instance's.
+      for (int64_t until = monotonic_ns() + backoff_ns(attempt), now; !abandoning() && (now = monotonic_ns()) < until;) {
+        run_commands(n);
+        wait_on(n, until - now, [&] { return abandoning() || n.has_command.load(); });
+      }
+      while (n.paused.load() && !abandoning()) {  // paused: no attempt until resumed
+        run_commands(n);
+        wait_on(n, 100'000'000, [&] { return abandoning() || n.has_command.load() || !n.paused.load(); });
+      }
     }
     abandon(b);  // not delivered: its group never completes, so the source does not commit it
   };
@@ -621,7 +630,7 @@ void Engine::run_sink(Node& n) {
       return input_ready(n) || retry_due() || n.has_command.load();
     });
   }
-  if (!failed() && vt->flush) check(n, vt->flush(n.instance), "flush");
+  if (!failed() && entries(n).flush) check(n, entries(n).flush(n.instance), "flush");
   // Async writes still in flight: wait for their outcome (and retry failures).
   int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
   while (!failed() && !hard_stopped() && monotonic_ns() < deadline) {

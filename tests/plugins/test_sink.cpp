@@ -59,7 +59,9 @@ class TestSink : public weir::Plugin {
       ctx_.error_log("failing for good, as told (fail_after = " + std::to_string(fail_after_) + ")");
       return WEIR_FAILED;
     }
+#ifndef TEST_SINK_MENDED  // the mended build (test_sink_mended) writes whatever fail_every says
     if (fail_every_ && ++attempts_ % fail_every_ == 0) return WEIR_RETRY;
+#endif
     if (!async_) {
       store(in);
       return WEIR_OK;
@@ -139,6 +141,9 @@ class TestSink : public weir::Plugin {
 
 }  // namespace
 
-WEIR_PLUGIN(TestSink, (weir::PluginInfo{.name = "test_sink", .version = "1.0.0",
+#ifndef TEST_SINK_VERSION
+#define TEST_SINK_VERSION "1.0.0"
+#endif
+WEIR_PLUGIN(TestSink, (weir::PluginInfo{.name = "test_sink", .version = TEST_SINK_VERSION,
                                         .description = "test: slow/failing/async sink writing seq values",
                                         .kind = WEIR_SINK, .inputs = kInputs, .params = kParams}))
