@@ -91,12 +91,16 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   // The descriptor must be current while the new instance is created: it
   // calls back into the host (ports, timers) during construction.
   const weir_plugin* old_descriptor = n.descriptor;
-  n.descriptor = &d;
+  auto set_descriptor = [&](const weir_plugin* to) {
+    std::lock_guard lock(n.swap_mu);  // /status reads it (plugin_name())
+    n.descriptor = to;
+  };
+  set_descriptor(&d);
   char err[1024] = {0};
   void* fresh = vt->create(&host_api(), reinterpret_cast<weir_node*>(&n), params->data(), params->size(), err, sizeof err);
   auto undo = [&](const std::string& why) {
     if (fresh) vt->destroy(fresh);
-    n.descriptor = old_descriptor;
+    set_descriptor(old_descriptor);
     return why;
   };
   if (!fresh) return undo(std::string("create failed: ") + (err[0] ? err : "no message"));

@@ -111,7 +111,11 @@ struct Node {
   std::vector<int32_t> emitted_ports;  // the port of each batch in emitted_now
   Engine* engine = nullptr;
 
+  // Written by the node's thread only (a plugin may ask for a new port, e.g. at
+  // a reload), which holds ports_mu while it adds one; other threads (metrics,
+  // status) hold it while they read outputs.
   std::vector<OutputPort> outputs;
+  mutable std::mutex ports_mu;
   int32_t error_port = -1;
   std::vector<EdgeQueue*> inputs;
   Signal signal;

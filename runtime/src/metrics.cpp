@@ -68,11 +68,13 @@ std::string prometheus_text(const Engine& engine) {
             << e.watermark_ns / 1e9 << '\n';
   }
   out << "# HELP weir_queue_depth Batches waiting on an edge.\n# TYPE weir_queue_depth gauge\n";
-  for (const auto& n : engine.nodes())
+  for (const auto& n : engine.nodes()) {
+    std::lock_guard lock(n->ports_mu);  // a node may be adding a port
     for (const auto& port : n->outputs)
       for (size_t i = 0; i < port.edges.size(); ++i)
         out << "weir_queue_depth{from=\"" << n->name << '.' << port.name << "\"" << task_label(*n) << ",edge=\"" << i << "\"} "
             << port.edges[i]->depth() << '\n';
+  }
   for (const auto& n : engine.nodes()) {
     std::lock_guard lock(n->gauge_mu);
     for (const auto& [key, value] : n->gauges) {
@@ -143,6 +145,7 @@ std::string status_json(const Engine& engine) {
     node["hop_p50_us"] = us(n.counters.hop_ns.quantile(0.5));
     node["hop_p99_us"] = us(n.counters.hop_ns.quantile(0.99));
     Json& outputs = node["outputs"] = Json::array();
+    std::lock_guard lock(n.ports_mu);  // a node may be adding a port
     for (const auto& port : n.outputs)
       for (const EdgeQueue* edge : port.edges) outputs.push_back({{"port", port.name}, {"queue_depth", edge->depth()}});
     nodes.push_back(std::move(node));

@@ -33,7 +33,18 @@ class TestPass : public weir::Plugin {
 #endif
     return WEIR_OK;
   }
+#ifdef TEST_PASS_NEW_PORTS
+  // Each reload names a new output port, asked for at the next batch (the
+  // host adds it then, on the node's thread, as for cep_rule's @name).
+  weir_status reload() override {
+    ++reloads_;
+    return WEIR_OK;
+  }
+#endif
   weir_status process(uint32_t, weir::Batch in) override {
+#ifdef TEST_PASS_NEW_PORTS
+    return ctx_.forward(ctx_.port(("p" + std::to_string(reloads_)).c_str()), in);
+#endif
 #ifdef TEST_PASS_COUNTER
     // Re-emits each record with n = how many records this node has seen, a
     // count that must carry over a swap through snapshot/restore.
@@ -79,6 +90,7 @@ class TestPass : public weir::Plugin {
   weir::Context ctx_;
   int32_t out_;
   int64_t seen_ = 0;
+  int64_t reloads_ = 0;
 };
 
 }  // namespace
@@ -89,6 +101,11 @@ WEIR_PLUGIN(weir::PerPartition<TestPass>, (weir::PluginInfo{.name = "test_partit
                                         .description = "test: a record counter per source partition",
                                         .kind = WEIR_OPERATOR,
                                         .flags = WEIR_FLAG_STATEFUL | WEIR_FLAG_PARTITIONED,
+                                        .inputs = kInputs, .outputs = kOutputs}))
+#elif defined(TEST_PASS_NEW_PORTS)
+WEIR_PLUGIN(TestPass, (weir::PluginInfo{.name = "test_new_ports", .version = TEST_PASS_VERSION,
+                                        .description = "test: a new output port after each reload",
+                                        .kind = WEIR_OPERATOR, .flags = WEIR_FLAG_DYNAMIC_OUTPUTS,
                                         .inputs = kInputs, .outputs = kOutputs}))
 #elif defined(TEST_PASS_DROP)
 WEIR_PLUGIN(TestPass, (weir::PluginInfo{.name = "test_drop", .version = TEST_PASS_VERSION,
