@@ -259,6 +259,7 @@ class KafkaSource : public weir::Plugin {
     int64_t committed = -1;  // offset + 1 last sent in a commit (what Kafka will store)
     int64_t start = -1;      // first offset emitted since the partition was assigned
     std::string labels;      // topic="..",partition=".." for the gauges
+    weir_str topic_field{};  // the topic, interned once for the records' `topic` field
   };
 
   const weir::Context& ctx() const { return opaque_.ctx; }
@@ -293,12 +294,25 @@ class KafkaSource : public weir::Plugin {
     p.partition = partition;
     p.id = id;
     p.labels = "topic=\"" + p.topic + "\",partition=\"" + std::to_string(partition) + "\"";
+    p.topic_field = ctx().name(p.topic);
     return &p;
   }
 
+  // The partition of a message. librdkafka hands them out partition by partition
+  // (one fetched message set after another), so the last one found is nearly
+  // always the answer: no topic lookup (a std::string built and hashed) per
+  // message. The name check keeps it right if librdkafka reuses a topic handle.
+  // parts_ never erases, so the pointer stays valid.
   Partition* partition_of(rd_kafka_message_t* m) {
-    const char* name = rd_kafka_topic_name(m->rkt);
-    return partition_of(name, m->partition, false);
+    if (last_part_ && last_rkt_ == m->rkt && last_part_->partition == m->partition &&
+        last_part_->topic == rd_kafka_topic_name(m->rkt))
+      return last_part_;
+    Partition* p = partition_of(rd_kafka_topic_name(m->rkt), m->partition, false);
+    if (p) {
+      last_part_ = p;
+      last_rkt_ = m->rkt;
+    }
+    return p;
   }
 
   void add(weir::BatchBuilder& b, rd_kafka_message_t* m) {
@@ -318,7 +332,7 @@ class KafkaSource : public weir::Plugin {
     r.position(part->id, m->offset);
     if (fields_) {
       auto f = r.fields(3);
-      f[0] = {topic_name_, weir::string_value(ctx().name(part->topic))};
+      f[0] = {topic_name_, weir::string_value(part->topic_field)};
       f[1] = {partition_name_, weir::int_value(m->partition)};
       f[2] = {offset_name_, weir::int_value(m->offset)};
     }
@@ -645,6 +659,8 @@ class KafkaSource : public weir::Plugin {
   weir_str topic_name_, partition_name_, offset_name_;
 
   std::unordered_map<std::string, int32_t> topic_index_;
+  Partition* last_part_ = nullptr;  // partition_of(message)'s last answer
+  const rd_kafka_topic_t* last_rkt_ = nullptr;
   std::unordered_map<int32_t, Partition> parts_;  // by encoded id; kept after revoke (the index is stable)
   struct {
     bool pending = false, cooperative = false, lost = false;
