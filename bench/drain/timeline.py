@@ -28,10 +28,12 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from thread_cpu import sample as thread_cpu  # noqa: E402  (tid -> (name, CPU s) from /proc)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.join(ROOT, "build")
-TICK = os.sysconf("SC_CLK_TCK")
 LAG = re.compile(r'^weir_kafka_consumer_position_lag\{[^}]*partition="(\d+)"[^}]*\} (\S+)$', re.M)
 
 
@@ -49,24 +51,6 @@ def schedstat(pid):
         except (OSError, ValueError):
             continue
         out[tid] = (name, int(run_ns) / 1e9, int(wait_ns) / 1e9)
-    return out
-
-
-def threads(pid):
-    """tid -> (name, cpu seconds)."""
-    out = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return out
-    for tid in tids:
-        try:
-            stat = open(f"/proc/{pid}/task/{tid}/stat").read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        f = stat[stat.rindex(")") + 2:].split()
-        out[tid] = (name, (int(f[11]) + int(f[12])) / TICK)
     return out
 
 
@@ -116,7 +100,8 @@ def main():
         t = time.time() - t0
         status = get(f"http://127.0.0.1:{port}/status")
         metrics = get(f"http://127.0.0.1:{port}/metrics")
-        th = threads(pid)
+        th = {}
+        thread_cpu(pid, th)
         cpu_seen.update(th)
         sched_seen.update(schedstat(pid))
         if status:
