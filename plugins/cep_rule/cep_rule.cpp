@@ -49,7 +49,8 @@ const weir_param_spec kParams[] = {
     {"watch_interval_ms", WEIR_PARAM_INT, "1000", 0, "ms",
      "how often rule files (or the rule store's new versions) are checked for changes; 0 = never"},
     {"evaluate_on_flush", WEIR_PARAM_BOOL, "false", 0, nullptr,
-     "at shutdown, end the pending windows and post their rows (Esper does not)"},
+     "also at a stop (Ctrl-C, --duration), end the pending windows and post their rows (the end of a bounded "
+     "input always does; Esper does neither)"},
 };
 
 class CepRule : public weir::Plugin {
@@ -195,7 +196,14 @@ class CepRule : public weir::Plugin {
 
   weir_status flush() override {
     std::lock_guard lock(mu_);
-    if (evaluate_on_flush_ && rules_) {
+    // The host flushes once the inputs are drained. Not stopping then means
+    // they ended by themselves: every source upstream was bounded and is read
+    // to its end (kafka_source's end_at_eof, loggen's seconds, ...). As Flink's
+    // final watermark at the end of a bounded input, that ends every window, so
+    // a bounded run gives the complete answer. A stop (Ctrl-C, --duration)
+    // leaves them open, as Esper does, unless evaluate_on_flush.
+    bool input_ended = !ctx_.stopping();
+    if ((evaluate_on_flush_ || input_ended) && rules_) {
       // End every window that still holds events; bounded, since output
       // ticks of a fully aggregated statement never stop by themselves.
       for (int i = 0; i < 100000 && rules_->oldest_pending() != kNever; ++i) {

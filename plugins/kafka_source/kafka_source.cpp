@@ -19,8 +19,9 @@
 // owner reads them again (duplicates, never loss).
 //
 // Threading: every callback (rebalance, commit results, logs, errors) is
-// served by rd_kafka_consumer_poll, i.e. on the host's source thread, which
-// also calls commit() and on_timer(): no locks needed for that state.
+// served by rd_kafka_consume_batch_queue on the consumer queue, i.e. on the
+// host's source thread, which also calls commit() and on_timer(): no locks
+// needed for that state.
 //
 // Lag: kafka_consumer_lag = the broker's end offset (high watermark) minus the
 // committed position (what a restart would read from), and
@@ -159,6 +160,7 @@ class KafkaSource : public weir::Plugin {
   ~KafkaSource() override {
     stop_lag_thread();
     // Only when close() did not run (open failed): no callbacks into a dying object.
+    if (queue_) rd_kafka_queue_destroy(queue_);
     if (rk_) rd_kafka_destroy_flags(rk_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
 
@@ -171,7 +173,9 @@ class KafkaSource : public weir::Plugin {
     }
     (void)conf_.release();  // owned by rk_ now
     rd_kafka_set_log_queue(rk_, nullptr);  // logs to the main queue...
-    rd_kafka_poll_set_consumer(rk_);       // ...which is served by rd_kafka_consumer_poll
+    rd_kafka_poll_set_consumer(rk_);       // ...forwarded to the consumer queue poll() reads
+    queue_ = rd_kafka_queue_get_consumer(rk_);
+    messages_.resize(static_cast<size_t>(batch_size_));
     ListPtr subscription = new_list(static_cast<int>(topics_.size()));
     for (const auto& t : topics_) rd_kafka_topic_partition_list_add(subscription.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
     if (rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, subscription.get())) {
@@ -196,19 +200,26 @@ class KafkaSource : public weir::Plugin {
     int64_t limit = batch_size_;
     if (max_records_ > 0) limit = std::min(limit, max_records_ - emitted_total_);
     weir::BatchBuilder b = ctx().batch(static_cast<uint32_t>(limit));
+    // Messages in arrays from the consumer queue, which serves librdkafka's
+    // callbacks (rebalance, commits, errors, logs) on the way as consumer_poll
+    // does, but with one call per array instead of one per message (each
+    // consumer_poll reads the clock and marks the consumer as polled). The first
+    // call waits up to poll_timeout_ms for a message, the next take what is queued.
     int timeout = static_cast<int>(poll_timeout_ms_);
-    while (b.size() < limit) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout);
-      timeout = 0;
-      if (!m) break;
-      if (m->err) on_error_message(m);
-      else add(b, m);
-      rd_kafka_message_destroy(m);
-      if (revoke_.pending || failed_) break;  // a rebalance began inside consumer_poll
+    for (int64_t want = timeout > 0 ? 1 : limit; b.size() < limit; want = limit - b.size(), timeout = 0) {
+      ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout, messages_.data(), static_cast<size_t>(want));
+      if (n <= 0) break;
+      for (ssize_t i = 0; i < n; ++i) {
+        rd_kafka_message_t* m = messages_[i];
+        if (m->err) on_error_message(m);
+        else add(b, m);
+        rd_kafka_message_destroy(m);
+      }
+      if (revoke_.pending || failed_) break;  // a rebalance began inside the call
     }
     if (failed_) return WEIR_FAILED;
     publish_positions();  // before emit(), which may block for as long as the pipeline is held back
-    weir_status st = b.size() == 0 ? (poll_timeout_ms_ > 0 ? WEIR_OK : WEIR_IDLE)  // we already waited in consumer_poll
+    weir_status st = b.size() == 0 ? (poll_timeout_ms_ > 0 ? WEIR_OK : WEIR_IDLE)  // we already waited in the first call
                                    : ctx().emit(out_, b) == WEIR_STOPPING ? WEIR_END : WEIR_OK;
     announce_revoked();  // behind the last records of the revoked partitions
     return st;
@@ -241,6 +252,8 @@ class KafkaSource : public weir::Plugin {
     // Leaves the group; the final revoke (rebalance_cb) runs inside and commits nothing new.
     if (rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk_))
       ctx().warn(std::string("leaving the consumer group: ") + rd_kafka_err2str(e));
+    rd_kafka_queue_destroy(queue_);  // every queue reference goes before the handle
+    queue_ = nullptr;
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
     ctx().info("consumed " + std::to_string(emitted_total_) + " records");
@@ -259,6 +272,7 @@ class KafkaSource : public weir::Plugin {
     int64_t committed = -1;  // offset + 1 last sent in a commit (what Kafka will store)
     int64_t start = -1;      // first offset emitted since the partition was assigned
     std::string labels;      // topic="..",partition=".." for the gauges
+    weir_str topic_field{};  // the topic, interned once for the records' `topic` field
   };
 
   const weir::Context& ctx() const { return opaque_.ctx; }
@@ -293,12 +307,25 @@ class KafkaSource : public weir::Plugin {
     p.partition = partition;
     p.id = id;
     p.labels = "topic=\"" + p.topic + "\",partition=\"" + std::to_string(partition) + "\"";
+    p.topic_field = ctx().name(p.topic);
     return &p;
   }
 
+  // The partition of a message. librdkafka hands them out partition by partition
+  // (one fetched message set after another), so the last one found is nearly
+  // always the answer: no topic lookup (a std::string built and hashed) per
+  // message. The name check keeps it right if librdkafka reuses a topic handle.
+  // parts_ never erases, so the pointer stays valid.
   Partition* partition_of(rd_kafka_message_t* m) {
-    const char* name = rd_kafka_topic_name(m->rkt);
-    return partition_of(name, m->partition, false);
+    if (last_part_ && last_rkt_ == m->rkt && last_part_->partition == m->partition &&
+        last_part_->topic == rd_kafka_topic_name(m->rkt))
+      return last_part_;
+    Partition* p = partition_of(rd_kafka_topic_name(m->rkt), m->partition, false);
+    if (p) {
+      last_part_ = p;
+      last_rkt_ = m->rkt;
+    }
+    return p;
   }
 
   void add(weir::BatchBuilder& b, rd_kafka_message_t* m) {
@@ -318,7 +345,7 @@ class KafkaSource : public weir::Plugin {
     r.position(part->id, m->offset);
     if (fields_) {
       auto f = r.fields(3);
-      f[0] = {topic_name_, weir::string_value(ctx().name(part->topic))};
+      f[0] = {topic_name_, weir::string_value(part->topic_field)};
       f[1] = {partition_name_, weir::int_value(m->partition)};
       f[2] = {offset_name_, weir::int_value(m->offset)};
     }
@@ -645,6 +672,10 @@ class KafkaSource : public weir::Plugin {
   weir_str topic_name_, partition_name_, offset_name_;
 
   std::unordered_map<std::string, int32_t> topic_index_;
+  rd_kafka_queue_t* queue_ = nullptr;           // the consumer queue (messages and callbacks)
+  std::vector<rd_kafka_message_t*> messages_;   // poll()'s array, batch_size long
+  Partition* last_part_ = nullptr;  // partition_of(message)'s last answer
+  const rd_kafka_topic_t* last_rkt_ = nullptr;
   std::unordered_map<int32_t, Partition> parts_;  // by encoded id; kept after revoke (the index is stable)
   struct {
     bool pending = false, cooperative = false, lost = false;

@@ -275,18 +275,41 @@ TEST(CepRule, BatchInputStaysHeldUntilItsWindowIsEvaluated) {
   n.send({car("20220426061030", "A0001", 90)});  // the first batch ends: both held batches are done
   EXPECT_EQ(n.host.holds_, 3u);
   EXPECT_EQ(n.host.releases_, 2u);
-  ASSERT_EQ(n.host.vt().flush(n.host.instance()), WEIR_OK);  // shutdown: everything is let go
+  n.host.is_stopping = true;
+  ASSERT_EQ(n.host.vt().flush(n.host.instance()), WEIR_OK);  // a stop: everything is let go
   EXPECT_EQ(n.host.releases_, 3u);
 }
 
-TEST(CepRule, EvaluateOnFlushEndsPendingBatches) {
+// A stop (Ctrl-C, --duration: the host is stopping when it flushes) leaves the
+// open batch unevaluated, as Esper does; evaluate_on_flush ends it there too.
+TEST(CepRule, AStopLeavesPendingBatchesUnlessEvaluateOnFlush) {
+  for (bool evaluate : {false, true}) {
+    Node n;
+    n.host.param("evaluate_on_flush", evaluate);
+    ASSERT_EQ(n.host.create(), "");
+    n.send({car("20220426061000", "A0001", 90), car("20220426061001", "A0001", 91)});
+    EXPECT_TRUE(on_port(n.host, "rule").empty());
+    n.host.is_stopping = true;
+    ASSERT_EQ(n.host.vt().flush(n.host.instance()), WEIR_OK);
+    EXPECT_EQ(on_port(n.host, "rule"), evaluate ? std::vector<std::string>{"{\"car_number\":\"A0001\",\"avg_speed\":90.5}"}
+                                                : std::vector<std::string>{})
+        << "evaluate_on_flush = " << evaluate;
+    EXPECT_EQ(n.host.releases_, 1u);
+  }
+}
+
+// The inputs ended by themselves (the host is not stopping when it flushes: a
+// bounded input read to its end, e.g. kafka_source's end_at_eof): the open
+// batch ends, as Flink's final watermark ends every window.
+TEST(CepRule, TheEndOfABoundedInputEndsPendingBatches) {
   Node n;
-  n.host.param("evaluate_on_flush", true);
   ASSERT_EQ(n.host.create(), "");
   n.send({car("20220426061000", "A0001", 90), car("20220426061001", "A0001", 91)});
   EXPECT_TRUE(on_port(n.host, "rule").empty());
+  ASSERT_FALSE(n.host.is_stopping);
   ASSERT_EQ(n.host.vt().flush(n.host.instance()), WEIR_OK);
   EXPECT_EQ(on_port(n.host, "rule"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"avg_speed\":90.5}"}));
+  EXPECT_EQ(n.host.releases_, 1u);
 }
 
 TEST(CepRule, ProcessingTimeWindowsEndOnTheTimer) {
@@ -363,6 +386,25 @@ TEST(CepRulePipeline, ARuleStoreConfigurationValidatesWithoutABroker) {
   r = weir::testing::run_weir("validate " + pipeline("rules = [\"" + kOverspeed + "\"]\n"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("rules (files) and rules_topic (a rule store) exclude each other"), std::string::npos) << r.err;
+}
+
+// loggen (45 s, bounded) -> csv_decode -> cep_rule (the shipped rule, a threshold
+// every car passes) -> file_sink: every line is flagged, also the 15 s of the
+// last batch, which no later line ends: the end of the input ends it.
+TEST(CepRulePipeline, ABoundedInputEndsTheLastBatch) {
+  TempDir dir;
+  std::string file = dir.write(
+      "p.toml",
+      "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 3\nseconds = 45\n"
+      "[nodes.decode]\nplugin = \"csv_decode\"\ninputs = [\"gen\"]\nfields = [\"date:string\", \"car_number:string\", "
+      "\"speed_pedal:int64\", \"break_pedal:int64\", \"steer_angle:string\", \"direct_light:string\", \"speed:int64\", "
+      "\"area_number:string\"]\n"
+      "[nodes.cep]\nplugin = \"cep_rule\"\ninputs = [\"decode\"]\nrules = [\"" +
+          kOverspeed + "\"]\ntime_field = \"date\"\nvariables = { threshold = \"-1\" }\n"
+          "[nodes.flagged]\nplugin = \"file_sink\"\ninputs = [\"cep.overspeed\"]\npath = \"" + dir.file("flagged.json") + "\"\n");
+  auto r = weir::testing::run_weir("run " + file + " --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(weir::testing::count_lines(weir::testing::read_file(dir.file("flagged.json"))), 3u * 45);
 }
 
 // loggen -> csv_decode -> cep_rule (the shipped rule) -> file_sink: cars flagged,

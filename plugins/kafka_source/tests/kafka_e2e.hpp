@@ -8,7 +8,9 @@
 //    time order, event time = the message timestamp (the produce time);
 //  * crash_and_resume: kafka_source -> file_sink is SIGKILLed mid-stream and
 //    restarted with the same group: nothing is missing, and the only
-//    duplicates are records after the last commit (counted and printed).
+//    duplicates are records after the last commit (counted and printed);
+//  * bounded_run_ends_the_last_batches: end_at_eof through cep_rule posts the
+//    rule's last (open) batches too.
 #pragma once
 
 #include "mock_cluster.hpp"
@@ -306,6 +308,30 @@ inline void crash_and_resume(const std::string& bootstrap, const std::string& to
                "  crash test: %zu records; run 1 wrote %zu before SIGKILL (%zu committed); run 2 wrote %zu; "
                "%zu duplicates, all after the last commit\n",
                n, run1.size(), committed_total, run2.size(), duplicates);
+}
+
+// A bounded run (end_at_eof) through the smart-car rule ends the rule's last
+// batches: kafka_source -> csv_decode -> cep_rule (rules/overspeed.epl with a
+// threshold every car passes) -> file_sink flags every one of the N lines,
+// also those of each partition's last 30 s batch, which no later line ends
+// (SECONDS not a multiple of 30).
+inline void bounded_run_ends_the_last_batches(const std::string& bootstrap, const std::string& topic, int cars,
+                                              int seconds, TempDir& dir) {
+  std::string out = dir.file("flagged.json");
+  std::string file = dir.write(
+      "rule.toml",
+      consumer_pipeline(bootstrap, topic, unique_name("g-rule"), dir.file("all.json"), true) +
+          "[nodes.decode]\nplugin = \"csv_decode\"\ninputs = [\"in\"]\nfields = [\"date:string\", \"car_number:string\", "
+          "\"speed_pedal:int64\", \"break_pedal:int64\", \"steer_angle:string\", \"direct_light:string\", \"speed:int64\", "
+          "\"area_number:string\"]\n"
+          "[nodes.rule]\nplugin = \"cep_rule\"\ninputs = [\"decode\"]\nrules = [\"" WEIR_SOURCE_DIR "/rules/overspeed.epl\"]\n"
+          "time_field = \"date\"\nvariables = { threshold = \"-1\" }\n"
+          "[nodes.flagged]\nplugin = \"file_sink\"\ninputs = [\"rule.overspeed\"]\npath = \"" + out + "\"\n");
+  RunResult r = run_weir("run " + file + " --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(read_file(dir.file("all.json"))), static_cast<size_t>(cars) * seconds);
+  EXPECT_EQ(count_lines(read_file(out)), static_cast<size_t>(cars) * seconds)
+      << "every line is flagged, those of the last batches too";
 }
 
 }  // namespace weir::testing::e2e

@@ -24,6 +24,15 @@ TEST(KafkaIntegration, LoggenThroughKafkaEachRecordOnce) {
   e2e::consume_all_once(bootstrap(), topic, 100, 100, dir);
 }
 
+TEST(KafkaIntegration, ABoundedRunEndsTheRulesLastBatches) {
+  REQUIRE_BROKER();
+  std::string topic = e2e::unique_name("weir-it-bounded");
+  e2e::create_topic(bootstrap(), topic, 4);
+  TempDir dir;
+  e2e::produce(bootstrap(), topic, 20, 45, dir);
+  e2e::bounded_run_ends_the_last_batches(bootstrap(), topic, 20, 45, dir);
+}
+
 // keyed = false: kafka_sink sends whole batches to one partition in turn; the
 // broker gets every line once, without a key, spread over all partitions.
 TEST(KafkaIntegration, UnkeyedBatchesReachEveryPartitionEachLineOnce) {

@@ -37,6 +37,14 @@ TEST(KafkaPipeline, LoggenThroughKafkaEachRecordOnce) {
   e2e::consume_all_once(mc.bootstraps(), "lines", 50, 40, dir);
 }
 
+TEST(KafkaPipeline, ABoundedRunEndsTheRulesLastBatches) {
+  MockCluster mc;
+  mc.create_topic("bounded", 4);
+  TempDir dir;
+  e2e::produce(mc.bootstraps(), "bounded", 20, 45, dir);
+  e2e::bounded_run_ends_the_last_batches(mc.bootstraps(), "bounded", 20, 45, dir);
+}
+
 TEST(KafkaPipeline, SigkillMidStreamLosesNothing) {
   MockCluster mc;
   mc.create_topic("crash", 4);
