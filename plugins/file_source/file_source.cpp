@@ -408,7 +408,7 @@ class FileSource : public weir::Plugin {
         seen.insert(f);
         continue;
       }
-      if (copy_of_followed(c)) {
+      if (copy_of_followed(c) || prefix_of_followed(c)) {
         ::close(c.fd);
         continue;
       }
@@ -506,10 +506,7 @@ class FileSource : public weir::Plugin {
   bool claim_copy(Found& c) {
     for (auto it = retired_.begin(); it != retired_.end(); ++it) {
       TrackedFile& g = **it;
-      if ((g.dev == static_cast<uint64_t>(c.st.st_dev) && g.ino == static_cast<uint64_t>(c.st.st_ino)) ||
-          !weir::file_source::same_head(c.head, g.fp_length, g.fp) ||
-          !weir::file_source::holds_tail(c.fd, c.st.st_size, g.tail, g.tail_end))
-        continue;
+      if ((g.dev == static_cast<uint64_t>(c.st.st_dev) && g.ino == static_cast<uint64_t>(c.st.st_ino)) || !copy_of(c, g)) continue;
       int64_t offset = std::min<int64_t>(g.reader.consumed(), c.st.st_size);
       ctx_.info(c.path + ": a copy of " + g.path + " (copytruncate): continued at offset " + std::to_string(offset));
       retired_.erase(it);
@@ -530,14 +527,32 @@ class FileSource : public weir::Plugin {
   // A copy of a file still followed (copytruncate between its copy and its truncation, or a plain cp): not read.
   bool copy_of_followed(const Found& c) {
     for (TrackedFile* f : order_) {
-      if (f->fp_length == 0 || !weir::file_source::same_head(c.head, f->fp_length, f->fp) ||
-          !weir::file_source::holds_tail(c.fd, c.st.st_size, f->tail, f->tail_end))
-        continue;
+      if (!copy_of(c, *f)) continue;
       if (copies_noted_.insert(c.path).second)
         ctx_.info(c.path + ": holds the lines of " + f->path + " (a copy?): not read while " + f->path + " is followed");
       return true;
     }
     return false;
+  }
+
+  // A file shorter than its fingerprint whose bytes are where a followed file
+  // begins (empty, or a copy being written): not told apart yet, so looked at
+  // again at the next scan. A new file is read once it differs or grows.
+  bool prefix_of_followed(const Found& c) const {
+    if (c.head.size() >= static_cast<size_t>(fingerprint_bytes_)) return false;
+    for (const TrackedFile* f : order_)
+      if (f->fd >= 0 && f->fp_length > c.head.size() && weir::file_source::read_at(f->fd, 0, c.head.size()) == c.head) return true;
+    return false;
+  }
+
+  // Whether C is (or is becoming: a copy being written) a copy of F: F's first
+  // bytes, and the bytes just before what was read of F where F had them. A
+  // copy shorter than that (still being written, or taken before F's last
+  // lines were) counts when the whole fingerprint matched.
+  bool copy_of(const Found& c, const TrackedFile& f) const {
+    if (f.fp_length == 0 || f.tail_end == 0 || !weir::file_source::same_head(c.head, f.fp_length, f.fp)) return false;
+    if (c.st.st_size < f.tail_end) return f.fp_length >= static_cast<uint32_t>(fingerprint_bytes_);
+    return weir::file_source::holds_tail(c.fd, c.st.st_size, f.tail, f.tail_end);
   }
 
   // positions_file names a file no glob finds any more (rotated out while weir was down): finish it from its saved path.

@@ -340,6 +340,26 @@ TEST(FileSource, CopySeenBeforeTheTruncationIsNotReadAgain) {
   EXPECT_EQ(s.read(7), seq(1, 7));
 }
 
+// cp creates the copy empty and fills it: while it is a prefix of x.log it is not read as a new file.
+TEST(FileSource, CopyBeingWrittenIsNotReadAsANewFile) {
+  TempDir dir;
+  std::string log = dir.file("x.log");
+  append(log, lines(1, 60));  // more than fingerprint_bytes
+  Source s(dir, "x.log*");
+  s.start();
+  ASSERT_EQ(s.read(60).size(), 60u);
+  append(log, lines(61, 62));
+  std::string all = weir::testing::read_file(log);
+  append(dir.file("x.log.1"), "");
+  EXPECT_EQ(s.read(62).size(), 62u);
+  append(dir.file("x.log.1"), all.substr(0, 100));
+  EXPECT_EQ(s.read(62).size(), 62u);
+  append(dir.file("x.log.1"), all.substr(100));
+  ASSERT_EQ(::truncate(log.c_str(), 0), 0);
+  append(log, lines(63, 64));
+  EXPECT_EQ(s.read(64), seq(1, 64));
+}
+
 TEST(FileSource, TruncatedWithoutCopyIsReadFromItsStart) {
   TempDir dir;
   std::string log = dir.file("x.log");
