@@ -421,7 +421,12 @@ class FileSource : public weir::Plugin {
       f->last_bytes_ms = steady_ms();
       ctx_.info(f->path + ": renamed out of the globs or deleted: reading it to its end");
     }
-    // New files after the continued ones: a copy's old lines come before its original's new ones.
+    // New files after the continued ones (a copy's old lines come before its original's new ones),
+    // oldest first: a backlog of rotated files is read in the order it was written.
+    std::sort(fresh.begin(), fresh.end(), [](const Found& a, const Found& b) {
+      auto ta = std::make_pair(a.st.st_mtim.tv_sec, a.st.st_mtim.tv_nsec), tb = std::make_pair(b.st.st_mtim.tv_sec, b.st.st_mtim.tv_nsec);
+      return ta != tb ? ta < tb : a.path < b.path;
+    });
     for (Found& c : fresh) {
       bool at_end = startup && start_at_end_;
       int64_t offset = at_end ? c.st.st_size : 0;

@@ -260,6 +260,25 @@ TEST(FileSource, StartAtEndSkipsOldLinesButReadsLateFilesWhole) {
   EXPECT_EQ(got, (std::vector<std::string>{"new1", "late1", "late2"})) << "the cut line before the start is dropped";
 }
 
+TEST(FileSource, BacklogOfRotatedFilesIsReadOldestFirst) {
+  TempDir dir;
+  append(dir.file("x.log"), lines(7, 9));
+  append(dir.file("x.log.1"), lines(1, 3));
+  append(dir.file("x.log.2"), lines(4, 6));
+  auto age = [&](const std::string& name, int seconds_ago) {
+    struct timespec t[2];
+    ::clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= seconds_ago;
+    t[1] = t[0];
+    ASSERT_EQ(::utimensat(AT_FDCWD, dir.file(name).c_str(), t, 0), 0);
+  };
+  age("x.log.1", 30);
+  age("x.log.2", 20);
+  Source s(dir, "x.log*");
+  s.start();
+  EXPECT_EQ(s.read(9), seq(1, 9));
+}
+
 TEST(FileSource, AThousandFilesAtOnce) {
   TempDir dir;
   for (int f = 0; f < 1000; ++f) append(dir.file("f" + std::to_string(f) + ".log"), lines(1, 3, "f" + std::to_string(f) + "-"));
