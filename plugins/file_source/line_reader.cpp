@@ -81,17 +81,7 @@ bool LineReader::next(Line& out) {
       skip_partial_ = false;
       continue;
     }
-    if (overlong_ || len > max_) {
-      if (!overlong_) {
-        head_.assign(start, std::min(len, kOverlongHead));
-        overlong_length_ = 0;
-      }
-      overlong_length_ += len;
-      overlong_ = false;
-      out = {Line::kOverlong, head_, end_offset - 1 - static_cast<int64_t>(overlong_length_), end_offset, overlong_length_};
-      return true;
-    }
-    out = {Line::kLine, std::string_view(start, len), end_offset - 1 - static_cast<int64_t>(len), end_offset, len};
+    out = framed(start, len, end_offset, 1);
     return true;
   }
   return false;
@@ -107,18 +97,21 @@ bool LineReader::finish(Line& out) {
     skip_partial_ = false;
     return false;
   }
-  if (overlong_ || len > max_) {
-    if (!overlong_) {
-      head_.assign(start, std::min(len, kOverlongHead));
-      overlong_length_ = 0;
-    }
-    overlong_length_ += len;
-    overlong_ = false;
-    out = {Line::kOverlong, head_, read_at_ - static_cast<int64_t>(overlong_length_), read_at_, overlong_length_};
-    return true;
-  }
-  out = {Line::kLine, std::string_view(start, len), read_at_ - static_cast<int64_t>(len), read_at_, len};
+  out = framed(start, len, read_at_, 0);
   return true;
+}
+
+// The line ending at END (NEWLINE bytes after its LEN last bytes at START): whole, or, past
+// max_, the end of an overlong one (its first bytes were kept when it began).
+Line LineReader::framed(const char* start, size_t len, int64_t end, int newline) {
+  if (!overlong_ && len <= max_) return {Line::kLine, std::string_view(start, len), end - newline - static_cast<int64_t>(len), end, len};
+  if (!overlong_) {
+    head_.assign(start, std::min(len, kOverlongHead));
+    overlong_length_ = 0;
+  }
+  overlong_length_ += len;
+  overlong_ = false;
+  return {Line::kOverlong, head_, end - newline - static_cast<int64_t>(overlong_length_), end, overlong_length_};
 }
 
 std::string_view LineReader::recent(size_t n) const {

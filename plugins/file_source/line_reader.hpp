@@ -53,6 +53,7 @@ class LineReader {
 
  private:
   void make_room();
+  Line framed(const char* start, size_t len, int64_t end, int newline);
 
   size_t max_;
   size_t read_bytes_;

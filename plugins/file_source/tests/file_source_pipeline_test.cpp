@@ -8,17 +8,12 @@
 
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <map>
 #include <set>
 #include <thread>
-
-extern char** environ;
 
 namespace {
 
@@ -59,21 +54,6 @@ TEST(FileSourcePipeline, BinaryFileWithHeadersReachesTheSinkByteForByte) {
   EXPECT_TRUE(got == want) << "the same bytes, header dropped";
 }
 
-pid_t spawn_weir(const std::string& file, const std::string& log) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  std::vector<std::string> args = {WEIR_BINARY, "run", file, "--no-progress"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, WEIR_BINARY, &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return rc == 0 ? pid : -1;
-}
-
 // Line i is "20220426000000,<i padded to 7>": fixed length, so its end offset is (i + 1) * 23.
 constexpr int kLineBytes = 23;
 std::string numbered(int i) {
@@ -93,18 +73,17 @@ TEST(FileSourcePipeline, SigkillAndRestartLosesNothingDuplicatesOnlyAfterTheLast
   std::string out1 = dir.file("run1.txt");
   std::string p1 = dir.write("run1.toml", pipeline(dir, "batch_size = 100\ncommit_interval_ms = 50",
                                                    "path = \"" + out1 + "\"\nformat = \"payload\"\nfsync = true\n"));
-  pid_t pid = spawn_weir(p1, dir.file("run1.stderr"));
-  ASSERT_GT(pid, 0);
+  weir::testing::BackgroundWeir weir1(dir, p1 + " --no-progress");
+  ASSERT_TRUE(weir1.started()) << weir1.err();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline && weir::testing::count_lines(read_file(out1)) < 20000)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << read_file(dir.file("run1.stderr"));
+  weir1.signal(SIGKILL);
+  ASSERT_TRUE(weir1.wait(30));
+  ASSERT_EQ(weir1.exit_code(), 128 + SIGKILL) << weir1.err();
   std::string error;
   auto saved = weir::file_source::read_positions(dir.file("positions"), error);
-  ASSERT_TRUE(saved) << "no positions written before the kill: " << error << read_file(dir.file("run1.stderr"));
+  ASSERT_TRUE(saved) << "no positions written before the kill: " << error << weir1.err();
   ASSERT_EQ(saved->size(), 1u);
   const int64_t committed = (*saved)[0].offset;
   ASSERT_EQ(committed % kLineBytes, 0) << "a line boundary";
