@@ -52,6 +52,11 @@ TEST(FileSourcePipeline, BinaryFileWithHeadersReachesTheSinkByteForByte) {
   std::string got = read_file(dir.file("out.txt"));
   EXPECT_EQ(got.size(), want.size());
   EXPECT_TRUE(got == want) << "the same bytes, header dropped";
+  // A clean end saves every acknowledged line: a restart would read nothing again.
+  std::string error;
+  auto saved = weir::file_source::read_positions(dir.file("positions"), error);
+  ASSERT_TRUE(saved && saved->size() == 1u) << error;
+  EXPECT_EQ((*saved)[0].offset, static_cast<int64_t>(in.size()));
 }
 
 // Line i is "20220426000000,<i padded to 7>": fixed length, so its end offset is (i + 1) * 23.

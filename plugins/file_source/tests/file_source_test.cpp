@@ -279,6 +279,17 @@ TEST(FileSource, BacklogOfRotatedFilesIsReadOldestFirst) {
   EXPECT_EQ(s.read(9), seq(1, 9));
 }
 
+TEST(FileSource, ExcludedFilesAreNotFollowed) {
+  TempDir dir;
+  append(dir.file("x.log"), "a\n");
+  append(dir.file("x.log.1.gz"), "compressed\n");
+  append(dir.file("skip.log"), "skipped\n");
+  Source s(dir, "*.log*");
+  s.host.param("exclude", std::vector<std::string>{"*.gz", dir.file("skip.*")});
+  s.start();
+  EXPECT_EQ(s.read(1), (std::vector<std::string>{"a"}));
+}
+
 TEST(FileSource, AThousandFilesAtOnce) {
   TempDir dir;
   for (int f = 0; f < 1000; ++f) append(dir.file("f" + std::to_string(f) + ".log"), lines(1, 3, "f" + std::to_string(f) + "-"));
