@@ -1,5 +1,7 @@
 #include "log_files.hpp"
 
+#include <rotation.hpp>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -16,14 +18,7 @@ LogFiles::LogFiles(LogFilesOptions o) : o_(std::move(o)) {
   std::error_code ec;
   fs::create_directories(o_.dir, ec);
   if (ec) throw std::runtime_error("cannot create " + o_.dir + ": " + ec.message());
-  // Carry on after the rotated files a previous run left.
-  for (const auto& e : fs::directory_iterator(o_.dir, ec)) {
-    std::string n = e.path().filename().string();
-    if (n.size() > o_.name.size() + 1 && n.compare(0, o_.name.size() + 1, o_.name + ".") == 0) {
-      std::string idx = n.substr(o_.name.size() + 1);
-      if (std::all_of(idx.begin(), idx.end(), ::isdigit) && idx.size() < 18) next_index_ = std::max<int64_t>(next_index_, std::stoll(idx) + 1);
-    }
-  }
+  next_index_ = weir::files::next_rotation_index(path());  // after the rotated files a previous run left
   open_current();
 }
 
@@ -44,12 +39,9 @@ void LogFiles::open_current() {
 bool LogFiles::rotate() {
   if (std::fclose(f_) != 0) return false;
   f_ = nullptr;
-  std::string rotated = path() + "." + std::to_string(next_index_++);
-  std::error_code ec;
-  fs::rename(path(), rotated, ec);
-  if (ec) return false;
+  std::string error;
+  if (!weir::files::rotate_file(path(), next_index_++, o_.keep, error)) return false;
   ++rotations_;
-  if (o_.keep > 0 && next_index_ - 1 - o_.keep >= 1) fs::remove(path() + "." + std::to_string(next_index_ - 1 - o_.keep), ec);
   open_current();
   return true;
 }

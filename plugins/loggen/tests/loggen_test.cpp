@@ -276,6 +276,28 @@ TEST(LoggenCommand, OutputWritesRotatedFiles) {
       << "--keep needs --output";
 }
 
+// The loggen plugin into file_sink writes the same rotated log as weir-loggen --output.
+TEST(LoggenPipeline, IntoFileSinkWithRotation) {
+  weir::testing::TempDir dir;
+  std::string base = dir.file("SmartCarDriverInfo.log");
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 20\nseconds = 60\nheaders = true\n"
+                               "batch_size = 20\n[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\nformat = \"payload\"\n"
+                               "rotate_bytes = 10000\nkeep = 0\npath = \"" + base + "\"\n");
+  auto r = weir::testing::run_weir("run " + file + " --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string all;
+  int rotated = 0;
+  for (; std::filesystem::exists(base + "." + std::to_string(rotated + 1)); ++rotated) {
+    std::string part = weir::testing::read_file(base + "." + std::to_string(rotated + 1));
+    EXPECT_LE(part.size(), 10000u);
+    all += part;
+  }
+  all += weir::testing::read_file(base);
+  EXPECT_GE(rotated, 4);
+  EXPECT_EQ(all, command_output("20220426 20 --seconds 60 --headers"));
+}
+
 TEST(LoggenPipeline, ExampleRunsAndMatchesTheCommand) {
   weir::testing::TempDir dir;
   auto r = weir::testing::run_weir("validate " + std::string(WEIR_SOURCE_DIR) + "/plugins/loggen/example.toml");
