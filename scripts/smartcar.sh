@@ -3,25 +3,28 @@
 #  1. installs missing packages and builds weir;
 #  2. starts Redis, Kafka and HBase (+ Thrift2) on loopback and creates the topic and table;
 #  3. generates the driving logs of 100 cars (one line per car per second, like the
-#     original `DriverLogMain <date> 100`) into Kafka;
+#     original `DriverLogMain <date> 100`) into log files, and collects them into Kafka
+#     (pipelines/smartcar-collect.toml, the Flume leg): generator -> log files -> collect -> Kafka;
 #  4. runs pipelines/smartcar.toml with live progress until the duration ends or Ctrl-C;
 #  5. prints a summary: rows in HBase, flagged cars in Redis, rejected lines.
 # The services keep running afterwards so you can query them; the script says how to stop them.
 #
-#   scripts/smartcar.sh [--duration SECONDS] [--cars N] [--date yyyyMMdd] [--fast]
+#   scripts/smartcar.sh [--duration SECONDS] [--cars N] [--date yyyyMMdd] [--fast] [--direct]
 #     --duration  how long the pipeline runs (default 120; the rule needs 30 s windows)
 #     --fast      generate the logs as fast as possible instead of in real time
+#     --direct    skip the log files: the generator writes into Kafka itself
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-duration=120 cars=100 date=$(date -u +%Y%m%d) rate=""
+duration=120 cars=100 date=$(date -u +%Y%m%d) rate="" direct=false
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift 2 ;;
     --cars) cars=$2; shift 2 ;;
     --date) date=$2; shift 2 ;;
     --fast) rate=0; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --direct) direct=true; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "smartcar.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
 done
@@ -49,17 +52,33 @@ export SMARTCAR_REJECTS=$work/rejects.jsonl
 export SMARTCAR_CHECKPOINT=${WEIR_SERVICES_DIR:-$root/.services}/kafka/smartcar-rule-checkpoints
 : >"$SMARTCAR_REJECTS"
 
-step "generating the driving logs of $cars cars for $date into Kafka ($([[ $rate == 0 ]] && echo 'as fast as possible' || echo "$rate lines/s"))"
-build/weir run pipelines/smartcar-loggen.toml --no-progress \
-  --set cars.date="\"$date\"" --set cars.cars="$cars" --set cars.rate="$rate" --set cars.seconds="$((duration + 60))" \
-  2>"$work/loggen.log" &
-loggen=$!
-trap 'kill $loggen 2>/dev/null || true' EXIT
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+if $direct; then
+  step "generating the driving logs of $cars cars for $date into Kafka ($([[ $rate == 0 ]] && echo 'as fast as possible' || echo "$rate lines/s"))"
+  build/weir run pipelines/smartcar-loggen.toml --no-progress \
+    --set cars.date="\"$date\"" --set cars.cars="$cars" --set cars.rate="$rate" --set cars.seconds="$((duration + 60))" \
+    2>"$work/loggen.log" &
+  pids+=($!)
+else
+  # The original flow: DriverLogMain -> SmartCarDriverInfo.log -> Flume -> Kafka. A fresh
+  # log directory each run (its positions file goes with it).
+  export WEIR_LOG_DIR=$work/driver-realtime-log
+  rm -rf "$WEIR_LOG_DIR"
+  step "generating the driving logs of $cars cars for $date into $WEIR_LOG_DIR/SmartCarDriverInfo.log ($([[ $rate == 0 ]] && echo 'as fast as possible' || echo "$rate lines/s"); tail -f it)"
+  build/weir-loggen "$date" "$cars" --headers --rate "$rate" --seconds "$((duration + 60))" \
+    --output "$WEIR_LOG_DIR" --rotate-bytes $((16 << 20)) --keep 8 2>"$work/loggen.log" &
+  pids+=($!)
+  step "collecting the log files into Kafka (pipelines/smartcar-collect.toml: lines starting with 14 digits, keyed by car)"
+  build/weir run pipelines/smartcar-collect.toml --no-progress 2>"$work/collect.log" &
+  pids+=($!)
+fi
 
 step "running pipelines/smartcar.toml for ${duration}s (Ctrl-C stops it cleanly; metrics on http://127.0.0.1:9464/metrics)"
 build/weir run pipelines/smartcar.toml --progress --progress-interval 5 --duration "$duration" \
   --metrics 127.0.0.1:9464 --status-out "$work/status.json" || true
-kill $loggen 2>/dev/null || true
+kill -INT "${pids[@]}" 2>/dev/null || true   # the collector saves its positions as it stops
+wait "${pids[@]}" 2>/dev/null || true
 
 step "summary"
 echo "rows in HBase table DriverCarInfo: $(build/weir-hbase scan --table DriverCarInfo --count 2>/dev/null || echo '?')"

@@ -1,11 +1,17 @@
 // file_sink — appends records to a file, as JSON lines or raw payload lines.
 // A batch is acknowledged after it is written and (optionally) fsync'ed.
+// With rotate_bytes / rotate_seconds the file is renamed to PATH.<n> between two
+// batches (rotation.hpp) and a new one opened.
+#include "rotation.hpp"
+
 #include <weir/json.hpp>
 #include <weir/sdk.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace {
@@ -16,6 +22,10 @@ const weir_param_spec kParams[] = {
     {"format", WEIR_PARAM_STRING, "\"json\"", 0, nullptr, "json (one object per line) or payload (raw payload + newline)"},
     {"metadata", WEIR_PARAM_BOOL, "false", 0, nullptr, "json: add _time, _partition and _offset"},
     {"fsync", WEIR_PARAM_BOOL, "false", 0, nullptr, "fsync after every batch before acknowledging it"},
+    {"rotate_bytes", WEIR_PARAM_INT, "0", 0, "bytes",
+     "before a batch that would take the file past this size, rename it to <path>.<n> and start a new one; 0 = never"},
+    {"rotate_seconds", WEIR_PARAM_INT, "0", 0, "s", "the same once the file is this old (since it was opened); 0 = never"},
+    {"keep", WEIR_PARAM_INT, "0", 0, "files", "rotated files kept (the oldest beyond are deleted); 0 = all"},
 };
 
 class FileSink : public weir::Plugin {
@@ -24,17 +34,21 @@ class FileSink : public weir::Plugin {
       : ctx_(ctx), path_(p.str("path")), format_(p.str("format")), metadata_(p.boolean("metadata")), fsync_(p.boolean("fsync")) {
     if (format_ != "json" && format_ != "payload") throw weir::ConfigError("format must be \"json\" or \"payload\", not \"" + format_ + "\"");
     if (path_.empty()) throw weir::ConfigError("path must not be empty");
+    rotate_bytes_ = p.integer("rotate_bytes");
+    rotate_seconds_ = p.integer("rotate_seconds");
+    keep_ = p.integer("keep");
+    if (rotate_bytes_ < 0 || rotate_seconds_ < 0 || keep_ < 0) throw weir::ConfigError("rotate_bytes, rotate_seconds and keep must be >= 0");
   }
   ~FileSink() override {
     if (fd_ >= 0) ::close(fd_);
   }
 
   weir_status open() override {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
+    if (!open_file()) {
       ctx_.error_log("cannot open " + path_ + ": " + std::strerror(errno));
       return WEIR_FAILED;
     }
+    next_index_ = weir::files::next_rotation_index(path_);
     return WEIR_OK;
   }
 
@@ -45,6 +59,8 @@ class FileSink : public weir::Plugin {
       else out += r.payload();
       out += '\n';
     }
+    if (fd_ < 0 && !open_file()) return WEIR_RETRY;  // a rotation could not open the new file
+    if (due(out.size()) && !rotate()) return WEIR_RETRY;
     // A short or failed write is retried as a whole by the host: at-least-once.
     size_t done = 0;
     while (done < out.size()) {
@@ -57,14 +73,45 @@ class FileSink : public weir::Plugin {
       done += static_cast<size_t>(w);
     }
     if (fsync_ && ::fsync(fd_) != 0) return WEIR_RETRY;
+    bytes_ += static_cast<int64_t>(out.size());
     return WEIR_OK;
   }
 
  private:
+  bool open_file() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st {};
+    bytes_ = fd_ >= 0 && ::fstat(fd_, &st) == 0 ? st.st_size : 0;
+    opened_ = std::chrono::steady_clock::now();
+    return fd_ >= 0;
+  }
+  bool due(size_t more) const {
+    if (bytes_ == 0) return false;
+    return (rotate_bytes_ > 0 && bytes_ + static_cast<int64_t>(more) > rotate_bytes_) ||
+           (rotate_seconds_ > 0 && std::chrono::steady_clock::now() - opened_ >= std::chrono::seconds(rotate_seconds_));
+  }
+  // The batch goes to a new file; a failure is retried with the batch.
+  bool rotate() {
+    std::string error;
+    if (!weir::files::rotate_file(path_, next_index_, keep_, error)) {
+      ctx_.warn(error + "; retried");
+      return false;
+    }
+    ++next_index_;
+    ::close(fd_);
+    if (!open_file()) {
+      ctx_.warn("cannot open " + path_ + ": " + std::strerror(errno) + "; retried");
+      return false;
+    }
+    return true;
+  }
+
   weir::Context ctx_;
   std::string path_, format_;
   bool metadata_, fsync_;
   int fd_ = -1;
+  int64_t rotate_bytes_ = 0, rotate_seconds_ = 0, keep_ = 0, bytes_ = 0, next_index_ = 1;
+  std::chrono::steady_clock::time_point opened_;
 };
 
 }  // namespace

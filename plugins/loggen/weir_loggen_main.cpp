@@ -1,11 +1,15 @@
 // weir-loggen — the driving-log generator on stdout, for tests and shell use:
 //   weir-loggen DATE CARS [--seconds N] [--seed S] [--speeding-share X]
 //               [--start-time HHmmss] [--headers] [--rate LINES_PER_S]
-// Prints exactly what the loggen plugin emits with the same options, one line each.
+//               [--output DIR [--rotate-bytes N] [--rotate-seconds S] [--keep N]]
+// Prints exactly what the loggen plugin emits with the same options, one line each;
+// with --output, writes them into DIR/SmartCarDriverInfo.log instead, rotated (log_files.hpp).
 #include "driver_log.hpp"
+#include "log_files.hpp"
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -17,7 +21,10 @@ namespace {
 const char* kUsage =
     "usage: weir-loggen DATE CARS [--seconds N] [--seed S] [--speeding-share X] [--start-time HHmmss]\n"
     "                   [--headers] [--rate LINES_PER_S]\n"
-    "  DATE yyyyMMdd, CARS 1..9999; --seconds 0 (default) runs until killed; --rate 0 (default) = as fast as possible\n";
+    "                   [--output DIR [--rotate-bytes N] [--rotate-seconds S] [--keep N]]\n"
+    "  DATE yyyyMMdd, CARS 1..9999; --seconds 0 (default) runs until killed; --rate 0 (default) = as fast as possible\n"
+    "  --output DIR: write DIR/SmartCarDriverInfo.log (like DriverLogMain) instead of stdout, renamed to\n"
+    "  SmartCarDriverInfo.log.<n> once it has N bytes or is S seconds old; --keep N deletes older rotated files\n";
 
 int64_t to_int(const std::string& name, const char* text) {
   char* end = nullptr;
@@ -33,6 +40,7 @@ int main(int argc, char** argv) {
   try {
     weir::loggen::Options o;
     int64_t seconds = 0, rate = 0;
+    weir::loggen::LogFilesOptions files;
     int positional = 0;
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
@@ -58,6 +66,14 @@ int main(int argc, char** argv) {
         o.headers = true;
       } else if (a == "--rate") {
         rate = to_int(a, value());
+      } else if (a == "--output") {
+        files.dir = value();
+      } else if (a == "--rotate-bytes") {
+        files.rotate_bytes = to_int(a, value());
+      } else if (a == "--rotate-seconds") {
+        files.rotate_seconds = to_int(a, value());
+      } else if (a == "--keep") {
+        files.keep = to_int(a, value());
       } else if (!a.empty() && a[0] == '-') {
         throw std::invalid_argument("unknown option " + a);
       } else if (positional == 0) {
@@ -74,8 +90,22 @@ int main(int argc, char** argv) {
     }
     if (positional != 2) throw std::invalid_argument("DATE and CARS are required");
     if (seconds < 0 || rate < 0) throw std::invalid_argument("--seconds and --rate must be >= 0");
+    if (files.rotate_bytes < 0 || files.rotate_seconds < 0 || files.keep < 0)
+      throw std::invalid_argument("--rotate-bytes, --rotate-seconds and --keep must be >= 0");
+    if (files.dir.empty() && (files.rotate_bytes || files.rotate_seconds || files.keep))
+      throw std::invalid_argument("--rotate-bytes, --rotate-seconds and --keep need --output DIR");
 
     weir::loggen::DriverLog log(o);
+    std::unique_ptr<weir::loggen::LogFiles> to_files;
+    if (!files.dir.empty()) {
+      try {
+        to_files = std::make_unique<weir::loggen::LogFiles>(files);
+      } catch (const std::runtime_error& e) {
+        std::fprintf(stderr, "weir-loggen: %s\n", e.what());
+        return 1;
+      }
+    }
+    auto flush = [&] { return to_files ? to_files->flush() : std::fflush(stdout) == 0; };
     static char out[1 << 16];
     std::setvbuf(stdout, out, _IOFBF, sizeof out);
     auto start = std::chrono::steady_clock::now();
@@ -83,15 +113,22 @@ int main(int argc, char** argv) {
       if (rate > 0) {
         auto due = start + std::chrono::duration<double>(static_cast<double>(log.lines()) / static_cast<double>(rate));
         if (due > std::chrono::steady_clock::now()) {
-          std::fflush(stdout);
+          flush();
           std::this_thread::sleep_until(due);
         }
       }
       const weir::loggen::Line& line = log.next();
+      if (to_files) {
+        if (!to_files->write(line.text)) {
+          std::fprintf(stderr, "weir-loggen: cannot write %s: %s\n", to_files->path().c_str(), std::strerror(errno));
+          return 1;
+        }
+        continue;
+      }
       std::fwrite(line.text.data(), 1, line.text.size(), stdout);
       if (std::fputc('\n', stdout) == EOF) return 1;  // e.g. the reader went away
     }
-    return std::fflush(stdout) == 0 ? 0 : 1;
+    return flush() ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "weir-loggen: %s\n%s", e.what(), kUsage);
     return 64;

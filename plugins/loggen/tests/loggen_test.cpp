@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <set>
@@ -242,6 +243,59 @@ TEST(LoggenCommand, PrintsTheSimulatorsLines) {
 TEST(LoggenCommand, UsageErrors) {
   EXPECT_NE(std::system((std::string(WEIR_BUILD_DIR) + "/weir-loggen 2022 3 2>/dev/null").c_str()), 0);
   EXPECT_NE(std::system((std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 2>/dev/null").c_str()), 0);
+}
+
+// --output DIR: the same lines, in files rotated by rename at a size; concatenated
+// oldest first they are what stdout gets; --keep deletes the oldest.
+TEST(LoggenCommand, OutputWritesRotatedFiles) {
+  weir::testing::TempDir dir;
+  std::string cmd = std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 20 --seconds 60 --headers --output " + dir.file("logs") +
+                    " --rotate-bytes 10000";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::string all, base = dir.file("logs") + "/SmartCarDriverInfo.log";
+  int rotated = 0;
+  for (; std::filesystem::exists(base + "." + std::to_string(rotated + 1)); ++rotated) {
+    std::string part = weir::testing::read_file(base + "." + std::to_string(rotated + 1));
+    EXPECT_LE(part.size(), 10000u);
+    EXPECT_EQ(part.back(), '\n') << "rotated at a line boundary";
+    all += part;
+  }
+  all += weir::testing::read_file(base);
+  EXPECT_GE(rotated, 4);  // 1200 lines of ~40 bytes
+  EXPECT_EQ(all, command_output("20220426 20 --seconds 60 --headers"));
+  EXPECT_EQ(all.rfind("Driver Status Infomation,", 0), 0u) << "the header lines first, as the original";
+
+  weir::testing::TempDir kept;
+  cmd = std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 20 --seconds 60 --output " + kept.file("logs") +
+        " --rotate-bytes 10000 --keep 2";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(kept.file("logs"))) files += e.is_regular_file();
+  EXPECT_EQ(files, 3u) << "the current file and the 2 newest rotated ones";
+  EXPECT_NE(std::system((std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 3 --keep 2 2>/dev/null").c_str()), 0)
+      << "--keep needs --output";
+}
+
+// The loggen plugin into file_sink writes the same rotated log as weir-loggen --output.
+TEST(LoggenPipeline, IntoFileSinkWithRotation) {
+  weir::testing::TempDir dir;
+  std::string base = dir.file("SmartCarDriverInfo.log");
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 20\nseconds = 60\nheaders = true\n"
+                               "batch_size = 20\n[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\nformat = \"payload\"\n"
+                               "rotate_bytes = 10000\nkeep = 0\npath = \"" + base + "\"\n");
+  auto r = weir::testing::run_weir("run " + file + " --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string all;
+  int rotated = 0;
+  for (; std::filesystem::exists(base + "." + std::to_string(rotated + 1)); ++rotated) {
+    std::string part = weir::testing::read_file(base + "." + std::to_string(rotated + 1));
+    EXPECT_LE(part.size(), 10000u);
+    all += part;
+  }
+  all += weir::testing::read_file(base);
+  EXPECT_GE(rotated, 4);
+  EXPECT_EQ(all, command_output("20220426 20 --seconds 60 --headers"));
 }
 
 TEST(LoggenPipeline, ExampleRunsAndMatchesTheCommand) {
