@@ -3,6 +3,7 @@
 #include "host_api.hpp"
 
 #include "engine.hpp"
+#include "tap.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -84,6 +85,7 @@ int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   // cover it, so nothing new is attached.
   const OutputPort& out = node.outputs[port];
   node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
+  tap_observe(node, port, *b);
   if (out.edges.empty()) return WEIR_OK;
   retain(b, static_cast<int32_t>(out.edges.size()));
   if (node.collecting) {

@@ -13,6 +13,7 @@
 #include "metrics.hpp"
 #include "param_values.hpp"
 #include "pipeline_plan.hpp"
+#include "tap_cli.hpp"
 
 #include <weir/endpoint.hpp>
 
@@ -50,6 +51,7 @@ const char* kUsage =
     "  graph FILE      print the pipeline as a Graphviz DOT graph (pipe it to `dot -Tsvg`)\n"
     "  plugins [NAME]  list the plugins on the search path with their ports and parameters\n"
     "  ctl ACTION      control a running `weir run --metrics ADDR`: status, swap, reload, pause, resume, apply\n"
+    "  tap NODE[.PORT] print a live sample of the records a port of a running pipeline carries (JSON lines)\n"
     "  rules ACTION    the shared rule store of cep_rule: put, get, list (runs weir-rules)\n\n"
     "`weir <command> --help` shows the command's options.\n"
     "exit codes: 0 ok, 1 the pipeline failed while running, 2 the pipeline is invalid, 64 bad usage\n";
@@ -271,15 +273,13 @@ int cmd_ctl(const std::vector<std::string>& argv) {
     (words.empty() && !vm.count("help") ? std::cerr : std::cout) << kCtlUsage << "\n" << desc;
     return vm.count("help") ? kExitOk : kExitUsage;
   }
-  if (admin.empty()) admin = std::getenv("WEIR_ADMIN") ? std::getenv("WEIR_ADMIN") : "127.0.0.1:9464";
-  if (token.empty() && std::getenv("WEIR_ADMIN_TOKEN")) token = std::getenv("WEIR_ADMIN_TOKEN");
-  Endpoint endpoint;
-  try {
-    endpoint = parse_endpoint(admin);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "weir ctl: --admin (or $WEIR_ADMIN): " << e.what() << "\n" << kCtlUsage;
+  AdminTarget target = admin_target(admin, token);
+  if (!target.error.empty()) {
+    std::cerr << "weir ctl: " << target.error << "\n" << kCtlUsage;
     return kExitUsage;
   }
+  const Endpoint& endpoint = target.endpoint;
+  token = target.token;
   const std::string& action = words[0];
   std::map<std::string, std::vector<std::string>> shape = {
       {"status", {}}, {"swap", {"node", "path"}}, {"reload", {"node"}}, {"pause", {"node"}}, {"resume", {"node"}}, {"apply", {"file"}}};
@@ -541,7 +541,8 @@ int main(int argc, char** argv) {
   if (cmd == "graph") return cmd_graph(rest);
   if (cmd == "plugins") return cmd_plugins(rest);
   if (cmd == "ctl") return cmd_ctl(rest);
-  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl", "rules"})
+  if (cmd == "tap") return cmd_tap(rest);
+  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl", "tap", "rules"})
             << "\n\n"
             << kUsage;
   return kExitUsage;

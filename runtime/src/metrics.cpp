@@ -98,6 +98,40 @@ static void add_event_time(nlohmann::ordered_json& node, const Node& n) {
                           {"late", e.late}, {"ahead", e.ahead}});
 }
 
+// What the console shows beside the counters (after them: keys keep their order).
+static void add_watch(nlohmann::ordered_json& node, Node& n, const NodePlan& plan) {
+  using Json = nlohmann::ordered_json;
+  {
+    std::lock_guard lock(n.swap_mu);
+    node["library"] = n.library ? n.library->path() : "";
+  }
+  node["ports"] = plan.output_ports;
+  if (n.kind == WEIR_SINK) {
+    node["inflight"] = n.inflight.load();
+    std::lock_guard lock(n.retry_mu);
+    node["retry_batches"] = n.retry.size();
+  }
+  NodeWatch::View w = n.watch.view();
+  if (n.kind == WEIR_SOURCE) {
+    Json& committed = node["committed"] = Json::object();
+    for (auto [partition, offset] : w.committed) committed[std::to_string(partition)] = offset;
+    node["committed_ms"] = w.committed_ms;
+  }
+  if (n.checkpoint)
+    node["checkpoint"] = {{"path", n.checkpoint->path()},
+                          {"last_ms", n.checkpoint->last_written_ms()},
+                          {"state_bytes", n.checkpoint->last_state_bytes()}};
+  node["last_problem"] = w.last_problem.time_ms ? Json{{"time_ms", w.last_problem.time_ms},
+                                                       {"level", w.last_problem.level >= WEIR_LOG_ERROR ? "ERROR" : "WARN"},
+                                                       {"message", w.last_problem.text}}
+                                                 : Json(nullptr);
+  node["error_samples"] = w.errors.size();
+  node["taps"] = n.watch.taps.load(std::memory_order_relaxed);
+  Json& gauges = node["gauges"] = Json::object();
+  std::lock_guard lock(n.gauge_mu);
+  for (const auto& [key, value] : n.gauges) gauges[key] = value;
+}
+
 std::string status_json(const Engine& engine) {
   using Json = nlohmann::ordered_json;
   // Microseconds with one decimal, from a histogram's nanoseconds.
@@ -129,6 +163,7 @@ std::string status_json(const Engine& engine) {
     Json& outputs = node["outputs"] = Json::array();
     for (const auto& port : n.outputs)
       for (const EdgeQueue* edge : port.edges) outputs.push_back({{"port", port.name}, {"queue_depth", edge->depth()}});
+    add_watch(node, *np, engine.plan().nodes[n.index]);
     nodes.push_back(std::move(node));
   }
   Json& edges = status["edges"] = Json::array();

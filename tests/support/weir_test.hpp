@@ -85,6 +85,7 @@ class BackgroundWeir {
     }
   }
   bool started() const { return !admin_.empty(); }
+  const std::string& admin() const { return admin_; }  // HOST:PORT of its admin endpoint
   RunResult ctl(const std::string& args) const { return run_weir("ctl --admin " + admin_ + " " + args); }
   // Waits for the process to exit by itself; false on timeout.
   bool wait(int seconds) {
