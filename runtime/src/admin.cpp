@@ -160,7 +160,9 @@ HttpResponse handle_admin(Engine& engine, Control& control, const AdminAccess& a
   // Every control action is logged, whatever its outcome.
   std::string what = action + (args.count("node") ? " " + args["node"] : "") + (args.count("path") ? " " + args["path"] : "") +
                      (args.count("file") ? " " + args["file"] : "");
-  engine.log(nullptr, r.ok ? WEIR_LOG_INFO : WEIR_LOG_WARN, "control: " + what + ": " + (r.ok ? "ok: " : "failed: ") + r.message);
+  std::string line = "control: " + what + ": " + (r.ok ? "ok: " : "failed: ") + r.message;
+  engine.log(nullptr, r.ok ? WEIR_LOG_INFO : WEIR_LOG_WARN, line);
+  if (Node* n = args.count("node") ? engine.find(args["node"]) : nullptr) n->watch.log(r.ok ? WEIR_LOG_INFO : WEIR_LOG_WARN, line);  // in its console log
   return answer(r.status ? r.status : r.ok ? 200 : 409, r.ok, r.message, r.pause_ms);
 }
 

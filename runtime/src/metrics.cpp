@@ -113,6 +113,7 @@ static void add_watch(nlohmann::ordered_json& node, Node& n, const NodePlan& pla
   }
   NodeWatch::View w = n.watch.view();
   if (n.kind == WEIR_SOURCE) {
+    node["commits"] = n.counters.commits.load();
     Json& committed = node["committed"] = Json::object();
     for (auto [partition, offset] : w.committed) committed[std::to_string(partition)] = offset;
     node["committed_ms"] = w.committed_ms;
@@ -174,6 +175,7 @@ std::string status_json(const Engine& engine) {
                      {"to", plan.nodes[e.to_node].name},
                      {"depth", engine.edges()[i]->depth()}});
   }
+  status["pipeline"] = plan.config.file;
   // Names come from TOML and plugin descriptors: bytes that are not UTF-8 are replaced, not refused.
   return status.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
