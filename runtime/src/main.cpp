@@ -13,7 +13,7 @@
 #include "metrics.hpp"
 #include "param_values.hpp"
 #include "pipeline_plan.hpp"
-#include "tap_cli.hpp"
+#include "admin_cli.hpp"
 
 #include <weir/endpoint.hpp>
 
@@ -52,6 +52,7 @@ const char* kUsage =
     "  plugins [NAME]  list the plugins on the search path with their ports and parameters\n"
     "  ctl ACTION      control a running `weir run --metrics ADDR`: status, swap, reload, pause, resume, apply\n"
     "  tap NODE[.PORT] print a live sample of the records a port of a running pipeline carries (JSON lines)\n"
+    "  top             records/s, queues, lag and errors per node of a running pipeline, refreshed in place\n"
     "  rules ACTION    the shared rule store of cep_rule: put, get, list (runs weir-rules)\n\n"
     "`weir <command> --help` shows the command's options.\n"
     "exit codes: 0 ok, 1 the pipeline failed while running, 2 the pipeline is invalid, 64 bad usage\n";
@@ -372,7 +373,8 @@ int cmd_run(const std::vector<std::string>& argv) {
   add_pipeline_options(desc, args);
   desc.add_options()("metrics", po::value(&metrics),
                      "admin endpoint on HOST:PORT: 127.0.0.1:9464 (loopback), [::1]:9464, 0.0.0.0:9464 or [::]:9464 (every "
-                     "interface), port 0 picks a free one; serves /metrics (Prometheus), /status (JSON), /ctl/* (weir ctl)")(
+                     "interface), port 0 picks a free one; serves the web console at /, /metrics (Prometheus), /status (JSON), "
+                     "/ctl/* (weir ctl), /tap/* (weir tap)")(
       "admin-token", po::value(&admin_token), "require this bearer token for /ctl/* (default $WEIR_ADMIN_TOKEN; without one, only loopback peers)")(
       "plugin-dir", po::value(&plugin_dirs)->composing(),
       "`weir ctl swap` may load libraries from this directory too, besides the plugin search path (repeatable)")(
@@ -542,7 +544,8 @@ int main(int argc, char** argv) {
   if (cmd == "plugins") return cmd_plugins(rest);
   if (cmd == "ctl") return cmd_ctl(rest);
   if (cmd == "tap") return cmd_tap(rest);
-  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl", "tap", "rules"})
+  if (cmd == "top") return cmd_top(rest);
+  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl", "tap", "top", "rules"})
             << "\n\n"
             << kUsage;
   return kExitUsage;

@@ -180,7 +180,7 @@ std::string status_json(const Engine& engine) {
   return status.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-static std::string rate(double per_s) {
+std::string rate_text(double per_s) {
   char buf[32];
   if (per_s >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM/s", per_s / 1e6);
   else if (per_s >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk/s", per_s / 1e3);
@@ -200,7 +200,7 @@ std::string ProgressLine::next(const Engine& engine) {
     uint64_t delta = count - last_[n->index];
     last_[n->index] = count;
     if (!out.empty()) out += "  ";
-    out += n->name + " " + rate(dt > 0 ? delta / dt : 0);
+    out += n->name + " " + rate_text(dt > 0 ? delta / dt : 0);
   }
   return out + "  | errors " + std::to_string(errors);
 }

@@ -1,7 +1,7 @@
 // `weir tap NODE[.PORT]`: opens a tap on a running pipeline (tap.hpp), prints
 // the records it takes as JSON lines on stdout until COUNT, Ctrl-C, the node's
 // end or a closed stdout, then closes it.
-#include "tap_cli.hpp"
+#include "admin_cli.hpp"
 
 #include "admin.hpp"
 #include "http_client.hpp"

@@ -3,6 +3,7 @@
 // port (the same JSON text), on an output port and on an error port; a rate
 // limit gives an ordered sample; a tap closes when its count is reached. Then
 // the tap routes' refusals (unknown node or port, bad numbers, cross-site POST).
+// And `weir top --once` on the same pipeline.
 #include "http_client.hpp"
 
 #include <weir_test.hpp>
@@ -152,6 +153,20 @@ TEST(Tap, RefusesWhatItCannotTap) {
   HttpAnswer same_site = post(weir.admin(), "/tap/open", "node=gen\ncount=1\n", {{"Origin", "http://" + weir.admin()}});
   EXPECT_EQ(same_site.status, 200) << same_site.body;
   EXPECT_FALSE(weir.err().find("cross-site") == std::string::npos);
+}
+
+TEST(Top, ShowsEveryNodeWithItsRates) {
+  TempDir dir;
+  BackgroundWeir weir(dir, pipeline(dir));
+  ASSERT_TRUE(weir.started()) << weir.err();
+  RunResult top = run_weir("top --once --interval 0.5 --admin " + weir.admin());
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  EXPECT_NE(top.out.find("NODE"), std::string::npos) << top.out;
+  for (const char* node : {"gen ", "out ", "decode ", "rejects ", "decoded "})
+    EXPECT_NE(top.out.find(std::string("\n") + node), std::string::npos) << node << " missing from\n" << top.out;
+  EXPECT_NE(top.out.find("/s"), std::string::npos) << top.out;  // rates over the interval
+  EXPECT_EQ(run_weir("top --once --interval 0").exit_code, 64);
+  EXPECT_EQ(run_weir("top --once --admin 127.0.0.1:1").exit_code, 1);
 }
 
 }  // namespace

@@ -1,8 +1,0 @@
-// Client commands of the admin endpoint beside `weir ctl`: `weir tap` (and `weir top`).
-#pragma once
-
-#include <string>
-#include <vector>
-
-// weir tap [--admin HOST:PORT] [--token T] [--rate R] [--count N] [--metadata] NODE[.PORT]
-int cmd_tap(const std::vector<std::string>& argv);
