@@ -14,6 +14,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   maven openjdk-17-jdk-headless curl netcat-openbsd
   kcat python3 time procps
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -51,4 +51,13 @@ struct AdminAnswer {
 };
 AdminAnswer admin_request(const Endpoint& admin, const std::string& path, const std::string& body, const std::string& token);
 
+// The endpoint and token a client command (`weir ctl`, `weir tap`, `weir top`)
+// talks to: ADMIN, else $WEIR_ADMIN, else 127.0.0.1:9464; TOKEN, else
+// $WEIR_ADMIN_TOKEN. ERROR says what is wrong with the address (a usage error).
+struct AdminTarget {
+  Endpoint endpoint;
+  std::string token, error;
+};
+AdminTarget admin_target(std::string admin, std::string token);
+
 }  // namespace weir

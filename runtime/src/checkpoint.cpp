@@ -1,5 +1,7 @@
 #include "checkpoint.hpp"
 
+#include <chrono>
+
 namespace weir {
 
 static weir_writer string_writer(std::string& out) {
@@ -136,6 +138,12 @@ std::string Checkpointer::settle() {
   std::string error;
   if (!store_->write({newest.begin(), newest.end()}, error)) return error;
   ++written_;
+  uint64_t bytes = 0;
+  for (const auto& [key, data] : newest) bytes += data->state.size();
+  last_state_bytes_.store(bytes, std::memory_order_relaxed);
+  last_written_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count(),
+                         std::memory_order_relaxed);
   for (size_t i = 0; i < ready; ++i) {
     for (AckGroup* g : pending_.front().covers) g->release();
     pending_.pop_front();

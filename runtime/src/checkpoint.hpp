@@ -33,6 +33,7 @@
 
 #include <weir/abi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -116,6 +117,10 @@ class Checkpointer {
   // Nothing taken and not yet written.
   bool settled() const { return pending_.empty(); }
   uint64_t written() const { return written_; }
+  // The last checkpoint written, for /status (read by the metrics thread):
+  // when (wall clock, ms; 0 = none yet) and its state's bytes (every partition written with it).
+  int64_t last_written_ms() const { return last_written_ms_.load(std::memory_order_relaxed); }
+  uint64_t last_state_bytes() const { return last_state_bytes_.load(std::memory_order_relaxed); }
 
  private:
   struct Pending {
@@ -146,6 +151,8 @@ class Checkpointer {
   bool dirty_ = false;
   int64_t next_due_ns_ = 0;
   uint64_t written_ = 0;
+  std::atomic<int64_t> last_written_ms_{0};
+  std::atomic<uint64_t> last_state_bytes_{0};
 };
 
 }  // namespace weir

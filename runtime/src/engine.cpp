@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include "host_api.hpp"
+#include "tap.hpp"
 
 #include <weir/json.hpp>
 
@@ -42,6 +43,7 @@ static const char* level_name(int level) {
 }
 
 void Engine::log(const Node* node, int level, const std::string& message) {
+  if (node) node->watch.log(level, message);
   if (level < log_level()) return;
   // Milliseconds: a rebalance or a swap is over in less than a second.
   int64_t ns = realtime_ns();
@@ -368,6 +370,7 @@ static void commit_acked(Node& n) {
   if (done.empty() || !n.descriptor->vtable->commit) return;
   n.counters.commits.fetch_add(1, std::memory_order_relaxed);
   int st = n.descriptor->vtable->commit(n.instance, done.data(), static_cast<uint32_t>(done.size()));
+  if (st != WEIR_FAILED) n.watch.committed(done.data(), static_cast<uint32_t>(done.size()));
   if (st == WEIR_FAILED) n.engine->log(&n, WEIR_LOG_WARN, "commit failed; it is retried with the next acknowledgement");
 }
 

@@ -6,6 +6,7 @@
 #include "checkpoint.hpp"
 #include "edge_queue.hpp"
 #include "histogram.hpp"
+#include "node_watch.hpp"
 #include "pipeline_plan.hpp"
 #include "signal.hpp"
 #include "watermarks.hpp"
@@ -146,6 +147,7 @@ struct Node {
   std::map<std::string, double> gauges;  // "name{labels}" -> value
 
   NodeCounters counters;
+  mutable NodeWatch watch;  // log lines, error samples, commits and taps, for the console (node_watch.hpp)
   std::atomic<bool> finished{false};
   std::thread thread;
 };

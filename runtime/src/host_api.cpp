@@ -3,6 +3,7 @@
 #include "host_api.hpp"
 
 #include "engine.hpp"
+#include "tap.hpp"
 
 #include <cmath>
 #include <cstring>

@@ -216,6 +216,8 @@ class Session : public std::enable_shared_from_this<Session> {
     req.method = head_ ? "GET" : std::string(msg.method_string());
     std::string_view target(msg.target().data(), msg.target().size());
     req.path = std::string(target.substr(0, target.find('?')));
+    req.host = std::string(msg[http::field::host]);
+    req.origin = std::string(msg[http::field::origin]);
     req.body = std::move(msg.body());
     beast::string_view auth = msg[http::field::authorization];
     if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) {
@@ -244,6 +246,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.result(static_cast<unsigned>(r.status));
     res_.set(http::field::server, "weir/" WEIR_VERSION);
     res_.set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res_.set(name, value);
     res_.body() = std::move(r.body);
     res_.keep_alive(keep_alive);
     res_.prepare_payload();

@@ -20,6 +20,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace weir {
 
@@ -51,6 +53,7 @@ struct HttpRequest {
   std::string path;    // the target without its query
   std::string body;
   std::string bearer;  // the Authorization: Bearer token, if any
+  std::string host, origin;  // the Host and Origin headers, if any (a browser sends Origin on a cross-site POST)
   std::string peer;    // "127.0.0.1:51234", for logs
   bool peer_is_loopback = false;
 };
@@ -59,6 +62,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // more header fields (e.g. the console's CSP)
 };
 
 struct HttpService {

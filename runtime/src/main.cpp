@@ -13,6 +13,7 @@
 #include "metrics.hpp"
 #include "param_values.hpp"
 #include "pipeline_plan.hpp"
+#include "admin_cli.hpp"
 
 #include <weir/endpoint.hpp>
 
@@ -50,6 +51,8 @@ const char* kUsage =
     "  graph FILE      print the pipeline as a Graphviz DOT graph (pipe it to `dot -Tsvg`)\n"
     "  plugins [NAME]  list the plugins on the search path with their ports and parameters\n"
     "  ctl ACTION      control a running `weir run --metrics ADDR`: status, swap, reload, pause, resume, apply\n"
+    "  tap NODE[.PORT] print a live sample of the records a port of a running pipeline carries (JSON lines)\n"
+    "  top             records/s, queues, lag and errors per node of a running pipeline, refreshed in place\n"
     "  rules ACTION    the shared rule store of cep_rule: put, get, list (runs weir-rules)\n\n"
     "`weir <command> --help` shows the command's options.\n"
     "exit codes: 0 ok, 1 the pipeline failed while running, 2 the pipeline is invalid, 64 bad usage\n";
@@ -271,15 +274,13 @@ int cmd_ctl(const std::vector<std::string>& argv) {
     (words.empty() && !vm.count("help") ? std::cerr : std::cout) << kCtlUsage << "\n" << desc;
     return vm.count("help") ? kExitOk : kExitUsage;
   }
-  if (admin.empty()) admin = std::getenv("WEIR_ADMIN") ? std::getenv("WEIR_ADMIN") : "127.0.0.1:9464";
-  if (token.empty() && std::getenv("WEIR_ADMIN_TOKEN")) token = std::getenv("WEIR_ADMIN_TOKEN");
-  Endpoint endpoint;
-  try {
-    endpoint = parse_endpoint(admin);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "weir ctl: --admin (or $WEIR_ADMIN): " << e.what() << "\n" << kCtlUsage;
+  AdminTarget target = admin_target(admin, token);
+  if (!target.error.empty()) {
+    std::cerr << "weir ctl: " << target.error << "\n" << kCtlUsage;
     return kExitUsage;
   }
+  const Endpoint& endpoint = target.endpoint;
+  token = target.token;
   const std::string& action = words[0];
   std::map<std::string, std::vector<std::string>> shape = {
       {"status", {}}, {"swap", {"node", "path"}}, {"reload", {"node"}}, {"pause", {"node"}}, {"resume", {"node"}}, {"apply", {"file"}}};
@@ -372,7 +373,8 @@ int cmd_run(const std::vector<std::string>& argv) {
   add_pipeline_options(desc, args);
   desc.add_options()("metrics", po::value(&metrics),
                      "admin endpoint on HOST:PORT: 127.0.0.1:9464 (loopback), [::1]:9464, 0.0.0.0:9464 or [::]:9464 (every "
-                     "interface), port 0 picks a free one; serves /metrics (Prometheus), /status (JSON), /ctl/* (weir ctl)")(
+                     "interface), port 0 picks a free one; serves the web console at /, /metrics (Prometheus), /status (JSON), "
+                     "/ctl/* (weir ctl), /tap/* (weir tap)")(
       "admin-token", po::value(&admin_token), "require this bearer token for /ctl/* (default $WEIR_ADMIN_TOKEN; without one, only loopback peers)")(
       "plugin-dir", po::value(&plugin_dirs)->composing(),
       "`weir ctl swap` may load libraries from this directory too, besides the plugin search path (repeatable)")(
@@ -541,7 +543,9 @@ int main(int argc, char** argv) {
   if (cmd == "graph") return cmd_graph(rest);
   if (cmd == "plugins") return cmd_plugins(rest);
   if (cmd == "ctl") return cmd_ctl(rest);
-  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl", "rules"})
+  if (cmd == "tap") return cmd_tap(rest);
+  if (cmd == "top") return cmd_top(rest);
+  std::cerr << "weir: unknown command '" << cmd << "'" << did_you_mean(cmd, {"run", "validate", "graph", "plugins", "ctl", "tap", "top", "rules"})
             << "\n\n"
             << kUsage;
   return kExitUsage;

@@ -112,6 +112,41 @@ static uint64_t depth_of(const std::vector<EdgeQueue*>& queues) {
   return depth;
 }
 
+// What the console shows beside the counters (after them: keys keep their order).
+static void add_watch(nlohmann::ordered_json& node, Node& n, const NodePlan& plan) {
+  using Json = nlohmann::ordered_json;
+  {
+    std::lock_guard lock(n.swap_mu);
+    node["library"] = n.library ? n.library->path() : "";
+  }
+  node["ports"] = plan.output_ports;
+  if (n.kind == WEIR_SINK) {
+    node["inflight"] = n.inflight.load();
+    std::lock_guard lock(n.retry_mu);
+    node["retry_batches"] = n.retry.size();
+  }
+  NodeWatch::View w = n.watch.view();
+  if (n.kind == WEIR_SOURCE) {
+    node["commits"] = n.counters.commits.load();
+    Json& committed = node["committed"] = Json::object();
+    for (auto [partition, offset] : w.committed) committed[std::to_string(partition)] = offset;
+    node["committed_ms"] = w.committed_ms;
+  }
+  if (n.checkpoint)
+    node["checkpoint"] = {{"path", n.checkpoint->path()},
+                          {"last_ms", n.checkpoint->last_written_ms()},
+                          {"state_bytes", n.checkpoint->last_state_bytes()}};
+  node["last_problem"] = w.last_problem.time_ms ? Json{{"time_ms", w.last_problem.time_ms},
+                                                       {"level", w.last_problem.level >= WEIR_LOG_ERROR ? "ERROR" : "WARN"},
+                                                       {"message", w.last_problem.text}}
+                                                 : Json(nullptr);
+  node["error_samples"] = w.errors.size();
+  node["taps"] = n.watch.taps.load(std::memory_order_relaxed);
+  Json& gauges = node["gauges"] = Json::object();
+  std::lock_guard lock(n.gauge_mu);
+  for (const auto& [key, value] : n.gauges) gauges[key] = value;
+}
+
 std::string status_json(const Engine& engine) {
   using Json = nlohmann::ordered_json;
   // Microseconds with one decimal, from a histogram's nanoseconds.
@@ -148,6 +183,7 @@ std::string status_json(const Engine& engine) {
     std::lock_guard lock(n.ports_mu);  // a node may be adding a port
     for (const auto& port : n.outputs)
       for (const EdgeQueue* edge : port.edges) outputs.push_back({{"port", port.name}, {"queue_depth", edge->depth()}});
+    add_watch(node, *np, engine.plan().nodes[n.plan_index]);
     nodes.push_back(std::move(node));
   }
   Json& edges = status["edges"] = Json::array();
@@ -158,11 +194,12 @@ std::string status_json(const Engine& engine) {
                      {"to", plan.nodes[e.to_node].name},
                      {"depth", depth_of(engine.queues_of_edge(i))}});
   }
+  status["pipeline"] = plan.config.file;
   // Names come from TOML and plugin descriptors: bytes that are not UTF-8 are replaced, not refused.
   return status.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-static std::string rate(double per_s) {
+std::string rate_text(double per_s) {
   char buf[32];
   if (per_s >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM/s", per_s / 1e6);
   else if (per_s >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk/s", per_s / 1e3);
@@ -193,7 +230,7 @@ std::string ProgressLine::next(const Engine& engine) {
     uint64_t delta = done[i].second - last_[i];
     last_[i] = done[i].second;
     if (!out.empty()) out += "  ";
-    out += done[i].first + " " + rate(dt > 0 ? delta / dt : 0);
+    out += done[i].first + " " + rate_text(dt > 0 ? delta / dt : 0);
   }
   return out + "  | errors " + std::to_string(errors);
 }

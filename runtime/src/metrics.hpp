@@ -26,5 +26,7 @@ class ProgressLine {
   int64_t last_ns_ = 0;
 };
 std::string summary_line(const Engine& engine);
+// "1.20M/s", "12.5k/s", "7/s": a rate as the progress line and `weir top` show it.
+std::string rate_text(double per_s);
 
 }  // namespace weir

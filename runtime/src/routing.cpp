@@ -8,6 +8,7 @@
 #include "engine.hpp"
 
 #include "host_api.hpp"
+#include "tap.hpp"
 
 #include <weir/json.hpp>
 
@@ -103,6 +104,7 @@ int send_batch(Node& n, int32_t port, HostBatch* b) {
   const OutputPort& out = n.outputs[port];
   if (port == n.error_port) n.counters.records_error.fetch_add(b->count, std::memory_order_relaxed);
   else n.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
+  tap_observe(n, port, *b);
   if (out.edges.empty()) {
     if (port == n.error_port) {
       for (uint32_t i = 0; i < b->count; ++i) {

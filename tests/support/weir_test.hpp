@@ -86,6 +86,7 @@ class BackgroundWeir {
   }
   bool started() const { return !admin_.empty(); }
   int admin_port() const { return std::stoi(admin_.substr(admin_.rfind(':') + 1)); }
+  const std::string& admin() const { return admin_; }  // HOST:PORT of its admin endpoint
   RunResult ctl(const std::string& args) const { return run_weir("ctl --admin " + admin_ + " " + args); }
   // Waits for the process to exit by itself; false on timeout.
   bool wait(int seconds) {
