@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include "host_api.hpp"
+#include "systemd.hpp"
 
 #include <weir/json.hpp>
 
@@ -43,6 +44,7 @@ static const char* level_name(int level) {
 
 void Engine::log(const Node* node, int level, const std::string& message) {
   if (level < log_level()) return;
+  if (systemd::journal(node ? node->name : std::string(), level, message)) return;  // under systemd: the node as a field
   // Milliseconds: a rebalance or a swap is over in less than a second.
   int64_t ns = realtime_ns();
   std::time_t now = static_cast<std::time_t>(ns / 1'000'000'000);
@@ -701,6 +703,7 @@ int Engine::run() {
       finish(*n);
     });
   }
+  if (options_.on_running) options_.on_running();
   for (auto& n : nodes_) n->thread.join();
   return failed() ? 1 : 0;
 }

@@ -13,6 +13,7 @@
 #include "metrics.hpp"
 #include "param_values.hpp"
 #include "pipeline_plan.hpp"
+#include "systemd.hpp"
 
 #include <weir/endpoint.hpp>
 
@@ -346,6 +347,7 @@ void watch_signals(Engine& engine) {
       if (++count == 1) {
         if (!engine) continue;  // the pipeline has ended already
         std::cerr << "\nweir: stopping (draining queues; press Ctrl-C again to exit at once)\n";
+        systemd::notify("STOPPING=1");
         engine->stop();
       } else {
         std::cerr << "weir: exiting now; unacknowledged records will be read again on restart\n";
@@ -425,6 +427,7 @@ int cmd_run(const std::vector<std::string>& argv) {
       _exit(kExitFailed);
     }).detach();
   };
+  options.on_running = [] { systemd::notify("READY=1"); };  // Type=notify in weir@.service
   Engine engine(*plan, options);
   Diagnostics diags;
   if (!engine.create(diags) || !engine.restore_checkpoints(diags)) {
