@@ -10,6 +10,7 @@ PACKAGES=(
   libreaderwriterqueue-dev libatomic-queue-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   librdkafka-dev libhiredis-dev libthrift-dev thrift-compiler
+  libsystemd-dev help2man dpkg-dev
   redis-server redis-sentinel redis-tools
   clang libclang-rt-14-dev
   maven openjdk-17-jdk-headless curl netcat-openbsd

@@ -36,7 +36,8 @@ time.sleep(5)  # group join
 start = time.time()
 producer = subprocess.Popen([weir, "run", os.path.join(ROOT, "pipelines/smartcar-loggen.toml"), "--no-progress",
                              "--set", f'cars.date="{date}"', "--set", f"cars.cars={cars}", "--set", f"cars.rate={cars}",
-                             "--set", f"cars.seconds={seconds}", "--set", f'kafka.topic="{topic}"'],
+                             "--set", f"cars.seconds={seconds}", "--set", f'kafka.topic="{topic}"',
+                             "--set", 'cars.start_time="000000"'],  # the offsets below count from 00:00:00
                             stderr=subprocess.DEVNULL)
 first_seen = {}
 while producer.poll() is None or time.time() < start + seconds + 5:

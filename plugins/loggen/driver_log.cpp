@@ -3,6 +3,7 @@
 #include <weir/civil_time.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -104,10 +105,16 @@ int64_t parse_date(std::string_view s) {
 }
 
 int32_t parse_time_of_day(std::string_view s) {
-  if (s.size() != 6 || !all_digits(s)) throw std::invalid_argument("start_time must be HHmmss, e.g. 061000, not \"" + std::string(s) + "\"");
+  if (s.size() != 6 || !all_digits(s)) throw std::invalid_argument("start_time must be HHmmss (e.g. 061000) or now, not \"" + std::string(s) + "\"");
   unsigned h = num(s.substr(0, 2)), m = num(s.substr(2, 2)), sec = num(s.substr(4, 2));
   if (h > 23 || m > 59 || sec > 59) throw std::invalid_argument("start_time \"" + std::string(s) + "\" is not a time of day");
   return static_cast<int32_t>(h * 3600 + m * 60 + sec);
+}
+
+int32_t parse_start_time(std::string_view s) {
+  if (s != "now") return parse_time_of_day(s);
+  auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  return static_cast<int32_t>(std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count() % 86400);
 }
 
 void check(const Options& o) {

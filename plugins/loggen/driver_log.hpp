@@ -30,6 +30,9 @@ struct Options {
 // "yyyyMMdd" -> days since the epoch; "HHmmss" -> seconds of the day. Throw std::invalid_argument.
 int64_t parse_date(std::string_view yyyymmdd);
 int32_t parse_time_of_day(std::string_view hhmmss);
+// A start time as given: "HHmmss", or "now" = the current time of day (UTC, like the lines),
+// so that a live run's lines carry the real time. Throws std::invalid_argument.
+int32_t parse_start_time(std::string_view hhmmss_or_now);
 // Validates every option; throws std::invalid_argument naming the bad one.
 void check(const Options& o);
 

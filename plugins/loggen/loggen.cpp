@@ -19,7 +19,8 @@ const weir_param_spec kParams[] = {
     {"rate", WEIR_PARAM_INT, "0", 0, "lines/s", "pace in lines per real second (= cars for real time); 0 = as fast as possible"},
     {"seed", WEIR_PARAM_INT, "1", 0, nullptr, "random seed: the same seed gives the same lines"},
     {"speeding_share", WEIR_PARAM_DOUBLE, "0.1", 0, nullptr, "share of wild cars averaging ~160 km/h (0..1)"},
-    {"start_time", WEIR_PARAM_STRING, "\"000000\"", 0, nullptr, "simulated time of day of the first second, HHmmss (UTC)"},
+    {"start_time", WEIR_PARAM_STRING, "\"now\"", 0, nullptr,
+     "simulated time of day of the first second, HHmmss (UTC); \"now\" = the current time of day"},
     {"headers", WEIR_PARAM_BOOL, "false", 0, nullptr,
      "first emit one \"Driver Status Infomation,<CarNum>\" header line per car, like the original generator"},
     {"batch_size", WEIR_PARAM_INT, "1024", 0, "records", "lines per emitted batch"},
@@ -31,7 +32,7 @@ class Loggen : public weir::Plugin {
     weir::loggen::Options o;
     try {
       o.date_days = weir::loggen::parse_date(p.str("date"));
-      o.start_seconds = weir::loggen::parse_time_of_day(p.str("start_time", "000000"));
+      o.start_seconds = weir::loggen::parse_start_time(p.str("start_time", "now"));
       int64_t cars = p.integer("cars", 100);
       if (cars < 1 || cars > 9999) throw std::invalid_argument("cars must be 1..9999 (CarNum has 4 digits), not " + std::to_string(cars));
       o.cars = static_cast<int32_t>(cars);

@@ -1,6 +1,6 @@
 // weir-loggen — the driving-log generator on stdout, for tests and shell use:
 //   weir-loggen DATE CARS [--seconds N] [--seed S] [--speeding-share X]
-//               [--start-time HHmmss] [--headers] [--rate LINES_PER_S]
+//               [--start-time HHmmss|now] [--headers] [--rate LINES_PER_S]
 //               [--output DIR [--rotate-bytes N] [--rotate-seconds S] [--keep N]]
 // Prints exactly what the loggen plugin emits with the same options, one line each;
 // with --output, writes them into DIR/SmartCarDriverInfo.log instead, rotated (log_files.hpp).
@@ -19,10 +19,11 @@
 namespace {
 
 const char* kUsage =
-    "usage: weir-loggen DATE CARS [--seconds N] [--seed S] [--speeding-share X] [--start-time HHmmss]\n"
+    "usage: weir-loggen DATE CARS [--seconds N] [--seed S] [--speeding-share X] [--start-time HHmmss|now]\n"
     "                   [--headers] [--rate LINES_PER_S]\n"
     "                   [--output DIR [--rotate-bytes N] [--rotate-seconds S] [--keep N]]\n"
-    "  DATE yyyyMMdd, CARS 1..9999; --seconds 0 (default) runs until killed; --rate 0 (default) = as fast as possible\n"
+    "  DATE yyyyMMdd, CARS 1..9999; --seconds 0 (default) runs until killed; --rate 0 (default) = as fast as possible;\n"
+    "  --start-time now (default) = the current time of day (UTC)\n"
     "  --output DIR: write DIR/SmartCarDriverInfo.log (like DriverLogMain) instead of stdout, renamed to\n"
     "  SmartCarDriverInfo.log.<n> once it has N bytes or is S seconds old; --keep N deletes older rotated files\n";
 
@@ -39,6 +40,7 @@ int64_t to_int(const std::string& name, const char* text) {
 int main(int argc, char** argv) {
   try {
     weir::loggen::Options o;
+    o.start_seconds = weir::loggen::parse_start_time("now");
     int64_t seconds = 0, rate = 0;
     weir::loggen::LogFilesOptions files;
     int positional = 0;
@@ -61,7 +63,7 @@ int main(int argc, char** argv) {
         o.speeding_share = std::strtod(v, &end);
         if (!*v || *end) throw std::invalid_argument("--speeding-share must be a number");
       } else if (a == "--start-time") {
-        o.start_seconds = weir::loggen::parse_time_of_day(value());
+        o.start_seconds = weir::loggen::parse_start_time(value());
       } else if (a == "--headers") {
         o.headers = true;
       } else if (a == "--rate") {

@@ -2,6 +2,7 @@
 
 #include "host_api.hpp"
 #include "tap.hpp"
+#include "systemd.hpp"
 
 #include <weir/json.hpp>
 
@@ -45,6 +46,7 @@ static const char* level_name(int level) {
 void Engine::log(const Node* node, int level, const std::string& message) {
   if (node) node->watch.log(level, message);
   if (level < log_level()) return;
+  if (systemd::journal(node ? node->label() : std::string(), level, message)) return;  // under systemd: the node as a field
   // Milliseconds: a rebalance or a swap is over in less than a second.
   int64_t ns = realtime_ns();
   std::time_t now = static_cast<std::time_t>(ns / 1'000'000'000);
@@ -686,6 +688,7 @@ int Engine::run() {
       finish(*n);
     });
   }
+  if (options_.on_running) options_.on_running();
   for (auto& n : nodes_) n->thread.join();
   return failed() ? 1 : 0;
 }

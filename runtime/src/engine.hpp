@@ -159,6 +159,8 @@ struct EngineOptions {
   // Called once, on the thread that failed, when the pipeline fails (weir run
   // bounds the time to exit with it).
   std::function<void()> on_failure;
+  // Called once by run() when every node is open and running (weir run: systemd's READY).
+  std::function<void()> on_running;
 };
 
 class Engine {

@@ -14,6 +14,7 @@
 #include "param_values.hpp"
 #include "pipeline_plan.hpp"
 #include "admin_cli.hpp"
+#include "systemd.hpp"
 
 #include <weir/endpoint.hpp>
 
@@ -347,6 +348,7 @@ void watch_signals(Engine& engine) {
       if (++count == 1) {
         if (!engine) continue;  // the pipeline has ended already
         std::cerr << "\nweir: stopping (draining queues; press Ctrl-C again to exit at once)\n";
+        systemd::notify("STOPPING=1");
         engine->stop();
       } else {
         std::cerr << "weir: exiting now; unacknowledged records will be read again on restart\n";
@@ -427,6 +429,7 @@ int cmd_run(const std::vector<std::string>& argv) {
       _exit(kExitFailed);
     }).detach();
   };
+  options.on_running = [] { systemd::notify("READY=1"); };  // Type=notify in weir@.service
   Engine engine(*plan, options);
   Diagnostics diags;
   if (!engine.create(diags) || !engine.restore_checkpoints(diags)) {

@@ -138,7 +138,7 @@ std::vector<std::string> default_plugin_path() {
   }
   fs::path exe_dir = boost::dll::program_location().parent_path().string();
   path.push_back((exe_dir / "plugins").string());
-  path.push_back((exe_dir / ".." / "lib" / "weir" / "plugins").lexically_normal().string());
+  path.push_back((exe_dir / WEIR_INSTALL_PLUGIN_DIR_FROM_BIN).lexically_normal().string());
 #ifdef WEIR_INSTALL_PLUGIN_DIR_ABS
   path.push_back(WEIR_INSTALL_PLUGIN_DIR_ABS);
 #endif

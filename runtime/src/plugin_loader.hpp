@@ -59,7 +59,9 @@ class PluginRegistry {
 std::string check_plugin_file(const std::string& path, const std::vector<std::string>& dirs, std::string& resolved);
 
 // Where the host looks when the pipeline does not say: $WEIR_PLUGIN_PATH, the
-// build tree's plugins/ next to the binary, then the installed plugin dir.
+// build tree's plugins/ next to the binary, the installed plugin dir seen from
+// the binary (../lib/weir/plugins: /usr/bin/weir -> /usr/lib/weir/plugins, and
+// the same inside a tree unpacked elsewhere), then that dir at the configured prefix.
 std::vector<std::string> default_plugin_path();
 
 }  // namespace weir

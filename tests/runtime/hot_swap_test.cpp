@@ -183,7 +183,7 @@ TEST(HotSwap, RuleEngineSwappedMidWindowGivesTheSameOutput) {
   TempDir dir;
   auto pipeline = [&](const std::string& out) {
     return dir.write(out + ".toml",
-                     "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 20\nseconds = 300\nrate = 2000\nseed = 10\n"
+                     "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\nstart_time = \"000000\"\ncars = 20\nseconds = 300\nrate = 2000\nseed = 10\n"
                      "[nodes.decode]\nplugin = \"csv_decode\"\ninputs = [\"gen\"]\nfields = [\"date:string\", \"car_number:string\", "
                      "\"speed_pedal:int64\", \"break_pedal:int64\", \"steer_angle:string\", \"direct_light:string\", "
                      "\"speed:int64\", \"area_number:string\"]\n"

@@ -413,7 +413,7 @@ TEST(CepRulePipeline, SmartCarFlowFlagsFastCars) {
   TempDir dir;
   std::string file = dir.write(
       "p.toml",
-      "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 20\nseconds = 120\nspeeding_share = 0.2\n"
+      "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\nstart_time = \"000000\"\ncars = 20\nseconds = 120\nspeeding_share = 0.2\n"
       "[nodes.decode]\nplugin = \"csv_decode\"\ninputs = [\"gen\"]\nfields = [\"date:string\", \"car_number:string\", "
       "\"speed_pedal:int64\", \"break_pedal:int64\", \"steer_angle:string\", \"direct_light:string\", \"speed:int64\", "
       "\"area_number:string\"]\n"

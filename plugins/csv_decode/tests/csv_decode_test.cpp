@@ -217,7 +217,7 @@ TEST(CsvDecodePipeline, SmartCarSchemaDecodesLoggenOutput) {
   ASSERT_FALSE(schema.empty());
   // The schema file is a [nodes.decode] table: append it and wire its input with --set.
   std::string file = dir.write("p.toml",
-                               "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 20\nseconds = 50\nheaders = true\n"
+                               "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\nstart_time = \"000000\"\ncars = 20\nseconds = 50\nheaders = true\n"
                                "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"decode\"]\npath = \"" +
                                    dir.file("out.json") + "\"\nmetadata = true\n" + schema);
   auto r = weir::testing::run_weir("run " + file + " --set 'decode.inputs=[\"gen\"]' --dead-letter " + dir.file("dead.json") +

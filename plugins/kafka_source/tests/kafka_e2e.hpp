@@ -153,7 +153,7 @@ inline int64_t wall_ns() {
 inline void produce(const std::string& bootstrap, const std::string& topic, int cars, int seconds, TempDir& dir,
                     const std::string& sink_params = "") {
   std::string file = dir.write("produce.toml",
-                               "[nodes.cars]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = " + std::to_string(cars) +
+                               "[nodes.cars]\nplugin = \"loggen\"\ndate = \"20220426\"\nstart_time = \"000000\"\ncars = " + std::to_string(cars) +
                                    "\nseconds = " + std::to_string(seconds) +
                                    "\n[nodes.kafka]\nplugin = \"kafka_sink\"\ninputs = [\"cars\"]\nendpoints = \"" + bootstrap +
                                    "\"\ntopic = \"" + topic + "\"\n" + sink_params);
@@ -163,7 +163,7 @@ inline void produce(const std::string& bootstrap, const std::string& topic, int 
 
 inline std::vector<std::string> loggen_lines(int cars, int seconds) {
   TempDir tmp;
-  std::string cmd = std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 " + std::to_string(cars) + " --seconds " +
+  std::string cmd = std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 " + std::to_string(cars) + " --start-time 000000" + " --seconds " +
                     std::to_string(seconds) + " > " + tmp.file("lines");
   EXPECT_EQ(std::system(cmd.c_str()), 0);
   std::vector<std::string> out;

@@ -189,7 +189,8 @@ TEST(DriverLog, BadOptions) {
 
 TEST(LoggenPlugin, EmitsLinesKeyedByCar) {
   weir::testing::FakeHost h(weir_plugin_entry());
-  h.param("date", std::string("20220426")).param("cars", int64_t{3}).param("seconds", int64_t{2}).param("batch_size", int64_t{4});
+  h.param("date", std::string("20220426")).param("start_time", std::string("000000")).param("cars", int64_t{3});
+  h.param("seconds", int64_t{2}).param("batch_size", int64_t{4});
   ASSERT_EQ(h.create(), "");
   ASSERT_EQ(h.vt().open(h.instance()), WEIR_OK);
   int polls = 0;
@@ -215,6 +216,43 @@ TEST(LoggenPlugin, ParameterErrors) {
   EXPECT_NE(error_of("20220426", 10, -1).find("speeding_share"), std::string::npos);
 }
 
+// ---- without a start_time, the first line carries the current time of day
+
+int32_t utc_seconds_of_day() { return weir::loggen::parse_start_time("now"); }
+
+// The line's HHmmss lies in [before, after], which may span midnight.
+void expect_stamped_between(const std::string& line, int32_t before, int32_t after) {
+  int32_t t = weir::loggen::parse_time_of_day(line.substr(8, 6));
+  bool inside = before <= after ? t >= before && t <= after : t >= before || t <= after;
+  EXPECT_TRUE(inside) << line << " is not stamped between " << before << " and " << after << " s of the UTC day";
+}
+
+TEST(LoggenPlugin, StartsAtTheCurrentTimeOfDayByDefault) {
+  int32_t before = utc_seconds_of_day();
+  weir::testing::FakeHost h(weir_plugin_entry());
+  h.param("date", std::string("20220426")).param("cars", int64_t{2}).param("seconds", int64_t{1});
+  ASSERT_EQ(h.create(), "");
+  ASSERT_EQ(h.vt().open(h.instance()), WEIR_OK);
+  while (h.vt().poll(h.instance()) == WEIR_OK) {
+  }
+  int32_t after = utc_seconds_of_day();
+  ASSERT_EQ(h.emitted.size(), 2u);
+  std::string first = h.emitted[0].json.substr(h.emitted[0].json.find("\"_payload\":\"") + 12);
+  EXPECT_EQ(first.substr(0, 8), "20220426");
+  expect_stamped_between(first, before, after);
+}
+
+TEST(LoggenCommand, StartsAtTheCurrentTimeOfDayByDefault) {
+  weir::testing::TempDir dir;
+  int32_t before = utc_seconds_of_day();
+  std::string cmd = std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 2 --seconds 1 > " + dir.file("out");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  int32_t after = utc_seconds_of_day();
+  std::string out = weir::testing::read_file(dir.file("out"));
+  ASSERT_EQ(weir::testing::count_lines(out), 2u) << out;
+  expect_stamped_between(out, before, after);
+}
+
 // ---- the command and the real binary print the same lines
 
 std::string command_output(const std::string& args) {
@@ -231,7 +269,7 @@ std::string joined(const std::vector<std::string>& v) {
 }
 
 TEST(LoggenCommand, PrintsTheSimulatorsLines) {
-  EXPECT_EQ(command_output("20220426 100 --seconds 30"), joined(lines(opts(100), 3000)));
+  EXPECT_EQ(command_output("20220426 100 --seconds 30 --start-time 000000"), joined(lines(opts(100), 3000)));
   Options o = opts(5, 42);
   o.headers = true;
   o.speeding_share = 0.4;
@@ -303,12 +341,13 @@ TEST(LoggenPipeline, ExampleRunsAndMatchesTheCommand) {
   auto r = weir::testing::run_weir("validate " + std::string(WEIR_SOURCE_DIR) + "/plugins/loggen/example.toml");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::string file = dir.write("p.toml",
-                               "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 100\nseconds = 30\nbatch_size = 77\n"
+                               "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\nstart_time = \"000000\"\ncars = 100\nseconds = 30\n"
+                               "batch_size = 77\n"
                                "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\nformat = \"payload\"\npath = \"" +
                                    dir.file("out.txt") + "\"\n");
   r = weir::testing::run_weir("run " + file + " --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(weir::testing::read_file(dir.file("out.txt")), command_output("20220426 100 --seconds 30"));
+  EXPECT_EQ(weir::testing::read_file(dir.file("out.txt")), command_output("20220426 100 --seconds 30 --start-time 000000"));
 }
 
 }  // namespace
