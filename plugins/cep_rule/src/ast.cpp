@@ -24,6 +24,27 @@ ExprPtr Expr::clone() const {
   return e;
 }
 
+bool same_bound(const Expr& a, const Expr& b) {
+  if (a.kind != b.kind || a.op != b.op || a.fn != b.fn || a.star != b.star || a.negated != b.negated) return false;
+  switch (a.kind) {
+    case ExprKind::Literal:
+      if (a.literal.type() != b.literal.type() || a.literal != b.literal) return false;
+      break;
+    case ExprKind::Ident:
+      if (a.qualifier != b.qualifier || a.name != b.name) return false;
+      break;
+    case ExprKind::Prop:
+    case ExprKind::Var:
+    case ExprKind::KeyRef:
+    case ExprKind::Agg:
+      if (a.index != b.index) return false;
+      break;
+    default: break;
+  }
+  if (!a.a != !b.a || !a.b != !b.b) return false;
+  return (!a.a || same_bound(*a.a, *b.a)) && (!a.b || same_bound(*a.b, *b.b));
+}
+
 namespace {
 
 // Esper's ExprPrecedenceEnum levels: a child is parenthesized only when its

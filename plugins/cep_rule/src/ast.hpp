@@ -51,6 +51,11 @@ struct Expr {
   ExprPtr clone() const;
 };
 
+// Two expressions the compiler has bound compute the same value: same
+// structure, properties and variables by slot (so `c.car` and `car` with `c`
+// the stream's alias are the same), literals by value.
+bool same_bound(const Expr& a, const Expr& b);
+
 // Esper's rendering of an expression (its name as an unaliased select column),
 // e.g. `price*2`, `(sum(qty))/(count(*))`, `-1*price`, `not ok`.
 std::string render(const Expr& e);

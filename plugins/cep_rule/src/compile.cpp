@@ -70,8 +70,6 @@ class Compiler {
       bind(*e, false, false);
       p.group_by.push_back(std::move(e));
     }
-    std::vector<std::string> key_texts;
-    for (const ExprPtr& g : p.group_by) key_texts.push_back(render(*g));
 
     // Select list (aggregates allowed).
     clause_ = "select clause";
@@ -112,8 +110,8 @@ class Compiler {
     // Group-by expressions in the select list and having read the group key,
     // so a row for a group needs no event (e.g. a group whose events all left).
     if (!p.group_by.empty()) {
-      for (Column& c : p.columns) substitute_keys(c.expr, key_texts, p.group_by);
-      if (p.having) substitute_keys(p.having, key_texts, p.group_by);
+      for (Column& c : p.columns) substitute_keys(c.expr, p.group_by);
+      if (p.having) substitute_keys(p.having, p.group_by);
     }
     p.having_per_group = p.having && !has_plain_prop(*p.having);
     bool plain_props = false;
@@ -261,7 +259,7 @@ class Compiler {
         }
         std::string text = render(e);
         for (size_t i = 0; i < aggs_.size(); ++i)
-          if (aggs_[i].text == text) {
+          if (aggs_[i].fn == e.fn && aggs_[i].star == e.star && (e.star || same_bound(*aggs_[i].arg, *e.a))) {
             e.index = static_cast<int>(i);
             return e.type;
           }
@@ -328,23 +326,23 @@ class Compiler {
   }
 
   // Replaces sub-expressions equal to a group-by expression (outside
-  // aggregates) by a reference to the group key.
-  static void substitute_keys(ExprPtr& e, const std::vector<std::string>& texts, const std::vector<ExprPtr>& keys) {
+  // aggregates) by a reference to the group key. Equal by what they resolve
+  // to, not by their text: `c.car` and `car` are the same property.
+  static void substitute_keys(ExprPtr& e, const std::vector<ExprPtr>& keys) {
     if (!e || e->kind == ExprKind::Agg) return;
-    std::string t = render(*e);
-    for (size_t i = 0; i < texts.size(); ++i)
-      if (t == texts[i] && e->kind != ExprKind::Literal) {
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (e->kind != ExprKind::Literal && same_bound(*e, *keys[i])) {
         auto k = std::make_unique<Expr>();
         k->kind = ExprKind::KeyRef;
         k->pos = e->pos;
         k->index = static_cast<int>(i);
         k->type = keys[i]->type;
-        k->name = t;  // keeps render() stable
+        k->name = render(*e);  // keeps render() stable
         e = std::move(k);
         return;
       }
-    substitute_keys(e->a, texts, keys);
-    substitute_keys(e->b, texts, keys);
+    substitute_keys(e->a, keys);
+    substitute_keys(e->b, keys);
   }
 
   static bool has_plain_prop(const Expr& e) {
