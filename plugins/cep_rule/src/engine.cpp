@@ -164,13 +164,13 @@ void Engine::advance_to(int64_t t) {
     int64_t due = next_timer();
     if (due > t) break;
     now_ = std::max(now_, due);
-    // Statements in declaration order; each one's inserted events are
-    // processed before the next statement's timers.
+    // Every timer due at this instant fires (statements in declaration
+    // order) before the events they insert are processed, as Esper's
+    // schedule does: an `insert into` row made by a timer at T reaches a
+    // downstream window after that window's own timer at T.
     for (auto& s : statements_)
-      if (s->next_timer() <= now_) {
-        s->on_timer(now_);
-        drain_inserts();
-      }
+      if (s->next_timer() <= now_) s->on_timer(now_);
+    drain_inserts();
   }
   now_ = t;
 }
