@@ -15,6 +15,7 @@ ExprPtr Expr::clone() const {
   e->star = star;
   e->negated = negated;
   e->literal = literal;
+  e->height = height;
   e->qualifier = qualifier;
   e->name = name;
   if (a) e->a = a->clone();

@@ -44,6 +44,11 @@ struct Expr {
   std::string name;       // Ident/Prop/Var: the name
   ExprPtr a, b;
 
+  // Nodes on the longest path down from here (1 for a leaf): set by the
+  // parser, which refuses expressions taller than the recursive compiler and
+  // evaluator may safely walk.
+  uint32_t height = 1;
+
   // Set by the compiler.
   int index = -1;
   Type type = Type::Null;

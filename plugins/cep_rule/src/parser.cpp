@@ -2,6 +2,7 @@
 
 #include "lexer.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -32,8 +33,13 @@ bool reserved(std::string_view w) {
   return false;
 }
 
-// Recursion guard: deeply nested input must fail cleanly, not overflow the stack.
+// Recursion guards: deeply nested input must fail cleanly, not overflow the
+// stack. kMaxDepth bounds the parser's own recursion (parentheses, unary
+// operators); kMaxHeight bounds the tree it builds, since a flat chain
+// `a and a and ...` is parsed by a loop but makes a tree as tall as it is
+// long, which the compiler, the evaluator and the destructor walk recursively.
 constexpr int kMaxDepth = 200;
+constexpr uint32_t kMaxHeight = 1000;
 
 class Parser {
  public:
@@ -363,14 +369,27 @@ class Parser {
   // ---------------------------------------------------------------- expressions
   ExprPtr expr() { return or_expr(); }
 
-  static ExprPtr binary(BinOp op, ExprPtr a, ExprPtr b, Pos pos) {
+  // A node with its children in place: its height is checked here, for
+  // every kind of node.
+  ExprPtr tall_checked(ExprPtr e) const {
+    uint32_t h = 0;
+    if (e->a) h = std::max(h, e->a->height);
+    if (e->b) h = std::max(h, e->b->height);
+    e->height = h + 1;
+    if (e->height > kMaxHeight)
+      fail_at(e->pos, "expression too long: more than " + std::to_string(kMaxHeight) +
+                          " operators in a chain or nested (split it, e.g. into 'in (...)' or several statements)");
+    return e;
+  }
+
+  ExprPtr binary(BinOp op, ExprPtr a, ExprPtr b, Pos pos) const {
     auto e = std::make_unique<Expr>();
     e->kind = ExprKind::Binary;
     e->op = op;
     e->pos = pos;
     e->a = std::move(a);
     e->b = std::move(b);
-    return e;
+    return tall_checked(std::move(e));
   }
 
   ExprPtr or_expr() {
@@ -398,7 +417,7 @@ class Parser {
       e->kind = ExprKind::Not;
       e->pos = next().pos;
       e->a = not_expr();
-      return e;
+      return tall_checked(std::move(e));
     }
     return comparison();
   }
@@ -420,7 +439,7 @@ class Parser {
       n->negated = accept_word("not");
       expect_word("null");
       n->a = std::move(e);
-      return n;
+      return tall_checked(std::move(n));
     }
     if (is_word("between") || is_word("in") || is_word("like") || is_word("regexp"))
       fail(peek(), "'" + lower(peek().text) + "' is not supported");
@@ -469,7 +488,7 @@ class Parser {
       e->kind = ExprKind::Neg;
       e->pos = p;
       e->a = std::move(a);
-      return e;
+      return tall_checked(std::move(e));
     }
     return primary();
   }
@@ -545,7 +564,7 @@ class Parser {
     }
     if (is_symbol(",")) fail(peek(), f + "() takes one argument");
     expect_symbol(")");
-    return e;
+    return tall_checked(std::move(e));
   }
 
   std::vector<Token> t_;

@@ -52,6 +52,38 @@ TEST(CepParser, SyntaxErrorsArePositioned) {
             "r.epl:1:208: expression nested too deeply");
 }
 
+// A flat chain of binary operators is parsed by a loop but makes a tree as
+// tall as the chain, which the compiler walks recursively: some 30 000 terms
+// overflowed the stack in Compiler::bind. Refused at parse time, with a
+// position, like any bad rule; a long but reasonable chain still runs.
+std::string chain(const std::string& term, const std::string& op, int n) {
+  std::string s = term;
+  for (int i = 1; i < n; ++i) s += op + term;
+  return s;
+}
+
+TEST(CepParser, AVeryLongOperatorChainIsRefusedNotAStackOverflow) {
+  const std::string refused = "expression too long: more than 1000 operators in a chain or nested";
+  for (const auto& [term, op] : std::vector<std::pair<std::string, std::string>>{
+           {"ok", " and "}, {"ok", " or "}, {"qty", "+"}, {"qty", "*"}, {"price", " - "}, {"qty", " % "}}) {
+    std::string err = compile_error("select * from Ev where " + chain(term, op, 30000) + " is not null");
+    EXPECT_NE(err.find(refused), std::string::npos) << op << ": " << err;
+    EXPECT_EQ(err.rfind("r.epl:1:", 0), 0u) << err;
+  }
+  // Unary operators and aggregates count too.
+  EXPECT_NE(parse_error("select " + chain("-1*qty", "*", 20000) + " from Ev").find(refused), std::string::npos);
+  EXPECT_NE(parse_error("select " + chain("sum(qty)", "+", 30000) + " from Ev").find(refused), std::string::npos);
+
+  // 900 terms compile and evaluate.
+  Engine e(parse_module("select " + chain("qty", "+", 900) + " as s from Ev where " + chain("ok", " and ", 900) + ";", "r.epl"),
+           {kEv}, {});
+  std::vector<std::string> got;
+  e.set_listener([&](const Delivery& d) { got.push_back(format_value(d.inew.row(0)[0])); });
+  std::vector<Value> row{Value::of_long(0), Value::of_string("A"), Value::of_double(1), Value::of_long(2), Value::of_bool(true)};
+  e.send_at(0, row.data(), 0);
+  EXPECT_EQ(got, (std::vector<std::string>{"1800"}));
+}
+
 // #time_batch(period [, reference point] [, 'flags']), as Esper 8.9 reads it.
 TEST(CepParser, TimeBatchReferencePointAndFlags) {
   Module m = parse_module(
@@ -402,6 +434,14 @@ TEST(CepRuleSet, ATextRuleIsReplacedKeepingItsWindow) {
   // A text that does not compile changes nothing.
   EXPECT_FALSE(r.set->replace(0, TextRules::text("3", "select sum(x) as s from Ev#time_batch(10 sec, 0L) havin 1;"), 11000, report));
   EXPECT_EQ(report.errors, (std::vector<std::string>{"r@3:1:57: expected ';' or the end of the file, found the number 1"}));
+  EXPECT_EQ(r.set->file(0).version, "2");
+  // Nor does one that would have overflowed the compiler's stack.
+  std::string tall = "select * from Ev where x";
+  for (int i = 0; i < 30000; ++i) tall += " + x";
+  EXPECT_FALSE(r.set->replace(0, TextRules::text("4", tall + " > 0;"), 11000, report));
+  ASSERT_EQ(report.errors.size(), 2u);
+  EXPECT_NE(report.errors[1].find("r@4:1:"), std::string::npos) << report.errors[1];
+  EXPECT_NE(report.errors[1].find("expression too long"), std::string::npos) << report.errors[1];
   EXPECT_EQ(r.set->file(0).version, "2");
   // reload_all leaves rules given as text alone.
   EXPECT_TRUE(r.set->reload_all(12000).reloaded.empty());
