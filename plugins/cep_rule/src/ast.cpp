@@ -14,6 +14,7 @@ ExprPtr Expr::clone() const {
   e->fn = fn;
   e->star = star;
   e->negated = negated;
+  e->narrow = narrow;
   e->literal = literal;
   e->height = height;
   e->qualifier = qualifier;
@@ -26,7 +27,8 @@ ExprPtr Expr::clone() const {
 }
 
 bool same_bound(const Expr& a, const Expr& b) {
-  if (a.kind != b.kind || a.op != b.op || a.fn != b.fn || a.star != b.star || a.negated != b.negated) return false;
+  if (a.kind != b.kind || a.op != b.op || a.fn != b.fn || a.star != b.star || a.negated != b.negated || a.narrow != b.narrow)
+    return false;
   switch (a.kind) {
     case ExprKind::Literal:
       if (a.literal.type() != b.literal.type() || a.literal != b.literal) return false;

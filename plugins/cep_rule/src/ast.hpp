@@ -26,6 +26,16 @@ enum class ExprKind : uint8_t {
   IsNull,   // a is [not] null
 };
 
+// Java's narrower numeric types, which Esper's arithmetic keeps: an int
+// literal (`5`, not `5L`) or variable is a 32-bit int and int op int wraps at
+// 32 bits; a float literal (`1.5f`) or variable is a float and float op float
+// rounds to float. At run time the values are longs and doubles (a float's
+// value is the float widened); the static Type stays Long/Double and this tag
+// says where results are narrowed. Mixed operands widen as Esper's
+// getArithmaticCoercionType does: float with a non-float is double, int with
+// long is long; division is always double.
+enum class Narrow : uint8_t { None, Int, Float };
+
 enum class BinOp : uint8_t { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
 enum class AggFn : uint8_t { Count, Sum, Avg, Min, Max };
 
@@ -39,6 +49,7 @@ struct Expr {
   AggFn fn = AggFn::Count;
   bool star = false;     // count(*)
   bool negated = false;  // is not null
+  Narrow narrow = Narrow::None;  // literals: set by the parser; the rest: by the compiler
   Value literal;
   std::string qualifier;  // Ident: `e` in `e.price`
   std::string name;       // Ident/Prop/Var: the name
@@ -124,6 +135,7 @@ struct StatementAst {
 struct VariableDecl {
   Pos pos;
   Type type = Type::Null;
+  Narrow narrow = Narrow::None;  // `int`, `float`
   std::string name;
   ExprPtr init;  // a literal (possibly negated), or null
 };

@@ -218,6 +218,7 @@ class Compiler {
       e.kind = ExprKind::Var;
       e.index = v;
       e.type = vars_.types[static_cast<size_t>(v)];
+      e.narrow = vars_.narrows[static_cast<size_t>(v)];
       return;
     }
     fail(e.pos, "unknown property or variable '" + e.name + "' (stream '" + input_.name + "' has: " + known_names() + ")");
@@ -246,6 +247,7 @@ class Compiler {
           case AggFn::Sum:
             numeric(*e.a, suffix.c_str());
             e.type = arg == Type::Long ? Type::Long : Type::Double;
+            e.narrow = e.a->narrow;  // sum of ints is an int, of floats a float
             break;
           case AggFn::Avg:
             numeric(*e.a, suffix.c_str());
@@ -255,6 +257,7 @@ class Compiler {
           case AggFn::Max:
             if (arg == Type::Bool) fail(e.a->pos, std::string(aggregate_name(e.fn)) + "() needs a number or a string");
             e.type = arg;
+            e.narrow = e.a->narrow;
             break;
         }
         std::string text = render(e);
@@ -268,6 +271,7 @@ class Compiler {
         s.star = e.star;
         s.arg = e.star ? nullptr : e.a.get();
         s.arg_type = arg;
+        s.arg_narrow = e.star ? Narrow::None : e.a->narrow;
         s.type = e.type;
         s.text = text;
         aggs_.push_back(s);
@@ -278,6 +282,7 @@ class Compiler {
         bind(*e.a, allow_aggs, in_agg);
         numeric(*e.a, "");
         e.type = e.a->type;
+        e.narrow = e.a->narrow;
         break;
       case ExprKind::Not: {
         Type t = bind(*e.a, allow_aggs, in_agg);
@@ -304,6 +309,9 @@ class Compiler {
                      : (l == Type::Long || l == Type::Null) && (r == Type::Long || r == Type::Null) && !(l == Type::Null && r == Type::Null)
                          ? Type::Long
                          : Type::Double;
+            // int op int stays an int, float op float a float (Esper keeps
+            // the operands' type when both have the same one).
+            e.narrow = e.op != BinOp::Div && e.a->narrow == e.b->narrow ? e.a->narrow : Narrow::None;
             break;
           case BinOp::And:
           case BinOp::Or:
@@ -337,6 +345,7 @@ class Compiler {
         k->pos = e->pos;
         k->index = static_cast<int>(i);
         k->type = keys[i]->type;
+        k->narrow = keys[i]->narrow;
         k->name = render(*e);  // keeps render() stable
         e = std::move(k);
         return;

@@ -33,6 +33,7 @@ struct EventType {
 struct Variables {
   std::vector<std::string> names;
   std::vector<Type> types;
+  std::vector<Narrow> narrows;  // declared int / float
   std::vector<Value> values;
   int find(std::string_view n) const {
     for (size_t i = 0; i < names.size(); ++i)

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
@@ -13,8 +14,18 @@ namespace weir::cep {
 
 namespace {
 
-// A value converted to a variable's declared type, or null when impossible.
-bool coerce(Value& v, Type t) {
+// A value converted to a variable's declared type (false when impossible);
+// int variables hold 32-bit values, float variables floats.
+bool coerce(Value& v, Type t, Narrow n = Narrow::None) {
+  if (!v.is_null() && n == Narrow::Int) {
+    if (!coerce(v, t)) return false;
+    return v.as_long() >= INT32_MIN && v.as_long() <= INT32_MAX;
+  }
+  if (!v.is_null() && n == Narrow::Float) {
+    if (!coerce(v, t)) return false;
+    v = Value::of_double(static_cast<double>(static_cast<float>(v.as_double())));
+    return true;
+  }
   if (v.is_null() || v.type() == t) return true;
   if (t == Type::Double && v.type() == Type::Long) {
     v = Value::of_double(static_cast<double>(v.as_long()));
@@ -80,25 +91,28 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
   for (const VariableDecl& d : module.variables) {
     if (vars_.find(d.name) >= 0) throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared twice");
     Value v = d.init ? d.init->literal : Value();
-    if (!coerce(v, d.type))
-      throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + type_name(d.type) + " but initialized with a " +
-                                             type_name(v.type()));
+    const char* declared = d.narrow == Narrow::Int ? "int" : d.narrow == Narrow::Float ? "float" : type_name(d.type);
+    if (!coerce(v, d.type, d.narrow))
+      throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + declared + " but initialized with " +
+                                             (v.type() == Type::Long ? "the long " + format_value(v) : "a " + std::string(type_name(v.type()))));
     auto it = options.variables.find(d.name);
     if (it != options.variables.end()) {
       Value o = it->second;
-      if (!coerce(o, d.type))
-        throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + type_name(d.type) +
-                                               " but the configured value is a " + type_name(o.type()));
+      if (!coerce(o, d.type, d.narrow))
+        throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + declared + " but the configured value is " +
+                                               (o.type() == Type::Long ? "the long " + format_value(o) : "a " + std::string(type_name(o.type()))));
       v = std::move(o);
     }
     vars_.names.push_back(d.name);
     vars_.types.push_back(d.type);
+    vars_.narrows.push_back(d.narrow);
     vars_.values.push_back(std::move(v));
   }
   for (const auto& [name, value] : options.variables) {
     if (vars_.find(name) >= 0) continue;
     vars_.names.push_back(name);
     vars_.types.push_back(value.type());
+    vars_.narrows.push_back(Narrow::None);
     vars_.values.push_back(value);
   }
 
@@ -226,7 +240,7 @@ std::vector<std::string> Engine::adopt(Engine& old) {
 std::string Engine::snapshot() {
   std::string out;
   Writer w(out);
-  w.str("weir-cep-1");
+  w.str("weir-cep-2");
   w.i64(now_);
   w.u64(statements_.size());
   for (auto& s : statements_) {
@@ -238,7 +252,10 @@ std::string Engine::snapshot() {
 
 void Engine::restore(std::string_view state) {
   Reader r(state);
-  if (r.str() != "weir-cep-1") throw std::runtime_error("cep_rule state: unknown format");
+  // weir-cep-1: before an avg of longs kept a long sum; otherwise the same.
+  std::string format = r.str();
+  if (format != "weir-cep-2" && format != "weir-cep-1") throw std::runtime_error("cep_rule state: unknown format");
+  bool legacy_avg = format == "weir-cep-1";
   int64_t now = r.i64();
   if (r.u64() != statements_.size()) throw std::runtime_error("cep_rule state: the rule has a different number of statements");
   for (auto& s : statements_) {
@@ -246,7 +263,7 @@ void Engine::restore(std::string_view state) {
     if (saved != s->plan().window_identity)
       throw std::runtime_error("cep_rule state: the window of statement " + std::to_string(s->index() + 1) +
                                " changed (saved " + saved + ", now " + s->plan().window_identity + ")");
-    s->load(r);
+    s->load(r, legacy_avg);
   }
   now_ = now;
 }

@@ -51,11 +51,13 @@ Value compare(BinOp op, const Value& l, const Value& r) {
     c = a < b ? -1 : a > b ? 1 : 0;
   } else if (is_numeric(lt) && is_numeric(rt)) {
     double a = l.as_double(), b = r.as_double();
-    if (std::isnan(a) || std::isnan(b)) return Value::of_bool(op == BinOp::Ne);  // Java: every comparison with NaN is false
+    // Esper's `=` on (boxed) doubles is Double.equals: NaN = NaN, -0.0 != 0.0.
+    if (op == BinOp::Eq) return Value::of_bool(java_double_equals(a, b));
+    if (op == BinOp::Ne) return Value::of_bool(!java_double_equals(a, b));
+    if (std::isnan(a) || std::isnan(b)) return Value::of_bool(false);  // Java: < <= > >= with NaN are false
     c = a < b ? -1 : a > b ? 1 : 0;
   } else if (lt == Type::String && rt == Type::String) {
-    int k = l.as_string().compare(r.as_string());
-    c = k < 0 ? -1 : k > 0 ? 1 : 0;
+    c = utf16_compare(l.as_string(), r.as_string());
   } else if (lt == Type::Bool && rt == Type::Bool) {
     c = static_cast<int>(l.as_bool()) - static_cast<int>(r.as_bool());
   } else {
@@ -70,6 +72,16 @@ Value compare(BinOp op, const Value& l, const Value& r) {
     case BinOp::Ge: return Value::of_bool(c >= 0);
     default: return {};
   }
+}
+
+// Java int arithmetic wraps at 32 bits, float arithmetic rounds to float:
+// the result of the wider operation, narrowed, is exactly Java's (a double
+// holds the exact sum/difference/product of two floats before rounding).
+Value narrowed(Narrow n, Value v) {
+  if (n == Narrow::Int && v.type() == Type::Long)
+    return Value::of_long(static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v.as_long()))));
+  if (n == Narrow::Float && v.type() == Type::Double) return Value::of_double(static_cast<double>(static_cast<float>(v.as_double())));
+  return v;
 }
 
 // 0 = false, 1 = true, 2 = null
@@ -90,7 +102,7 @@ Value eval(const Expr& e, const EvalEnv& env) {
     case ExprKind::Ident: return {};  // unbound: the compiler never leaves one
     case ExprKind::Neg: {
       Value v = eval(*e.a, env);
-      if (v.type() == Type::Long) return Value::of_long(wrap_sub(0, v.as_long()));
+      if (v.type() == Type::Long) return narrowed(e.narrow, Value::of_long(wrap_sub(0, v.as_long())));
       if (v.type() == Type::Double) return Value::of_double(-v.as_double());
       return {};
     }
@@ -119,7 +131,7 @@ Value eval(const Expr& e, const EvalEnv& env) {
         case BinOp::Sub:
         case BinOp::Mul:
         case BinOp::Div:
-        case BinOp::Mod: return arithmetic(e.op, eval(*e.a, env), eval(*e.b, env));
+        case BinOp::Mod: return narrowed(e.narrow, arithmetic(e.op, eval(*e.a, env), eval(*e.b, env)));
         default: return compare(e.op, eval(*e.a, env), eval(*e.b, env));
       }
   }

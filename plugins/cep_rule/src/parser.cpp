@@ -133,11 +133,15 @@ class Parser {
     expect_word("variable");
     const Token& tt = peek();
     std::string type = lower(name("a type"));
-    if (type == "long" || type == "int" || type == "integer" || type == "short") v.type = Type::Long;
-    else if (type == "double" || type == "float" || type == "decimal") v.type = Type::Double;
+    if (type == "long") v.type = Type::Long;
+    else if (type == "int" || type == "integer") v.type = Type::Long, v.narrow = Narrow::Int;
+    else if (type == "double") v.type = Type::Double;
+    else if (type == "float") v.type = Type::Double, v.narrow = Narrow::Float;
+    else if (type == "short" || type == "byte" || type == "decimal" || type == "bigdecimal" || type == "biginteger")
+      fail(tt, "variable type '" + type + "' is not supported (use long, int, double, float, string or boolean)");
     else if (type == "string") v.type = Type::String;
     else if (type == "boolean" || type == "bool") v.type = Type::Bool;
-    else fail(tt, "unknown variable type '" + type + "' (use long, double, string or boolean)");
+    else fail(tt, "unknown variable type '" + type + "' (use long, int, double, float, string or boolean)");
     v.name = name("a variable name");
     if (accept_symbol("=")) {
       v.init = expr();
@@ -504,8 +508,20 @@ class Parser {
   ExprPtr primary() {
     const Token& t = peek();
     switch (t.kind) {
-      case Tok::Integer: next(); return literal(Value::of_long(integer(t)), t.pos);
-      case Tok::Decimal: next(); return literal(Value::of_double(std::strtod(t.text.c_str(), nullptr)), t.pos);
+      case Tok::Integer: {
+        // Java: an int unless it needs a long (or says so with L).
+        next();
+        ExprPtr e = literal(Value::of_long(integer(t)), t.pos);
+        if (t.suffix != 'L' && e->literal.as_long() <= std::numeric_limits<int32_t>::max()) e->narrow = Narrow::Int;
+        return e;
+      }
+      case Tok::Decimal: {
+        next();
+        if (t.suffix != 'f') return literal(Value::of_double(std::strtod(t.text.c_str(), nullptr)), t.pos);
+        ExprPtr e = literal(Value::of_double(static_cast<double>(std::strtof(t.text.c_str(), nullptr))), t.pos);
+        e->narrow = Narrow::Float;
+        return e;
+      }
       case Tok::String: next(); return literal(Value::of_string(t.text), t.pos);
       case Tok::Symbol:
         if (t.text == "(") {

@@ -413,11 +413,11 @@ void Statement::save(Writer& w) {
   if (limiter_) limiter_->save(w);
 }
 
-void Statement::load(Reader& r) {
+void Statement::load(Reader& r, bool legacy_avg) {
   std::vector<GroupState*> groups;
   interval_ = r.u64();
   if ((r.u8() != 0) != (agg_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
-  if (agg_) groups = agg_->load(r);
+  if (agg_) groups = agg_->load(r, legacy_avg);
   if (all_groups_mode_) {
     // `output all` posts every group the statement has seen: all of the saved ones.
     all_groups_.clear();

@@ -49,7 +49,7 @@ class Statement final : private PostSink, private OutputTarget {
   std::string adopt(Statement& old);
 
   void save(Writer& w);
-  void load(Reader& r);
+  void load(Reader& r, bool legacy_avg = false);  // legacy_avg: see Aggregator::load
 
   size_t window_size() { return window_.store().size(); }
   size_t group_count() const { return agg_ ? agg_->group_count() : 0; }

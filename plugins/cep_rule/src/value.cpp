@@ -1,5 +1,6 @@
 #include "value.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -51,10 +52,44 @@ bool Value::equals_slow(const Value& o) const {
     case Type::Null: return true;
     case Type::Bool: return as_bool() == o.as_bool();
     case Type::Long: return as_long() == o.as_long();
-    case Type::Double: return as_double() == o.as_double();
+    case Type::Double: return java_double_equals(as_double(), o.as_double());
     case Type::String: return as_string() == o.as_string();
   }
   return false;
+}
+
+namespace {
+
+int64_t java_bits(double d) {  // Double.doubleToLongBits: one NaN
+  if (std::isnan(d)) return 0x7ff8000000000000LL;
+  int64_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  return bits;
+}
+
+}  // namespace
+
+bool java_double_equals(double a, double b) { return java_bits(a) == java_bits(b); }
+
+int java_double_compare(double a, double b) {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  int64_t x = java_bits(a), y = java_bits(b);
+  return x == y ? 0 : x < y ? -1 : 1;
+}
+
+int utf16_compare(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    // The first difference is at the same character in both (equal prefix):
+    // a lead byte decides. 0xEE/0xEF start U+E000..U+FFFF, one UTF-16 unit
+    // above the surrogates 0xD800.. that encode 0xF0..0xF4's characters.
+    auto key = [](unsigned char c) { return c == 0xEE || c == 0xEF ? c + 0x10 : static_cast<int>(c); };
+    return key(x) < key(y) ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
 uint64_t Value::hash_slow() const {
@@ -70,12 +105,7 @@ uint64_t Value::hash_slow() const {
     case Type::Null: return 0x9e3779b97f4a7c15ULL;
     case Type::Bool: return mix(as_bool() ? 1 : 2);
     case Type::Long: return mix(static_cast<uint64_t>(as_long()));
-    case Type::Double: {
-      double d = as_double();
-      uint64_t bits;
-      std::memcpy(&bits, &d, sizeof bits);
-      return mix(bits ^ 0x5555);
-    }
+    case Type::Double: return mix(static_cast<uint64_t>(java_bits(as_double())) ^ 0x5555);
     case Type::String: {
       uint64_t h = 1469598103934665603ULL;  // FNV-1a
       for (unsigned char c : as_string()) h = (h ^ c) * 1099511628211ULL;

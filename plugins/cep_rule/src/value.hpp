@@ -122,6 +122,15 @@ class Value {
   alignas(8) char raw_[16] = {};
 };
 
+// Java's Double.equals: NaN equals NaN, -0.0 differs from 0.0 (Esper's `=`
+// on doubles and its double group keys).
+bool java_double_equals(double a, double b);
+// Java's Double.compare: -0.0 < 0.0, NaN above everything (min/max).
+int java_double_compare(double a, double b);
+// Java's String.compareTo on the UTF-8 texts: by UTF-16 code units, so
+// U+E000..U+FFFF sort above the supplementary characters. <0, 0, >0.
+int utf16_compare(std::string_view a, std::string_view b);
+
 // Esper's rendering of a value (the conformance README's table).
 std::string format_value(const Value& v);
 // Doubles: exact value rounded to 9 significant digits, plain notation (README).

@@ -45,7 +45,7 @@ TEST(CepParser, SyntaxErrorsArePositioned) {
   EXPECT_EQ(parse_error("select a from Ev output every 3 apples"), "r.epl:1:33: expected a time unit (msec, sec, min, hour), found 'apples'");
   EXPECT_EQ(parse_error("select a from Ev\n  where a ? 2"), "r.epl:2:11: unexpected character '?'");
   EXPECT_EQ(parse_error("select a from Ev; select b frm Ev"), "r.epl:1:28: expected 'from', found 'frm'");
-  EXPECT_EQ(parse_error("create variable decimal128 x = 1"), "r.epl:1:17: unknown variable type 'decimal128' (use long, double, string or boolean)");
+  EXPECT_EQ(parse_error("create variable decimal128 x = 1"), "r.epl:1:17: unknown variable type 'decimal128' (use long, int, double, float, string or boolean)");
   EXPECT_EQ(parse_error("select a from Ev#time(1 sec)#length(2)"), "r.epl:1:29: only one data window per stream is supported");
   EXPECT_EQ(parse_error("/* never closed\nselect a from Ev"), "r.epl:1:1: unterminated /* comment");
   EXPECT_EQ(parse_error("select " + std::string(500, '(') + "1" + std::string(500, ')') + " from Ev"),
