@@ -33,6 +33,24 @@ bool reserved(std::string_view w) {
   return false;
 }
 
+// Esper constructs cep_rule does not implement: named as unsupported rather
+// than answered with a generic syntax error.
+[[noreturn]] void unsupported(const std::string& file, Pos pos, const std::string& what) {
+  throw EplError(file, pos, "cep_rule does not support " + what);
+}
+
+// Esper's built-in single-row and aggregation functions that are not here.
+bool esper_function(std::string_view f) {
+  static const char* names[] = {"coalesce", "prev", "prevtail", "prevwindow", "prevcount", "prior", "cast", "instanceof",
+                                "exists", "current_timestamp", "typeof", "median", "avedev", "stddev", "firstever",
+                                "lastever", "first", "last", "window", "countever", "leaving", "nth", "rate", "sorted",
+                                "maxby", "minby", "maxbyever", "minbyever", "grouping", "grouping_id", "istream",
+                                "current_evaluation_context", "event_identity_equals", "fmin", "fmax"};
+  for (const char* n : names)
+    if (iequals(f, n)) return true;
+  return false;
+}
+
 // Recursion guards: deeply nested input must fail cleanly, not overflow the
 // stack. kMaxDepth bounds the parser's own recursion (parentheses, unary
 // operators); kMaxHeight bounds the tree it builds, since a flat chain
@@ -130,6 +148,11 @@ class Parser {
   VariableDecl create_variable() {
     VariableDecl v;
     v.pos = next().pos;  // create
+    if (!is_word("variable")) {
+      static const char* kinds[] = {"context", "window", "schema", "table", "index", "expression", "dataflow", "constant"};
+      for (const char* k : kinds)
+        if (is_word(k)) unsupported(file_, v.pos, "'create " + lower(peek().text) + "'");
+    }
     expect_word("variable");
     const Token& tt = peek();
     std::string type = lower(name("a type"));
@@ -161,8 +184,15 @@ class Parser {
       expect_word("into");
       s.insert_into = name("a stream name after 'insert into'");
     }
+    if (s.insert_into.empty()) {
+      if (is_word("context")) unsupported(file_, peek().pos, "'context NAME ...' (contexts)");
+      if (is_word("on")) unsupported(file_, peek().pos, "'on ...' (on-trigger statements)");
+      if (is_word("expression")) unsupported(file_, peek().pos, "'expression' declarations");
+      if (is_word("update")) unsupported(file_, peek().pos, "'update istream'");
+    }
     if (!is_word("select")) fail(peek(), "expected 'select', found " + describe(peek()));
     next();
+    if (is_word("distinct")) unsupported(file_, peek().pos, "'select distinct'");
     if (accept_word("irstream")) s.selector = StreamSelector::IRStream;
     else if (accept_word("istream")) s.selector = StreamSelector::IStream;
     else if (accept_word("rstream")) s.selector = StreamSelector::RStream;
@@ -178,8 +208,8 @@ class Parser {
     }
     if (accept_word("having")) s.having = expr();
     if (is_word("output")) output_clause(s);
-    if (is_word("order")) fail(peek(), "'order by' is not supported");
-    if (is_word("limit")) fail(peek(), "'limit' is not supported");
+    if (is_word("order")) unsupported(file_, peek().pos, "'order by'");
+    if (is_word("limit")) unsupported(file_, peek().pos, "'limit'");
     return s;
   }
 
@@ -208,8 +238,20 @@ class Parser {
     } while (accept_symbol(","));
   }
 
+  // Words that may follow a stream in `from` and must not be taken as its alias.
+  bool clause_word() const {
+    static const char* words[] = {"output", "order", "limit", "match_recognize", "unidirectional",
+                                  "inner", "left", "right", "full", "join", "on"};
+    for (const char* w : words)
+      if (is_word(w)) return true;
+    return false;
+  }
+
   void from_clause(StatementAst& s) {
     s.from_pos = peek().pos;
+    if (is_word("pattern") && is_symbol("[", 1)) unsupported(file_, peek().pos, "'pattern [...]' (patterns)");
+    if (is_word("method") && is_symbol(":", 1)) unsupported(file_, peek().pos, "'method:' joins");
+    if (is_word("sql") && is_symbol(":", 1)) unsupported(file_, peek().pos, "'sql:' joins");
     s.from = name("a stream name");
     if (accept_symbol("(")) {
       if (!is_symbol(")")) s.stream_filter = expr();
@@ -232,9 +274,13 @@ class Parser {
     }
     if (accept_word("as")) {
       s.from_alias = name("a stream alias");
-    } else if (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("output")) {
+    } else if (peek().kind == Tok::Ident && !reserved(peek().text) && !clause_word()) {
       s.from_alias = next().text;
     }
+    if (is_symbol(",") || is_word("inner") || is_word("left") || is_word("right") || is_word("full") || is_word("join"))
+      unsupported(file_, peek().pos, "joins (more than one stream in 'from')");
+    if (is_word("unidirectional")) unsupported(file_, peek().pos, "'unidirectional'");
+    if (is_word("match_recognize")) unsupported(file_, peek().pos, "'match_recognize' (row patterns)");
   }
 
   void window(StatementAst& s, const std::string& view, const Token& start) {
@@ -346,6 +392,7 @@ class Parser {
     else if (accept_word("first")) s.output.mode = OutputMode::First;
     else if (accept_word("last")) s.output.mode = OutputMode::Last;
     else if (accept_word("snapshot")) s.output.mode = OutputMode::Snapshot;
+    if (is_word("when") || is_word("after")) unsupported(file_, peek().pos, "'output " + lower(peek().text) + "'");
     expect_word("every");
     const Token& n = peek();
     if (n.kind != Tok::Integer && n.kind != Tok::Decimal) fail(n, "expected a number after 'every', found " + describe(n));
@@ -446,7 +493,9 @@ class Parser {
       return tall_checked(std::move(n));
     }
     if (is_word("between") || is_word("in") || is_word("like") || is_word("regexp"))
-      fail(peek(), "'" + lower(peek().text) + "' is not supported");
+      unsupported(file_, peek().pos, "'" + lower(peek().text) + "'");
+    if (is_word("not") && (is_word("between", 1) || is_word("in", 1) || is_word("like", 1) || is_word("regexp", 1)))
+      unsupported(file_, peek().pos, "'not " + lower(peek(1).text) + "'");
     return e;
   }
 
@@ -526,6 +575,7 @@ class Parser {
       case Tok::Symbol:
         if (t.text == "(") {
           DepthGuard g(*this, t);
+          if (is_word("select", 1)) unsupported(file_, t.pos, "subqueries");
           next();
           ExprPtr e = expr();
           expect_symbol(")");
@@ -543,6 +593,7 @@ class Parser {
       next();
       return literal(Value(), t.pos);
     }
+    if (iequals(t.text, "case")) unsupported(file_, t.pos, "'case' expressions");
     if (is_symbol("(", 1)) return call();
     if (reserved(t.text)) fail(t, "expected an expression, found the keyword '" + t.text + "'");
     auto e = std::make_unique<Expr>();
@@ -568,16 +619,19 @@ class Parser {
     else if (f == "avg") e->fn = AggFn::Avg;
     else if (f == "min") e->fn = AggFn::Min;
     else if (f == "max") e->fn = AggFn::Max;
+    else if (esper_function(f)) unsupported(file_, fn.pos, "the function '" + f + "'");
     else fail(fn, "unknown function '" + fn.text + "' (supported: count, sum, avg, min, max)");
     DepthGuard g(*this, fn);
     expect_symbol("(");
-    if (is_word("distinct") || is_word("all")) fail(peek(), "'" + lower(peek().text) + "' in an aggregate is not supported");
+    if (is_word("distinct") || is_word("all")) unsupported(file_, peek().pos, "'" + lower(peek().text) + "' in an aggregate");
     if (e->fn == AggFn::Count && accept_symbol("*")) {
       e->star = true;
     } else {
       if (is_symbol(")")) fail(peek(), f + "() needs an argument");
       e->a = expr();
     }
+    if (is_symbol(",") && (e->fn == AggFn::Min || e->fn == AggFn::Max))
+      unsupported(file_, peek().pos, f + "() of several values (the single-row " + f + ")");
     if (is_symbol(",")) fail(peek(), f + "() takes one argument");
     expect_symbol(")");
     return tall_checked(std::move(e));
