@@ -39,6 +39,7 @@ bool same_bound(const Expr& a, const Expr& b) {
     case ExprKind::Prop:
     case ExprKind::Var:
     case ExprKind::KeyRef:
+    case ExprKind::CtxProp:
     case ExprKind::Agg:
       if (a.index != b.index) return false;
       break;
@@ -134,6 +135,7 @@ void render_free(const Expr& e, std::string& out) {
     case ExprKind::Prop:
     case ExprKind::Var:
     case ExprKind::KeyRef:
+    case ExprKind::CtxProp:
       if (!e.qualifier.empty()) out += e.qualifier + ".";
       out += e.name;
       break;

@@ -19,6 +19,7 @@ enum class ExprKind : uint8_t {
   Prop,     // a property of the statement's event: index = slot in the event row
   Var,      // a variable: index = variable slot
   KeyRef,   // a group-by expression, read from the group key: index = key column
+  CtxProp,  // a context partition's property (context.name/id/label/keyN): index = CtxSlot
   Agg,      // aggregate function: index = aggregate slot of the statement
   Neg,      // -a
   Not,      // not a
@@ -116,6 +117,8 @@ struct SelectItem {
 
 struct StatementAst {
   Pos pos;
+  std::string context;  // `context NAME ...`: runs once per partition of that context, or empty
+  Pos context_pos;
   std::string name;  // @name('...') annotation, or empty
   std::string insert_into;
   StreamSelector selector = StreamSelector::IStream;
@@ -140,9 +143,46 @@ struct VariableDecl {
   ExprPtr init;  // a literal (possibly negated), or null
 };
 
+// `create context`: a statement that names the context runs as one instance
+// (window, aggregates, timers) per context partition.
+enum class ContextKind : uint8_t {
+  Keyed,     // partition by p1[, p2...] from S1, ... : one partition per distinct key
+  Hash,      // coalesce by consistent_hash_crc32(e) | hash_code(e) from S granularity N [preallocate]
+  Category,  // group by cond as label, ... from S: one partition per label, an event in each that matches
+};
+enum class HashFn : uint8_t { Crc32, HashCode };
+
+struct ContextItem {     // one `... from Stream(filter)` of a keyed or hash context
+  Pos pos;
+  std::string stream;
+  ExprPtr filter;              // or null
+  std::vector<ExprPtr> keys;   // keyed: the properties; hash: the one hashed expression
+  HashFn fn = HashFn::Crc32;
+};
+
+struct ContextCategory {
+  std::string label;
+  ExprPtr cond;
+};
+
+struct ContextDecl {
+  Pos pos;
+  std::string name;
+  ContextKind kind = ContextKind::Keyed;
+  std::vector<ContextItem> items;  // Category: exactly one (its stream and filter)
+  std::vector<ContextCategory> categories;
+  int64_t granularity = 512;  // Hash
+  bool preallocate = false;   // Hash
+  std::string text;           // a canonical rendering: contexts with the same text partition alike (reload)
+};
+
+// Slots of ExprKind::CtxProp.
+enum CtxSlot : int { kCtxName = 0, kCtxId = 1, kCtxLabel = 2, kCtxKey0 = 3 };
+
 struct Module {
   std::string file;
   std::vector<VariableDecl> variables;
+  std::vector<ContextDecl> contexts;
   std::vector<StatementAst> statements;
 };
 

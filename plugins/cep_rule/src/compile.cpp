@@ -33,14 +33,16 @@ std::string java_type(Type t) {
 
 class Compiler {
  public:
-  Compiler(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file)
-      : st_(st), input_(input), vars_(vars), file_(file) {}
+  Compiler(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
+           const ContextShape* context)
+      : st_(st), input_(input), vars_(vars), file_(file), ctx_(context) {}
 
   Plan run() {
     Plan p;
     p.name = st_.name;
     p.insert_into = st_.insert_into;
     p.from = st_.from;
+    p.context = st_.context;
     p.pos = st_.pos;
     p.from_pos = st_.from_pos;
     p.selector = st_.selector;
@@ -113,6 +115,10 @@ class Compiler {
       for (Column& c : p.columns) substitute_keys(c.expr, p.group_by);
       if (p.having) substitute_keys(p.having, p.group_by);
     }
+    if (ctx_ && ctx_->kind == ContextKind::Keyed) {
+      for (Column& c : p.columns) substitute_context_keys(c.expr);
+      if (p.having) substitute_context_keys(p.having);
+    }
     p.having_per_group = p.having && !has_plain_prop(*p.having);
     bool plain_props = false;
     for (const Column& c : p.columns) plain_props |= has_plain_prop(*c.expr);
@@ -138,6 +144,7 @@ class Compiler {
     p.window_identity = st_.from + "(" + (p.stream_filter ? render(*p.stream_filter) : "") + ")#" +
                         std::to_string(static_cast<int>(p.window.kind)) + ":" + std::to_string(p.window.size);
     if (p.window.has_reference) p.window_identity += ",reference=" + std::to_string(p.window.reference);
+    if (ctx_) p.window_identity += ",context=" + ctx_->text;
     if (p.window.start_eager) p.window_identity += ",START_EAGER";
     else if (p.window.force_update) p.window_identity += ",FORCE_UPDATE";
     return p;
@@ -194,7 +201,36 @@ class Compiler {
     return s;
   }
 
+  void resolve_context(Expr& e) {
+    if (!ctx_) fail(e.pos, "'context." + e.name + "' outside a context: the statement needs 'context NAME' before 'select'");
+    std::string have = "name, id";
+    if (ctx_->kind == ContextKind::Category) have += ", label";
+    for (size_t k = 0; k < ctx_->key_types.size(); ++k) have += ", key" + std::to_string(k + 1);
+    e.kind = ExprKind::CtxProp;
+    e.type = Type::String;
+    if (e.name == "name") {
+      e.index = kCtxName;
+    } else if (e.name == "id") {
+      e.index = kCtxId;
+      e.type = Type::Long;
+      e.narrow = Narrow::Int;
+    } else if (e.name == "label" && ctx_->kind == ContextKind::Category) {
+      e.index = kCtxLabel;
+    } else if (e.name.rfind("key", 0) == 0 && e.name.size() > 3 && e.name.find_first_not_of("0123456789", 3) == std::string::npos &&
+               std::stoul(e.name.substr(3, 6)) >= 1 && std::stoul(e.name.substr(3, 6)) <= ctx_->key_types.size()) {
+      size_t k = std::stoul(e.name.substr(3)) - 1;
+      e.index = kCtxKey0 + static_cast<int>(k);
+      e.type = ctx_->key_types[k];
+    } else {
+      fail(e.pos, "context '" + ctx_->name + "' has no property '" + e.name + "' (it has: " + have + ")");
+    }
+  }
+
   void resolve(Expr& e) {
+    if (e.qualifier == "context" && st_.from_alias != "context" && st_.from != "context") {
+      resolve_context(e);
+      return;
+    }
     if (!e.qualifier.empty()) {
       if (e.qualifier != st_.from_alias && e.qualifier != st_.from)
         fail(e.pos, "unknown stream or alias '" + e.qualifier + "' (the statement reads '" + st_.from +
@@ -235,7 +271,8 @@ class Compiler {
       case ExprKind::Ident: resolve(e); break;
       case ExprKind::Prop:  // from `select *` after binding: nothing to do
       case ExprKind::Var:
-      case ExprKind::KeyRef: break;
+      case ExprKind::KeyRef:
+      case ExprKind::CtxProp: break;
       case ExprKind::Agg: {
         if (in_agg) fail(e.pos, "aggregate functions cannot be nested");
         if (!allow_aggs) fail(e.pos, std::string("aggregate functions are not allowed in the ") + clause_);
@@ -354,6 +391,21 @@ class Compiler {
     substitute_keys(e->b, keys);
   }
 
+  // In a keyed context, a partition property outside aggregates is the
+  // partition's key (a constant), not a property of each event.
+  void substitute_context_keys(ExprPtr& e) const {
+    if (!e || e->kind == ExprKind::Agg) return;
+    if (e->kind == ExprKind::Prop)
+      for (size_t k = 0; k < ctx_->key_fields.size(); ++k)
+        if (layout_[static_cast<size_t>(e->index)] == ctx_->key_fields[k]) {
+          e->kind = ExprKind::CtxProp;
+          e->index = kCtxKey0 + static_cast<int>(k);
+          return;
+        }
+    substitute_context_keys(e->a);
+    substitute_context_keys(e->b);
+  }
+
   static bool has_plain_prop(const Expr& e) {
     if (e.kind == ExprKind::Agg) return false;
     if (e.kind == ExprKind::Prop) return true;
@@ -364,6 +416,7 @@ class Compiler {
   const EventType& input_;
   const Variables& vars_;
   const std::string& file_;
+  const ContextShape* ctx_;
   const char* clause_ = "select clause";
   std::vector<int> layout_;
   std::vector<AggSpec> aggs_;
@@ -371,8 +424,9 @@ class Compiler {
 
 }  // namespace
 
-Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file) {
-  return Compiler(st, input, vars, file).run();
+Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
+                       const ContextShape* context) {
+  return Compiler(st, input, vars, file, context).run();
 }
 
 }  // namespace weir::cep

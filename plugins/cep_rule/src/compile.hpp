@@ -52,6 +52,20 @@ enum class Shape : uint8_t {
 };
 const char* shape_name(Shape s);
 
+// What a statement in a context (`context NAME select ...`) may read of its
+// partition: context.name, context.id, context.label (categories), and
+// context.key1.. (keyed: the partition properties of the statement's stream,
+// which a select item or having reads as the partition's constant key, as
+// Esper does: `select car, count(*)` in a context partitioned by car is one
+// row per partition, not per event).
+struct ContextShape {
+  std::string name;
+  ContextKind kind = ContextKind::Keyed;
+  std::vector<Type> key_types;  // keyed
+  std::vector<int> key_fields;  // keyed: input field of each key
+  std::string text;             // ContextDecl::text
+};
+
 struct Column {
   std::string name;
   Type type = Type::Null;
@@ -62,6 +76,7 @@ struct Plan {
   std::string name;         // @name, or empty
   std::string insert_into;  // or empty
   std::string from;
+  std::string context;  // the context it runs in, or empty
   Pos pos, from_pos;
   StreamSelector selector = StreamSelector::IStream;
   std::vector<int> layout;  // event slot -> field index of the input type
@@ -87,6 +102,7 @@ struct Plan {
 
 // Throws EplError on a semantic error (unknown name, type mismatch, misplaced
 // aggregate...).
-Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file);
+Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
+                       const ContextShape* context = nullptr);
 
 }  // namespace weir::cep

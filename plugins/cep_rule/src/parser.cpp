@@ -68,7 +68,9 @@ class Parser {
     m.file = file_;
     while (!at_end()) {
       if (accept_symbol(";")) continue;
-      if (is_word("create")) {
+      if (is_word("create") && is_word("context", 1)) {
+        m.contexts.push_back(create_context());
+      } else if (is_word("create")) {
         m.variables.push_back(create_variable());
       } else {
         m.statements.push_back(statement());
@@ -149,7 +151,7 @@ class Parser {
     VariableDecl v;
     v.pos = next().pos;  // create
     if (!is_word("variable")) {
-      static const char* kinds[] = {"context", "window", "schema", "table", "index", "expression", "dataflow", "constant"};
+      static const char* kinds[] = {"window", "schema", "table", "index", "expression", "dataflow", "constant"};
       for (const char* k : kinds)
         if (is_word(k)) unsupported(file_, v.pos, "'create " + lower(peek().text) + "'");
     }
@@ -175,17 +177,115 @@ class Parser {
   }
   [[noreturn]] void fail_at(Pos p, const std::string& msg) const { throw EplError(file_, p, msg); }
 
+  // create context NAME
+  //   partition [by] p1 [, p2...] from S1[(filter)] [, q1 from S2 ...]
+  //   | coalesce [by] fn(expr) from S[(filter)] [, fn(expr) from S2 ...] granularity N [preallocate]
+  //   | group [by] cond as label [, group [by] cond as label ...] from S[(filter)]
+  ContextDecl create_context() {
+    ContextDecl c;
+    c.pos = next().pos;  // create
+    next();              // context
+    c.name = name("a context name");
+    c.text = c.name + ":";
+    if (is_word("initiated") || is_word("start"))
+      unsupported(file_, peek().pos, "overlapping and non-overlapping contexts ('initiated by', 'start ... end')");
+    if (is_word("context")) unsupported(file_, peek().pos, "nested contexts");
+    if (accept_word("partition")) {
+      c.kind = ContextKind::Keyed;
+      accept_word("by");
+      do {
+        ContextItem item;
+        item.pos = peek().pos;
+        do item.keys.push_back(context_key());
+        while (accept_symbol(","));
+        context_stream(item);
+        c.items.push_back(std::move(item));
+      } while (accept_word("and") || accept_symbol(","));
+    } else if (accept_word("coalesce")) {
+      c.kind = ContextKind::Hash;
+      accept_word("by");
+      do {
+        ContextItem item;
+        item.pos = peek().pos;
+        std::string fn = lower(name("consistent_hash_crc32 or hash_code"));
+        if (fn == "consistent_hash_crc32") item.fn = HashFn::Crc32;
+        else if (fn == "hash_code") item.fn = HashFn::HashCode;
+        else fail_at(item.pos, "unknown hash function '" + fn + "' (use consistent_hash_crc32 or hash_code)");
+        expect_symbol("(");
+        item.keys.push_back(expr());
+        expect_symbol(")");
+        context_stream(item);
+        c.items.push_back(std::move(item));
+      } while (accept_symbol(","));
+      expect_word("granularity");
+      const Token& n = peek();
+      if (n.kind != Tok::Integer || integer(n) <= 0 || integer(n) > 1'000'000)
+        fail(n, "the granularity must be a whole number from 1 to 1000000");
+      c.granularity = integer(next());
+      c.preallocate = accept_word("preallocate");
+    } else if (is_word("group")) {
+      c.kind = ContextKind::Category;
+      while (accept_word("group")) {
+        accept_word("by");
+        ContextCategory cat;
+        cat.cond = expr();
+        expect_word("as");
+        cat.label = name("a category label");
+        for (const ContextCategory& o : c.categories)
+          if (o.label == cat.label) fail_at(cat.cond->pos, "category '" + cat.label + "' appears twice");
+        c.categories.push_back(std::move(cat));
+        if (!accept_symbol(",")) break;
+      }
+      ContextItem item;
+      item.pos = peek().pos;
+      context_stream(item);
+      c.items.push_back(std::move(item));
+    } else {
+      fail(peek(), "expected 'partition by', 'coalesce by' or 'group by' after the context name, found " + describe(peek()));
+    }
+    // The text that decides whether two contexts partition alike.
+    c.text += std::to_string(static_cast<int>(c.kind)) + ":" + std::to_string(c.granularity) + (c.preallocate ? "p" : "");
+    for (const ContextCategory& cat : c.categories) c.text += "|" + render(*cat.cond) + " as " + cat.label;
+    for (const ContextItem& item : c.items) {
+      c.text += "|" + std::to_string(static_cast<int>(item.fn)) + ":";
+      for (const ExprPtr& k : item.keys) c.text += render(*k) + ",";
+      c.text += " from " + item.stream + "(" + (item.filter ? render(*item.filter) : "") + ")";
+    }
+    return c;
+  }
+
+  ExprPtr context_key() {
+    ExprPtr k = expr();
+    if (k->kind != ExprKind::Ident) fail_at(k->pos, "a 'partition by' key must be a property of the stream");
+    return k;
+  }
+
+  void context_stream(ContextItem& item) {
+    expect_word("from");
+    item.stream = name("a stream name");
+    if (accept_symbol("(")) {
+      if (!is_symbol(")")) item.filter = expr();
+      expect_symbol(")");
+    }
+    if (is_word("as") || (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("granularity") &&
+                          !is_word("preallocate")))
+      unsupported(file_, peek().pos, "a stream alias in 'create context'");
+  }
+
   // ---------------------------------------------------------------- statements
   StatementAst statement() {
     StatementAst s;
     s.pos = peek().pos;
     while (is_symbol("@")) annotation(s);
+    if (accept_word("context")) {
+      s.context_pos = peek().pos;
+      s.context = name("a context name");
+    }
     if (accept_word("insert")) {
       expect_word("into");
       s.insert_into = name("a stream name after 'insert into'");
     }
     if (s.insert_into.empty()) {
-      if (is_word("context")) unsupported(file_, peek().pos, "'context NAME ...' (contexts)");
       if (is_word("on")) unsupported(file_, peek().pos, "'on ...' (on-trigger statements)");
       if (is_word("expression")) unsupported(file_, peek().pos, "'expression' declarations");
       if (is_word("update")) unsupported(file_, peek().pos, "'update istream'");

@@ -4,8 +4,11 @@
 
 namespace weir::cep {
 
-Statement::Statement(Plan plan, size_t index, const Variables& vars, int64_t start_ms)
-    : plan_(std::move(plan)),
+Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Variables& vars, int64_t start_ms,
+                     std::vector<Value> ctx)
+    : shared_plan_(std::move(plan)),
+      plan_(*shared_plan_),
+      ctx_(std::move(ctx)),
       index_(index),
       vars_(&vars),
       window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms),

@@ -26,8 +26,16 @@ class Statement final : private PostSink, private OutputTarget {
       std::function<void(Statement&, int64_t time_ms, const RowSet& inew, const RowSet& iold, bool partial)>;
   static constexpr size_t kChunkRows = 4096;
 
-  // start_ms: the engine's clock when the statement starts.
-  Statement(Plan plan, size_t index, const Variables& vars, int64_t start_ms);
+  // start_ms: the engine's clock when the statement starts. The plan may be
+  // shared by several instances (one per context partition); ctx: that
+  // partition's properties (by CtxSlot), or empty.
+  Statement(std::shared_ptr<const Plan> plan, size_t index, const Variables& vars, int64_t start_ms,
+            std::vector<Value> ctx = {});
+  Statement(Plan plan, size_t index, const Variables& vars, int64_t start_ms)
+      : Statement(std::make_shared<const Plan>(std::move(plan)), index, vars, start_ms) {}
+
+  const std::shared_ptr<const Plan>& shared_plan() const { return shared_plan_; }
+  const std::vector<Value>& context_values() const { return ctx_; }
 
   const Plan& plan() const { return plan_; }
   size_t index() const { return index_; }
@@ -61,7 +69,9 @@ class Statement final : private PostSink, private OutputTarget {
   void list_group(GroupState* g);
   void deliver(const RowSet& inew, const RowSet& iold) override;
 
-  EvalEnv env(const Value* row, const GroupState* g) const { return EvalEnv{row, vars_->values.data(), g, agg_.get()}; }
+  EvalEnv env(const Value* row, const GroupState* g) const {
+    return EvalEnv{row, vars_->values.data(), g, agg_.get(), ctx_.empty() ? nullptr : ctx_.data()};
+  }
   GroupState* group_of(const Value* row);
   bool having_ok(const Value* row, GroupState* g) {
     if (!plan_.having) return true;
@@ -81,7 +91,9 @@ class Statement final : private PostSink, private OutputTarget {
   std::string key_string(const GroupState& g) const;
   bool where_ok(const Value* row) const { return !plan_.where || eval_true(*plan_.where, env(row, nullptr)); }
 
-  Plan plan_;
+  std::shared_ptr<const Plan> shared_plan_;
+  const Plan& plan_;
+  std::vector<Value> ctx_;
   size_t index_;
   const Variables* vars_;
   Window window_;

@@ -63,10 +63,11 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
       {"select * from pattern [every a=Ev]", "1:15: cep_rule does not support 'pattern [...]' (patterns)"},
       {"select * from Ev match_recognize (measures A.sym as s pattern (A) define A as true)",
        "1:18: cep_rule does not support 'match_recognize' (row patterns)"},
-      {"create context ByCar partition by sym from Ev", "1:1: cep_rule does not support 'create context'"},
+      {"create context C initiated by Ev as e terminated after 5 sec",
+       "1:18: cep_rule does not support overlapping and non-overlapping contexts ('initiated by', 'start ... end')"},
       {"create window W#keepall as Ev", "1:1: cep_rule does not support 'create window'"},
       {"create schema S (a string)", "1:1: cep_rule does not support 'create schema'"},
-      {"context ByCar select count(*) from Ev", "1:1: cep_rule does not support 'context NAME ...' (contexts)"},
+      {"create context ByCar partition by sym, qty + 1 from Ev", "1:44: a 'partition by' key must be a property of the stream"},
       {"on Ev delete from W", "1:1: cep_rule does not support 'on ...' (on-trigger statements)"},
       {"select case when qty > 1 then 1 else 0 end from Ev", "1:8: cep_rule does not support 'case' expressions"},
       {"select distinct sym from Ev", "1:8: cep_rule does not support 'select distinct'"},
@@ -85,6 +86,24 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
       {"create variable short s = 1", "1:17: variable type 'short' is not supported (use long, int, double, float, string or boolean)"},
   };
   for (const auto& [text, want] : cases) EXPECT_EQ(parse_error(text), "r.epl:" + want) << text;
+}
+
+TEST(CepCompiler, ContextErrorsArePositioned) {
+  EXPECT_EQ(compile_error("context ByCar select count(*) from Ev"), "r.epl:1:9: unknown context 'ByCar' (declare it with 'create context')");
+  EXPECT_EQ(compile_error("create context ByCar partition by sym from Ev; context ByCar select context.key2 from Ev"),
+            "r.epl:1:69: context 'ByCar' has no property 'key2' (it has: name, id, key1)");
+  EXPECT_EQ(compile_error("select context.id from Ev"),
+            "r.epl:1:8: 'context.id' outside a context: the statement needs 'context NAME' before 'select'");
+  EXPECT_EQ(compile_error("create context ByCar partition by nope from Ev; context ByCar select count(*) from Ev"),
+            "r.epl:1:35: unknown property or variable 'nope' (stream 'Ev' has: ts, sym, price, qty, ok)");
+  EXPECT_EQ(compile_error("create context H coalesce by consistent_hash_crc32(qty) from Ev granularity 4; "
+                          "context H select count(*) from Ev"),
+            "r.epl:1:52: consistent_hash_crc32 needs a string, not long (use hash_code)");
+  EXPECT_EQ(compile_error("create context C group by qty as big from Ev; context C select count(*) from Ev"),
+            "r.epl:1:27: a context category needs a boolean condition, not long");
+  EXPECT_EQ(compile_error("create context ByCar partition by sym from Ev; insert into S select sym from Ev; "
+                          "context ByCar select count(*) from S"),
+            "r.epl:1:117: context 'ByCar' does not partition stream 'S': add it to the 'create context' or read one of its streams");
 }
 
 // A flat chain of binary operators is parsed by a loop but makes a tree as
@@ -496,6 +515,58 @@ TEST(CepRuleSet, ASnapshotOfATextRuleRestoresItsVersion) {
   EXPECT_EQ(b.set->file(0).text, "select sum(x) as s from Ev#time_batch(10 sec, 0L);");
   b.send(10000, 5);
   EXPECT_EQ(b.rows, (std::vector<std::string>{"10000:3"}));
+}
+
+// Context partitions are part of the saved state: a snapshot taken mid-batch
+// and restored elsewhere ends every partition's batch as the running engine.
+TEST(CepRuleSet, ContextPartitionsSurviveSnapshotAndReload) {
+  const std::string rule =
+      "create context ByX partition by x from Ev;\n"
+      "context ByX select count(*) * 100 + x as v from Ev#time_batch(10 sec, 0L);";
+  auto feed_first = [](TextRules& r) {
+    r.send(1000, 1);
+    r.send(2000, 2);
+    r.send(3000, 1);
+  };
+  auto feed_rest = [](TextRules& r) {
+    r.send(4000, 3);
+    r.send(12000, 2);
+    r.send(25000, 1);
+  };
+  TextRules straight(rule);
+  feed_first(straight);
+  feed_rest(straight);
+  // 10 s: x=1 twice, x=2 once, x=3 once; 20 s: x=2 once, the others empty.
+  EXPECT_EQ(straight.rows, (std::vector<std::string>{"10000:201", "10000:102", "10000:103", "20000:1", "20000:102", "20000:3"}));
+
+  TextRules a(rule);
+  feed_first(a);
+  std::string state = a.set->snapshot();
+  TextRules b(rule, "2");
+  EXPECT_TRUE(b.set->restore(state, 3500).empty());
+  EXPECT_EQ(b.set->file(0).engine->partition_count(0), 2u);
+  feed_rest(b);
+  EXPECT_EQ(b.rows, straight.rows);
+
+  // A reload with the same context and window keeps every partition's events.
+  TextRules c(rule);
+  feed_first(c);
+  RuleSet::ReloadReport report;
+  ASSERT_TRUE(c.set->replace(0, TextRules::text("2", "create context ByX partition by x from Ev;\n"
+                                                      "context ByX select count(*) * 1000 + x as v from Ev#time_batch(10 sec, 0L);"),
+                             3500, report));
+  EXPECT_TRUE(report.notes.empty()) << report.notes.front();
+  c.send(4000, 3);
+  c.send(12000, 2);
+  EXPECT_EQ(c.rows, (std::vector<std::string>{"10000:2001", "10000:1002", "10000:1003"}));
+
+  // Another context definition: the partitions start over.
+  ASSERT_TRUE(c.set->replace(0, TextRules::text("3", "create context ByX partition by x from Ev(x > 1);\n"
+                                                      "context ByX select count(*) * 1000 + x as v from Ev#time_batch(10 sec, 0L);"),
+                             13000, report));
+  ASSERT_EQ(report.notes.size(), 1u);
+  EXPECT_NE(report.notes[0].find("starts with an empty window"), std::string::npos) << report.notes[0];
+  EXPECT_EQ(c.set->file(0).engine->partition_count(0), 0u);
 }
 
 }  // namespace
