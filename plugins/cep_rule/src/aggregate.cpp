@@ -33,6 +33,7 @@ std::unique_ptr<GroupState> Aggregator::make_group() const {
   g->cells.resize(specs_.size());
   for (size_t i = 0; i < specs_.size(); ++i)
     if (specs_[i].fn == AggFn::Min || specs_[i].fn == AggFn::Max) g->cells[i].mm = std::make_unique<MinMaxState>();
+    else if (specs_[i].distinct) g->cells[i].seen = std::make_unique<std::unordered_map<Value, int64_t, ValueHash>>();
   return g;
 }
 
@@ -137,6 +138,7 @@ void Aggregator::enter(GroupState& g, const EvalEnv& env) {
     Value tmp;
     const Value& v = operand(*s.arg, env, tmp);
     if (v.is_null()) continue;
+    if (c.seen && ++(*c.seen)[v] > 1) continue;  // distinct: already counted
     ++c.n;
     switch (s.fn) {
       case AggFn::Count: break;
@@ -177,6 +179,11 @@ void Aggregator::leave(GroupState& g, const EvalEnv& env) {
     Value tmp;
     const Value& v = operand(*s.arg, env, tmp);
     if (v.is_null()) continue;
+    if (c.seen) {
+      auto it = c.seen->find(v);
+      if (it == c.seen->end() || --it->second > 0) continue;  // distinct: another event still holds the value
+      c.seen->erase(it);
+    }
     --c.n;
     switch (s.fn) {
       case AggFn::Count: break;
@@ -217,6 +224,7 @@ void Aggregator::reset(std::vector<GroupState*>& was_active) {
         c.mm->q.clear();
         c.mm->entered = c.mm->left = 0;
       }
+      if (c.seen) c.seen->clear();
     }
   };
   if (key_width_ == 0) {
@@ -286,6 +294,13 @@ void Aggregator::save(Writer& w, std::unordered_map<const GroupState*, int64_t>&
           w.i64(c.mm->q[i].second);
         }
       }
+      if (c.seen) {
+        w.u64(c.seen->size());
+        for (const auto& [v, k] : *c.seen) {
+          w.value(v);
+          w.i64(k);
+        }
+      }
     }
   }
   w.u64(active_.size());
@@ -328,6 +343,14 @@ std::vector<GroupState*> Aggregator::load(Reader& r, bool legacy_avg) {
         for (uint64_t j = 0; j < q; ++j) {
           Value v = r.value();
           c.mm->q.push_back({std::move(v), r.i64()});
+        }
+      }
+      if (c.seen) {
+        c.seen->clear();
+        uint64_t k = r.u64();
+        for (uint64_t j = 0; j < k; ++j) {
+          Value v = r.value();
+          (*c.seen)[std::move(v)] = r.i64();
         }
       }
     }

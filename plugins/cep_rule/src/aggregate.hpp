@@ -25,6 +25,7 @@ namespace weir::cep {
 struct AggSpec {
   AggFn fn = AggFn::Count;
   bool star = false;            // count(*)
+  bool distinct = false;        // count(distinct x), sum(distinct x), ...
   const Expr* arg = nullptr;    // owned by the statement's plan
   Type arg_type = Type::Null;
   Narrow arg_narrow = Narrow::None;  // sum/avg of ints wrap at 32 bits, of floats round to float
@@ -37,11 +38,18 @@ struct MinMaxState {
   int64_t entered = 0, left = 0;
 };
 
+struct ValueHash {
+  size_t operator()(const Value& v) const { return static_cast<size_t>(v.hash()); }
+};
+
 struct AggCell {
   int64_t n = 0;     // values aggregated (count(*): events)
   int64_t isum = 0;  // sum of longs (sum and avg, as Esper: an avg of longs keeps a long sum)
   double dsum = 0;   // sum of doubles (sum and avg)
   std::unique_ptr<MinMaxState> mm;
+  // count/sum/avg(distinct x): how many events hold each value; a value counts
+  // while at least one does.
+  std::unique_ptr<std::unordered_map<Value, int64_t, ValueHash>> seen;
 };
 
 struct GroupState {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,21 @@ enum class ExprKind : uint8_t {
   Not,      // not a
   Binary,   // a op b
   IsNull,   // a is [not] null
+  Case,     // case [a] when args[0] then args[1] ... [else b] end
+  In,       // a [not] in (args...)
+  Between,  // a [not] between args[0] and args[1]
+  Like,     // a [not] like b [escape args[0]]
+  Regexp,   // a [not] regexp b
+  Call,     // a single-row function (func) of args; a = the receiver of a string method
+  Cast,     // cast(a, type): type and narrow of the node
+};
+
+// Single-row functions: Esper's built-ins, java.lang.Math and String methods.
+enum class Func : uint8_t {
+  Coalesce, Max, Min,                                       // coalesce(...), max(a, b, ...), min(a, b, ...)
+  MathMax, MathMin,                                         // Math.max(a, b), Math.min(a, b): NaN wins
+  Abs, Round, Floor, Ceil, Sqrt, Pow, Exp, Log, Log10, Signum,  // Math.*
+  Upper, Lower, Length, Substring, Trim, StartsWith, EndsWith, Contains, IndexOf,  // s.method(...)
 };
 
 // Java's narrower numeric types, which Esper's arithmetic keeps: an int
@@ -37,7 +53,7 @@ enum class ExprKind : uint8_t {
 // long is long; division is always double.
 enum class Narrow : uint8_t { None, Int, Float };
 
-enum class BinOp : uint8_t { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
+enum class BinOp : uint8_t { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or, Concat };
 enum class AggFn : uint8_t { Count, Sum, Avg, Min, Max };
 
 struct Expr;
@@ -49,12 +65,16 @@ struct Expr {
   BinOp op = BinOp::Add;
   AggFn fn = AggFn::Count;
   bool star = false;     // count(*)
-  bool negated = false;  // is not null
+  bool distinct = false; // count(distinct x) and the like
+  bool negated = false;  // is not null, not in, not between, not like, not regexp
+  Func func = Func::Coalesce;
   Narrow narrow = Narrow::None;  // literals: set by the parser; the rest: by the compiler
   Value literal;
   std::string qualifier;  // Ident: `e` in `e.price`
   std::string name;       // Ident/Prop/Var: the name
   ExprPtr a, b;
+  std::vector<ExprPtr> args;  // Case, In, Between, Like, Call
+  std::shared_ptr<const std::regex> regex;  // Regexp with a constant pattern, compiled once
 
   // Nodes on the longest path down from here (1 for a leaf): set by the
   // parser, which refuses expressions taller than the recursive compiler and
@@ -67,6 +87,20 @@ struct Expr {
 
   ExprPtr clone() const;
 };
+
+// Calls f(ExprPtr&) on every child of e (a, b, then args).
+template <class F>
+void for_each_child(Expr& e, F&& f) {
+  if (e.a) f(e.a);
+  if (e.b) f(e.b);
+  for (ExprPtr& x : e.args) f(x);
+}
+template <class F>
+void for_each_child(const Expr& e, F&& f) {
+  if (e.a) f(*e.a);
+  if (e.b) f(*e.b);
+  for (const ExprPtr& x : e.args) f(*x);
+}
 
 // Two expressions the compiler has bound compute the same value: same
 // structure, properties and variables by slot (so `c.car` and `car` with `c`

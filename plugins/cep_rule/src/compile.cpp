@@ -177,8 +177,9 @@ class Compiler {
   }
 
   static bool has_name(const Expr& e) {
-    if (e.kind == ExprKind::Ident) return true;
-    return (e.a && has_name(*e.a)) || (e.b && has_name(*e.b));
+    bool any = e.kind == ExprKind::Ident;
+    for_each_child(e, [&](const Expr& c) { any = any || has_name(c); });
+    return any;
   }
 
   void condition(Expr& e, const char* clause) {
@@ -273,6 +274,70 @@ class Compiler {
       case ExprKind::Var:
       case ExprKind::KeyRef:
       case ExprKind::CtxProp: break;
+      case ExprKind::Case: {
+        std::vector<const Expr*> results;
+        if (e.a) bind(*e.a, allow_aggs, in_agg);
+        for (size_t i = 0; i < e.args.size(); ++i) {
+          Type t = bind(*e.args[i], allow_aggs, in_agg);
+          if (i % 2) {
+            results.push_back(e.args[i].get());
+          } else if (e.a) {
+            comparable(*e.a, *e.args[i], e.args[i]->pos, false);
+          } else if (t != Type::Bool && t != Type::Null) {
+            fail(e.args[i]->pos, "a 'when' condition must be a boolean expression, not " + std::string(type_name(t)));
+          }
+        }
+        if (e.b) {
+          bind(*e.b, allow_aggs, in_agg);
+          results.push_back(e.b.get());
+        }
+        e.type = common_type(results, e.narrow, e.pos, "the results of a case expression");
+        break;
+      }
+      case ExprKind::In:
+      case ExprKind::Between:
+        bind(*e.a, allow_aggs, in_agg);
+        for (ExprPtr& x : e.args) {
+          bind(*x, allow_aggs, in_agg);
+          comparable(*e.a, *x, x->pos, e.kind == ExprKind::Between);
+        }
+        e.type = Type::Bool;
+        break;
+      case ExprKind::Like:
+      case ExprKind::Regexp: {
+        const char* what = e.kind == ExprKind::Like ? "'like'" : "'regexp'";
+        bind(*e.a, allow_aggs, in_agg);
+        bind(*e.b, allow_aggs, in_agg);
+        string_operand(*e.a, what);
+        string_operand(*e.b, what);
+        if (!e.args.empty()) {
+          bind(*e.args[0], allow_aggs, in_agg);
+          if (e.args[0]->kind != ExprKind::Literal || e.args[0]->type != Type::String || e.args[0]->literal.as_string().size() != 1)
+            fail(e.args[0]->pos, "the escape of 'like' must be a one-character string literal");
+        }
+        if (e.kind == ExprKind::Regexp && e.b->kind == ExprKind::Literal && e.b->type == Type::String) {
+          try {
+            e.regex = std::make_shared<const std::regex>(std::string(e.b->literal.as_string()), std::regex::ECMAScript);
+          } catch (const std::regex_error& x) {
+            fail(e.b->pos, std::string("invalid regular expression: ") + x.what());
+          }
+        }
+        e.type = Type::Bool;
+        break;
+      }
+      case ExprKind::Call:
+        if (e.a) bind(*e.a, allow_aggs, in_agg);
+        for (ExprPtr& x : e.args) bind(*x, allow_aggs, in_agg);
+        bind_call(e);
+        break;
+      case ExprKind::Cast: {
+        // The target type and narrow were set by the parser.
+        Type from = bind(*e.a, allow_aggs, in_agg);
+        bool ok = from == Type::Null || e.type == Type::String || from == Type::String ||
+                  (is_numeric(from) && is_numeric(e.type)) || (from == Type::Bool && e.type == Type::Bool);
+        if (!ok) fail(e.pos, "cannot cast " + std::string(type_name(from)) + " to " + e.name);
+        break;
+      }
       case ExprKind::Agg: {
         if (in_agg) fail(e.pos, "aggregate functions cannot be nested");
         if (!allow_aggs) fail(e.pos, std::string("aggregate functions are not allowed in the ") + clause_);
@@ -299,13 +364,15 @@ class Compiler {
         }
         std::string text = render(e);
         for (size_t i = 0; i < aggs_.size(); ++i)
-          if (aggs_[i].fn == e.fn && aggs_[i].star == e.star && (e.star || same_bound(*aggs_[i].arg, *e.a))) {
+          if (aggs_[i].fn == e.fn && aggs_[i].star == e.star && aggs_[i].distinct == e.distinct &&
+              (e.star || same_bound(*aggs_[i].arg, *e.a))) {
             e.index = static_cast<int>(i);
             return e.type;
           }
         AggSpec s;
         s.fn = e.fn;
         s.star = e.star;
+        s.distinct = e.distinct;
         s.arg = e.star ? nullptr : e.a.get();
         s.arg_type = arg;
         s.arg_narrow = e.star ? Narrow::None : e.a->narrow;
@@ -350,6 +417,12 @@ class Compiler {
             // the operands' type when both have the same one).
             e.narrow = e.op != BinOp::Div && e.a->narrow == e.b->narrow ? e.a->narrow : Narrow::None;
             break;
+          case BinOp::Concat:
+            for (const Expr* x : {e.a.get(), e.b.get()})
+              if (x->type != Type::String && x->type != Type::Null)
+                fail(x->pos, "implicit conversion from datatype '" + java_type(x->type) + "' to string is not allowed ('||')");
+            e.type = Type::String;
+            break;
           case BinOp::And:
           case BinOp::Or:
             if (l != Type::Bool && l != Type::Null) fail(e.a->pos, "'and'/'or' need boolean operands, not " + std::string(type_name(l)));
@@ -387,8 +460,7 @@ class Compiler {
         e = std::move(k);
         return;
       }
-    substitute_keys(e->a, keys);
-    substitute_keys(e->b, keys);
+    for_each_child(*e, [&](ExprPtr& c) { substitute_keys(c, keys); });
   }
 
   // In a keyed context, a partition property outside aggregates is the
@@ -402,14 +474,130 @@ class Compiler {
           e->index = kCtxKey0 + static_cast<int>(k);
           return;
         }
-    substitute_context_keys(e->a);
-    substitute_context_keys(e->b);
+    for_each_child(*e, [&](ExprPtr& c) { substitute_context_keys(c); });
   }
 
   static bool has_plain_prop(const Expr& e) {
     if (e.kind == ExprKind::Agg) return false;
-    if (e.kind == ExprKind::Prop) return true;
-    return (e.a && has_plain_prop(*e.a)) || (e.b && has_plain_prop(*e.b));
+    bool any = e.kind == ExprKind::Prop;
+    for_each_child(e, [&](const Expr& c) { any = any || has_plain_prop(c); });
+    return any;
+  }
+
+  // Esper's common type of several values (case, coalesce, single-row max/min):
+  // strings, booleans, or numbers widened as arithmetic widens them.
+  Type common_type(const std::vector<const Expr*>& xs, Narrow& narrow, Pos pos, const char* what) const {
+    Type t = Type::Null;
+    bool all_int = true, all_float = true;
+    for (const Expr* x : xs) {
+      if (x->type == Type::Null) continue;
+      all_int &= x->narrow == Narrow::Int;
+      all_float &= x->narrow == Narrow::Float;
+      if (t == Type::Null) t = x->type;
+      else if (t != x->type && !(is_numeric(t) && is_numeric(x->type)))
+        fail(pos, std::string("cannot mix ") + type_name(t) + " and " + type_name(x->type) + " in " + what);
+      else if (x->type == Type::Double) t = Type::Double;
+    }
+    narrow = t == Type::Long && all_int ? Narrow::Int : t == Type::Double && all_float ? Narrow::Float : Narrow::None;
+    return t;
+  }
+
+  void comparable(const Expr& a, const Expr& b, Pos pos, bool ordered) const {
+    Type l = a.type, r = b.type;
+    bool ok = l == Type::Null || r == Type::Null || l == r || (is_numeric(l) && is_numeric(r));
+    if (ok && ordered && (l == Type::Bool || r == Type::Bool)) ok = false;
+    if (!ok) fail(pos, "cannot compare " + std::string(type_name(l)) + " with " + type_name(r));
+  }
+
+  void string_operand(const Expr& e, const char* what) const {
+    if (e.type != Type::String && e.type != Type::Null)
+      fail(e.pos, std::string(what) + " needs a string, not " + type_name(e.type));
+  }
+
+  void arity(const Expr& e, size_t lo, size_t hi) const {
+    if (e.args.size() < lo || e.args.size() > hi)
+      fail(e.pos, render(e) + ": wrong number of arguments (" + std::to_string(e.args.size()) + ")");
+  }
+
+  Type bind_call(Expr& e) {
+    std::vector<const Expr*> args;
+    for (const ExprPtr& x : e.args) args.push_back(x.get());
+    auto numbers = [&]() {
+      for (const Expr* x : args) numeric(*x, (" in " + render(e)).c_str());
+    };
+    switch (e.func) {
+      case Func::Coalesce:
+        arity(e, 2, 64);
+        e.type = common_type(args, e.narrow, e.pos, "coalesce()");
+        break;
+      case Func::MathMax:
+      case Func::MathMin:
+        arity(e, 2, 2);
+        [[fallthrough]];
+      case Func::Max:
+      case Func::Min:
+        arity(e, 2, 64);
+        numbers();
+        e.type = common_type(args, e.narrow, e.pos, e.func == Func::Max ? "max()" : "min()");
+        break;
+      case Func::Abs:
+        arity(e, 1, 1);
+        numbers();
+        e.type = args[0]->type;
+        e.narrow = args[0]->narrow;
+        break;
+      case Func::Round:
+        arity(e, 1, 1);
+        numbers();
+        if (args[0]->type == Type::Long)
+          fail(e.pos, "Math.round of a whole number is not supported (Java would round it as a float)");
+        e.type = Type::Long;
+        if (args[0]->narrow == Narrow::Float) e.narrow = Narrow::Int;  // Math.round(float) is an int
+        break;
+      case Func::Pow:
+        arity(e, 2, 2);
+        numbers();
+        e.type = Type::Double;
+        break;
+      case Func::Floor:
+      case Func::Ceil:
+      case Func::Sqrt:
+      case Func::Exp:
+      case Func::Log:
+      case Func::Log10:
+      case Func::Signum:
+        arity(e, 1, 1);
+        numbers();
+        e.type = Type::Double;
+        break;
+      case Func::Upper:
+      case Func::Lower:
+      case Func::Trim:
+      case Func::Length:
+        arity(e, 0, 0);
+        string_operand(*e.a, render(e).c_str());
+        e.type = e.func == Func::Length ? Type::Long : Type::String;
+        if (e.func == Func::Length) e.narrow = Narrow::Int;
+        break;
+      case Func::Substring:
+        arity(e, 1, 2);
+        string_operand(*e.a, render(e).c_str());
+        for (const Expr* x : args)
+          if (x->type != Type::Long && x->type != Type::Null) fail(x->pos, "substring() needs whole numbers");
+        e.type = Type::String;
+        break;
+      case Func::StartsWith:
+      case Func::EndsWith:
+      case Func::Contains:
+      case Func::IndexOf:
+        arity(e, 1, 1);
+        string_operand(*e.a, render(e).c_str());
+        string_operand(*args[0], render(e).c_str());
+        e.type = e.func == Func::IndexOf ? Type::Long : Type::Bool;
+        if (e.func == Func::IndexOf) e.narrow = Narrow::Int;
+        break;
+    }
+    return e.type;
   }
 
   const StatementAst& st_;

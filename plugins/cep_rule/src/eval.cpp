@@ -1,6 +1,7 @@
 #include "eval.hpp"
 
 #include "aggregate.hpp"
+#include "functions.hpp"
 
 #include <cmath>
 
@@ -133,8 +134,74 @@ Value eval(const Expr& e, const EvalEnv& env) {
         case BinOp::Mul:
         case BinOp::Div:
         case BinOp::Mod: return narrowed(e.narrow, arithmetic(e.op, eval(*e.a, env), eval(*e.b, env)));
+        case BinOp::Concat: {
+          Value l = eval(*e.a, env), r = eval(*e.b, env);
+          if (l.is_null() || r.is_null()) return {};
+          std::string s(l.as_string());
+          s += r.as_string();
+          return Value::of_string(s);
+        }
         default: return compare(e.op, eval(*e.a, env), eval(*e.b, env));
       }
+    case ExprKind::Case: {
+      Value operand = e.a ? eval(*e.a, env) : Value();
+      for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
+        bool hit = e.a ? truth(compare(BinOp::Eq, operand, eval(*e.args[i], env))) == 1 : eval_true(*e.args[i], env);
+        if (hit) return widen_to(eval(*e.args[i + 1], env), e.type, e.narrow);
+      }
+      return e.b ? widen_to(eval(*e.b, env), e.type, e.narrow) : Value();
+    }
+    case ExprKind::In: {
+      // Esper: null operand -> null; no match and a null in the list -> null.
+      Value v = eval(*e.a, env);
+      if (v.is_null()) return {};
+      bool saw_null = false;
+      for (const ExprPtr& x : e.args) {
+        Value c = eval(*x, env);
+        if (c.is_null()) {
+          saw_null = true;
+          continue;
+        }
+        if (truth(compare(BinOp::Eq, v, c)) == 1) return Value::of_bool(!e.negated);
+      }
+      return saw_null ? Value() : Value::of_bool(e.negated);
+    }
+    case ExprKind::Between: {
+      // Esper: the bounds in either order, inclusive; a null anywhere is false (also for `not between`).
+      Value v = eval(*e.a, env), lo = eval(*e.args[0], env), hi = eval(*e.args[1], env);
+      if (v.is_null() || lo.is_null() || hi.is_null()) return Value::of_bool(false);
+      if (truth(compare(BinOp::Gt, lo, hi)) == 1) std::swap(lo, hi);
+      bool in = truth(compare(BinOp::Ge, v, lo)) == 1 && truth(compare(BinOp::Le, v, hi)) == 1;
+      return Value::of_bool(in != e.negated);
+    }
+    case ExprKind::Like: {
+      Value v = eval(*e.a, env), p = eval(*e.b, env);
+      if (v.is_null() || p.is_null()) return {};
+      char esc = e.args.empty() ? '\\' : e.args[0]->literal.as_string()[0];
+      return Value::of_bool(like_match(v.as_string(), p.as_string(), esc) != e.negated);
+    }
+    case ExprKind::Regexp: {
+      // Java's String.matches: the whole string.
+      Value v = eval(*e.a, env);
+      if (v.is_null()) return {};
+      std::string s(v.as_string());
+      if (e.regex) return Value::of_bool(std::regex_match(s, *e.regex) != e.negated);
+      Value p = eval(*e.b, env);
+      if (p.is_null()) return {};
+      try {
+        return Value::of_bool(std::regex_match(s, std::regex(std::string(p.as_string()))) != e.negated);
+      } catch (const std::regex_error&) {
+        return {};  // Esper throws (and drops the row): a bad pattern matches nothing
+      }
+    }
+    case ExprKind::Call: {
+      Value self = e.a ? eval(*e.a, env) : Value();
+      Value args[64];
+      size_t n = std::min<size_t>(e.args.size(), 64);
+      for (size_t i = 0; i < n; ++i) args[i] = eval(*e.args[i], env);
+      return call_function(e, self, args, n);
+    }
+    case ExprKind::Cast: return cast_value(e, eval(*e.a, env));
   }
   return {};
 }

@@ -150,7 +150,7 @@ class Lexer {
   }
 
   void symbol(Token& t) {
-    static const char* two[] = {"!=", "<>", "<=", ">="};
+    static const char* two[] = {"!=", "<>", "<=", ">=", "||"};
     for (const char* s : two)
       if (at(s)) {
         t.kind = Tok::Symbol;

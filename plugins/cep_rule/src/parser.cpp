@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <utility>
 #include <cstdlib>
 #include <limits>
 
@@ -26,8 +27,9 @@ std::string lower(std::string_view s) {
 
 // Words that end an expression or a clause; they cannot name a property.
 bool reserved(std::string_view w) {
-  static const char* words[] = {"select", "from", "where", "group", "by", "having", "output", "insert", "into",
-                                "as",     "and",  "or",    "not",   "is", "null",   "true",   "false",  "create"};
+  static const char* words[] = {"select", "from", "where", "group", "by",   "having", "output", "insert", "into",
+                                "as",     "and",  "or",    "not",   "is",   "null",   "true",   "false",  "create",
+                                "case",   "when", "then",  "else",  "end",  "in",     "between", "like",  "regexp"};
   for (const char* k : words)
     if (iequals(w, k)) return true;
   return false;
@@ -41,7 +43,7 @@ bool reserved(std::string_view w) {
 
 // Esper's built-in single-row and aggregation functions that are not here.
 bool esper_function(std::string_view f) {
-  static const char* names[] = {"coalesce", "prev", "prevtail", "prevwindow", "prevcount", "prior", "cast", "instanceof",
+  static const char* names[] = {"prev", "prevtail", "prevwindow", "prevcount", "prior", "instanceof",
                                 "exists", "current_timestamp", "typeof", "median", "avedev", "stddev", "firstever",
                                 "lastever", "first", "last", "window", "countever", "leaving", "nth", "rate", "sorted",
                                 "maxby", "minby", "maxbyever", "minbyever", "grouping", "grouping_id", "istream",
@@ -524,8 +526,7 @@ class Parser {
   // every kind of node.
   ExprPtr tall_checked(ExprPtr e) const {
     uint32_t h = 0;
-    if (e->a) h = std::max(h, e->a->height);
-    if (e->b) h = std::max(h, e->b->height);
+    for_each_child(std::as_const(*e), [&](const Expr& c) { h = std::max(h, c.height); });
     e->height = h + 1;
     if (e->height > kMaxHeight)
       fail_at(e->pos, "expression too long: more than " + std::to_string(kMaxHeight) +
@@ -573,15 +574,25 @@ class Parser {
     return comparison();
   }
 
-  ExprPtr comparison() {
+  // Esper's precedence: comparisons bind looser than `||`, which binds looser than + -.
+  ExprPtr concat() {
     ExprPtr e = additive();
+    while (is_symbol("||")) {
+      Pos p = next().pos;
+      e = binary(BinOp::Concat, std::move(e), additive(), p);
+    }
+    return e;
+  }
+
+  ExprPtr comparison() {
+    ExprPtr e = concat();
     static const std::pair<const char*, BinOp> ops[] = {{"=", BinOp::Eq},  {"!=", BinOp::Ne}, {"<>", BinOp::Ne},
                                                         {"<", BinOp::Lt},  {"<=", BinOp::Le}, {">", BinOp::Gt},
                                                         {">=", BinOp::Ge}};
     for (const auto& [sym, op] : ops)
       if (is_symbol(sym)) {
         Pos p = next().pos;
-        return binary(op, std::move(e), additive(), p);
+        return binary(op, std::move(e), concat(), p);
       }
     if (is_word("is")) {
       auto n = std::make_unique<Expr>();
@@ -592,11 +603,36 @@ class Parser {
       n->a = std::move(e);
       return tall_checked(std::move(n));
     }
-    if (is_word("between") || is_word("in") || is_word("like") || is_word("regexp"))
-      unsupported(file_, peek().pos, "'" + lower(peek().text) + "'");
-    if (is_word("not") && (is_word("between", 1) || is_word("in", 1) || is_word("like", 1) || is_word("regexp", 1)))
-      unsupported(file_, peek().pos, "'not " + lower(peek(1).text) + "'");
-    return e;
+    bool negated = is_word("not") && (is_word("between", 1) || is_word("in", 1) || is_word("like", 1) || is_word("regexp", 1));
+    if (negated) next();
+    auto n = std::make_unique<Expr>();
+    n->pos = peek().pos;
+    n->negated = negated;
+    if (accept_word("in")) {
+      // x in (a, b, ...); Esper's ranges `in [a:b]` are not supported.
+      n->kind = ExprKind::In;
+      if (is_symbol("[")) unsupported(file_, peek().pos, "ranges in 'in [a:b]'");
+      expect_symbol("(");
+      do n->args.push_back(expr());
+      while (accept_symbol(","));
+      expect_symbol(")");
+    } else if (accept_word("between")) {
+      n->kind = ExprKind::Between;
+      n->args.push_back(concat());
+      expect_word("and");
+      n->args.push_back(concat());
+    } else if (accept_word("like")) {
+      n->kind = ExprKind::Like;
+      n->b = concat();
+      if (accept_word("escape")) n->args.push_back(concat());
+    } else if (accept_word("regexp")) {
+      n->kind = ExprKind::Regexp;
+      n->b = concat();
+    } else {
+      return e;
+    }
+    n->a = std::move(e);
+    return tall_checked(std::move(n));
   }
 
   ExprPtr additive() {
@@ -693,7 +729,7 @@ class Parser {
       next();
       return literal(Value(), t.pos);
     }
-    if (iequals(t.text, "case")) unsupported(file_, t.pos, "'case' expressions");
+    if (iequals(t.text, "case")) return case_expr();
     if (is_symbol("(", 1)) return call();
     if (reserved(t.text)) fail(t, "expected an expression, found the keyword '" + t.text + "'");
     auto e = std::make_unique<Expr>();
@@ -705,12 +741,139 @@ class Parser {
       e->qualifier = std::move(e->name);
       e->name = name("a property name");
     }
+    if (is_symbol("(") && !e->qualifier.empty()) {
+      // Math.abs(x), or a String method of a property: sym.length(), e.sym.trim()
+      if (e->qualifier == "Math") return math_call(*e);
+      auto recv = std::make_unique<Expr>();
+      recv->kind = ExprKind::Ident;
+      recv->pos = e->pos;
+      recv->name = e->qualifier;
+      return method_calls(std::move(recv), e->name, e->pos);
+    }
+    while (is_symbol(".") && peek(1).kind == Tok::Ident && is_symbol("(", 2)) {
+      next();
+      const Token& m = next();
+      e = method_calls(std::move(e), m.text, m.pos);
+    }
     return e;
+  }
+
+  // case [x] when a then b ... [else c] end
+  ExprPtr case_expr() {
+    DepthGuard g(*this, peek());
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::Case;
+    e->pos = next().pos;  // case
+    if (!is_word("when")) e->a = expr();
+    if (!is_word("when")) fail(peek(), "expected 'when' in the case expression, found " + describe(peek()));
+    while (accept_word("when")) {
+      e->args.push_back(expr());
+      expect_word("then");
+      e->args.push_back(expr());
+    }
+    if (accept_word("else")) e->b = expr();
+    expect_word("end");
+    return tall_checked(std::move(e));
+  }
+
+  std::vector<ExprPtr> call_args() {
+    std::vector<ExprPtr> args;
+    expect_symbol("(");
+    if (!is_symbol(")")) do args.push_back(expr());
+      while (accept_symbol(","));
+    expect_symbol(")");
+    return args;
+  }
+
+  ExprPtr function(Func f, Pos pos, std::vector<ExprPtr> args, ExprPtr receiver = nullptr) const {
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::Call;
+    e->func = f;
+    e->pos = pos;
+    e->a = std::move(receiver);
+    e->args = std::move(args);
+    return tall_checked(std::move(e));
+  }
+
+  ExprPtr math_call(const Expr& named) {
+    static const std::pair<const char*, Func> fns[] = {
+        {"abs", Func::Abs},   {"round", Func::Round}, {"floor", Func::Floor}, {"ceil", Func::Ceil},
+        {"sqrt", Func::Sqrt}, {"pow", Func::Pow},     {"exp", Func::Exp},     {"log", Func::Log},
+        {"log10", Func::Log10}, {"signum", Func::Signum}, {"max", Func::MathMax}, {"min", Func::MathMin}};
+    DepthGuard g(*this, peek());
+    for (const auto& [n, f] : fns)
+      if (named.name == n) return function(f, named.pos, call_args());
+    unsupported(file_, named.pos, "Math." + named.name + "()");
+  }
+
+  // receiver.method(args), possibly chained: s.trim().toUpperCase()
+  ExprPtr method_calls(ExprPtr receiver, const std::string& method, Pos pos) {
+    static const std::pair<const char*, Func> fns[] = {
+        {"toUpperCase", Func::Upper},   {"toLowerCase", Func::Lower}, {"length", Func::Length},
+        {"substring", Func::Substring}, {"trim", Func::Trim},         {"startsWith", Func::StartsWith},
+        {"endsWith", Func::EndsWith},   {"contains", Func::Contains}, {"indexOf", Func::IndexOf}};
+    DepthGuard g(*this, peek());
+    for (const auto& [n, f] : fns)
+      if (method == n) {
+        ExprPtr e = function(f, pos, call_args(), std::move(receiver));
+        while (is_symbol(".") && peek(1).kind == Tok::Ident && is_symbol("(", 2)) {
+          next();
+          const Token& m = next();
+          e = method_calls(std::move(e), m.text, m.pos);
+        }
+        return e;
+      }
+    unsupported(file_, pos, "the method '" + method + "()'");
   }
 
   ExprPtr call() {
     const Token& fn = next();
     std::string f = lower(fn.text);
+    if (f == "coalesce") {
+      DepthGuard g(*this, fn);
+      std::vector<ExprPtr> args = call_args();
+      if (args.size() < 2) fail_at(fn.pos, "coalesce() needs at least two values");
+      return function(Func::Coalesce, fn.pos, std::move(args));
+    }
+    if (f == "cast") {
+      DepthGuard g(*this, fn);
+      auto e = std::make_unique<Expr>();
+      e->kind = ExprKind::Cast;
+      e->pos = fn.pos;
+      expect_symbol("(");
+      e->a = expr();
+      expect_symbol(",");
+      const Token& tt = peek();
+      std::string type = lower(name("a type"));
+      if (type == "long" || type == "java.lang.long") e->type = Type::Long;
+      else if (type == "int" || type == "integer") e->type = Type::Long, e->narrow = Narrow::Int;
+      else if (type == "double") e->type = Type::Double;
+      else if (type == "float") e->type = Type::Double, e->narrow = Narrow::Float;
+      else if (type == "string") e->type = Type::String;
+      else if (type == "boolean") e->type = Type::Bool;
+      else unsupported(file_, tt.pos, "cast to '" + type + "' (cast to long, int, double, float, string or boolean)");
+      e->name = type;
+      if (is_symbol(",")) unsupported(file_, peek().pos, "cast with a date format");
+      expect_symbol(")");
+      return tall_checked(std::move(e));
+    }
+    // max(a, b, ...) and min(a, b, ...) are Esper's single-row max/min.
+    if ((f == "max" || f == "min") && is_symbol("(", 0)) {
+      size_t save = i_;
+      int depth = 0;
+      bool several = false;
+      for (size_t j = i_; j < t_.size() && t_[j].kind != Tok::End; ++j) {
+        if (t_[j].kind != Tok::Symbol) continue;
+        if (t_[j].text == "(") ++depth;
+        else if (t_[j].text == ")" && --depth == 0) break;
+        else if (t_[j].text == "," && depth == 1) several = true;
+      }
+      if (several && !is_word("distinct", 1)) {
+        DepthGuard g(*this, fn);
+        return function(f == "max" ? Func::Max : Func::Min, fn.pos, call_args());
+      }
+      i_ = save;
+    }
     auto e = std::make_unique<Expr>();
     e->kind = ExprKind::Agg;
     e->pos = fn.pos;
@@ -723,15 +886,17 @@ class Parser {
     else fail(fn, "unknown function '" + fn.text + "' (supported: count, sum, avg, min, max)");
     DepthGuard g(*this, fn);
     expect_symbol("(");
-    if (is_word("distinct") || is_word("all")) unsupported(file_, peek().pos, "'" + lower(peek().text) + "' in an aggregate");
+    if (is_word("all")) unsupported(file_, peek().pos, "'all' in an aggregate");
+    if (accept_word("distinct")) {
+      e->distinct = true;
+      if (is_symbol("*")) fail(peek(), f + "(distinct *) needs an expression");
+    }
     if (e->fn == AggFn::Count && accept_symbol("*")) {
       e->star = true;
     } else {
       if (is_symbol(")")) fail(peek(), f + "() needs an argument");
       e->a = expr();
     }
-    if (is_symbol(",") && (e->fn == AggFn::Min || e->fn == AggFn::Max))
-      unsupported(file_, peek().pos, f + "() of several values (the single-row " + f + ")");
     if (is_symbol(",")) fail(peek(), f + "() takes one argument");
     expect_symbol(")");
     return tall_checked(std::move(e));

@@ -20,8 +20,7 @@ namespace {
 void collect_idents(const Expr* e, std::set<std::string>& out) {
   if (!e) return;
   if (e->kind == ExprKind::Ident && e->qualifier != "context") out.insert(e->name);
-  collect_idents(e->a.get(), out);
-  collect_idents(e->b.get(), out);
+  for_each_child(*e, [&](const Expr& c) { collect_idents(&c, out); });
 }
 
 // Every identifier a statement uses (properties or variables).

@@ -143,6 +143,48 @@ std::string format_double(double d) {
   return (neg ? "-" : "") + intpart + "." + frac;
 }
 
+namespace {
+
+// Java's Double.toString / Float.toString: the shortest digits that read back
+// as the same double (float).
+std::string java_decimal_string(double d, bool as_float) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (d == 0) return std::signbit(d) ? "-0.0" : "0.0";
+  char buf[40];
+  for (int prec = 0; prec <= 16; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*e", prec, d);
+    if (as_float ? std::strtof(buf, nullptr) == static_cast<float>(d) : std::strtod(buf, nullptr) == d) break;
+  }
+  std::string s(buf);  // [-]D[.DDD]e±XX
+  bool neg = s[0] == '-';
+  if (neg) s.erase(0, 1);
+  size_t e = s.find('e');
+  int exp10 = std::atoi(s.c_str() + e + 1);
+  std::string digits = s.substr(0, 1) + (e > 2 ? s.substr(2, e - 2) : "");
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  std::string out = neg ? "-" : "";
+  double a = std::fabs(d);
+  if (a >= 1e-3 && a < 1e7) {
+    int point = exp10 + 1;
+    if (point <= 0) {
+      out += "0." + std::string(static_cast<size_t>(-point), '0') + digits;
+    } else if (point >= static_cast<int>(digits.size())) {
+      out += digits + std::string(static_cast<size_t>(point) - digits.size(), '0') + ".0";
+    } else {
+      out += digits.substr(0, static_cast<size_t>(point)) + "." + digits.substr(static_cast<size_t>(point));
+    }
+  } else {
+    out += digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") + "E" + std::to_string(exp10);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string java_double_string(double d) { return java_decimal_string(d, false); }
+std::string java_float_string(float f) { return java_decimal_string(static_cast<double>(f), true); }
+
 std::string format_value(const Value& v) {
   switch (v.type()) {
     case Type::Null: return "null";

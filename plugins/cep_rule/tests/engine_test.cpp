@@ -69,15 +69,13 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
       {"create schema S (a string)", "1:1: cep_rule does not support 'create schema'"},
       {"create context ByCar partition by sym, qty + 1 from Ev", "1:44: a 'partition by' key must be a property of the stream"},
       {"on Ev delete from W", "1:1: cep_rule does not support 'on ...' (on-trigger statements)"},
-      {"select case when qty > 1 then 1 else 0 end from Ev", "1:8: cep_rule does not support 'case' expressions"},
       {"select distinct sym from Ev", "1:8: cep_rule does not support 'select distinct'"},
-      {"select * from Ev where sym in ('A', 'B')", "1:28: cep_rule does not support 'in'"},
-      {"select * from Ev where sym not like 'A%'", "1:28: cep_rule does not support 'not like'"},
-      {"select * from Ev where qty between 1 and 2", "1:28: cep_rule does not support 'between'"},
-      {"select coalesce(sym, 'x') from Ev", "1:8: cep_rule does not support the function 'coalesce'"},
       {"select prev(1, qty) from Ev#length(2)", "1:8: cep_rule does not support the function 'prev'"},
-      {"select max(qty, 3) from Ev", "1:15: cep_rule does not support max() of several values (the single-row max)"},
-      {"select count(distinct sym) from Ev", "1:14: cep_rule does not support 'distinct' in an aggregate"},
+      {"select * from Ev where qty in [1:3]", "1:31: cep_rule does not support ranges in 'in [a:b]'"},
+      {"select Math.random() from Ev", "1:8: cep_rule does not support Math.random()"},
+      {"select sym.replace('a', 'b') from Ev", "1:8: cep_rule does not support the method 'replace()'"},
+      {"select cast(sym, date) from Ev", "1:18: cep_rule does not support cast to 'date' (cast to long, int, double, float, string or boolean)"},
+      {"select count(all sym) from Ev", "1:14: cep_rule does not support 'all' in an aggregate"},
       {"select * from Ev, Ev2", "1:17: cep_rule does not support joins (more than one stream in 'from')"},
       {"select * from Ev e inner join Ev2 f on e.sym = f.sym", "1:20: cep_rule does not support joins (more than one stream in 'from')"},
       {"select * from Ev where qty > (select max(qty) from Ev2)", "1:30: cep_rule does not support subqueries"},
@@ -86,6 +84,22 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
       {"create variable short s = 1", "1:17: variable type 'short' is not supported (use long, int, double, float, string or boolean)"},
   };
   for (const auto& [text, want] : cases) EXPECT_EQ(parse_error(text), "r.epl:" + want) << text;
+}
+
+TEST(CepCompiler, ExpressionTypeErrors) {
+  EXPECT_EQ(compile_error("select case when qty > 1 then 'a' else 2 end from Ev"),
+            "r.epl:1:8: cannot mix string and long in the results of a case expression");
+  EXPECT_EQ(compile_error("select case when qty then 1 end from Ev"), "r.epl:1:18: a 'when' condition must be a boolean expression, not long");
+  EXPECT_EQ(compile_error("select qty like 'a%' from Ev"), "r.epl:1:8: 'like' needs a string, not long");
+  EXPECT_EQ(compile_error("select sym regexp '(' from Ev"), "r.epl:1:19: invalid regular expression: " +
+                                                                 std::string(std::regex_error(std::regex_constants::error_paren).what()));
+  EXPECT_EQ(compile_error("select qty || 'x' from Ev"),
+            "r.epl:1:8: implicit conversion from datatype 'Long' to string is not allowed ('||')");
+  EXPECT_EQ(compile_error("select sym in (1, 2) from Ev"), "r.epl:1:16: cannot compare string with long");
+  EXPECT_EQ(compile_error("select Math.round(qty) from Ev"),
+            "r.epl:1:8: Math.round of a whole number is not supported (Java would round it as a float)");
+  EXPECT_EQ(compile_error("select cast(ok, long) from Ev"), "r.epl:1:8: cannot cast boolean to long");
+  EXPECT_EQ(compile_error("select sym like 'a' escape 'ab' from Ev"), "r.epl:1:28: the escape of 'like' must be a one-character string literal");
 }
 
 TEST(CepCompiler, ContextErrorsArePositioned) {
