@@ -460,7 +460,17 @@ class Compiler {
         e = std::move(k);
         return;
       }
-    for_each_child(*e, [&](ExprPtr& c) { substitute_keys(c, keys); });
+    for_each_child(*e, [&](ExprPtr& c) {
+      if (!method_receiver(*e, c)) substitute_keys(c, keys);
+    });
+  }
+
+  // Esper reads the receiver of a method (`sym.substring(1)`) as the event's
+  // property itself, never as the group key or the partition key: such a
+  // select item makes per-event rows even when `sym` is grouped (random
+  // comparison with Esper 8.9).
+  static bool method_receiver(const Expr& parent, const ExprPtr& child) {
+    return parent.kind == ExprKind::Call && parent.a.get() == child.get();
   }
 
   // In a keyed context, a partition property outside aggregates is the
@@ -474,7 +484,9 @@ class Compiler {
           e->index = kCtxKey0 + static_cast<int>(k);
           return;
         }
-    for_each_child(*e, [&](ExprPtr& c) { substitute_context_keys(c); });
+    for_each_child(*e, [&](ExprPtr& c) {
+      if (!method_receiver(*e, c)) substitute_context_keys(c);
+    });
   }
 
   static bool has_plain_prop(const Expr& e) {
