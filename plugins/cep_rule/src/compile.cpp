@@ -567,21 +567,19 @@ class Compiler {
         if (args[0]->narrow == Narrow::Float) e.narrow = Narrow::Int;  // Math.round(float) is an int
         break;
       case Func::Pow:
-        arity(e, 2, 2);
-        numbers();
-        e.type = Type::Double;
-        break;
       case Func::Floor:
       case Func::Ceil:
       case Func::Sqrt:
       case Func::Exp:
       case Func::Log:
       case Func::Log10:
-      case Func::Signum:
-        arity(e, 1, 1);
+      case Func::Signum: {
+        size_t n = e.func == Func::Pow ? 2 : 1;
+        arity(e, n, n);
         numbers();
         e.type = Type::Double;
         break;
+      }
       case Func::Upper:
       case Func::Lower:
       case Func::Trim:
