@@ -47,6 +47,8 @@ bool same_bound(const Expr& a, const Expr& b) {
     case ExprKind::KeyRef:
     case ExprKind::CtxProp:
     case ExprKind::Agg:
+    case ExprKind::Prev:
+    case ExprKind::Prior:
       if (a.index != b.index) return false;
       break;
     default: break;
@@ -236,6 +238,13 @@ void render_free(const Expr& e, std::string& out) {
       out += func_name(e.func);
       out += '(';
       render_list(e.args, 0, out);
+      out += ')';
+      break;
+    case ExprKind::Prev:
+    case ExprKind::Prior:
+      out += e.kind == ExprKind::Prev ? "prev(" : "prior(";
+      out += std::to_string(e.literal.as_long()) + ',';
+      render_to(*e.a, kMinimum, out);
       out += ')';
       break;
     case ExprKind::Cast:

@@ -33,6 +33,8 @@ enum class ExprKind : uint8_t {
   Regexp,   // a [not] regexp b
   Call,     // a single-row function (func) of args; a = the receiver of a string method
   Cast,     // cast(a, type): type and narrow of the node
+  Prev,     // prev(n, a): a of the n-th previous event in the data window; index = its hidden slot
+  Prior,    // prior(n, a): a of the n-th previous event of the stream; index = its hidden slot
 };
 
 // Single-row functions: Esper's built-ins, java.lang.Math and String methods.

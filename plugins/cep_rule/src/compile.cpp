@@ -139,6 +139,7 @@ class Compiler {
     p.keep_last_batch = batch && (p.irstream() || p.output.by_events ||
                                   (p.output.mode == OutputMode::First && !p.group_by.empty()));
     p.layout = layout_;
+    p.hidden = hidden_;
     // The suffixes appear only when given, so a window without them keeps the
     // identity it had before they existed (and its saved state loads).
     p.window_identity = st_.from + "(" + (p.stream_filter ? render(*p.stream_filter) : "") + ")#" +
@@ -330,6 +331,31 @@ class Compiler {
         for (ExprPtr& x : e.args) bind(*x, allow_aggs, in_agg);
         bind_call(e);
         break;
+      case ExprKind::Prev:
+      case ExprKind::Prior: {
+        const char* f = e.kind == ExprKind::Prev ? "prev" : "prior";
+        std::string what = std::string(f) + "()";
+        if (std::string_view(clause_) == "stream filter") fail(e.pos, what + " is not supported in a stream filter");
+        bool sliding = st_.window.kind == WindowKind::Length || st_.window.kind == WindowKind::Time;
+        if (e.kind == ExprKind::Prev && !sliding)
+          fail(e.pos, "prev() is only supported on a #length or #time window (Esper evaluates it over a batch at its end)");
+        if (e.kind == ExprKind::Prev && st_.selector != StreamSelector::IStream)
+          fail(e.pos, "prev() with select irstream/rstream is not supported (Esper evaluates it again when the event leaves)");
+        if (e.literal.as_long() < 0) fail(e.pos, what + " needs an index of 0 or more");
+        const char* outer = clause_;
+        clause_ = e.kind == ExprKind::Prev ? "prev() argument" : "prior() argument";
+        Type t = bind(*e.a, false, false);
+        clause_ = outer;
+        if (has_hidden(*e.a)) fail(e.pos, what + " cannot be nested");
+        if (e.kind == ExprKind::Prior && e.a->kind != ExprKind::Prop)
+          fail(e.a->pos, "prior() needs a property of the stream (as Esper), e.g. prior(1, price)");
+        e.type = t;
+        e.narrow = e.a->narrow;
+        e.index = static_cast<int>(layout_.size());
+        layout_.push_back(-1);
+        hidden_.push_back(HiddenSlot{e.kind == ExprKind::Prior, e.literal.as_long(), e.a.get(), e.index});
+        break;
+      }
       case ExprKind::Cast: {
         // The target type and narrow were set by the parser.
         Type from = bind(*e.a, allow_aggs, in_agg);
@@ -469,8 +495,10 @@ class Compiler {
   // property itself, never as the group key or the partition key: such a
   // select item makes per-event rows even when `sym` is grouped (random
   // comparison with Esper 8.9).
+  // Nor is what prev()/prior() read (the plan's hidden slots point at it).
   static bool method_receiver(const Expr& parent, const ExprPtr& child) {
-    return parent.kind == ExprKind::Call && parent.a.get() == child.get();
+    return (parent.kind == ExprKind::Call && parent.a.get() == child.get()) || parent.kind == ExprKind::Prev ||
+           parent.kind == ExprKind::Prior;
   }
 
   // In a keyed context, a partition property outside aggregates is the
@@ -489,9 +517,15 @@ class Compiler {
     });
   }
 
+  static bool has_hidden(const Expr& e) {
+    bool any = e.kind == ExprKind::Prev || e.kind == ExprKind::Prior;
+    for_each_child(e, [&](const Expr& c) { any = any || has_hidden(c); });
+    return any;
+  }
+
   static bool has_plain_prop(const Expr& e) {
     if (e.kind == ExprKind::Agg) return false;
-    bool any = e.kind == ExprKind::Prop;
+    bool any = e.kind == ExprKind::Prop || e.kind == ExprKind::Prev || e.kind == ExprKind::Prior;
     for_each_child(e, [&](const Expr& c) { any = any || has_plain_prop(c); });
     return any;
   }
@@ -617,6 +651,7 @@ class Compiler {
   const ContextShape* ctx_;
   const char* clause_ = "select clause";
   std::vector<int> layout_;
+  std::vector<HiddenSlot> hidden_;
   std::vector<AggSpec> aggs_;
 };
 

@@ -66,6 +66,16 @@ struct ContextShape {
   std::string text;             // ContextDecl::text
 };
 
+// prev()/prior(): evaluated when an event arrives into a slot of its row
+// beyond the input properties (layout -1), so windows keep the value and
+// every later use (where, select, aggregates, expiry) reads it.
+struct HiddenSlot {
+  bool prior = false;    // prior: the stream's n-th previous event; prev: the window's
+  int64_t n = 0;
+  const Expr* arg = nullptr;  // owned by the plan
+  int slot = -1;
+};
+
 struct Column {
   std::string name;
   Type type = Type::Null;
@@ -79,7 +89,8 @@ struct Plan {
   std::string context;  // the context it runs in, or empty
   Pos pos, from_pos;
   StreamSelector selector = StreamSelector::IStream;
-  std::vector<int> layout;  // event slot -> field index of the input type
+  std::vector<int> layout;  // event slot -> field index of the input type (-1: a hidden slot)
+  std::vector<HiddenSlot> hidden;
   std::vector<Column> columns;
   ExprPtr stream_filter, where, having;
   std::vector<ExprPtr> group_by;

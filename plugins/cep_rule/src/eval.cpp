@@ -100,6 +100,8 @@ Value eval(const Expr& e, const EvalEnv& env) {
     case ExprKind::Var: return env.vars ? env.vars[e.index] : Value();
     case ExprKind::KeyRef: return env.group ? env.group->key[static_cast<size_t>(e.index)] : Value();
     case ExprKind::CtxProp: return env.ctx ? env.ctx[e.index] : Value();
+    case ExprKind::Prev:
+    case ExprKind::Prior: return env.row ? env.row[e.index] : Value();
     case ExprKind::Agg: return env.group && env.aggs ? env.aggs->value(*env.group, e.index) : Value();
     case ExprKind::Ident: return {};  // unbound: the compiler never leaves one
     case ExprKind::Neg: {

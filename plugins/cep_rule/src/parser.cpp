@@ -43,7 +43,7 @@ bool reserved(std::string_view w) {
 
 // Esper's built-in single-row and aggregation functions that are not here.
 bool esper_function(std::string_view f) {
-  static const char* names[] = {"prev", "prevtail", "prevwindow", "prevcount", "prior", "instanceof",
+  static const char* names[] = {"prevtail", "prevwindow", "prevcount", "instanceof",
                                 "exists", "current_timestamp", "typeof", "median", "avedev", "stddev", "firstever",
                                 "lastever", "first", "last", "window", "countever", "leaving", "nth", "rate", "sorted",
                                 "maxby", "minby", "maxbyever", "minbyever", "grouping", "grouping_id", "istream",
@@ -834,6 +834,21 @@ class Parser {
       std::vector<ExprPtr> args = call_args();
       if (args.size() < 2) fail_at(fn.pos, "coalesce() needs at least two values");
       return function(Func::Coalesce, fn.pos, std::move(args));
+    }
+    if (f == "prev" || f == "prior") {
+      // prev(n, expr) / prior(n, expr), n a whole number literal
+      DepthGuard g(*this, fn);
+      auto e = std::make_unique<Expr>();
+      e->kind = f == "prev" ? ExprKind::Prev : ExprKind::Prior;
+      e->pos = fn.pos;
+      expect_symbol("(");
+      const Token& n = peek();
+      if (n.kind != Tok::Integer || is_symbol(")", 1)) unsupported(file_, n.pos, f + "() without a constant index (write " + f + "(1, expr))");
+      e->literal = Value::of_long(integer(next()));
+      expect_symbol(",");
+      e->a = expr();
+      expect_symbol(")");
+      return tall_checked(std::move(e));
     }
     if (f == "cast") {
       DepthGuard g(*this, fn);

@@ -220,7 +220,9 @@ void RuleSet::compute_needed() {
     if (!f->engine) continue;
     for (size_t s = 0; s < f->engine->statement_count(); ++s) {
       const Plan& p = f->engine->statement(s).plan();
-      if (p.from == f->input_stream) need.insert(p.layout.begin(), p.layout.end());
+      if (p.from == f->input_stream)
+        for (int field : p.layout)
+          if (field >= 0) need.insert(field);
     }
     std::vector<int> routing = f->engine->context_fields(f->input_stream);
     need.insert(routing.begin(), routing.end());

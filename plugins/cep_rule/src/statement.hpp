@@ -9,6 +9,7 @@
 #include "serialize.hpp"
 #include "window.hpp"
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -117,6 +118,9 @@ class Statement final : private PostSink, private OutputTarget {
   uint64_t interval_ = 1;
   std::vector<GroupState*> touched_, was_active_;
   std::vector<Value> key_;
+  // prior(n, x): the last n values of x on the stream, per hidden slot (oldest first).
+  std::vector<std::deque<Value>> prior_;
+  void fill_hidden(Value* row);
 };
 
 }  // namespace weir::cep

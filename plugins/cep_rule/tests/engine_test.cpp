@@ -70,7 +70,8 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
       {"create context ByCar partition by sym, qty + 1 from Ev", "1:44: a 'partition by' key must be a property of the stream"},
       {"on Ev delete from W", "1:1: cep_rule does not support 'on ...' (on-trigger statements)"},
       {"select distinct sym from Ev", "1:8: cep_rule does not support 'select distinct'"},
-      {"select prev(1, qty) from Ev#length(2)", "1:8: cep_rule does not support the function 'prev'"},
+      {"select prevtail(qty) from Ev#length(2)", "1:8: cep_rule does not support the function 'prevtail'"},
+      {"select prev(qty) from Ev#length(2)", "1:13: cep_rule does not support prev() without a constant index (write prev(1, expr))"},
       {"select * from Ev where qty in [1:3]", "1:31: cep_rule does not support ranges in 'in [a:b]'"},
       {"select Math.random() from Ev", "1:8: cep_rule does not support Math.random()"},
       {"select sym.replace('a', 'b') from Ev", "1:8: cep_rule does not support the method 'replace()'"},
@@ -99,6 +100,13 @@ TEST(CepCompiler, ExpressionTypeErrors) {
   EXPECT_EQ(compile_error("select Math.round(qty) from Ev"),
             "r.epl:1:8: Math.round of a whole number is not supported (Java would round it as a float)");
   EXPECT_EQ(compile_error("select cast(ok, long) from Ev"), "r.epl:1:8: cannot cast boolean to long");
+  EXPECT_EQ(compile_error("select prev(1, qty) from Ev#time_batch(1 sec)"),
+            "r.epl:1:8: prev() is only supported on a #length or #time window (Esper evaluates it over a batch at its end)");
+  EXPECT_EQ(compile_error("select irstream prev(1, qty) from Ev#length(2)"),
+            "r.epl:1:17: prev() with select irstream/rstream is not supported (Esper evaluates it again when the event leaves)");
+  EXPECT_EQ(compile_error("select prev(1, prior(1, qty)) from Ev#length(3)"), "r.epl:1:8: prev() cannot be nested");
+  EXPECT_EQ(compile_error("select prior(1, sum(qty)) from Ev"), "r.epl:1:17: aggregate functions are not allowed in the prior() argument");
+  EXPECT_EQ(compile_error("select prior(1, qty * 2) from Ev"), "r.epl:1:21: prior() needs a property of the stream (as Esper), e.g. prior(1, price)");
   EXPECT_EQ(compile_error("select sym like 'a' escape 'ab' from Ev"), "r.epl:1:28: the escape of 'like' must be a one-character string literal");
 }
 

@@ -17,7 +17,7 @@ plain = ["sym", "price", "qty", "ts", "price*2 as p2", "qty+1 as q1", "ok", "e.s
          "qty in (1, 3, 5) as qin", "price between 20 and 10 as pb", "sym like '%M%' as lk", "sym regexp '[IM].*' as rx",
          "coalesce(price, qty, 0) as co", "cast(price, long) as cl", "cast(qty, string) as cst", "Math.abs(qty - 5) as ab",
          "Math.round(price) as rd", "sym.toLowerCase() as lo", "sym.substring(1) as sb", "max(qty, 4) as mq", "0.1f * 3 as fl",
-         "sym || '-' || sym as cc", "65536 * 65536 as wrap"]
+         "sym || '-' || sym as cc", "65536 * 65536 as wrap", "prior(1, qty) as pq", "prior(2, sym) as ps"]
 aggs = ["count(*) as c", "sum(qty) as sq", "avg(price) as ap", "min(price) as mn", "max(qty) as mx", "count(price) as cp", "sum(price) as sp", "max(sym) as ms",
         "count(distinct sym) as ds", "sum(distinct qty) as dq", "avg(qty) as aq", "sum(case when ok then 1 else 0 end) as nok",
         "coalesce(sum(qty), 0) as csq"]
