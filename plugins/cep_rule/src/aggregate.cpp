@@ -7,14 +7,17 @@ int compare_values(const Value& a, const Value& b) {
     int64_t x = a.as_long(), y = b.as_long();
     return x < y ? -1 : x > y ? 1 : 0;
   }
-  if (a.type() == Type::String && b.type() == Type::String) {
-    int c = a.as_string().compare(b.as_string());
-    return c < 0 ? -1 : c > 0 ? 1 : 0;
-  }
+  if (a.type() == Type::String && b.type() == Type::String) return utf16_compare(a.as_string(), b.as_string());
   if (a.type() == Type::Bool && b.type() == Type::Bool) return static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool());
-  double x = a.as_double(), y = b.as_double();
-  return x < y ? -1 : x > y ? 1 : 0;
+  return java_double_compare(a.as_double(), b.as_double());
 }
+
+namespace {
+
+int32_t wrap_int(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v))); }
+double to_float(double v) { return static_cast<double>(static_cast<float>(v)); }
+
+}  // namespace
 
 Aggregator::Aggregator(std::vector<AggSpec> specs, size_t key_width, bool unbound, bool track_active)
     : specs_(std::move(specs)), key_width_(key_width), unbound_(unbound), track_active_(track_active) {
@@ -30,6 +33,7 @@ std::unique_ptr<GroupState> Aggregator::make_group() const {
   g->cells.resize(specs_.size());
   for (size_t i = 0; i < specs_.size(); ++i)
     if (specs_[i].fn == AggFn::Min || specs_[i].fn == AggFn::Max) g->cells[i].mm = std::make_unique<MinMaxState>();
+    else if (specs_[i].distinct) g->cells[i].seen = std::make_unique<std::unordered_map<Value, int64_t, ValueHash>>();
   return g;
 }
 
@@ -134,14 +138,16 @@ void Aggregator::enter(GroupState& g, const EvalEnv& env) {
     Value tmp;
     const Value& v = operand(*s.arg, env, tmp);
     if (v.is_null()) continue;
+    if (c.seen && ++(*c.seen)[v] > 1) continue;  // distinct: already counted
     ++c.n;
     switch (s.fn) {
       case AggFn::Count: break;
       case AggFn::Sum:
+      case AggFn::Avg:
         if (s.arg_type == Type::Long) c.isum = static_cast<int64_t>(static_cast<uint64_t>(c.isum) + static_cast<uint64_t>(v.as_long()));
+        else if (s.arg_narrow == Narrow::Float) c.dsum = to_float(c.dsum + v.as_double());
         else c.dsum += v.as_double();
         break;
-      case AggFn::Avg: c.dsum += v.as_double(); break;
       case AggFn::Min:
       case AggFn::Max: {
         MinMaxState& m = *c.mm;
@@ -173,6 +179,11 @@ void Aggregator::leave(GroupState& g, const EvalEnv& env) {
     Value tmp;
     const Value& v = operand(*s.arg, env, tmp);
     if (v.is_null()) continue;
+    if (c.seen) {
+      auto it = c.seen->find(v);
+      if (it == c.seen->end() || --it->second > 0) continue;  // distinct: another event still holds the value
+      c.seen->erase(it);
+    }
     --c.n;
     switch (s.fn) {
       case AggFn::Count: break;
@@ -182,8 +193,10 @@ void Aggregator::leave(GroupState& g, const EvalEnv& env) {
           // Start again from exact zero rather than from accumulated rounding.
           c.isum = 0;
           c.dsum = 0;
-        } else if (s.fn == AggFn::Sum && s.arg_type == Type::Long) {
+        } else if (s.arg_type == Type::Long) {
           c.isum = static_cast<int64_t>(static_cast<uint64_t>(c.isum) - static_cast<uint64_t>(v.as_long()));
+        } else if (s.arg_narrow == Narrow::Float) {
+          c.dsum = to_float(c.dsum - v.as_double());
         } else {
           c.dsum -= v.as_double();
         }
@@ -211,6 +224,7 @@ void Aggregator::reset(std::vector<GroupState*>& was_active) {
         c.mm->q.clear();
         c.mm->entered = c.mm->left = 0;
       }
+      if (c.seen) c.seen->clear();
     }
   };
   if (key_width_ == 0) {
@@ -233,10 +247,15 @@ Value Aggregator::value(const GroupState& g, int index) const {
     case AggFn::Count: return Value::of_long(c.n);
     case AggFn::Sum:
       if (c.n == 0) return {};
-      return s.arg_type == Type::Long ? Value::of_long(c.isum) : Value::of_double(c.dsum);
-    case AggFn::Avg:
+      if (s.arg_type != Type::Long) return Value::of_double(c.dsum);
+      // The 64-bit sum wraps like Java's long; truncated, like Java's int.
+      return Value::of_long(s.arg_narrow == Narrow::Int ? wrap_int(c.isum) : c.isum);
+    case AggFn::Avg: {
       if (c.n == 0) return {};
-      return Value::of_double(c.dsum / static_cast<double>(c.n));
+      if (s.arg_type != Type::Long) return Value::of_double(c.dsum / static_cast<double>(c.n));
+      int64_t sum = s.arg_narrow == Narrow::Int ? wrap_int(c.isum) : c.isum;
+      return Value::of_double(static_cast<double>(sum) / static_cast<double>(c.n));
+    }
     case AggFn::Min:
     case AggFn::Max:
       if (c.n == 0 || c.mm->q.empty()) return {};
@@ -275,13 +294,20 @@ void Aggregator::save(Writer& w, std::unordered_map<const GroupState*, int64_t>&
           w.i64(c.mm->q[i].second);
         }
       }
+      if (c.seen) {
+        w.u64(c.seen->size());
+        for (const auto& [v, k] : *c.seen) {
+          w.value(v);
+          w.i64(k);
+        }
+      }
     }
   }
   w.u64(active_.size());
   for (const GroupState* g : active_) w.i64(ids.at(g));
 }
 
-std::vector<GroupState*> Aggregator::load(Reader& r) {
+std::vector<GroupState*> Aggregator::load(Reader& r, bool legacy_avg) {
   for (GroupState* g : slots_) delete g;
   slots_.clear();
   count_ = 0;
@@ -302,10 +328,13 @@ std::vector<GroupState*> Aggregator::load(Reader& r) {
     g->rep.clear();
     for (uint64_t k = 0; k < rep; ++k) g->rep.push_back(r.value());
     total_rows_ += g->rows;
-    for (AggCell& c : g->cells) {
+    for (size_t ci = 0; ci < g->cells.size(); ++ci) {
+      AggCell& c = g->cells[ci];
       c.n = r.i64();
       c.isum = r.i64();
       c.dsum = r.f64();
+      // An avg of longs used to keep a double sum (exact below 2^53).
+      if (legacy_avg && specs_[ci].fn == AggFn::Avg && specs_[ci].arg_type == Type::Long) c.isum = static_cast<int64_t>(c.dsum);
       if (c.mm) {
         c.mm->q.clear();
         c.mm->entered = r.i64();
@@ -314,6 +343,14 @@ std::vector<GroupState*> Aggregator::load(Reader& r) {
         for (uint64_t j = 0; j < q; ++j) {
           Value v = r.value();
           c.mm->q.push_back({std::move(v), r.i64()});
+        }
+      }
+      if (c.seen) {
+        c.seen->clear();
+        uint64_t k = r.u64();
+        for (uint64_t j = 0; j < k; ++j) {
+          Value v = r.value();
+          (*c.seen)[std::move(v)] = r.i64();
         }
       }
     }

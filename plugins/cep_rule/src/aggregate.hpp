@@ -25,8 +25,10 @@ namespace weir::cep {
 struct AggSpec {
   AggFn fn = AggFn::Count;
   bool star = false;            // count(*)
+  bool distinct = false;        // count(distinct x), sum(distinct x), ...
   const Expr* arg = nullptr;    // owned by the statement's plan
   Type arg_type = Type::Null;
+  Narrow arg_narrow = Narrow::None;  // sum/avg of ints wrap at 32 bits, of floats round to float
   Type type = Type::Long;       // result type
   std::string text;             // rendered, for de-duplication
 };
@@ -36,11 +38,18 @@ struct MinMaxState {
   int64_t entered = 0, left = 0;
 };
 
+struct ValueHash {
+  size_t operator()(const Value& v) const { return static_cast<size_t>(v.hash()); }
+};
+
 struct AggCell {
   int64_t n = 0;     // values aggregated (count(*): events)
-  int64_t isum = 0;  // sum of longs
-  double dsum = 0;   // sum of doubles, and avg's sum
+  int64_t isum = 0;  // sum of longs (sum and avg, as Esper: an avg of longs keeps a long sum)
+  double dsum = 0;   // sum of doubles (sum and avg)
   std::unique_ptr<MinMaxState> mm;
+  // count/sum/avg(distinct x): how many events hold each value; a value counts
+  // while at least one does.
+  std::unique_ptr<std::unordered_map<Value, int64_t, ValueHash>> seen;
 };
 
 struct GroupState {
@@ -94,7 +103,8 @@ class Aggregator {
 
   // State for snapshot()/restore(): groups are numbered in save order.
   void save(Writer& w, std::unordered_map<const GroupState*, int64_t>& ids) const;
-  std::vector<GroupState*> load(Reader& r);
+  // legacy_avg: state saved before avg of longs kept a long sum (in dsum).
+  std::vector<GroupState*> load(Reader& r, bool legacy_avg = false);
   int64_t total_rows() const { return total_rows_; }
   size_t group_count() const { return key_width_ == 0 ? 1 : count_; }
 
@@ -126,7 +136,9 @@ class Aggregator {
   std::vector<GroupState*> active_;
 };
 
-// Orders two non-null values of the same static type (numbers numerically).
+// Orders two non-null values of the same static type as Java's compareTo:
+// numbers numerically with Double.compare (-0.0 below 0.0, NaN above
+// everything), strings by UTF-16 code units.
 int compare_values(const Value& a, const Value& b);
 
 }  // namespace weir::cep

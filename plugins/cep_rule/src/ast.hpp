@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -19,14 +20,42 @@ enum class ExprKind : uint8_t {
   Prop,     // a property of the statement's event: index = slot in the event row
   Var,      // a variable: index = variable slot
   KeyRef,   // a group-by expression, read from the group key: index = key column
+  CtxProp,  // a context partition's property (context.name/id/label/keyN): index = CtxSlot
   Agg,      // aggregate function: index = aggregate slot of the statement
   Neg,      // -a
   Not,      // not a
   Binary,   // a op b
   IsNull,   // a is [not] null
+  Case,     // case [a] when args[0] then args[1] ... [else b] end
+  In,       // a [not] in (args...)
+  Between,  // a [not] between args[0] and args[1]
+  Like,     // a [not] like b [escape args[0]]
+  Regexp,   // a [not] regexp b
+  Call,     // a single-row function (func) of args; a = the receiver of a string method
+  Cast,     // cast(a, type): type and narrow of the node
+  Prev,     // prev(n, a): a of the n-th previous event in the data window; index = its hidden slot
+  Prior,    // prior(n, a): a of the n-th previous event of the stream; index = its hidden slot
 };
 
-enum class BinOp : uint8_t { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
+// Single-row functions: Esper's built-ins, java.lang.Math and String methods.
+enum class Func : uint8_t {
+  Coalesce, Max, Min,                                       // coalesce(...), max(a, b, ...), min(a, b, ...)
+  MathMax, MathMin,                                         // Math.max(a, b), Math.min(a, b): NaN wins
+  Abs, Round, Floor, Ceil, Sqrt, Pow, Exp, Log, Log10, Signum,  // Math.*
+  Upper, Lower, Length, Substring, Trim, StartsWith, EndsWith, Contains, IndexOf,  // s.method(...)
+};
+
+// Java's narrower numeric types, which Esper's arithmetic keeps: an int
+// literal (`5`, not `5L`) or variable is a 32-bit int and int op int wraps at
+// 32 bits; a float literal (`1.5f`) or variable is a float and float op float
+// rounds to float. At run time the values are longs and doubles (a float's
+// value is the float widened); the static Type stays Long/Double and this tag
+// says where results are narrowed. Mixed operands widen as Esper's
+// getArithmaticCoercionType does: float with a non-float is double, int with
+// long is long; division is always double.
+enum class Narrow : uint8_t { None, Int, Float };
+
+enum class BinOp : uint8_t { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or, Concat };
 enum class AggFn : uint8_t { Count, Sum, Avg, Min, Max };
 
 struct Expr;
@@ -38,11 +67,21 @@ struct Expr {
   BinOp op = BinOp::Add;
   AggFn fn = AggFn::Count;
   bool star = false;     // count(*)
-  bool negated = false;  // is not null
+  bool distinct = false; // count(distinct x) and the like
+  bool negated = false;  // is not null, not in, not between, not like, not regexp
+  Func func = Func::Coalesce;
+  Narrow narrow = Narrow::None;  // literals: set by the parser; the rest: by the compiler
   Value literal;
   std::string qualifier;  // Ident: `e` in `e.price`
   std::string name;       // Ident/Prop/Var: the name
   ExprPtr a, b;
+  std::vector<ExprPtr> args;  // Case, In, Between, Like, Call
+  std::shared_ptr<const std::regex> regex;  // Regexp with a constant pattern, compiled once
+
+  // Nodes on the longest path down from here (1 for a leaf): set by the
+  // parser, which refuses expressions taller than the recursive compiler and
+  // evaluator may safely walk.
+  uint32_t height = 1;
 
   // Set by the compiler.
   int index = -1;
@@ -50,6 +89,25 @@ struct Expr {
 
   ExprPtr clone() const;
 };
+
+// Calls f(ExprPtr&) on every child of e (a, b, then args).
+template <class F>
+void for_each_child(Expr& e, F&& f) {
+  if (e.a) f(e.a);
+  if (e.b) f(e.b);
+  for (ExprPtr& x : e.args) f(x);
+}
+template <class F>
+void for_each_child(const Expr& e, F&& f) {
+  if (e.a) f(*e.a);
+  if (e.b) f(*e.b);
+  for (const ExprPtr& x : e.args) f(*x);
+}
+
+// Two expressions the compiler has bound compute the same value: same
+// structure, properties and variables by slot (so `c.car` and `car` with `c`
+// the stream's alias are the same), literals by value.
+bool same_bound(const Expr& a, const Expr& b);
 
 // Esper's rendering of an expression (its name as an unaliased select column),
 // e.g. `price*2`, `(sum(qty))/(count(*))`, `-1*price`, `not ok`.
@@ -95,6 +153,8 @@ struct SelectItem {
 
 struct StatementAst {
   Pos pos;
+  std::string context;  // `context NAME ...`: runs once per partition of that context, or empty
+  Pos context_pos;
   std::string name;  // @name('...') annotation, or empty
   std::string insert_into;
   StreamSelector selector = StreamSelector::IStream;
@@ -114,13 +174,51 @@ struct StatementAst {
 struct VariableDecl {
   Pos pos;
   Type type = Type::Null;
+  Narrow narrow = Narrow::None;  // `int`, `float`
   std::string name;
   ExprPtr init;  // a literal (possibly negated), or null
 };
 
+// `create context`: a statement that names the context runs as one instance
+// (window, aggregates, timers) per context partition.
+enum class ContextKind : uint8_t {
+  Keyed,     // partition by p1[, p2...] from S1, ... : one partition per distinct key
+  Hash,      // coalesce by consistent_hash_crc32(e) | hash_code(e) from S granularity N [preallocate]
+  Category,  // group by cond as label, ... from S: one partition per label, an event in each that matches
+};
+enum class HashFn : uint8_t { Crc32, HashCode };
+
+struct ContextItem {     // one `... from Stream(filter)` of a keyed or hash context
+  Pos pos;
+  std::string stream;
+  ExprPtr filter;              // or null
+  std::vector<ExprPtr> keys;   // keyed: the properties; hash: the one hashed expression
+  HashFn fn = HashFn::Crc32;
+};
+
+struct ContextCategory {
+  std::string label;
+  ExprPtr cond;
+};
+
+struct ContextDecl {
+  Pos pos;
+  std::string name;
+  ContextKind kind = ContextKind::Keyed;
+  std::vector<ContextItem> items;  // Category: exactly one (its stream and filter)
+  std::vector<ContextCategory> categories;
+  int64_t granularity = 512;  // Hash
+  bool preallocate = false;   // Hash
+  std::string text;           // a canonical rendering: contexts with the same text partition alike (reload)
+};
+
+// Slots of ExprKind::CtxProp.
+enum CtxSlot : int { kCtxName = 0, kCtxId = 1, kCtxLabel = 2, kCtxKey0 = 3 };
+
 struct Module {
   std::string file;
   std::vector<VariableDecl> variables;
+  std::vector<ContextDecl> contexts;
   std::vector<StatementAst> statements;
 };
 

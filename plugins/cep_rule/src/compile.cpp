@@ -33,14 +33,16 @@ std::string java_type(Type t) {
 
 class Compiler {
  public:
-  Compiler(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file)
-      : st_(st), input_(input), vars_(vars), file_(file) {}
+  Compiler(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
+           const ContextShape* context)
+      : st_(st), input_(input), vars_(vars), file_(file), ctx_(context) {}
 
   Plan run() {
     Plan p;
     p.name = st_.name;
     p.insert_into = st_.insert_into;
     p.from = st_.from;
+    p.context = st_.context;
     p.pos = st_.pos;
     p.from_pos = st_.from_pos;
     p.selector = st_.selector;
@@ -70,8 +72,6 @@ class Compiler {
       bind(*e, false, false);
       p.group_by.push_back(std::move(e));
     }
-    std::vector<std::string> key_texts;
-    for (const ExprPtr& g : p.group_by) key_texts.push_back(render(*g));
 
     // Select list (aggregates allowed).
     clause_ = "select clause";
@@ -112,8 +112,12 @@ class Compiler {
     // Group-by expressions in the select list and having read the group key,
     // so a row for a group needs no event (e.g. a group whose events all left).
     if (!p.group_by.empty()) {
-      for (Column& c : p.columns) substitute_keys(c.expr, key_texts, p.group_by);
-      if (p.having) substitute_keys(p.having, key_texts, p.group_by);
+      for (Column& c : p.columns) substitute_keys(c.expr, p.group_by);
+      if (p.having) substitute_keys(p.having, p.group_by);
+    }
+    if (ctx_ && ctx_->kind == ContextKind::Keyed) {
+      for (Column& c : p.columns) substitute_context_keys(c.expr);
+      if (p.having) substitute_context_keys(p.having);
     }
     p.having_per_group = p.having && !has_plain_prop(*p.having);
     bool plain_props = false;
@@ -135,11 +139,13 @@ class Compiler {
     p.keep_last_batch = batch && (p.irstream() || p.output.by_events ||
                                   (p.output.mode == OutputMode::First && !p.group_by.empty()));
     p.layout = layout_;
+    p.hidden = hidden_;
     // The suffixes appear only when given, so a window without them keeps the
     // identity it had before they existed (and its saved state loads).
     p.window_identity = st_.from + "(" + (p.stream_filter ? render(*p.stream_filter) : "") + ")#" +
                         std::to_string(static_cast<int>(p.window.kind)) + ":" + std::to_string(p.window.size);
     if (p.window.has_reference) p.window_identity += ",reference=" + std::to_string(p.window.reference);
+    if (ctx_) p.window_identity += ",context=" + ctx_->text;
     if (p.window.start_eager) p.window_identity += ",START_EAGER";
     else if (p.window.force_update) p.window_identity += ",FORCE_UPDATE";
     return p;
@@ -172,8 +178,9 @@ class Compiler {
   }
 
   static bool has_name(const Expr& e) {
-    if (e.kind == ExprKind::Ident) return true;
-    return (e.a && has_name(*e.a)) || (e.b && has_name(*e.b));
+    bool any = e.kind == ExprKind::Ident;
+    for_each_child(e, [&](const Expr& c) { any = any || has_name(c); });
+    return any;
   }
 
   void condition(Expr& e, const char* clause) {
@@ -196,7 +203,36 @@ class Compiler {
     return s;
   }
 
+  void resolve_context(Expr& e) {
+    if (!ctx_) fail(e.pos, "'context." + e.name + "' outside a context: the statement needs 'context NAME' before 'select'");
+    std::string have = "name, id";
+    if (ctx_->kind == ContextKind::Category) have += ", label";
+    for (size_t k = 0; k < ctx_->key_types.size(); ++k) have += ", key" + std::to_string(k + 1);
+    e.kind = ExprKind::CtxProp;
+    e.type = Type::String;
+    if (e.name == "name") {
+      e.index = kCtxName;
+    } else if (e.name == "id") {
+      e.index = kCtxId;
+      e.type = Type::Long;
+      e.narrow = Narrow::Int;
+    } else if (e.name == "label" && ctx_->kind == ContextKind::Category) {
+      e.index = kCtxLabel;
+    } else if (e.name.rfind("key", 0) == 0 && e.name.size() > 3 && e.name.find_first_not_of("0123456789", 3) == std::string::npos &&
+               std::stoul(e.name.substr(3, 6)) >= 1 && std::stoul(e.name.substr(3, 6)) <= ctx_->key_types.size()) {
+      size_t k = std::stoul(e.name.substr(3)) - 1;
+      e.index = kCtxKey0 + static_cast<int>(k);
+      e.type = ctx_->key_types[k];
+    } else {
+      fail(e.pos, "context '" + ctx_->name + "' has no property '" + e.name + "' (it has: " + have + ")");
+    }
+  }
+
   void resolve(Expr& e) {
+    if (e.qualifier == "context" && st_.from_alias != "context" && st_.from != "context") {
+      resolve_context(e);
+      return;
+    }
     if (!e.qualifier.empty()) {
       if (e.qualifier != st_.from_alias && e.qualifier != st_.from)
         fail(e.pos, "unknown stream or alias '" + e.qualifier + "' (the statement reads '" + st_.from +
@@ -220,6 +256,7 @@ class Compiler {
       e.kind = ExprKind::Var;
       e.index = v;
       e.type = vars_.types[static_cast<size_t>(v)];
+      e.narrow = vars_.narrows[static_cast<size_t>(v)];
       return;
     }
     fail(e.pos, "unknown property or variable '" + e.name + "' (stream '" + input_.name + "' has: " + known_names() + ")");
@@ -236,7 +273,97 @@ class Compiler {
       case ExprKind::Ident: resolve(e); break;
       case ExprKind::Prop:  // from `select *` after binding: nothing to do
       case ExprKind::Var:
-      case ExprKind::KeyRef: break;
+      case ExprKind::KeyRef:
+      case ExprKind::CtxProp: break;
+      case ExprKind::Case: {
+        std::vector<const Expr*> results;
+        if (e.a) bind(*e.a, allow_aggs, in_agg);
+        for (size_t i = 0; i < e.args.size(); ++i) {
+          Type t = bind(*e.args[i], allow_aggs, in_agg);
+          if (i % 2) {
+            results.push_back(e.args[i].get());
+          } else if (e.a) {
+            comparable(*e.a, *e.args[i], e.args[i]->pos, false);
+          } else if (t != Type::Bool && t != Type::Null) {
+            fail(e.args[i]->pos, "a 'when' condition must be a boolean expression, not " + std::string(type_name(t)));
+          }
+        }
+        if (e.b) {
+          bind(*e.b, allow_aggs, in_agg);
+          results.push_back(e.b.get());
+        }
+        e.type = common_type(results, e.narrow, e.pos, "the results of a case expression");
+        break;
+      }
+      case ExprKind::In:
+      case ExprKind::Between:
+        bind(*e.a, allow_aggs, in_agg);
+        for (ExprPtr& x : e.args) {
+          bind(*x, allow_aggs, in_agg);
+          comparable(*e.a, *x, x->pos, e.kind == ExprKind::Between);
+        }
+        e.type = Type::Bool;
+        break;
+      case ExprKind::Like:
+      case ExprKind::Regexp: {
+        const char* what = e.kind == ExprKind::Like ? "'like'" : "'regexp'";
+        bind(*e.a, allow_aggs, in_agg);
+        bind(*e.b, allow_aggs, in_agg);
+        string_operand(*e.a, what);
+        string_operand(*e.b, what);
+        if (!e.args.empty()) {
+          bind(*e.args[0], allow_aggs, in_agg);
+          if (e.args[0]->kind != ExprKind::Literal || e.args[0]->type != Type::String || e.args[0]->literal.as_string().size() != 1)
+            fail(e.args[0]->pos, "the escape of 'like' must be a one-character string literal");
+        }
+        if (e.kind == ExprKind::Regexp && e.b->kind == ExprKind::Literal && e.b->type == Type::String) {
+          try {
+            e.regex = std::make_shared<const std::regex>(std::string(e.b->literal.as_string()), std::regex::ECMAScript);
+          } catch (const std::regex_error& x) {
+            fail(e.b->pos, std::string("invalid regular expression: ") + x.what());
+          }
+        }
+        e.type = Type::Bool;
+        break;
+      }
+      case ExprKind::Call:
+        if (e.a) bind(*e.a, allow_aggs, in_agg);
+        for (ExprPtr& x : e.args) bind(*x, allow_aggs, in_agg);
+        bind_call(e);
+        break;
+      case ExprKind::Prev:
+      case ExprKind::Prior: {
+        const char* f = e.kind == ExprKind::Prev ? "prev" : "prior";
+        std::string what = std::string(f) + "()";
+        if (std::string_view(clause_) == "stream filter") fail(e.pos, what + " is not supported in a stream filter");
+        bool sliding = st_.window.kind == WindowKind::Length || st_.window.kind == WindowKind::Time;
+        if (e.kind == ExprKind::Prev && !sliding)
+          fail(e.pos, "prev() is only supported on a #length or #time window (Esper evaluates it over a batch at its end)");
+        if (e.kind == ExprKind::Prev && st_.selector != StreamSelector::IStream)
+          fail(e.pos, "prev() with select irstream/rstream is not supported (Esper evaluates it again when the event leaves)");
+        if (e.literal.as_long() < 0) fail(e.pos, what + " needs an index of 0 or more");
+        const char* outer = clause_;
+        clause_ = e.kind == ExprKind::Prev ? "prev() argument" : "prior() argument";
+        Type t = bind(*e.a, false, false);
+        clause_ = outer;
+        if (has_hidden(*e.a)) fail(e.pos, what + " cannot be nested");
+        if (e.kind == ExprKind::Prior && e.a->kind != ExprKind::Prop)
+          fail(e.a->pos, "prior() needs a property of the stream (as Esper), e.g. prior(1, price)");
+        e.type = t;
+        e.narrow = e.a->narrow;
+        e.index = static_cast<int>(layout_.size());
+        layout_.push_back(-1);
+        hidden_.push_back(HiddenSlot{e.kind == ExprKind::Prior, e.literal.as_long(), e.a.get(), e.index});
+        break;
+      }
+      case ExprKind::Cast: {
+        // The target type and narrow were set by the parser.
+        Type from = bind(*e.a, allow_aggs, in_agg);
+        bool ok = from == Type::Null || e.type == Type::String || from == Type::String ||
+                  (is_numeric(from) && is_numeric(e.type)) || (from == Type::Bool && e.type == Type::Bool);
+        if (!ok) fail(e.pos, "cannot cast " + std::string(type_name(from)) + " to " + e.name);
+        break;
+      }
       case ExprKind::Agg: {
         if (in_agg) fail(e.pos, "aggregate functions cannot be nested");
         if (!allow_aggs) fail(e.pos, std::string("aggregate functions are not allowed in the ") + clause_);
@@ -248,6 +375,7 @@ class Compiler {
           case AggFn::Sum:
             numeric(*e.a, suffix.c_str());
             e.type = arg == Type::Long ? Type::Long : Type::Double;
+            e.narrow = e.a->narrow;  // sum of ints is an int, of floats a float
             break;
           case AggFn::Avg:
             numeric(*e.a, suffix.c_str());
@@ -257,19 +385,23 @@ class Compiler {
           case AggFn::Max:
             if (arg == Type::Bool) fail(e.a->pos, std::string(aggregate_name(e.fn)) + "() needs a number or a string");
             e.type = arg;
+            e.narrow = e.a->narrow;
             break;
         }
         std::string text = render(e);
         for (size_t i = 0; i < aggs_.size(); ++i)
-          if (aggs_[i].text == text) {
+          if (aggs_[i].fn == e.fn && aggs_[i].star == e.star && aggs_[i].distinct == e.distinct &&
+              (e.star || same_bound(*aggs_[i].arg, *e.a))) {
             e.index = static_cast<int>(i);
             return e.type;
           }
         AggSpec s;
         s.fn = e.fn;
         s.star = e.star;
+        s.distinct = e.distinct;
         s.arg = e.star ? nullptr : e.a.get();
         s.arg_type = arg;
+        s.arg_narrow = e.star ? Narrow::None : e.a->narrow;
         s.type = e.type;
         s.text = text;
         aggs_.push_back(s);
@@ -280,6 +412,7 @@ class Compiler {
         bind(*e.a, allow_aggs, in_agg);
         numeric(*e.a, "");
         e.type = e.a->type;
+        e.narrow = e.a->narrow;
         break;
       case ExprKind::Not: {
         Type t = bind(*e.a, allow_aggs, in_agg);
@@ -306,6 +439,15 @@ class Compiler {
                      : (l == Type::Long || l == Type::Null) && (r == Type::Long || r == Type::Null) && !(l == Type::Null && r == Type::Null)
                          ? Type::Long
                          : Type::Double;
+            // int op int stays an int, float op float a float (Esper keeps
+            // the operands' type when both have the same one).
+            e.narrow = e.op != BinOp::Div && e.a->narrow == e.b->narrow ? e.a->narrow : Narrow::None;
+            break;
+          case BinOp::Concat:
+            for (const Expr* x : {e.a.get(), e.b.get()})
+              if (x->type != Type::String && x->type != Type::Null)
+                fail(x->pos, "implicit conversion from datatype '" + java_type(x->type) + "' to string is not allowed ('||')");
+            e.type = Type::String;
             break;
           case BinOp::And:
           case BinOp::Or:
@@ -328,44 +470,196 @@ class Compiler {
   }
 
   // Replaces sub-expressions equal to a group-by expression (outside
-  // aggregates) by a reference to the group key.
-  static void substitute_keys(ExprPtr& e, const std::vector<std::string>& texts, const std::vector<ExprPtr>& keys) {
+  // aggregates) by a reference to the group key. Equal by what they resolve
+  // to, not by their text: `c.car` and `car` are the same property.
+  static void substitute_keys(ExprPtr& e, const std::vector<ExprPtr>& keys) {
     if (!e || e->kind == ExprKind::Agg) return;
-    std::string t = render(*e);
-    for (size_t i = 0; i < texts.size(); ++i)
-      if (t == texts[i] && e->kind != ExprKind::Literal) {
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (e->kind != ExprKind::Literal && same_bound(*e, *keys[i])) {
         auto k = std::make_unique<Expr>();
         k->kind = ExprKind::KeyRef;
         k->pos = e->pos;
         k->index = static_cast<int>(i);
         k->type = keys[i]->type;
-        k->name = t;  // keeps render() stable
+        k->narrow = keys[i]->narrow;
+        k->name = render(*e);  // keeps render() stable
         e = std::move(k);
         return;
       }
-    substitute_keys(e->a, texts, keys);
-    substitute_keys(e->b, texts, keys);
+    for_each_child(*e, [&](ExprPtr& c) {
+      if (!method_receiver(*e, c)) substitute_keys(c, keys);
+    });
+  }
+
+  // Esper reads the receiver of a method (`sym.substring(1)`) as the event's
+  // property itself, never as the group key or the partition key: such a
+  // select item makes per-event rows even when `sym` is grouped (random
+  // comparison with Esper 8.9).
+  // Nor is what prev()/prior() read (the plan's hidden slots point at it).
+  static bool method_receiver(const Expr& parent, const ExprPtr& child) {
+    return (parent.kind == ExprKind::Call && parent.a.get() == child.get()) || parent.kind == ExprKind::Prev ||
+           parent.kind == ExprKind::Prior;
+  }
+
+  // In a keyed context, a partition property outside aggregates is the
+  // partition's key (a constant), not a property of each event.
+  void substitute_context_keys(ExprPtr& e) const {
+    if (!e || e->kind == ExprKind::Agg) return;
+    if (e->kind == ExprKind::Prop)
+      for (size_t k = 0; k < ctx_->key_fields.size(); ++k)
+        if (layout_[static_cast<size_t>(e->index)] == ctx_->key_fields[k]) {
+          e->kind = ExprKind::CtxProp;
+          e->index = kCtxKey0 + static_cast<int>(k);
+          return;
+        }
+    for_each_child(*e, [&](ExprPtr& c) {
+      if (!method_receiver(*e, c)) substitute_context_keys(c);
+    });
+  }
+
+  static bool has_hidden(const Expr& e) {
+    bool any = e.kind == ExprKind::Prev || e.kind == ExprKind::Prior;
+    for_each_child(e, [&](const Expr& c) { any = any || has_hidden(c); });
+    return any;
   }
 
   static bool has_plain_prop(const Expr& e) {
     if (e.kind == ExprKind::Agg) return false;
-    if (e.kind == ExprKind::Prop) return true;
-    return (e.a && has_plain_prop(*e.a)) || (e.b && has_plain_prop(*e.b));
+    bool any = e.kind == ExprKind::Prop || e.kind == ExprKind::Prev || e.kind == ExprKind::Prior;
+    for_each_child(e, [&](const Expr& c) { any = any || has_plain_prop(c); });
+    return any;
+  }
+
+  // Esper's common type of several values (case, coalesce, single-row max/min):
+  // strings, booleans, or numbers widened as arithmetic widens them.
+  Type common_type(const std::vector<const Expr*>& xs, Narrow& narrow, Pos pos, const char* what) const {
+    Type t = Type::Null;
+    bool all_int = true, all_float = true;
+    for (const Expr* x : xs) {
+      if (x->type == Type::Null) continue;
+      all_int &= x->narrow == Narrow::Int;
+      all_float &= x->narrow == Narrow::Float;
+      if (t == Type::Null) t = x->type;
+      else if (t != x->type && !(is_numeric(t) && is_numeric(x->type)))
+        fail(pos, std::string("cannot mix ") + type_name(t) + " and " + type_name(x->type) + " in " + what);
+      else if (x->type == Type::Double) t = Type::Double;
+    }
+    narrow = t == Type::Long && all_int ? Narrow::Int : t == Type::Double && all_float ? Narrow::Float : Narrow::None;
+    return t;
+  }
+
+  void comparable(const Expr& a, const Expr& b, Pos pos, bool ordered) const {
+    Type l = a.type, r = b.type;
+    bool ok = l == Type::Null || r == Type::Null || l == r || (is_numeric(l) && is_numeric(r));
+    if (ok && ordered && (l == Type::Bool || r == Type::Bool)) ok = false;
+    if (!ok) fail(pos, "cannot compare " + std::string(type_name(l)) + " with " + type_name(r));
+  }
+
+  void string_operand(const Expr& e, const char* what) const {
+    if (e.type != Type::String && e.type != Type::Null)
+      fail(e.pos, std::string(what) + " needs a string, not " + type_name(e.type));
+  }
+
+  void arity(const Expr& e, size_t lo, size_t hi) const {
+    if (e.args.size() < lo || e.args.size() > hi)
+      fail(e.pos, render(e) + ": wrong number of arguments (" + std::to_string(e.args.size()) + ")");
+  }
+
+  Type bind_call(Expr& e) {
+    std::vector<const Expr*> args;
+    for (const ExprPtr& x : e.args) args.push_back(x.get());
+    auto numbers = [&]() {
+      for (const Expr* x : args) numeric(*x, (" in " + render(e)).c_str());
+    };
+    switch (e.func) {
+      case Func::Coalesce:
+        arity(e, 2, 64);
+        e.type = common_type(args, e.narrow, e.pos, "coalesce()");
+        break;
+      case Func::MathMax:
+      case Func::MathMin:
+        arity(e, 2, 2);
+        [[fallthrough]];
+      case Func::Max:
+      case Func::Min:
+        arity(e, 2, 64);
+        numbers();
+        e.type = common_type(args, e.narrow, e.pos, e.func == Func::Max ? "max()" : "min()");
+        break;
+      case Func::Abs:
+        arity(e, 1, 1);
+        numbers();
+        e.type = args[0]->type;
+        e.narrow = args[0]->narrow;
+        break;
+      case Func::Round:
+        arity(e, 1, 1);
+        numbers();
+        if (args[0]->type == Type::Long)
+          fail(e.pos, "Math.round of a whole number is not supported (Java would round it as a float)");
+        e.type = Type::Long;
+        if (args[0]->narrow == Narrow::Float) e.narrow = Narrow::Int;  // Math.round(float) is an int
+        break;
+      case Func::Pow:
+      case Func::Floor:
+      case Func::Ceil:
+      case Func::Sqrt:
+      case Func::Exp:
+      case Func::Log:
+      case Func::Log10:
+      case Func::Signum: {
+        size_t n = e.func == Func::Pow ? 2 : 1;
+        arity(e, n, n);
+        numbers();
+        e.type = Type::Double;
+        break;
+      }
+      case Func::Upper:
+      case Func::Lower:
+      case Func::Trim:
+      case Func::Length:
+        arity(e, 0, 0);
+        string_operand(*e.a, render(e).c_str());
+        e.type = e.func == Func::Length ? Type::Long : Type::String;
+        if (e.func == Func::Length) e.narrow = Narrow::Int;
+        break;
+      case Func::Substring:
+        arity(e, 1, 2);
+        string_operand(*e.a, render(e).c_str());
+        for (const Expr* x : args)
+          if (x->type != Type::Long && x->type != Type::Null) fail(x->pos, "substring() needs whole numbers");
+        e.type = Type::String;
+        break;
+      case Func::StartsWith:
+      case Func::EndsWith:
+      case Func::Contains:
+      case Func::IndexOf:
+        arity(e, 1, 1);
+        string_operand(*e.a, render(e).c_str());
+        string_operand(*args[0], render(e).c_str());
+        e.type = e.func == Func::IndexOf ? Type::Long : Type::Bool;
+        if (e.func == Func::IndexOf) e.narrow = Narrow::Int;
+        break;
+    }
+    return e.type;
   }
 
   const StatementAst& st_;
   const EventType& input_;
   const Variables& vars_;
   const std::string& file_;
+  const ContextShape* ctx_;
   const char* clause_ = "select clause";
   std::vector<int> layout_;
+  std::vector<HiddenSlot> hidden_;
   std::vector<AggSpec> aggs_;
 };
 
 }  // namespace
 
-Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file) {
-  return Compiler(st, input, vars, file).run();
+Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
+                       const ContextShape* context) {
+  return Compiler(st, input, vars, file, context).run();
 }
 
 }  // namespace weir::cep

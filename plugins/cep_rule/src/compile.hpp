@@ -33,6 +33,7 @@ struct EventType {
 struct Variables {
   std::vector<std::string> names;
   std::vector<Type> types;
+  std::vector<Narrow> narrows;  // declared int / float
   std::vector<Value> values;
   int find(std::string_view n) const {
     for (size_t i = 0; i < names.size(); ++i)
@@ -51,6 +52,30 @@ enum class Shape : uint8_t {
 };
 const char* shape_name(Shape s);
 
+// What a statement in a context (`context NAME select ...`) may read of its
+// partition: context.name, context.id, context.label (categories), and
+// context.key1.. (keyed: the partition properties of the statement's stream,
+// which a select item or having reads as the partition's constant key, as
+// Esper does: `select car, count(*)` in a context partitioned by car is one
+// row per partition, not per event).
+struct ContextShape {
+  std::string name;
+  ContextKind kind = ContextKind::Keyed;
+  std::vector<Type> key_types;  // keyed
+  std::vector<int> key_fields;  // keyed: input field of each key
+  std::string text;             // ContextDecl::text
+};
+
+// prev()/prior(): evaluated when an event arrives into a slot of its row
+// beyond the input properties (layout -1), so windows keep the value and
+// every later use (where, select, aggregates, expiry) reads it.
+struct HiddenSlot {
+  bool prior = false;    // prior: the stream's n-th previous event; prev: the window's
+  int64_t n = 0;
+  const Expr* arg = nullptr;  // owned by the plan
+  int slot = -1;
+};
+
 struct Column {
   std::string name;
   Type type = Type::Null;
@@ -61,9 +86,11 @@ struct Plan {
   std::string name;         // @name, or empty
   std::string insert_into;  // or empty
   std::string from;
+  std::string context;  // the context it runs in, or empty
   Pos pos, from_pos;
   StreamSelector selector = StreamSelector::IStream;
-  std::vector<int> layout;  // event slot -> field index of the input type
+  std::vector<int> layout;  // event slot -> field index of the input type (-1: a hidden slot)
+  std::vector<HiddenSlot> hidden;
   std::vector<Column> columns;
   ExprPtr stream_filter, where, having;
   std::vector<ExprPtr> group_by;
@@ -86,6 +113,7 @@ struct Plan {
 
 // Throws EplError on a semantic error (unknown name, type mismatch, misplaced
 // aggregate...).
-Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file);
+Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
+                       const ContextShape* context = nullptr);
 
 }  // namespace weir::cep

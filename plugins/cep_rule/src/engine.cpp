@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
@@ -13,8 +14,18 @@ namespace weir::cep {
 
 namespace {
 
-// A value converted to a variable's declared type, or null when impossible.
-bool coerce(Value& v, Type t) {
+// A value converted to a variable's declared type (false when impossible);
+// int variables hold 32-bit values, float variables floats.
+bool coerce(Value& v, Type t, Narrow n = Narrow::None) {
+  if (!v.is_null() && n == Narrow::Int) {
+    if (!coerce(v, t)) return false;
+    return v.as_long() >= INT32_MIN && v.as_long() <= INT32_MAX;
+  }
+  if (!v.is_null() && n == Narrow::Float) {
+    if (!coerce(v, t)) return false;
+    v = Value::of_double(static_cast<double>(static_cast<float>(v.as_double())));
+    return true;
+  }
   if (v.is_null() || v.type() == t) return true;
   if (t == Type::Double && v.type() == Type::Long) {
     v = Value::of_double(static_cast<double>(v.as_long()));
@@ -80,25 +91,28 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
   for (const VariableDecl& d : module.variables) {
     if (vars_.find(d.name) >= 0) throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared twice");
     Value v = d.init ? d.init->literal : Value();
-    if (!coerce(v, d.type))
-      throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + type_name(d.type) + " but initialized with a " +
-                                             type_name(v.type()));
+    const char* declared = d.narrow == Narrow::Int ? "int" : d.narrow == Narrow::Float ? "float" : type_name(d.type);
+    if (!coerce(v, d.type, d.narrow))
+      throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + declared + " but initialized with " +
+                                             (v.type() == Type::Long ? "the long " + format_value(v) : "a " + std::string(type_name(v.type()))));
     auto it = options.variables.find(d.name);
     if (it != options.variables.end()) {
       Value o = it->second;
-      if (!coerce(o, d.type))
-        throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + type_name(d.type) +
-                                               " but the configured value is a " + type_name(o.type()));
+      if (!coerce(o, d.type, d.narrow))
+        throw EplError(module.file, d.pos, "variable '" + d.name + "' is declared " + declared + " but the configured value is " +
+                                               (o.type() == Type::Long ? "the long " + format_value(o) : "a " + std::string(type_name(o.type()))));
       v = std::move(o);
     }
     vars_.names.push_back(d.name);
     vars_.types.push_back(d.type);
+    vars_.narrows.push_back(d.narrow);
     vars_.values.push_back(std::move(v));
   }
   for (const auto& [name, value] : options.variables) {
     if (vars_.find(name) >= 0) continue;
     vars_.names.push_back(name);
     vars_.types.push_back(value.type());
+    vars_.narrows.push_back(Narrow::None);
     vars_.values.push_back(value);
   }
 
@@ -112,7 +126,18 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       for (const Stream& s : streams_) known += (known.empty() ? "" : ", ") + s.name;
       throw EplError(module.file, st.from_pos, "unknown stream '" + st.from + "'" + (known.empty() ? "" : " (known: " + known + ")"));
     }
-    Plan plan = compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file);
+    std::unique_ptr<Contextual> contextual;
+    ContextShape shape;
+    if (!st.context.empty()) {
+      contextual = std::make_unique<Contextual>();
+      contextual->context = context_of(module, st);
+      shape = contexts_[contextual->context]->shape_for(st.from, st.from_pos);
+    }
+    Plan plan = compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr);
+    if (contextual) {
+      contextual->inew.set_width(plan.columns.size());
+      contextual->iold.set_width(plan.columns.size());
+    }
     int out = -1;
     if (!plan.insert_into.empty()) {
       EventType produced{plan.insert_into, {}};
@@ -137,7 +162,63 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     streams_[static_cast<size_t>(in)].readers.push_back(s.get());
     statements_.push_back(std::move(s));
     insert_stream_.push_back(out);
+    contextual_.push_back(std::move(contextual));
   }
+  // Partitions that exist from the start (categories, preallocated buckets),
+  // then those the events create: every statement of the context gets an
+  // instance of each.
+  for (size_t c = 0; c < contexts_.size(); ++c) {
+    contexts_[c]->set_on_create([this, c](size_t partition) {
+      for (size_t i = 0; i < statements_.size(); ++i)
+        if (contextual_[i] && contextual_[i]->context == c) create_instance(i, partition);
+    });
+    contexts_[c]->create_initial();
+  }
+}
+
+size_t Engine::context_of(const Module& module, const StatementAst& st) {
+  for (size_t c = 0; c < contexts_.size(); ++c)
+    if (contexts_[c]->name() == st.context) return c;
+  for (const ContextDecl& d : module.contexts)
+    if (d.name == st.context) {
+      std::vector<std::pair<std::string, const EventType*>> streams;
+      for (const Stream& s : streams_) streams.emplace_back(s.name, &s.type);
+      contexts_.push_back(std::make_unique<ContextRuntime>(d, streams, vars_, module.file));
+      return contexts_.size() - 1;
+    }
+  std::string known;
+  for (const ContextDecl& d : module.contexts) known += (known.empty() ? "" : ", ") + d.name;
+  throw EplError(module.file, st.context_pos,
+                 "unknown context '" + st.context + "'" + (known.empty() ? " (declare it with 'create context')" : " (known: " + known + ")"));
+}
+
+void Engine::create_instance(size_t statement, size_t partition) {
+  Contextual& c = *contextual_[statement];
+  if (partition != c.parts.size()) throw std::logic_error("cep_rule: context partitions out of order");
+  auto inst = std::make_unique<Statement>(statements_[statement]->shared_plan(), statement, vars_, now_,
+                                          contexts_[c.context]->values(partition));
+  inst->set_deliver([this](Statement& stmt, int64_t t, const RowSet& a, const RowSet& b, bool partial) {
+    on_delivery(stmt, t, a, b, partial);
+  });
+  c.next_due = std::min(c.next_due, inst->next_timer());
+  c.parts.push_back(std::move(inst));
+}
+
+void Engine::clear_instances(size_t context) {
+  for (auto& c : contextual_)
+    if (c && c->context == context) {
+      c->parts.clear();
+      c->next_due = kNever;
+    }
+}
+
+std::vector<int> Engine::context_fields(const std::string& stream) const {
+  std::vector<int> out;
+  for (const auto& c : contexts_) {
+    std::vector<int> f = c->fields(stream);
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
 }
 
 int Engine::stream(const std::string& name) const {
@@ -148,13 +229,18 @@ int Engine::stream(const std::string& name) const {
 
 int64_t Engine::next_timer() const {
   int64_t t = kNever;
-  for (const auto& s : statements_) t = std::min(t, s->next_timer());
+  for (size_t i = 0; i < statements_.size(); ++i)
+    t = std::min(t, contextual_[i] ? contextual_[i]->next_due : statements_[i]->next_timer());
   return t;
 }
 
 int64_t Engine::oldest_pending() {
   int64_t t = kNever;
-  for (const auto& s : statements_) t = std::min(t, s->oldest_pending());
+  for (size_t i = 0; i < statements_.size(); ++i) {
+    if (!contextual_[i]) t = std::min(t, statements_[i]->oldest_pending());
+    else
+      for (auto& inst : contextual_[i]->parts) t = std::min(t, inst->oldest_pending());
+  }
   return t;
 }
 
@@ -164,24 +250,50 @@ void Engine::advance_to(int64_t t) {
     int64_t due = next_timer();
     if (due > t) break;
     now_ = std::max(now_, due);
-    // Statements in declaration order; each one's inserted events are
-    // processed before the next statement's timers.
-    for (auto& s : statements_)
-      if (s->next_timer() <= now_) {
-        s->on_timer(now_);
-        drain_inserts();
+    // Every timer due at this instant fires (statements in declaration
+    // order) before the events they insert are processed, as Esper's
+    // schedule does: an `insert into` row made by a timer at T reaches a
+    // downstream window after that window's own timer at T.
+    for (size_t i = 0; i < statements_.size(); ++i) {
+      Contextual* c = contextual_[i].get();
+      if (!c) {
+        if (statements_[i]->next_timer() <= now_) statements_[i]->on_timer(now_);
+        continue;
       }
+      if (c->next_due > now_) continue;
+      int64_t next = kNever;  // partitions in creation order
+      for (auto& inst : c->parts) {
+        if (inst->next_timer() <= now_) inst->on_timer(now_);
+        next = std::min(next, inst->next_timer());
+      }
+      c->next_due = next;
+    }
+    flush_contextual();
+    drain_inserts();
   }
   now_ = t;
 }
 
 void Engine::send(int stream, const Value* row) {
   dispatch(stream, row);
+  flush_contextual();
   drain_inserts();
 }
 
 void Engine::dispatch(int stream, const Value* row) {
-  for (Statement* s : streams_[static_cast<size_t>(stream)].readers) s->on_event(row, now_);
+  for (Statement* s : streams_[static_cast<size_t>(stream)].readers) {
+    Contextual* c = contextual_[s->index()].get();
+    if (!c) {
+      s->on_event(row, now_);
+      continue;
+    }
+    contexts_[c->context]->route(stream, row, routed_);
+    for (size_t p : routed_) {
+      Statement& inst = *c->parts[p];
+      inst.on_event(row, now_);
+      c->next_due = std::min(c->next_due, inst.next_timer());
+    }
+  }
 }
 
 void Engine::drain_inserts() {
@@ -191,11 +303,34 @@ void Engine::drain_inserts() {
     auto [stream, row] = std::move(inserts_.front());
     inserts_.pop_front();
     dispatch(stream, row.data());
+    flush_contextual();
   }
   draining_ = false;
 }
 
 void Engine::on_delivery(Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial) {
+  if (Contextual* c = contextual_[s.index()].get()) {
+    c->pending = true;
+    c->pending_time = time;
+    c->inew.append(inew);
+    c->iold.append(iold);
+    return;
+  }
+  emit(s, time, inew, iold, partial);
+}
+
+void Engine::flush_contextual() {
+  for (size_t i = 0; i < statements_.size(); ++i) {
+    Contextual* c = contextual_[i].get();
+    if (!c || !c->pending) continue;
+    c->pending = false;
+    if (!c->inew.empty() || !c->iold.empty()) emit(*statements_[i], c->pending_time, c->inew, c->iold, false);
+    c->inew.clear();
+    c->iold.clear();
+  }
+}
+
+void Engine::emit(const Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial) {
   if (listener_) listener_(Delivery{s, time, inew, iold, partial});
   int out = insert_stream_[s.index()];
   if (out < 0) return;
@@ -205,14 +340,37 @@ void Engine::on_delivery(Statement& s, int64_t time, const RowSet& inew, const R
 std::vector<std::string> Engine::adopt(Engine& old) {
   std::vector<std::string> notes;
   now_ = std::max(now_, old.now_);
+  // A context with the same definition keeps its partitions (new instances,
+  // adopted below); otherwise its statements start with no partition.
+  std::vector<int> old_context(contexts_.size(), -1);
+  for (size_t c = 0; c < contexts_.size(); ++c)
+    for (size_t o = 0; o < old.contexts_.size(); ++o)
+      if (old.contexts_[o]->text() == contexts_[c]->text()) {
+        clear_instances(c);
+        contexts_[c]->copy_partitions(*old.contexts_[o]);
+        old_context[c] = static_cast<int>(o);
+      }
   std::vector<bool> used(old.statements_.size(), false);
   for (auto& s : statements_) {
     if (s->plan().window.kind == WindowKind::None) continue;
+    Contextual* c = contextual_[s->index()].get();
     std::string why =
         "no statement of the previous rule had the same window (stream, filter, kind, size, reference point and flags)";
     for (size_t j = 0; j < old.statements_.size(); ++j) {
       if (used[j] || old.statements_[j]->plan().window_identity != s->plan().window_identity) continue;
-      why = s->adopt(*old.statements_[j]);
+      if (!c) {
+        why = s->adopt(*old.statements_[j]);
+      } else {
+        const Contextual* oc = old.contextual_[j].get();
+        why = !oc || old_context[c->context] != static_cast<int>(oc->context) ? "its context changed" : "";
+        for (size_t p = 0; why.empty() && p < c->parts.size(); ++p) why = c->parts[p]->adopt(*oc->parts[p]);
+        c->next_due = kNever;
+        for (auto& inst : c->parts) c->next_due = std::min(c->next_due, inst->next_timer());
+        if (!why.empty()) {  // all partitions or none: start over without them
+          clear_instances(c->context);
+          for (size_t p = 0; p < contexts_[c->context]->size(); ++p) create_instance(s->index(), p);
+        }
+      }
       if (why.empty()) {
         used[j] = true;
         break;
@@ -223,30 +381,61 @@ std::vector<std::string> Engine::adopt(Engine& old) {
   return notes;
 }
 
+// Format weir-cep-2: the clock, every context's partitions, then each
+// statement's window identity and state (a statement in a context: each
+// partition's instance). weir-cep-1 (before contexts and the long avg sum)
+// still loads.
 std::string Engine::snapshot() {
   std::string out;
   Writer w(out);
-  w.str("weir-cep-1");
+  w.str("weir-cep-2");
   w.i64(now_);
+  w.u64(contexts_.size());
+  for (auto& c : contexts_) c->save(w);
   w.u64(statements_.size());
-  for (auto& s : statements_) {
-    w.str(s->plan().window_identity);
-    s->save(w);
+  for (size_t i = 0; i < statements_.size(); ++i) {
+    w.str(statements_[i]->plan().window_identity);
+    if (Contextual* c = contextual_[i].get()) {
+      w.u64(c->parts.size());
+      for (auto& inst : c->parts) inst->save(w);
+    } else {
+      statements_[i]->save(w);
+    }
   }
   return out;
 }
 
 void Engine::restore(std::string_view state) {
   Reader r(state);
-  if (r.str() != "weir-cep-1") throw std::runtime_error("cep_rule state: unknown format");
+  // weir-cep-1: before an avg of longs kept a long sum, and before contexts.
+  std::string format = r.str();
+  if (format != "weir-cep-2" && format != "weir-cep-1") throw std::runtime_error("cep_rule state: unknown format");
+  bool legacy = format == "weir-cep-1";
   int64_t now = r.i64();
+  now_ = std::max(now_, now);
+  if (!legacy) {
+    if (r.u64() != contexts_.size()) throw std::runtime_error("cep_rule state: the rule has other contexts");
+    for (size_t c = 0; c < contexts_.size(); ++c) {
+      clear_instances(c);
+      contexts_[c]->load(r);
+    }
+  }
   if (r.u64() != statements_.size()) throw std::runtime_error("cep_rule state: the rule has a different number of statements");
-  for (auto& s : statements_) {
+  for (size_t i = 0; i < statements_.size(); ++i) {
     std::string saved = r.str();
-    if (saved != s->plan().window_identity)
-      throw std::runtime_error("cep_rule state: the window of statement " + std::to_string(s->index() + 1) +
-                               " changed (saved " + saved + ", now " + s->plan().window_identity + ")");
-    s->load(r);
+    if (saved != statements_[i]->plan().window_identity)
+      throw std::runtime_error("cep_rule state: the window of statement " + std::to_string(i + 1) + " changed (saved " + saved +
+                               ", now " + statements_[i]->plan().window_identity + ")");
+    if (Contextual* c = contextual_[i].get()) {
+      if (r.u64() != c->parts.size()) throw std::runtime_error("cep_rule state: statement " + std::to_string(i + 1) + " has other partitions");
+      c->next_due = kNever;
+      for (auto& inst : c->parts) {
+        inst->load(r, legacy);
+        c->next_due = std::min(c->next_due, inst->next_timer());
+      }
+    } else {
+      statements_[i]->load(r, legacy);
+    }
   }
   now_ = now;
 }

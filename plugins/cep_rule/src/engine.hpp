@@ -11,6 +11,7 @@
 
 #include "ast.hpp"
 #include "compile.hpp"
+#include "context.hpp"
 #include "rows.hpp"
 #include "statement.hpp"
 
@@ -67,7 +68,16 @@ class Engine {
   int64_t oldest_pending();
 
   size_t statement_count() const { return statements_.size(); }
+  // Statement i (for a statement in a context: its plan's prototype, which
+  // receives no event; the instances are per partition).
   Statement& statement(size_t i) { return *statements_[i]; }
+  // Input fields the contexts read to route events of a stream (their keys,
+  // filters and conditions), as indexes into that stream's type.
+  std::vector<int> context_fields(const std::string& stream) const;
+  // A statement's partitions (0 when it is not in a context).
+  size_t partition_count(size_t statement) const {
+    return contextual_[statement] ? contextual_[statement]->parts.size() : 0;
+  }
   const Variables& variables() const { return vars_; }
 
   // Hot reload: adopt the window contents of `old`'s statements, matched by
@@ -83,14 +93,33 @@ class Engine {
     EventType type;
     std::vector<Statement*> readers;
   };
+  // A statement in a context: one instance per partition.
+  struct Contextual {
+    size_t context = 0;                            // index into contexts_
+    std::vector<std::unique_ptr<Statement>> parts;  // by partition
+    int64_t next_due = kNever;                     // earliest timer of the instances
+    // Esper dispatches a statement once per event and per instant of timers:
+    // the rows of its instances for one of them make one delivery.
+    bool pending = false;
+    int64_t pending_time = 0;
+    RowSet inew, iold;
+  };
   void dispatch(int stream, const Value* row);
   void drain_inserts();
   void on_delivery(Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial);
+  void emit(const Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial);
+  void flush_contextual();
+  size_t context_of(const Module& module, const StatementAst& st);
+  void create_instance(size_t statement, size_t partition);
+  void clear_instances(size_t context);
 
   Variables vars_;
   std::vector<Stream> streams_;
   std::vector<std::unique_ptr<Statement>> statements_;
   std::vector<int> insert_stream_;  // per statement: stream id it inserts into, or -1
+  std::vector<std::unique_ptr<ContextRuntime>> contexts_;
+  std::vector<std::unique_ptr<Contextual>> contextual_;  // per statement; null when not in a context
+  std::vector<size_t> routed_;                           // scratch: the partitions of an event
   std::function<void(const Delivery&)> listener_;
   int64_t now_;
   // Events produced by `insert into`, processed after the current event (as Esper does).

@@ -1,6 +1,7 @@
 #include "eval.hpp"
 
 #include "aggregate.hpp"
+#include "functions.hpp"
 
 #include <cmath>
 
@@ -51,11 +52,13 @@ Value compare(BinOp op, const Value& l, const Value& r) {
     c = a < b ? -1 : a > b ? 1 : 0;
   } else if (is_numeric(lt) && is_numeric(rt)) {
     double a = l.as_double(), b = r.as_double();
-    if (std::isnan(a) || std::isnan(b)) return Value::of_bool(op == BinOp::Ne);  // Java: every comparison with NaN is false
+    // Esper's `=` on (boxed) doubles is Double.equals: NaN = NaN, -0.0 != 0.0.
+    if (op == BinOp::Eq) return Value::of_bool(java_double_equals(a, b));
+    if (op == BinOp::Ne) return Value::of_bool(!java_double_equals(a, b));
+    if (std::isnan(a) || std::isnan(b)) return Value::of_bool(false);  // Java: < <= > >= with NaN are false
     c = a < b ? -1 : a > b ? 1 : 0;
   } else if (lt == Type::String && rt == Type::String) {
-    int k = l.as_string().compare(r.as_string());
-    c = k < 0 ? -1 : k > 0 ? 1 : 0;
+    c = utf16_compare(l.as_string(), r.as_string());
   } else if (lt == Type::Bool && rt == Type::Bool) {
     c = static_cast<int>(l.as_bool()) - static_cast<int>(r.as_bool());
   } else {
@@ -72,6 +75,16 @@ Value compare(BinOp op, const Value& l, const Value& r) {
   }
 }
 
+// Java int arithmetic wraps at 32 bits, float arithmetic rounds to float:
+// the result of the wider operation, narrowed, is exactly Java's (a double
+// holds the exact sum/difference/product of two floats before rounding).
+Value narrowed(Narrow n, Value v) {
+  if (n == Narrow::Int && v.type() == Type::Long)
+    return Value::of_long(static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v.as_long()))));
+  if (n == Narrow::Float && v.type() == Type::Double) return Value::of_double(static_cast<double>(static_cast<float>(v.as_double())));
+  return v;
+}
+
 // 0 = false, 1 = true, 2 = null
 int truth(const Value& v) {
   if (v.type() != Type::Bool) return 2;
@@ -86,11 +99,14 @@ Value eval(const Expr& e, const EvalEnv& env) {
     case ExprKind::Prop: return env.row ? env.row[e.index] : Value();
     case ExprKind::Var: return env.vars ? env.vars[e.index] : Value();
     case ExprKind::KeyRef: return env.group ? env.group->key[static_cast<size_t>(e.index)] : Value();
+    case ExprKind::CtxProp: return env.ctx ? env.ctx[e.index] : Value();
+    case ExprKind::Prev:
+    case ExprKind::Prior: return env.row ? env.row[e.index] : Value();
     case ExprKind::Agg: return env.group && env.aggs ? env.aggs->value(*env.group, e.index) : Value();
     case ExprKind::Ident: return {};  // unbound: the compiler never leaves one
     case ExprKind::Neg: {
       Value v = eval(*e.a, env);
-      if (v.type() == Type::Long) return Value::of_long(wrap_sub(0, v.as_long()));
+      if (v.type() == Type::Long) return narrowed(e.narrow, Value::of_long(wrap_sub(0, v.as_long())));
       if (v.type() == Type::Double) return Value::of_double(-v.as_double());
       return {};
     }
@@ -119,9 +135,75 @@ Value eval(const Expr& e, const EvalEnv& env) {
         case BinOp::Sub:
         case BinOp::Mul:
         case BinOp::Div:
-        case BinOp::Mod: return arithmetic(e.op, eval(*e.a, env), eval(*e.b, env));
+        case BinOp::Mod: return narrowed(e.narrow, arithmetic(e.op, eval(*e.a, env), eval(*e.b, env)));
+        case BinOp::Concat: {
+          Value l = eval(*e.a, env), r = eval(*e.b, env);
+          if (l.is_null() || r.is_null()) return {};
+          std::string s(l.as_string());
+          s += r.as_string();
+          return Value::of_string(s);
+        }
         default: return compare(e.op, eval(*e.a, env), eval(*e.b, env));
       }
+    case ExprKind::Case: {
+      Value operand = e.a ? eval(*e.a, env) : Value();
+      for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
+        bool hit = e.a ? truth(compare(BinOp::Eq, operand, eval(*e.args[i], env))) == 1 : eval_true(*e.args[i], env);
+        if (hit) return widen_to(eval(*e.args[i + 1], env), e.type, e.narrow);
+      }
+      return e.b ? widen_to(eval(*e.b, env), e.type, e.narrow) : Value();
+    }
+    case ExprKind::In: {
+      // Esper: null operand -> null; no match and a null in the list -> null.
+      Value v = eval(*e.a, env);
+      if (v.is_null()) return {};
+      bool saw_null = false;
+      for (const ExprPtr& x : e.args) {
+        Value c = eval(*x, env);
+        if (c.is_null()) {
+          saw_null = true;
+          continue;
+        }
+        if (truth(compare(BinOp::Eq, v, c)) == 1) return Value::of_bool(!e.negated);
+      }
+      return saw_null ? Value() : Value::of_bool(e.negated);
+    }
+    case ExprKind::Between: {
+      // Esper: the bounds in either order, inclusive; a null anywhere is false (also for `not between`).
+      Value v = eval(*e.a, env), lo = eval(*e.args[0], env), hi = eval(*e.args[1], env);
+      if (v.is_null() || lo.is_null() || hi.is_null()) return Value::of_bool(false);
+      if (truth(compare(BinOp::Gt, lo, hi)) == 1) std::swap(lo, hi);
+      bool in = truth(compare(BinOp::Ge, v, lo)) == 1 && truth(compare(BinOp::Le, v, hi)) == 1;
+      return Value::of_bool(in != e.negated);
+    }
+    case ExprKind::Like: {
+      Value v = eval(*e.a, env), p = eval(*e.b, env);
+      if (v.is_null() || p.is_null()) return {};
+      char esc = e.args.empty() ? '\\' : e.args[0]->literal.as_string()[0];
+      return Value::of_bool(like_match(v.as_string(), p.as_string(), esc) != e.negated);
+    }
+    case ExprKind::Regexp: {
+      // Java's String.matches: the whole string.
+      Value v = eval(*e.a, env);
+      if (v.is_null()) return {};
+      std::string s(v.as_string());
+      if (e.regex) return Value::of_bool(std::regex_match(s, *e.regex) != e.negated);
+      Value p = eval(*e.b, env);
+      if (p.is_null()) return {};
+      try {
+        return Value::of_bool(std::regex_match(s, std::regex(std::string(p.as_string()))) != e.negated);
+      } catch (const std::regex_error&) {
+        return {};  // Esper throws (and drops the row): a bad pattern matches nothing
+      }
+    }
+    case ExprKind::Call: {
+      Value self = e.a ? eval(*e.a, env) : Value();
+      Value args[64];
+      size_t n = std::min<size_t>(e.args.size(), 64);
+      for (size_t i = 0; i < n; ++i) args[i] = eval(*e.args[i], env);
+      return call_function(e, self, args, n);
+    }
+    case ExprKind::Cast: return cast_value(e, eval(*e.a, env));
   }
   return {};
 }

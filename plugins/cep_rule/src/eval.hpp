@@ -18,6 +18,7 @@ struct EvalEnv {
   const Value* vars = nullptr;         // variable values (ExprKind::Var)
   const GroupState* group = nullptr;   // group key and aggregate cells (KeyRef, Agg)
   const Aggregator* aggs = nullptr;
+  const Value* ctx = nullptr;          // the context partition's properties (CtxProp, by CtxSlot)
 };
 
 Value eval(const Expr& e, const EvalEnv& env);

@@ -107,12 +107,16 @@ class Lexer {
     if (i_ < s_.size()) {
       char c = s_[i_];
       if (!decimal && (c == 'l' || c == 'L')) {
+        t.suffix = 'L';
         advance();
       } else if (c == 'd' || c == 'D' || c == 'f' || c == 'F') {
         t.kind = Tok::Decimal;
+        t.suffix = static_cast<char>(c | 0x20);
         advance();
       }
     }
+    if (t.text == "0" && i_ < s_.size() && (s_[i_] == 'x' || s_[i_] == 'X'))
+      fail(t.pos, "hexadecimal literals (0x...) are not supported: write the number in decimal");
     if (i_ < s_.size() && ident_char(s_[i_])) fail(pos_, "unexpected character '" + std::string(1, s_[i_]) + "' after a number");
   }
 
@@ -146,7 +150,7 @@ class Lexer {
   }
 
   void symbol(Token& t) {
-    static const char* two[] = {"!=", "<>", "<=", ">="};
+    static const char* two[] = {"!=", "<>", "<=", ">=", "||"};
     for (const char* s : two)
       if (at(s)) {
         t.kind = Tok::Symbol;

@@ -14,16 +14,17 @@ namespace weir::cep {
 enum class Tok {
   End,
   Ident,    // text = the name (backquoted `names` are unquoted)
-  Integer,  // text = digits; a trailing L/l is dropped
-  Decimal,  // text = the number as written, without a d/D/f/F suffix
+  Integer,  // text = digits; a trailing L/l is dropped (suffix = 'L')
+  Decimal,  // text = the number as written, without a d/D/f/F suffix (suffix = 'd' or 'f')
   String,   // text = the unescaped contents
-  Symbol,   // text = one of ( ) , . # * + - / % = != <> < <= > >= ; : @
+  Symbol,   // text = one of ( ) , . # * + - / % = != <> < <= > >= || ; : @ [ ]
 };
 
 struct Token {
   Tok kind = Tok::End;
   std::string text;
   Pos pos;
+  char suffix = 0;  // numbers: 'L', 'd', 'f' as written (any case), else 0
 };
 
 // Splits the whole text into tokens (the last one is End). Comments: `//` and

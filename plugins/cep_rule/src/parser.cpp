@@ -2,8 +2,10 @@
 
 #include "lexer.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <utility>
 #include <cstdlib>
 #include <limits>
 
@@ -25,15 +27,39 @@ std::string lower(std::string_view s) {
 
 // Words that end an expression or a clause; they cannot name a property.
 bool reserved(std::string_view w) {
-  static const char* words[] = {"select", "from", "where", "group", "by", "having", "output", "insert", "into",
-                                "as",     "and",  "or",    "not",   "is", "null",   "true",   "false",  "create"};
+  static const char* words[] = {"select", "from", "where", "group", "by",   "having", "output", "insert", "into",
+                                "as",     "and",  "or",    "not",   "is",   "null",   "true",   "false",  "create",
+                                "case",   "when", "then",  "else",  "end",  "in",     "between", "like",  "regexp"};
   for (const char* k : words)
     if (iequals(w, k)) return true;
   return false;
 }
 
-// Recursion guard: deeply nested input must fail cleanly, not overflow the stack.
+// Esper constructs cep_rule does not implement: named as unsupported rather
+// than answered with a generic syntax error.
+[[noreturn]] void unsupported(const std::string& file, Pos pos, const std::string& what) {
+  throw EplError(file, pos, "cep_rule does not support " + what);
+}
+
+// Esper's built-in single-row and aggregation functions that are not here.
+bool esper_function(std::string_view f) {
+  static const char* names[] = {"prevtail", "prevwindow", "prevcount", "instanceof",
+                                "exists", "current_timestamp", "typeof", "median", "avedev", "stddev", "firstever",
+                                "lastever", "first", "last", "window", "countever", "leaving", "nth", "rate", "sorted",
+                                "maxby", "minby", "maxbyever", "minbyever", "grouping", "grouping_id", "istream",
+                                "current_evaluation_context", "event_identity_equals", "fmin", "fmax"};
+  for (const char* n : names)
+    if (iequals(f, n)) return true;
+  return false;
+}
+
+// Recursion guards: deeply nested input must fail cleanly, not overflow the
+// stack. kMaxDepth bounds the parser's own recursion (parentheses, unary
+// operators); kMaxHeight bounds the tree it builds, since a flat chain
+// `a and a and ...` is parsed by a loop but makes a tree as tall as it is
+// long, which the compiler, the evaluator and the destructor walk recursively.
 constexpr int kMaxDepth = 200;
+constexpr uint32_t kMaxHeight = 1000;
 
 class Parser {
  public:
@@ -44,7 +70,9 @@ class Parser {
     m.file = file_;
     while (!at_end()) {
       if (accept_symbol(";")) continue;
-      if (is_word("create")) {
+      if (is_word("create") && is_word("context", 1)) {
+        m.contexts.push_back(create_context());
+      } else if (is_word("create")) {
         m.variables.push_back(create_variable());
       } else {
         m.statements.push_back(statement());
@@ -124,14 +152,23 @@ class Parser {
   VariableDecl create_variable() {
     VariableDecl v;
     v.pos = next().pos;  // create
+    if (!is_word("variable")) {
+      static const char* kinds[] = {"window", "schema", "table", "index", "expression", "dataflow", "constant"};
+      for (const char* k : kinds)
+        if (is_word(k)) unsupported(file_, v.pos, "'create " + lower(peek().text) + "'");
+    }
     expect_word("variable");
     const Token& tt = peek();
     std::string type = lower(name("a type"));
-    if (type == "long" || type == "int" || type == "integer" || type == "short") v.type = Type::Long;
-    else if (type == "double" || type == "float" || type == "decimal") v.type = Type::Double;
+    if (type == "long") v.type = Type::Long;
+    else if (type == "int" || type == "integer") v.type = Type::Long, v.narrow = Narrow::Int;
+    else if (type == "double") v.type = Type::Double;
+    else if (type == "float") v.type = Type::Double, v.narrow = Narrow::Float;
+    else if (type == "short" || type == "byte" || type == "decimal" || type == "bigdecimal" || type == "biginteger")
+      fail(tt, "variable type '" + type + "' is not supported (use long, int, double, float, string or boolean)");
     else if (type == "string") v.type = Type::String;
     else if (type == "boolean" || type == "bool") v.type = Type::Bool;
-    else fail(tt, "unknown variable type '" + type + "' (use long, double, string or boolean)");
+    else fail(tt, "unknown variable type '" + type + "' (use long, int, double, float, string or boolean)");
     v.name = name("a variable name");
     if (accept_symbol("=")) {
       v.init = expr();
@@ -142,17 +179,122 @@ class Parser {
   }
   [[noreturn]] void fail_at(Pos p, const std::string& msg) const { throw EplError(file_, p, msg); }
 
+  // create context NAME
+  //   partition [by] p1 [, p2...] from S1[(filter)] [, q1 from S2 ...]
+  //   | coalesce [by] fn(expr) from S[(filter)] [, fn(expr) from S2 ...] granularity N [preallocate]
+  //   | group [by] cond as label [, group [by] cond as label ...] from S[(filter)]
+  ContextDecl create_context() {
+    ContextDecl c;
+    c.pos = next().pos;  // create
+    next();              // context
+    c.name = name("a context name");
+    c.text = c.name + ":";
+    if (is_word("initiated") || is_word("start"))
+      unsupported(file_, peek().pos, "overlapping and non-overlapping contexts ('initiated by', 'start ... end')");
+    if (is_word("context")) unsupported(file_, peek().pos, "nested contexts");
+    if (accept_word("partition")) {
+      c.kind = ContextKind::Keyed;
+      accept_word("by");
+      do {
+        ContextItem item;
+        item.pos = peek().pos;
+        do item.keys.push_back(context_key());
+        while (accept_symbol(","));
+        context_stream(item);
+        c.items.push_back(std::move(item));
+      } while (accept_word("and") || accept_symbol(","));
+    } else if (accept_word("coalesce")) {
+      c.kind = ContextKind::Hash;
+      accept_word("by");
+      do {
+        ContextItem item;
+        item.pos = peek().pos;
+        std::string fn = lower(name("consistent_hash_crc32 or hash_code"));
+        if (fn == "consistent_hash_crc32") item.fn = HashFn::Crc32;
+        else if (fn == "hash_code") item.fn = HashFn::HashCode;
+        else fail_at(item.pos, "unknown hash function '" + fn + "' (use consistent_hash_crc32 or hash_code)");
+        expect_symbol("(");
+        item.keys.push_back(expr());
+        expect_symbol(")");
+        context_stream(item);
+        c.items.push_back(std::move(item));
+      } while (accept_symbol(","));
+      expect_word("granularity");
+      const Token& n = peek();
+      if (n.kind != Tok::Integer || integer(n) <= 0 || integer(n) > 1'000'000)
+        fail(n, "the granularity must be a whole number from 1 to 1000000");
+      c.granularity = integer(next());
+      c.preallocate = accept_word("preallocate");
+    } else if (is_word("group")) {
+      c.kind = ContextKind::Category;
+      while (accept_word("group")) {
+        accept_word("by");
+        ContextCategory cat;
+        cat.cond = expr();
+        expect_word("as");
+        cat.label = name("a category label");
+        for (const ContextCategory& o : c.categories)
+          if (o.label == cat.label) fail_at(cat.cond->pos, "category '" + cat.label + "' appears twice");
+        c.categories.push_back(std::move(cat));
+        if (!accept_symbol(",")) break;
+      }
+      ContextItem item;
+      item.pos = peek().pos;
+      context_stream(item);
+      c.items.push_back(std::move(item));
+    } else {
+      fail(peek(), "expected 'partition by', 'coalesce by' or 'group by' after the context name, found " + describe(peek()));
+    }
+    // The text that decides whether two contexts partition alike.
+    c.text += std::to_string(static_cast<int>(c.kind)) + ":" + std::to_string(c.granularity) + (c.preallocate ? "p" : "");
+    for (const ContextCategory& cat : c.categories) c.text += "|" + render(*cat.cond) + " as " + cat.label;
+    for (const ContextItem& item : c.items) {
+      c.text += "|" + std::to_string(static_cast<int>(item.fn)) + ":";
+      for (const ExprPtr& k : item.keys) c.text += render(*k) + ",";
+      c.text += " from " + item.stream + "(" + (item.filter ? render(*item.filter) : "") + ")";
+    }
+    return c;
+  }
+
+  ExprPtr context_key() {
+    ExprPtr k = expr();
+    if (k->kind != ExprKind::Ident) fail_at(k->pos, "a 'partition by' key must be a property of the stream");
+    return k;
+  }
+
+  void context_stream(ContextItem& item) {
+    expect_word("from");
+    item.stream = name("a stream name");
+    if (accept_symbol("(")) {
+      if (!is_symbol(")")) item.filter = expr();
+      expect_symbol(")");
+    }
+    if (is_word("as") || (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("granularity") &&
+                          !is_word("preallocate")))
+      unsupported(file_, peek().pos, "a stream alias in 'create context'");
+  }
+
   // ---------------------------------------------------------------- statements
   StatementAst statement() {
     StatementAst s;
     s.pos = peek().pos;
     while (is_symbol("@")) annotation(s);
+    if (accept_word("context")) {
+      s.context_pos = peek().pos;
+      s.context = name("a context name");
+    }
     if (accept_word("insert")) {
       expect_word("into");
       s.insert_into = name("a stream name after 'insert into'");
     }
+    if (s.insert_into.empty()) {
+      if (is_word("on")) unsupported(file_, peek().pos, "'on ...' (on-trigger statements)");
+      if (is_word("expression")) unsupported(file_, peek().pos, "'expression' declarations");
+      if (is_word("update")) unsupported(file_, peek().pos, "'update istream'");
+    }
     if (!is_word("select")) fail(peek(), "expected 'select', found " + describe(peek()));
     next();
+    if (is_word("distinct")) unsupported(file_, peek().pos, "'select distinct'");
     if (accept_word("irstream")) s.selector = StreamSelector::IRStream;
     else if (accept_word("istream")) s.selector = StreamSelector::IStream;
     else if (accept_word("rstream")) s.selector = StreamSelector::RStream;
@@ -168,8 +310,8 @@ class Parser {
     }
     if (accept_word("having")) s.having = expr();
     if (is_word("output")) output_clause(s);
-    if (is_word("order")) fail(peek(), "'order by' is not supported");
-    if (is_word("limit")) fail(peek(), "'limit' is not supported");
+    if (is_word("order")) unsupported(file_, peek().pos, "'order by'");
+    if (is_word("limit")) unsupported(file_, peek().pos, "'limit'");
     return s;
   }
 
@@ -198,8 +340,20 @@ class Parser {
     } while (accept_symbol(","));
   }
 
+  // Words that may follow a stream in `from` and must not be taken as its alias.
+  bool clause_word() const {
+    static const char* words[] = {"output", "order", "limit", "match_recognize", "unidirectional",
+                                  "inner", "left", "right", "full", "join", "on"};
+    for (const char* w : words)
+      if (is_word(w)) return true;
+    return false;
+  }
+
   void from_clause(StatementAst& s) {
     s.from_pos = peek().pos;
+    if (is_word("pattern") && is_symbol("[", 1)) unsupported(file_, peek().pos, "'pattern [...]' (patterns)");
+    if (is_word("method") && is_symbol(":", 1)) unsupported(file_, peek().pos, "'method:' joins");
+    if (is_word("sql") && is_symbol(":", 1)) unsupported(file_, peek().pos, "'sql:' joins");
     s.from = name("a stream name");
     if (accept_symbol("(")) {
       if (!is_symbol(")")) s.stream_filter = expr();
@@ -222,9 +376,13 @@ class Parser {
     }
     if (accept_word("as")) {
       s.from_alias = name("a stream alias");
-    } else if (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("output")) {
+    } else if (peek().kind == Tok::Ident && !reserved(peek().text) && !clause_word()) {
       s.from_alias = next().text;
     }
+    if (is_symbol(",") || is_word("inner") || is_word("left") || is_word("right") || is_word("full") || is_word("join"))
+      unsupported(file_, peek().pos, "joins (more than one stream in 'from')");
+    if (is_word("unidirectional")) unsupported(file_, peek().pos, "'unidirectional'");
+    if (is_word("match_recognize")) unsupported(file_, peek().pos, "'match_recognize' (row patterns)");
   }
 
   void window(StatementAst& s, const std::string& view, const Token& start) {
@@ -336,6 +494,7 @@ class Parser {
     else if (accept_word("first")) s.output.mode = OutputMode::First;
     else if (accept_word("last")) s.output.mode = OutputMode::Last;
     else if (accept_word("snapshot")) s.output.mode = OutputMode::Snapshot;
+    if (is_word("when") || is_word("after")) unsupported(file_, peek().pos, "'output " + lower(peek().text) + "'");
     expect_word("every");
     const Token& n = peek();
     if (n.kind != Tok::Integer && n.kind != Tok::Decimal) fail(n, "expected a number after 'every', found " + describe(n));
@@ -363,14 +522,26 @@ class Parser {
   // ---------------------------------------------------------------- expressions
   ExprPtr expr() { return or_expr(); }
 
-  static ExprPtr binary(BinOp op, ExprPtr a, ExprPtr b, Pos pos) {
+  // A node with its children in place: its height is checked here, for
+  // every kind of node.
+  ExprPtr tall_checked(ExprPtr e) const {
+    uint32_t h = 0;
+    for_each_child(std::as_const(*e), [&](const Expr& c) { h = std::max(h, c.height); });
+    e->height = h + 1;
+    if (e->height > kMaxHeight)
+      fail_at(e->pos, "expression too long: more than " + std::to_string(kMaxHeight) +
+                          " operators in a chain or nested (split it, e.g. into 'in (...)' or several statements)");
+    return e;
+  }
+
+  ExprPtr binary(BinOp op, ExprPtr a, ExprPtr b, Pos pos) const {
     auto e = std::make_unique<Expr>();
     e->kind = ExprKind::Binary;
     e->op = op;
     e->pos = pos;
     e->a = std::move(a);
     e->b = std::move(b);
-    return e;
+    return tall_checked(std::move(e));
   }
 
   ExprPtr or_expr() {
@@ -398,20 +569,30 @@ class Parser {
       e->kind = ExprKind::Not;
       e->pos = next().pos;
       e->a = not_expr();
-      return e;
+      return tall_checked(std::move(e));
     }
     return comparison();
   }
 
-  ExprPtr comparison() {
+  // Esper's precedence: comparisons bind looser than `||`, which binds looser than + -.
+  ExprPtr concat() {
     ExprPtr e = additive();
+    while (is_symbol("||")) {
+      Pos p = next().pos;
+      e = binary(BinOp::Concat, std::move(e), additive(), p);
+    }
+    return e;
+  }
+
+  ExprPtr comparison() {
+    ExprPtr e = concat();
     static const std::pair<const char*, BinOp> ops[] = {{"=", BinOp::Eq},  {"!=", BinOp::Ne}, {"<>", BinOp::Ne},
                                                         {"<", BinOp::Lt},  {"<=", BinOp::Le}, {">", BinOp::Gt},
                                                         {">=", BinOp::Ge}};
     for (const auto& [sym, op] : ops)
       if (is_symbol(sym)) {
         Pos p = next().pos;
-        return binary(op, std::move(e), additive(), p);
+        return binary(op, std::move(e), concat(), p);
       }
     if (is_word("is")) {
       auto n = std::make_unique<Expr>();
@@ -420,11 +601,38 @@ class Parser {
       n->negated = accept_word("not");
       expect_word("null");
       n->a = std::move(e);
-      return n;
+      return tall_checked(std::move(n));
     }
-    if (is_word("between") || is_word("in") || is_word("like") || is_word("regexp"))
-      fail(peek(), "'" + lower(peek().text) + "' is not supported");
-    return e;
+    bool negated = is_word("not") && (is_word("between", 1) || is_word("in", 1) || is_word("like", 1) || is_word("regexp", 1));
+    if (negated) next();
+    auto n = std::make_unique<Expr>();
+    n->pos = peek().pos;
+    n->negated = negated;
+    if (accept_word("in")) {
+      // x in (a, b, ...); Esper's ranges `in [a:b]` are not supported.
+      n->kind = ExprKind::In;
+      if (is_symbol("[")) unsupported(file_, peek().pos, "ranges in 'in [a:b]'");
+      expect_symbol("(");
+      do n->args.push_back(expr());
+      while (accept_symbol(","));
+      expect_symbol(")");
+    } else if (accept_word("between")) {
+      n->kind = ExprKind::Between;
+      n->args.push_back(concat());
+      expect_word("and");
+      n->args.push_back(concat());
+    } else if (accept_word("like")) {
+      n->kind = ExprKind::Like;
+      n->b = concat();
+      if (accept_word("escape")) n->args.push_back(concat());
+    } else if (accept_word("regexp")) {
+      n->kind = ExprKind::Regexp;
+      n->b = concat();
+    } else {
+      return e;
+    }
+    n->a = std::move(e);
+    return tall_checked(std::move(n));
   }
 
   ExprPtr additive() {
@@ -469,7 +677,7 @@ class Parser {
       e->kind = ExprKind::Neg;
       e->pos = p;
       e->a = std::move(a);
-      return e;
+      return tall_checked(std::move(e));
     }
     return primary();
   }
@@ -485,12 +693,25 @@ class Parser {
   ExprPtr primary() {
     const Token& t = peek();
     switch (t.kind) {
-      case Tok::Integer: next(); return literal(Value::of_long(integer(t)), t.pos);
-      case Tok::Decimal: next(); return literal(Value::of_double(std::strtod(t.text.c_str(), nullptr)), t.pos);
+      case Tok::Integer: {
+        // Java: an int unless it needs a long (or says so with L).
+        next();
+        ExprPtr e = literal(Value::of_long(integer(t)), t.pos);
+        if (t.suffix != 'L' && e->literal.as_long() <= std::numeric_limits<int32_t>::max()) e->narrow = Narrow::Int;
+        return e;
+      }
+      case Tok::Decimal: {
+        next();
+        if (t.suffix != 'f') return literal(Value::of_double(std::strtod(t.text.c_str(), nullptr)), t.pos);
+        ExprPtr e = literal(Value::of_double(static_cast<double>(std::strtof(t.text.c_str(), nullptr))), t.pos);
+        e->narrow = Narrow::Float;
+        return e;
+      }
       case Tok::String: next(); return literal(Value::of_string(t.text), t.pos);
       case Tok::Symbol:
         if (t.text == "(") {
           DepthGuard g(*this, t);
+          if (is_word("select", 1)) unsupported(file_, t.pos, "subqueries");
           next();
           ExprPtr e = expr();
           expect_symbol(")");
@@ -508,6 +729,7 @@ class Parser {
       next();
       return literal(Value(), t.pos);
     }
+    if (iequals(t.text, "case")) return case_expr();
     if (is_symbol("(", 1)) return call();
     if (reserved(t.text)) fail(t, "expected an expression, found the keyword '" + t.text + "'");
     auto e = std::make_unique<Expr>();
@@ -519,12 +741,154 @@ class Parser {
       e->qualifier = std::move(e->name);
       e->name = name("a property name");
     }
+    if (is_symbol("(") && !e->qualifier.empty()) {
+      // Math.abs(x), or a String method of a property: sym.length(), e.sym.trim()
+      if (e->qualifier == "Math") return math_call(*e);
+      auto recv = std::make_unique<Expr>();
+      recv->kind = ExprKind::Ident;
+      recv->pos = e->pos;
+      recv->name = e->qualifier;
+      return method_calls(std::move(recv), e->name, e->pos);
+    }
+    while (is_symbol(".") && peek(1).kind == Tok::Ident && is_symbol("(", 2)) {
+      next();
+      const Token& m = next();
+      e = method_calls(std::move(e), m.text, m.pos);
+    }
     return e;
+  }
+
+  // case [x] when a then b ... [else c] end
+  ExprPtr case_expr() {
+    DepthGuard g(*this, peek());
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::Case;
+    e->pos = next().pos;  // case
+    if (!is_word("when")) e->a = expr();
+    if (!is_word("when")) fail(peek(), "expected 'when' in the case expression, found " + describe(peek()));
+    while (accept_word("when")) {
+      e->args.push_back(expr());
+      expect_word("then");
+      e->args.push_back(expr());
+    }
+    if (accept_word("else")) e->b = expr();
+    expect_word("end");
+    return tall_checked(std::move(e));
+  }
+
+  std::vector<ExprPtr> call_args() {
+    std::vector<ExprPtr> args;
+    expect_symbol("(");
+    if (!is_symbol(")")) do args.push_back(expr());
+      while (accept_symbol(","));
+    expect_symbol(")");
+    return args;
+  }
+
+  ExprPtr function(Func f, Pos pos, std::vector<ExprPtr> args, ExprPtr receiver = nullptr) const {
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::Call;
+    e->func = f;
+    e->pos = pos;
+    e->a = std::move(receiver);
+    e->args = std::move(args);
+    return tall_checked(std::move(e));
+  }
+
+  ExprPtr math_call(const Expr& named) {
+    static const std::pair<const char*, Func> fns[] = {
+        {"abs", Func::Abs},   {"round", Func::Round}, {"floor", Func::Floor}, {"ceil", Func::Ceil},
+        {"sqrt", Func::Sqrt}, {"pow", Func::Pow},     {"exp", Func::Exp},     {"log", Func::Log},
+        {"log10", Func::Log10}, {"signum", Func::Signum}, {"max", Func::MathMax}, {"min", Func::MathMin}};
+    DepthGuard g(*this, peek());
+    for (const auto& [n, f] : fns)
+      if (named.name == n) return function(f, named.pos, call_args());
+    unsupported(file_, named.pos, "Math." + named.name + "()");
+  }
+
+  // receiver.method(args), possibly chained: s.trim().toUpperCase()
+  ExprPtr method_calls(ExprPtr receiver, const std::string& method, Pos pos) {
+    static const std::pair<const char*, Func> fns[] = {
+        {"toUpperCase", Func::Upper},   {"toLowerCase", Func::Lower}, {"length", Func::Length},
+        {"substring", Func::Substring}, {"trim", Func::Trim},         {"startsWith", Func::StartsWith},
+        {"endsWith", Func::EndsWith},   {"contains", Func::Contains}, {"indexOf", Func::IndexOf}};
+    DepthGuard g(*this, peek());
+    for (const auto& [n, f] : fns)
+      if (method == n) {
+        ExprPtr e = function(f, pos, call_args(), std::move(receiver));
+        while (is_symbol(".") && peek(1).kind == Tok::Ident && is_symbol("(", 2)) {
+          next();
+          const Token& m = next();
+          e = method_calls(std::move(e), m.text, m.pos);
+        }
+        return e;
+      }
+    unsupported(file_, pos, "the method '" + method + "()'");
   }
 
   ExprPtr call() {
     const Token& fn = next();
     std::string f = lower(fn.text);
+    if (f == "coalesce") {
+      DepthGuard g(*this, fn);
+      std::vector<ExprPtr> args = call_args();
+      if (args.size() < 2) fail_at(fn.pos, "coalesce() needs at least two values");
+      return function(Func::Coalesce, fn.pos, std::move(args));
+    }
+    if (f == "prev" || f == "prior") {
+      // prev(n, expr) / prior(n, expr), n a whole number literal
+      DepthGuard g(*this, fn);
+      auto e = std::make_unique<Expr>();
+      e->kind = f == "prev" ? ExprKind::Prev : ExprKind::Prior;
+      e->pos = fn.pos;
+      expect_symbol("(");
+      const Token& n = peek();
+      if (n.kind != Tok::Integer || is_symbol(")", 1)) unsupported(file_, n.pos, f + "() without a constant index (write " + f + "(1, expr))");
+      e->literal = Value::of_long(integer(next()));
+      expect_symbol(",");
+      e->a = expr();
+      expect_symbol(")");
+      return tall_checked(std::move(e));
+    }
+    if (f == "cast") {
+      DepthGuard g(*this, fn);
+      auto e = std::make_unique<Expr>();
+      e->kind = ExprKind::Cast;
+      e->pos = fn.pos;
+      expect_symbol("(");
+      e->a = expr();
+      expect_symbol(",");
+      const Token& tt = peek();
+      std::string type = lower(name("a type"));
+      if (type == "long" || type == "java.lang.long") e->type = Type::Long;
+      else if (type == "int" || type == "integer") e->type = Type::Long, e->narrow = Narrow::Int;
+      else if (type == "double") e->type = Type::Double;
+      else if (type == "float") e->type = Type::Double, e->narrow = Narrow::Float;
+      else if (type == "string") e->type = Type::String;
+      else if (type == "boolean") e->type = Type::Bool;
+      else unsupported(file_, tt.pos, "cast to '" + type + "' (cast to long, int, double, float, string or boolean)");
+      e->name = type;
+      if (is_symbol(",")) unsupported(file_, peek().pos, "cast with a date format");
+      expect_symbol(")");
+      return tall_checked(std::move(e));
+    }
+    // max(a, b, ...) and min(a, b, ...) are Esper's single-row max/min.
+    if ((f == "max" || f == "min") && is_symbol("(", 0)) {
+      size_t save = i_;
+      int depth = 0;
+      bool several = false;
+      for (size_t j = i_; j < t_.size() && t_[j].kind != Tok::End; ++j) {
+        if (t_[j].kind != Tok::Symbol) continue;
+        if (t_[j].text == "(") ++depth;
+        else if (t_[j].text == ")" && --depth == 0) break;
+        else if (t_[j].text == "," && depth == 1) several = true;
+      }
+      if (several && !is_word("distinct", 1)) {
+        DepthGuard g(*this, fn);
+        return function(f == "max" ? Func::Max : Func::Min, fn.pos, call_args());
+      }
+      i_ = save;
+    }
     auto e = std::make_unique<Expr>();
     e->kind = ExprKind::Agg;
     e->pos = fn.pos;
@@ -533,10 +897,15 @@ class Parser {
     else if (f == "avg") e->fn = AggFn::Avg;
     else if (f == "min") e->fn = AggFn::Min;
     else if (f == "max") e->fn = AggFn::Max;
+    else if (esper_function(f)) unsupported(file_, fn.pos, "the function '" + f + "'");
     else fail(fn, "unknown function '" + fn.text + "' (supported: count, sum, avg, min, max)");
     DepthGuard g(*this, fn);
     expect_symbol("(");
-    if (is_word("distinct") || is_word("all")) fail(peek(), "'" + lower(peek().text) + "' in an aggregate is not supported");
+    if (is_word("all")) unsupported(file_, peek().pos, "'all' in an aggregate");
+    if (accept_word("distinct")) {
+      e->distinct = true;
+      if (is_symbol("*")) fail(peek(), f + "(distinct *) needs an expression");
+    }
     if (e->fn == AggFn::Count && accept_symbol("*")) {
       e->star = true;
     } else {
@@ -545,7 +914,7 @@ class Parser {
     }
     if (is_symbol(",")) fail(peek(), f + "() takes one argument");
     expect_symbol(")");
-    return e;
+    return tall_checked(std::move(e));
   }
 
   std::vector<Token> t_;

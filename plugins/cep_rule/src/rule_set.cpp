@@ -19,9 +19,8 @@ namespace {
 
 void collect_idents(const Expr* e, std::set<std::string>& out) {
   if (!e) return;
-  if (e->kind == ExprKind::Ident) out.insert(e->name);
-  collect_idents(e->a.get(), out);
-  collect_idents(e->b.get(), out);
+  if (e->kind == ExprKind::Ident && e->qualifier != "context") out.insert(e->name);
+  for_each_child(*e, [&](const Expr& c) { collect_idents(&c, out); });
 }
 
 // Every identifier a statement uses (properties or variables).
@@ -31,6 +30,17 @@ void collect_idents(const StatementAst& st, std::set<std::string>& out) {
   collect_idents(st.where.get(), out);
   for (const ExprPtr& g : st.group_by) collect_idents(g.get(), out);
   collect_idents(st.having.get(), out);
+}
+
+// Every identifier the contexts use on a stream (keys, filters, conditions).
+void collect_context_idents(const Module& m, const std::string& stream, std::set<std::string>& out) {
+  for (const ContextDecl& c : m.contexts)
+    for (const ContextItem& item : c.items) {
+      if (item.stream != stream) continue;
+      collect_idents(item.filter.get(), out);
+      for (const ExprPtr& k : item.keys) collect_idents(k.get(), out);
+      for (const ContextCategory& cat : c.categories) collect_idents(cat.cond.get(), out);
+    }
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
@@ -75,6 +85,7 @@ RuleSet::RuleSet(RuleSetOptions options) : options_(std::move(options)) {
       for (const auto& f : files_) {
         std::set<std::string> ids;
         for (const StatementAst& st : f->module.statements) collect_idents(st, ids);
+        collect_context_idents(f->module, f->input_stream, ids);
         for (const VariableDecl& d : f->module.variables) ids.insert(d.name);
         used |= ids.count(name) > 0;
       }
@@ -108,6 +119,7 @@ EventType RuleSet::provisional_type(const RuleFile& f) const {
   std::set<std::string> ids, vars;
   for (const StatementAst& st : f.module.statements)
     if (st.from == f.input_stream) collect_idents(st, ids);
+  collect_context_idents(f.module, f.input_stream, ids);
   for (const VariableDecl& d : f.module.variables) vars.insert(d.name);
   for (const auto& [name, text] : options_.variables) vars.insert(name);
   EventType t{f.input_stream, {}};
@@ -208,8 +220,12 @@ void RuleSet::compute_needed() {
     if (!f->engine) continue;
     for (size_t s = 0; s < f->engine->statement_count(); ++s) {
       const Plan& p = f->engine->statement(s).plan();
-      if (p.from == f->input_stream) need.insert(p.layout.begin(), p.layout.end());
+      if (p.from == f->input_stream)
+        for (int field : p.layout)
+          if (field >= 0) need.insert(field);
     }
+    std::vector<int> routing = f->engine->context_fields(f->input_stream);
+    need.insert(routing.begin(), routing.end());
   }
   needed_.assign(need.begin(), need.end());
 }

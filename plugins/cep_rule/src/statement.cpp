@@ -1,11 +1,15 @@
 #include "statement.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace weir::cep {
 
-Statement::Statement(Plan plan, size_t index, const Variables& vars, int64_t start_ms)
-    : plan_(std::move(plan)),
+Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Variables& vars, int64_t start_ms,
+                     std::vector<Value> ctx)
+    : shared_plan_(std::move(plan)),
+      plan_(*shared_plan_),
+      ctx_(std::move(ctx)),
       index_(index),
       vars_(&vars),
       window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms),
@@ -29,6 +33,7 @@ void Statement::on_event(const Value* input_row, int64_t now) {
   Value* row = window_.begin_insert(now);
   bool heap = false;
   for (size_t i = 0; i < plan_.layout.size(); ++i) {
+    if (plan_.layout[i] < 0) continue;  // a hidden slot: filled below
     row[i] = input_row[plan_.layout[i]];
     heap |= row[i].on_heap();
   }
@@ -37,7 +42,42 @@ void Statement::on_event(const Value* input_row, int64_t now) {
     window_.cancel_insert();
     return;
   }
+  if (!plan_.hidden.empty()) {
+    fill_hidden(row);
+    for (const HiddenSlot& h : plan_.hidden)
+      if (row[h.slot].on_heap()) window_.store().note_heap();
+  }
   window_.commit_insert(now, *this);
+}
+
+// prev()/prior() as Esper evaluates them when the event arrives: prior over
+// the stream (after its filter), prev over the window's events, newest first
+// (a #length(N) window holds the N-1 before this one; expired events of a
+// #time window are gone already, as their timers fire first).
+void Statement::fill_hidden(Value* row) {
+  if (prior_.size() != plan_.hidden.size()) prior_.resize(plan_.hidden.size());
+  EventStore& s = window_.store();
+  size_t current = s.size() - 1;  // this event, not committed yet
+  for (size_t k = 0; k < plan_.hidden.size(); ++k) {
+    const HiddenSlot& h = plan_.hidden[k];
+    Value now_value = eval(*h.arg, env(row, nullptr));
+    Value v;
+    if (h.prior) {
+      std::deque<Value>& q = prior_[k];
+      if (h.n == 0) v = now_value;
+      else if (q.size() >= static_cast<size_t>(h.n)) v = q[q.size() - static_cast<size_t>(h.n)];
+      if (h.n > 0) {
+        q.push_back(now_value);
+        if (q.size() > static_cast<size_t>(h.n)) q.pop_front();
+      }
+    } else {
+      size_t n = static_cast<size_t>(h.n);
+      size_t held = plan_.window.kind == WindowKind::Length ? static_cast<size_t>(plan_.window.size) : SIZE_MAX;
+      if (n == 0) v = now_value;
+      else if (n < held && n <= current) v = eval(*h.arg, env(s.row(current - n), nullptr));
+    }
+    row[h.slot] = std::move(v);
+  }
 }
 
 int64_t Statement::next_timer() const {
@@ -376,6 +416,7 @@ void Statement::end_rows(RowSet& inew, RowSet&) {
 
 std::string Statement::adopt(Statement& old) {
   if (old.plan_.window_identity != plan_.window_identity) return "the window definition changed";
+  if (!plan_.hidden.empty() || !old.plan_.hidden.empty()) return "the rule uses prev() or prior()";
   if (plan_.window.kind == WindowKind::None) return "";
   std::vector<int> map;
   for (int field : plan_.layout) {
@@ -411,13 +452,20 @@ void Statement::save(Writer& w) {
   });
   w.u8(limiter_ != nullptr);
   if (limiter_) limiter_->save(w);
+  if (!plan_.hidden.empty()) {  // prior()'s memory of the stream (absent without prev/prior)
+    prior_.resize(plan_.hidden.size());
+    for (const std::deque<Value>& q : prior_) {
+      w.u64(q.size());
+      for (const Value& v : q) w.value(v);
+    }
+  }
 }
 
-void Statement::load(Reader& r) {
+void Statement::load(Reader& r, bool legacy_avg) {
   std::vector<GroupState*> groups;
   interval_ = r.u64();
   if ((r.u8() != 0) != (agg_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
-  if (agg_) groups = agg_->load(r);
+  if (agg_) groups = agg_->load(r, legacy_avg);
   if (all_groups_mode_) {
     // `output all` posts every group the statement has seen: all of the saved ones.
     all_groups_.clear();
@@ -429,6 +477,12 @@ void Statement::load(Reader& r) {
   window_.load(r, groups);
   if ((r.u8() != 0) != (limiter_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
   if (limiter_) limiter_->load(r);
+  prior_.assign(plan_.hidden.size(), {});
+  for (size_t k = 0; k < plan_.hidden.size(); ++k) {
+    uint64_t n = r.u64();
+    if (n > static_cast<uint64_t>(plan_.hidden[k].n)) throw std::runtime_error("cep_rule state: bad prior()");
+    for (uint64_t i = 0; i < n; ++i) prior_[k].push_back(r.value());
+  }
 }
 
 }  // namespace weir::cep

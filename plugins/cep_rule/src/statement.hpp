@@ -9,6 +9,7 @@
 #include "serialize.hpp"
 #include "window.hpp"
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,8 +27,16 @@ class Statement final : private PostSink, private OutputTarget {
       std::function<void(Statement&, int64_t time_ms, const RowSet& inew, const RowSet& iold, bool partial)>;
   static constexpr size_t kChunkRows = 4096;
 
-  // start_ms: the engine's clock when the statement starts.
-  Statement(Plan plan, size_t index, const Variables& vars, int64_t start_ms);
+  // start_ms: the engine's clock when the statement starts. The plan may be
+  // shared by several instances (one per context partition); ctx: that
+  // partition's properties (by CtxSlot), or empty.
+  Statement(std::shared_ptr<const Plan> plan, size_t index, const Variables& vars, int64_t start_ms,
+            std::vector<Value> ctx = {});
+  Statement(Plan plan, size_t index, const Variables& vars, int64_t start_ms)
+      : Statement(std::make_shared<const Plan>(std::move(plan)), index, vars, start_ms) {}
+
+  const std::shared_ptr<const Plan>& shared_plan() const { return shared_plan_; }
+  const std::vector<Value>& context_values() const { return ctx_; }
 
   const Plan& plan() const { return plan_; }
   size_t index() const { return index_; }
@@ -49,7 +58,7 @@ class Statement final : private PostSink, private OutputTarget {
   std::string adopt(Statement& old);
 
   void save(Writer& w);
-  void load(Reader& r);
+  void load(Reader& r, bool legacy_avg = false);  // legacy_avg: see Aggregator::load
 
   size_t window_size() { return window_.store().size(); }
   size_t group_count() const { return agg_ ? agg_->group_count() : 0; }
@@ -61,7 +70,9 @@ class Statement final : private PostSink, private OutputTarget {
   void list_group(GroupState* g);
   void deliver(const RowSet& inew, const RowSet& iold) override;
 
-  EvalEnv env(const Value* row, const GroupState* g) const { return EvalEnv{row, vars_->values.data(), g, agg_.get()}; }
+  EvalEnv env(const Value* row, const GroupState* g) const {
+    return EvalEnv{row, vars_->values.data(), g, agg_.get(), ctx_.empty() ? nullptr : ctx_.data()};
+  }
   GroupState* group_of(const Value* row);
   bool having_ok(const Value* row, GroupState* g) {
     if (!plan_.having) return true;
@@ -81,7 +92,9 @@ class Statement final : private PostSink, private OutputTarget {
   std::string key_string(const GroupState& g) const;
   bool where_ok(const Value* row) const { return !plan_.where || eval_true(*plan_.where, env(row, nullptr)); }
 
-  Plan plan_;
+  std::shared_ptr<const Plan> shared_plan_;
+  const Plan& plan_;
+  std::vector<Value> ctx_;
   size_t index_;
   const Variables* vars_;
   Window window_;
@@ -105,6 +118,9 @@ class Statement final : private PostSink, private OutputTarget {
   uint64_t interval_ = 1;
   std::vector<GroupState*> touched_, was_active_;
   std::vector<Value> key_;
+  // prior(n, x): the last n values of x on the stream, per hidden slot (oldest first).
+  std::vector<std::deque<Value>> prior_;
+  void fill_hidden(Value* row);
 };
 
 }  // namespace weir::cep

@@ -122,6 +122,21 @@ class Value {
   alignas(8) char raw_[16] = {};
 };
 
+// Java's Double.equals: NaN equals NaN, -0.0 differs from 0.0 (Esper's `=`
+// on doubles and its double group keys).
+bool java_double_equals(double a, double b);
+// Java's Double.compare: -0.0 < 0.0, NaN above everything (min/max).
+int java_double_compare(double a, double b);
+// Java's String.compareTo on the UTF-8 texts: by UTF-16 code units, so
+// U+E000..U+FFFF sort above the supplementary characters. <0, 0, >0.
+int utf16_compare(std::string_view a, std::string_view b);
+
+// Java's Double.toString (cast(x, string), literal column names): the
+// shortest digits that read back as d, plain between 10^-3 and 10^7, else
+// as 1.0E10 / 1.5E-5.
+std::string java_double_string(double d);
+std::string java_float_string(float f);
+
 // Esper's rendering of a value (the conformance README's table).
 std::string format_value(const Value& v);
 // Doubles: exact value rounded to 9 significant digits, plain notation (README).

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -82,11 +83,33 @@ Type csv_type(const std::string& t) {
   throw std::runtime_error("unknown column type " + t);
 }
 
+// Java's Long.parseLong: the whole cell, or the case is malformed.
+int64_t parse_long_cell(const std::string& cell) {
+  const char* b = cell.data() + (cell.size() > 1 && cell[0] == '+');
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(b, cell.data() + cell.size(), v);
+  if (ec != std::errc() || end != cell.data() + cell.size()) throw std::runtime_error("not a long: '" + cell + "'");
+  return v;
+}
+
+// Java's Double.parseDouble, which reads subnormals (4.9e-324) as they are
+// (std::stod throws on them) and rounds what is out of range to ±Infinity or
+// 0 (from_chars reports that; strtod gives those values).
+double parse_double_cell(const std::string& cell) {
+  const char* b = cell.data() + (cell.size() > 1 && cell[0] == '+');
+  double v = 0;
+  auto [end, ec] = std::from_chars(b, cell.data() + cell.size(), v);
+  if (end != cell.data() + cell.size() || (ec != std::errc() && ec != std::errc::result_out_of_range))
+    throw std::runtime_error("not a double: '" + cell + "'");
+  if (ec == std::errc::result_out_of_range) v = std::strtod(cell.c_str(), nullptr);
+  return v;
+}
+
 Value csv_value(const std::string& cell, Type t) {
   if (cell == "null") return {};
   switch (t) {
-    case Type::Long: return Value::of_long(std::stoll(cell));
-    case Type::Double: return Value::of_double(std::stod(cell));
+    case Type::Long: return Value::of_long(parse_long_cell(cell));
+    case Type::Double: return Value::of_double(parse_double_cell(cell));
     case Type::Bool: return Value::of_bool(cell == "true");
     default: return Value::of_string(cell);
   }
@@ -114,8 +137,8 @@ Case load_case(const fs::path& dir) {
     if (std::regex_match(line, m, directive)) {
       std::string key = m[1], value = trim(m[2]);
       if (key == "stream") c.stream = value;
-      else if (key == "start_ms") c.start_ms = std::stoll(value);
-      else if (key == "end_ms") c.has_end = true, c.end_ms = std::stoll(value);
+      else if (key == "start_ms") c.start_ms = parse_long_cell(value);
+      else if (key == "end_ms") c.has_end = true, c.end_ms = parse_long_cell(value);
       else if (key == "var") {
         // NAME:TYPE=VALUE
         size_t colon = value.find(':'), eq = value.find('=');

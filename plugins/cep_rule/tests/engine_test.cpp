@@ -41,15 +41,123 @@ TEST(CepParser, SyntaxErrorsArePositioned) {
   EXPECT_EQ(parse_error("select a from Ev#time(30 parsecs)"), "r.epl:1:26: expected a time unit (msec, sec, min, hour), found 'parsecs'");
   EXPECT_EQ(parse_error("select a from Ev#sorted(3)"), "r.epl:1:17: unsupported view 'sorted' (supported: time, time_batch, length, length_batch)");
   EXPECT_EQ(parse_error("select a from Ev#length_batch(0)"), "r.epl:1:31: #length_batch needs a positive integer number of events");
-  EXPECT_EQ(parse_error("select median(a) from Ev"), "r.epl:1:8: unknown function 'median' (supported: count, sum, avg, min, max)");
+  EXPECT_EQ(parse_error("select mediun(a) from Ev"), "r.epl:1:8: unknown function 'mediun' (supported: count, sum, avg, min, max)");
   EXPECT_EQ(parse_error("select a from Ev output every 3 apples"), "r.epl:1:33: expected a time unit (msec, sec, min, hour), found 'apples'");
   EXPECT_EQ(parse_error("select a from Ev\n  where a ? 2"), "r.epl:2:11: unexpected character '?'");
   EXPECT_EQ(parse_error("select a from Ev; select b frm Ev"), "r.epl:1:28: expected 'from', found 'frm'");
-  EXPECT_EQ(parse_error("create variable decimal128 x = 1"), "r.epl:1:17: unknown variable type 'decimal128' (use long, double, string or boolean)");
+  EXPECT_EQ(parse_error("create variable decimal128 x = 1"), "r.epl:1:17: unknown variable type 'decimal128' (use long, int, double, float, string or boolean)");
   EXPECT_EQ(parse_error("select a from Ev#time(1 sec)#length(2)"), "r.epl:1:29: only one data window per stream is supported");
   EXPECT_EQ(parse_error("/* never closed\nselect a from Ev"), "r.epl:1:1: unterminated /* comment");
   EXPECT_EQ(parse_error("select " + std::string(500, '(') + "1" + std::string(500, ')') + " from Ev"),
             "r.epl:1:208: expression nested too deeply");
+}
+
+// Esper constructs the engine does not implement are named as unsupported,
+// with the position of the construct, not reported as a generic syntax error
+// (`order by` right after `from` used to be read as a stream alias: "found 'by'").
+TEST(CepParser, UnsupportedConstructsAreNamed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"select * from Ev order by sym", "1:18: cep_rule does not support 'order by'"},
+      {"select * from Ev#length(3) limit 5", "1:28: cep_rule does not support 'limit'"},
+      {"select * from Ev as e order by sym", "1:23: cep_rule does not support 'order by'"},
+      {"select * from pattern [every a=Ev]", "1:15: cep_rule does not support 'pattern [...]' (patterns)"},
+      {"select * from Ev match_recognize (measures A.sym as s pattern (A) define A as true)",
+       "1:18: cep_rule does not support 'match_recognize' (row patterns)"},
+      {"create context C initiated by Ev as e terminated after 5 sec",
+       "1:18: cep_rule does not support overlapping and non-overlapping contexts ('initiated by', 'start ... end')"},
+      {"create window W#keepall as Ev", "1:1: cep_rule does not support 'create window'"},
+      {"create schema S (a string)", "1:1: cep_rule does not support 'create schema'"},
+      {"create context ByCar partition by sym, qty + 1 from Ev", "1:44: a 'partition by' key must be a property of the stream"},
+      {"on Ev delete from W", "1:1: cep_rule does not support 'on ...' (on-trigger statements)"},
+      {"select distinct sym from Ev", "1:8: cep_rule does not support 'select distinct'"},
+      {"select prevtail(qty) from Ev#length(2)", "1:8: cep_rule does not support the function 'prevtail'"},
+      {"select prev(qty) from Ev#length(2)", "1:13: cep_rule does not support prev() without a constant index (write prev(1, expr))"},
+      {"select * from Ev where qty in [1:3]", "1:31: cep_rule does not support ranges in 'in [a:b]'"},
+      {"select Math.random() from Ev", "1:8: cep_rule does not support Math.random()"},
+      {"select sym.replace('a', 'b') from Ev", "1:8: cep_rule does not support the method 'replace()'"},
+      {"select cast(sym, date) from Ev", "1:18: cep_rule does not support cast to 'date' (cast to long, int, double, float, string or boolean)"},
+      {"select count(all sym) from Ev", "1:14: cep_rule does not support 'all' in an aggregate"},
+      {"select * from Ev, Ev2", "1:17: cep_rule does not support joins (more than one stream in 'from')"},
+      {"select * from Ev e inner join Ev2 f on e.sym = f.sym", "1:20: cep_rule does not support joins (more than one stream in 'from')"},
+      {"select * from Ev where qty > (select max(qty) from Ev2)", "1:30: cep_rule does not support subqueries"},
+      {"select * from Ev output when qty > 3", "1:25: cep_rule does not support 'output when'"},
+      {"select 0x10 from Ev", "1:8: hexadecimal literals (0x...) are not supported: write the number in decimal"},
+      {"create variable short s = 1", "1:17: variable type 'short' is not supported (use long, int, double, float, string or boolean)"},
+  };
+  for (const auto& [text, want] : cases) EXPECT_EQ(parse_error(text), "r.epl:" + want) << text;
+}
+
+TEST(CepCompiler, ExpressionTypeErrors) {
+  EXPECT_EQ(compile_error("select case when qty > 1 then 'a' else 2 end from Ev"),
+            "r.epl:1:8: cannot mix string and long in the results of a case expression");
+  EXPECT_EQ(compile_error("select case when qty then 1 end from Ev"), "r.epl:1:18: a 'when' condition must be a boolean expression, not long");
+  EXPECT_EQ(compile_error("select qty like 'a%' from Ev"), "r.epl:1:8: 'like' needs a string, not long");
+  EXPECT_EQ(compile_error("select sym regexp '(' from Ev"), "r.epl:1:19: invalid regular expression: " +
+                                                                 std::string(std::regex_error(std::regex_constants::error_paren).what()));
+  EXPECT_EQ(compile_error("select qty || 'x' from Ev"),
+            "r.epl:1:8: implicit conversion from datatype 'Long' to string is not allowed ('||')");
+  EXPECT_EQ(compile_error("select sym in (1, 2) from Ev"), "r.epl:1:16: cannot compare string with long");
+  EXPECT_EQ(compile_error("select Math.round(qty) from Ev"),
+            "r.epl:1:8: Math.round of a whole number is not supported (Java would round it as a float)");
+  EXPECT_EQ(compile_error("select cast(ok, long) from Ev"), "r.epl:1:8: cannot cast boolean to long");
+  EXPECT_EQ(compile_error("select prev(1, qty) from Ev#time_batch(1 sec)"),
+            "r.epl:1:8: prev() is only supported on a #length or #time window (Esper evaluates it over a batch at its end)");
+  EXPECT_EQ(compile_error("select irstream prev(1, qty) from Ev#length(2)"),
+            "r.epl:1:17: prev() with select irstream/rstream is not supported (Esper evaluates it again when the event leaves)");
+  EXPECT_EQ(compile_error("select prev(1, prior(1, qty)) from Ev#length(3)"), "r.epl:1:8: prev() cannot be nested");
+  EXPECT_EQ(compile_error("select prior(1, sum(qty)) from Ev"), "r.epl:1:17: aggregate functions are not allowed in the prior() argument");
+  EXPECT_EQ(compile_error("select prior(1, qty * 2) from Ev"), "r.epl:1:21: prior() needs a property of the stream (as Esper), e.g. prior(1, price)");
+  EXPECT_EQ(compile_error("select sym like 'a' escape 'ab' from Ev"), "r.epl:1:28: the escape of 'like' must be a one-character string literal");
+}
+
+TEST(CepCompiler, ContextErrorsArePositioned) {
+  EXPECT_EQ(compile_error("context ByCar select count(*) from Ev"), "r.epl:1:9: unknown context 'ByCar' (declare it with 'create context')");
+  EXPECT_EQ(compile_error("create context ByCar partition by sym from Ev; context ByCar select context.key2 from Ev"),
+            "r.epl:1:69: context 'ByCar' has no property 'key2' (it has: name, id, key1)");
+  EXPECT_EQ(compile_error("select context.id from Ev"),
+            "r.epl:1:8: 'context.id' outside a context: the statement needs 'context NAME' before 'select'");
+  EXPECT_EQ(compile_error("create context ByCar partition by nope from Ev; context ByCar select count(*) from Ev"),
+            "r.epl:1:35: unknown property or variable 'nope' (stream 'Ev' has: ts, sym, price, qty, ok)");
+  EXPECT_EQ(compile_error("create context H coalesce by consistent_hash_crc32(qty) from Ev granularity 4; "
+                          "context H select count(*) from Ev"),
+            "r.epl:1:52: consistent_hash_crc32 needs a string, not long (use hash_code)");
+  EXPECT_EQ(compile_error("create context C group by qty as big from Ev; context C select count(*) from Ev"),
+            "r.epl:1:27: a context category needs a boolean condition, not long");
+  EXPECT_EQ(compile_error("create context ByCar partition by sym from Ev; insert into S select sym from Ev; "
+                          "context ByCar select count(*) from S"),
+            "r.epl:1:117: context 'ByCar' does not partition stream 'S': add it to the 'create context' or read one of its streams");
+}
+
+// A flat chain of binary operators is parsed by a loop but makes a tree as
+// tall as the chain, which the compiler walks recursively: some 30 000 terms
+// overflowed the stack in Compiler::bind. Refused at parse time, with a
+// position, like any bad rule; a long but reasonable chain still runs.
+std::string chain(const std::string& term, const std::string& op, int n) {
+  std::string s = term;
+  for (int i = 1; i < n; ++i) s += op + term;
+  return s;
+}
+
+TEST(CepParser, AVeryLongOperatorChainIsRefusedNotAStackOverflow) {
+  const std::string refused = "expression too long: more than 1000 operators in a chain or nested";
+  for (const auto& [term, op] : std::vector<std::pair<std::string, std::string>>{
+           {"ok", " and "}, {"ok", " or "}, {"qty", "+"}, {"qty", "*"}, {"price", " - "}, {"qty", " % "}}) {
+    std::string err = compile_error("select * from Ev where " + chain(term, op, 30000) + " is not null");
+    EXPECT_NE(err.find(refused), std::string::npos) << op << ": " << err;
+    EXPECT_EQ(err.rfind("r.epl:1:", 0), 0u) << err;
+  }
+  // Unary operators and aggregates count too.
+  EXPECT_NE(parse_error("select " + chain("-1*qty", "*", 20000) + " from Ev").find(refused), std::string::npos);
+  EXPECT_NE(parse_error("select " + chain("sum(qty)", "+", 30000) + " from Ev").find(refused), std::string::npos);
+
+  // 900 terms compile and evaluate.
+  Engine e(parse_module("select " + chain("qty", "+", 900) + " as s from Ev where " + chain("ok", " and ", 900) + ";", "r.epl"),
+           {kEv}, {});
+  std::vector<std::string> got;
+  e.set_listener([&](const Delivery& d) { got.push_back(format_value(d.inew.row(0)[0])); });
+  std::vector<Value> row{Value::of_long(0), Value::of_string("A"), Value::of_double(1), Value::of_long(2), Value::of_bool(true)};
+  e.send_at(0, row.data(), 0);
+  EXPECT_EQ(got, (std::vector<std::string>{"1800"}));
 }
 
 // #time_batch(period [, reference point] [, 'flags']), as Esper 8.9 reads it.
@@ -403,6 +511,14 @@ TEST(CepRuleSet, ATextRuleIsReplacedKeepingItsWindow) {
   EXPECT_FALSE(r.set->replace(0, TextRules::text("3", "select sum(x) as s from Ev#time_batch(10 sec, 0L) havin 1;"), 11000, report));
   EXPECT_EQ(report.errors, (std::vector<std::string>{"r@3:1:57: expected ';' or the end of the file, found the number 1"}));
   EXPECT_EQ(r.set->file(0).version, "2");
+  // Nor does one that would have overflowed the compiler's stack.
+  std::string tall = "select * from Ev where x";
+  for (int i = 0; i < 30000; ++i) tall += " + x";
+  EXPECT_FALSE(r.set->replace(0, TextRules::text("4", tall + " > 0;"), 11000, report));
+  ASSERT_EQ(report.errors.size(), 2u);
+  EXPECT_NE(report.errors[1].find("r@4:1:"), std::string::npos) << report.errors[1];
+  EXPECT_NE(report.errors[1].find("expression too long"), std::string::npos) << report.errors[1];
+  EXPECT_EQ(r.set->file(0).version, "2");
   // reload_all leaves rules given as text alone.
   EXPECT_TRUE(r.set->reload_all(12000).reloaded.empty());
 }
@@ -421,6 +537,58 @@ TEST(CepRuleSet, ASnapshotOfATextRuleRestoresItsVersion) {
   EXPECT_EQ(b.set->file(0).text, "select sum(x) as s from Ev#time_batch(10 sec, 0L);");
   b.send(10000, 5);
   EXPECT_EQ(b.rows, (std::vector<std::string>{"10000:3"}));
+}
+
+// Context partitions are part of the saved state: a snapshot taken mid-batch
+// and restored elsewhere ends every partition's batch as the running engine.
+TEST(CepRuleSet, ContextPartitionsSurviveSnapshotAndReload) {
+  const std::string rule =
+      "create context ByX partition by x from Ev;\n"
+      "context ByX select count(*) * 100 + x as v from Ev#time_batch(10 sec, 0L);";
+  auto feed_first = [](TextRules& r) {
+    r.send(1000, 1);
+    r.send(2000, 2);
+    r.send(3000, 1);
+  };
+  auto feed_rest = [](TextRules& r) {
+    r.send(4000, 3);
+    r.send(12000, 2);
+    r.send(25000, 1);
+  };
+  TextRules straight(rule);
+  feed_first(straight);
+  feed_rest(straight);
+  // 10 s: x=1 twice, x=2 once, x=3 once; 20 s: x=2 once, the others empty.
+  EXPECT_EQ(straight.rows, (std::vector<std::string>{"10000:201", "10000:102", "10000:103", "20000:1", "20000:102", "20000:3"}));
+
+  TextRules a(rule);
+  feed_first(a);
+  std::string state = a.set->snapshot();
+  TextRules b(rule, "2");
+  EXPECT_TRUE(b.set->restore(state, 3500).empty());
+  EXPECT_EQ(b.set->file(0).engine->partition_count(0), 2u);
+  feed_rest(b);
+  EXPECT_EQ(b.rows, straight.rows);
+
+  // A reload with the same context and window keeps every partition's events.
+  TextRules c(rule);
+  feed_first(c);
+  RuleSet::ReloadReport report;
+  ASSERT_TRUE(c.set->replace(0, TextRules::text("2", "create context ByX partition by x from Ev;\n"
+                                                      "context ByX select count(*) * 1000 + x as v from Ev#time_batch(10 sec, 0L);"),
+                             3500, report));
+  EXPECT_TRUE(report.notes.empty()) << report.notes.front();
+  c.send(4000, 3);
+  c.send(12000, 2);
+  EXPECT_EQ(c.rows, (std::vector<std::string>{"10000:2001", "10000:1002", "10000:1003"}));
+
+  // Another context definition: the partitions start over.
+  ASSERT_TRUE(c.set->replace(0, TextRules::text("3", "create context ByX partition by x from Ev(x > 1);\n"
+                                                      "context ByX select count(*) * 1000 + x as v from Ev#time_batch(10 sec, 0L);"),
+                             13000, report));
+  ASSERT_EQ(report.notes.size(), 1u);
+  EXPECT_NE(report.notes[0].find("starts with an empty window"), std::string::npos) << report.notes[0];
+  EXPECT_EQ(c.set->file(0).engine->partition_count(0), 0u);
 }
 
 }  // namespace

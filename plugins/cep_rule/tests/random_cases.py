@@ -4,19 +4,34 @@
     random_cases.py SEED COUNT OUT_DIR
 Statements mix every construct cep_rule supports: plain/aggregate/grouped
 selects, both window spellings, time_batch reference points and flags, where,
-having, irstream, stream filters and every output rate limiting form. See random_vs_esper.sh."""
+having, irstream, stream filters, every output rate limiting form, Java's int and
+float literals, single-row functions (case, in, between, like, regexp, coalesce,
+casts, Math, String methods), distinct aggregates, alias-qualified properties and
+keyed/hash/category contexts. See random_vs_esper.sh."""
 import random, os, sys, shutil
 seed = int(sys.argv[1]); n = int(sys.argv[2]); out = sys.argv[3]
 random.seed(seed)
 shutil.rmtree(out, ignore_errors=True); os.makedirs(out)
-plain = ["sym", "price", "qty", "ts", "price*2 as p2", "qty+1 as q1", "ok"]
-aggs = ["count(*) as c", "sum(qty) as sq", "avg(price) as ap", "min(price) as mn", "max(qty) as mx", "count(price) as cp", "sum(price) as sp", "max(sym) as ms"]
+plain = ["sym", "price", "qty", "ts", "price*2 as p2", "qty+1 as q1", "ok", "e.sym as esym", "2147483647 + qty as big",
+         "case when qty > 5 then 'hi' when qty > 2 then 'mid' else 'lo' end as cw", "case sym when 'IBM' then 1 else 2.5 end as cs",
+         "qty in (1, 3, 5) as qin", "price between 20 and 10 as pb", "sym like '%M%' as lk", "sym regexp '[IM].*' as rx",
+         "coalesce(price, qty, 0) as co", "cast(price, long) as cl", "cast(qty, string) as cst", "Math.abs(qty - 5) as ab",
+         "Math.round(price) as rd", "sym.toLowerCase() as lo", "sym.substring(1) as sb", "max(qty, 4) as mq", "0.1f * 3 as fl",
+         "sym || '-' || sym as cc", "65536 * 65536 as wrap", "prior(1, qty) as pq", "prior(2, sym) as ps"]
+aggs = ["count(*) as c", "sum(qty) as sq", "avg(price) as ap", "min(price) as mn", "max(qty) as mx", "count(price) as cp", "sum(price) as sp", "max(sym) as ms",
+        "count(distinct sym) as ds", "sum(distinct qty) as dq", "avg(qty) as aq", "sum(case when ok then 1 else 0 end) as nok",
+        "coalesce(sum(qty), 0) as csq"]
 wins = lambda: random.choice(["", "#length(%d)" % random.randint(1,5), "#length_batch(%d)" % random.randint(1,4),
         "#time(%d sec)" % random.randint(1,20), "#time(%d msec)" % random.choice([500,1500,2500]), "#time_batch(%d sec)" % random.randint(1,15),
         ".win:time_batch(%d msec)" % random.choice([1500, 4000]), ".win:length(%d)" % random.randint(1,4),
         "#time_batch(%d sec, %dL)" % (random.randint(1,15), random.choice([0, 2500, 7000, 100000])),
         "#time_batch(%d sec, 0L, 'FORCE_UPDATE')" % random.randint(2,15), "#time_batch(%d sec, 'START_EAGER')" % random.randint(2,15)])
-wheres = ["price > 10", "qty < 5", "ok", "not ok", "sym != 'IBM'", "price is not null", "qty >= 3 and price < 20", "sym = 'MSFT' or qty > 6"]
+wheres = ["price > 10", "qty < 5", "ok", "not ok", "sym != 'IBM'", "price is not null", "qty >= 3 and price < 20", "sym = 'MSFT' or qty > 6",
+          "sym in ('IBM', 'ORCL')", "qty not between 3 and 6", "sym like 'M%'", "e.price > 12", "coalesce(qty, 0) > 4"]
+contexts = ["create context C partition by sym from Ev", "create context C partition by sym from Ev(qty > 2)",
+            "create context C coalesce by consistent_hash_crc32(sym) from Ev granularity 2",
+            "create context C coalesce by hash_code(sym) from Ev granularity 3 preallocate",
+            "create context C group by qty < 5 as low, group by qty >= 3 as high from Ev"]
 havings_agg = ["count(*) > 1", "sum(qty) > 5", "avg(price) > 10", "max(qty) >= 7", "count(*) >= 2 and avg(price) < 15"]
 havings_plain = ["qty > 3", "price < 12"]
 outputs = ["output every 2 events", "output every 5 seconds", "output first every 3 events", "output first every 7 seconds",
@@ -31,7 +46,9 @@ for i in range(n):
     if group and shape == "agg" and random.random() < 0.7: cols = ["sym"] + cols
     sel = "irstream " if random.random() < 0.2 else ""
     flt = "(%s)" % random.choice(["ok", "qty > 2", "price < 15"]) if random.random() < 0.1 else ""
-    st = "select %s%s from Ev%s%s" % (sel, ", ".join(dict.fromkeys(cols)), flt, wins())
+    ctx = random.choice(contexts) if random.random() < 0.2 else ""
+    st = "select %s%s from Ev%s%s as e" % (sel, ", ".join(dict.fromkeys(cols)), flt, wins())
+    if ctx: st = ctx + ";\ncontext C " + st
     if random.random() < 0.3: st += " where " + random.choice(wheres)
     if group: st += " group by sym"
     if random.random() < 0.3: st += " having " + random.choice(havings_agg if shape != "plain" else havings_plain)

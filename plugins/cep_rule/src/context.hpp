@@ -1,0 +1,99 @@
+// The partitions of one `create context`: which partitions an event belongs
+// to, created as Esper creates them. The engine keeps one instance of every
+// statement in the context per partition (engine.cpp); this class only knows
+// the partitions and their properties (context.name, .id, .label, .keyN).
+//
+//   keyed      partition by car from Ev: a partition per distinct key, created
+//              by the first event with that key (it is also that partition's
+//              first event); ids in creation order
+//   hash       coalesce by consistent_hash_crc32(car) from Ev granularity N:
+//              a partition per bucket (Esper's hash: CRC32 of the string's
+//              bytes mod N, or Java's hashCode mod N), created by its first
+//              event, or all N at the start with `preallocate` (id = bucket)
+//   category   group by speed > 90 as fast, ...: one partition per label from
+//              the start; an event enters every partition whose condition holds
+#pragma once
+
+#include "ast.hpp"
+#include "compile.hpp"
+#include "serialize.hpp"
+
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace weir::cep {
+
+class ContextRuntime {
+ public:
+  // streams: the engine's streams so far (name and type by id).
+  ContextRuntime(const ContextDecl& decl, const std::vector<std::pair<std::string, const EventType*>>& streams,
+                 const Variables& vars, const std::string& file);
+
+  const std::string& name() const { return name_; }
+  const std::string& text() const { return text_; }
+  // What a statement reading `stream` may use of the context; EplError at
+  // `pos` when the context does not partition that stream.
+  ContextShape shape_for(const std::string& stream, Pos pos) const;
+
+  // Called with each partition when it is created.
+  void set_on_create(std::function<void(size_t)> fn) { on_create_ = std::move(fn); }
+  // The partitions that exist from the start (categories, preallocated buckets).
+  void create_initial();
+  // The partitions an event of stream `stream_id` belongs to (created when
+  // missing), in partition order.
+  void route(int stream_id, const Value* row, std::vector<size_t>& out);
+
+  size_t size() const { return parts_.size(); }
+  // Input fields of `stream` the routing reads.
+  std::vector<int> fields(const std::string& stream) const;
+  // A partition's properties, by CtxSlot.
+  const std::vector<Value>& values(size_t partition) const { return parts_[partition]; }
+
+  // The partitions (their properties, in order), for snapshots; load()
+  // recreates them (on_create for each).
+  void save(Writer& w) const;
+  void load(Reader& r);
+  // Takes the partitions of a context with the same text (hot reload).
+  void copy_partitions(const ContextRuntime& old);
+
+ private:
+  struct Router {
+    int stream = -1;
+    Plan plan;                 // stream_filter = the item's filter; columns = keys / hashed expression / conditions
+    HashFn fn = HashFn::Crc32;
+    std::vector<Value> slots;  // the event's slots in the plan's layout (scratch)
+  };
+  struct KeyHash {
+    size_t operator()(const std::vector<Value>& k) const;
+  };
+  struct KeyEq {
+    bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const;
+  };
+
+  size_t add(std::vector<Value> key);
+  int64_t bucket(const Router& r, const Value& v) const;
+
+  std::string name_, text_;
+  ContextKind kind_;
+  int64_t granularity_;
+  bool preallocate_;
+  std::vector<std::string> labels_;   // categories
+  std::vector<std::string> streams_;  // per item
+  std::string file_;
+  std::vector<Router> routers_;
+  std::vector<std::vector<Value>> parts_;
+  std::unordered_map<std::vector<Value>, size_t, KeyHash, KeyEq> index_;  // key -> partition
+  std::function<void(size_t)> on_create_;
+  std::vector<Value> key_;  // scratch
+};
+
+// Esper's consistent_hash_crc32 and hash_code of a value, mod granularity
+// (non-negative, as Esper's ContextControllerHashedGetter*).
+int64_t crc32_bucket(std::string_view s, int64_t granularity);
+int64_t java_hash_bucket(const Value& v, Narrow narrow, int64_t granularity);
+
+}  // namespace weir::cep
