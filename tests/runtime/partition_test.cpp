@@ -209,13 +209,13 @@ namespace {
 // end of the input, which ends every open batch.)
 TEST(Watermarks, AFilterThatDropsRecordsStillMovesTheClockDownstream) {
   TempDir dir;
-  std::string rule = dir.write("count.epl", "select count(*) as n from In#time_batch(10 sec, 0L)\n");
+  std::string rule = dir.write("count.epl", "select count(*) as n from Ticks#time_batch(10 sec, 0L)\n");
   std::string file = dir.write(
       "w.toml", "[nodes.src]\nplugin = \"test_source\"\ncount = 200\npartitions = 2\nbatch_size = 10\n"
                 "event_times = true\n"
                 "[nodes.filter]\nplugin = \"test_drop\"\ninputs = [\"src\"]\n"
                 "[nodes.rule]\nplugin = \"cep_rule\"\ninputs = [\"filter\"]\nrules = [\"" + rule + "\"]\n"
-                "time_field = \"_time\"\nstream = \"In\"\n"
+                "time_field = \"_time\"\nstream = \"Ticks\"\n"
                 "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"rule.count\"]\npath = \"" +
                 dir.file("out.jsonl") + "\"\n");
   auto r = run_weir("run --no-progress " + file, kEnv);
