@@ -44,6 +44,25 @@ inline CounterOutput read_counter_output(const std::string& path, int64_t partit
 
 // Runs FILE (output in DIR/out.jsonl) in the background and SIGKILLs it once
 // the sink has written LINES lines (or after 10 s).
+// test_source -> test_partition_counter -> file_sink (out.jsonl), shaped by S.
+struct CountingShape {
+  int64_t count = 30000, rate = 0, partitions = 3, revoke_at = 0;
+  std::string state;  // "" = the plugin's default (per partition)
+  bool checkpoint = true;
+  int tasks = 1;  // the counter's parallelism
+};
+
+inline std::string counting_pipeline(const TempDir& dir, const CountingShape& s) {
+  return "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(s.count) +
+         "\nrate = " + std::to_string(s.rate) + "\npartitions = " + std::to_string(s.partitions) +
+         "\nrevoke_at = " + std::to_string(s.revoke_at) + "\nresume = true\ncommit_log = \"" + dir.file("commits") +
+         "\"\n[nodes.count]\nplugin = \"test_partition_counter\"\ninputs = [\"src\"]\n" +
+         (s.state.empty() ? "" : "state = \"" + s.state + "\"\n") +
+         (s.tasks == 1 ? "" : "parallelism = " + std::to_string(s.tasks) + "\n") +
+         (s.checkpoint ? "checkpoint = \"" + dir.file("state") + "\"\ncheckpoint_interval_ms = 100\n" : "") +
+         "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" + dir.file("out.jsonl") + "\"\n";
+}
+
 inline void run_and_kill(const TempDir& dir, const std::string& file, size_t lines, int64_t partitions = 1) {
   std::string cmd = kTestPluginEnv + " " + WEIR_BINARY + " run --no-progress " + file + " 2>>" + dir.file("err") +
                     " & echo $! >" + dir.file("pid");

@@ -14,21 +14,15 @@ namespace {
 
 const std::string& kEnv = kTestPluginEnv;
 
-struct Shape {
-  int64_t count = 30000, rate = 0, partitions = 4, revoke_at = 0;
-  int tasks = 3;
+// Four partitions over three tasks: task 0 holds two of them.
+struct Shape : CountingShape {
+  Shape() {
+    partitions = 4;
+    tasks = 3;
+  }
 };
 
-std::string counting_pipeline(const TempDir& dir, const Shape& s) {
-  return "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(s.count) +
-         "\nrate = " + std::to_string(s.rate) + "\npartitions = " + std::to_string(s.partitions) +
-         "\nrevoke_at = " + std::to_string(s.revoke_at) + "\nresume = true\ncommit_log = \"" + dir.file("commits") +
-         "\"\n[nodes.count]\nplugin = \"test_partition_counter\"\ninputs = [\"src\"]\nparallelism = " +
-         std::to_string(s.tasks) + "\ncheckpoint = \"" + dir.file("state") +
-         "\"\ncheckpoint_interval_ms = 100\n"
-         "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" +
-         dir.file("out.jsonl") + "\"\n";
-}
+std::string counting_pipeline(const TempDir& dir, const Shape& s) { return weir::testing::counting_pipeline(dir, s); }
 
 // The task that logged LINE about PARTITION must be the one owning it.
 void expect_logged_by_owner(const std::string& err, const std::string& line, int partition, int tasks) {

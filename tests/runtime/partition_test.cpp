@@ -19,22 +19,8 @@ namespace {
 
 const std::string& kEnv = kTestPluginEnv;
 
-struct Shape {
-  int64_t count = 30000, rate = 0, partitions = 3, revoke_at = 0;
-  std::string state;  // "" = the plugin's default (per partition)
-  bool checkpoint = true;
-};
-
-std::string pipeline(const TempDir& dir, const Shape& s) {
-  return "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(s.count) +
-         "\nrate = " + std::to_string(s.rate) + "\npartitions = " + std::to_string(s.partitions) +
-         "\nrevoke_at = " + std::to_string(s.revoke_at) + "\nresume = true\ncommit_log = \"" + dir.file("commits") +
-         "\"\n[nodes.count]\nplugin = \"test_partition_counter\"\ninputs = [\"src\"]\n" +
-         (s.state.empty() ? "" : "state = \"" + s.state + "\"\n") +
-         (s.checkpoint ? "checkpoint = \"" + dir.file("state") + "\"\ncheckpoint_interval_ms = 100\n" : "") +
-         "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"count.out\"]\npath = \"" + dir.file("out.jsonl") + "\"\n";
-}
-
+using Shape = CountingShape;
+std::string pipeline(const TempDir& dir, const Shape& s) { return counting_pipeline(dir, s); }
 
 TEST(PerPartition, EachPartitionKeepsItsOwnStateAcrossAKillAndARestart) {
   TempDir dir;
