@@ -228,8 +228,15 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
   if (config->plugin_path != running.plugin_path)
     return {false, "not applied: pipeline.plugin_path changed (needs a restart)"};
   // Nodes whose plugin or parameters changed are swapped to a fresh instance.
-  std::string report;
-  int changed = 0;
+  // All or nothing: every change is checked and loaded first; then the nodes
+  // are swapped one by one, and if one refuses, those already swapped are
+  // swapped back to what they ran.
+  struct Change {
+    std::string node;
+    std::shared_ptr<PluginLibrary> lib;
+    std::shared_ptr<ParamValues> params;
+  };
+  std::vector<Change> changes;
   std::vector<std::string> search = config->plugin_path;
   for (auto& dir : default_plugin_path()) search.push_back(dir);
   PluginRegistry registry(search);
@@ -247,35 +254,62 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
       return s;
     };
     if (text(old) == text(fresh)) continue;
-    ++changed;
     if (fresh->plugin != old->plugin && !may_load)
       return {false, "not applied: node '" + name + "' would load plugin '" + fresh->plugin +
-                         "', code run in the host: that needs the admin token or --allow-swap-without-token" + report,
+                         "', code run in the host: that needs the admin token or --allow-swap-without-token",
               0, 403};
     std::string found = registry.path_of(fresh->plugin), real;
-    if (found.empty()) return {false, "not applied: unknown plugin '" + fresh->plugin + "'" + report};
+    if (found.empty()) return {false, "not applied: unknown plugin '" + fresh->plugin + "'"};
     if (std::string why = check_plugin_file(found, options_.plugin_dirs, real); !why.empty())
-      return {false, "not applied: " + why + report, 0, 403};
+      return {false, "not applied: " + why, 0, 403};
     std::shared_ptr<PluginLibrary> lib;
     try {
       lib = PluginLibrary::load(real);
     } catch (const std::exception& e) {
-      return {false, "not applied: " + std::string(e.what()) + report};
+      return {false, "not applied: " + std::string(e.what())};
     }
     Node* n = engine_.find(name);
-    if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
-      return {false, "not applied: node '" + name + "': " + why + report};
+    {
+      std::lock_guard lock(n->swap_mu);
+      if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
+        return {false, "not applied: node '" + name + "': " + why};
+    }
     auto params = std::make_shared<ParamValues>();
     if (std::string why = convert(*fresh, lib->descriptor(), *params); !why.empty())
-      return {false, "not applied: node '" + name + "': " + why + report};
-    // Same library, new parameters: a fresh instance of the same code.
-    std::string err = engine_.on_node_thread(name, [lib, params](Node& nn) { return swap_on_thread(nn, lib, params); });
-    if (!err.empty()) return {false, "node '" + name + "' not changed: " + err + report};
-    report += "\nnode '" + name + "' updated";
+      return {false, "not applied: node '" + name + "': " + why};
+    changes.push_back({name, std::move(lib), std::move(params)});
+  }
+  std::vector<Change> undo;  // what the swapped nodes ran before, newest last
+  std::string report;
+  for (const Change& c : changes) {
+    Node* n = engine_.find(c.node);
+    Change before{c.node, nullptr, std::make_shared<ParamValues>()};
+    {
+      std::lock_guard lock(n->swap_mu);
+      before.lib = n->library;
+    }
+    // The running parameters, as the running file gives them (they converted before).
+    convert(*old_nodes[c.node], before.lib->descriptor(), *before.params);
+    auto lib = c.lib;
+    auto params = c.params;
+    std::string err = engine_.on_node_thread(c.node, [lib, params](Node& nn) { return swap_on_thread(nn, lib, params); });
+    if (!err.empty()) {
+      std::string back;
+      for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+        auto old_lib = it->lib;
+        auto old_params = it->params;
+        std::string again = engine_.on_node_thread(
+            it->node, [old_lib, old_params](Node& nn) { return swap_on_thread(nn, old_lib, old_params); });
+        back += "\nnode '" + it->node + "' " + (again.empty() ? "back to what it ran" : "could not go back: " + again);
+      }
+      return {false, "not applied: node '" + c.node + "' refused the change: " + err + back};
+    }
+    undo.push_back(std::move(before));
+    report += "\nnode '" + c.node + "' updated";
   }
   // Keep the new file's values alive: the running config points into it.
   engine_.adopt_config(std::move(*config));
-  if (changed == 0) return {true, "no changes"};
+  if (changes.empty()) return {true, "no changes"};
   return {true, "applied" + report};
 }
 

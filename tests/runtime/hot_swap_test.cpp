@@ -358,6 +358,32 @@ TEST(HotSwap, ApplyChangesParametersAndRefusesStructuralChanges) {
   EXPECT_GT(count_lines(read_file(dir.file("b"))), 0u) << "records go to the new path after apply";
 }
 
+TEST(HotSwap, ApplyIsAllOrNothing) {
+  // Two nodes change; the second's new plugin cannot open. The first, already
+  // swapped, goes back to what it ran, and the answer says "not applied".
+  TempDir dir;
+  auto text = [&](const std::string& a, const std::string& b) {
+    return "[nodes.src]\nplugin = \"test_source\"\ncount = 0\nrate = 100\n[nodes.a]\nplugin = \"" + a +
+           "\"\ninputs = [\"src\"]\n[nodes.b]\nplugin = \"" + b + "\"\ninputs = [\"a\"]\n"
+           "[nodes.sink]\nplugin = \"test_sink\"\npath = \"" + dir.file("out") + "\"\ninputs = [\"b\"]\n";
+  };
+  std::string file = dir.write("p.toml", text("test_pass", "test_pass"));
+  BackgroundWeir weir(dir, file + " --allow-swap-without-token --plugin-dir " + kPlugins, kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  RunResult r = weir.ctl("apply " + dir.write("q.toml", text("test_pass_v2", "test_pass_open_fails")));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("not applied: node 'b' refused the change"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("node 'a' back to what it ran"), std::string::npos) << r.err;
+  RunResult status = weir.ctl("status");
+  EXPECT_NE(status.out.find("\"name\":\"a\",\"plugin\":\"test_pass\",\"version\":\"1.0.0\""), std::string::npos)
+      << "node a still runs the new version: " << status.out;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
+  auto seqs = numbers(read_file(dir.file("out")));
+  expect_exactly_once(seqs, static_cast<int64_t>(seqs.size()));
+}
+
 TEST(HotSwap, ControlNeedsTheTokenWhenOneIsSet) {
   TempDir dir;
   std::string file = dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\nrate = 10\n[nodes.sink]\nplugin = \"null_sink\"\ninputs = [\"gen\"]\n");
