@@ -278,9 +278,12 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
   if (auto* p = root["pipeline"].as_table()) {
     for (auto&& [key, value] : *p) {
       std::string k(key.str());
-      if (k != "plugin_path" && k != "queue_batches" && k != "batch_size" && k != "name" && k != "description")
+      if (k == "batch_size")  // it was parsed, documented and read by nothing
+        diags.add(position_of(file, value), "pipeline.batch_size is not a setting (it never did anything): batch sizes "
+                                            "are parameters of the sources, e.g. [nodes.kafka] batch_size; remove it");
+      else if (k != "plugin_path" && k != "queue_batches" && k != "name" && k != "description")
         diags.add(position_of(file, value), "unknown key 'pipeline." + k + "'" +
-                                                did_you_mean(k, {"plugin_path", "queue_batches", "batch_size", "name", "description"}));
+                                                did_you_mean(k, {"plugin_path", "queue_batches", "name", "description"}));
     }
     if (const toml::node* pp = p->get("plugin_path")) {
       if (auto* arr = pp->as_array()) {
@@ -297,7 +300,6 @@ std::optional<PipelineConfig> load_pipeline(const std::string& file, const std::
       }
     }
     cfg.queue_batches = read_count(file, *p, "queue_batches", cfg.queue_batches, diags);
-    cfg.batch_size = read_count(file, *p, "batch_size", cfg.batch_size, diags);
   }
 
   auto* nodes = root["nodes"].as_table();

@@ -61,7 +61,6 @@ struct PipelineConfig {
   std::string dir;  // relative paths in the file resolve against this
   std::vector<std::string> plugin_path;
   uint32_t queue_batches = 64;
-  uint32_t batch_size = 1024;
   std::vector<NodeConfig> nodes;
   std::shared_ptr<toml::table> root;  // owns the nodes' parameter values
 };

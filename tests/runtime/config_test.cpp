@@ -41,6 +41,16 @@ TEST(PipelineConfig, UnsetVariableWithoutDefaultIsAnErrorAtItsPosition) {
   EXPECT_EQ(diags.items()[0].str(), file + ":3:8: environment variable 'WEIR_TEST_MISSING' is not set (use ${WEIR_TEST_MISSING:-default})");
 }
 
+TEST(PipelineConfig, BatchSizeOfThePipelineIsRefusedWithWhereItBelongs) {
+  // It was parsed and documented, and nothing read it: a setting that does nothing is refused.
+  testing::TempDir dir;
+  std::string file = dir.write("p.toml", "[pipeline]\nbatch_size = 512\n[nodes.a]\nplugin = \"x\"\n");
+  Diagnostics diags;
+  load_pipeline(file, {}, diags);
+  ASSERT_EQ(diags.items().size(), 1u);
+  EXPECT_EQ(diags.items()[0].str().rfind(file + ":2:14: pipeline.batch_size is not a setting", 0), 0u) << diags.items()[0].str();
+}
+
 TEST(PipelineConfig, OverridesReplaceParametersAsTomlOrText) {
   testing::TempDir dir;
   std::string file = dir.write("p.toml", "[nodes.a]\nplugin = \"x\"\ncount = 1\n");
