@@ -221,7 +221,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
       std::cout << markdown_tables(d);
       continue;
     }
-    const char* kind = d.kind == WEIR_SOURCE ? "source" : d.kind == WEIR_SINK ? "sink" : "operator";
+    const char* kind = kind_name(d.kind);
     std::cout << d.name << " " << d.version << " (" << kind << ") — " << d.description << "\n  file: " << lib->path()
               << "\n";
     for (uint32_t i = 0; i < d.input_count; ++i)

@@ -10,10 +10,6 @@
 
 namespace weir {
 
-static const char* kind_label(uint32_t kind) {
-  return kind == WEIR_SOURCE ? "source" : kind == WEIR_SINK ? "sink" : "operator";
-}
-
 // A node running as several tasks has a series per task.
 static std::string task_label(const Node& n) {
   return n.tasks == 1 ? "" : ",task=\"" + std::to_string(n.task) + "\"";
@@ -167,7 +163,7 @@ std::string status_json(const Engine& engine) {
     node["version"] = n.plugin_version();
     node["swaps"] = n.swaps.load(std::memory_order_relaxed);
     node["paused"] = n.paused.load();
-    node["kind"] = kind_label(n.kind);
+    node["kind"] = kind_name(n.kind);
     node["records_in"] = n.counters.records_in.load();
     node["records_out"] = n.counters.records_out.load();
     node["records_error"] = n.counters.records_error.load();

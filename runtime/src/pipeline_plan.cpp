@@ -6,10 +6,6 @@
 
 namespace weir {
 
-static const char* kind_name(uint32_t kind) {
-  return kind == WEIR_SOURCE ? "source" : kind == WEIR_SINK ? "sink" : "operator";
-}
-
 // Converts a node's parameters; every problem is reported, none stops the others.
 static ParamValues convert_params(const NodeConfig& node, const weir_plugin& d, Diagnostics& diags) {
   ParamValues values;

@@ -145,4 +145,8 @@ std::vector<std::string> default_plugin_path() {
   return path;
 }
 
+const char* kind_name(uint32_t kind) {
+  return kind == WEIR_SOURCE ? "source" : kind == WEIR_SINK ? "sink" : "operator";
+}
+
 }  // namespace weir

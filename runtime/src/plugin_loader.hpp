@@ -64,4 +64,7 @@ std::string check_plugin_file(const std::string& path, const std::vector<std::st
 // the same inside a tree unpacked elsewhere), then that dir at the configured prefix.
 std::vector<std::string> default_plugin_path();
 
+// "source", "operator" or "sink": how messages, listings and /status name a weir_kind.
+const char* kind_name(uint32_t kind);
+
 }  // namespace weir
