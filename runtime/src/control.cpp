@@ -237,9 +237,7 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
     std::shared_ptr<ParamValues> params;
   };
   std::vector<Change> changes;
-  std::vector<std::string> search = config->plugin_path;
-  for (auto& dir : default_plugin_path()) search.push_back(dir);
-  PluginRegistry registry(search);
+  PluginRegistry registry(plugin_search_path(config->plugin_path));
   for (const auto& [name, fresh] : new_nodes) {
     const NodeConfig* old = old_nodes[name];
     auto text = [](const NodeConfig* c) {

@@ -199,8 +199,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
     std::cout << "usage: weir plugins [--path DIR]... [NAME]...\n\n" << desc;
     return kExitOk;
   }
-  for (auto& d : default_plugin_path()) dirs.push_back(d);
-  PluginRegistry registry(dirs);
+  PluginRegistry registry(plugin_search_path(dirs));
   if (names.empty()) names = registry.names();
   for (const auto& name : names) {
     std::shared_ptr<PluginLibrary> lib;

@@ -200,9 +200,7 @@ std::optional<PipelinePlan> load_and_plan(const std::string& file, const std::ve
                                           Diagnostics& diags, std::unique_ptr<PluginRegistry>& registry) {
   auto config = load_pipeline(file, overrides, diags);
   if (!config) return std::nullopt;
-  std::vector<std::string> path = config->plugin_path;
-  for (auto& dir : default_plugin_path()) path.push_back(dir);
-  registry = std::make_unique<PluginRegistry>(path);
+  registry = std::make_unique<PluginRegistry>(plugin_search_path(config->plugin_path));
   return plan_pipeline(std::move(*config), *registry, diags);
 }
 

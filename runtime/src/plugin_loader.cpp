@@ -145,6 +145,11 @@ std::vector<std::string> default_plugin_path() {
   return path;
 }
 
+std::vector<std::string> plugin_search_path(std::vector<std::string> first) {
+  for (auto& dir : default_plugin_path()) first.push_back(dir);
+  return first;
+}
+
 const char* kind_name(uint32_t kind) {
   return kind == WEIR_SOURCE ? "source" : kind == WEIR_SINK ? "sink" : "operator";
 }

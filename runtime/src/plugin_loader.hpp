@@ -63,6 +63,8 @@ std::string check_plugin_file(const std::string& path, const std::vector<std::st
 // the binary (../lib/weir/plugins: /usr/bin/weir -> /usr/lib/weir/plugins, and
 // the same inside a tree unpacked elsewhere), then that dir at the configured prefix.
 std::vector<std::string> default_plugin_path();
+// Where plugins are looked for: FIRST (a pipeline's plugin_path, `--path` dirs), then the defaults.
+std::vector<std::string> plugin_search_path(std::vector<std::string> first);
 
 // "source", "operator" or "sink": how messages, listings and /status name a weir_kind.
 const char* kind_name(uint32_t kind);
