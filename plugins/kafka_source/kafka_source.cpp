@@ -34,7 +34,7 @@
 // fetching, so stops refreshing its cache, once its own queue is full. The
 // source thread publishes the positions it owns (lag_view_, under lag_mu_);
 // the lag thread only reads them.
-#include "kafka_common.hpp"
+#include <kafka_common.hpp>
 
 #include <weir/sdk.hpp>
 
