@@ -45,12 +45,30 @@ function headers() {
 // The node's throughput for its sparkline: what a source emits, what the others take.
 function throughput(n, r) { return n.kind === "source" ? r.out : r.in; }
 
+// A node run as several tasks (`parallelism`) is listed once per task in
+// /status: draw it once, with its tasks' counters summed.
+const SUMMED = ["records_in", "records_out", "records_error", "wakeups", "records_late"];
+function merge_tasks(status) {
+  const byName = new Map();
+  for (const n of status.nodes) {
+    const seen = byName.get(n.name);
+    if (!seen) {
+      byName.set(n.name, { ...n });
+      continue;
+    }
+    for (const k of SUMMED) if (typeof n[k] === "number") seen[k] = (seen[k] || 0) + n[k];
+    seen.outputs = (seen.outputs || []).concat(n.outputs || []);
+    seen.finished = seen.finished && n.finished;
+  }
+  return { ...status, nodes: [...byName.values()] };
+}
+
 // ------------------------------------------------------------------ polling
 async function poll() {
   try {
     const res = await fetch("/status", { cache: "no-store" });
     if (!res.ok) throw new Error("HTTP " + res.status);
-    update(await res.json());
+    update(merge_tasks(await res.json()));
   } catch (e) {
     const badge = document.getElementById("state");
     badge.textContent = "unreachable";
