@@ -277,6 +277,11 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
       return {false, "not applied: node '" + name + "': " + why};
     changes.push_back({name, std::move(lib), std::move(params)});
   }
+  auto swap_to = [&](const Change& c) {
+    auto lib = c.lib;
+    auto params = c.params;
+    return engine_.on_node_thread(c.node, [lib, params](Node& nn) { return swap_on_thread(nn, lib, params); });
+  };
   std::vector<Change> undo;  // what the swapped nodes ran before, newest last
   std::string report;
   for (const Change& c : changes) {
@@ -288,21 +293,17 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
     }
     // The running parameters, as the running file gives them (they converted before).
     convert(*old_nodes[c.node], before.lib->descriptor(), *before.params);
-    auto lib = c.lib;
-    auto params = c.params;
-    std::string err = engine_.on_node_thread(c.node, [lib, params](Node& nn) { return swap_on_thread(nn, lib, params); });
-    if (!err.empty()) {
+    // A node of several tasks may refuse in a later task: its first ones go back too.
+    if (n->tasks > 1) undo.push_back(before);
+    if (std::string err = swap_to(c); !err.empty()) {
       std::string back;
       for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
-        auto old_lib = it->lib;
-        auto old_params = it->params;
-        std::string again = engine_.on_node_thread(
-            it->node, [old_lib, old_params](Node& nn) { return swap_on_thread(nn, old_lib, old_params); });
+        std::string again = swap_to(*it);
         back += "\nnode '" + it->node + "' " + (again.empty() ? "back to what it ran" : "could not go back: " + again);
       }
       return {false, "not applied: node '" + c.node + "' refused the change: " + err + back};
     }
-    undo.push_back(std::move(before));
+    if (n->tasks == 1) undo.push_back(std::move(before));
     report += "\nnode '" + c.node + "' updated";
   }
   // Keep the new file's values alive: the running config points into it.

@@ -1,7 +1,6 @@
 #include "engine.hpp"
 
 #include "host_api.hpp"
-#include "tap.hpp"
 #include "systemd.hpp"
 
 #include <weir/json.hpp>
@@ -372,8 +371,8 @@ static void commit_acked(Node& n) {
   if (done.empty() || !n.descriptor->vtable->commit) return;
   n.counters.commits.fetch_add(1, std::memory_order_relaxed);
   int st = n.descriptor->vtable->commit(n.instance, done.data(), static_cast<uint32_t>(done.size()));
-  if (st != WEIR_FAILED) n.watch.committed(done.data(), static_cast<uint32_t>(done.size()));
   if (st == WEIR_FAILED) n.engine->log(&n, WEIR_LOG_WARN, "commit failed; it is retried with the next acknowledgement");
+  else n.watch.committed(done.data(), static_cast<uint32_t>(done.size()));
 }
 
 // The node's entries are read at each call, never kept: a hot swap replaces

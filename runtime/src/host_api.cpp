@@ -3,7 +3,6 @@
 #include "host_api.hpp"
 
 #include "engine.hpp"
-#include "tap.hpp"
 
 #include <cmath>
 #include <cstring>
