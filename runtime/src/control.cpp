@@ -81,8 +81,13 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   const weir_plugin& d = lib->descriptor();
   const weir_plugin_vtable* vt = d.vtable;
   // Sinks: let writes in flight finish against the instance that started them.
-  for (int i = 0; i < 1000 && n.inflight.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (n.inflight.load() > 0) return "sink still has writes in flight; try again";
+  if (n.driver) {
+    for (int i = 0; i < 1000 && n.driver->pending() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (n.driver->pending() > 0) return "sink still has writes in flight; try again";
+    // Encoded by the instance about to go: the next one encodes them anew (a
+    // swap that fails leaves the old one to do it).
+    n.driver->forget_encodings();
+  }
 
   std::string state;
   const weir_plugin_vtable* old_vt = n.descriptor->vtable;
@@ -120,6 +125,7 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
     n.library = std::move(lib);  // the old library unloads when its last reference goes
     n.swapped_params = std::move(params);
   }
+  if (n.driver) n.driver->set_policy(DeliveryPolicy::of(d, *n.swapped_params));
   n.swaps.fetch_add(1, std::memory_order_relaxed);
   return "";
 }

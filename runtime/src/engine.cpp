@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include "host_api.hpp"
+#include "sink_target.hpp"
 #include "systemd.hpp"
 
 #include <weir/json.hpp>
@@ -109,6 +110,10 @@ std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
   for (size_t o = 0; o < n->outputs.size(); ++o)
     if (n->outputs[o].name == "late" && p.allowed_lateness_ms) n->late_port = static_cast<int32_t>(o);
   if (n->descriptor->kind == WEIR_SOURCE) n->tracker = std::make_unique<AckTracker>(&n->signal);
+  if (n->kind == WEIR_SINK) {
+    n->sink_target = std::make_unique<PluginSinkTarget>(*n);
+    n->driver = std::make_unique<SinkDriver>(*n->sink_target, DeliveryPolicy::of(*n->descriptor, p.params));
+  }
   n->per_partition = p.per_partition;
   if (n->kind == WEIR_OPERATOR && (n->descriptor->flags & WEIR_FLAG_STATEFUL)) {
     WatermarkOptions w;
@@ -543,117 +548,69 @@ void Engine::run_operator(Node& n) {
   if (n.checkpoint && !failed() && !hard_stopped()) final_checkpoint(n);
 }
 
-static int64_t backoff_ns(int attempt) { return std::min<int64_t>(10'000'000LL << std::min(attempt, 7), 1'000'000'000LL); }
-
+// Delivery is the driver's (sink_driver.hpp): this loop feeds it input, lets
+// it send and retry, and between its steps serves control and timers, so a
+// sink that keeps failing still answers pause, resume and swap at once.
 void Engine::run_sink(Node& n) {
+  SinkDriver& driver = *n.driver;
   size_t cursor = 0;
-  auto write = [&](HostBatch* b) {
-    // Retries until written: a sink that cannot write holds back the pipeline
-    // (backpressure) instead of dropping anything.
-    for (int attempt = 0; !hard_stopped() && !failed(); ++attempt) {
-      int64_t t0 = monotonic_ns();
-      n.current = b;
-      // Counted before the call: an async ack may arrive before write() returns.
-      n.inflight.fetch_add(1, std::memory_order_acq_rel);
-      int st = entries(n).write(n.instance, b);
-      if (st != WEIR_PENDING) n.inflight.fetch_sub(1, std::memory_order_acq_rel);
-      if (st == WEIR_RETRY) discard_errors(n);  // the whole batch is written again, rejects included
-      else flush_errors(n);                     // error records inherit the batch's acks
-      n.current = nullptr;
-      n.counters.batch_ns.record(static_cast<uint64_t>(monotonic_ns() - t0));
-      if (st == WEIR_OK) {
-        n.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
-        release(b);
-        return;
-      }
-      if (st == WEIR_PENDING) return;
-      if (!check(n, st, "write")) break;
-      if (attempt == 0 || attempt % 10 == 0)
-        log(&n, WEIR_LOG_WARN, "write failed (attempt " + std::to_string(attempt + 1) + "), retrying");
-      // Sleep the whole backoff: upstream pushes wake the node, but must not
-      // cut it short. Control requests are served meanwhile (a swap of the
-      // failing sink, a pause): the next attempt is the swapped-in instance's.
-      for (int64_t until = monotonic_ns() + backoff_ns(attempt), now; !abandoning() && (now = monotonic_ns()) < until;) {
-        run_commands(n);
-        wait_on(n, until - now, [&] { return abandoning() || n.has_command.load(); });
-      }
-      while (n.paused.load() && !abandoning()) {  // paused: no attempt until resumed
-        run_commands(n);
-        wait_on(n, 100'000'000, [&] { return abandoning() || n.has_command.load() || !n.paused.load(); });
-      }
-    }
-    abandon(b);  // not delivered: its group never completes, so the source does not commit it
+  auto step = [&] {
+    if (!driver.step(monotonic_ns(), !n.paused.load())) check(n, WEIR_FAILED, "write");
   };
-  // Batches whose async write failed are written again, after a backoff that
-  // grows while failures go on and resets after a success.
-  int async_failures = 0;
-  int64_t retry_at = 0;
-  uint64_t acks_seen = 0;
-  auto drain_retries = [&] {
-    std::vector<HostBatch*> again;
-    {
-      std::lock_guard lock(n.retry_mu);
-      if (uint64_t ok = n.acks_ok.load(); ok != acks_seen) {
-        acks_seen = ok;  // the sink wrote something since: not a persistent failure
-        async_failures = 0;
-      }
-      if (n.retry.empty()) return;
-      if (retry_at == 0) retry_at = monotonic_ns() + backoff_ns(async_failures++);
-      if (monotonic_ns() < retry_at) return;
-      again.swap(n.retry);
-    }
-    retry_at = 0;
-    for (HostBatch* b : again) write(b);
+  auto wait_ns = [&] {
+    int64_t due = driver.next_due();
+    int64_t wait = due == INT64_MAX ? 100'000'000 : std::max<int64_t>(due - monotonic_ns(), 0);
+    return timer_wait_ns(n, std::min<int64_t>(wait, 100'000'000));
   };
-  // Called with retry_mu held: is there a failed batch whose backoff is over?
-  auto retry_due = [&] { return !n.retry.empty() && (retry_at == 0 || monotonic_ns() >= retry_at); };
   while (!failed()) {
     run_commands(n);
-    drain_retries();
     run_timer(n);
-    if (n.paused.load()) {
-      if (inputs_done(n)) break;
-      wait_on(n, timer_wait_ns(n, 100'000'000), [&] { return n.has_command.load() || !n.paused.load(); });
-      continue;
-    }
-    if (n.inflight.load(std::memory_order_acquire) >= options_.max_inflight_batches) {
-      wait_on(n, timer_wait_ns(n, 100'000'000), [&] {
-        std::lock_guard lock(n.retry_mu);
-        return n.inflight.load() < options_.max_inflight_batches || retry_due();
-      });
-      continue;
-    }
-    if (HostBatch* b = next_input(n, cursor)) {
+    step();
+    bool paused = n.paused.load();
+    bool took = false;
+    while (!paused && !driver.full()) {
+      HostBatch* b = next_input(n, cursor);
+      if (!b) break;
+      took = true;
       if (b->control()) release(b);  // revoked partitions: a sink keeps no state of them
-      else write(b);
+      else driver.add(b, monotonic_ns());
+    }
+    if (took) continue;  // send what came before waiting
+    if (inputs_done(n)) {
+      driver.end_input();  // what is gathered goes without its linger
+      if (paused || driver.all_sent()) break;
+    }
+    wait_on(n, wait_ns(), [&] {
+      return n.has_command.load() || (!paused && !driver.full() && input_ready(n)) || driver.reported() ||
+             driver.next_due() <= monotonic_ns();
+    });
+  }
+  // The input ended (or the pipeline stops): what is gathered goes now, the
+  // plugin flushes, and what it sent asynchronously is waited for (and retried).
+  driver.end_input();
+  int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
+  bool flushed = false;
+  while (!failed() && !hard_stopped() && !driver.idle() && monotonic_ns() < deadline) {
+    run_commands(n);
+    run_timer(n);  // plugins that linger on their timer keep doing so while draining
+    step();
+    if (!flushed && driver.all_sent()) {
+      flushed = true;
+      if (entries(n).flush) check(n, entries(n).flush(n.instance), "flush");
       continue;
     }
-    if (inputs_done(n)) break;
-    wait_on(n, timer_wait_ns(n, 100'000'000), [&] {
-      std::lock_guard lock(n.retry_mu);
-      return input_ready(n) || retry_due() || n.has_command.load();
-    });
+    if (driver.idle()) break;
+    wait_on(n, wait_ns(), [&] { return n.has_command.load() || driver.reported() || driver.next_due() <= monotonic_ns(); });
   }
-  if (!failed() && entries(n).flush) check(n, entries(n).flush(n.instance), "flush");
-  // Async writes still in flight: wait for their outcome (and retry failures).
-  int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
-  while (!failed() && !hard_stopped() && monotonic_ns() < deadline) {
-    drain_retries();
-    run_timer(n);  // plugins that linger or retry on their timer keep doing so while draining
-    {
-      std::lock_guard lock(n.retry_mu);
-      if (n.inflight.load() == 0 && n.retry.empty()) break;
-    }
-    wait_on(n, 10'000'000, [&] {
-      std::lock_guard lock(n.retry_mu);
-      return n.inflight.load() == 0 && n.retry.empty();
-    });
-  }
+  if (!flushed && !failed() && entries(n).flush) check(n, entries(n).flush(n.instance), "flush");
   close_outputs(n);  // a sink's only output is its error port
 }
 
 void Engine::finish(Node& n) {
   if (n.descriptor->vtable->close) check(n, n.descriptor->vtable->close(n.instance), "close");
+  // Not delivered (a hard stop, a failure, the drain timeout): its sources do
+  // not commit it. After close(): the plugin no longer reports on its requests.
+  if (n.driver) n.driver->abandon_all();
   n.finished.store(true);
   run_commands(n);  // fails whatever is still queued: the node is gone
   // Let upstream/downstream neighbours re-check their state.

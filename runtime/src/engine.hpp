@@ -9,6 +9,7 @@
 #include "node_watch.hpp"
 #include "pipeline_plan.hpp"
 #include "signal.hpp"
+#include "sink_driver.hpp"
 #include "watermarks.hpp"
 
 #include <atomic>
@@ -138,10 +139,10 @@ struct Node {
   int64_t timer_interval_ns = 0;
   int64_t next_timer_ns = 0;
 
-  std::atomic<int32_t> inflight{0};  // sinks: writes awaiting host->ack
-  std::atomic<uint64_t> acks_ok{0};  // sinks: successful async acks, for the retry backoff
-  std::mutex retry_mu;
-  std::vector<HostBatch*> retry;     // sinks: batches whose async write failed
+  // Sinks: the host's delivery (sink_driver.hpp). The node's thread drives it;
+  // plugins report async outcomes into it from any thread (host->sent, ack).
+  std::unique_ptr<SinkTarget> sink_target;
+  std::unique_ptr<SinkDriver> driver;
 
   std::mutex gauge_mu;
   std::map<std::string, double> gauges;  // "name{labels}" -> value
@@ -154,7 +155,6 @@ struct Node {
 
 struct EngineOptions {
   std::string dead_letter_path;  // JSON lines of unrouted error records ("" = log only)
-  int32_t max_inflight_batches = 32;
   int64_t drain_timeout_ms = 30'000;
   // Called once, on the thread that failed, when the pipeline fails (weir run
   // bounds the time to exit with it).

@@ -95,17 +95,7 @@ weir_str copy_into(HostBatch* b, weir_str s) {
 }
 
 void host_error_n(weir_node* n, const weir_record* record, const char* reason, uint32_t reason_size) {
-  Node& node = node_of(n);
-  weir_record& r = copy_record(node.errors, record, 2);
-  auto* f = const_cast<weir_field*>(r.fields) + r.field_count - 2;
-  weir_value reason_value{};
-  reason_value.type = WEIR_STRING;
-  reason_value.as.str = copy_into(node.errors, {reason ? reason : "", reason ? reason_size : 0});
-  f[0] = {host_intern(n, "error_reason", 12), reason_value};
-  weir_value node_value{};
-  node_value.type = WEIR_STRING;
-  node_value.as.str = host_intern(n, node.name.data(), static_cast<uint32_t>(node.name.size()));
-  f[1] = {host_intern(n, "error_node", 10), node_value};
+  add_error(node_of(n), record, std::string_view(reason ? reason : "", reason ? reason_size : 0));
 }
 
 void host_error(weir_node* n, const weir_record* record, const char* reason) {
@@ -167,19 +157,24 @@ void host_release(weir_node* n, uint64_t token) {
   node.legacy_holds.clear();
 }
 
+// A write() sink's async outcome: its request is the batch (sink_target.cpp).
 void host_ack(weir_node* n, const weir_batch* batch, int ok) {
   Node& node = node_of(n);
-  HostBatch* b = host_batch(batch);
-  if (ok) {
-    node.counters.records_out.fetch_add(b->count, std::memory_order_relaxed);
-    node.acks_ok.fetch_add(1, std::memory_order_relaxed);
-    release(b);
-  } else {
-    std::lock_guard lock(node.retry_mu);
-    node.retry.push_back(b);
-  }
-  node.inflight.fetch_sub(1, std::memory_order_acq_rel);
+  if (!node.driver) return;
+  node.driver->on_sent(host_batch(batch), ok ? WEIR_OK : WEIR_RETRY, ok ? "" : "write failed");
   node.signal.notify();
+}
+
+void host_sent(weir_node* n, void* request, int status, const char* reason) {
+  Node& node = node_of(n);
+  if (!node.driver) return;
+  node.driver->on_sent(request, status == WEIR_OK ? WEIR_OK : WEIR_RETRY, reason);
+  node.signal.notify();
+}
+
+void host_reject_sent(weir_node* n, void* request, uint32_t index, const char* reason, uint32_t reason_size) {
+  Node& node = node_of(n);
+  if (node.driver) node.driver->on_reject(request, index, std::string(reason ? reason : "", reason ? reason_size : 0));
 }
 
 void host_gauge(weir_node* n, const char* name, const char* labels, double value) {
@@ -202,12 +197,26 @@ const weir_host_api kHostApi = {
     host_batch_add,        host_batch_alloc,  host_batch_discard, host_emit,     host_forward,
     host_error,            host_set_timer,    host_hold,       host_release,     host_ack,
     host_gauge,            host_stopping,     host_now_ns,     host_error_n,    host_partitions_assigned,
-    host_partitions_revoked, host_per_partition,
+    host_partitions_revoked, host_per_partition, host_sent, host_reject_sent,
 };
 
 }  // namespace
 
 const weir_host_api& host_api() { return kHostApi; }
+
+void add_error(Node& node, const weir_record* record, std::string_view reason) {
+  weir_node* n = reinterpret_cast<weir_node*>(&node);
+  weir_record& r = copy_record(node.errors, record, 2);
+  auto* f = const_cast<weir_field*>(r.fields) + r.field_count - 2;
+  weir_value reason_value{};
+  reason_value.type = WEIR_STRING;
+  reason_value.as.str = copy_into(node.errors, {reason.data(), static_cast<uint32_t>(reason.size())});
+  f[0] = {host_intern(n, "error_reason", 12), reason_value};
+  weir_value node_value{};
+  node_value.type = WEIR_STRING;
+  node_value.as.str = host_intern(n, node.name.data(), static_cast<uint32_t>(node.name.size()));
+  f[1] = {host_intern(n, "error_node", 10), node_value};
+}
 
 weir_record& copy_record(HostBatch*& batch, const weir_record* record, uint32_t extra_fields) {
   if (!batch) batch = new_batch(16);

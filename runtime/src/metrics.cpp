@@ -117,9 +117,8 @@ static void add_watch(nlohmann::ordered_json& node, Node& n, const NodePlan& pla
   }
   node["ports"] = plan.output_ports;
   if (n.kind == WEIR_SINK) {
-    node["inflight"] = n.inflight.load();
-    std::lock_guard lock(n.retry_mu);
-    node["retry_batches"] = n.retry.size();
+    node["inflight"] = n.driver->pending();
+    node["retry_batches"] = n.driver->waiting();
   }
   NodeWatch::View w = n.watch.view();
   if (n.kind == WEIR_SOURCE) {

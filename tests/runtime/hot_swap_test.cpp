@@ -146,6 +146,31 @@ TEST(HotSwap, ASinkWhoseWritesFailIsPausedAndSwappedForAMendedBuild) {
   expect_exactly_once(numbers(read_file(dir.file("out"))), kCount);
 }
 
+// The same with a sink the host drives (ABI 1.3, encode/send): its failing
+// requests wait in the driver's backoff; the mended build encodes them anew.
+TEST(HotSwap, ADrivenSinkWhoseSendsFailIsPausedAndSwappedForAMendedBuild) {
+  TempDir dir;
+  constexpr int64_t kCount = 1000;
+  std::string file = dir.write("p.toml", "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(kCount) +
+                                             "\n[nodes.sink]\nplugin = \"test_driven_sink\"\nfail_every = 1\n"
+                                             "retry_initial_ms = 20\nretry_max_ms = 200\npath = \"" +
+                                             dir.file("out") + "\"\ninputs = [\"src\"]\n");
+  BackgroundWeir weir(dir, file + swappable(dir), kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  for (int i = 0; i < 200 && weir.err().find("told to fail") == std::string::npos; ++i) usleep(25'000);
+  ASSERT_NE(weir.err().find("told to fail"), std::string::npos) << "the sink should be failing: " << weir.err();
+  RunResult paused = weir.ctl("pause sink");
+  EXPECT_EQ(paused.exit_code, 0) << paused.out << paused.err;
+  RunResult resumed = weir.ctl("resume sink");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  RunResult swapped = weir.ctl("swap sink " + deploy(dir, "test_driven_sink_mended", "mended.so"));
+  EXPECT_EQ(swapped.exit_code, 0) << swapped.out << swapped.err;
+  ASSERT_TRUE(weir.wait(60)) << weir.err();
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
+  expect_exactly_once(numbers(read_file(dir.file("out"))), kCount);
+  EXPECT_NE(weir.err().find("sent again after"), std::string::npos) << weir.err();
+}
+
 TEST(HotSwap, StatefulOperatorKeepsItsStateAcrossSwaps) {
   TempDir dir;
   constexpr int64_t kCount = 100'000;

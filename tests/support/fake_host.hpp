@@ -35,9 +35,13 @@ class FakeHost {
   explicit FakeHost(const weir_plugin* plugin) : plugin_(plugin) {
     api_ = {sizeof(weir_host_api), &log, &intern, &output_port, &batch_begin, &batch_add, &batch_alloc,
             &batch_discard, &emit, &forward, &error, &set_timer, &hold, &release, &ack, &gauge, &stopping, &now_ns,
-            &error_n, &partitions_assigned, &partitions_revoked, &per_partition};
+            &error_n, &partitions_assigned, &partitions_revoked, &per_partition, &sent, &reject_sent};
   }
   ~FakeHost() {
+    // As the host: the plugin is closed (it reports on no request after that)
+    // before the requests it still has are freed.
+    if (!requests_.empty() && vt().close) vt().close(instance_);
+    for (auto& [batch, request] : requests_) free_request(request);
     if (instance_) plugin_->vtable->destroy(instance_);
   }
 
@@ -123,10 +127,58 @@ class FakeHost {
 
   int process(const weir_batch* b) { return vt().process(instance_, 0, b); }
 
+  // Sinks with encode()/send() (ABI 1.3), one step at a time, as the host's
+  // driver calls them. encode() returns the request (nullptr: nothing to send).
+  void* encode(const weir_batch* b) {
+    void* request = nullptr;
+    encode_status = vt().encode(instance_, b, &request);
+    return request;
+  }
+  int send(void* request, std::string* reason = nullptr) {
+    char err[1024] = {0};
+    int st = vt().send(instance_, request, err, sizeof err);
+    if (reason) *reason = err;
+    return st;
+  }
+  void free_request(void* request) { vt().free_request(instance_, request); }
+  // The host's verdict on REQUEST's last attempt: STORED, its refused records
+  // reach `rejected` ("reason | record INDEX"); else they are forgotten.
+  void settle(void* request, bool stored) {
+    std::lock_guard lock(mu_);
+    auto it = sent_rejects_.find(request);
+    if (it == sent_rejects_.end()) return;
+    if (stored) rejected.insert(rejected.end(), it->second.begin(), it->second.end());
+    sent_rejects_.erase(it);
+  }
+  // One attempt at B, as the host's driver makes it: a batch is encoded once,
+  // and its request sent again on each later write(B) (after a WEIR_RETRY, or
+  // a pending send reported failed); a write() sink gets the batch each time.
+  // WEIR_OK when nothing was left to send. last_reason: the last WEIR_RETRY's.
+  int write(const weir_batch* b) {
+    if (!vt().encode) return vt().write(instance_, b);
+    auto it = requests_.find(b);
+    if (it == requests_.end()) {
+      void* request = encode(b);
+      if (encode_status != WEIR_OK) return encode_status;
+      if (!request) return WEIR_OK;  // only rejects: nothing to send
+      it = requests_.emplace(b, request).first;
+    }
+    last_reason.clear();
+    int st = send(it->second, &last_reason);
+    if (st == WEIR_OK || st == WEIR_RETRY) settle(it->second, st == WEIR_OK);
+    if (st == WEIR_OK || st == WEIR_FAILED) {
+      free_request(it->second);
+      requests_.erase(it);
+    }
+    return st;
+  }
+  std::string last_reason;
+
   std::vector<EmittedRecord> emitted;   // in emission order
   std::vector<std::string> rejected;    // "reason | record json"
   std::vector<std::string> logs;        // "LEVEL message"
-  std::vector<std::string> acked;       // sinks: "ok"/"fail" per host->ack
+  std::vector<std::string> acked;       // sinks: "ok"/"fail" per host->ack, "ok"/"retry: REASON" per host->sent
+  int encode_status = WEIR_OK;          // of the last encode()
   int64_t timer_ms = 0;
   int64_t now = 0;                      // what now_ns() returns
   bool is_stopping = false;
@@ -244,6 +296,20 @@ class FakeHost {
     std::lock_guard lock(self(n).mu_);
     self(n).acked.push_back(ok ? "ok" : "fail");
   }
+  static void sent(weir_node* n, void* request, int status, const char* reason) {
+    FakeHost& h = self(n);
+    std::lock_guard lock(h.mu_);
+    h.acked.push_back(status == WEIR_OK ? "ok" : std::string("retry: ") + (reason ? reason : ""));
+    auto it = h.sent_rejects_.find(request);  // settled, as in settle()
+    if (it == h.sent_rejects_.end()) return;
+    if (status == WEIR_OK) h.rejected.insert(h.rejected.end(), it->second.begin(), it->second.end());
+    h.sent_rejects_.erase(it);
+  }
+  // Held until settle(), as the host holds them until the request is stored.
+  static void reject_sent(weir_node* n, void* request, uint32_t index, const char* reason, uint32_t size) {
+    std::lock_guard lock(self(n).mu_);
+    self(n).sent_rejects_[request].push_back(std::string(reason, size) + " | record " + std::to_string(index));
+  }
   static void gauge(weir_node* n, const char* name, const char* labels, double v) {
     std::lock_guard lock(self(n).mu_);
     std::string key = std::string(name) + "{" + (labels ? labels : "") + "}";
@@ -273,7 +339,9 @@ class FakeHost {
   uint64_t holds_ = 0, releases_ = 0;
 
  private:
-  std::mutex mu_;  // host functions may be called from plugin threads
+  std::mutex mu_;
+  std::map<void*, std::vector<std::string>> sent_rejects_;  // per request, until settle()
+  std::map<const weir_batch*, void*> requests_;  // write(): the requests not yet stored, by batch  // host functions may be called from plugin threads
   const weir_plugin* plugin_;
   weir_host_api api_{};
   void* instance_ = nullptr;

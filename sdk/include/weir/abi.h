@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define WEIR_ABI_MAJOR 1
-#define WEIR_ABI_MINOR 2
+#define WEIR_ABI_MINOR 3
 
 /* ---- status codes returned by plugin callbacks and host functions ---- */
 typedef enum weir_status {
@@ -243,6 +243,20 @@ typedef struct weir_host_api {
    * *_partition entries are called), 0 when it runs with one state for all
    * (the pipeline's `state = "global"`). Constant for the node's life. */
   int (*per_partition)(weir_node* node);
+
+  /* ---- ABI 1.3: sinks with encode()/send() (see the vtable) ---- */
+
+  /* The outcome of a send() that returned WEIR_PENDING: STATUS is WEIR_OK
+   * (stored) or WEIR_RETRY (a transient failure, REASON says what; the host
+   * sends REQUEST again after the retry policy's backoff). Any thread, once
+   * per send(). */
+  void (*sent)(weir_node* node, void* request, int status, const char* reason);
+  /* The server refused record INDEX (of the batch REQUEST was encoded from)
+   * for good, e.g. a WRONGTYPE reply: it goes to the error port with REASON
+   * once REQUEST is done (WEIR_OK), so a request sent again never rejects a
+   * record twice; what an attempt that ends in WEIR_RETRY rejected is
+   * forgotten. Any thread, before the sent() or the return of its send(). */
+  void (*reject_sent)(weir_node* node, void* request, uint32_t index, const char* reason, uint32_t reason_size);
 } weir_host_api;
 
 /* ---- plugin vtable: what the host calls; NULL entries mean "not supported" ---- */
@@ -270,7 +284,9 @@ typedef struct weir_plugin_vtable {
   /* Shutdown: emit whatever is buffered. */
   int (*flush)(void* self);
 
-  /* Sinks: WEIR_OK (written and acked), WEIR_PENDING (host->ack follows), WEIR_RETRY. */
+  /* Sinks: WEIR_OK (written and acked), WEIR_PENDING (host->ack follows), WEIR_RETRY
+   * (the host calls write() again with the same batch after the retry backoff).
+   * Since ABI 1.3 a sink may have encode()/send() instead (see below). */
   int (*write)(void* self, const weir_batch* batch);
 
   /* Stateful nodes (hot swap). */
@@ -307,6 +323,33 @@ typedef struct weir_plugin_vtable {
    * partition on that port instead (unless it has WEIR_FLAG_SETS_EVENT_TIME),
    * fan-out copies them to every reader, and a stateful node consumes them. */
   int (*on_watermark)(void* self, int32_t partition, int64_t watermark_ns);
+
+  /* ---- ABI 1.3: a sink in two steps, driven by the host ----
+   * The host owns delivery: it gathers input batches up to the sink's
+   * batch_max_records / batch_max_bytes / batch_linger_ms, keeps at most
+   * max_in_flight requests outstanding, and retries with one backoff policy
+   * (retry_initial_ms, retry_max_ms, retry_multiplier, retry_jitter,
+   * retry_max_attempts). A sink declares those parameters to let users set
+   * them (the SDK's weir::delivery_params); the host reads them by these
+   * names from any sink. A sink with encode/send never sleeps or retries by
+   * itself, so control commands, timers and metrics go on while it fails.
+   *
+   * encode: turn BATCH into a request the plugin owns (its wire form: puts,
+   *   commands, lines). Records that cannot be encoded go to host->error().
+   *   *REQUEST = NULL with WEIR_OK: nothing to send (every record rejected).
+   *   Once per batch: a request is sent again as it is.
+   * send: send REQUEST. WEIR_OK: stored. WEIR_PENDING: host->sent() follows.
+   *   WEIR_RETRY: a transient failure, its reason in ERRBUF; the host calls
+   *   send() again with the same REQUEST after the backoff. WEIR_FAILED:
+   *   the node cannot continue. Records the server refused: host->reject_sent().
+   * free_request: the host is done with REQUEST (stored, given up, or
+   *   dropped at a hot swap: the new instance encodes the batch anew).
+   * All three on the node's thread. A sink without them has write(): the
+   * host calls write() with the batch, and after WEIR_RETRY calls write()
+   * again with the same batch pointer and records after the backoff. */
+  int (*encode)(void* self, const weir_batch* batch, void** request);
+  int (*send)(void* self, void* request, char* errbuf, uint32_t errbuf_size);
+  void (*free_request)(void* self, void* request);
 } weir_plugin_vtable;
 
 typedef struct weir_plugin {

@@ -30,6 +30,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -237,6 +238,14 @@ struct ConfigError : std::runtime_error {
 
 // ---------------------------------------------------------------- the host, as seen by a plugin
 
+// What a Sink encoded a batch into: its puts, commands, lines. The host keeps
+// it while it sends and retries it, and hands it back to be freed.
+class SinkRequest {
+ public:
+  virtual ~SinkRequest() = default;
+};
+
+
 class Context {
  public:
   Context(const weir_host_api* host, weir_node* node) : host_(host), node_(node) {}
@@ -289,6 +298,16 @@ class Context {
     if (has(offsetof(weir_host_api, partitions_revoked)) && !partitions.empty())
       host_->partitions_revoked(node_, partitions.data(), static_cast<uint32_t>(partitions.size()), lost ? 1 : 0);
   }
+  // ABI 1.3, sinks (weir::Sink): the outcome of a send() that returned WEIR_PENDING.
+  void sent(const SinkRequest& request, bool ok, const std::string& reason = {}) const {
+    host_->sent(node_, const_cast<SinkRequest*>(&request), ok ? WEIR_OK : WEIR_RETRY, reason.c_str());
+  }
+  // Record INDEX of REQUEST's batch was refused by the server: to the error port once REQUEST is done.
+  void reject_sent(const SinkRequest& request, uint32_t index, const std::string& reason) const {
+    host_->reject_sent(node_, const_cast<SinkRequest*>(&request), index, reason.data(), static_cast<uint32_t>(reason.size()));
+  }
+  // Whether the host drives sinks (ABI 1.3: encode/send, sent, reject_sent).
+  bool drives_sinks() const { return has(offsetof(weir_host_api, reject_sent)); }
   // ABI 1.1: whether this node runs with state per partition (an older host: no).
   bool per_partition() const { return has(offsetof(weir_host_api, per_partition)) && host_->per_partition(node_) != 0; }
 
@@ -328,6 +347,24 @@ class Plugin {
   // ABI 1.2: PARTITION's event time reached WATERMARK_NS with no record (see
   // abi.h, on_watermark). Windows ending by then may close. Default: nothing.
   virtual weir_status on_watermark(int32_t /*partition*/, int64_t /*watermark_ns*/) { return WEIR_OK; }
+};
+
+// ---------------------------------------------------------------- sinks driven by the host (ABI 1.3)
+
+// A sink in two steps (abi.h, "a sink in two steps"): encode a batch once, send
+// it as often as the host asks. The host gathers batches, limits what is in
+// flight and retries with the policy of the parameters in <weir/delivery.hpp>:
+// a Sink neither sleeps nor retries by itself. Both run on the node's thread.
+class Sink : public Plugin {
+ public:
+  // Records that cannot be encoded: Context::reject. nullptr: nothing to send.
+  virtual std::unique_ptr<SinkRequest> encode(Batch in) = 0;
+  // WEIR_OK (stored), WEIR_PENDING (Context::sent follows, from any thread),
+  // WEIR_RETRY with REASON (transient: the host sends REQUEST again after the
+  // backoff), WEIR_FAILED. Records the server refused: Context::reject_sent.
+  virtual weir_status send(SinkRequest& request, std::string& reason) = 0;
+  // Only a host older than ABI 1.3 calls write(), and a Sink refuses to load there.
+  weir_status write(Batch) final { return WEIR_FAILED; }
 };
 
 // Static description of a plugin, turned into the C descriptor by WEIR_PLUGIN.
@@ -379,6 +416,7 @@ struct Vtable {
                       char* errbuf, uint32_t errcap) noexcept {
     try {
       Context ctx(host, node);
+      if (kDriven && !ctx.drives_sinks()) throw ConfigError("this sink needs a weir host with plugin ABI 1.3 or later");
       auto plugin = std::make_unique<T>(ctx, Params(params, n));
       return new Instance{ctx, std::move(plugin)};
     } catch (const std::exception& e) {
@@ -450,10 +488,29 @@ struct Vtable {
     return guarded(s, "on_watermark", [&](Plugin& p) { return p.on_watermark(partition, watermark_ns); });
   }
 
+  static int encode(void* s, const weir_batch* b, void** request) noexcept {
+    *request = nullptr;
+    return guarded(s, "encode", [&](Plugin& p) {
+      *request = static_cast<Sink&>(p).encode(Batch(b)).release();
+      return WEIR_OK;
+    });
+  }
+  static int send(void* s, void* request, char* errbuf, uint32_t errcap) noexcept {
+    return guarded(s, "send", [&](Plugin& p) {
+      std::string reason;
+      weir_status st = static_cast<Sink&>(p).send(*static_cast<SinkRequest*>(request), reason);
+      if (st == WEIR_RETRY) copy_message(errbuf, errcap, reason.c_str());
+      return st;
+    });
+  }
+  static void free_request(void*, void* request) noexcept { delete static_cast<SinkRequest*>(request); }
+
+  static constexpr bool kDriven = std::is_base_of_v<Sink, T>;
   static constexpr weir_plugin_vtable table{
       sizeof(weir_plugin_vtable), &create, &destroy, &open, &close, &poll, &commit, &process,
       &on_timer, &flush, &write, &snapshot, &restore, &reload,
       &snapshot_partition, &restore_partition, &drop_partition, &on_watermark,
+      kDriven ? &encode : nullptr, kDriven ? &send : nullptr, kDriven ? &free_request : nullptr,
   };
 };
 

@@ -1,0 +1,83 @@
+// The host's delivery (sink_driver) through the real binary, with a sink
+// driven by it (test_driven_sink): what the sink's delivery parameters do.
+// The timing of retries is tested with a fake clock in sink_driver_test.cpp.
+#include <gtest/gtest.h>
+
+#include <weir_test.hpp>
+
+#include <algorithm>
+#include <numeric>
+#include <sstream>
+
+namespace weir::testing {
+namespace {
+
+const std::string kEnv = std::string("WEIR_PLUGIN_PATH=") + WEIR_TEST_PLUGIN_DIR;
+
+std::vector<int64_t> numbers(const std::string& text) {
+  std::vector<int64_t> out;
+  std::istringstream in(text);
+  for (int64_t v; in >> v;) out.push_back(v);
+  return out;
+}
+
+std::vector<int64_t> zero_to(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+std::string source(int64_t count, const std::string& extra = "") {
+  return "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(count) + "\n" + extra;
+}
+
+TEST(Delivery, RequestsGatherInputBatchesUpToTheRecordLimit) {
+  TempDir dir;
+  // Ten input batches of 100; the linger is longer than the run, so only the
+  // record limit (and the end of the input) seal a request.
+  std::string file = dir.write("p.toml", source(1000, "batch_size = 100\n") +
+                                             "[nodes.sink]\nplugin = \"test_driven_sink\"\ninputs = [\"src\"]\npath = \"" +
+                                             dir.file("out") + "\"\nsizes_path = \"" + dir.file("sizes") +
+                                             "\"\nbatch_max_records = 300\nbatch_linger_ms = 600000\n");
+  auto r = run_weir("run " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(numbers(read_file(dir.file("sizes"))), (std::vector<int64_t>{300, 300, 300, 100}));
+  EXPECT_EQ(numbers(read_file(dir.file("out"))), zero_to(1000));
+}
+
+TEST(Delivery, ARequestGivenUpGoesToTheErrorPortWithItsReason) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", source(200, "batch_size = 50\n") +
+                                             "[nodes.sink]\nplugin = \"test_driven_sink\"\ninputs = [\"src\"]\npath = \"" +
+                                             dir.file("out") +
+                                             "\"\nfail_every = 1\nretry_max_attempts = 3\nretry_initial_ms = 1\nretry_max_ms = 2\n"
+                                             "[nodes.errors]\nplugin = \"file_sink\"\ninputs = [\"sink.error\"]\npath = \"" +
+                                             dir.file("errors") + "\"\n");
+  auto r = run_weir("run " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(read_file(dir.file("errors")));
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n)
+    ASSERT_NE(line.find("\"error_reason\":\"gave up after 3 attempt(s): told to fail (fail_every = 1)\""), std::string::npos)
+        << line;
+  EXPECT_EQ(n, 200);
+  EXPECT_TRUE(read_file(dir.file("out")).empty());
+  EXPECT_NE(r.err.find("gave up after 3 attempt(s)"), std::string::npos) << r.err;
+}
+
+TEST(Delivery, AnAsyncSinkFailingEveryThirdSendStoresEveryRecordOnce) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", source(20000, "partitions = 3\n") +
+                                             "[nodes.sink]\nplugin = \"test_driven_sink\"\ninputs = [\"src\"]\npath = \"" +
+                                             dir.file("out") +
+                                             "\"\nasync = true\nfail_every = 3\nmax_in_flight = 4\nretry_initial_ms = 1\n");
+  auto r = run_weir("run " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<int64_t> seqs = numbers(read_file(dir.file("out")));
+  std::sort(seqs.begin(), seqs.end());
+  EXPECT_EQ(seqs, zero_to(20000));
+  EXPECT_NE(r.err.find("told to fail"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace weir::testing
