@@ -1,9 +1,12 @@
 // file_sink — appends records to a file, as JSON lines or raw payload lines.
-// A batch is acknowledged after it is written and (optionally) fsync'ed.
+// A request (the records the host gathered, <weir/delivery.hpp>) is encoded
+// into its lines once, and acknowledged after they are written and (optionally)
+// fsync'ed; the host retries a failed write with its backoff.
 // With rotate_bytes / rotate_seconds the file is renamed to PATH.<n> between two
 // batches (rotation.hpp) and a new one opened.
 #include "rotation.hpp"
 
+#include <weir/delivery.hpp>
 #include <weir/json.hpp>
 #include <weir/sdk.hpp>
 
@@ -17,7 +20,7 @@
 namespace {
 
 const weir_port_spec kInputs[] = {{"in", "records to write"}};
-const weir_param_spec kParams[] = {
+const weir_param_spec kOwnParams[] = {
     {"path", WEIR_PARAM_STRING, nullptr, 1, nullptr, "file to append to (created if missing)"},
     {"format", WEIR_PARAM_STRING, "\"json\"", 0, nullptr, "json (one object per line) or payload (raw payload + newline)"},
     {"metadata", WEIR_PARAM_BOOL, "false", 0, nullptr, "json: add _time, _partition and _offset"},
@@ -27,8 +30,14 @@ const weir_param_spec kParams[] = {
     {"rotate_seconds", WEIR_PARAM_INT, "0", 0, "s", "the same once the file is this old (since it was opened); 0 = never"},
     {"keep", WEIR_PARAM_INT, "0", 0, "files", "rotated files kept (the oldest beyond are deleted); 0 = all"},
 };
+constexpr auto kParams = weir::with_delivery_params(kOwnParams);
 
-class FileSink : public weir::Plugin {
+// The lines of a request, written again as they are after a failure.
+struct Lines : weir::SinkRequest {
+  std::string bytes;
+};
+
+class FileSink : public weir::Sink {
  public:
   FileSink(weir::Context ctx, const weir::Params& p)
       : ctx_(ctx), path_(p.str("path")), format_(p.str("format")), metadata_(p.boolean("metadata")), fsync_(p.boolean("fsync")) {
@@ -52,27 +61,38 @@ class FileSink : public weir::Plugin {
     return WEIR_OK;
   }
 
-  weir_status write(weir::Batch in) override {
-    std::string out;
+  std::unique_ptr<weir::SinkRequest> encode(weir::Batch in) override {
+    auto lines = std::make_unique<Lines>();
     for (weir::Record r : in) {
-      if (format_ == "json") out += weir::to_json(r, metadata_);
-      else out += r.payload();
-      out += '\n';
+      if (format_ == "json") lines->bytes += weir::to_json(r, metadata_);
+      else lines->bytes += r.payload();
+      lines->bytes += '\n';
     }
-    if (fd_ < 0 && !open_file()) return WEIR_RETRY;  // a rotation could not open the new file
-    if (due(out.size()) && !rotate()) return WEIR_RETRY;
-    // A short or failed write is retried as a whole by the host: at-least-once.
+    return lines;
+  }
+
+  weir_status send(weir::SinkRequest& request, std::string& reason) override {
+    const std::string& out = static_cast<Lines&>(request).bytes;
+    if (fd_ < 0 && !open_file()) {  // a rotation could not open the new file
+      reason = "cannot open " + path_ + ": " + std::strerror(errno);
+      return WEIR_RETRY;
+    }
+    if (due(out.size()) && !rotate(reason)) return WEIR_RETRY;
+    // A short or failed write is sent again as a whole: at-least-once.
     size_t done = 0;
     while (done < out.size()) {
       ssize_t w = ::write(fd_, out.data() + done, out.size() - done);
       if (w < 0) {
         if (errno == EINTR) continue;
-        ctx_.warn("write to " + path_ + " failed: " + std::strerror(errno));
+        reason = "write to " + path_ + " failed: " + std::strerror(errno);
         return WEIR_RETRY;
       }
       done += static_cast<size_t>(w);
     }
-    if (fsync_ && ::fsync(fd_) != 0) return WEIR_RETRY;
+    if (fsync_ && ::fsync(fd_) != 0) {
+      reason = "fsync of " + path_ + " failed: " + std::strerror(errno);
+      return WEIR_RETRY;
+    }
     bytes_ += static_cast<int64_t>(out.size());
     return WEIR_OK;
   }
@@ -90,17 +110,13 @@ class FileSink : public weir::Plugin {
     return (rotate_bytes_ > 0 && bytes_ + static_cast<int64_t>(more) > rotate_bytes_) ||
            (rotate_seconds_ > 0 && std::chrono::steady_clock::now() - opened_ >= std::chrono::seconds(rotate_seconds_));
   }
-  // The batch goes to a new file; a failure is retried with the batch.
-  bool rotate() {
-    std::string error;
-    if (!weir::files::rotate_file(path_, next_index_, keep_, error)) {
-      ctx_.warn(error + "; retried");
-      return false;
-    }
+  // The request goes to a new file; a failure is retried with the request.
+  bool rotate(std::string& reason) {
+    if (!weir::files::rotate_file(path_, next_index_, keep_, reason)) return false;
     ++next_index_;
     ::close(fd_);
     if (!open_file()) {
-      ctx_.warn("cannot open " + path_ + ": " + std::strerror(errno) + "; retried");
+      reason = "cannot open " + path_ + ": " + std::strerror(errno);
       return false;
     }
     return true;
@@ -118,7 +134,7 @@ class FileSink : public weir::Plugin {
 
 WEIR_PLUGIN(FileSink, (weir::PluginInfo{
                           .name = "file_sink",
-                          .version = "1.0.0",
+                          .version = "1.1.0",
                           .description = "appends records to a file as JSON lines or raw payloads",
                           .kind = WEIR_SINK,
                           .inputs = kInputs,
