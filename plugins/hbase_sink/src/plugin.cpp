@@ -1,10 +1,12 @@
 // hbase_sink — registration: ports, parameters, descriptor. Logic in sink.cpp.
 #include "sink.hpp"
 
+#include <weir/delivery.hpp>
+
 namespace {
 
 const weir_port_spec kInputs[] = {{"in", "records to store, one row each"}};
-const weir_param_spec kParams[] = {
+const weir_param_spec kOwnParams[] = {
     {"endpoint", WEIR_PARAM_STRING, nullptr, 1, nullptr, "HBase Thrift2 gateway, host:port"},
     {"transport", WEIR_PARAM_STRING, "\"buffered\"", 0, nullptr, "buffered or framed: must match the gateway (hbase.regionserver.thrift.framed)"},
     {"protocol", WEIR_PARAM_STRING, "\"binary\"", 0, nullptr, "binary or compact: must match the gateway (hbase.regionserver.thrift.compact)"},
@@ -19,22 +21,20 @@ const weir_param_spec kParams[] = {
      "cell timestamp: _time = event time, or a field name; \"\" = HBase's clock (not idempotent)"},
     {"timestamp_format", WEIR_PARAM_STRING, "\"\"", 0, nullptr,
      "how to read timestamp_field: epoch_s|epoch_ms|epoch_us|epoch_ns or a strptime format (UTC); \"\" = auto"},
-    {"batch_size", WEIR_PARAM_INT, "1000", 0, "records", "puts per putMultiple call (a larger input batch is split)"},
-    {"linger_ms", WEIR_PARAM_INT, "0", 0, "ms", "0: write each input batch at once; >0: gather small batches up to batch_size or this long"},
+    {"batch_size", WEIR_PARAM_INT, "1000", 0, "records", "puts per putMultiple call (a larger request is split)"},
     {"connections", WEIR_PARAM_INT, "1", 0, nullptr, "connections writing the chunks of one batch in parallel"},
     {"connect_timeout_ms", WEIR_PARAM_INT, "5000", 0, "ms", "TCP connect timeout"},
     {"timeout_ms", WEIR_PARAM_INT, "60000", 0, "ms", "send/receive timeout of one call; then reconnect and retry"},
-    {"retry_backoff_ms", WEIR_PARAM_INT, "100", 0, "ms", "first wait after a failed write; doubles per failure"},
-    {"retry_backoff_max_ms", WEIR_PARAM_INT, "10000", 0, "ms", "longest wait between retries"},
     {"create_table", WEIR_PARAM_BOOL, "false", 0, nullptr, "create the table (with column_family) if it does not exist"},
     {"regions", WEIR_PARAM_INT, "1", 0, nullptr, "create_table: pre-split into this many regions (HexStringSplit)"},
 };
+constexpr auto kParams = weir::with_delivery_params(kOwnParams);
 
 }  // namespace
 
 WEIR_PLUGIN(weir::hbase::HBaseSink, (weir::PluginInfo{
                                         .name = "hbase_sink",
-                                        .version = "1.0.0",
+                                        .version = "1.1.0",
                                         .description = "writes records as HBase rows through the Thrift2 gateway (batched putMultiple)",
                                         .kind = WEIR_SINK,
                                         .inputs = kInputs,

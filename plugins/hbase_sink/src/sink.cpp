@@ -3,7 +3,6 @@
 #include "hex_split.hpp"
 
 #include <algorithm>
-#include <thread>
 
 namespace weir::hbase {
 
@@ -11,10 +10,7 @@ HBaseSink::HBaseSink(Context ctx, const Params& p)
     : ctx_(ctx),
       table_(p.str("table")),
       connections_(static_cast<int>(p.integer("connections", 1))),
-      batch_size_(static_cast<size_t>(std::max<int64_t>(1, p.integer("batch_size", 1000)))),
-      linger_ms_(p.integer("linger_ms")),
-      backoff_ms_(p.integer("retry_backoff_ms", 100)),
-      backoff_max_ms_(p.integer("retry_backoff_max_ms", 10000)),
+      batch_size_(static_cast<size_t>(std::max<int64_t>(1, p.integer("batch_size")))),
       create_table_(p.boolean("create_table")),
       regions_(p.integer("regions", 1)) {
   try {
@@ -36,12 +32,10 @@ HBaseSink::HBaseSink(Context ctx, const Params& p)
     throw ConfigError(e.what());
   }
   if (table_.empty()) throw ConfigError("table must not be empty");
-  if (p.integer("batch_size", 1000) < 1) throw ConfigError("batch_size must be >= 1");
+  if (p.integer("batch_size") < 1) throw ConfigError("batch_size must be >= 1");
   if (connections_ < 1 || connections_ > 64) throw ConfigError("connections must be 1..64");
-  if (linger_ms_ < 0) throw ConfigError("linger_ms must be >= 0");
-  if (backoff_ms_ < 1 || backoff_max_ms_ < backoff_ms_) throw ConfigError("need 1 <= retry_backoff_ms <= retry_backoff_max_ms");
-  client_options_.connect_timeout_ms = static_cast<int>(p.integer("connect_timeout_ms", 5000));
-  client_options_.timeout_ms = static_cast<int>(p.integer("timeout_ms", 60000));
+  client_options_.connect_timeout_ms = static_cast<int>(p.integer("connect_timeout_ms"));
+  client_options_.timeout_ms = static_cast<int>(p.integer("timeout_ms"));
   if (client_options_.connect_timeout_ms < 1 || client_options_.timeout_ms < 1)
     throw ConfigError("connect_timeout_ms and timeout_ms must be >= 1");
   if (!create_table_ && regions_ != 1) throw ConfigError("regions only applies with create_table = true");
@@ -54,7 +48,6 @@ HBaseSink::~HBaseSink() = default;
 
 weir_status HBaseSink::open() {
   pool_ = std::make_unique<ConnectionPool>(client_options_, connections_);
-  if (linger_ms_ > 0) ctx_.set_timer(std::clamp<int64_t>(linger_ms_ / 2, 1, 50));
   // Check the table now if HBase is up, so a wrong table name fails at once;
   // if it is down, start anyway and keep retrying in write().
   PutFailure f;
@@ -77,9 +70,6 @@ weir_status HBaseSink::open() {
 }
 
 weir_status HBaseSink::close() {
-  if (!pending_batches_.empty())
-    ctx_.warn(std::to_string(pending_records_) + " buffered records were not written; they stay unacknowledged "
-              "(not committed) and are delivered again on the next run");
   if (pool_) pool_->close_all();
   return WEIR_OK;
 }
@@ -143,102 +133,19 @@ size_t HBaseSink::convert(Batch in, PutChunks& chunks) {
   return n;
 }
 
-void HBaseSink::wait_backoff() {
-  while (failures_ > 0 && !ctx_.stopping()) {
-    auto now = Clock::now();
-    if (now >= next_attempt_) return;
-    std::this_thread::sleep_for(std::min<Clock::duration>(next_attempt_ - now, std::chrono::milliseconds(50)));
-  }
+std::unique_ptr<SinkRequest> HBaseSink::encode(Batch in) {
+  auto puts = std::make_unique<Puts>();
+  if (convert(in, puts->chunks) == 0) return nullptr;  // only rejects: nothing to put
+  return puts;
 }
 
-void HBaseSink::note_failure(const PutFailure& f) {
-  if (failures_ == 0) failing_since_ = Clock::now();
-  ++failures_;
-  int64_t delay = backoff_ms_;
-  for (uint64_t i = 1; i < failures_ && delay < backoff_max_ms_; ++i) delay *= 2;
-  delay = std::min(delay, backoff_max_ms_);
-  next_attempt_ = Clock::now() + std::chrono::milliseconds(delay);
-  ctx_.gauge("hbase_consecutive_failures", "", static_cast<double>(failures_));
-  if (failures_ == 1 || failures_ % 10 == 0) {
-    std::string msg = f.message + " (attempt " + std::to_string(failures_) + ", next in " + std::to_string(delay) +
-                      " ms; records wait, nothing is dropped)";
-    // An error HBase itself reports (missing table or family, ...) rarely heals alone.
-    if (!f.transport && failures_ == 1) ctx_.error_log(msg);
-    else ctx_.warn(msg);
-  }
-}
-
-void HBaseSink::note_success() {
-  if (failures_ > 0) {
-    auto secs = std::chrono::duration<double>(Clock::now() - failing_since_).count();
-    ctx_.info("HBase writes resumed after " + std::to_string(failures_) + " failed attempt(s) over " +
-              std::to_string(static_cast<int64_t>(secs * 1000)) + " ms");
-    failures_ = 0;
-    ctx_.gauge("hbase_consecutive_failures", "", 0);
-  }
-}
-
-bool HBaseSink::attempt(const PutChunks& chunks) {
-  wait_backoff();
+weir_status HBaseSink::send(SinkRequest& request, std::string& reason) {
   PutFailure f;
-  if (!ensure_table(f) || !pool_->put_all(table_, chunks, f)) {
-    note_failure(f);
-    return false;
-  }
-  note_success();
-  return true;
-}
-
-weir_status HBaseSink::write(Batch in) {
-  if (linger_ms_ > 0) {
-    size_t before = pending_records_;
-    pending_records_ += convert(in, pending_chunks_);
-    if (pending_records_ == before) return WEIR_OK;  // only rejects: nothing to wait for
-    if (pending_batches_.empty()) pending_since_ = Clock::now();
-    pending_batches_.push_back(in.raw());
-    if (pending_records_ >= batch_size_ && (failures_ == 0 || Clock::now() >= next_attempt_)) flush_pending();
-    return WEIR_PENDING;
-  }
-  // The runtime hands a batch back after WEIR_RETRY: reuse its puts.
-  PutChunks chunks;
-  if (in.raw() == retry_batch_) {
-    chunks = std::move(retry_chunks_);
-  } else {
-    retry_batch_ = nullptr;
-    retry_chunks_.clear();
-    if (convert(in, chunks) == 0) return WEIR_OK;
-  }
-  if (attempt(chunks)) {
-    retry_batch_ = nullptr;
-    return WEIR_OK;
-  }
-  retry_batch_ = in.raw();
-  retry_chunks_ = std::move(chunks);
+  if (ensure_table(f) && pool_->put_all(table_, static_cast<Puts&>(request).chunks, f)) return WEIR_OK;
+  // An error HBase itself reports (a missing table or family ...) rarely heals
+  // alone, but an operator may mend it: retried like an outage, said plainly.
+  reason = f.transport ? f.message : "HBase refused the puts: " + f.message;
   return WEIR_RETRY;
-}
-
-bool HBaseSink::flush_pending() {
-  if (pending_batches_.empty()) return true;
-  if (!attempt(pending_chunks_)) return false;
-  for (const weir_batch* b : pending_batches_) ctx_.ack(Batch(b), true);
-  pending_batches_.clear();
-  pending_chunks_.clear();
-  pending_records_ = 0;
-  return true;
-}
-
-weir_status HBaseSink::on_timer(int64_t) {
-  if (pending_batches_.empty()) return WEIR_OK;
-  auto now = Clock::now();
-  bool due = now - pending_since_ >= std::chrono::milliseconds(linger_ms_) || pending_records_ >= batch_size_;
-  if (due && (failures_ == 0 || now >= next_attempt_)) flush_pending();
-  return WEIR_OK;
-}
-
-weir_status HBaseSink::flush() {
-  // Shutdown: a bounded number of tries; what stays unwritten stays unacknowledged.
-  for (int i = 0; i < 5 && !pending_batches_.empty(); ++i) flush_pending();
-  return WEIR_OK;
 }
 
 }  // namespace weir::hbase
