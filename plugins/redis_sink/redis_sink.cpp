@@ -1,5 +1,6 @@
 // redis_sink — Redis commands from templates, pipelined over hiredis, per record.
 // Registration only; the logic is in sink.cpp, command_template.cpp, connection.cpp.
+#include <weir/delivery.hpp>
 #include <weir/sdk.hpp>
 
 #include "sink.hpp"
@@ -7,7 +8,7 @@
 namespace {
 
 const weir_port_spec kInputs[] = {{"in", "records; each one becomes one command per template"}};
-const weir_param_spec kParams[] = {
+const weir_param_spec kOwnParams[] = {
     {"commands", WEIR_PARAM_STRING_LIST, nullptr, 1, nullptr,
      "command templates, e.g. \"SADD {date:0:8} {car_number}-{date}\"; {field}, {field:start:len}, {_key}, {var}"},
     {"vars", WEIR_PARAM_TABLE, "{}", 0, nullptr, "constants for the templates: name = \"value\" gives {name}"},
@@ -28,16 +29,17 @@ const weir_param_spec kParams[] = {
     {"pipeline_max", WEIR_PARAM_INT, "4096", 0, "commands",
      "commands sent before their replies are read (per round trip)"},
     {"wait_replicas", WEIR_PARAM_INT, "0", 0, "replicas",
-     "acknowledge a batch only once this many replicas have it (WAIT); 1 makes a failover lose nothing"},
-    {"wait_timeout_ms", WEIR_PARAM_INT, "1000", 0, "ms", "WAIT timeout; fewer replicas by then: the batch is retried"},
+     "report a request stored only once this many replicas have it (WAIT); 1 makes a failover lose nothing"},
+    {"wait_timeout_ms", WEIR_PARAM_INT, "1000", 0, "ms", "WAIT timeout; fewer replicas by then: the request is retried"},
 };
+constexpr auto kParams = weir::with_delivery_params(kOwnParams);
 
 }  // namespace
 
 WEIR_PLUGIN(weir::redis::RedisSink,
             (weir::PluginInfo{
                 .name = "redis_sink",
-                .version = "1.0.0",
+                .version = "1.1.0",
                 .description = "Redis commands from templates per record, pipelined (hiredis), with Sentinel failover",
                 .kind = WEIR_SINK,
                 .inputs = kInputs,

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <hiredis/sds.h>
+#include <climits>
 #include <map>
 #include <stdexcept>
 
@@ -17,7 +18,7 @@ constexpr size_t kEagerWriteBytes = 16 * 1024;
 ConnectionOptions connection_options(const Params& p) {
   ConnectionOptions o;
   try {
-    o.endpoint = parse_endpoint(p.str("endpoint", "127.0.0.1:6379"));
+    o.endpoint = parse_endpoint(p.str("endpoint"));
     for (const std::string& s : p.list("sentinels")) o.sentinels.push_back(parse_endpoint(s, 26379));
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
@@ -27,8 +28,8 @@ ConnectionOptions connection_options(const Params& p) {
   o.password = p.str("password");
   o.sentinel_password = p.str("sentinel_password");
   o.database = p.integer("database");
-  o.connect_timeout_ms = p.integer("connect_timeout_ms", 2000);
-  o.command_timeout_ms = p.integer("command_timeout_ms", 5000);
+  o.connect_timeout_ms = p.integer("connect_timeout_ms");
+  o.command_timeout_ms = p.integer("command_timeout_ms");
   if (!o.sentinels.empty() && o.master_name.empty())
     throw ConfigError("sentinels are given but master_name is empty: name the master the sentinels monitor");
   if (o.sentinels.empty() && !o.master_name.empty())
@@ -41,22 +42,15 @@ ConnectionOptions connection_options(const Params& p) {
   return o;
 }
 
-std::string seconds_since(std::chrono::steady_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
-  return buf;
-}
-
 }  // namespace
 
 RedisSink::RedisSink(Context ctx, const Params& p)
     : ctx_(ctx),
       conn_(connection_options(p)),
-      pipeline_max_(p.integer("pipeline_max", 4096)),
+      pipeline_max_(p.integer("pipeline_max")),
       wait_replicas_(p.integer("wait_replicas")),
-      wait_timeout_ms_(p.integer("wait_timeout_ms", 1000)) {
-  int64_t ttl = p.integer("ttl_s", 604800);
+      wait_timeout_ms_(p.integer("wait_timeout_ms")) {
+  int64_t ttl = p.integer("ttl_s");
   if (ttl <= 0) throw ConfigError("ttl_s must be > 0");
   if (pipeline_max_ <= 0) throw ConfigError("pipeline_max must be > 0");
   if (wait_replicas_ < 0) throw ConfigError("wait_replicas must be >= 0");
@@ -94,10 +88,11 @@ RedisSink::RedisSink(Context ctx, const Params& p)
 }
 
 weir_status RedisSink::open() {
-  // A server that is down now may be up by the first batch: only the
+  // A server that is down now may be up by the first request: only the
   // templates not fitting a reachable server stop the pipeline here.
-  if (!ensure_connected()) return failed_ ? WEIR_FAILED : WEIR_OK;
-  return WEIR_OK;
+  std::string why;
+  if (!ensure_connected(why) && !failed_) ctx_.warn(why + "; will keep retrying when records arrive");
+  return failed_ ? WEIR_FAILED : WEIR_OK;
 }
 
 weir_status RedisSink::close() {
@@ -105,57 +100,30 @@ weir_status RedisSink::close() {
   return WEIR_OK;
 }
 
-void RedisSink::trouble(const std::string& why, weir_log_level level, bool drop) {
+weir_status RedisSink::trouble(std::string why, bool drop, std::string& reason) {
   if (drop) {
     conn_.drop();
     ctx_.gauge("redis_connected", "", 0);
   }
-  auto now = std::chrono::steady_clock::now();
-  if (!in_trouble_) {
-    in_trouble_ = true;
-    trouble_since_ = trouble_logged_ = now;
-    trouble_count_ = 1;
-    ctx_.log(level, why + "; retrying (records stay unacknowledged until Redis has them)");
-    return;
-  }
-  ++trouble_count_;
-  // The first failure and then one line per 30 s; every attempt at debug level.
-  if (now - trouble_logged_ < std::chrono::seconds(30)) {
-    ctx_.debug("attempt " + std::to_string(trouble_count_) + ": " + why);
-  } else {
-    trouble_logged_ = now;
-    ctx_.log(level, "still failing after " + std::to_string(trouble_count_) + " attempts in " +
-                        seconds_since(trouble_since_) + ": " + why);
-  }
+  reason = std::move(why);
+  return WEIR_RETRY;
 }
 
-void RedisSink::healthy() {
-  if (!in_trouble_) return;
-  in_trouble_ = false;
-  ctx_.info("writing to " + conn_.describe() + " again after " + std::to_string(trouble_count_) +
-            " failed attempts in " + seconds_since(trouble_since_));
-}
-
-bool RedisSink::ensure_connected() {
+bool RedisSink::ensure_connected(std::string& reason) {
   if (failed_) return false;
   if (conn_.connected()) return true;
-  auto now = std::chrono::steady_clock::now();
-  if (now < next_connect_) return false;  // still backing off: no I/O, the batch is retried
   if (std::string why = conn_.connect(); !why.empty()) {
-    bool auth = why.find("AUTH") != std::string::npos || why.find("WRONGPASS") != std::string::npos;
-    trouble(why, auth ? WEIR_LOG_ERROR : WEIR_LOG_WARN, false);
-    // 50 ms doubling to 1 s between connection attempts.
-    connect_backoff_ =
-        std::min(std::max(connect_backoff_ * 2, std::chrono::milliseconds(50)), std::chrono::milliseconds(1000));
-    next_connect_ = now + connect_backoff_;
+    reason = why;
     return false;
   }
-  connect_backoff_ = std::chrono::milliseconds(0);
   ctx_.gauge("redis_connected", "", 1);
-  if (!in_trouble_) ctx_.info("connected to " + conn_.describe());
+  ctx_.info("connected to " + conn_.describe());
   if (!checked_) {
     std::string problems = check_commands();
-    if (!conn_.connected()) return false;  // lost while checking: try again later
+    if (!conn_.connected()) {  // lost while checking: try again later
+      reason = conn_.describe() + ": connection lost while checking the commands";
+      return false;
+    }
     checked_ = true;
     if (!problems.empty()) {
       ctx_.error_log(problems);
@@ -209,64 +177,17 @@ std::string RedisSink::check_commands() {
   return problems;
 }
 
-bool RedisSink::transient(std::string_view error, weir_log_level& level, bool& drop) {
+bool RedisSink::transient(std::string_view error, bool& drop) {
   auto code = error.substr(0, error.find(' '));
-  level = WEIR_LOG_WARN;
   drop = true;  // replies may still be unread: a fresh connection is simplest
-  if (code == "READONLY" || code == "LOADING" || code == "MASTERDOWN" || code == "BUSY" || code == "TRYAGAIN" ||
-      code == "OOM" || code == "CLUSTERDOWN")
-    return true;
-  if (code == "NOAUTH" || code == "WRONGPASS" || code == "NOPERM") {
-    level = WEIR_LOG_ERROR;  // a person must fix the credentials or the ACL; nothing is dropped meanwhile
-    return true;
-  }
-  return false;
+  // NOAUTH, WRONGPASS, NOPERM: a person must fix the credentials or the ACL;
+  // nothing is dropped meanwhile.
+  return code == "READONLY" || code == "LOADING" || code == "MASTERDOWN" || code == "BUSY" || code == "TRYAGAIN" ||
+         code == "OOM" || code == "CLUSTERDOWN" || code == "NOAUTH" || code == "WRONGPASS" || code == "NOPERM";
 }
 
-// Hands what is encoded so far to the socket, so that Redis works on it while
-// the rest of the batch is rendered (the replies are still read once, later).
-bool RedisSink::send_pending() {
-  redisContext* c = conn_.context();
-  int done = 0;
-  if (redisBufferWrite(c, &done) == REDIS_OK) return true;
-  trouble(conn_.describe() + ": " + (c->errstr[0] ? c->errstr : "write failed"), WEIR_LOG_WARN, true);
-  return false;
-}
-
-bool RedisSink::read_replies() {
-  redisContext* c = conn_.context();
-  for (size_t k = 0; k < sent_.size(); ++k) {
-    void* raw = nullptr;
-    if (redisGetReply(c, &raw) != REDIS_OK || !raw) {
-      std::string why = c->errstr[0] ? c->errstr : "connection lost";
-      if (c->err == REDIS_ERR_IO && (why == std::strerror(EAGAIN) || why == std::strerror(EWOULDBLOCK)))
-        why = "no reply within command_timeout_ms (" + std::to_string(conn_.options().command_timeout_ms) + " ms)";
-      trouble(conn_.describe() + ": " + why + " (after " + std::to_string(k) + " of " + std::to_string(sent_.size()) +
-                  " replies)",
-              WEIR_LOG_WARN, true);
-      return false;
-    }
-    Reply r(static_cast<redisReply*>(raw));
-    if (r->type != REDIS_REPLY_ERROR) continue;
-    std::string text = reply_text(r.get());
-    weir_log_level level;
-    bool drop;
-    if (transient(text, level, drop)) {
-      trouble(conn_.describe() + " answered " + templates_[sent_[k].second].name() + " with: " + text, level, drop);
-      return false;
-    }
-    auto [record, t] = sent_[k];
-    if (!rejects_.empty() && rejects_.back().first == record) continue;  // keep a record's first error
-    rejects_.emplace_back(record, "commands[" + std::to_string(t) + "] " + templates_[t].name() + ": " + text);
-  }
-  sent_.clear();
-  return true;
-}
-
-weir_status RedisSink::write(Batch in) {
-  rejects_.clear();
-  sent_.clear();
-  bool sent_any = false;
+std::unique_ptr<SinkRequest> RedisSink::encode(Batch in) {
+  auto out = std::make_unique<Commands>();
   std::string why;
   for (uint32_t i = 0; i < in.size(); ++i) {
     Record rec = in[i];
@@ -274,15 +195,11 @@ weir_status RedisSink::write(Batch in) {
     for (size_t t = 0; t < templates_.size() && ok; ++t) {
       argv_[t].clear();
       if (!templates_[t].render(rec, argv_[t], why)) {
-        rejects_.emplace_back(i, "commands[" + std::to_string(t) + "] " + templates_[t].name() + ": " + why);
+        ctx_.reject(rec, "commands[" + std::to_string(t) + "] " + templates_[t].name() + ": " + why);
         ok = false;
       }
     }
     if (!ok) continue;
-    // Connect on the first command only: a batch of rejects needs no server.
-    if (!conn_.connected() && !ensure_connected()) {
-      return failed_ ? WEIR_FAILED : WEIR_RETRY;
-    }
     for (size_t t = 0; t < templates_.size(); ++t) {
       const Argv& a = argv_[t];
       ptrs_.clear();
@@ -291,41 +208,77 @@ weir_status RedisSink::write(Batch in) {
         ptrs_.push_back(a.bytes.data() + a.begin(j));
         lens_.push_back(a.ends[j] - a.begin(j));
       }
-      if (redisAppendCommandArgv(conn_.context(), static_cast<int>(a.size()), ptrs_.data(), lens_.data()) != REDIS_OK)
-        throw std::bad_alloc();  // hiredis fails an append only when out of memory
-      sent_.emplace_back(i, static_cast<uint32_t>(t));
-    }
-    sent_any = true;
-    if (static_cast<int64_t>(sent_.size()) >= pipeline_max_) {
-      if (!read_replies()) return WEIR_RETRY;
-    } else if (sdslen(conn_.context()->obuf) >= kEagerWriteBytes && !send_pending()) {
-      return WEIR_RETRY;
+      char* cmd = nullptr;
+      long long len = redisFormatCommandArgv(&cmd, static_cast<int>(a.size()), ptrs_.data(), lens_.data());
+      if (len < 0) throw std::bad_alloc();  // hiredis fails a format only when out of memory
+      out->resp.append(cmd, static_cast<size_t>(len));
+      redisFreeCommand(cmd);
+      out->ends.push_back(out->resp.size());
+      out->who.emplace_back(i, static_cast<uint32_t>(t));
     }
   }
-  if (!sent_.empty() && !read_replies()) return WEIR_RETRY;
+  if (out->who.empty()) return nullptr;  // only rejects: nothing to send, no server needed
+  return out;
+}
 
-  if (wait_replicas_ > 0 && sent_any) {
-    Reply r = conn_.command({"WAIT", std::to_string(wait_replicas_), std::to_string(wait_timeout_ms_)});
-    if (!r) {
-      trouble(conn_.describe() + ": WAIT: " + conn_.error(), WEIR_LOG_WARN, true);
-      return WEIR_RETRY;
-    }
-    if (r->type != REDIS_REPLY_INTEGER) {
-      trouble(conn_.describe() + ": WAIT answered " + reply_text(r.get()), WEIR_LOG_WARN, true);
-      return WEIR_RETRY;
-    }
-    if (r->integer < wait_replicas_) {
-      // With sentinels, the replica may have just been promoted: ask them again.
-      trouble(conn_.describe() + ": only " + std::to_string(r->integer) + " of " + std::to_string(wait_replicas_) +
-                  " replicas acknowledged the batch within " + std::to_string(wait_timeout_ms_) + " ms",
-              WEIR_LOG_WARN, !conn_.options().sentinels.empty());
-      return WEIR_RETRY;
-    }
+weir_status RedisSink::send_chunk(const Commands& r, size_t from, size_t to, std::string& reason) {
+  redisContext* c = conn_.context();
+  size_t begin = from == 0 ? 0 : r.ends[from - 1];
+  // Handed to the socket in slices, so Redis works on the first commands
+  // while the rest are still being written (the replies are read once, after).
+  for (size_t at = begin; at < r.ends[to - 1];) {
+    size_t len = std::min(kEagerWriteBytes, r.ends[to - 1] - at);
+    if (redisAppendFormattedCommand(c, r.resp.data() + at, len) != REDIS_OK) throw std::bad_alloc();
+    at += len;
+    int done = 0;
+    if (at < r.ends[to - 1] && redisBufferWrite(c, &done) != REDIS_OK)
+      return trouble(conn_.describe() + ": " + (c->errstr[0] ? c->errstr : "write failed"), true, reason);
   }
-  if (sent_any) healthy();
-  // In batch order (a render reject can be noted before an earlier record's error reply).
-  std::stable_sort(rejects_.begin(), rejects_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [record, reason] : rejects_) ctx_.reject(in[record], reason);
+  uint32_t last_refused = UINT32_MAX;
+  for (size_t k = from; k < to; ++k) {
+    void* raw = nullptr;
+    if (redisGetReply(c, &raw) != REDIS_OK || !raw) {
+      std::string why = c->errstr[0] ? c->errstr : "connection lost";
+      if (c->err == REDIS_ERR_IO && (why == std::strerror(EAGAIN) || why == std::strerror(EWOULDBLOCK)))
+        why = "no reply within command_timeout_ms (" + std::to_string(conn_.options().command_timeout_ms) + " ms)";
+      return trouble(conn_.describe() + ": " + why + " (after " + std::to_string(k - from) + " of " +
+                         std::to_string(to - from) + " replies)",
+                     true, reason);
+    }
+    Reply reply(static_cast<redisReply*>(raw));
+    if (reply->type != REDIS_REPLY_ERROR) continue;
+    std::string text = reply_text(reply.get());
+    auto [record, t] = r.who[k];
+    bool drop;
+    if (transient(text, drop))
+      return trouble(conn_.describe() + " answered " + templates_[t].name() + " with: " + text, drop, reason);
+    if (record == last_refused) continue;  // keep a record's first error
+    last_refused = record;
+    ctx_.reject_sent(r, record, "commands[" + std::to_string(t) + "] " + templates_[t].name() + ": " + text);
+  }
+  return WEIR_OK;
+}
+
+weir_status RedisSink::wait_for_replicas(std::string& reason) {
+  Reply r = conn_.command({"WAIT", std::to_string(wait_replicas_), std::to_string(wait_timeout_ms_)});
+  if (!r) return trouble(conn_.describe() + ": WAIT: " + conn_.error(), true, reason);
+  if (r->type != REDIS_REPLY_INTEGER) return trouble(conn_.describe() + ": WAIT answered " + reply_text(r.get()), true, reason);
+  if (r->integer < wait_replicas_)
+    // With sentinels, the replica may have just been promoted: ask them again.
+    return trouble(conn_.describe() + ": only " + std::to_string(r->integer) + " of " + std::to_string(wait_replicas_) +
+                       " replicas acknowledged the commands within " + std::to_string(wait_timeout_ms_) + " ms",
+                   !conn_.options().sentinels.empty(), reason);
+  return WEIR_OK;
+}
+
+weir_status RedisSink::send(SinkRequest& request, std::string& reason) {
+  const auto& r = static_cast<const Commands&>(request);
+  if (!ensure_connected(reason)) return failed_ ? WEIR_FAILED : WEIR_RETRY;
+  for (size_t from = 0; from < r.who.size(); from += static_cast<size_t>(pipeline_max_)) {
+    size_t to = std::min(r.who.size(), from + static_cast<size_t>(pipeline_max_));
+    if (weir_status st = send_chunk(r, from, to, reason); st != WEIR_OK) return st;
+  }
+  if (wait_replicas_ > 0) return wait_for_replicas(reason);
   return WEIR_OK;
 }
 

@@ -27,7 +27,12 @@ struct Sink {
   }
   void create() { ASSERT_EQ(host.create(), ""); }
   int open() { return host.vt().open(host.instance()); }
-  int write(const weir_batch* b) { return host.vt().write(host.instance(), b); }
+  int write(const weir_batch* b) {
+    int st = host.write(b);
+    reason = host.last_reason;
+    return st;
+  }
+  std::string reason;  // of the last WEIR_RETRY
   bool logged(const std::string& text) const {
     for (const auto& l : host.logs)
       if (l.find(text) != std::string::npos) return true;
@@ -126,9 +131,8 @@ TEST(RedisSink, AnErrorReplyRejectsOnlyThatRecordWithTheReplyText) {
       {car("20160103061000", "Z0001"), car("20160104000000", "B0003"), car("20160103061002", "A0002")});
   ASSERT_EQ(s.write(b), WEIR_OK) << "the rest of the batch is acknowledged";
   ASSERT_EQ(s.host.rejected.size(), 1u);
-  EXPECT_EQ(s.host.rejected[0].substr(0, s.host.rejected[0].find(" | ")),
-            "commands[0] SADD: WRONGTYPE Operation against a key holding the wrong kind of value");
-  EXPECT_NE(s.host.rejected[0].find("\"car_number\":\"B0003\""), std::string::npos) << s.host.rejected[0];
+  EXPECT_EQ(s.host.rejected[0],
+            "commands[0] SADD: WRONGTYPE Operation against a key holding the wrong kind of value | record 1");
   EXPECT_EQ(redis.data_commands().size(), 6u) << "every command was still sent (pipelined)";
 }
 
@@ -138,21 +142,13 @@ TEST(RedisSink, ConnectionRefusedRetriesUntilTheServerIsBack) {
   s.create();
   auto* b = s.host.make_batch({car("20160103061000", "Z0001")});
   EXPECT_EQ(s.write(b), WEIR_RETRY);
-  EXPECT_EQ(s.write(b), WEIR_RETRY) << "backing off: not even tried";
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
-  EXPECT_EQ(s.write(b), WEIR_RETRY) << "tried again after 50 ms";
-  EXPECT_TRUE(s.logged("WARN cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused; retrying"))
-      << s.logs();
-  EXPECT_TRUE(s.logged("DEBUG attempt 2: cannot connect")) << s.logs();
+  EXPECT_EQ(s.reason, "cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+  EXPECT_EQ(s.write(b), WEIR_RETRY) << "tried again at once: the wait between attempts is the host's";
   EXPECT_TRUE(s.host.rejected.empty());
-  EXPECT_EQ(s.host.gauges["redis_connected{}"], 0.0);
   FakeRedis redis(FakeRedis::default_reply, port);
-  EXPECT_EQ(s.write(b), WEIR_RETRY) << "the next try is 100 ms after the last";
-  std::this_thread::sleep_for(std::chrono::milliseconds(110));
   ASSERT_EQ(s.write(b), WEIR_OK) << s.logs();
   EXPECT_EQ(redis.data_commands().size(), 2u);
-  EXPECT_TRUE(s.logged("INFO writing to 127.0.0.1:" + std::to_string(port) + " again after 2 failed attempts"))
-      << s.logs();
+  EXPECT_TRUE(s.logged("INFO connected to 127.0.0.1:" + std::to_string(port))) << s.logs();
   EXPECT_EQ(s.host.gauges["redis_connected{}"], 1.0);
 }
 
@@ -169,7 +165,7 @@ TEST(RedisSink, AResetMidBatchRetriesTheWholeBatchWithoutRejecting) {
       {car("20160104000000", "B0003"), car("20160103061000", "Z0001"), car("20160103061002", "A0002")});
   EXPECT_EQ(s.write(b), WEIR_RETRY);
   EXPECT_TRUE(s.host.rejected.empty()) << "nothing reaches the error port from a batch that is retried";
-  EXPECT_TRUE(s.logged("WARN " + redis.endpoint() + ": ")) << s.logs();
+  EXPECT_EQ(s.reason.find(redis.endpoint() + ": "), 0u) << s.reason;
   ASSERT_EQ(s.write(b), WEIR_OK) << s.logs();
   EXPECT_EQ(s.host.rejected.size(), 1u) << "the WRONGTYPE record, once";
   EXPECT_EQ(redis.connections(), 2);
@@ -184,9 +180,7 @@ TEST(RedisSink, ACommandTimeoutDropsTheConnectionAndRetries) {
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(s.write(b), WEIR_RETRY);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
-  EXPECT_TRUE(
-      s.logged("WARN " + redis.endpoint() + ": no reply within command_timeout_ms (200 ms) (after 0 of 2 replies)"))
-      << s.logs();
+  EXPECT_EQ(s.reason, redis.endpoint() + ": no reply within command_timeout_ms (200 ms) (after 0 of 2 replies)");
 }
 
 TEST(RedisSink, ServerSideConditionsAreRetriedNotRejected) {
@@ -201,7 +195,7 @@ TEST(RedisSink, ServerSideConditionsAreRetriedNotRejected) {
     s.create();
     auto* b = s.host.make_batch({car("20160103061000", "Z0001")});
     EXPECT_EQ(s.write(b), WEIR_RETRY) << reply;
-    EXPECT_TRUE(s.logged("WARN " + redis.endpoint() + " answered SADD with: " + reply)) << s.logs();
+    EXPECT_EQ(s.reason, redis.endpoint() + " answered SADD with: " + reply);
     EXPECT_EQ(s.write(b), WEIR_OK) << reply;
     EXPECT_TRUE(s.host.rejected.empty()) << reply;
   }
@@ -230,7 +224,7 @@ TEST(RedisSink, AWrongPasswordIsAnErrorForAPersonAndNothingIsDropped) {
   s.create();
   auto* b = s.host.make_batch({car("20160103061000", "Z0001")});
   EXPECT_EQ(s.write(b), WEIR_RETRY);
-  EXPECT_TRUE(s.logged("ERROR " + redis.endpoint() + ": AUTH failed: WRONGPASS")) << s.logs();
+  EXPECT_NE(s.reason.find(redis.endpoint() + ": AUTH failed: WRONGPASS"), std::string::npos) << s.reason;
   EXPECT_TRUE(s.host.rejected.empty());
 }
 
@@ -289,20 +283,20 @@ TEST(RedisSink, ReadOnlyFromADemotedMasterReResolvesThroughTheSentinels) {
 
   demoted = true;  // the old master became a replica; the sentinel has not noticed yet
   EXPECT_EQ(s.write(b), WEIR_RETRY);
-  EXPECT_TRUE(s.logged("answered SADD with: READONLY You can't write against a read only replica.")) << s.logs();
+  EXPECT_NE(s.reason.find("answered SADD with: READONLY You can't write against a read only replica."), std::string::npos)
+      << s.reason;
   EXPECT_EQ(s.write(b), WEIR_RETRY) << "ROLE says slave: not written to";
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));  // the reconnect backoff
-  EXPECT_TRUE(s.logged("DEBUG attempt 2: master 'weirmaster' at 127.0.0.1:" + std::to_string(old_master.port()) +
-                       ": is a slave, not the master"))
-      << s.logs();
+  EXPECT_NE(s.reason.find("master 'weirmaster' at 127.0.0.1:" + std::to_string(old_master.port()) +
+                          ": is a slave, not the master"),
+            std::string::npos)
+      << s.reason;
 
   sentinel.master_port = new_master.port();
   ASSERT_EQ(s.write(b), WEIR_OK) << s.logs();
   EXPECT_EQ(new_master.data_commands(),
             (Commands{{"SADD", "20160103", "Z0001-20160103061000"}, {"EXPIRE", "20160103", "604800"}}));
   EXPECT_TRUE(s.host.rejected.empty());
-  EXPECT_TRUE(s.logged("INFO writing to master 'weirmaster' at 127.0.0.1:" + std::to_string(new_master.port()) +
-                       " again after 2 failed attempts"))
+  EXPECT_TRUE(s.logged("INFO connected to master 'weirmaster' at 127.0.0.1:" + std::to_string(new_master.port())))
       << s.logs();
 }
 
@@ -343,7 +337,7 @@ TEST(RedisSink, WaitReplicasHoldsTheAckUntilTheReplicasHaveTheBatch) {
   s.create();
   auto* b = s.host.make_batch({car("20160103061000", "Z0001")});
   EXPECT_EQ(s.write(b), WEIR_RETRY);
-  EXPECT_TRUE(s.logged("only 0 of 1 replicas acknowledged the batch within 250 ms")) << s.logs();
+  EXPECT_NE(s.reason.find("only 0 of 1 replicas acknowledged the commands within 250 ms"), std::string::npos) << s.reason;
   replicas = 1;
   EXPECT_EQ(s.write(b), WEIR_OK);
   auto cmds = redis.commands();
