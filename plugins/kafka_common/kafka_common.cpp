@@ -1,5 +1,7 @@
 #include "kafka_common.hpp"
 
+#include <chrono>
+
 namespace weir::kafka {
 
 ConfPtr build_conf(const Settings& defaults, const Settings& user, const Settings& forced,
@@ -42,6 +44,17 @@ void route_logs(rd_kafka_conf_t* conf) {
   char err[256];
   rd_kafka_conf_set(conf, "log.queue", "true", err, sizeof err);
   rd_kafka_conf_set_log_cb(conf, log_cb);
+}
+
+void WarnLimiter::warn(const weir::Context& ctx, int code, const std::string& message) {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  {
+    std::lock_guard lock(mu_);
+    auto [it, fresh] = last_ms_.emplace(code, now);
+    if (!fresh && now - it->second < 10'000) return;
+    it->second = now;
+  }
+  ctx.warn(message);
 }
 
 }  // namespace weir::kafka

@@ -6,7 +6,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +46,18 @@ void route_logs(rd_kafka_conf_t* conf);
 struct Opaque {
   weir::Context ctx;
   void* self;
+};
+
+// The same librdkafka error (by code) at most every 10 s in the log: a broker
+// that is down reports it on every reconnect. Thread-safe (librdkafka's
+// callbacks and the node's thread both log).
+class WarnLimiter {
+ public:
+  void warn(const weir::Context& ctx, int code, const std::string& message);
+
+ private:
+  std::mutex mu_;
+  std::map<int, int64_t> last_ms_;
 };
 
 }  // namespace weir::kafka

@@ -1,15 +1,17 @@
 // kafka_sink — an idempotent Kafka producer (librdkafka) as a weir sink.
 //
-// write() produces every record of the batch and returns WEIR_PENDING; the
-// batch is acknowledged (host->ack) from our poll thread once librdkafka has
+// A weir::Sink: encode() makes a request that tracks each record of the batch;
+// send() produces every record not yet delivered and returns WEIR_PENDING; the
+// request is reported (host->sent) from our poll thread once librdkafka has
 // reported every record's delivery (acks=all). If some records failed after
-// librdkafka's own retries (delivery_timeout_ms), the batch is acked with
-// ok = 0: the host hands the same batch back to write(), which re-produces
-// only the records that failed. A record that failed delivery_attempts times,
-// or that Kafka refuses outright (too large, invalid), goes to the error port.
+// librdkafka's own retries (delivery_timeout_ms), it is reported failed: the
+// host sends the same request again after its retry backoff, and send()
+// re-produces only the records that failed. A record that failed
+// delivery_attempts times, or that Kafka refuses outright (too large,
+// invalid), goes to the error port.
 //
 // Duplicates: idempotence removes the duplicates of librdkafka's in-session
-// retries; a record re-produced by a later write() (after a delivery timeout)
+// retries; a record re-produced by a later send() (after a delivery timeout)
 // or by a restarted pipeline (at-least-once) can appear twice in the topic.
 //
 // Memory: payloads and string fields are handed to librdkafka without a copy
@@ -17,6 +19,7 @@
 // numbers turned into text are copied.
 #include <kafka_common.hpp>
 
+#include <weir/delivery.hpp>
 #include <weir/json.hpp>
 #include <weir/sdk.hpp>
 
@@ -39,7 +42,7 @@
 namespace {
 
 const weir_port_spec kInputs[] = {{"in", "records to produce"}};
-const weir_param_spec kParams[] = {
+const weir_param_spec kOwnParams[] = {
     {"endpoints", WEIR_PARAM_STRING, nullptr, 1, nullptr, "bootstrap brokers, \"host:port[,host:port...]\""},
     {"topic", WEIR_PARAM_STRING, nullptr, 1, nullptr, "topic to produce to"},
     {"key_field", WEIR_PARAM_STRING, "\"\"", 0, nullptr,
@@ -62,6 +65,8 @@ const weir_param_spec kParams[] = {
     {"rdkafka", WEIR_PARAM_TABLE, "{}", 0, nullptr,
      "librdkafka producer properties passed through, e.g. \"security.protocol\" = \"SSL\" (quote dotted keys)"},
 };
+// librdkafka pipelines requests itself: many batches may be out at once.
+constexpr auto kParams = weir::with_delivery_params(kOwnParams, {{"max_in_flight", "32"}});
 
 // Errors that another attempt cannot fix: the record goes to the error port at once.
 bool permanent(rd_kafka_resp_err_t e) {
@@ -80,20 +85,20 @@ bool permanent(rd_kafka_resp_err_t e) {
   }
 }
 
-class KafkaSink : public weir::Plugin {
+class KafkaSink : public weir::Sink {
  public:
   KafkaSink(weir::Context ctx, const weir::Params& p) : opaque_{ctx, this} {
     topic_ = p.str("topic");
     key_field_ = p.str("key_field");
-    keyed_ = p.boolean("keyed", true);
+    keyed_ = p.boolean("keyed");
     value_field_ = p.str("value_field");
     json_value_ = p.boolean("json_value");
-    timestamps_ = p.boolean("event_time_as_timestamp", false);
-    int64_t linger = p.integer("linger_ms", 5), batch_bytes = p.integer("batch_bytes", 1000000);
-    int64_t delivery_timeout = p.integer("delivery_timeout_ms", 120000);
-    std::string compression = p.str("compression", "none");
-    delivery_attempts_ = p.integer("delivery_attempts", 3);
-    flush_timeout_ms_ = p.integer("flush_timeout_ms", 30000);
+    timestamps_ = p.boolean("event_time_as_timestamp");
+    int64_t linger = p.integer("linger_ms"), batch_bytes = p.integer("batch_bytes");
+    int64_t delivery_timeout = p.integer("delivery_timeout_ms");
+    std::string compression = p.str("compression");
+    delivery_attempts_ = p.integer("delivery_attempts");
+    flush_timeout_ms_ = p.integer("flush_timeout_ms");
 
     if (p.str("endpoints").empty()) throw weir::ConfigError("endpoints must name at least one broker, e.g. \"127.0.0.1:9092\"");
     if (topic_.empty()) throw weir::ConfigError("topic must not be empty");
@@ -181,51 +186,64 @@ class KafkaSink : public weir::Plugin {
     return WEIR_OK;
   }
 
-  // write() hands the batch's records to librdkafka with one rd_kafka_produce_batch
+  // The request: one slot per record of the batch. Records that cannot become
+  // messages go to the error port here, once.
+  std::unique_ptr<weir::SinkRequest> encode(weir::Batch in) override {
+    auto st = std::make_unique<BatchState>(in);
+    std::string_view key, value;
+    std::string scratch_key, scratch_value, why;
+    bool copy_value = false, any = false;
+    for (uint32_t i = 0; i < in.size(); ++i) {
+      if (select(in[i], key, value, copy_value, scratch_key, scratch_value, why)) {
+        any = true;
+        continue;
+      }
+      st->slots[i].status = Status::Rejected;
+      ctx().reject(in[i], why);
+    }
+    if (!any) return nullptr;
+    return st;
+  }
+
+  // send() hands the request's records to librdkafka with one rd_kafka_produce_batch
   // call (one topic lock and one clock reading per call instead of per record;
   // the per-record clock_gettime/gettimeofday pair was ~40% of this thread's CPU).
-  // Payloads are not copied: the batch stays alive until we acknowledge it.
-  weir_status write(weir::Batch in) override {
+  // Payloads are not copied: the host keeps the batch alive until the request is done.
+  weir_status send(weir::SinkRequest& request, std::string& reason) override {
     if (fatal_) return WEIR_FAILED;
-    if (in.empty()) return WEIR_OK;
-    BatchState* st;
-    {
-      std::lock_guard lock(mu_);
-      auto& slot = states_[in.raw()];
-      if (!slot) slot = std::make_unique<BatchState>(in.raw(), in.size());
-      st = slot.get();
-    }
-    ++st->attempts;
-    st->remaining.store(1, std::memory_order_relaxed);  // our own hold until every record is handed over
-    st->failed.store(false, std::memory_order_relaxed);
+    auto& st = static_cast<BatchState&>(request);
+    weir::Batch in = st.batch;
+    ++st.attempts;
+    st.remaining.store(1, std::memory_order_relaxed);  // our own hold until every record is handed over
+    st.failed.store(false, std::memory_order_relaxed);
     msgs_.clear();
     owned_.clear();
     bool copy_values = false;  // some value lives in owned_: RD_KAFKA_MSG_F_COPY for the whole call
     std::string scratch_key, scratch_value;
     for (uint32_t i = 0; i < in.size(); ++i) {
-      Slot& s = st->slots[i];
+      Slot& s = st.slots[i];
       weir::Record rec = in[i];
       // Still in flight from the previous attempt, which has settled: delivered (delivery_cb
       // marks only failures, so that the common case does not write to the slot).
       if (s.status == Status::InFlight) s.status = Status::Delivered;
       if (s.status == Status::Delivered || s.status == Status::Rejected) continue;
-      if (s.status == Status::Failed && st->attempts > delivery_attempts_) {
-        reject(rec, s, "delivery to " + topic_ + " failed " + std::to_string(delivery_attempts_) + " times, last: " + rd_kafka_err2str(s.err));
+      if (s.status == Status::Failed && st.attempts > delivery_attempts_) {
+        refuse(st, s, "delivery to " + topic_ + " failed " + std::to_string(delivery_attempts_) + " times, last: " + rd_kafka_err2str(s.err));
         continue;
       }
       std::string_view key, value;
       bool copy_value = false;
       std::string why;
-      if (!select(rec, key, value, copy_value, scratch_key, scratch_value, why)) {
-        reject(rec, s, why);
+      if (!select(rec, key, value, copy_value, scratch_key, scratch_value, why)) {  // as at encode: cannot happen
+        refuse(st, s, why);
         continue;
       }
       s.status = Status::InFlight;
       if (timestamps_) {
         // Per record: rd_kafka_produce_batch cannot set a message timestamp.
         int64_t ts = rec.event_time_ns() > 0 ? rec.event_time_ns() / 1'000'000 : 0;
-        st->remaining.fetch_add(1, std::memory_order_relaxed);
-        produce_one(rec, s, key, value, copy_value ? RD_KAFKA_MSG_F_COPY : 0, ts);
+        st.remaining.fetch_add(1, std::memory_order_relaxed);
+        produce_one(s, key, value, copy_value ? RD_KAFKA_MSG_F_COPY : 0, ts);
         continue;
       }
       // Keys are always copied by librdkafka, values with F_COPY: both only need
@@ -243,13 +261,14 @@ class KafkaSink : public weir::Plugin {
       m._private = &s;
       msgs_.push_back(m);
     }
-    if (!msgs_.empty()) produce_all(in, *st, copy_values ? RD_KAFKA_MSG_F_COPY : 0);
-    if (st->remaining.fetch_sub(1, std::memory_order_acq_rel) > 1) return WEIR_PENDING;
-    // Every record is settled already (delivered fast, rejected, or failed to enqueue).
+    if (!msgs_.empty()) produce_all(st, copy_values ? RD_KAFKA_MSG_F_COPY : 0);
+    if (st.remaining.fetch_sub(1, std::memory_order_acq_rel) > 1) return WEIR_PENDING;
+    // Every record is settled already (delivered fast, refused, or failed to enqueue).
     if (fatal_) return WEIR_FAILED;
-    if (st->failed.load(std::memory_order_relaxed)) return WEIR_RETRY;  // the host calls write() again with this batch
-    std::lock_guard lock(mu_);
-    states_.erase(in.raw());
+    if (st.failed.load(std::memory_order_relaxed)) {
+      reason = "delivery to " + topic_ + " failed: " + rd_kafka_err2str(st.last_err.load());
+      return WEIR_RETRY;
+    }
     return WEIR_OK;
   }
 
@@ -279,22 +298,24 @@ class KafkaSink : public weir::Plugin {
     Status status = Status::Pending;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
   };
-  struct BatchState {
-    BatchState(const weir_batch* b, uint32_t n) : batch(b), slots(n) {
+  struct BatchState : weir::SinkRequest {
+    explicit BatchState(weir::Batch b) : batch(b), slots(b.size()) {
       for (Slot& s : slots) s.owner = this;
     }
-    const weir_batch* batch;
+    weir::Batch batch;
     std::vector<Slot> slots;
     std::atomic<int32_t> remaining{0};
     std::atomic<bool> failed{false};  // some record of the current attempt failed
+    std::atomic<rd_kafka_resp_err_t> last_err{RD_KAFKA_RESP_ERR_NO_ERROR};
     int64_t attempts = 0;
   };
 
   const weir::Context& ctx() const { return opaque_.ctx; }
 
-  void reject(weir::Record rec, Slot& s, const std::string& why) {
+  // Record S goes to the error port once its request is stored.
+  void refuse(BatchState& st, Slot& s, const std::string& why) {
     s.status = Status::Rejected;
-    ctx().reject(rec, why);
+    ctx().reject_sent(st, static_cast<uint32_t>(&s - st.slots.data()), why);
   }
 
   // Text of a non-string value: numbers and booleans as in JSON.
@@ -348,16 +369,16 @@ class KafkaSink : public weir::Plugin {
   // partition in their order; unkeyed ones (keyed = false) whole to one
   // partition with a leader, the next call to the next (like the sticky
   // partitioner, per batch instead of per 10 ms).
-  void produce_all(weir::Batch in, BatchState& st, int flags) {
+  void produce_all(BatchState& st, int flags) {
     // A retried batch goes through librdkafka's own partitioner, which knows
     // leaders as of now; our partition list may be up to kPartitionRefresh old.
     Partitions parts = st.attempts > 1 ? Partitions{} : partitions();
     if (parts.count == 0) {
-      produce_run(in, st, flags, msgs_.data(), msgs_.size(), RD_KAFKA_PARTITION_UA);  // no metadata (yet)
+      produce_run(st, flags, msgs_.data(), msgs_.size(), RD_KAFKA_PARTITION_UA);  // no metadata (yet)
       return;
     }
     if (!keyed_) {
-      produce_run(in, st, flags, msgs_.data(), msgs_.size(), parts.unkeyed);
+      produce_run(st, flags, msgs_.data(), msgs_.size(), parts.unkeyed);
       return;
     }
     // Counting sort by partition: stable, so each key's records keep their order.
@@ -377,7 +398,7 @@ class KafkaSink : public weir::Plugin {
     size_t begin = 0;
     for (int32_t p = 0; p < parts.count; ++p) {
       size_t end = runs_[static_cast<size_t>(p)];
-      if (end > begin) produce_run(in, st, flags, grouped_.data() + begin, end - begin, p);
+      if (end > begin) produce_run(st, flags, grouped_.data() + begin, end - begin, p);
       begin = end;
     }
   }
@@ -386,7 +407,7 @@ class KafkaSink : public weir::Plugin {
   // (queue.buffering.max.messages): waiting for room before the call, not
   // retrying after QUEUE_FULL, keeps the records in order. A record librdkafka
   // does not take is settled here (no delivery report follows).
-  void produce_run(weir::Batch in, BatchState& st, int flags, rd_kafka_message_t* msgs, size_t n, int32_t partition) {
+  void produce_run(BatchState& st, int flags, rd_kafka_message_t* msgs, size_t n, int32_t partition) {
     for (size_t done = 0; done < n;) {
       const size_t chunk = std::min(n - done, max_chunk_);
       while (!fatal_ && static_cast<size_t>(std::max(0, rd_kafka_outq_len(rk_))) + chunk > queue_max_)
@@ -398,14 +419,13 @@ class KafkaSink : public weir::Plugin {
         for (size_t i = 0; i < chunk; ++i) {
           if (m[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
           Slot& s = *static_cast<Slot*>(m[i]._private);
-          weir::Record rec = in[static_cast<uint32_t>(&s - st.slots.data())];
           if (m[i].err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !fatal_) {
             // The queue filled anyway (queue.buffering.max.kbytes): this one record by itself.
-            produce_one(rec, s, {static_cast<const char*>(m[i].key), m[i].key_len},
+            produce_one(s, {static_cast<const char*>(m[i].key), m[i].key_len},
                         {static_cast<const char*>(m[i].payload), m[i].len}, flags, 0);
             continue;
           }
-          settle_unsent(rec, st, s, m[i].err);
+          settle_unsent(st, s, m[i].err);
         }
       }
       done += chunk;
@@ -413,7 +433,7 @@ class KafkaSink : public weir::Plugin {
   }
 
   // One record, retried while librdkafka's queue is full. st.remaining counts it already.
-  void produce_one(weir::Record rec, Slot& s, std::string_view key, std::string_view value, int flags, int64_t ts) {
+  void produce_one(Slot& s, std::string_view key, std::string_view value, int flags, int64_t ts) {
     for (;;) {
       rd_kafka_resp_err_t e = rd_kafka_producev(
           rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_MSGFLAGS(flags),
@@ -424,18 +444,19 @@ class KafkaSink : public weir::Plugin {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));  // backpressure: wait for deliveries
         continue;
       }
-      settle_unsent(rec, *s.owner, s, e);
+      settle_unsent(*s.owner, s, e);
       return;
     }
   }
 
-  void settle_unsent(weir::Record rec, BatchState& st, Slot& s, rd_kafka_resp_err_t e) {
+  void settle_unsent(BatchState& st, Slot& s, rd_kafka_resp_err_t e) {
     st.remaining.fetch_sub(1, std::memory_order_relaxed);
     s.err = e;
     if (permanent(e)) {
-      reject(rec, s, std::string("Kafka refuses the record: ") + rd_kafka_err2str(e));
+      refuse(st, s, std::string("Kafka refuses the record: ") + rd_kafka_err2str(e));
     } else {
       s.status = Status::Failed;
+      st.last_err.store(e, std::memory_order_relaxed);
       st.failed.store(true, std::memory_order_relaxed);
     }
   }
@@ -480,21 +501,21 @@ class KafkaSink : public weir::Plugin {
     if (m->err) {
       // Only failures touch the slot (the sink thread wrote it last: a cache-line transfer
       // per record, which was most of this callback's cost). Success = still InFlight.
+      // Why the request failed is the host's to log (with its retry).
       s->err = m->err;
       s->status = Status::Failed;
+      st->last_err.store(m->err, std::memory_order_relaxed);
       st->failed.store(true, std::memory_order_relaxed);
       if (m->err == RD_KAFKA_RESP_ERR__FATAL) self->fatal_ = true;
-      self->warn_limited(m->err, "delivery to " + self->topic_ + " failed: " + rd_kafka_err2str(m->err) +
-                                     (permanent(m->err) ? " (the record goes to the error port)" : " (it is produced again)"));
     }
     if (st->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    // The last record of the batch settled: tell the host. Deliveries are served
-    // by our poll thread and, during flush(), by the sink thread: one at a time.
-    const weir_batch* b = st->batch;
+    // The last record of the request settled: tell the host (which may free
+    // the request at once: st is not touched after). Deliveries are served by
+    // our poll thread and, during flush(), by the sink thread: one at a time.
     bool ok = !st->failed.load(std::memory_order_relaxed);
-    std::lock_guard lock(self->mu_);
-    if (ok) self->states_.erase(b);  // before ack: the host may free the batch and reuse its address
-    if (!self->closing_) self->ctx().ack(weir::Batch(b), ok);
+    if (self->closing_) return;
+    std::string reason = ok ? "" : "delivery to " + self->topic_ + " failed: " + rd_kafka_err2str(st->last_err.load());
+    self->ctx().sent(*st, ok, reason);
   }
 
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -506,16 +527,8 @@ class KafkaSink : public weir::Plugin {
       self->fatal_ = true;
       return;
     }
-    self->warn_limited(err, std::string("kafka: ") + rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)) + ": " + reason);
-  }
-
-  void warn_limited(int code, const std::string& msg) {
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-    std::lock_guard lock(warn_mu_);
-    auto [it, fresh] = last_warned_.emplace(code, now);
-    if (!fresh && now - it->second < 10'000) return;
-    it->second = now;
-    ctx().warn(msg);
+    self->warnings_.warn(self->ctx(), err,
+                         std::string("kafka: ") + rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)) + ": " + reason);
   }
 
   void shutdown() {
@@ -535,8 +548,6 @@ class KafkaSink : public weir::Plugin {
     rkt_ = nullptr;
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
-    std::lock_guard lock(mu_);
-    states_.clear();
   }
 
   weir::kafka::Opaque opaque_;
@@ -557,23 +568,20 @@ class KafkaSink : public weir::Plugin {
   int64_t delivery_attempts_ = 3, flush_timeout_ms_ = 30000;
 
   size_t queue_max_ = 100000, max_chunk_ = 10000;  // queue.buffering.max.messages; records per produce call
-  std::vector<rd_kafka_message_t> msgs_;          // write()'s records for rd_kafka_produce_batch
-  std::deque<std::string> owned_;                 // copied keys/values of this write() (stable addresses)
+  std::vector<rd_kafka_message_t> msgs_;          // send()'s records for rd_kafka_produce_batch
+  std::deque<std::string> owned_;                 // copied keys/values of this send() (stable addresses)
 
   std::thread poller_;
   std::atomic<bool> running_{false}, fatal_{false}, closing_{false};
-  std::mutex mu_;  // states_, and the host acks
-  std::unordered_map<const weir_batch*, std::unique_ptr<BatchState>> states_;
-  std::mutex warn_mu_;
-  std::map<int, int64_t> last_warned_;
+  weir::kafka::WarnLimiter warnings_;
 };
 
 }  // namespace
 
 WEIR_PLUGIN(KafkaSink, (weir::PluginInfo{
                            .name = "kafka_sink",
-                           .version = "1.0.0",
-                           .description = "idempotent Kafka producer (librdkafka, acks=all); a batch is acked when all its records are",
+                           .version = "1.1.0",
+                           .description = "idempotent Kafka producer (librdkafka, acks=all); a request is done when all its records are",
                            .kind = WEIR_SINK,
                            .inputs = kInputs,
                            .params = kParams,

@@ -370,14 +370,7 @@ class KafkaSource : public weir::Plugin {
                              (m->rkt ? std::string(" (topic ") + rd_kafka_topic_name(m->rkt) + ")" : ""));
   }
 
-  // The same error at most every 10 s in the log.
-  void warn_limited(int code, const std::string& msg) {
-    int64_t now = steady_ms();
-    auto [it, fresh] = last_warned_.emplace(code, now);
-    if (!fresh && now - it->second < 10'000) return;
-    it->second = now;
-    ctx().warn(msg);
-  }
+  void warn_limited(int code, const std::string& msg) { warnings_.warn(ctx(), code, msg); }
 
   bool all_at_eof() const {
     bool any = false;
@@ -687,7 +680,7 @@ class KafkaSource : public weir::Plugin {
   bool dirty_ = false, closing_ = false, failed_ = false;
   int64_t next_commit_ms_ = 0;
   int64_t emitted_total_ = 0, not_owned_ = 0;
-  std::map<int, int64_t> last_warned_;
+  weir::kafka::WarnLimiter warnings_;
 
   // What the lag thread reads (see the top of the file).
   struct LagView {
