@@ -374,5 +374,31 @@ TEST(RedisSinkPipeline, ServerClosingAnIdleConnectionBeforeALargeWriteIsRetriedN
   EXPECT_EQ(redis.connections(), 2);
 }
 
+// Redis is down from the start: the sink's requests wait in the host's
+// backoff, and control still answers (pause, resume); once a server listens,
+// every record lands and the process ends by itself.
+TEST(RedisSinkPipeline, AServerThatIsDownLeavesControlAnsweringAndLosesNothing) {
+  int port = dead_port();
+  TempDir dir;
+  std::string file = dir.write("p.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\ncount = 50\npayload_bytes = 0\n"
+                               "[nodes.r]\nplugin = \"redis_sink\"\ninputs = [\"gen\"]\nendpoint = \"127.0.0.1:" +
+                                   std::to_string(port) +
+                                   "\"\ncommands = [\"SET t:{seq} x\"]\nretry_initial_ms = 20\nretry_max_ms = 100\n");
+  BackgroundWeir weir(dir, file);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  for (int i = 0; i < 200 && weir.err().find("Connection refused; retrying in") == std::string::npos; ++i) usleep(25'000);
+  ASSERT_NE(weir.err().find("Connection refused; retrying in"), std::string::npos) << weir.err();
+  RunResult paused = weir.ctl("pause r");
+  EXPECT_EQ(paused.exit_code, 0) << paused.out << paused.err;
+  RunResult resumed = weir.ctl("resume r");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  FakeRedis redis(FakeRedis::default_reply, port);
+  ASSERT_TRUE(weir.wait(60)) << weir.err();
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
+  EXPECT_EQ(redis.data_commands().size(), 50u);
+  EXPECT_NE(weir.err().find("sent again after"), std::string::npos) << weir.err();
+}
+
 }  // namespace
 }  // namespace weir::testing
