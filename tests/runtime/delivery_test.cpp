@@ -14,13 +14,6 @@ namespace {
 
 const std::string kEnv = std::string("WEIR_PLUGIN_PATH=") + WEIR_TEST_PLUGIN_DIR;
 
-std::vector<int64_t> numbers(const std::string& text) {
-  std::vector<int64_t> out;
-  std::istringstream in(text);
-  for (int64_t v; in >> v;) out.push_back(v);
-  return out;
-}
-
 std::vector<int64_t> zero_to(int64_t n) {
   std::vector<int64_t> v(static_cast<size_t>(n));
   std::iota(v.begin(), v.end(), 0);

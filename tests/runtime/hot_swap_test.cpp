@@ -17,13 +17,6 @@ namespace {
 const std::string kPlugins = WEIR_TEST_PLUGIN_DIR;
 const std::string kEnv = "WEIR_PLUGIN_PATH=" + kPlugins;
 
-std::vector<int64_t> numbers(const std::string& text) {
-  std::vector<int64_t> out;
-  std::istringstream in(text);
-  for (int64_t v; in >> v;) out.push_back(v);
-  return out;
-}
-
 // Each seq 0..n-1 exactly once and in order.
 void expect_exactly_once(const std::vector<int64_t>& seqs, int64_t n) {
   ASSERT_EQ(static_cast<int64_t>(seqs.size()), n);

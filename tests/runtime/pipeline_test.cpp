@@ -15,13 +15,6 @@ namespace {
 
 const std::string kEnv = std::string("WEIR_PLUGIN_PATH=") + WEIR_TEST_PLUGIN_DIR;
 
-std::vector<int64_t> numbers(const std::string& text) {
-  std::vector<int64_t> out;
-  std::istringstream in(text);
-  for (int64_t v; in >> v;) out.push_back(v);
-  return out;
-}
-
 // Last committed offset per partition from a test_source commit log.
 std::map<int, int64_t> last_commits(const std::string& log) {
   std::map<int, int64_t> out;

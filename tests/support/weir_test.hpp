@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <csignal>
 #include <unistd.h>
+#include <vector>
 
 namespace weir::testing {
 
@@ -38,6 +39,14 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The whitespace-separated integers of TEXT (e.g. a test sink's output file).
+inline std::vector<int64_t> numbers(const std::string& text) {
+  std::vector<int64_t> out;
+  std::istringstream in(text);
+  for (int64_t v; in >> v;) out.push_back(v);
+  return out;
+}
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path);
