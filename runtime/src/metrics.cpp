@@ -63,6 +63,11 @@ std::string prometheus_text(const Engine& engine) {
         out << "weir_watermark_seconds{" << node_labels(*n) << ",partition=\"" << e.partition << "\"} "
             << e.watermark_ns / 1e9 << '\n';
   }
+  out << "# HELP weir_sink_consecutive_failures Failed sends since the last that succeeded.\n"
+         "# TYPE weir_sink_consecutive_failures gauge\n";
+  for (const auto& n : engine.nodes())
+    if (n->driver)
+      out << "weir_sink_consecutive_failures{" << node_labels(*n) << "} " << n->driver->failures_in_a_row() << '\n';
   out << "# HELP weir_queue_depth Batches waiting on an edge.\n# TYPE weir_queue_depth gauge\n";
   for (const auto& n : engine.nodes()) {
     std::lock_guard lock(n->ports_mu);  // a node may be adding a port

@@ -201,7 +201,7 @@ void SinkDriver::done(Request& r, int64_t now_ns) {
     }
   }
   if (failures_in_a_row_ > 0) {
-    target_.log(WEIR_LOG_INFO, "sent again after " + std::to_string(failures_in_a_row_) + " failed attempt(s) over " +
+    target_.log(WEIR_LOG_INFO, "sent again after " + std::to_string(failures_in_a_row_.load()) + " failed attempt(s) over " +
                                    std::to_string((now_ns - failing_since_ns_) / 1'000'000) + " ms");
     failures_in_a_row_ = 0;
   }

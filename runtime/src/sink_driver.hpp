@@ -117,6 +117,8 @@ class SinkDriver {
   int32_t pending() const { return pending_.load(std::memory_order_acquire); }
   // Requests failed and waiting for their backoff (for /status).
   size_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
+  // Attempts that failed since the last one that succeeded, any request (for /metrics).
+  int64_t failures_in_a_row() const { return failures_in_a_row_.load(std::memory_order_relaxed); }
 
   // A hot swap is about to destroy the instance that encoded the requests:
   // frees their encodings (none may be pending), so the new instance encodes
@@ -146,7 +148,7 @@ class SinkDriver {
   int64_t open_since_ns_ = 0;
 
   std::deque<std::unique_ptr<Request>> requests_;  // sealed, in input order
-  int64_t failures_in_a_row_ = 0;                  // across requests: the sink's health
+  std::atomic<int64_t> failures_in_a_row_{0};      // across requests: the sink's health
   int64_t failing_since_ns_ = 0;
 
   // Written by other threads (sent, reject_sent), taken on the node's thread.
