@@ -177,7 +177,7 @@ TEST(Template, CompileErrorsSayWhereAndWhat) {
   EXPECT_NE(compile_error("{x|substr(a)}").find("substr start must be an integer"), std::string::npos);
   EXPECT_NE(compile_error("{x|reverse(1)}").find("takes 0 argument(s), not 1"), std::string::npos);
   EXPECT_NE(compile_error("{x|reverse|date(%Y)}").find("is the first filter"), std::string::npos);
-  EXPECT_NE(compile_error("{x|{y}}").find("'{' inside the placeholder"), std::string::npos);
+  EXPECT_NE(compile_error("{x|{y}}").find("'{' inside a placeholder"), std::string::npos);
   EXPECT_NE(compile_error("{x|lpad(5000)}").find("lpad width must be 0..4096"), std::string::npos);
   EXPECT_NE(compile_error("{x|default(a,b)}").find("default takes 1 argument"), std::string::npos);
   EXPECT_EQ(compile_error("{x|default('}')}"), "");  // a quoted argument may hold a brace

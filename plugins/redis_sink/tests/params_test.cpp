@@ -26,8 +26,8 @@ TEST(RedisSinkParams, EveryTemplateErrorAtOnce) {
   EXPECT_EQ(create_error([](FakeHost& h) {
               h.param("commands", Strings{"SADD {dat", "EXPIRE k 1", "SET {_kye} v"});
             }),
-            "commands[0]: unclosed '{' at column 6 (write '{{' for a literal brace); "
-            "commands[2]: unknown placeholder '{_kye}' at column 5; did you mean '{_key}'?");
+            "commands[0]: '{' is never closed (write '{{' for a literal brace) at column 6; "
+            "commands[2]: unknown name '_kye'; did you mean '_key'? at column 6");
   EXPECT_EQ(create_error([](FakeHost& h) { h.param("commands", Strings{}); }),
             "commands is empty: give at least one command template, e.g. \"SADD {key} {value}\"");
 }
@@ -100,7 +100,7 @@ TEST(RedisSinkParams, ATemplateErrorIsReportedAtTheNode) {
                    "commands = [\"SADD {key} {seq}\", \"EXPIRE {key} {_ttl}\"]\n");
   r = run_weir("validate " + file);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find(file + ":4:1: redis_sink \"r\": commands[1]: unknown placeholder '{_ttl}' at column 14"),
+  EXPECT_NE(r.err.find(file + ":4:1: redis_sink \"r\": commands[1]: unknown name '_ttl'"),
             std::string::npos)
       << r.err;
 }

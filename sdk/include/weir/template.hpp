@@ -79,11 +79,14 @@ inline bool append_value_text(std::string& out, const weir_value& v) {
 class TemplateError : public std::invalid_argument {
  public:
   TemplateError(size_t column, const std::string& what)
-      : std::invalid_argument("column " + std::to_string(column) + ": " + what), column_(column) {}
+      : std::invalid_argument("column " + std::to_string(column) + ": " + what), column_(column), detail_(what) {}
   size_t column() const { return column_; }
+  // The message without its column.
+  const std::string& detail() const { return detail_; }
 
  private:
   size_t column_;
+  std::string detail_;
 };
 
 // An old spelling that still works, and what to write instead.
@@ -133,8 +136,7 @@ class Template {
       if (text[k] == '\'') quoted = !quoted;
       else if (!quoted && text[k] == '}') return k;
       else if (!quoted && text[k] == '{')
-        throw TemplateError(k + 1, "'{' inside the placeholder at column " + std::to_string(open + 1) +
-                                       " (quote it: default('{'))");
+        throw TemplateError(k + 1, "'{' inside a placeholder (quote it in an argument: default('{'))");
     }
     throw TemplateError(open + 1, "'{' is never closed (write '{{' for a literal brace)");
   }
@@ -143,7 +145,7 @@ class Template {
   bool render(Record r, std::string& out, std::string& error) const {
     const size_t start = out.size();
     for (const Segment& s : segments_) {
-      if (s.source == Source::Literal || (s.source == Source::Constant && !s.slice && s.filters.empty())) {
+      if (s.source == Source::Literal) {
         out += s.text;
         continue;
       }
@@ -165,8 +167,13 @@ class Template {
   }
   // True when it renders the same text for every record (no field, no pseudo-field).
   bool constant() const {
-    return std::all_of(segments_.begin(), segments_.end(),
-                       [](const Segment& s) { return s.source == Source::Literal || s.source == Source::Constant; });
+    return std::all_of(segments_.begin(), segments_.end(), [](const Segment& s) { return s.source == Source::Literal; });
+  }
+  // What a constant() template renders.
+  std::string constant_text() const {
+    std::string out;
+    for (const Segment& s : segments_) out += s.text;
+    return out;
   }
   const std::vector<TemplateDeprecation>& deprecations() const { return deprecations_; }
 
@@ -342,6 +349,12 @@ class Template {
       s.filters.push_back(std::move(f));
     }
     if (deprecated) deprecations_.push_back({at + 1, s.spelled, "{" + new_spelling + "}"});
+    if (s.source == Source::Constant) {  // folded now: its errors are the user's, at load time
+      std::string value, error;
+      if (!render_placeholder(Record(nullptr), s, value, error)) throw TemplateError(at + 1, error);
+      literal(value);
+      return;
+    }
     segments_.push_back(std::move(s));
   }
 
@@ -426,7 +439,7 @@ class Template {
       case Source::Partition: v = int_value(r.position().partition); break;
       case Source::Offset: v = int_value(r.position().offset); break;
     }
-    const bool has_text = s.source == Source::Constant || s.source == Source::Json;
+    const bool has_text = s.source == Source::Constant || s.source == Source::Json;  // no weir_value
     if (!has_text && (!present || v.type == WEIR_NULL)) {
       if (s.fallback) {
         out += *s.fallback;
