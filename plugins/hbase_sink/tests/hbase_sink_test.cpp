@@ -414,4 +414,22 @@ TEST(HBaseSinkFake, ExampleTomlValidates) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+// hbase_sink's old time(FORMAT) still validates; the host warns at its file:line:col.
+TEST(HBaseSinkFake, OldTimeFilterWarnsWithItsPosition) {
+  weir::testing::TempDir dir;
+  std::string file = dir.write("old.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\n\n"
+                               "[nodes.h]\nplugin = \"hbase_sink\"\ninputs = [\"gen\"]\n"
+                               "endpoint = \"127.0.0.1:1\"\ntable = \"t\"\ncolumn_family = \"cf\"\n"
+                               "row_key = \"{key}-{_time|time(%Y%m%d)}\"\n"
+                               "columns = [\"seq\", \"day={_time|date(%d)}\"]\n");
+  auto r = weir::testing::run_weir("validate " + file);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(file + ":10:18: hbase_sink \"h\": row_key: '{_time|time(%Y%m%d)}' is an old spelling (it works for "
+                       "one more release); write '{_time|date(%Y%m%d)}'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("columns"), std::string::npos) << "date(...) is the new spelling: " << r.err;
+}
+
 }  // namespace
