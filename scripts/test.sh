@@ -35,8 +35,8 @@ for san in "address,undefined" thread; do
 done
 
 # The parsers of user input (EPL rules, CSV lines) under libFuzzer, briefly.
-step "fuzzing the EPL parser and the CSV decoder (libFuzzer, clang)"
-BUILD_DIR=$root/build-fuzz WEIR_TARGETS="fuzz_cep_rule fuzz_csv_decode" scripts/build.sh \
+step "fuzzing the EPL parser, the CSV decoder and the template language (libFuzzer, clang)"
+BUILD_DIR=$root/build-fuzz WEIR_TARGETS="fuzz_cep_rule fuzz_csv_decode fuzz_template" scripts/build.sh \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DWEIR_FUZZ=ON -DWEIR_BUILD_BENCH=OFF
 (cd build-fuzz && ctest -L fuzz --output-on-failure --timeout 600)
 

@@ -21,6 +21,7 @@
 
 #include <weir/delivery.hpp>
 #include <weir/json.hpp>
+#include <weir/template.hpp>
 #include <weir/sdk.hpp>
 
 #include <pthread.h>
@@ -34,6 +35,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -45,8 +47,10 @@ const weir_port_spec kInputs[] = {{"in", "records to produce"}};
 const weir_param_spec kOwnParams[] = {
     {"endpoints", WEIR_PARAM_STRING, nullptr, 1, nullptr, "bootstrap brokers, \"host:port[,host:port...]\""},
     {"topic", WEIR_PARAM_STRING, nullptr, 1, nullptr, "topic to produce to"},
+    {"key", WEIR_PARAM_STRING, "\"\"", 0, weir::kTemplateUnit,
+     "message key template, e.g. \"{car_number}\" (docs/templates.md); \"\" = key_field, else the record's key"},
     {"key_field", WEIR_PARAM_STRING, "\"\"", 0, nullptr,
-     "field whose value is the message key (numbers as text); \"\" = the record's key"},
+     "field whose value is the message key (a null one: no key); \"\" = the record's key"},
     {"keyed", WEIR_PARAM_BOOL, "true", 0, nullptr,
      "false = messages without a key: each batch goes whole to one partition, the next batch to the next (fewer, larger "
      "requests, and a third of the CPU for small records), but a key's records no longer share a partition"},
@@ -90,6 +94,14 @@ class KafkaSink : public weir::Sink {
   KafkaSink(weir::Context ctx, const weir::Params& p) : opaque_{ctx, this} {
     topic_ = p.str("topic");
     key_field_ = p.str("key_field");
+    if (std::string key = p.str("key"); !key.empty()) {
+      try {
+        key_ = weir::Template::compile(key);
+      } catch (const weir::TemplateError& e) {
+        throw weir::ConfigError("key: template \"" + key + "\", " + e.what());
+      }
+      if (key_->constant()) throw weir::ConfigError("key \"" + key + "\" uses no field: every message would have the same key");
+    }
     keyed_ = p.boolean("keyed");
     value_field_ = p.str("value_field");
     json_value_ = p.boolean("json_value");
@@ -104,6 +116,8 @@ class KafkaSink : public weir::Sink {
     if (topic_.empty()) throw weir::ConfigError("topic must not be empty");
     if (json_value_ && !value_field_.empty()) throw weir::ConfigError("json_value and value_field exclude each other");
     if (!keyed_ && !key_field_.empty()) throw weir::ConfigError("keyed = false and key_field exclude each other");
+    if (!keyed_ && key_) throw weir::ConfigError("keyed = false and key exclude each other");
+    if (key_ && !key_field_.empty()) throw weir::ConfigError("key and key_field exclude each other");
     auto rdkafka = p.table("rdkafka");
     // Unless the user picks librdkafka's partitioner, kafka_sink partitions whole batches itself (see produce_all).
     own_partitioning_ = std::none_of(rdkafka.begin(), rdkafka.end(), [](const auto& kv) { return kv.first == "partitioner"; });
@@ -318,11 +332,11 @@ class KafkaSink : public weir::Sink {
     ctx().reject_sent(st, static_cast<uint32_t>(&s - st.slots.data()), why);
   }
 
-  // Text of a non-string value: numbers and booleans as in JSON.
+  // Text of a non-string value, by the SDK's one rule (<weir/template.hpp>).
   static std::string_view text(const weir_value& v, std::string& scratch) {
     if (v.type == WEIR_STRING) return weir::view(v.as.str);
     scratch.clear();
-    weir::append_json_value(scratch, v);
+    weir::append_value_text(scratch, v);
     return scratch;
   }
 
@@ -330,6 +344,13 @@ class KafkaSink : public weir::Sink {
               std::string& sv, std::string& why) const {
     if (!keyed_) {
       key = {};
+    } else if (key_) {
+      sk.clear();
+      if (!key_->render(rec, sk, why)) {
+        why = "key " + key_->text() + ": " + why;
+        return false;
+      }
+      key = sk;
     } else if (key_field_.empty()) {
       key = rec.key();
     } else {
@@ -555,6 +576,7 @@ class KafkaSink : public weir::Sink {
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
   std::string topic_, key_field_, value_field_;
+  std::optional<weir::Template> key_;  // the key template, when given
   bool json_value_ = false, timestamps_ = false, keyed_ = true;
   static constexpr auto kPartitionRefresh = std::chrono::seconds(30);
   bool own_partitioning_ = true;  // false when rdkafka.partitioner is given

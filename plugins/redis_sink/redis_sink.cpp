@@ -9,8 +9,8 @@ namespace {
 
 const weir_port_spec kInputs[] = {{"in", "records; each one becomes one command per template"}};
 const weir_param_spec kOwnParams[] = {
-    {"commands", WEIR_PARAM_STRING_LIST, nullptr, 1, nullptr,
-     "command templates, e.g. \"SADD {date:0:8} {car_number}-{date}\"; {field}, {field:start:len}, {_key}, {var}"},
+    {"commands", WEIR_PARAM_STRING_LIST, nullptr, 1, weir::kTemplateUnit,
+     "command templates, e.g. \"SADD {date[0:8]} {car_number}-{date}\" (docs/templates.md); {var} from vars"},
     {"vars", WEIR_PARAM_TABLE, "{}", 0, nullptr, "constants for the templates: name = \"value\" gives {name}"},
     {"ttl_s", WEIR_PARAM_INT, "604800", 0, "s",
      "a constant for the templates as {ttl_s} (e.g. EXPIRE {key} {ttl_s}); one week"},

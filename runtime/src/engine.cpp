@@ -141,6 +141,8 @@ bool Engine::create(Diagnostics& diags) {
   for (auto& n : nodes_) {
     char err[1024] = {0};
     const NodePlan& p = plan_.nodes[n->plan_index];
+    if (n->task == 0)
+      for (const Diagnostic& w : p.warnings) log(n.get(), WEIR_LOG_WARN, w.str());
     n->instance = n->descriptor->vtable->create(&host_api(), reinterpret_cast<weir_node*>(n.get()), p.params.data(),
                                                 p.params.size(), err, sizeof err);
     if (!n->instance && !(n->task > 0 && nodes_[n->index - 1]->instance == nullptr))  // once per node

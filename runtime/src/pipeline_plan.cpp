@@ -1,5 +1,7 @@
 #include "pipeline_plan.hpp"
 
+#include "template_params.hpp"
+
 #include <functional>
 #include <map>
 #include <set>
@@ -132,6 +134,7 @@ std::optional<PipelinePlan> plan_pipeline(PipelineConfig config, PluginRegistry&
     if (np.library) {
       const weir_plugin& d = np.library->descriptor();
       np.params = convert_params(node, d, diags);
+      np.warnings = template_deprecations(node, d);
       for (uint32_t i = 0; i < d.output_count; ++i) np.output_ports.push_back(d.outputs[i].name);
       np.output_ports.push_back("error");
       if (d.kind == WEIR_SOURCE && !node.inputs.empty())

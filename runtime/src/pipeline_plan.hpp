@@ -33,6 +33,7 @@ struct NodePlan {
   int64_t idle_timeout_ms = 10'000;
   int64_t max_ahead_ms = 86'400'000;
   uint32_t parallelism = 1;  // tasks (engine.hpp: Node::task)
+  std::vector<Diagnostic> warnings;  // e.g. old template spellings; logged when the node is created
 };
 
 struct PipelinePlan {

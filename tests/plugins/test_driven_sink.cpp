@@ -56,6 +56,8 @@ class TestDrivenSink : public weir::Sink {
       reason = "told to fail (fail_every = " + std::to_string(fail_every_) + ")";
       return WEIR_RETRY;
     }
+#else
+    (void)reason;
 #endif
     auto& r = static_cast<Seqs&>(request);
     if (!async_) {

@@ -78,8 +78,7 @@ void make_put(long seq, t2::TPut& put) {
 }
 
 std::string weir_pipeline(const Settings& s, const std::string& table) {
-  return "[pipeline]\nbatch_size = " + std::to_string(s.batch) +
-         "\n[nodes.gen]\nplugin = \"generator\"\ncount = " + std::to_string(s.rows) +
+  return "[nodes.gen]\nplugin = \"generator\"\ncount = " + std::to_string(s.rows) +
          "\npayload_bytes = 0\nkeys = 100\nbatch_size = " + std::to_string(s.batch) +
          "\n[nodes.hbase]\nplugin = \"hbase_sink\"\ninputs = [\"gen\"]\nendpoint = \"" + s.endpoint +
          "\"\ntransport = \"" + s.transport + "\"\nprotocol = \"" + s.protocol + "\"\ntable = \"" + table +
@@ -120,10 +119,10 @@ double run_raw(const Settings& s, const std::string& table) {
 }
 
 // weir: the whole process (start, plugin load, connect, drain) is timed.
-double run_weir(const Settings& s, const std::string& table, const std::string& dir) {
+double run_weir(const Settings& s, const std::string& weir, const std::string& table, const std::string& dir) {
   std::string file = dir + "/bench.toml";
   std::ofstream(file) << weir_pipeline(s, table);
-  std::string cmd = std::string(WEIR_BINARY) + " run " + file + " 2>" + dir + "/weir.err";
+  std::string cmd = weir + " run " + file + " 2>" + dir + "/weir.err";
   auto t0 = Clock::now();
   int rc = std::system(cmd.c_str());
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -152,6 +151,8 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   Settings s;
   bool verify = false;
+  std::vector<std::string> weirs;
+  std::string table_prefix;
   po::options_description desc("weir-hbase-bench options");
   desc.add_options()("help,h", "show this help")
       ("endpoint", po::value(&s.endpoint)->default_value(env("HBASE_THRIFT_HOST", "127.0.0.1") + ":" + env("HBASE_THRIFT_PORT", "9090")))
@@ -162,7 +163,9 @@ int main(int argc, char** argv) {
       ("rounds", po::value(&s.rounds)->default_value(3), "raw/weir pairs, alternating")
       ("regions", po::value(&s.regions)->default_value(2), "pre-split of each fresh table")
       ("connections", po::value(&s.connections)->default_value(1), "hbase_sink connections (raw: always 1)")
-      ("verify", po::bool_switch(&verify), "after round 1, check both tables hold the same cells (use few rows)");
+      ("verify", po::bool_switch(&verify), "after round 1, check both tables hold the same cells (use few rows)")
+      ("weir", po::value(&weirs)->multitoken(), "weir binaries to run after raw in each round, e.g. a before and an after build (default: this build's)")
+      ("table-prefix", po::value(&table_prefix)->default_value("weir_bench"), "names of the fresh tables");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -175,6 +178,7 @@ int main(int argc, char** argv) {
     std::cout << desc;
     return 0;
   }
+  if (weirs.empty()) weirs.push_back(WEIR_BINARY);
   char tmpl[] = "/tmp/weir-hbase-bench-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   weir::hbase::ClientOptions o;
@@ -182,7 +186,8 @@ int main(int argc, char** argv) {
   o.transport = weir::hbase::parse_transport(s.transport);
   o.protocol = weir::hbase::parse_protocol(s.protocol);
   weir::hbase::Client admin(o);
-  std::vector<double> raw, weir;
+  std::vector<double> raw;
+  std::vector<std::vector<double>> weir(weirs.size());  // per binary
   std::printf("rows=%ld batch=%d regions=%d connections(weir)=%d %s/%s %s\n", s.rows, s.batch, s.regions, s.connections,
               s.transport.c_str(), s.protocol.c_str(), s.endpoint.c_str());
   // Every cell (row, column, value, timestamp) of a table, in order.
@@ -197,25 +202,28 @@ int main(int argc, char** argv) {
   };
   try {
     for (int round = 0; round < s.rounds; ++round) {
-      std::string tables[2];
-      for (int side = 0; side < 2; ++side) {
-        std::string table = "weir_bench_" + std::to_string(getpid()) + "_" + std::to_string(round) + "_" + std::to_string(side);
+      std::vector<std::string> tables(1 + weirs.size());
+      for (size_t side = 0; side < tables.size(); ++side) {
+        std::string table = table_prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(round) + "_" + std::to_string(side);
         tables[side] = table;
         admin.create_table(table, {"cf1"}, weir::hbase::hex_split_keys(s.regions));
         int who = side == 0 ? RUSAGE_SELF : RUSAGE_CHILDREN;
         double cpu0 = cpu_seconds(who);
-        double rate = side == 0 ? run_raw(s, table) : run_weir(s, table, dir);
+        double rate = side == 0 ? run_raw(s, table) : run_weir(s, weirs[side - 1], table, dir);
         double cpu_us_per_row = (cpu_seconds(who) - cpu0) * 1e6 / static_cast<double>(s.rows);
-        (side == 0 ? raw : weir).push_back(rate);
-        std::printf("round %d %-4s %10.0f rows/s   client CPU %.2f us/row\n", round + 1, side == 0 ? "raw" : "weir", rate,
-                    cpu_us_per_row);
+        (side == 0 ? raw : weir[side - 1]).push_back(rate);
+        std::printf("round %d %-6s %10.0f rows/s   client CPU %.2f us/row\n", round + 1,
+                    side == 0 ? "raw" : ("weir" + std::to_string(side)).c_str(), rate, cpu_us_per_row);
         std::fflush(stdout);
       }
       if (verify && round == 0) {
-        auto a = dump(tables[0]), b = dump(tables[1]);
-        if (a != b || a.size() != static_cast<size_t>(s.rows) * 8) {
-          std::fprintf(stderr, "verify: the tables differ (raw %zu cells, weir %zu cells)\n", a.size(), b.size());
-          return 1;
+        auto a = dump(tables[0]);
+        for (size_t k = 1; k < tables.size(); ++k) {
+          auto b = dump(tables[k]);
+          if (a != b || a.size() != static_cast<size_t>(s.rows) * 8) {
+            std::fprintf(stderr, "verify: the tables differ (raw %zu cells, weir%zu %zu cells)\n", a.size(), k, b.size());
+            return 1;
+          }
         }
         std::printf("verify: both tables hold the same %zu cells, e.g. %s\n", a.size(), a.empty() ? "" : a[0].c_str());
       }
@@ -225,8 +233,12 @@ int main(int argc, char** argv) {
     std::cerr << "weir-hbase-bench: " << e.what() << "\n";
     return 1;
   }
-  double r = median(raw), w = median(weir);
-  std::printf("median raw %.0f rows/s, weir %.0f rows/s, weir/raw = %.3f\n", r, w, w / r);
+  double r = median(raw);
+  for (size_t k = 0; k < weirs.size(); ++k) {
+    double w = median(weir[k]);
+    std::printf("median raw %.0f rows/s, weir%zu (%s) %.0f rows/s, weir%zu/raw = %.3f\n", r, k + 1, weirs[k].c_str(), w, k + 1,
+                w / r);
+  }
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -74,9 +74,9 @@ bool parse_timestamp_ms(const weir_value& v, const std::string& format, int64_t&
 RowMapper::RowMapper(const MappingSpec& spec) : spec_(spec) {
   if (spec.row_key.empty()) throw std::invalid_argument("row_key must not be empty");
   try {
-    row_key_ = Template::parse(spec.row_key);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("row_key: ") + e.what());
+    row_key_ = Template::compile(spec.row_key);
+  } catch (const TemplateError& e) {
+    throw std::invalid_argument("row_key: template \"" + spec.row_key + "\", " + e.what());
   }
   if (row_key_.fields().empty())
     throw std::invalid_argument("row_key \"" + spec.row_key + "\" uses no field: every record would write the same row");
@@ -102,9 +102,9 @@ RowMapper::RowMapper(const MappingSpec& spec) : spec_(spec) {
       throw std::invalid_argument("columns: \"" + entry + "\" needs a qualifier (\"qualifier={field}\" or \"field\")");
     std::string value = eq == std::string::npos ? "{" + c.qualifier + "}" : entry.substr(eq + 1);
     try {
-      c.value = Template::parse(value);
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("columns: \"" + entry + "\": " + e.what());
+      c.value = Template::compile(value);
+    } catch (const TemplateError& e) {
+      throw std::invalid_argument("columns: \"" + entry + "\": template \"" + value + "\", " + e.what());
     }
     if (!seen.insert({c.family, c.qualifier}).second)
       throw std::invalid_argument("columns: " + c.family + ":" + c.qualifier + " is mapped twice");
@@ -128,8 +128,10 @@ bool RowMapper::map(Record r, t2::TPut& put, std::string& reason) const {
   }
   put.__isset.timestamp = false;
   if (!spec_.timestamp_field.empty()) {
-    weir_value scratch;
-    const weir_value* v = lookup_field(r, spec_.timestamp_field, scratch);
+    weir_value event_time = timestamp_value(r.event_time_ns());
+    const weir_value* v = spec_.timestamp_field != "_time" ? r.field(spec_.timestamp_field)
+                          : r.event_time_ns() != 0        ? &event_time
+                                                          : nullptr;
     if (!v || v->type == WEIR_NULL) {
       reason = spec_.timestamp_field == "_time"
                    ? "record has no event time (cell timestamp = event time; set timestamp_field)"

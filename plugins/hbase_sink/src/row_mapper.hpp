@@ -1,12 +1,12 @@
-// Record -> TPut: the row key and cells from templates (row_template.hpp),
+// Record -> TPut: the row key and cells from templates (<weir/template.hpp>),
 // the cell timestamp from the event time or a field, so that writing the same
 // record twice writes the same cells (idempotent puts).
 #pragma once
 
 #include "client.hpp"
-#include "row_template.hpp"
 
 #include <weir/sdk.hpp>
+#include <weir/template.hpp>
 
 #include <string>
 #include <vector>

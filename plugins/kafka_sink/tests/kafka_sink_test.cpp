@@ -1,5 +1,5 @@
 // kafka_sink against librdkafka's mock cluster, driven through the fake host:
-// acks only after delivery, key/value selection, failed deliveries retried
+// acks only after delivery, key/value selection (key templates), failed deliveries retried
 // record by record, then sent to the error port; parameter errors.
 //
 // The sink acks from its poll thread (the fake host locks), so the tests look
@@ -94,6 +94,31 @@ TEST(KafkaSink, KeyAndValueFromFieldsAndEventTime) {
   EXPECT_EQ(by_key["O0010"].value, "85");
   EXPECT_EQ(by_key["O0010"].timestamp_ms, 1650953400123LL);
   EXPECT_EQ(by_key["Z0001"].value, "fast");
+}
+
+// key: a template of the SDK's language; a record it cannot render goes to the error port.
+TEST(KafkaSink, KeyFromATemplate) {
+  MockCluster mc;
+  mc.create_topic("out", 2);
+  Sink s(mc, "out");
+  s.h.param("key", std::string("{car}-{date[0:8]}|{ok}")).param("value_field", std::string("speed"));
+  s.open();
+  using F = FakeHost::Fields;
+  const weir_batch* b = s.h.make_batch(
+      {F{{"car", FakeHost::str("O0010")}, {"date", FakeHost::str("20220426061000")}, {"ok", weir::bool_value(true)},
+         {"speed", weir::int_value(85)}},
+       F{{"car", FakeHost::str("Z0001")}, {"date", FakeHost::str("2022")}, {"ok", weir::bool_value(false)},
+         {"speed", weir::int_value(1)}}});  // date too short for its slice: rejected
+  s.deliver(b);
+  ASSERT_EQ(s.h.rejected.size(), 1u);
+  EXPECT_NE(s.h.rejected[0].find("key {car}-{date[0:8]}|{ok}: field 'date' is \"2022\" (4 bytes); {date[0:8]} needs 8"),
+            std::string::npos)
+      << s.h.rejected[0];
+  s.close();
+  auto msgs = mc.read_all("out", 2, 1);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].key, "O0010-20220426|true");
+  EXPECT_EQ(msgs[0].value, "85");
 }
 
 TEST(KafkaSink, ProduceTimeByDefault) {
@@ -306,6 +331,14 @@ TEST(KafkaSink, ParameterErrors) {
   EXPECT_NE(error_of({}, [](FakeHost& h) {
               h.param("keyed", false).param("key_field", std::string("car"));
             }).find("exclude each other"),
+            std::string::npos);
+  EXPECT_NE(error_of({}, [](FakeHost& h) {
+              h.param("key", std::string("{car}")).param("key_field", std::string("car"));
+            }).find("key and key_field exclude each other"),
+            std::string::npos);
+  EXPECT_EQ(error_of({}, [](FakeHost& h) { h.param("key", std::string("{car|revers}")); }),
+            "key: template \"{car|revers}\", column 6: unknown filter 'revers'; did you mean 'reverse'?");
+  EXPECT_NE(error_of({}, [](FakeHost& h) { h.param("key", std::string("fixed")); }).find("uses no field"),
             std::string::npos);
   EXPECT_NE(error_of({}, [](FakeHost& h) {
               h.param("json_value", true).param("value_field", std::string("x"));

@@ -1,5 +1,6 @@
 // Command templates: what parses (and into which argv), what is refused with
-// which message, and how record values are rendered.
+// which message, and how record values are rendered (the SDK's template
+// language per argument; the old {f:start:len} and _time_* spellings still work).
 #include "command_template.hpp"
 
 #include <gtest/gtest.h>
@@ -71,6 +72,7 @@ std::string render_error(const std::string& tmpl, const OneRecord& r) {
 const OneRecord kCar({{"date", s("20160103061000")}, {"car_number", s("Z0001")}, {"speed", int_value(85)}});
 
 TEST(CommandTemplate, SmartCarCommands) {
+  EXPECT_EQ(render("SADD {date[0:8]} {car_number}-{date}", kCar), (Strings{"SADD", "20160103", "Z0001-20160103061000"}));
   EXPECT_EQ(render("SADD {date:0:8} {car_number}-{date}", kCar), (Strings{"SADD", "20160103", "Z0001-20160103061000"}));
   EXPECT_EQ(render("EXPIRE {date:0:8} {ttl_s}", kCar, {{"ttl_s", "604800"}}),
             (Strings{"EXPIRE", "20160103", "604800"}));
@@ -103,7 +105,8 @@ TEST(CommandTemplate, ValueFormatting) {
                {"f", bool_value(false)},
                {"ts", timestamp_value(1650953400000000000)}});
   EXPECT_EQ(render("X {i} {d} {big} {inf} {t} {f} {ts}", r),
-            (Strings{"X", "-42", "0.1", "1e+21", "inf", "1", "0", "1650953400000000000"}));
+            (Strings{"X", "-42", "0.1", "1e+21", "inf", "true", "false", "1650953400000000000"}))
+      << "one value-to-text rule for every plugin: booleans are true/false (redis_sink wrote 1/0 before)";
 }
 
 TEST(CommandTemplate, Substrings) {
@@ -118,6 +121,11 @@ TEST(CommandTemplate, Metadata) {
   EXPECT_EQ(
       render("X {_key} {_payload} {_time_ns} {_time_ms} {_time_s} {_partition} {_offset} {_key:0:3}", r),
       (Strings{"X", "car-7", "raw line", "1650953400123456789", "1650953400123", "1650953400", "3", "99", "car"}));
+  EXPECT_EQ(render("X {_time} {_time|epoch_ms} {_time|epoch_s} {_key[0:3]}", r),
+            (Strings{"X", "1650953400123456789", "1650953400123", "1650953400", "car"}));
+  EXPECT_EQ(render("SET \"{_time|date('%Y-%m-%d %H')}\" {car|default(no car)}", r),
+            (Strings{"SET", "2022-04-26 06", "no car"}))
+      << "a placeholder is one piece: spaces in its arguments do not split the command";
   EXPECT_EQ(render("PUBLISH ch {_json}", r),
             (Strings{"PUBLISH", "ch", R"({"_key":"car-7","_payload":"raw line","a":1})"}));
 }
@@ -135,40 +143,43 @@ TEST(CommandTemplate, VarsAreConstants) {
 TEST(CommandTemplate, SyntaxErrors) {
   EXPECT_EQ(parse_error(""), "empty command");
   EXPECT_EQ(parse_error("   "), "empty command");
-  EXPECT_EQ(parse_error("SADD {date"), "unclosed '{' at column 6 (write '{{' for a literal brace)");
-  EXPECT_EQ(parse_error("SADD {da{te}"), "unclosed '{' at column 6 (write '{{' for a literal brace)");
-  EXPECT_EQ(parse_error("SADD date} x"), "unmatched '}' at column 10 (write '}}' for a literal brace)");
-  EXPECT_EQ(parse_error("SADD {} x"), "empty placeholder '{}' at column 6");
-  EXPECT_EQ(parse_error("SADD {:0:8} x"), "placeholder '{:0:8}' at column 6 has no name");
-  EXPECT_EQ(parse_error("SADD {date:x:8} x"), "placeholder '{date:x:8}' at column 6: start 'x' is not a number >= 0");
-  EXPECT_EQ(parse_error("SADD {date:-1:8} x"),
-            "placeholder '{date:-1:8}' at column 6: start '-1' is not a number >= 0");
-  EXPECT_EQ(parse_error("SADD {date:0:0} x"), "placeholder '{date:0:0}' at column 6: length '0' is not a number > 0");
-  EXPECT_EQ(parse_error("SADD {date:0:} x"), "placeholder '{date:0:}' at column 6: length '' is not a number > 0");
-  EXPECT_EQ(parse_error("SADD {date:0:8:1} x"),
-            "placeholder '{date:0:8:1}' at column 6: expected {name}, {name:start} or {name:start:length}");
-  EXPECT_EQ(parse_error("SADD \"{da te}\" x"), "placeholder '{da te}' at column 7 contains a space or a quote");
+  EXPECT_EQ(parse_error("SADD {date"), "'{' is never closed (write '{{' for a literal brace) at column 6");
+  EXPECT_EQ(parse_error("SADD {da{te}"), "'{' inside a placeholder (quote it in an argument: default('{')) at column 9");
+  EXPECT_EQ(parse_error("SADD date} x"), "unmatched '}' (write '}}' for a literal brace) at column 10");
+  EXPECT_EQ(parse_error("SADD {} x"), "empty name in '{}' at column 7");
+  EXPECT_EQ(parse_error("SADD {:0:8} x"), "empty name in '{:0:8}' at column 7");
+  EXPECT_EQ(parse_error("SADD {date:x:8} x"), "'{date:x:8}': expected {name[start:end]} at column 7");
+  EXPECT_EQ(parse_error("SADD {date:-1:8} x"), "'{date:-1:8}': expected {name[start:end]} at column 7");
+  EXPECT_EQ(parse_error("SADD {date:0:0} x"), "'{date:0:0}': expected {name[start:end]} at column 7");
+  EXPECT_EQ(parse_error("SADD {date:0:} x"), "'{date:0:}': expected {name[start:end]} at column 7");
+  EXPECT_EQ(parse_error("SADD {date:0:8:1} x"), "'{date:0:8:1}': expected {name[start:end]} at column 7");
+  EXPECT_EQ(parse_error("SADD {date[x:8]} x"), "slice start 'x' is not an integer (at most 9 digits) at column 7");
+  EXPECT_EQ(parse_error("SADD {date|revers} x"), "unknown filter 'revers'; did you mean 'reverse'? at column 12");
+  EXPECT_EQ(parse_error("SADD \"{da te}\" x"), "'da te' is not a name at column 8");
   EXPECT_EQ(parse_error("SADD \"key x"), "unclosed '\"' at column 6");
   EXPECT_EQ(parse_error("SADD \"k\\q\" x"),
             "unknown escape '\\q' at column 8 (inside quotes: \\\", \\\\, \\n, \\r, \\t)");
-  EXPECT_EQ(parse_error("SADD {_kye} x"), "unknown placeholder '{_kye}' at column 6; did you mean '{_key}'?");
-  EXPECT_EQ(parse_error("SADD {_time} x"), "unknown placeholder '{_time}' at column 6; did you mean '{_time_s}'?");
+  EXPECT_EQ(parse_error("SADD {_kye} x"), "unknown name '_kye'; did you mean '_key'? at column 7");
   EXPECT_EQ(parse_error("SADD {_whatever} x"),
-            "unknown placeholder '{_whatever}' at column 6 (names starting with '_' are reserved: {_key} {_payload} "
-            "{_json} {_time_ns} {_time_ms} {_time_s} {_partition} {_offset})");
-  EXPECT_EQ(parse_error("EXPIRE k {ttl:0:9}", {{"ttl", "604800"}}), "'ttl' is \"604800\" (6 bytes); {ttl:0:9} needs 9");
+            "unknown name '_whatever' (names starting with '_' are reserved: _key, _payload, _json, _time, _partition, "
+            "_offset) at column 7");
+  EXPECT_EQ(parse_error("EXPIRE k {ttl:0:9}", {{"ttl", "604800"}}), "ttl is \"604800\" (6 bytes); {ttl:0:9} needs 9 at column 10");
+  EXPECT_EQ(parse_error("EXPIRE \"k\\n\" {ttl[0:9]}", {{"ttl", "604800"}}),
+            "ttl is \"604800\" (6 bytes); {ttl[0:9]} needs 9 at column 14")
+      << "columns count in the command as written, escapes included";
 }
 
 TEST(CommandTemplate, MissingOrShortValuesAreTheRecordsProblem) {
-  EXPECT_EQ(render_error("SADD {date:0:8} {car}", kCar), "record has no field 'car' ({car})");
-  EXPECT_EQ(render_error("SADD {day:0:8} x", kCar), "record has no field 'day' ({day:0:8})");
+  EXPECT_EQ(render_error("SADD {date:0:8} {car}", kCar), "field 'car' is missing ({car})");
+  EXPECT_EQ(render_error("SADD {day:0:8} x", kCar), "field 'day' is missing ({day:0:8})");
   OneRecord shortdate({{"date", s("2016")}, {"n", null_value()}});
   EXPECT_EQ(render_error("SADD {date:0:8} x", shortdate), "field 'date' is \"2016\" (4 bytes); {date:0:8} needs 8");
   EXPECT_EQ(render_error("SADD {date:5} x", shortdate), "field 'date' is \"2016\" (4 bytes); {date:5} needs 5");
   EXPECT_EQ(render_error("SADD k {n}", shortdate), "field 'n' is null ({n})");
-  EXPECT_EQ(render_error("SADD {_key} x", shortdate), "record has no key ({_key})");
-  EXPECT_EQ(render_error("SADD k {_payload}", shortdate), "record has no payload ({_payload})");
-  EXPECT_EQ(render_error("ZADD z {_time_ms} x", shortdate), "record has no event time ({_time_ms})");
+  EXPECT_EQ(render_error("SADD {date[0:8]} x", shortdate), "field 'date' is \"2016\" (4 bytes); {date[0:8]} needs 8");
+  EXPECT_EQ(render_error("SADD {_key} x", shortdate), "_key is missing ({_key})");
+  EXPECT_EQ(render_error("SADD k {_payload}", shortdate), "_payload is missing ({_payload})");
+  EXPECT_EQ(render_error("ZADD z {_time_ms} x", shortdate), "_time_ms is missing ({_time_ms})");
   OneRecord key({}, "ab");
   EXPECT_EQ(render_error("SADD {_key:1:5} x", key), "_key is \"ab\" (2 bytes); {_key:1:5} needs 6");
 }

@@ -26,8 +26,8 @@ TEST(RedisSinkParams, EveryTemplateErrorAtOnce) {
   EXPECT_EQ(create_error([](FakeHost& h) {
               h.param("commands", Strings{"SADD {dat", "EXPIRE k 1", "SET {_kye} v"});
             }),
-            "commands[0]: unclosed '{' at column 6 (write '{{' for a literal brace); "
-            "commands[2]: unknown placeholder '{_kye}' at column 5; did you mean '{_key}'?");
+            "commands[0]: '{' is never closed (write '{{' for a literal brace) at column 6; "
+            "commands[2]: unknown name '_kye'; did you mean '_key'? at column 6");
   EXPECT_EQ(create_error([](FakeHost& h) { h.param("commands", Strings{}); }),
             "commands is empty: give at least one command template, e.g. \"SADD {key} {value}\"");
 }
@@ -84,6 +84,36 @@ TEST(RedisSinkParams, ExampleTomlValidates) {
   EXPECT_NE(r.out.find(": ok (4 nodes, 3 edges)"), std::string::npos) << r.out;
 }
 
+// The old spellings (before the SDK's template language) still validate, and the
+// host warns at the placeholder's file:line:col with the new spelling.
+TEST(RedisSinkParams, OldTemplateSpellingsWarnWithTheirPosition) {
+  TempDir dir;
+  std::string file = dir.write("old.toml",
+                               "[nodes.gen]\nplugin = \"generator\"\n\n"
+                               "[nodes.r]\nplugin = \"redis_sink\"\ninputs = [\"gen\"]\n"
+                               "commands = [\"SADD {key:0:2} {seq}\",\n"
+                               "  \"ZADD z {_time_ms} {key[0:2]}\"]\n");
+  auto r = run_weir("validate " + file);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("WARN [r] " + file + ":7:19: redis_sink \"r\": commands[0]: '{key:0:2}' is an old spelling (it works "
+                       "for one more release); write '{key[0:2]}'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(file + ":8:11: redis_sink \"r\": commands[1]: '{_time_ms}' is an old spelling (it works for one "
+                       "more release); write '{_time|epoch_ms}'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("{key[0:2]}' is an old"), std::string::npos) << "the new spelling is not warned about";
+  // The new spelling: no warning at all.
+  file = dir.write("new.toml",
+                   "[nodes.gen]\nplugin = \"generator\"\n\n"
+                   "[nodes.r]\nplugin = \"redis_sink\"\ninputs = [\"gen\"]\n"
+                   "commands = [\"SADD {key[0:2]} {seq}\", \"ZADD z {_time|epoch_ms} {key}\"]\n");
+  r = run_weir("validate " + file);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("old spelling"), std::string::npos) << r.err;
+}
+
 TEST(RedisSinkParams, ATemplateErrorIsReportedAtTheNode) {
   TempDir dir;
   std::string file = dir.write("p.toml",
@@ -100,7 +130,7 @@ TEST(RedisSinkParams, ATemplateErrorIsReportedAtTheNode) {
                    "commands = [\"SADD {key} {seq}\", \"EXPIRE {key} {_ttl}\"]\n");
   r = run_weir("validate " + file);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find(file + ":4:1: redis_sink \"r\": commands[1]: unknown placeholder '{_ttl}' at column 14"),
+  EXPECT_NE(r.err.find(file + ":4:1: redis_sink \"r\": commands[1]: unknown name '_ttl'"),
             std::string::npos)
       << r.err;
 }

@@ -99,7 +99,7 @@ TEST(RedisSink, ARecordMissingAFieldGoesToTheErrorPortAndTheRestIsWritten) {
   ASSERT_EQ(s.write(b), WEIR_OK) << s.logs();
   ASSERT_EQ(s.host.rejected.size(), 1u);
   EXPECT_EQ(s.host.rejected[0],
-            "commands[0] SADD: record has no field 'car_number' ({car_number}) | "
+            "commands[0] SADD: field 'car_number' is missing ({car_number}) | "
             "{\"date\":\"20160103061001\",\"speed\":120}");
   EXPECT_EQ(redis.data_commands(), (Commands{{"SADD", "20160103", "Z0001-20160103061000"},
                                              {"EXPIRE", "20160103", "604800"},

@@ -115,7 +115,8 @@ typedef struct weir_param_spec {
   uint32_t type;              /* weir_param_type */
   const char* default_value;  /* TOML literal text (e.g. "100", "\"x\"", "[]"), or NULL */
   int required;               /* non-zero: must be given (default_value is then NULL) */
-  const char* unit;           /* e.g. "ms", "records", or NULL */
+  const char* unit;           /* e.g. "ms", "records", or NULL; "template": the value (or each list item) is a
+                                 template of <weir/template.hpp>, whose old spellings the host warns about */
   const char* doc;            /* one line */
 } weir_param_spec;
 
