@@ -10,12 +10,15 @@
 #include <weir/json.hpp>
 #include <weir/sdk.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <vector>
 
 namespace {
 
@@ -32,9 +35,12 @@ const weir_param_spec kOwnParams[] = {
 };
 constexpr auto kParams = weir::with_delivery_params(kOwnParams);
 
-// The lines of a request, written again as they are after a failure.
+// The lines of a request, and how far they are written: a send after a
+// failure goes on from there (within this process, nothing is written twice).
 struct Lines : weir::SinkRequest {
   std::string bytes;
+  std::vector<size_t> ends;  // where each record's line ends in bytes
+  size_t written = 0;
 };
 
 class FileSink : public weir::Sink {
@@ -67,33 +73,30 @@ class FileSink : public weir::Sink {
       if (format_ == "json") lines->bytes += weir::to_json(r, metadata_);
       else lines->bytes += r.payload();
       lines->bytes += '\n';
+      lines->ends.push_back(lines->bytes.size());
     }
     return lines;
   }
 
   weir_status send(weir::SinkRequest& request, std::string& reason) override {
-    const std::string& out = static_cast<Lines&>(request).bytes;
+    auto& lines = static_cast<Lines&>(request);
     if (fd_ < 0 && !open_file()) {  // a rotation could not open the new file
       reason = "cannot open " + path_ + ": " + std::strerror(errno);
       return WEIR_RETRY;
     }
-    if (due(out.size()) && !rotate(reason)) return WEIR_RETRY;
-    // A short or failed write is sent again as a whole: at-least-once.
-    size_t done = 0;
-    while (done < out.size()) {
-      ssize_t w = ::write(fd_, out.data() + done, out.size() - done);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        reason = "write to " + path_ + " failed: " + std::strerror(errno);
-        return WEIR_RETRY;
+    if (old() && !rotate(reason)) return WEIR_RETRY;
+    while (lines.written < lines.bytes.size()) {
+      size_t end = fitting(lines);
+      if (end == lines.written) {  // the next line would take the file past rotate_bytes
+        if (!rotate(reason)) return WEIR_RETRY;
+        continue;
       }
-      done += static_cast<size_t>(w);
+      if (!write_out(lines, end, reason)) return WEIR_RETRY;
     }
     if (fsync_ && ::fsync(fd_) != 0) {
       reason = "fsync of " + path_ + " failed: " + std::strerror(errno);
       return WEIR_RETRY;
     }
-    bytes_ += static_cast<int64_t>(out.size());
     return WEIR_OK;
   }
 
@@ -105,12 +108,35 @@ class FileSink : public weir::Sink {
     opened_ = std::chrono::steady_clock::now();
     return fd_ >= 0;
   }
-  bool due(size_t more) const {
-    if (bytes_ == 0) return false;
-    return (rotate_bytes_ > 0 && bytes_ + static_cast<int64_t>(more) > rotate_bytes_) ||
-           (rotate_seconds_ > 0 && std::chrono::steady_clock::now() - opened_ >= std::chrono::seconds(rotate_seconds_));
+  bool old() const {
+    return bytes_ > 0 && rotate_seconds_ > 0 && std::chrono::steady_clock::now() - opened_ >= std::chrono::seconds(rotate_seconds_);
   }
-  // The request goes to a new file; a failure is retried with the request.
+  // Where the lines from lines.written that fit in the current file end
+  // (rotate_bytes): whole lines only, and at least one in an empty file.
+  size_t fitting(const Lines& lines) const {
+    if (rotate_bytes_ == 0) return lines.bytes.size();
+    auto first = std::upper_bound(lines.ends.begin(), lines.ends.end(), lines.written);
+    size_t end = lines.written;
+    for (auto it = first; it != lines.ends.end() && bytes_ + static_cast<int64_t>(*it - lines.written) <= rotate_bytes_; ++it)
+      end = *it;
+    if (end == lines.written && bytes_ == 0 && first != lines.ends.end()) end = *first;  // a line longer than the limit
+    return end;
+  }
+  // Bytes [lines.written, END) to the file; a short write goes on, a failed one is reported.
+  bool write_out(Lines& lines, size_t end, std::string& reason) {
+    while (lines.written < end) {
+      ssize_t w = ::write(fd_, lines.bytes.data() + lines.written, end - lines.written);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        reason = "write to " + path_ + " failed: " + std::strerror(errno);
+        return false;
+      }
+      lines.written += static_cast<size_t>(w);
+      bytes_ += w;
+    }
+    return true;
+  }
+  // The rest goes to a new file; a failure is retried with the request.
   bool rotate(std::string& reason) {
     if (!weir::files::rotate_file(path_, next_index_, keep_, reason)) return false;
     ++next_index_;
