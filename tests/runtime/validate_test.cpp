@@ -250,10 +250,20 @@ TEST(Cli, UnknownCommandSuggests) {
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-  for (const char* cmd : {"run", "validate", "graph", "plugins"}) {
+  for (const char* cmd : {"run", "validate", "graph", "plugins", "ctl", "tap", "top"}) {
     auto r = run_weir(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
-    EXPECT_NE(r.out.find("usage: weir"), std::string::npos) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("usage: weir " + std::string(cmd)), std::string::npos) << cmd << ": " << r.out;
+  }
+}
+
+// One parser for every command: an unknown option is refused the same way, with the usage.
+TEST(Cli, EveryCommandRefusesAnUnknownOptionWithItsUsage) {
+  for (const char* cmd : {"run", "validate", "graph", "plugins", "ctl", "tap", "top"}) {
+    auto r = run_weir(std::string(cmd) + " --no-such-option");
+    EXPECT_EQ(r.exit_code, 64) << cmd;
+    EXPECT_NE(r.err.find("unrecognised option '--no-such-option'"), std::string::npos) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("usage: weir " + std::string(cmd)), std::string::npos) << cmd << ": " << r.err;
   }
 }
 
