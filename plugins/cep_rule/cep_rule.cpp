@@ -61,7 +61,7 @@ class CepRule : public weir::Plugin {
     for (const auto& [k, v] : p.table("variables")) o.variables[k] = v;
     o.stream = p.str("stream");
     time_field_ = p.str("time_field");
-    watch_ms_ = p.integer("watch_interval_ms", 1000);
+    watch_ms_ = p.integer("watch_interval_ms");
     evaluate_on_flush_ = p.boolean("evaluate_on_flush");
     if (watch_ms_ < 0) throw weir::ConfigError("watch_interval_ms must be >= 0");
     all_ = ctx_.port("all");
@@ -92,7 +92,7 @@ class CepRule : public weir::Plugin {
       if (std::string why = store::check_name(n); !why.empty()) throw weir::ConfigError("rules_names: " + why);
       if (!seen.insert(n).second) throw weir::ConfigError("rules_names: '" + n + "' is given twice");
     }
-    rules_timeout_ms_ = p.integer("rules_timeout_ms", 15000);
+    rules_timeout_ms_ = p.integer("rules_timeout_ms");
     if (rules_timeout_ms_ < 0) throw weir::ConfigError("rules_timeout_ms must be >= 0");
     base_ = std::move(o);
     try {
@@ -588,7 +588,7 @@ class CepRule : public weir::Plugin {
   // The rule store (rules_topic); empty topic_ = rule files.
   std::string topic_;
   std::vector<std::string> names_;
-  int64_t rules_timeout_ms_ = 15000;
+  int64_t rules_timeout_ms_ = 0;
   RuleSetOptions base_;  // variables and stream, for the store's texts
   std::shared_ptr<store::RuleSource> store_;
   std::shared_ptr<const store::Catalog> catalog_;
@@ -598,7 +598,7 @@ class CepRule : public weir::Plugin {
   std::optional<std::string> stashed_;  // restored before open()
   int32_t partition_ = -1;              // for log lines
   std::string time_field_;
-  int64_t watch_ms_ = 1000;
+  int64_t watch_ms_ = 0;
   bool evaluate_on_flush_ = false;
   int32_t all_ = -1;
   int64_t last_watch_ns_ = 0;
