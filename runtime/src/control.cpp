@@ -91,16 +91,12 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   // The descriptor must be current while the new instance is created: it
   // calls back into the host (ports, timers) during construction.
   const weir_plugin* old_descriptor = n.descriptor;
-  auto set_descriptor = [&](const weir_plugin* to) {
-    std::lock_guard lock(n.swap_mu);  // /status reads it (plugin_name())
-    n.descriptor = to;
-  };
-  set_descriptor(&d);
+  n.descriptor = &d;
   char err[1024] = {0};
   void* fresh = vt->create(&host_api(), reinterpret_cast<weir_node*>(&n), params->data(), params->size(), err, sizeof err);
   auto undo = [&](const std::string& why) {
     if (fresh) vt->destroy(fresh);
-    set_descriptor(old_descriptor);
+    n.descriptor = old_descriptor;
     return why;
   };
   if (!fresh) return undo(std::string("create failed: ") + (err[0] ? err : "no message"));
@@ -114,13 +110,11 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   for (auto& [token, groups] : n.holds)
     for (AckGroup* g : groups) n.legacy_holds.push_back(g);
   n.holds.clear();
-  {
-    std::lock_guard lock(n.swap_mu);
-    n.instance = fresh;
-    n.library = std::move(lib);  // the old library unloads when its last reference goes
-    n.swapped_params = std::move(params);
-  }
-  n.swaps.fetch_add(1, std::memory_order_relaxed);
+  n.instance = fresh;
+  n.library = std::move(lib);  // the old library unloads when its last reference goes (a reader's snapshot may hold it)
+  n.swapped_params = std::move(params);
+  ++n.swaps;
+  publish_snapshot(n);
   return "";
 }
 
@@ -140,11 +134,11 @@ ControlResult Control::swap(const std::string& node, const std::string& path) {
     return {false, e.what()};
   }
   {
-    std::lock_guard lock(n->swap_mu);
+    std::shared_ptr<const NodeSnapshot> running = n->published.load();
     std::error_code ec;
-    if (lib->path() == n->library->path() || std::filesystem::equivalent(lib->path(), n->library->path(), ec))
+    if (lib->path() == running->library->path() || std::filesystem::equivalent(lib->path(), running->library->path(), ec))
       return {false, path + " is the library already running; swap to a distinct file"};
-    if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
+    if (std::string why = incompatibility(running->plugin(), lib->descriptor()); !why.empty())
       return {false, lib->path() + ": " + why};
   }
   const NodeConfig* cfg = nullptr;
@@ -183,6 +177,7 @@ ControlResult Control::pause(const std::string& node) {
   if (!n) return {false, "no node named '" + node + "'"};
   std::string err = engine_.on_node_thread(node, [](Node& nn) {
     nn.paused = true;
+    publish_snapshot(nn);
     return std::string();
   });
   if (!err.empty()) return {false, err};
@@ -190,12 +185,13 @@ ControlResult Control::pause(const std::string& node) {
 }
 
 ControlResult Control::resume(const std::string& node) {
-  std::vector<Node*> tasks = engine_.tasks_of(node);
-  if (tasks.empty()) return {false, "no node named '" + node + "'"};
-  for (Node* n : tasks) {
-    n->paused = false;
-    n->signal.notify();
-  }
+  // Through the mailbox too: a paused node still runs its commands.
+  std::string err = engine_.on_node_thread(node, [](Node& nn) {
+    nn.paused = false;
+    publish_snapshot(nn);
+    return std::string();
+  });
+  if (!err.empty()) return {false, err};
   return {true, "node '" + node + "' resumed"};
 }
 
@@ -267,11 +263,8 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
       return {false, "not applied: " + std::string(e.what())};
     }
     Node* n = engine_.find(name);
-    {
-      std::lock_guard lock(n->swap_mu);
-      if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
-        return {false, "not applied: node '" + name + "': " + why};
-    }
+    if (std::string why = incompatibility(n->published.load()->plugin(), lib->descriptor()); !why.empty())
+      return {false, "not applied: node '" + name + "': " + why};
     auto params = std::make_shared<ParamValues>();
     if (std::string why = convert(*fresh, lib->descriptor(), *params); !why.empty())
       return {false, "not applied: node '" + name + "': " + why};
@@ -286,11 +279,7 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
   std::string report;
   for (const Change& c : changes) {
     Node* n = engine_.find(c.node);
-    Change before{c.node, nullptr, std::make_shared<ParamValues>()};
-    {
-      std::lock_guard lock(n->swap_mu);
-      before.lib = n->library;
-    }
+    Change before{c.node, n->published.load()->library, std::make_shared<ParamValues>()};
     // The running parameters, as the running file gives them (they converted before).
     convert(*old_nodes[c.node], before.lib->descriptor(), *before.params);
     // A node of several tasks may refuse in a later task: its first ones go back too.

@@ -88,6 +88,13 @@ Engine::Engine(PipelinePlan& plan, EngineOptions options) : plan_(plan), options
         }
     }
   }
+  for (auto& n : nodes_) publish_snapshot(*n);
+  pipeline_file_.store(std::make_shared<const std::string>(plan_.config.file));
+}
+
+void Engine::adopt_config(PipelineConfig config) {
+  pipeline_file_.store(std::make_shared<const std::string>(config.file));
+  plan_.config = std::move(config);
 }
 
 std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
@@ -457,7 +464,7 @@ bool Engine::take_checkpoint(Node& n) {
       }
       parts.push_back({p, std::move(state), n.watermarks ? n.watermarks->of(p) : Watermarks::kUnknown});
     }
-    n.checkpoint->take_partitions(n.plugin_name(), std::move(parts), monotonic_ns());
+    n.checkpoint->take_partitions(n.descriptor->name, std::move(parts), monotonic_ns());
     return true;
   }
   std::string state;
@@ -465,7 +472,7 @@ bool Engine::take_checkpoint(Node& n) {
     fail("node '" + n.name + "': snapshot for checkpoint " + n.checkpoint->path() + " failed");
     return false;
   }
-  n.checkpoint->take(n.plugin_name(), std::move(state), monotonic_ns());
+  n.checkpoint->take(n.descriptor->name, std::move(state), monotonic_ns());
   return true;
 }
 
@@ -514,7 +521,7 @@ void Engine::run_operator(Node& n) {
               [&] { return n.has_command.load() || !n.paused.load() || checkpoint_ready(); });
       continue;
     }
-    if (n.watermarks) n.watermarks->publish(monotonic_ns());
+    if (n.watermarks) publish_snapshot_due(n, monotonic_ns());
     if (HostBatch* input = next_input(n, cursor)) {
       if (!process_input(n, input)) break;
       continue;
@@ -538,7 +545,7 @@ void Engine::run_operator(Node& n) {
   }
   n.holds.clear();
   n.legacy_holds.clear();
-  if (n.watermarks) n.watermarks->publish(monotonic_ns(), true);  // the final figures for --status-out
+  if (n.watermarks) publish_snapshot(n);  // the final figures for --status-out
   close_outputs(n);
   if (n.checkpoint && !failed() && !hard_stopped()) final_checkpoint(n);
 }

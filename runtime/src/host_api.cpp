@@ -42,8 +42,8 @@ int32_t host_output_port(weir_node* n, const char* name) {
     if (node.outputs[i].name == name) return static_cast<int32_t>(i);
   if (node.descriptor->flags & WEIR_FLAG_DYNAMIC_OUTPUTS) {
     // A port nobody wired: records sent there are done at once.
-    std::lock_guard lock(node.ports_mu);  // /metrics may be reading them
     node.outputs.push_back({name, {}, {}});
+    publish_snapshot(node);  // /metrics and /status list it
     return static_cast<int32_t>(node.outputs.size() - 1);
   }
   return -1;
