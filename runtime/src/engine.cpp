@@ -109,6 +109,7 @@ std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
   n->descriptor = &n->library->descriptor();
   n->kind = n->descriptor->kind;
   n->engine = this;
+  n->owner = std::this_thread::get_id();
   for (const auto& port : p.output_ports) {
     if (port == "error") n->error_port = static_cast<int32_t>(n->outputs.size());
     n->outputs.push_back({port, {}, {}});
@@ -134,6 +135,7 @@ std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
 Engine::~Engine() {
   for (auto& n : nodes_) {
     if (n->thread.joinable()) n->thread.join();
+    n->owner = std::this_thread::get_id();  // the node is the main thread's again
     if (n->instance) n->descriptor->vtable->destroy(n->instance);
     n->instance = nullptr;
   }
@@ -684,6 +686,7 @@ int Engine::run() {
   for (auto& np : nodes_) {
     Node* n = np.get();
     n->thread = std::thread([this, n] {
+      n->owner = std::this_thread::get_id();
       // `top -H`, perf and gdb show which node a thread runs (names are cut at 15 bytes).
       pthread_setname_np(pthread_self(), ("w:" + n->label()).substr(0, 15).c_str());
       switch (n->descriptor->kind) {

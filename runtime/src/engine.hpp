@@ -128,6 +128,10 @@ struct Node {
   std::vector<HostBatch*> emitted_now;
   std::vector<int32_t> emitted_ports;  // the port of each batch in emitted_now
   Engine* engine = nullptr;
+  // The thread that calls the instance's entries (abi.h, threads): the main
+  // thread until the node's thread starts, then that one, then the main thread
+  // again for destroy. Host functions that must run there check it (host_api.cpp).
+  std::atomic<std::thread::id> owner{};
 
   // A plugin may ask for a new port (e.g. at a reload): the node's thread adds
   // it and publishes; other threads see ports in `published` only.
