@@ -177,6 +177,19 @@ TEST(Validate, AbiMismatchIsRefusedNamingBothVersions) {
   EXPECT_NE(v.run.err.find(v.file + ":4:10: "), std::string::npos) << v.run.err;
 }
 
+// A minor version only appends: a plugin whose vtable ends where ABI 1.0's did
+// (struct_size says so) loads in this host, the later entries taken as NULL.
+TEST(Validate, APluginBuiltAgainstAbi10LoadsAndRuns) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\ncount = 500\n"
+                                         "[nodes.out]\nplugin = \"test_abi_1_0\"\ninputs = [\"gen\"]\n");
+  auto r = run_weir("run --no-progress --status-out " + dir.file("status.json") + " " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string status = read_file(dir.file("status.json"));
+  EXPECT_NE(status.find("\"name\":\"out\",\"plugin\":\"test_abi_1_0\""), std::string::npos) << status;
+  EXPECT_NE(status.find("\"records_in\":500,\"records_out\":500"), std::string::npos) << status;
+}
+
 // ------------------------------------------------------------------ nesting
 
 std::string repeat(const std::string& s, size_t n) {
