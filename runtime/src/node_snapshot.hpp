@@ -2,7 +2,7 @@
 // an immutable copy that the node's own thread builds from its live fields and
 // publishes whenever one of them changes (a port, a swap, pause, and every
 // 100 ms the event time of a stateful operator). A reader takes the whole of
-// it with one atomic load and keeps it as long as it likes; no reader touches
+// it with one load and keeps it as long as it likes; no reader touches
 // a live field. Counters are not in it: they are atomics, read directly.
 #pragma once
 
@@ -10,9 +10,9 @@
 
 #include <weir/abi.h>
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,15 +39,25 @@ struct NodeSnapshot {
   std::vector<Watermarks::Entry> watermarks;
 };
 
-// A value one thread publishes and any thread reads whole.
+// A value one thread publishes and any thread reads whole. The lock is held
+// for a pointer copy only (the value replaced is let go after it). Not
+// std::atomic<std::shared_ptr>: ThreadSanitizer does not see libstdc++ 12's
+// lock bit in it, and reports each load against each store as a data race.
 template <class T>
 class Published {
  public:
-  std::shared_ptr<const T> load() const { return value_.load(std::memory_order_acquire); }
-  void store(std::shared_ptr<const T> value) { value_.store(std::move(value), std::memory_order_release); }
+  std::shared_ptr<const T> load() const {
+    std::lock_guard lock(mu_);
+    return value_;
+  }
+  void store(std::shared_ptr<const T> value) {
+    std::lock_guard lock(mu_);
+    value_.swap(value);
+  }
 
  private:
-  std::atomic<std::shared_ptr<const T>> value_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const T> value_;
 };
 
 // Builds N's snapshot from its live fields and publishes it. On N's thread
