@@ -34,25 +34,14 @@ std::string incompatibility(const weir_plugin& old_d, const weir_plugin& new_d) 
   return "";
 }
 
-// Re-checks the node's parameters against NEW's schema.
+// Re-checks the node's parameters against NEW's schema (as the pipeline's
+// plan did against the running one's): "" or every problem, with its position.
 std::string convert(const NodeConfig& node, const weir_plugin& d, ParamValues& out) {
-  std::map<std::string, const toml::node*> given(node.params.begin(), node.params.end());
-  std::vector<std::string> known;
-  for (uint32_t i = 0; i < d.param_count; ++i) known.push_back(d.params[i].name);
-  for (const auto& [key, value] : node.params)
-    if (std::find(known.begin(), known.end(), key) == known.end()) return "parameter '" + key + "' is not accepted by the new plugin";
-  for (uint32_t i = 0; i < d.param_count; ++i) {
-    const weir_param_spec& spec = d.params[i];
-    std::string err;
-    if (auto it = given.find(spec.name); it != given.end()) err = out.add(spec, *it->second);
-    else if (spec.required) err = std::string("the new plugin requires parameter '") + spec.name + "'";
-    else if (spec.default_value) {
-      toml::table t = parse_default(spec.default_value);
-      err = out.add(spec, *t.get("v"));
-    }
-    if (!err.empty()) return err;
-  }
-  return "";
+  Diagnostics diags;
+  out = convert_params(node, d, diags);
+  std::string why;
+  for (const auto& item : diags.items()) why += (why.empty() ? "" : "; ") + item.str();
+  return why;
 }
 
 // Keeps the last ERROR line N logs while it lives (see Node::captured_error).
