@@ -15,7 +15,7 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <mutex>
+
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -61,7 +61,7 @@ class CepRule : public weir::Plugin {
     for (const auto& [k, v] : p.table("variables")) o.variables[k] = v;
     o.stream = p.str("stream");
     time_field_ = p.str("time_field");
-    watch_ms_ = p.integer("watch_interval_ms", 1000);
+    watch_ms_ = p.integer("watch_interval_ms");
     evaluate_on_flush_ = p.boolean("evaluate_on_flush");
     if (watch_ms_ < 0) throw weir::ConfigError("watch_interval_ms must be >= 0");
     all_ = ctx_.port("all");
@@ -92,7 +92,7 @@ class CepRule : public weir::Plugin {
       if (std::string why = store::check_name(n); !why.empty()) throw weir::ConfigError("rules_names: " + why);
       if (!seen.insert(n).second) throw weir::ConfigError("rules_names: '" + n + "' is given twice");
     }
-    rules_timeout_ms_ = p.integer("rules_timeout_ms", 15000);
+    rules_timeout_ms_ = p.integer("rules_timeout_ms");
     if (rules_timeout_ms_ < 0) throw weir::ConfigError("rules_timeout_ms must be >= 0");
     base_ = std::move(o);
     try {
@@ -105,7 +105,6 @@ class CepRule : public weir::Plugin {
   }
 
   weir_status open() override {
-    std::lock_guard lock(mu_);
     // Processing time needs timers to end windows between records.
     int64_t tick = event_time() ? watch_ms_ : (watch_ms_ > 0 ? std::min<int64_t>(watch_ms_, 100) : 100);
     ctx_.set_timer(tick);
@@ -115,7 +114,6 @@ class CepRule : public weir::Plugin {
   }
 
   weir_status process(uint32_t, weir::Batch in) override {
-    std::lock_guard lock(mu_);
     if (!rules_) {  // our bug, or the host's: open() reads the rule store
       ctx_.error_log("process() before open(): the rule store was not read");
       return WEIR_FAILED;
@@ -165,7 +163,6 @@ class CepRule : public weir::Plugin {
   }
 
   weir_status on_timer(int64_t now_ns) override {
-    std::lock_guard lock(mu_);
     if (!rules_) return WEIR_OK;
     sync_store();
     if (!event_time()) advance(now_ns / 1'000'000);
@@ -183,7 +180,6 @@ class CepRule : public weir::Plugin {
   // host's event time is the records' own (event_time_ns): the rule's time
   // when time_field is "_time" or the field the decoder dates records by.
   weir_status on_watermark(int32_t, int64_t watermark_ns) override {
-    std::lock_guard lock(mu_);
     if (!rules_ || !event_time() || !rules_->typed()) return WEIR_OK;  // no record yet: no clock to move
     int64_t t = watermark_ns / 1'000'000;
     if (t <= rules_->now()) return WEIR_OK;
@@ -195,7 +191,6 @@ class CepRule : public weir::Plugin {
   }
 
   weir_status flush() override {
-    std::lock_guard lock(mu_);
     // The host flushes once the inputs are drained. Not stopping then means
     // they ended by themselves: every source upstream was bounded and is read
     // to its end (kafka_source's end_at_eof, loggen's seconds, ...). As Flink's
@@ -221,7 +216,6 @@ class CepRule : public weir::Plugin {
   }
 
   weir_status reload() override {
-    std::lock_guard lock(mu_);
     if (store_mode()) {  // nothing to re-read: the store is followed all the time
       sync_store();
       return WEIR_OK;
@@ -237,7 +231,6 @@ class CepRule : public weir::Plugin {
   }
 
   weir_status snapshot(std::string& out) override {
-    std::lock_guard lock(mu_);
     if (!rules_) {  // a rule store not read yet: what was restored, unchanged
       out = stashed_.value_or(std::string());
       return WEIR_OK;
@@ -247,7 +240,6 @@ class CepRule : public weir::Plugin {
   }
 
   weir_status restore(std::string_view state) override {
-    std::lock_guard lock(mu_);
     if (!rules_) {  // restore() comes before open(): applied once the store is read
       stashed_ = std::string(state);
       return WEIR_OK;
@@ -583,12 +575,11 @@ class CepRule : public weir::Plugin {
   }
 
   weir::Context ctx_;
-  std::mutex mu_;  // reload() may come from another thread than process()
   std::unique_ptr<RuleSet> rules_;  // null until a rule store is read (open)
   // The rule store (rules_topic); empty topic_ = rule files.
   std::string topic_;
   std::vector<std::string> names_;
-  int64_t rules_timeout_ms_ = 15000;
+  int64_t rules_timeout_ms_ = 0;
   RuleSetOptions base_;  // variables and stream, for the store's texts
   std::shared_ptr<store::RuleSource> store_;
   std::shared_ptr<const store::Catalog> catalog_;
@@ -598,7 +589,7 @@ class CepRule : public weir::Plugin {
   std::optional<std::string> stashed_;  // restored before open()
   int32_t partition_ = -1;              // for log lines
   std::string time_field_;
-  int64_t watch_ms_ = 1000;
+  int64_t watch_ms_ = 0;
   bool evaluate_on_flush_ = false;
   int32_t all_ = -1;
   int64_t last_watch_ns_ = 0;

@@ -35,10 +35,10 @@ class CsvDecode : public weir::Plugin {
     weir::csv::SchemaSpec spec;
     spec.fields = p.list("fields");
     spec.optional = p.list("optional");
-    spec.delimiter = p.str("delimiter", ",");
+    spec.delimiter = p.str("delimiter");
     spec.trim = p.boolean("trim");
     spec.skip_prefixes = p.list("skip_prefixes");
-    spec.skip_empty = p.boolean("skip_empty", true);
+    spec.skip_empty = p.boolean("skip_empty");
     spec.event_time_field = p.str("event_time_field");
     spec.event_time_format = p.str("event_time_format");
     try {

@@ -94,9 +94,9 @@ weir::file_source::LineRulesConfig rules_config(const weir::Params& p) {
   c.line_regex = p.str("line_regex");
   c.exclude_regex = p.str("exclude_regex");
   c.key_regex = p.str("key_regex");
-  c.key_group = static_cast<int>(p.integer("key_group", 1));
-  c.key_csv_column = static_cast<int>(p.integer("key_csv_column", -1));
-  std::string d = p.str("csv_delimiter", ",");
+  c.key_group = static_cast<int>(p.integer("key_group"));
+  c.key_csv_column = static_cast<int>(p.integer("key_csv_column"));
+  std::string d = p.str("csv_delimiter");
   if (d.size() != 1) throw weir::ConfigError("csv_delimiter must be one character, not \"" + d + "\"");
   c.csv_delimiter = d[0];
   return c;
@@ -123,15 +123,15 @@ class FileSource : public weir::Plugin {
   FileSource(weir::Context ctx, const weir::Params& p)
       : ctx_(ctx), rules_(make_rules(p)), watcher_(p.list("paths"), p.list("exclude")) {
     positions_path_ = p.str("positions_file");
-    std::string start = p.str("start", "beginning");
-    max_line_bytes_ = p.integer("max_line_bytes", 1048576);
-    fingerprint_bytes_ = p.integer("fingerprint_bytes", 256);
-    batch_size_ = p.integer("batch_size", 1024);
-    read_bytes_ = p.integer("read_bytes", 262144);
-    poll_interval_ms_ = p.integer("poll_interval_ms", 250);
-    rotate_wait_ms_ = p.integer("rotate_wait_ms", 5000);
-    commit_interval_ms_ = p.integer("commit_interval_ms", 1000);
-    inotify_ = p.boolean("inotify", true);
+    std::string start = p.str("start");
+    max_line_bytes_ = p.integer("max_line_bytes");
+    fingerprint_bytes_ = p.integer("fingerprint_bytes");
+    batch_size_ = p.integer("batch_size");
+    read_bytes_ = p.integer("read_bytes");
+    poll_interval_ms_ = p.integer("poll_interval_ms");
+    rotate_wait_ms_ = p.integer("rotate_wait_ms");
+    commit_interval_ms_ = p.integer("commit_interval_ms");
+    inotify_ = p.boolean("inotify");
     end_at_eof_ = p.boolean("end_at_eof");
     fields_ = p.boolean("fields");
 
@@ -628,7 +628,7 @@ class FileSource : public weir::Plugin {
   weir::file_source::LineRules rules_;
   weir::file_source::FileWatcher watcher_;
   std::string positions_path_;
-  bool start_at_end_ = false, inotify_ = true, end_at_eof_ = false, fields_ = false;
+  bool start_at_end_ = false, inotify_ = false, end_at_eof_ = false, fields_ = false;
   int64_t max_line_bytes_, fingerprint_bytes_, batch_size_, read_bytes_, poll_interval_ms_, rotate_wait_ms_, commit_interval_ms_;
   int32_t out_ = -1;
   weir_str file_name_{}, offset_name_{};

@@ -92,15 +92,15 @@ class KafkaSource : public weir::Plugin {
   KafkaSource(weir::Context ctx, const weir::Params& p) : opaque_{ctx, this} {
     topics_ = p.list("topics");
     group_id_ = p.str("group_id");
-    std::string start = p.str("start", "earliest");
-    batch_size_ = p.integer("batch_size", 1024);
-    poll_timeout_ms_ = p.integer("poll_timeout_ms", 100);
-    commit_interval_ms_ = p.integer("commit_interval_ms", 1000);
-    revoke_timeout_ms_ = p.integer("revoke_timeout_ms", 10000);
-    lag_interval_ms_ = p.integer("lag_interval_ms", 5000);
+    std::string start = p.str("start");
+    batch_size_ = p.integer("batch_size");
+    poll_timeout_ms_ = p.integer("poll_timeout_ms");
+    commit_interval_ms_ = p.integer("commit_interval_ms");
+    revoke_timeout_ms_ = p.integer("revoke_timeout_ms");
+    lag_interval_ms_ = p.integer("lag_interval_ms");
     max_records_ = p.integer("max_records");
     end_at_eof_ = p.boolean("end_at_eof");
-    fields_ = p.boolean("fields", true);
+    fields_ = p.boolean("fields");
 
     if (p.str("endpoints").empty()) throw weir::ConfigError("endpoints must name at least one broker, e.g. \"127.0.0.1:9092\"");
     if (topics_.empty()) throw weir::ConfigError("topics must list at least one topic (or a ^regex)");

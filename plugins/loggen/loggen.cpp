@@ -32,12 +32,12 @@ class Loggen : public weir::Plugin {
     weir::loggen::Options o;
     try {
       o.date_days = weir::loggen::parse_date(p.str("date"));
-      o.start_seconds = weir::loggen::parse_start_time(p.str("start_time", "now"));
-      int64_t cars = p.integer("cars", 100);
+      o.start_seconds = weir::loggen::parse_start_time(p.str("start_time"));
+      int64_t cars = p.integer("cars");
       if (cars < 1 || cars > 9999) throw std::invalid_argument("cars must be 1..9999 (CarNum has 4 digits), not " + std::to_string(cars));
       o.cars = static_cast<int32_t>(cars);
-      o.seed = static_cast<uint64_t>(p.integer("seed", 1));
-      o.speeding_share = p.number("speeding_share", 0.1);
+      o.seed = static_cast<uint64_t>(p.integer("seed"));
+      o.speeding_share = p.number("speeding_share");
       o.headers = p.boolean("headers");
       weir::loggen::check(o);
     } catch (const std::invalid_argument& e) {
@@ -46,7 +46,7 @@ class Loggen : public weir::Plugin {
     options_ = o;
     seconds_ = p.integer("seconds");
     rate_ = p.integer("rate");
-    batch_size_ = p.integer("batch_size", 1024);
+    batch_size_ = p.integer("batch_size");
     if (seconds_ < 0) throw weir::ConfigError("seconds must be >= 0");
     if (rate_ < 0) throw weir::ConfigError("rate must be >= 0");
     if (batch_size_ < 1 || batch_size_ > 1'000'000) throw weir::ConfigError("batch_size must be 1..1000000");
@@ -86,7 +86,7 @@ class Loggen : public weir::Plugin {
 
   weir::Context ctx_;
   weir::loggen::Options options_;
-  int64_t seconds_ = 0, rate_ = 0, batch_size_ = 1024;
+  int64_t seconds_ = 0, rate_ = 0, batch_size_ = 0;
   int32_t out_ = -1;
   std::unique_ptr<weir::loggen::DriverLog> log_;
   std::chrono::steady_clock::time_point start_;

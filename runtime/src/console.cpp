@@ -89,12 +89,10 @@ std::optional<std::string> node_json(const Engine& engine, const std::string& na
   const PipelineConfig& config = engine.plan().config;
   Json out;
   out["name"] = n->name;
-  out["plugin"] = n->plugin_name();
-  out["version"] = n->plugin_version();
-  {
-    std::lock_guard lock(n->swap_mu);
-    out["library"] = n->library ? n->library->path() : "";
-  }
+  std::shared_ptr<const NodeSnapshot> s = n->published.load();
+  out["plugin"] = s->plugin().name;
+  out["version"] = s->plugin().version;
+  out["library"] = s->library->path();
   Json& params = out["params"] = Json::object();
   Json& files = out["files"] = Json::array();
   for (const NodeConfig& c : config.nodes) {

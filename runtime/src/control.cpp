@@ -34,25 +34,14 @@ std::string incompatibility(const weir_plugin& old_d, const weir_plugin& new_d) 
   return "";
 }
 
-// Re-checks the node's parameters against NEW's schema.
+// Re-checks the node's parameters against NEW's schema (as the pipeline's
+// plan did against the running one's): "" or every problem, with its position.
 std::string convert(const NodeConfig& node, const weir_plugin& d, ParamValues& out) {
-  std::map<std::string, const toml::node*> given(node.params.begin(), node.params.end());
-  std::vector<std::string> known;
-  for (uint32_t i = 0; i < d.param_count; ++i) known.push_back(d.params[i].name);
-  for (const auto& [key, value] : node.params)
-    if (std::find(known.begin(), known.end(), key) == known.end()) return "parameter '" + key + "' is not accepted by the new plugin";
-  for (uint32_t i = 0; i < d.param_count; ++i) {
-    const weir_param_spec& spec = d.params[i];
-    std::string err;
-    if (auto it = given.find(spec.name); it != given.end()) err = out.add(spec, *it->second);
-    else if (spec.required) err = std::string("the new plugin requires parameter '") + spec.name + "'";
-    else if (spec.default_value) {
-      toml::table t = parse_default(spec.default_value);
-      err = out.add(spec, *t.get("v"));
-    }
-    if (!err.empty()) return err;
-  }
-  return "";
+  Diagnostics diags;
+  out = convert_params(node, d, diags);
+  std::string why;
+  for (const auto& item : diags.items()) why += (why.empty() ? "" : "; ") + item.str();
+  return why;
 }
 
 // Keeps the last ERROR line N logs while it lives (see Node::captured_error).
@@ -96,16 +85,12 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   // The descriptor must be current while the new instance is created: it
   // calls back into the host (ports, timers) during construction.
   const weir_plugin* old_descriptor = n.descriptor;
-  auto set_descriptor = [&](const weir_plugin* to) {
-    std::lock_guard lock(n.swap_mu);  // /status reads it (plugin_name())
-    n.descriptor = to;
-  };
-  set_descriptor(&d);
+  n.descriptor = &d;
   char err[1024] = {0};
   void* fresh = vt->create(&host_api(), reinterpret_cast<weir_node*>(&n), params->data(), params->size(), err, sizeof err);
   auto undo = [&](const std::string& why) {
     if (fresh) vt->destroy(fresh);
-    set_descriptor(old_descriptor);
+    n.descriptor = old_descriptor;
     return why;
   };
   if (!fresh) return undo(std::string("create failed: ") + (err[0] ? err : "no message"));
@@ -119,14 +104,12 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   for (auto& [token, groups] : n.holds)
     for (AckGroup* g : groups) n.legacy_holds.push_back(g);
   n.holds.clear();
-  {
-    std::lock_guard lock(n.swap_mu);
-    n.instance = fresh;
-    n.library = std::move(lib);  // the old library unloads when its last reference goes
-    n.swapped_params = std::move(params);
-  }
+  n.instance = fresh;
+  n.library = std::move(lib);  // the old library unloads when its last reference goes (a reader's snapshot may hold it)
+  n.swapped_params = std::move(params);
   if (n.driver) n.driver->set_policy(DeliveryPolicy::of(d, *n.swapped_params));
-  n.swaps.fetch_add(1, std::memory_order_relaxed);
+  ++n.swaps;
+  publish_snapshot(n);
   return "";
 }
 
@@ -146,11 +129,11 @@ ControlResult Control::swap(const std::string& node, const std::string& path) {
     return {false, e.what()};
   }
   {
-    std::lock_guard lock(n->swap_mu);
+    std::shared_ptr<const NodeSnapshot> running = n->published.load();
     std::error_code ec;
-    if (lib->path() == n->library->path() || std::filesystem::equivalent(lib->path(), n->library->path(), ec))
+    if (lib->path() == running->library->path() || std::filesystem::equivalent(lib->path(), running->library->path(), ec))
       return {false, path + " is the library already running; swap to a distinct file"};
-    if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
+    if (std::string why = incompatibility(running->plugin(), lib->descriptor()); !why.empty())
       return {false, lib->path() + ": " + why};
   }
   const NodeConfig* cfg = nullptr;
@@ -189,6 +172,7 @@ ControlResult Control::pause(const std::string& node) {
   if (!n) return {false, "no node named '" + node + "'"};
   std::string err = engine_.on_node_thread(node, [](Node& nn) {
     nn.paused = true;
+    publish_snapshot(nn);
     return std::string();
   });
   if (!err.empty()) return {false, err};
@@ -196,12 +180,13 @@ ControlResult Control::pause(const std::string& node) {
 }
 
 ControlResult Control::resume(const std::string& node) {
-  std::vector<Node*> tasks = engine_.tasks_of(node);
-  if (tasks.empty()) return {false, "no node named '" + node + "'"};
-  for (Node* n : tasks) {
-    n->paused = false;
-    n->signal.notify();
-  }
+  // Through the mailbox too: a paused node still runs its commands.
+  std::string err = engine_.on_node_thread(node, [](Node& nn) {
+    nn.paused = false;
+    publish_snapshot(nn);
+    return std::string();
+  });
+  if (!err.empty()) return {false, err};
   return {true, "node '" + node + "' resumed"};
 }
 
@@ -273,11 +258,8 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
       return {false, "not applied: " + std::string(e.what())};
     }
     Node* n = engine_.find(name);
-    {
-      std::lock_guard lock(n->swap_mu);
-      if (std::string why = incompatibility(*n->descriptor, lib->descriptor()); !why.empty())
-        return {false, "not applied: node '" + name + "': " + why};
-    }
+    if (std::string why = incompatibility(n->published.load()->plugin(), lib->descriptor()); !why.empty())
+      return {false, "not applied: node '" + name + "': " + why};
     auto params = std::make_shared<ParamValues>();
     if (std::string why = convert(*fresh, lib->descriptor(), *params); !why.empty())
       return {false, "not applied: node '" + name + "': " + why};
@@ -292,11 +274,7 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
   std::string report;
   for (const Change& c : changes) {
     Node* n = engine_.find(c.node);
-    Change before{c.node, nullptr, std::make_shared<ParamValues>()};
-    {
-      std::lock_guard lock(n->swap_mu);
-      before.lib = n->library;
-    }
+    Change before{c.node, n->published.load()->library, std::make_shared<ParamValues>()};
     // The running parameters, as the running file gives them (they converted before).
     convert(*old_nodes[c.node], before.lib->descriptor(), *before.params);
     // A node of several tasks may refuse in a later task: its first ones go back too.

@@ -89,6 +89,13 @@ Engine::Engine(PipelinePlan& plan, EngineOptions options) : plan_(plan), options
         }
     }
   }
+  for (auto& n : nodes_) publish_snapshot(*n);
+  pipeline_file_.store(std::make_shared<const std::string>(plan_.config.file));
+}
+
+void Engine::adopt_config(PipelineConfig config) {
+  pipeline_file_.store(std::make_shared<const std::string>(config.file));
+  plan_.config = std::move(config);
 }
 
 std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
@@ -103,6 +110,7 @@ std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
   n->descriptor = &n->library->descriptor();
   n->kind = n->descriptor->kind;
   n->engine = this;
+  n->owner = std::this_thread::get_id();
   for (const auto& port : p.output_ports) {
     if (port == "error") n->error_port = static_cast<int32_t>(n->outputs.size());
     n->outputs.push_back({port, {}, {}});
@@ -132,6 +140,7 @@ std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
 Engine::~Engine() {
   for (auto& n : nodes_) {
     if (n->thread.joinable()) n->thread.join();
+    n->owner = std::this_thread::get_id();  // the node is the main thread's again
     if (n->instance) n->descriptor->vtable->destroy(n->instance);
     n->instance = nullptr;
   }
@@ -464,7 +473,7 @@ bool Engine::take_checkpoint(Node& n) {
       }
       parts.push_back({p, std::move(state), n.watermarks ? n.watermarks->of(p) : Watermarks::kUnknown});
     }
-    n.checkpoint->take_partitions(n.plugin_name(), std::move(parts), monotonic_ns());
+    n.checkpoint->take_partitions(n.descriptor->name, std::move(parts), monotonic_ns());
     return true;
   }
   std::string state;
@@ -472,7 +481,7 @@ bool Engine::take_checkpoint(Node& n) {
     fail("node '" + n.name + "': snapshot for checkpoint " + n.checkpoint->path() + " failed");
     return false;
   }
-  n.checkpoint->take(n.plugin_name(), std::move(state), monotonic_ns());
+  n.checkpoint->take(n.descriptor->name, std::move(state), monotonic_ns());
   return true;
 }
 
@@ -521,7 +530,7 @@ void Engine::run_operator(Node& n) {
               [&] { return n.has_command.load() || !n.paused.load() || checkpoint_ready(); });
       continue;
     }
-    if (n.watermarks) n.watermarks->publish(monotonic_ns());
+    if (n.watermarks) publish_snapshot_due(n, monotonic_ns());
     if (HostBatch* input = next_input(n, cursor)) {
       if (!process_input(n, input)) break;
       continue;
@@ -545,7 +554,7 @@ void Engine::run_operator(Node& n) {
   }
   n.holds.clear();
   n.legacy_holds.clear();
-  if (n.watermarks) n.watermarks->publish(monotonic_ns(), true);  // the final figures for --status-out
+  if (n.watermarks) publish_snapshot(n);  // the final figures for --status-out
   close_outputs(n);
   if (n.checkpoint && !failed() && !hard_stopped()) final_checkpoint(n);
 }
@@ -636,6 +645,7 @@ int Engine::run() {
   for (auto& np : nodes_) {
     Node* n = np.get();
     n->thread = std::thread([this, n] {
+      n->owner = std::this_thread::get_id();
       // `top -H`, perf and gdb show which node a thread runs (names are cut at 15 bytes).
       pthread_setname_np(pthread_self(), ("w:" + n->label()).substr(0, 15).c_str());
       switch (n->descriptor->kind) {

@@ -6,6 +6,7 @@
 #include "checkpoint.hpp"
 #include "edge_queue.hpp"
 #include "histogram.hpp"
+#include "node_snapshot.hpp"
 #include "node_watch.hpp"
 #include "pipeline_plan.hpp"
 #include "signal.hpp"
@@ -67,6 +68,24 @@ struct NodeCommand {
 };
 
 // One running node. Plugins see it as an opaque weir_node*.
+//
+// Who owns what (style: every piece of state has one owner thread):
+// - Set once, when the engine is built, then only read (any thread): index,
+//   plan_index, name, task, tasks, kind, error_port, late_port, inputs,
+//   per_partition, tracker, checkpoint, watermarks (the pointers), engine.
+// - The node's thread (and, before the node threads start, the main thread
+//   that creates and opens the instances) owns everything else that is not
+//   marked otherwise: the plugin (descriptor, library, instance), its output
+//   ports, the callback state (current, errors, holds ...), the partitions it
+//   holds, timers, swaps and paused. Control changes them only through the
+//   command mailbox (on_node_thread), whose work runs on the node's thread.
+// - Other threads read `published` (node_snapshot.hpp), which the node's
+//   thread replaces after each change, never the live fields.
+// - Shared on purpose, each with its own synchronisation: the counters
+//   (atomics), the mailbox (command_mu), gauges (any thread may set one, ABI),
+//   the watch (node_watch.hpp), the error capture, signal, finished; and the
+//   sink driver's inbox (host->sent, ack and reject_sent come from client
+//   threads; sink_driver.hpp).
 struct Node {
   size_t index = 0;       // in Engine::nodes()
   size_t plan_index = 0;  // in PipelinePlan::nodes
@@ -76,22 +95,17 @@ struct Node {
   uint32_t task = 0, tasks = 1;
   std::string label() const { return tasks == 1 ? name : name + "#" + std::to_string(task); }
   uint32_t kind = 0;  // weir_kind; a swap never changes it
-  // Replaced by a hot swap on the node's own thread; other threads read them
-  // under swap_mu (see plugin_name()).
+
+  // The running plugin, replaced by a hot swap on the node's own thread.
   const weir_plugin* descriptor = nullptr;
   std::shared_ptr<PluginLibrary> library;
   std::shared_ptr<ParamValues> swapped_params;  // parameters of a swapped-in instance
   void* instance = nullptr;
-  mutable std::mutex swap_mu;
-  std::string plugin_name() const {
-    std::lock_guard lock(swap_mu);
-    return descriptor->name;
-  }
-  std::string plugin_version() const {
-    std::lock_guard lock(swap_mu);
-    return descriptor->version;
-  }
-  std::atomic<uint64_t> swaps{0};  // written by the node's thread, read by /status
+  uint64_t swaps = 0;
+
+  // What other threads read of the fields above and below (node_snapshot.hpp).
+  Published<NodeSnapshot> published;
+  int64_t next_publish_ns = 0;  // the next periodic publish (event time)
 
   // During a swap: the last ERROR line the node logged (a callback that returns
   // WEIR_FAILED says why through host->log; the SDK logs its exception), so
@@ -104,6 +118,9 @@ struct Node {
   std::mutex command_mu;
   std::vector<std::shared_ptr<NodeCommand>> commands;
   std::atomic<bool> has_command{false};
+  // Written by the node's thread only (pause and resume come through the
+  // mailbox); atomic because the sink's loop, its retry waits and the
+  // operator's wait predicates read it as they were written before.
   std::atomic<bool> paused{false};
   std::vector<AckGroup*> legacy_holds;  // holds of a swapped-out instance
   // During an operator callback: the batches it emitted (each with one extra
@@ -112,12 +129,14 @@ struct Node {
   std::vector<HostBatch*> emitted_now;
   std::vector<int32_t> emitted_ports;  // the port of each batch in emitted_now
   Engine* engine = nullptr;
+  // The thread that calls the instance's entries (abi.h, threads): the main
+  // thread until the node's thread starts, then that one, then the main thread
+  // again for destroy. Host functions that must run there check it (host_api.cpp).
+  std::atomic<std::thread::id> owner{};
 
-  // Written by the node's thread only (a plugin may ask for a new port, e.g. at
-  // a reload), which holds ports_mu while it adds one; other threads (metrics,
-  // status) hold it while they read outputs.
+  // A plugin may ask for a new port (e.g. at a reload): the node's thread adds
+  // it and publishes; other threads see ports in `published` only.
   std::vector<OutputPort> outputs;
-  mutable std::mutex ports_mu;
   int32_t error_port = -1;
   std::vector<EdgeQueue*> inputs;
   Signal signal;
@@ -195,8 +214,11 @@ class Engine {
   // The queues of the plan's edge I: one per pair of tasks at its two ends.
   const std::vector<EdgeQueue*>& queues_of_edge(size_t i) const { return plan_edge_queues_[i]; }
   const PipelinePlan& plan() const { return plan_; }
-  // After `weir ctl apply`: the running parameters now come from this file.
-  void adopt_config(PipelineConfig config) { plan_.config = std::move(config); }
+  // After `weir ctl apply` (on the control thread, which alone reads plan().config
+  // once the pipeline runs): the running parameters now come from this file.
+  void adopt_config(PipelineConfig config);
+  // The running pipeline's file, for any thread (/status).
+  std::string pipeline_file() const { return *pipeline_file_.load(); }
   int64_t started_ns() const { return started_ns_.load(std::memory_order_relaxed); }
 
   void log(const Node* node, int level, const std::string& message);
@@ -240,6 +262,7 @@ class Engine {
   std::vector<std::vector<EdgeQueue*>> plan_edge_queues_;
   std::atomic<bool> stopping_{false}, failed_{false}, hard_stop_{false};
   std::atomic<int64_t> started_ns_{0};  // read by the metrics thread
+  Published<std::string> pipeline_file_;
   std::mutex log_mu_;
   std::mutex dead_letter_mu_;
   uint64_t unrouted_errors_ = 0;

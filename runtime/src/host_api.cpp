@@ -9,12 +9,22 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace weir {
 namespace {
 
 Node& node_of(weir_node* n) { return *reinterpret_cast<Node*>(n); }
 HostBatch* builder_batch(weir_builder* b) { return reinterpret_cast<HostBatch*>(b); }
+
+// The ABI's thread rule (abi.h): FUNCTION runs on the node's owner thread
+// only. Called from another thread it is refused and logged, not raced.
+bool on_owner_thread(Node& node, const char* function) {
+  if (node.owner.load(std::memory_order_relaxed) == std::this_thread::get_id()) return true;
+  node.engine->log(&node, WEIR_LOG_ERROR,
+                   std::string("host->") + function + " called from another thread than the node's own: refused (abi.h, threads)");
+  return false;
+}
 
 void host_log(weir_node* n, int level, const char* message) {
   Node& node = node_of(n);
@@ -38,12 +48,13 @@ weir_str host_intern(weir_node*, const char* data, uint32_t size) {
 
 int32_t host_output_port(weir_node* n, const char* name) {
   Node& node = node_of(n);
+  if (!on_owner_thread(node, "output_port")) return -1;
   for (size_t i = 0; i < node.outputs.size(); ++i)
     if (node.outputs[i].name == name) return static_cast<int32_t>(i);
   if (node.descriptor->flags & WEIR_FLAG_DYNAMIC_OUTPUTS) {
     // A port nobody wired: records sent there are done at once.
-    std::lock_guard lock(node.ports_mu);  // /metrics may be reading them
     node.outputs.push_back({name, {}, {}});
+    publish_snapshot(node);  // /metrics and /status list it
     return static_cast<int32_t>(node.outputs.size() - 1);
   }
   return -1;
@@ -65,6 +76,10 @@ void host_batch_discard(weir_builder* b) { release(builder_batch(b)); }
 
 int host_emit(weir_node* n, int32_t port, weir_builder* b) {
   Node& node = node_of(n);
+  if (!on_owner_thread(node, "emit")) {
+    release(builder_batch(b));  // emit consumes the builder, refused or not
+    return WEIR_FAILED;
+  }
   int st = emit_batch(node, port, builder_batch(b));
   if (st == WEIR_FAILED) node.engine->log(&node, WEIR_LOG_ERROR, "emit to an unknown port " + std::to_string(port));
   return node.engine->stopping() && st == WEIR_OK && node.descriptor->kind == WEIR_SOURCE ? WEIR_STOPPING : st;
@@ -72,6 +87,7 @@ int host_emit(weir_node* n, int32_t port, weir_builder* b) {
 
 int host_forward(weir_node* n, int32_t port, const weir_batch* batch) {
   Node& node = node_of(n);
+  if (!on_owner_thread(node, "forward")) return WEIR_FAILED;
   HostBatch* b = host_batch(batch);
   if (port < 0 || port >= static_cast<int32_t>(node.outputs.size())) return WEIR_FAILED;
   if (node.checkpoint && !node.outputs[port].edges.empty()) {
@@ -95,15 +111,18 @@ weir_str copy_into(HostBatch* b, weir_str s) {
 }
 
 void host_error_n(weir_node* n, const weir_record* record, const char* reason, uint32_t reason_size) {
-  add_error(node_of(n), record, std::string_view(reason ? reason : "", reason ? reason_size : 0));
+  if (on_owner_thread(node_of(n), "error_n"))
+    add_error(node_of(n), record, std::string_view(reason ? reason : "", reason ? reason_size : 0));
 }
 
 void host_error(weir_node* n, const weir_record* record, const char* reason) {
-  host_error_n(n, record, reason, reason ? static_cast<uint32_t>(std::strlen(reason)) : 0);
+  if (on_owner_thread(node_of(n), "error"))
+    add_error(node_of(n), record, std::string_view(reason ? reason : ""));
 }
 
 void announce(weir_node* n, const int32_t* partitions, uint32_t count, HostBatch::Control kind) {
   Node& node = node_of(n);
+  if (!on_owner_thread(node, kind == HostBatch::Control::kAssigned ? "partitions_assigned" : "partitions_revoked")) return;
   if (node.kind != WEIR_SOURCE || !partitions || count == 0) return;
   HostBatch* b = new_batch(0);
   b->partitions.assign(partitions, partitions + count);
@@ -123,12 +142,14 @@ int host_per_partition(weir_node* n) { return node_of(n).per_partition ? 1 : 0; 
 
 void host_set_timer(weir_node* n, int64_t interval_ms) {
   Node& node = node_of(n);
+  if (!on_owner_thread(node, "set_timer")) return;
   node.timer_interval_ns = interval_ms * 1'000'000;
   node.next_timer_ns = monotonic_ns() + node.timer_interval_ns;
 }
 
 uint64_t host_hold(weir_node* n) {
   Node& node = node_of(n);
+  if (!on_owner_thread(node, "hold")) return 0;
   if (!node.current) return 0;
   // A checkpointed node's input stays pending until a checkpoint holds it
   // (with the window it is in): that is the hold, and it ends sooner, so a
@@ -143,6 +164,7 @@ uint64_t host_hold(weir_node* n) {
 
 void host_release(weir_node* n, uint64_t token) {
   Node& node = node_of(n);
+  if (!on_owner_thread(node, "release")) return;
   auto it = node.holds.find(token);
   if (it == node.holds.end()) return;
   // Rows emitted in this callback (e.g. the window these records closed)

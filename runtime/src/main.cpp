@@ -14,6 +14,7 @@
 #include "param_values.hpp"
 #include "pipeline_plan.hpp"
 #include "admin_cli.hpp"
+#include "command_line.hpp"
 #include "systemd.hpp"
 
 #include <weir/endpoint.hpp>
@@ -68,32 +69,16 @@ void add_pipeline_options(po::options_description& desc, PipelineArgs& args) {
                      "override a node parameter: --set node.param=value (repeatable; value is a TOML literal or text)");
 }
 
-// Parses the options of one command; prints help and returns false when asked or wrong.
-bool parse(const std::vector<std::string>& argv, po::options_description& desc, const char* usage, PipelineArgs* args,
+// Parses the options of a command that takes a pipeline FILE; prints help and returns false when asked or wrong.
+bool parse(const std::vector<std::string>& argv, po::options_description& desc, const char* usage, PipelineArgs& args,
            int& exit_code) {
-  po::options_description all = desc;
-  all.add_options()("help,h", "show this help");
-  po::positional_options_description pos;
-  std::string file_holder;
-  if (args) {
-    all.add_options()("file", po::value(&args->file), "pipeline TOML file");
-    pos.add("file", 1);
-  }
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "weir: " << e.what() << "\n" << usage << "\n" << desc;
-    exit_code = kExitUsage;
+  po::options_description hidden;
+  hidden.add_options()("file", po::value(&args.file), "pipeline TOML file");
+  if (auto code = parse_command_line(argv, desc, "weir", usage, hidden, {"file", 1})) {
+    exit_code = *code;
     return false;
   }
-  if (vm.count("help")) {
-    std::cout << usage << "\n" << desc;
-    exit_code = kExitOk;
-    return false;
-  }
-  if (args && args->file.empty()) {
+  if (args.file.empty()) {
     std::cerr << "weir: missing pipeline FILE\n" << usage << "\n";
     exit_code = kExitUsage;
     return false;
@@ -124,7 +109,7 @@ int cmd_validate(const std::vector<std::string>& argv) {
   po::options_description desc("validate options");
   add_pipeline_options(desc, args);
   int code = 0;
-  if (!parse(argv, desc, "usage: weir validate FILE [--set node.param=value]...", &args, code)) return code;
+  if (!parse(argv, desc, "usage: weir validate FILE [--set node.param=value]...", args, code)) return code;
   std::unique_ptr<PluginRegistry> registry;
   auto plan = plan_from(args, registry);
   if (!plan) return kExitBadPipeline;
@@ -144,7 +129,7 @@ int cmd_graph(const std::vector<std::string>& argv) {
   po::options_description desc("graph options");
   add_pipeline_options(desc, args);
   int code = 0;
-  if (!parse(argv, desc, "usage: weir graph FILE > pipeline.dot", &args, code)) return code;
+  if (!parse(argv, desc, "usage: weir graph FILE > pipeline.dot", args, code)) return code;
   std::unique_ptr<PluginRegistry> registry;
   auto plan = plan_from(args, registry);
   if (!plan) return kExitBadPipeline;
@@ -180,25 +165,12 @@ int cmd_plugins(const std::vector<std::string>& argv) {
   po::options_description desc("plugins options");
   bool markdown = false;
   desc.add_options()("path", po::value(&dirs)->composing(), "also search this directory (repeatable)")(
-      "markdown", po::bool_switch(&markdown), "print the ports and parameters as Markdown tables (for READMEs)")(
-      "name", po::value(&names), "only this plugin");
+      "markdown", po::bool_switch(&markdown), "print the ports and parameters as Markdown tables (for READMEs)");
+  po::options_description hidden;
+  hidden.add_options()("name", po::value(&names), "only this plugin");
+  if (auto exit = parse_command_line(argv, desc, "weir", "usage: weir plugins [--path DIR]... [NAME]...", hidden, {"name", -1}))
+    return *exit;
   int code = 0;
-  po::options_description all = desc;
-  all.add_options()("help,h", "show this help");
-  po::positional_options_description pos;
-  pos.add("name", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "weir: " << e.what() << "\n" << desc;
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << "usage: weir plugins [--path DIR]... [NAME]...\n\n" << desc;
-    return kExitOk;
-  }
   PluginRegistry registry(plugin_search_path(dirs));
   if (names.empty()) names = registry.names();
   for (const auto& name : names) {
@@ -256,23 +228,13 @@ int cmd_ctl(const std::vector<std::string>& argv) {
   std::string admin, token;
   std::vector<std::string> words;
   po::options_description desc("ctl options");
-  desc.add_options()("admin", po::value(&admin), "admin address of the running weir: HOST:PORT or [IPv6]:PORT (default $WEIR_ADMIN or 127.0.0.1:9464)")(
-      "token", po::value(&token), "bearer token (default $WEIR_ADMIN_TOKEN)");
-  po::options_description all = desc;
-  all.add_options()("help,h", "show this help")("words", po::value(&words));
-  po::positional_options_description pos;
-  pos.add("words", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "weir: " << e.what() << "\n" << kCtlUsage << "\n" << desc;
+  add_admin_options(desc, admin, token);
+  po::options_description hidden;
+  hidden.add_options()("words", po::value(&words));
+  if (auto exit = parse_command_line(argv, desc, "weir ctl", kCtlUsage, hidden, {"words", -1})) return *exit;
+  if (words.empty()) {
+    std::cerr << kCtlUsage << "\n" << desc;
     return kExitUsage;
-  }
-  if (vm.count("help") || words.empty()) {
-    (words.empty() && !vm.count("help") ? std::cerr : std::cout) << kCtlUsage << "\n" << desc;
-    return vm.count("help") ? kExitOk : kExitUsage;
   }
   AdminTarget target = admin_target(admin, token);
   if (!target.error.empty()) {
@@ -397,7 +359,7 @@ int cmd_run(const std::vector<std::string>& argv) {
       "progress-interval", po::value(&progress_s)->default_value(5), "seconds between progress lines")(
       "log-level", po::value(&level)->default_value("info"), "debug, info, warn or error");
   int code = 0;
-  if (!parse(argv, desc, "usage: weir run FILE [options]", &args, code)) return code;
+  if (!parse(argv, desc, "usage: weir run FILE [options]", args, code)) return code;
   std::optional<ListenAddress> listen;
   if (!metrics.empty()) {
     try {

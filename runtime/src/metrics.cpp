@@ -16,12 +16,20 @@ static std::string task_label(const Node& n) {
 }
 static std::string node_labels(const Node& n) { return "node=\"" + n.name + "\"" + task_label(n); }
 
+// Every node's snapshot, taken once per answer: the figures of one answer agree.
+static std::vector<std::shared_ptr<const NodeSnapshot>> snapshots(const Engine& engine) {
+  std::vector<std::shared_ptr<const NodeSnapshot>> out;
+  for (const auto& n : engine.nodes()) out.push_back(n->published.load());
+  return out;
+}
+
 std::string prometheus_text(const Engine& engine) {
   std::ostringstream out;
+  const auto snaps = snapshots(engine);
   auto counter = [&](const char* name, const char* help, auto get) {
     out << "# HELP weir_" << name << ' ' << help << "\n# TYPE weir_" << name << " counter\n";
     for (const auto& n : engine.nodes())
-      out << "weir_" << name << "{" << node_labels(*n) << ",plugin=\"" << n->plugin_name() << "\"} " << get(*n)
+      out << "weir_" << name << "{" << node_labels(*n) << ",plugin=\"" << snaps[n->index]->plugin().name << "\"} " << get(*n)
           << '\n';
   };
   counter("records_in_total", "Records received by the node.", [](const Node& n) { return n.counters.records_in.load(); });
@@ -57,8 +65,7 @@ std::string prometheus_text(const Engine& engine) {
          "# TYPE weir_watermark_seconds gauge\n";
   for (const auto& n : engine.nodes()) {
     if (!n->watermarks) continue;
-    int64_t clock = 0;
-    for (const Watermarks::Entry& e : n->watermarks->published(clock))
+    for (const Watermarks::Entry& e : snaps[n->index]->watermarks)
       if (e.watermark_ns != Watermarks::kUnknown)
         out << "weir_watermark_seconds{" << node_labels(*n) << ",partition=\"" << e.partition << "\"} "
             << e.watermark_ns / 1e9 << '\n';
@@ -70,8 +77,7 @@ std::string prometheus_text(const Engine& engine) {
       out << "weir_sink_consecutive_failures{" << node_labels(*n) << "} " << n->driver->failures_in_a_row() << '\n';
   out << "# HELP weir_queue_depth Batches waiting on an edge.\n# TYPE weir_queue_depth gauge\n";
   for (const auto& n : engine.nodes()) {
-    std::lock_guard lock(n->ports_mu);  // a node may be adding a port
-    for (const auto& port : n->outputs)
+    for (const auto& port : snaps[n->index]->outputs)
       for (size_t i = 0; i < port.edges.size(); ++i)
         out << "weir_queue_depth{from=\"" << n->name << '.' << port.name << "\"" << task_label(*n) << ",edge=\"" << i << "\"} "
             << port.edges[i]->depth() << '\n';
@@ -92,17 +98,15 @@ std::string prometheus_text(const Engine& engine) {
 
 // A stateful operator's event time: its state, its clock (the minimum over its
 // active partitions), late records, and each partition's watermark.
-static void add_event_time(nlohmann::ordered_json& node, const Node& n) {
-  int64_t clock = 0;
-  std::vector<Watermarks::Entry> entries = n.watermarks->published(clock);
+static void add_event_time(nlohmann::ordered_json& node, const Node& n, const NodeSnapshot& s) {
   auto ms = [](int64_t ns) {
     return ns == Watermarks::kUnknown ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ns / 1'000'000);
   };
   node["state"] = n.per_partition ? "per_partition" : "global";
-  node["watermark_ms"] = ms(clock);
+  node["watermark_ms"] = ms(s.clock_ns);
   node["records_late"] = n.counters.records_late.load();
   nlohmann::ordered_json& partitions = node["partitions"] = nlohmann::ordered_json::array();
-  for (const Watermarks::Entry& e : entries)
+  for (const Watermarks::Entry& e : s.watermarks)
     partitions.push_back({{"partition", e.partition}, {"watermark_ms", ms(e.watermark_ns)}, {"idle", e.idle},
                           {"late", e.late}, {"ahead", e.ahead}});
 }
@@ -114,12 +118,9 @@ static uint64_t depth_of(const std::vector<EdgeQueue*>& queues) {
 }
 
 // What the console shows beside the counters (after them: keys keep their order).
-static void add_watch(nlohmann::ordered_json& node, Node& n, const NodePlan& plan) {
+static void add_watch(nlohmann::ordered_json& node, Node& n, const NodeSnapshot& s, const NodePlan& plan) {
   using Json = nlohmann::ordered_json;
-  {
-    std::lock_guard lock(n.swap_mu);
-    node["library"] = n.library ? n.library->path() : "";
-  }
+  node["library"] = s.library->path();
   node["ports"] = plan.output_ports;
   if (n.kind == WEIR_SINK) {
     node["inflight"] = n.driver->pending();
@@ -155,35 +156,36 @@ std::string status_json(const Engine& engine) {
   status["uptime_s"] = (monotonic_ns() - engine.started_ns()) / 1e9;
   status["stopping"] = engine.stopping();
   Json& nodes = status["nodes"] = Json::array();
+  const auto snaps = snapshots(engine);
   for (const auto& np : engine.nodes()) {
     const Node& n = *np;
+    const NodeSnapshot& s = *snaps[n.index];
     Json node;
     node["name"] = n.name;
     if (n.tasks > 1) {
       node["task"] = n.task;
       node["tasks"] = n.tasks;
     }
-    node["plugin"] = n.plugin_name();
-    node["version"] = n.plugin_version();
-    node["swaps"] = n.swaps.load(std::memory_order_relaxed);
-    node["paused"] = n.paused.load();
+    node["plugin"] = s.plugin().name;
+    node["version"] = s.plugin().version;
+    node["swaps"] = s.swaps;
+    node["paused"] = s.paused;
     node["kind"] = kind_name(n.kind);
     node["records_in"] = n.counters.records_in.load();
     node["records_out"] = n.counters.records_out.load();
     node["records_error"] = n.counters.records_error.load();
     if (n.checkpoint) node["checkpoints"] = n.counters.checkpoints.load();
     node["wakeups"] = n.counters.wakeups.load();
-    if (n.watermarks) add_event_time(node, n);
+    if (n.watermarks) add_event_time(node, n, s);
     node["finished"] = n.finished.load();
     node["batch_p50_us"] = us(n.counters.batch_ns.quantile(0.5));
     node["batch_p99_us"] = us(n.counters.batch_ns.quantile(0.99));
     node["hop_p50_us"] = us(n.counters.hop_ns.quantile(0.5));
     node["hop_p99_us"] = us(n.counters.hop_ns.quantile(0.99));
     Json& outputs = node["outputs"] = Json::array();
-    std::lock_guard lock(n.ports_mu);  // a node may be adding a port
-    for (const auto& port : n.outputs)
+    for (const auto& port : s.outputs)
       for (const EdgeQueue* edge : port.edges) outputs.push_back({{"port", port.name}, {"queue_depth", edge->depth()}});
-    add_watch(node, *np, engine.plan().nodes[n.plan_index]);
+    add_watch(node, *np, s, engine.plan().nodes[n.plan_index]);
     nodes.push_back(std::move(node));
   }
   Json& edges = status["edges"] = Json::array();
@@ -194,7 +196,7 @@ std::string status_json(const Engine& engine) {
                      {"to", plan.nodes[e.to_node].name},
                      {"depth", depth_of(engine.queues_of_edge(i))}});
   }
-  status["pipeline"] = plan.config.file;
+  status["pipeline"] = engine.pipeline_file();  // `weir ctl apply` may replace plan.config meanwhile
   // Names come from TOML and plugin descriptors: bytes that are not UTF-8 are replaced, not refused.
   return status.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

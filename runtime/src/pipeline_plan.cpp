@@ -8,8 +8,8 @@
 
 namespace weir {
 
-// Converts a node's parameters; every problem is reported, none stops the others.
-static ParamValues convert_params(const NodeConfig& node, const weir_plugin& d, Diagnostics& diags) {
+// Every problem is reported, none stops the others.
+ParamValues convert_params(const NodeConfig& node, const weir_plugin& d, Diagnostics& diags) {
   ParamValues values;
   std::vector<std::string> known;
   for (uint32_t i = 0; i < d.param_count; ++i) known.push_back(d.params[i].name);

@@ -42,6 +42,11 @@ struct PipelinePlan {
   std::vector<Edge> edges;
 };
 
+// NODE's parameters checked against D's table and converted, defaults filled
+// in; every problem goes to DIAGS at its position (plan_pipeline, and
+// `weir ctl swap`/`apply` for the plugin a node changes to).
+ParamValues convert_params(const NodeConfig& node, const weir_plugin& d, Diagnostics& diags);
+
 // Validates CONFIG against the plugins on its search path. All problems go to
 // DIAGS; returns nothing if there was any.
 std::optional<PipelinePlan> plan_pipeline(PipelineConfig config, PluginRegistry& registry, Diagnostics& diags);

@@ -4,6 +4,7 @@
 #include "admin_cli.hpp"
 
 #include "admin.hpp"
+#include "command_line.hpp"
 #include "http_client.hpp"
 
 #include <boost/program_options.hpp>
@@ -54,26 +55,16 @@ int cmd_tap(const std::vector<std::string>& argv) {
   uint64_t count = 0;
   bool metadata = false;
   po::options_description desc("tap options");
-  desc.add_options()("admin", po::value(&admin), "admin address of the running weir (default $WEIR_ADMIN or 127.0.0.1:9464)")(
-      "token", po::value(&token), "bearer token (default $WEIR_ADMIN_TOKEN; needed unless on loopback)")(
-      "rate", po::value(&rate), "at most this many records a second (default: every record)")(
+  weir::add_admin_options(desc, admin, token);
+  desc.add_options()("rate", po::value(&rate), "at most this many records a second (default: every record)")(
       "count", po::value(&count), "stop after this many records (default: until Ctrl-C)")(
       "metadata", po::bool_switch(&metadata), "add _time, _partition and _offset to each line");
-  po::options_description all = desc;
-  all.add_options()("help,h", "show this help")("what", po::value(&what));
-  po::positional_options_description pos;
-  pos.add("what", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "weir tap: " << e.what() << "\n" << kTapUsage << "\n" << desc;
+  po::options_description hidden;
+  hidden.add_options()("what", po::value(&what));
+  if (auto exit = weir::parse_command_line(argv, desc, "weir tap", kTapUsage, hidden, {"what", 1})) return *exit;
+  if (what.empty()) {
+    std::cerr << kTapUsage << "\n" << desc;
     return kExitUsage;
-  }
-  if (vm.count("help") || what.empty()) {
-    (vm.count("help") ? std::cout : std::cerr) << kTapUsage << "\n" << desc;
-    return vm.count("help") ? kExitOk : kExitUsage;
   }
   if (rate < 0) {
     std::cerr << "weir tap: --rate must be >= 0\n";

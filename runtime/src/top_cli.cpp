@@ -3,6 +3,7 @@
 #include "admin_cli.hpp"
 
 #include "admin.hpp"
+#include "command_line.hpp"
 #include "http_client.hpp"
 #include "metrics.hpp"
 
@@ -79,27 +80,13 @@ int cmd_top(const std::vector<std::string>& argv) {
   double interval = 1;
   bool once = false;
   po::options_description desc("top options");
-  desc.add_options()("admin", po::value(&admin), "admin address of the running weir (default $WEIR_ADMIN or 127.0.0.1:9464)")(
-      "token", po::value(&token), "bearer token (default $WEIR_ADMIN_TOKEN)")(
-      "interval", po::value(&interval)->default_value(1), "seconds between refreshes")(
+  weir::add_admin_options(desc, admin, token);
+  desc.add_options()("interval", po::value(&interval)->default_value(1), "seconds between refreshes")(
       "once", po::bool_switch(&once), "print one view (rates over one interval) and exit, without clearing the screen");
-  po::options_description all = desc;
-  all.add_options()("help,h", "show this help");
-  po::variables_map vm;
   const char* usage = "usage: weir top [--admin HOST:PORT] [--interval S] [--once]\n\n"
                       "Records/s per node (in, out, error), queued batches, consumer lag and state of a running\n"
                       "`weir run --metrics HOST:PORT`, refreshed in place until Ctrl-C.\n";
-  try {
-    po::store(po::command_line_parser(argv).options(all).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "weir top: " << e.what() << "\n" << usage << "\n" << desc;
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << usage << "\n" << desc;
-    return kExitOk;
-  }
+  if (auto exit = weir::parse_command_line(argv, desc, "weir top", usage)) return *exit;
   if (!(interval >= 0.1 && interval <= 3600)) {
     std::cerr << "weir top: --interval must be from 0.1 to 3600 seconds\n";
     return kExitUsage;

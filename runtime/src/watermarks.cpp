@@ -72,23 +72,12 @@ void Watermarks::drop(int32_t partition) {
   std::erase_if(partitions_, [&](const Partition& p) { return p.id == partition; });
 }
 
-void Watermarks::publish(int64_t now_ns, bool now) {
-  if (!now && now_ns < next_publish_ns_) return;
-  next_publish_ns_ = now_ns + 100'000'000;
-  std::vector<Entry> entries;
+std::vector<Watermarks::Entry> Watermarks::entries(int64_t now_ns) const {
+  std::vector<Entry> out;
   for (const Partition& p : partitions_)
-    entries.push_back({p.id, p.watermark_ns, now_ns - p.last_seen_ns > options_.idle_timeout_ns, p.late, p.ahead});
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.partition < b.partition; });
-  int64_t c = clock(now_ns);
-  std::lock_guard lock(published_mu_);
-  published_ = std::move(entries);
-  published_clock_ = c;
-}
-
-std::vector<Watermarks::Entry> Watermarks::published(int64_t& clock_ns) const {
-  std::lock_guard lock(published_mu_);
-  clock_ns = published_clock_;
-  return published_;
+    out.push_back({p.id, p.watermark_ns, now_ns - p.last_seen_ns > options_.idle_timeout_ns, p.late, p.ahead});
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.partition < b.partition; });
+  return out;
 }
 
 }  // namespace weir

@@ -15,12 +15,11 @@
 // lateness; it is too far ahead when it is more than max_ahead past it (one
 // record dated a year ahead would otherwise make every later record late).
 //
-// Owned by the node's thread; other threads read what publish() copied.
+// Owned by the node's thread; other threads read the node's snapshot (node_snapshot.hpp).
 #pragma once
 
 #include <cstdint>
 #include <limits>
-#include <mutex>
 #include <vector>
 
 namespace weir {
@@ -62,9 +61,8 @@ class Watermarks {
     bool idle;
     uint64_t late, ahead;
   };
-  // Copies the current state for other threads (at most every 100 ms, or now).
-  void publish(int64_t now_ns, bool now = false);
-  std::vector<Entry> published(int64_t& clock_ns) const;
+  // Every partition's state at NOW_NS, by partition number (for the node's snapshot).
+  std::vector<Entry> entries(int64_t now_ns) const;
 
  private:
   struct Partition {
@@ -77,10 +75,6 @@ class Watermarks {
 
   WatermarkOptions options_;
   std::vector<Partition> partitions_;  // a handful: a linear search beats a map
-  int64_t next_publish_ns_ = 0;
-  mutable std::mutex published_mu_;
-  std::vector<Entry> published_;
-  int64_t published_clock_ = kUnknown;
 };
 
 }  // namespace weir

@@ -114,6 +114,24 @@ TEST(HotSwap, SinkSwapLosesNothing) {
   expect_exactly_once(numbers(read_file(dir.file("out"))), kCount);
 }
 
+// A swap checks the node's parameters against the new plugin's table the way
+// the pipeline's plan does (one function): every problem, at its position.
+TEST(HotSwap, ASwapToAPluginWithoutANodesParameterIsRefusedAtItsPosition) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", "[nodes.src]\nplugin = \"test_source\"\ncount = 0\nrate = 100\n"
+                                         "[nodes.sink]\nplugin = \"test_sink\"\npath = \"" + dir.file("out") +
+                                             "\"\ndelay_us = 1\ninputs = [\"src\"]\n");
+  BackgroundWeir weir(dir, file + swappable(dir), kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  std::filesystem::copy_file(kPlugins + "/../plugins/weir_file_sink.so", dir.file("file_sink.so"));
+  RunResult r = weir.ctl("swap sink " + dir.file("file_sink.so"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(file + ":8:12: file_sink \"sink\": unknown parameter 'delay_us'"), std::string::npos) << r.err;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
+}
+
 TEST(HotSwap, ASinkWhoseWritesFailIsPausedAndSwappedForAMendedBuild) {
   // Every write of this sink fails: the host retries it with a backoff. An
   // operator pauses it, resumes it, and swaps in the mended build, which

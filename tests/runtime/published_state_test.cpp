@@ -56,5 +56,38 @@ TEST(PublishedState, MetricsAndStatusReadWhileANodeGainsPortsAndIsSwapped) {
   EXPECT_EQ(weir.exit_code(), 0) << weir.err();
 }
 
+// /status names the running pipeline file, which `weir ctl apply` replaces on
+// the control thread (with the whole running configuration) while the HTTP
+// thread answers /status. The same graph in two files: every apply is "no
+// changes" but adopts the other file.
+TEST(PublishedState, StatusReadWhileApplyReplacesTheRunningPipeline) {
+  TempDir dir;
+  const std::string text = "[nodes.src]\nplugin = \"test_source\"\ncount = 0\nrate = 200\n"
+                           "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"src\"]\n";
+  std::string p = dir.write("p.toml", text), q = dir.write("q.toml", text);
+  BackgroundWeir weir(dir, p, "WEIR_PLUGIN_PATH=" + kPlugins);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0};
+  std::thread reader([&] {
+    while (!done) {
+      RawConn c("127.0.0.1", weir.admin_port());
+      if (c.ok() && c.send(get("/status", false)) && c.response().find("200 OK") != std::string::npos) ++answered;
+    }
+  });
+  for (int i = 0; i < 40; ++i) {
+    RunResult r = weir.ctl("apply " + (i % 2 ? p : q));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  done = true;
+  reader.join();
+  EXPECT_GT(answered.load(), 0);
+  RunResult status = weir.ctl("status");
+  EXPECT_NE(status.out.find("\"pipeline\":\"" + p + "\""), std::string::npos) << "the file applied last: " << status.out;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_EQ(weir.exit_code(), 0) << weir.err();
+}
+
 }  // namespace
 }  // namespace weir::testing

@@ -177,6 +177,19 @@ TEST(Validate, AbiMismatchIsRefusedNamingBothVersions) {
   EXPECT_NE(v.run.err.find(v.file + ":4:10: "), std::string::npos) << v.run.err;
 }
 
+// A minor version only appends: a plugin whose vtable ends where ABI 1.0's did
+// (struct_size says so) loads in this host, the later entries taken as NULL.
+TEST(Validate, APluginBuiltAgainstAbi10LoadsAndRuns) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\ncount = 500\n"
+                                         "[nodes.out]\nplugin = \"test_abi_1_0\"\ninputs = [\"gen\"]\n");
+  auto r = run_weir("run --no-progress --status-out " + dir.file("status.json") + " " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string status = read_file(dir.file("status.json"));
+  EXPECT_NE(status.find("\"name\":\"out\",\"plugin\":\"test_abi_1_0\""), std::string::npos) << status;
+  EXPECT_NE(status.find("\"records_in\":500,\"records_out\":500"), std::string::npos) << status;
+}
+
 // ------------------------------------------------------------------ nesting
 
 std::string repeat(const std::string& s, size_t n) {
@@ -250,10 +263,20 @@ TEST(Cli, UnknownCommandSuggests) {
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-  for (const char* cmd : {"run", "validate", "graph", "plugins"}) {
+  for (const char* cmd : {"run", "validate", "graph", "plugins", "ctl", "tap", "top"}) {
     auto r = run_weir(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
-    EXPECT_NE(r.out.find("usage: weir"), std::string::npos) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("usage: weir " + std::string(cmd)), std::string::npos) << cmd << ": " << r.out;
+  }
+}
+
+// One parser for every command: an unknown option is refused the same way, with the usage.
+TEST(Cli, EveryCommandRefusesAnUnknownOptionWithItsUsage) {
+  for (const char* cmd : {"run", "validate", "graph", "plugins", "ctl", "tap", "top"}) {
+    auto r = run_weir(std::string(cmd) + " --no-such-option");
+    EXPECT_EQ(r.exit_code, 64) << cmd;
+    EXPECT_NE(r.err.find("unrecognised option '--no-such-option'"), std::string::npos) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("usage: weir " + std::string(cmd)), std::string::npos) << cmd << ": " << r.err;
   }
 }
 
@@ -271,7 +294,7 @@ TEST(Cli, GraphPrintsDot) {
 TEST(Cli, PluginsListsPortsAndParameters) {
   auto r = run_weir("plugins file_sink");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("file_sink 1.0.0 (sink)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("file_sink 1.1.0 (sink)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("input  in: records to write"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("param  path (string) required"), std::string::npos) << r.out;
 }

@@ -73,18 +73,19 @@ TEST(Watermarks, UnknownEventTimesAreNeverLateAndMoveNothing) {
   EXPECT_EQ(w.of(0), 100 * kS);
 }
 
-TEST(Watermarks, PublishedCopiesAreWhatOtherThreadsRead) {
+TEST(Watermarks, EntriesAreWhatTheNodesSnapshotShows) {
   Watermarks w(options(0, true));
-  int64_t d = 0, clock = 0;
+  int64_t d = 0;
   w.observe(3, 7 * kS, 0, d);
   w.observe(3, 1 * kS, 0, d);  // late
-  w.publish(0, true);
-  auto entries = w.published(clock);
-  ASSERT_EQ(entries.size(), 1u);
-  EXPECT_EQ(entries[0].partition, 3);
-  EXPECT_EQ(entries[0].watermark_ns, 7 * kS);
-  EXPECT_EQ(entries[0].late, 1u);
-  EXPECT_EQ(clock, 7 * kS);
+  w.observe(1, 2 * kS, 0, d);
+  auto entries = w.entries(0);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].partition, 1);  // by partition number
+  EXPECT_EQ(entries[1].partition, 3);
+  EXPECT_EQ(entries[1].watermark_ns, 7 * kS);
+  EXPECT_EQ(entries[1].late, 1u);
+  EXPECT_EQ(w.clock(0), 2 * kS);
 }
 
 }  // namespace

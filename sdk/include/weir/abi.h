@@ -164,7 +164,23 @@ typedef struct weir_writer {
   void (*write)(void* opaque, const void* data, size_t size);
 } weir_writer;
 
-/* ---- host API: functions the host gives every plugin instance ---- */
+/* ---- host API: functions the host gives every plugin instance ----
+ *
+ * Threads. A node's *owner thread* is the thread that calls its instance's
+ * entries (see the vtable below): the main thread while the pipeline is
+ * created and opened, then the node's own thread while it runs (a hot swap's
+ * new instance is created there too), then the main thread again for destroy.
+ *  - Any thread (a client library's callback thread, a plugin's own thread):
+ *    log, intern, batch_begin, batch_add, batch_alloc, batch_discard (a
+ *    builder is used by one thread at a time), ack, gauge, stopping, now_ns,
+ *    per_partition, sent, reject_sent.
+ *  - The owner thread only, from within one of the node's entries: output_port,
+ *    emit, forward, error, error_n, set_timer, hold, release,
+ *    partitions_assigned, partitions_revoked. The host checks: a call from
+ *    another thread is refused (logged as an ERROR naming the function; emit
+ *    and forward return WEIR_FAILED, output_port -1, hold 0, the others do
+ *    nothing), never a race.
+ */
 typedef struct weir_host_api {
   uint32_t struct_size;
 
@@ -260,7 +276,22 @@ typedef struct weir_host_api {
   void (*reject_sent)(weir_node* node, void* request, uint32_t index, const char* reason, uint32_t reason_size);
 } weir_host_api;
 
-/* ---- plugin vtable: what the host calls; NULL entries mean "not supported" ---- */
+/* ---- plugin vtable: what the host calls; NULL entries mean "not supported" ----
+ *
+ * Threads. The host calls an instance's entries from one thread at a time,
+ * each call finished before the next begins, so an instance needs no lock for
+ * its own entries (only for threads of its own):
+ *  - create, restore (a checkpoint's state), open: on the main thread before
+ *    the node's thread starts; for a hot swap's new instance, on the node's
+ *    thread (create, restore of the old instance's snapshot, open).
+ *  - poll, commit, process, on_timer, flush, write, snapshot, reload,
+ *    snapshot_partition, restore_partition, drop_partition, on_watermark,
+ *    encode, send, free_request, close: on the node's thread (reload, snapshot for a swap: between two
+ *    batches, when `weir ctl` asks).
+ *  - destroy: on the main thread after the node's thread ended; for the
+ *    instance a hot swap replaces, on the node's thread.
+ * A node with `parallelism = N` has N instances, each with a thread of its own.
+ */
 typedef struct weir_plugin_vtable {
   uint32_t struct_size;
 
