@@ -3,7 +3,7 @@
 // into its lines once, and acknowledged after they are written and (optionally)
 // fsync'ed; the host retries a failed write with its backoff.
 // With rotate_bytes / rotate_seconds the file is renamed to PATH.<n> between two
-// batches (rotation.hpp) and a new one opened.
+// lines (rotation.hpp) and a new one opened.
 #include "rotation.hpp"
 
 #include <weir/delivery.hpp>
@@ -29,7 +29,7 @@ const weir_param_spec kOwnParams[] = {
     {"metadata", WEIR_PARAM_BOOL, "false", 0, nullptr, "json: add _time, _partition and _offset"},
     {"fsync", WEIR_PARAM_BOOL, "false", 0, nullptr, "fsync after every batch before acknowledging it"},
     {"rotate_bytes", WEIR_PARAM_INT, "0", 0, "bytes",
-     "before a batch that would take the file past this size, rename it to <path>.<n> and start a new one; 0 = never"},
+     "before a line that would take the file past this size, rename it to <path>.<n> and start a new one; 0 = never"},
     {"rotate_seconds", WEIR_PARAM_INT, "0", 0, "s", "the same once the file is this old (since it was opened); 0 = never"},
     {"keep", WEIR_PARAM_INT, "0", 0, "files", "rotated files kept (the oldest beyond are deleted); 0 = all"},
 };

@@ -39,9 +39,6 @@ TEST(Params, AMissingOrMistypedParameterIsABugNotADefault) {
   EXPECT_THROW(p.str("batch_size"), std::logic_error);
   EXPECT_THROW(p.boolean("batch_size"), std::logic_error);
   EXPECT_THROW(p.list("batch_size"), std::logic_error);
-  // The old form, kept for the sinks until their rewrite: the fallback only when absent.
-  EXPECT_EQ(p.integer("linger_ms", 5), 5);
-  EXPECT_EQ(p.integer("batch_size", 5), 7);
 }
 
 }  // namespace

@@ -9,22 +9,22 @@ namespace weir::hbase {
 HBaseSink::HBaseSink(Context ctx, const Params& p)
     : ctx_(ctx),
       table_(p.str("table")),
-      connections_(static_cast<int>(p.integer("connections", 1))),
+      connections_(static_cast<int>(p.integer("connections"))),
       batch_size_(static_cast<size_t>(std::max<int64_t>(1, p.integer("batch_size")))),
       create_table_(p.boolean("create_table")),
-      regions_(p.integer("regions", 1)) {
+      regions_(p.integer("regions")) {
   try {
     client_options_.endpoint = parse_endpoint(p.str("endpoint"));
-    client_options_.transport = parse_transport(p.str("transport", "buffered"));
-    client_options_.protocol = parse_protocol(p.str("protocol", "binary"));
+    client_options_.transport = parse_transport(p.str("transport"));
+    client_options_.protocol = parse_protocol(p.str("protocol"));
     mapping_spec_.row_key = p.str("row_key");
     mapping_spec_.family = p.str("column_family");
     mapping_spec_.columns = p.list("columns");
-    std::string missing = p.str("missing_columns", "skip");
+    std::string missing = p.str("missing_columns");
     if (missing != "skip" && missing != "reject")
       throw std::invalid_argument("missing_columns must be \"skip\" or \"reject\", not \"" + missing + "\"");
     mapping_spec_.reject_missing_columns = missing == "reject";
-    mapping_spec_.timestamp_field = p.str("timestamp_field", "_time");
+    mapping_spec_.timestamp_field = p.str("timestamp_field");
     mapping_spec_.timestamp_format = p.str("timestamp_format");
     mapper_ = std::make_unique<RowMapper>(mapping_spec_);
     if (create_table_) hex_split_keys(regions_);  // validates regions

@@ -219,14 +219,6 @@ class Params {
     return out;
   }
 
-  // With a FALLBACK that restates the descriptor's default: only hbase_sink,
-  // redis_sink, kafka_sink and file_sink still call these, until their
-  // constructors are rewritten (issue 16); new code uses the accessors above.
-  std::string str(std::string_view name, std::string fallback) const { return has(name) ? str(name) : fallback; }
-  int64_t integer(std::string_view name, int64_t fallback) const { return has(name) ? integer(name) : fallback; }
-  double number(std::string_view name, double fallback) const { return has(name) ? number(name) : fallback; }
-  bool boolean(std::string_view name, bool fallback) const { return has(name) ? boolean(name) : fallback; }
-
  private:
   const weir_param_value& need(std::string_view name, weir_param_type type) const {
     const weir_param_value* p = find(name);
