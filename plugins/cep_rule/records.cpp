@@ -49,29 +49,30 @@ std::string to_row(Record r, const EventType& type, const std::vector<int>& need
         }
     }
     if (!v) return "missing field '" + want.name + "' (the rules read it)";
+    // Written in place (Value::set_*): see there why not `out = Value::of_...`.
     Value& out = row[static_cast<size_t>(needed[k])];
     switch (v->type) {
-      case WEIR_NULL: out = Value(); continue;
+      case WEIR_NULL: out.reset(); continue;
       case WEIR_INT64:
-        if (want.type == Type::Double) out = Value::of_double(static_cast<double>(v->as.i64));
-        else if (want.type == Type::Long || want.type == Type::Null) out = Value::of_long(v->as.i64);
+        if (want.type == Type::Double) out.set_double(static_cast<double>(v->as.i64));
+        else if (want.type == Type::Long || want.type == Type::Null) out.set_long(v->as.i64);
         else break;
         continue;
       case WEIR_TIMESTAMP:
         if (want.type != Type::Long && want.type != Type::Null) break;
-        out = Value::of_long(v->as.i64 / 1'000'000);
+        out.set_long(v->as.i64 / 1'000'000);
         continue;
       case WEIR_DOUBLE:
         if (want.type != Type::Double && want.type != Type::Null) break;
-        out = Value::of_double(v->as.f64);
+        out.set_double(v->as.f64);
         continue;
       case WEIR_STRING:
         if (want.type != Type::String && want.type != Type::Null) break;
-        out = Value::of_string(view(v->as.str));
+        out.set_string(view(v->as.str));
         continue;
       case WEIR_BOOL:
         if (want.type != Type::Bool && want.type != Type::Null) break;
-        out = Value::of_bool(v->as.b != 0);
+        out.set_bool(v->as.b != 0);
         continue;
       default: break;
     }
