@@ -434,4 +434,36 @@ TEST(CepRulePipeline, SmartCarFlowFlagsFastCars) {
   EXPECT_TRUE(weir::testing::read_file(dir.file("dead.json")).empty());
 }
 
+// time_field = "_time" takes the time csv_decode read from `date` (event_time_field)
+// instead of parsing the field again: the same flagged rows, and the same window
+// ends (the rows' event time, `_time` in the file), as time_field = "date". The
+// lines start 15 s past a window boundary and end mid-window, so a time that
+// differed by a second would move rows between windows.
+std::string flagged_rows(const std::string& time_field) {
+  TempDir dir;
+  std::string file = dir.write(
+      "p.toml",
+      "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\nstart_time = \"235915\"\ncars = 20\nseconds = 200\n"
+      "speeding_share = 0.2\nseed = 7\n"
+      "[nodes.decode]\nplugin = \"csv_decode\"\ninputs = [\"gen\"]\nfields = [\"date:string\", \"car_number:string\", "
+      "\"speed_pedal:int64\", \"break_pedal:int64\", \"steer_angle:string\", \"direct_light:string\", \"speed:int64\", "
+      "\"area_number:string\"]\nevent_time_field = \"date\"\nevent_time_format = \"%Y%m%d%H%M%S\"\n"
+      "[nodes.cep]\nplugin = \"cep_rule\"\ninputs = [\"decode\"]\nrules = [\"" +
+          kOverspeed + "\"]\ntime_field = \"" + time_field +
+          "\"\n"
+          "[nodes.flagged]\nplugin = \"file_sink\"\ninputs = [\"cep.overspeed\"]\nmetadata = true\npath = \"" +
+          dir.file("flagged.json") + "\"\n");
+  auto r = weir::testing::run_weir("run " + file + " --no-progress");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return weir::testing::read_file(dir.file("flagged.json"));
+}
+
+TEST(CepRulePipeline, TheRecordTimeGivesTheSameRowsAsTheDateField) {
+  std::string by_field = flagged_rows("date"), by_record_time = flagged_rows("_time");
+  EXPECT_GT(weir::testing::count_lines(by_field), 100u);
+  // The first batch ends at 2022-04-26 23:59:30 UTC (the rows' event time, ns).
+  EXPECT_NE(by_field.find("\"_time\":1651017570000000000,"), std::string::npos);
+  EXPECT_EQ(by_record_time, by_field);
+}
+
 }  // namespace
