@@ -604,7 +604,7 @@ class CepRule : public weir::Plugin {
   int64_t last_watch_ns_ = 0;
   int64_t reload_errors_ = 0;
   std::vector<Value> row_;
-  std::vector<uint32_t> hint_;
+  std::vector<FieldHint> hint_;
   std::unordered_map<const Plan*, PortInfo> ports_;
   std::vector<Pending> pending_;
   std::deque<Hold> holds_;

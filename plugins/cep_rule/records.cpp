@@ -29,22 +29,25 @@ EventType infer_type(Record r, const std::string& stream) {
 }
 
 std::string to_row(Record r, const EventType& type, const std::vector<int>& needed, std::vector<Value>& row,
-                   std::vector<uint32_t>& hint) {
+                   std::vector<FieldHint>& hint) {
   row.resize(type.fields.size());
-  hint.resize(needed.size(), 0);
+  hint.resize(needed.size());
   auto fields = r.fields();
   for (size_t k = 0; k < needed.size(); ++k) {
     const Field& want = type.fields[static_cast<size_t>(needed[k])];
-    // Records of one decoder share a field order: try last time's position first.
+    // Try last time's position first. Field names are interned by the host
+    // (abi.h): the same text at the same address is the same name, no bytes
+    // to compare; any other name is compared by its bytes.
     const weir_value* v = nullptr;
-    uint32_t h = hint[k];
-    if (h < fields.size() && view(fields[h].name) == want.name) {
-      v = &fields[h].value;
+    FieldHint& h = hint[k];
+    if (h.slot == needed[k] && h.index < fields.size() && fields[h.index].name.data == h.name.data &&
+        fields[h.index].name.size == h.name.size) {
+      v = &fields[h.index].value;
     } else {
       for (uint32_t i = 0; i < fields.size(); ++i)
         if (view(fields[i].name) == want.name) {
           v = &fields[i].value;
-          hint[k] = i;
+          h = {needed[k], i, fields[i].name};
           break;
         }
     }

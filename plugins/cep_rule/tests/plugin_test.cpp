@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -89,6 +90,27 @@ TEST(CepRule, ShippedOverspeedRuleFlagsEveryRecordOfAFastCar) {
             "{\"date\":\"20220426061000\",\"car_number\":\"A0001\",\"speed_pedal\":1,\"break_pedal\":0,"
             "\"steer_angle\":\"F\",\"direct_light\":\"N\",\"speed\":90,\"area_number\":\"A01\"}");
   EXPECT_NE(flagged[1].find("\"date\":\"20220426061010\",\"car_number\":\"A0001\""), std::string::npos);
+  EXPECT_TRUE(h.rejected.empty());
+}
+
+// to_row looks a field up where it was in the previous record first (by its
+// interned name): a record with its fields in another order still gives each
+// column its own field.
+TEST(CepRule, FieldsInAnotherOrderAreFoundByName) {
+  FakeHost h(weir_plugin_entry());
+  h.param("rules", std::vector<std::string>{kOverspeed}).param("time_field", std::string("date"));
+  ASSERT_EQ(h.create(), "");
+  FakeHost::Fields reversed = car("20220426061010", "A0001", 95);
+  std::reverse(reversed.begin(), reversed.end());
+  ASSERT_EQ(h.process(h.make_batch({car("20220426061000", "A0001", 90), reversed})), WEIR_OK);
+  ASSERT_EQ(h.process(h.make_batch({car("20220426061020", "A0001", 91), car("20220426061030", "C0003", 10)})), WEIR_OK);
+  auto flagged = on_port(h, "overspeed");
+  ASSERT_EQ(flagged.size(), 3u);
+  EXPECT_EQ(flagged[1],
+            "{\"date\":\"20220426061010\",\"car_number\":\"A0001\",\"speed_pedal\":1,\"break_pedal\":0,"
+            "\"steer_angle\":\"F\",\"direct_light\":\"N\",\"speed\":95,\"area_number\":\"A01\"}");
+  EXPECT_NE(flagged[2].find("\"date\":\"20220426061020\",\"car_number\":\"A0001\""), std::string::npos);
+  EXPECT_NE(flagged[2].find("\"speed\":91,"), std::string::npos);
   EXPECT_TRUE(h.rejected.empty());
 }
 
