@@ -14,7 +14,8 @@ here) and every thread's CPU from /proc. Prints one row per sample, then:
   * how long each queue was full (>= capacity - 1) or empty.
 
 Usage: bench/drain/timeline.py TOPIC RECORDS [--interval-ms 50] [--set node.param=value ...]
-       [--perf FILE]  (also `perf record` the run into FILE)
+       [--perf FILE]  (also `perf record` the run into FILE) [--sink null|file] (flagged rows to a file)
+       [--plugins DIR]  (another build's plugins, e.g. to compare with an older commit)
 Needs KAFKA_BOOTSTRAP; the topic filled as bench/flink/run.py does (or by hand, see
 docs/benchmarks.md).
 """
@@ -69,10 +70,15 @@ def main():
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--perf")
     ap.add_argument("--quiet", action="store_true", help="no row per sample")
+    ap.add_argument("--sink", default="null", choices=["file", "null"], help="the flagged rows to null_sink or a file")
+    ap.add_argument("--plugins", default=os.path.join(BUILD, "plugins"), help="plugin directory (e.g. an older build's)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="weir-timeline-")
     text = open(os.path.join(ROOT, "bench", "flink", "weir.toml")).read()
-    text = text.replace('plugin = "file_sink"', 'plugin = "null_sink"').replace('path = "flagged.jsonl"', "")
+    if args.sink == "null":
+        text = text.replace('plugin = "file_sink"', 'plugin = "null_sink"').replace('path = "flagged.jsonl"', "")
+    else:
+        text = text.replace('path = "flagged.jsonl"', f'path = "{os.path.join(work, "flagged.jsonl")}"')
     toml = os.path.join(work, "p.toml")
     open(toml, "w").write(text.replace("${WEIR_PIPELINE_DIR}/../../rules", os.path.join(ROOT, "rules")))
     port = 20000 + os.getpid() % 20000
@@ -83,7 +89,7 @@ def main():
         cmd += ["--set", s]
     if args.perf:
         cmd = ["perf", "record", "-F", "1999", "-g", "-o", args.perf, "--", *cmd]
-    env = dict(os.environ, WEIR_PLUGIN_PATH=os.path.join(BUILD, "plugins"))
+    env = dict(os.environ, WEIR_PLUGIN_PATH=args.plugins)
     t0 = time.time()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "err"), "w"))
     pid = proc.pid

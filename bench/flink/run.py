@@ -22,6 +22,7 @@ the CPU per record in steady state: the difference of the median CPU between the
 the smallest size over the difference of their records (start-up cancels out).
 
 Usage: bench/flink/run.py [--sizes 1000x1000,1000x5000] [--reps 3] [--flink 2.2.1|1.20.5] [--sink file|null]
+                          [--topic-prefix Flink-Bench]
 Needs KAFKA_BOOTSTRAP (source .services/kafka.env), build/ with weir, its plugins and
 weir-loggen, mvn and Java 17 (the first run fetches Flink from Maven Central).
 """
@@ -131,6 +132,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--flink", default="2.2.1", choices=sorted(FLINK_PROFILES))
     ap.add_argument("--sink", default="file", choices=["file", "null"], help="weir's sink of the flagged rows")
+    ap.add_argument("--topic-prefix", default="Flink-Bench", help="the fresh topics' names start with this")
     args = ap.parse_args()
     if not os.environ.get("KAFKA_BOOTSTRAP"):
         sys.exit("KAFKA_BOOTSTRAP is not set (source .services/kafka.env)")
@@ -143,7 +145,7 @@ def main():
     for size in args.sizes.split(","):
         cars, seconds = map(int, size.split("x"))
         n = cars * seconds
-        topic = f"Flink-Bench-{n}-{os.getpid()}"
+        topic = f"{args.topic_prefix}-{n}-{os.getpid()}"
         fill(topic, cars, seconds)
         want = expected(cars, seconds)
         print(f"\n## {n} records ({cars} cars x {seconds} s), 4 partitions; {len(want)} flagged lines expected",

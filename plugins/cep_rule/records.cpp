@@ -29,49 +29,53 @@ EventType infer_type(Record r, const std::string& stream) {
 }
 
 std::string to_row(Record r, const EventType& type, const std::vector<int>& needed, std::vector<Value>& row,
-                   std::vector<uint32_t>& hint) {
+                   std::vector<FieldHint>& hint) {
   row.resize(type.fields.size());
-  hint.resize(needed.size(), 0);
+  hint.resize(needed.size());
   auto fields = r.fields();
   for (size_t k = 0; k < needed.size(); ++k) {
     const Field& want = type.fields[static_cast<size_t>(needed[k])];
-    // Records of one decoder share a field order: try last time's position first.
+    // Try last time's position first. Field names are interned by the host
+    // (abi.h): the same text at the same address is the same name, no bytes
+    // to compare; any other name is compared by its bytes.
     const weir_value* v = nullptr;
-    uint32_t h = hint[k];
-    if (h < fields.size() && view(fields[h].name) == want.name) {
-      v = &fields[h].value;
+    FieldHint& h = hint[k];
+    if (h.slot == needed[k] && h.index < fields.size() && fields[h.index].name.data == h.name.data &&
+        fields[h.index].name.size == h.name.size) {
+      v = &fields[h.index].value;
     } else {
       for (uint32_t i = 0; i < fields.size(); ++i)
         if (view(fields[i].name) == want.name) {
           v = &fields[i].value;
-          hint[k] = i;
+          h = {needed[k], i, fields[i].name};
           break;
         }
     }
     if (!v) return "missing field '" + want.name + "' (the rules read it)";
+    // Written in place (Value::set_*): see there why not `out = Value::of_...`.
     Value& out = row[static_cast<size_t>(needed[k])];
     switch (v->type) {
-      case WEIR_NULL: out = Value(); continue;
+      case WEIR_NULL: out.reset(); continue;
       case WEIR_INT64:
-        if (want.type == Type::Double) out = Value::of_double(static_cast<double>(v->as.i64));
-        else if (want.type == Type::Long || want.type == Type::Null) out = Value::of_long(v->as.i64);
+        if (want.type == Type::Double) out.set_double(static_cast<double>(v->as.i64));
+        else if (want.type == Type::Long || want.type == Type::Null) out.set_long(v->as.i64);
         else break;
         continue;
       case WEIR_TIMESTAMP:
         if (want.type != Type::Long && want.type != Type::Null) break;
-        out = Value::of_long(v->as.i64 / 1'000'000);
+        out.set_long(v->as.i64 / 1'000'000);
         continue;
       case WEIR_DOUBLE:
         if (want.type != Type::Double && want.type != Type::Null) break;
-        out = Value::of_double(v->as.f64);
+        out.set_double(v->as.f64);
         continue;
       case WEIR_STRING:
         if (want.type != Type::String && want.type != Type::Null) break;
-        out = Value::of_string(view(v->as.str));
+        out.set_string(view(v->as.str));
         continue;
       case WEIR_BOOL:
         if (want.type != Type::Bool && want.type != Type::Null) break;
-        out = Value::of_bool(v->as.b != 0);
+        out.set_bool(v->as.b != 0);
         continue;
       default: break;
     }

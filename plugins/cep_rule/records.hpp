@@ -18,11 +18,19 @@ namespace weir::cep {
 // a null value leaves the property untyped: any type is accepted later).
 EventType infer_type(Record r, const std::string& stream);
 
+// Where the input field `slot` was found in the previous record: its index and
+// its name's interned text (records of one decoder share a field order and
+// names). A rule set's input type, so each slot's name, never changes.
+struct FieldHint {
+  int slot = -1;
+  uint32_t index = 0;
+  weir_str name{nullptr, 0};
+};
+
 // Fills row (one slot per input field; only `needed` are set) from a record.
 // Returns "" or why the record cannot be used (missing field, wrong type).
-// `hint` caches where each needed field was found in the previous record.
 std::string to_row(Record r, const EventType& type, const std::vector<int>& needed, std::vector<Value>& row,
-                   std::vector<uint32_t>& hint);
+                   std::vector<FieldHint>& hint);
 
 // Event time in milliseconds from the time field: "_time" = the record's
 // event time; an int64 field = epoch milliseconds; a timestamp field; a string

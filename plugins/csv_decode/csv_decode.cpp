@@ -86,11 +86,15 @@ class CsvDecode : public weir::Plugin {
       if (keep_payload_) o.raw()->payload = input_field_.empty() && has_strings_ ? copy : o.copy(r.payload());
       auto fields = o.fields(n);
       for (uint32_t i = 0; i < n; ++i) {
-        weir_value v = values_[i];
-        if (v.type == WEIR_STRING)
-          v.as.str = v.as.str.size == 0 ? weir_str{nullptr, 0}
-                                        : weir_str{copy.data + (v.as.str.data - line.data()), v.as.str.size};
-        fields[i] = {names_[i], v};
+        // Copied into the field, then its string moved to the copy, there: a
+        // value patched on the stack and then copied whole is read back before
+        // the patch has left the store buffer, and the CPU waits for it (perf:
+        // three quarters of this function's time).
+        weir_field& f = fields[i];
+        f.name = names_[i];
+        f.value = values_[i];
+        if (f.value.type == WEIR_STRING)
+          f.value.as.str.data = f.value.as.str.size == 0 ? nullptr : copy.data + (f.value.as.str.data - line.data());
       }
     }
     if (skipped_ != skipped_before) ctx_.gauge("csv_skipped_lines", "", static_cast<double>(skipped_));

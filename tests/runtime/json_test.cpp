@@ -23,6 +23,15 @@ TEST(Json, ControlCharactersAndNulAreEscapedAndNothingIsCut) {
   EXPECT_EQ(json("a\0b\x01\x1f\"\\\n\r\t\x7f"s), R"("a\u0000b\u0001\u001f\"\\\n\r\t)"s + "\x7f\"");
 }
 
+// The bytes between escapes are copied in runs: none lost or doubled at a run's ends.
+TEST(Json, PlainRunsAroundEscapesAreKeptWhole) {
+  EXPECT_EQ(json(""), R"("")");
+  EXPECT_EQ(json("O0010"), R"("O0010")");
+  EXPECT_EQ(json("say \"hi\" to C:\\dir\n"), R"("say \"hi\" to C:\\dir\n")");
+  EXPECT_EQ(json("\"x\""), R"("\"x\"")");  // escapes at both ends
+  EXPECT_EQ(json("\t\tab\xc3\xa9" "cd\x01"), "\"\\t\\tab\xc3\xa9" "cd\\u0001\"");
+}
+
 // Each byte outside a valid sequence is \u00XX of its value.
 TEST(Json, BytesThatAreNotUtf8AreEscapedOneByOne) {
   EXPECT_EQ(json("\xff\xfe"), R"("\u00ff\u00fe")");

@@ -19,21 +19,23 @@ const char* type_name(Type t) {
   return "?";
 }
 
-Value Value::of_string(std::string_view s) {
-  Value v;
+void Value::set_string(std::string_view s) {
+  if (s.data() >= raw_ && s.data() < raw_ + sizeof raw_) {  // our own inline text: clearing would erase it
+    *this = of_string(s);
+    return;
+  }
   if (s.size() <= kInline) {
-    v.set_tag(Tag::SmallString);
-    v.raw_[1] = static_cast<char>(s.size());
-    if (!s.empty()) std::memcpy(v.raw_ + 2, s.data(), s.size());
+    clear_as(Tag::SmallString);
+    raw_[1] = static_cast<char>(s.size());
+    if (!s.empty()) std::memcpy(raw_ + 2, s.data(), s.size());
   } else {
     auto* h = static_cast<Heap*>(::operator new(sizeof(Heap) + s.size()));
     h->refs = 1;
     h->size = static_cast<uint32_t>(s.size());
     std::memcpy(h->data, s.data(), s.size());
-    v.set_tag(Tag::HeapString);
-    v.put(h);
+    clear_as(Tag::HeapString);  // after the copy: s may be this value's own heap string
+    put(h);
   }
-  return v;
 }
 
 std::string_view Value::as_string() const {

@@ -282,6 +282,45 @@ TEST(CepValues, DoublesAreFormattedLikeTheReference) {
   EXPECT_NE(Value::of_long(1), Value::of_double(1));
 }
 
+// to_row rewrites one row slot per field in place (Value::set_*): whatever the
+// slot held before, it must end up equal to, and hash like, a fresh value
+// (inline strings compare by all 16 bytes, so no byte of the old one may stay).
+TEST(CepValues, SettingInPlaceGivesTheSameValueAsMakingOne) {
+  const std::string heap = "a long string that is not inline";
+  std::vector<Value> olds{Value(), Value::of_bool(true), Value::of_long(-1), Value::of_double(2.5),
+                          Value::of_string("O0010-xyz"), Value::of_string(heap)};
+  for (const Value& old : olds) {
+    Value v = old;
+    v.set_string("A01");
+    EXPECT_EQ(v, Value::of_string("A01"));
+    EXPECT_EQ(v.hash(), Value::of_string("A01").hash());
+    v = old;
+    v.set_string(heap);
+    EXPECT_EQ(v, Value::of_string(heap));
+    EXPECT_EQ(v.hash(), Value::of_string(heap).hash());
+    v = old;
+    v.set_long(85);
+    EXPECT_EQ(v, Value::of_long(85));
+    EXPECT_EQ(v.hash(), Value::of_long(85).hash());
+    v = old;
+    v.set_double(0.5);
+    EXPECT_EQ(v, Value::of_double(0.5));
+    v = old;
+    v.set_bool(false);
+    EXPECT_EQ(v, Value::of_bool(false));
+    v = old;
+    v.reset();
+    EXPECT_TRUE(v.is_null());
+  }
+  // Its own text, inline or on the heap (shared with a copy).
+  Value small = Value::of_string("F06"), big = Value::of_string(heap), shared = big;
+  small.set_string(small.as_string());
+  big.set_string(big.as_string());
+  EXPECT_EQ(small, Value::of_string("F06"));
+  EXPECT_EQ(big, Value::of_string(heap));
+  EXPECT_EQ(shared, Value::of_string(heap));
+}
+
 // ---------------------------------------------------------------- engine behaviour
 
 struct Rules {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -24,6 +25,13 @@ FakeHost::Fields car(const char* date, const char* number, int64_t speed) {
           {"speed_pedal", weir::int_value(1)},    {"break_pedal", weir::int_value(0)},
           {"steer_angle", FakeHost::str("F")},    {"direct_light", FakeHost::str("N")},
           {"speed", weir::int_value(speed)},      {"area_number", FakeHost::str("A01")}};
+}
+
+// The shipped rule's row (file_sink JSON) for a car() record it flags.
+std::string row_of(const char* date, const char* number, int64_t speed) {
+  return std::string("{\"date\":\"") + date + "\",\"car_number\":\"" + number +
+         "\",\"speed_pedal\":1,\"break_pedal\":0,\"steer_angle\":\"F\",\"direct_light\":\"N\",\"speed\":" +
+         std::to_string(speed) + ",\"area_number\":\"A01\"}";
 }
 
 std::vector<std::string> on_port(const FakeHost& h, const std::string& port) {
@@ -85,10 +93,27 @@ TEST(CepRule, ShippedOverspeedRuleFlagsEveryRecordOfAFastCar) {
   EXPECT_EQ(on_port(h, "all").size(), 5u);
   auto flagged = on_port(h, "overspeed");
   ASSERT_EQ(flagged.size(), 2u);
-  EXPECT_EQ(flagged[0],
-            "{\"date\":\"20220426061000\",\"car_number\":\"A0001\",\"speed_pedal\":1,\"break_pedal\":0,"
-            "\"steer_angle\":\"F\",\"direct_light\":\"N\",\"speed\":90,\"area_number\":\"A01\"}");
-  EXPECT_NE(flagged[1].find("\"date\":\"20220426061010\",\"car_number\":\"A0001\""), std::string::npos);
+  EXPECT_EQ(flagged[0], row_of("20220426061000", "A0001", 90));
+  EXPECT_EQ(flagged[1], row_of("20220426061010", "A0001", 95));
+  EXPECT_TRUE(h.rejected.empty());
+}
+
+// to_row looks a field up where it was in the previous record first (by its
+// interned name): a record with its fields in another order still gives each
+// column its own field.
+TEST(CepRule, FieldsInAnotherOrderAreFoundByName) {
+  FakeHost h(weir_plugin_entry());
+  h.param("rules", std::vector<std::string>{kOverspeed}).param("time_field", std::string("date"));
+  ASSERT_EQ(h.create(), "");
+  FakeHost::Fields reversed = car("20220426061010", "A0001", 95);
+  std::reverse(reversed.begin(), reversed.end());
+  ASSERT_EQ(h.process(h.make_batch({car("20220426061000", "A0001", 90), reversed})), WEIR_OK);
+  ASSERT_EQ(h.process(h.make_batch({car("20220426061020", "A0001", 91), car("20220426061030", "C0003", 10)})), WEIR_OK);
+  auto flagged = on_port(h, "overspeed");
+  ASSERT_EQ(flagged.size(), 3u);
+  EXPECT_EQ(flagged[0], row_of("20220426061000", "A0001", 90));
+  EXPECT_EQ(flagged[1], row_of("20220426061010", "A0001", 95));
+  EXPECT_EQ(flagged[2], row_of("20220426061020", "A0001", 91));
   EXPECT_TRUE(h.rejected.empty());
 }
 
@@ -432,6 +457,38 @@ TEST(CepRulePipeline, SmartCarFlowFlagsFastCars) {
   EXPECT_GT(weir::testing::count_lines(flagged), 0u);
   EXPECT_NE(flagged.find("\"car_number\":"), std::string::npos);
   EXPECT_TRUE(weir::testing::read_file(dir.file("dead.json")).empty());
+}
+
+// time_field = "_time" takes the time csv_decode read from `date` (event_time_field)
+// instead of parsing the field again: the same flagged rows, and the same window
+// ends (the rows' event time, `_time` in the file), as time_field = "date". The
+// lines start 15 s past a window boundary and end mid-window, so a time that
+// differed by a second would move rows between windows.
+std::string flagged_rows(const std::string& time_field) {
+  TempDir dir;
+  std::string file = dir.write(
+      "p.toml",
+      "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\nstart_time = \"235915\"\ncars = 20\nseconds = 200\n"
+      "speeding_share = 0.2\nseed = 7\n"
+      "[nodes.decode]\nplugin = \"csv_decode\"\ninputs = [\"gen\"]\nfields = [\"date:string\", \"car_number:string\", "
+      "\"speed_pedal:int64\", \"break_pedal:int64\", \"steer_angle:string\", \"direct_light:string\", \"speed:int64\", "
+      "\"area_number:string\"]\nevent_time_field = \"date\"\nevent_time_format = \"%Y%m%d%H%M%S\"\n"
+      "[nodes.cep]\nplugin = \"cep_rule\"\ninputs = [\"decode\"]\nrules = [\"" +
+          kOverspeed + "\"]\ntime_field = \"" + time_field +
+          "\"\n"
+          "[nodes.flagged]\nplugin = \"file_sink\"\ninputs = [\"cep.overspeed\"]\nmetadata = true\npath = \"" +
+          dir.file("flagged.json") + "\"\n");
+  auto r = weir::testing::run_weir("run " + file + " --no-progress");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return weir::testing::read_file(dir.file("flagged.json"));
+}
+
+TEST(CepRulePipeline, TheRecordTimeGivesTheSameRowsAsTheDateField) {
+  std::string by_field = flagged_rows("date"), by_record_time = flagged_rows("_time");
+  EXPECT_GT(weir::testing::count_lines(by_field), 100u);
+  // The first batch ends at 2022-04-26 23:59:30 UTC (the rows' event time, ns).
+  EXPECT_NE(by_field.find("\"_time\":1651017570000000000,"), std::string::npos);
+  EXPECT_EQ(by_record_time, by_field);
 }
 
 }  // namespace

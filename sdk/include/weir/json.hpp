@@ -77,34 +77,39 @@ inline void append_base64(std::string& out, std::string_view s) {
   }
 }
 
+// Bytes that need no escape are copied in runs, not one by one (file_sink
+// writes every flagged row through here).
 inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
+  size_t plain = 0;  // where the run of bytes copied as they are starts
   for (size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      if (size_t n = utf8_sequence_at(s, i); n > 0) {  // valid UTF-8 passes as it is
+        i += n;
+        continue;
+      }
+    }
+    out.append(s.data() + plain, i - plain);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (c >= 0x80) {
-          if (size_t n = utf8_sequence_at(s, i); n > 0) {
-            out.append(s.data() + i, n);
-            i += n;
-            continue;
-          }
-        }
-        if (c < 0x20 || c >= 0x80) {  // a control character, or a byte that is not UTF-8
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+      default: {  // a control character, or a byte that is not UTF-8
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      }
     }
-    ++i;
+    plain = ++i;
   }
+  out.append(s.data() + plain, s.size() - plain);
   out += '"';
 }
 
@@ -155,7 +160,8 @@ inline std::string to_json(Record r, bool metadata = false) {
     out += "\"_time\":" + std::to_string(r.event_time_ns()) + ",\"_partition\":" +
            std::to_string(r.position().partition) + ",\"_offset\":" + std::to_string(r.position().offset);
   }
-  return out + "}";
+  out += '}';
+  return out;  // not `out + "}"`: that would copy the whole line once more
 }
 
 }  // namespace weir
