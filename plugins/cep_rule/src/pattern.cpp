@@ -1,0 +1,844 @@
+#include "pattern.hpp"
+
+#include "error.hpp"
+#include "eval.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace weir::cep {
+
+// ================================================================ compiling
+
+namespace {
+
+class PatternCompiler {
+ public:
+  PatternCompiler(const EventType& input, const Variables& vars, const std::string& file, PatternPlan& out)
+      : input_(input), vars_(vars), file_(file), p_(out) {}
+
+  void run(const PatternAst& top) {
+    p_.fields = input_.fields.size();
+    p_.text = top.text;
+    build(top);
+    layout();
+    for (auto [node, ast] : filters_) compile_filter(node, *ast);
+  }
+
+ private:
+  [[noreturn]] void fail(Pos pos, const std::string& msg) const { throw EplError(file_, pos, msg); }
+
+  int build(const PatternAst& a) {
+    int id = static_cast<int>(p_.nodes.size());
+    p_.nodes.emplace_back();
+    p_.nodes[id].kind = a.kind;
+    p_.nodes[id].ms = a.ms;
+    p_.nodes[id].count = a.count;
+    if ((a.kind == PatternKind::Interval || a.kind == PatternKind::Within) && a.ms <= 0)
+      fail(a.pos, "a pattern timer needs a positive time period");
+    std::vector<int> tags;
+    if (a.kind == PatternKind::Filter) {
+      if (!a.tag.empty()) {
+        for (const PatternPlan::Tag& t : p_.tags)
+          if (t.name == a.tag) fail(a.pos, "the tag '" + a.tag + "' appears more than once in the pattern");
+        if (unbounded_) fail(a.pos, "a tag inside 'until' without a repeat count (write [n] ... until ...)");
+        PatternPlan::Tag t;
+        t.name = a.tag;
+        t.count = repeat_;
+        p_.tags.push_back(t);
+        tags.push_back(static_cast<int>(p_.tags.size() - 1));
+        p_.nodes[id].tag = tags.back();
+      }
+      filters_.emplace_back(id, &a);
+    }
+    std::vector<int> kids;
+    for (size_t k = 0; k < a.kids.size(); ++k) {
+      int outer_repeat = repeat_;
+      bool outer_unbounded = unbounded_;
+      if (a.kind == PatternKind::Repeat && k == 0) {
+        if (repeat_ || unbounded_) fail(a.pos, "cep_rule does not support a repeat inside a repeat");
+        repeat_ = a.count;
+        unbounded_ = a.count == 0;
+      }
+      int kid = build(*a.kids[k]);
+      repeat_ = outer_repeat;
+      unbounded_ = outer_unbounded;
+      kids.push_back(kid);
+      const std::vector<int>& kt = p_.nodes[kid].tags;
+      tags.insert(tags.end(), kt.begin(), kt.end());
+    }
+    p_.nodes[id].kids = std::move(kids);
+    p_.nodes[id].tags = std::move(tags);
+    return id;
+  }
+
+  // Each tag's properties in the match row; a repeated tag also has n more
+  // regions, `a[0]` .. `a[n-1]`, its own region holding the event being matched.
+  void layout() {
+    size_t f = p_.fields;
+    for (PatternPlan::Tag& t : p_.tags) {
+      t.offset = p_.width;
+      p_.width += f;
+      for (const Field& x : input_.fields)
+        p_.type.fields.push_back({(t.count ? "\x01" : "") + t.name + "." + x.name, x.type});
+      if (!t.count) continue;
+      t.array_offset = p_.width;
+      p_.width += static_cast<size_t>(t.count) * f;
+      for (int64_t i = 0; i < t.count; ++i)
+        for (const Field& x : input_.fields)
+          p_.type.fields.push_back({t.name + "[" + std::to_string(i) + "]." + x.name, x.type});
+    }
+    p_.type.name = "pattern";
+  }
+
+  // A filter is compiled as the stream filter of `select 1 from Stream(expr)
+  // as tag` over the event's properties followed by the match row's
+  // (`a.car`), so it reads the events matched before it.
+  void compile_filter(int node, const PatternAst& a) {
+    if (!a.filter) return;
+    EventType combined = input_;
+    for (const Field& x : p_.type.fields) combined.fields.push_back(x);
+    StatementAst st;
+    st.pos = a.pos;
+    st.from = a.stream;
+    st.from_alias = a.tag;
+    st.from_pos = a.pos;
+    st.stream_filter = a.filter->clone();
+    SelectItem one;
+    one.pos = a.pos;
+    one.expr = std::make_unique<Expr>();
+    one.expr->literal = Value::of_long(1);
+    st.select.push_back(std::move(one));
+    auto plan = std::make_shared<Plan>(compile_statement(st, combined, vars_, file_));
+    if (!plan->hidden.empty()) fail(a.filter->pos, "prev() and prior() are not supported in a pattern filter");
+    PatternPlan::Node& n = p_.nodes[node];
+    find_index(*plan, n);
+    n.filter = std::move(plan);
+  }
+
+  // Esper indexes `b=Ev(car = a.car)` by car: an event is checked only
+  // against the active filters whose key it has.
+  void find_index(const Plan& plan, PatternPlan::Node& n) const {
+    std::vector<const Expr*> conj;
+    std::vector<const Expr*> todo{plan.stream_filter.get()};
+    while (!todo.empty()) {
+      const Expr* e = todo.back();
+      todo.pop_back();
+      if (e->kind == ExprKind::Binary && e->op == BinOp::And) {
+        todo.push_back(e->b.get());
+        todo.push_back(e->a.get());
+      } else {
+        conj.push_back(e);
+      }
+    }
+    for (const Expr* c : conj) {
+      if (c->kind != ExprKind::Binary || c->op != BinOp::Eq) continue;
+      for (int side = 0; side < 2; ++side) {
+        const Expr* prop = side ? c->b.get() : c->a.get();
+        const Expr* key = side ? c->a.get() : c->b.get();
+        if (prop->kind != ExprKind::Prop || plan.layout[static_cast<size_t>(prop->index)] >= static_cast<int>(p_.fields)) continue;
+        if (prop->type != key->type || (prop->type != Type::Long && prop->type != Type::String)) continue;
+        if (!reads_only_matched(*key, plan)) continue;
+        n.index_field = plan.layout[static_cast<size_t>(prop->index)];
+        n.index_key = key;
+        return;
+      }
+    }
+  }
+
+  bool reads_only_matched(const Expr& e, const Plan& plan) const {
+    if (e.kind == ExprKind::Prop && plan.layout[static_cast<size_t>(e.index)] < static_cast<int>(p_.fields)) return false;
+    if (e.kind != ExprKind::Prop && e.kind != ExprKind::Var && e.kind != ExprKind::Literal && e.kind != ExprKind::Binary &&
+        e.kind != ExprKind::Neg && e.kind != ExprKind::Call)
+      return false;
+    bool ok = true;
+    for_each_child(e, [&](const Expr& k) { ok = ok && reads_only_matched(k, plan); });
+    return ok;
+  }
+
+  const EventType& input_;
+  const Variables& vars_;
+  const std::string& file_;
+  PatternPlan& p_;
+  int64_t repeat_ = 0;     // inside `[n]`: n
+  bool unbounded_ = false;  // inside `p until q` without a count
+  std::vector<std::pair<int, const PatternAst*>> filters_;
+};
+
+}  // namespace
+
+std::shared_ptr<const PatternPlan> compile_pattern(const PatternAst& p, const EventType& input, const Variables& vars,
+                                                   const std::string& file) {
+  auto plan = std::make_shared<PatternPlan>();
+  PatternCompiler(input, vars, file, *plan).run(p);
+  return plan;
+}
+
+// ================================================================ running
+
+using Row = std::vector<Value>;
+
+// A node of the state tree. A node reports to its parent as the last thing it
+// does; a node that ends is stopped (its filters and timers leave the run)
+// and kept in the graveyard until the current event or timer is done, so a
+// call that is still on the stack never runs on a freed node.
+struct PatternRun::State {
+  PatternRun& run;
+  State* parent;
+  int node;
+  bool stopped = false;
+
+  State(PatternRun& r, State* p, int n) : run(r), parent(p), node(n) {}
+  virtual ~State() = default;
+  const PatternPlan::Node& plan() const { return run.plan_.nodes[static_cast<size_t>(node)]; }
+  int kid_node(size_t k) const { return plan().kids[k]; }
+
+  virtual void start(const Row& begin) = 0;
+  virtual void stop() { stopped = true; }
+  virtual void child_true(State*, Row, bool) {}
+  virtual void child_false(State*) {}
+  virtual void on_timer() {}
+  virtual void save(Writer& w) const = 0;
+  virtual void load(Reader& r) = 0;
+
+  // A child, started after it is stored (its start may already report).
+  State* spawn(std::unique_ptr<State>& slot, int kid, const Row& begin) {
+    slot = run.make(kid, this);
+    State* s = slot.get();
+    s->start(begin);
+    return s;
+  }
+  void drop(std::unique_ptr<State>& slot) {
+    if (!slot) return;
+    slot->stop();
+    run.retire(std::move(slot));
+  }
+  static void stop_kid(const std::unique_ptr<State>& k) {
+    if (k) k->stop();
+  }
+  void save_kid(Writer& w, const std::unique_ptr<State>& k) const {
+    w.u8(k != nullptr);
+    if (k) k->save(w);
+  }
+  void load_kid(Reader& r, std::unique_ptr<State>& k, int kid) {
+    k.reset();
+    if (!r.u8()) return;
+    k = run.make(kid, this);
+    k->load(r);
+  }
+  void copy_tags(Row& to, const Row& from, const std::vector<int>& tags) const {
+    for (int t : tags) {
+      const PatternPlan::Tag& tag = run.plan_.tags[static_cast<size_t>(t)];
+      size_t n = run.plan_.fields * (1 + static_cast<size_t>(tag.count));  // its region and its array
+      std::copy_n(from.begin() + static_cast<std::ptrdiff_t>(tag.offset), n, to.begin() + static_cast<std::ptrdiff_t>(tag.offset));
+    }
+  }
+};
+
+namespace {
+
+void save_row(Writer& w, const Row& r) {
+  w.u64(r.size());
+  for (const Value& v : r) w.value(v);
+}
+Row load_row(Reader& r, size_t width) {
+  if (r.u64() != width) throw std::runtime_error("cep_rule state: pattern row width changed");
+  Row out;
+  out.reserve(width);
+  for (size_t i = 0; i < width; ++i) out.push_back(r.value());
+  return out;
+}
+
+}  // namespace
+
+// tag=Stream(filter): true (and done) at the first event that passes.
+struct PatternRun::FilterState final : State {
+  using State::State;
+  Row begin;
+  Value key;  // indexed filters: the key value the event must have
+  uint64_t id = 0;
+
+  void start(const Row& b) override {
+    begin = b;
+    register_as(0);
+  }
+  void register_as(uint64_t want) {
+    if (plan().index_field >= 0) key = eval_with(nullptr, *plan().index_key);
+    id = run.add_filter(this, plan().index_field >= 0 ? &key : nullptr, want);
+  }
+  void stop() override {
+    if (id) run.remove_filter(id, node, plan().index_field >= 0 ? &key : nullptr);
+    id = 0;
+    State::stop();
+  }
+  // The filter's slots from the event (null: none) and the events matched so far.
+  Value eval_with(const Value* ev, const Expr& e) {
+    const Plan& f = *plan().filter;
+    std::vector<Value>& s = run.scratch_;
+    s.resize(f.layout.size());
+    for (size_t i = 0; i < f.layout.size(); ++i) {
+      auto src = static_cast<size_t>(f.layout[i]);
+      s[i] = src < run.plan_.fields ? (ev ? ev[src] : Value()) : begin[src - run.plan_.fields];
+    }
+    return eval(e, EvalEnv{s.data(), run.vars_.values.data()});
+  }
+  bool matches(const Value* ev) {
+    if (!plan().filter) return true;
+    Value v = eval_with(ev, *plan().filter->stream_filter);
+    return v.type() == Type::Bool && v.as_bool();
+  }
+  void fire(const Value* ev) {
+    Row m = begin;
+    if (plan().tag >= 0) {
+      size_t off = run.plan_.tags[static_cast<size_t>(plan().tag)].offset;
+      std::copy_n(ev, run.plan_.fields, m.begin() + static_cast<std::ptrdiff_t>(off));
+    }
+    stop();
+    parent->child_true(this, std::move(m), true);
+  }
+  void save(Writer& w) const override {
+    w.u64(id);
+    save_row(w, begin);
+  }
+  void load(Reader& r) override {
+    uint64_t want = r.u64();
+    begin = load_row(r, run.plan_.width);
+    register_as(want);
+  }
+};
+
+// The top: a match of its child is a match of the pattern; once the child is
+// done (no `every` left), the pattern is over.
+struct PatternRun::Root final : State {
+  using State::State;
+  std::unique_ptr<State> kid;
+  void start(const Row& b) override { spawn(kid, 0, b); }
+  void stop() override {
+    stop_kid(kid);
+    State::stop();
+  }
+  void child_true(State*, Row m, bool quitted) override {
+    if (quitted) drop(kid);
+    run.on_match_(m.data());
+  }
+  void child_false(State*) override { drop(kid); }
+  void save(Writer& w) const override { save_kid(w, kid); }
+  void load(Reader& r) override { load_kid(r, kid, 0); }
+};
+
+// A node with one armed timer at most (interval, within).
+struct PatternRun::TimedState : State {
+  using State::State;
+  bool armed = false;
+  std::pair<int64_t, uint64_t> key{};
+  void arm(int64_t due);
+  void disarm();
+  void save_timer(Writer& w) const {
+    w.u8(armed);
+    w.i64(key.first);
+    w.u64(key.second);
+  }
+  void load_timer(Reader& r);
+};
+
+void PatternRun::TimedState::arm(int64_t due) {
+  key = run.add_timer(due, this);
+  armed = true;
+}
+void PatternRun::TimedState::disarm() {
+  if (armed) run.remove_timer(key);
+  armed = false;
+}
+void PatternRun::TimedState::load_timer(Reader& r) {
+  armed = r.u8() != 0;
+  key.first = r.i64();
+  key.second = r.u64();
+  if (armed) key = run.add_timer(key.first, this, key.second);
+}
+
+// timer:interval(T): true (and done) T after it starts.
+struct PatternRun::IntervalState final : TimedState {
+  using TimedState::TimedState;
+  Row begin;
+  void start(const Row& b) override {
+    begin = b;
+    arm(run.now_ + plan().ms);
+  }
+  void stop() override {
+    disarm();
+    State::stop();
+  }
+  void on_timer() override {
+    armed = false;
+    stop();
+    parent->child_true(this, begin, true);
+  }
+  void save(Writer& w) const override {
+    save_timer(w);
+    save_row(w, begin);
+  }
+  void load(Reader& r) override {
+    load_timer(r);
+    begin = load_row(r, run.plan_.width);
+  }
+};
+
+// p where timer:within(T): p's matches until T has passed, then false.
+struct PatternRun::WithinState final : TimedState {
+  using TimedState::TimedState;
+  std::unique_ptr<State> kid;
+  void start(const Row& b) override {
+    arm(run.now_ + plan().ms);
+    spawn(kid, kid_node(0), b);
+  }
+  void stop() override {
+    disarm();
+    stop_kid(kid);
+    State::stop();
+  }
+  void child_true(State*, Row m, bool quitted) override {
+    if (quitted) {
+      disarm();
+      drop(kid);
+    }
+    parent->child_true(this, std::move(m), quitted);
+  }
+  void child_false(State*) override {
+    disarm();
+    drop(kid);
+    parent->child_false(this);
+  }
+  void on_timer() override {
+    armed = false;
+    drop(kid);
+    parent->child_false(this);
+  }
+  void save(Writer& w) const override {
+    save_timer(w);
+    save_kid(w, kid);
+  }
+  void load(Reader& r) override {
+    load_timer(r);
+    load_kid(r, kid, kid_node(0));
+  }
+};
+
+// Nodes with a list of children (every: its running instances; and/or: one per operand).
+struct PatternRun::ListState : State {
+  using State::State;
+  std::vector<std::unique_ptr<State>> kids;
+  size_t index_of(const State* s) const {
+    for (size_t i = 0; i < kids.size(); ++i)
+      if (kids[i].get() == s) return i;
+    return SIZE_MAX;
+  }
+  void stop() override {
+    for (auto& k : kids) stop_kid(k);
+    State::stop();
+  }
+  bool none_left() const {
+    return std::all_of(kids.begin(), kids.end(), [](const auto& k) { return k == nullptr; });
+  }
+  void save_kids(Writer& w) const {
+    w.u64(kids.size());
+    for (const auto& k : kids) save_kid(w, k);
+  }
+};
+
+// every p: p again whenever an instance of it ends (true or false); its
+// matches pass up, and every itself never ends.
+struct PatternRun::EveryState final : ListState {
+  using ListState::ListState;
+  Row begin;
+  void start(const Row& b) override {
+    begin = b;
+    restart();
+  }
+  void restart() {
+    if (stopped) return;
+    kids.emplace_back();
+    spawn(kids.back(), kid_node(0), begin);
+  }
+  void remove(State* from) {
+    size_t i = index_of(from);
+    if (i == SIZE_MAX) return;
+    drop(kids[i]);
+    kids.erase(kids.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  void child_true(State* from, Row m, bool quitted) override {
+    if (quitted) {
+      remove(from);
+      restart();
+    }
+    parent->child_true(this, std::move(m), false);
+  }
+  void child_false(State* from) override {
+    remove(from);
+    restart();
+  }
+  void save(Writer& w) const override {
+    save_row(w, begin);
+    save_kids(w);
+  }
+  void load(Reader& r) override {
+    begin = load_row(r, run.plan_.width);
+    kids.resize(r.u64());
+    for (auto& k : kids) load_kid(r, k, kid_node(0));
+  }
+};
+
+// p1 -> p2 -> ...: each match of p(i) starts an instance of p(i+1) with it; a
+// match of the last is a match; false once no instance is left.
+struct PatternRun::FollowedByState final : State {
+  using State::State;
+  std::vector<std::pair<size_t, std::unique_ptr<State>>> kids;  // operand index, instance
+  void start(const Row& b) override { next(0, b); }
+  void next(size_t i, const Row& b) {
+    kids.emplace_back(i, nullptr);
+    spawn(kids.back().second, kid_node(i), b);
+  }
+  void stop() override {
+    for (auto& k : kids) stop_kid(k.second);
+    State::stop();
+  }
+  size_t find(const State* s) const {
+    for (size_t i = 0; i < kids.size(); ++i)
+      if (kids[i].second.get() == s) return i;
+    return SIZE_MAX;
+  }
+  void remove(size_t at) {
+    drop(kids[at].second);
+    kids.erase(kids.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  void child_true(State* from, Row m, bool quitted) override {
+    size_t at = find(from);
+    if (at == SIZE_MAX) return;
+    size_t i = kids[at].first;
+    if (quitted) remove(at);
+    if (i + 1 < plan().kids.size()) {
+      next(i + 1, m);
+      return;
+    }
+    parent->child_true(this, std::move(m), kids.empty());
+  }
+  void child_false(State* from) override {
+    size_t at = find(from);
+    if (at == SIZE_MAX) return;
+    remove(at);
+    if (kids.empty()) parent->child_false(this);
+  }
+  void save(Writer& w) const override {
+    w.u64(kids.size());
+    for (const auto& [i, k] : kids) {
+      w.u64(i);
+      save_kid(w, k);
+    }
+  }
+  void load(Reader& r) override {
+    kids.resize(r.u64());
+    for (auto& [i, k] : kids) {
+      i = r.u64();
+      if (i >= plan().kids.size()) throw std::runtime_error("cep_rule state: bad pattern");
+      load_kid(r, k, kid_node(i));
+    }
+  }
+};
+
+// p1 and p2 ...: each operand's matches are kept; a match of one with a
+// match of every other is a match (all combinations); done when all are.
+struct PatternRun::AndState final : ListState {
+  using ListState::ListState;
+  std::vector<std::vector<Row>> events;
+  void start(const Row& b) override {
+    size_t n = plan().kids.size();
+    kids.resize(n);
+    events.assign(n, {});
+    for (size_t i = 0; i < n && !stopped; ++i) spawn(kids[i], kid_node(i), b);
+  }
+  void combine(size_t j, size_t from, Row& r, std::vector<Row>& out) const {
+    if (j == events.size()) {
+      out.push_back(r);
+      return;
+    }
+    if (j == from) return combine(j + 1, from, r, out);
+    const std::vector<int>& tags = run.plan_.nodes[static_cast<size_t>(kid_node(j))].tags;
+    Row keep = r;
+    for (const Row& e : events[j]) {
+      copy_tags(r, e, tags);
+      combine(j + 1, from, r, out);
+      r = keep;
+    }
+  }
+  void child_true(State* from, Row m, bool quitted) override {
+    size_t i = index_of(from);
+    if (i == SIZE_MAX) return;
+    if (quitted) drop(kids[i]);
+    events[i].push_back(m);
+    for (size_t j = 0; j < events.size(); ++j)
+      if (j != i && events[j].empty()) return;
+    std::vector<Row> out;
+    combine(0, i, m, out);
+    bool done = none_left();
+    if (done) stop();
+    for (Row& r : out) parent->child_true(this, std::move(r), done);
+  }
+  void child_false(State*) override {
+    stop();
+    parent->child_false(this);
+  }
+  void save(Writer& w) const override {
+    save_kids(w);
+    for (const auto& list : events) {
+      w.u64(list.size());
+      for (const Row& e : list) save_row(w, e);
+    }
+  }
+  void load(Reader& r) override {
+    size_t n = plan().kids.size();
+    if (r.u64() != n) throw std::runtime_error("cep_rule state: bad pattern");
+    kids.resize(n);
+    for (size_t i = 0; i < n; ++i) load_kid(r, kids[i], kid_node(i));
+    events.assign(n, {});
+    for (auto& list : events) {
+      list.resize(r.u64());
+      for (Row& e : list) e = load_row(r, run.plan_.width);
+    }
+  }
+};
+
+// p1 or p2 ...: the matches of any; done (the others stop) when one is done.
+struct PatternRun::OrState final : ListState {
+  using ListState::ListState;
+  void start(const Row& b) override {
+    size_t n = plan().kids.size();
+    kids.resize(n);
+    for (size_t i = 0; i < n && !stopped; ++i) spawn(kids[i], kid_node(i), b);
+  }
+  void child_true(State*, Row m, bool quitted) override {
+    if (quitted) {
+      for (auto& k : kids) drop(k);
+      stop();
+    }
+    parent->child_true(this, std::move(m), quitted);
+  }
+  void child_false(State* from) override {
+    size_t i = index_of(from);
+    if (i == SIZE_MAX) return;
+    drop(kids[i]);
+    if (none_left()) parent->child_false(this);
+  }
+  void save(Writer& w) const override { save_kids(w); }
+  void load(Reader& r) override {
+    size_t n = plan().kids.size();
+    if (r.u64() != n) throw std::runtime_error("cep_rule state: bad pattern");
+    kids.resize(n);
+    for (size_t i = 0; i < n; ++i) load_kid(r, kids[i], kid_node(i));
+  }
+};
+
+// not p: true at once (not done); false when p turns true.
+struct PatternRun::NotState final : State {
+  using State::State;
+  std::unique_ptr<State> kid;
+  void start(const Row& b) override {
+    spawn(kid, kid_node(0), b);
+    if (!stopped && kid) parent->child_true(this, b, false);
+  }
+  void stop() override {
+    stop_kid(kid);
+    State::stop();
+  }
+  void child_true(State*, Row, bool) override {
+    drop(kid);
+    stop();
+    parent->child_false(this);
+  }
+  void child_false(State*) override { drop(kid); }
+  void save(Writer& w) const override { save_kid(w, kid); }
+  void load(Reader& r) override { load_kid(r, kid, kid_node(0)); }
+};
+
+// [n] p [until q]: p restarted until it matched n times (its tags collected
+// into arrays); q, if given, ends it: true with what was collected (at least
+// n), else false.
+struct PatternRun::RepeatState final : State {
+  using State::State;
+  Row begin, acc;
+  int64_t count = 0;
+  std::unique_ptr<State> match, until;
+  void start(const Row& b) override {
+    begin = acc = b;
+    spawn(match, kid_node(0), b);
+    if (!stopped && plan().kids.size() > 1) spawn(until, kid_node(1), b);
+  }
+  void stop() override {
+    stop_kid(match);
+    stop_kid(until);
+    State::stop();
+  }
+  void child_true(State* from, Row m, bool quitted) override {
+    int64_t n = plan().count;
+    if (from == until.get()) {
+      if (count < n) {
+        stop();
+        parent->child_false(this);
+        return;
+      }
+      copy_tags(acc, m, run.plan_.nodes[static_cast<size_t>(kid_node(1))].tags);
+      stop();
+      parent->child_true(this, acc, true);
+      return;
+    }
+    if (from != match.get()) return;
+    size_t f = run.plan_.fields;
+    for (int t : run.plan_.nodes[static_cast<size_t>(kid_node(0))].tags) {
+      const PatternPlan::Tag& tag = run.plan_.tags[static_cast<size_t>(t)];
+      std::copy_n(m.begin() + static_cast<std::ptrdiff_t>(tag.offset), f,
+                  acc.begin() + static_cast<std::ptrdiff_t>(tag.array_offset + static_cast<size_t>(count) * f));
+    }
+    ++count;
+    if (quitted) drop(match);
+    if (n && count >= n) {
+      stop();
+      parent->child_true(this, acc, true);
+      return;
+    }
+    if (quitted) spawn(match, kid_node(0), begin);
+  }
+  void child_false(State* from) override {
+    if (from == until.get()) {
+      drop(until);
+      return;
+    }
+    stop();
+    parent->child_false(this);
+  }
+  void save(Writer& w) const override {
+    save_row(w, begin);
+    save_row(w, acc);
+    w.i64(count);
+    save_kid(w, match);
+    save_kid(w, until);
+  }
+  void load(Reader& r) override {
+    begin = load_row(r, run.plan_.width);
+    acc = load_row(r, run.plan_.width);
+    count = r.i64();
+    load_kid(r, match, kid_node(0));
+    if (plan().kids.size() > 1) load_kid(r, until, kid_node(1));
+    else if (r.u8()) throw std::runtime_error("cep_rule state: bad pattern");
+  }
+};
+
+// ---------------------------------------------------------------- the run
+
+PatternRun::PatternRun(const PatternPlan& plan, const Variables& vars, int64_t start_ms, MatchFn on_match)
+    : plan_(plan), vars_(vars), on_match_(std::move(on_match)), now_(start_ms), index_(plan.nodes.size()) {
+  root_ = std::make_unique<Root>(*this, nullptr, -1);
+  root_->start(Row(plan_.width));
+  cleanup();
+}
+
+PatternRun::~PatternRun() = default;
+
+std::unique_ptr<PatternRun::State> PatternRun::make(int node, State* parent) {
+  switch (plan_.nodes[static_cast<size_t>(node)].kind) {
+    case PatternKind::Filter: return std::make_unique<FilterState>(*this, parent, node);
+    case PatternKind::Interval: return std::make_unique<IntervalState>(*this, parent, node);
+    case PatternKind::Every: return std::make_unique<EveryState>(*this, parent, node);
+    case PatternKind::Not: return std::make_unique<NotState>(*this, parent, node);
+    case PatternKind::Within: return std::make_unique<WithinState>(*this, parent, node);
+    case PatternKind::FollowedBy: return std::make_unique<FollowedByState>(*this, parent, node);
+    case PatternKind::And: return std::make_unique<AndState>(*this, parent, node);
+    case PatternKind::Or: return std::make_unique<OrState>(*this, parent, node);
+    case PatternKind::Repeat: return std::make_unique<RepeatState>(*this, parent, node);
+  }
+  throw std::logic_error("cep_rule: unknown pattern node");
+}
+
+uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
+  if (!id) id = ++seq_;
+  seq_ = std::max(seq_, id);
+  filters_[id] = f;
+  if (!key) scanned_[id] = f;
+  else if (!key->is_null()) index_[static_cast<size_t>(f->node)][*key].push_back(id);  // a null key matches nothing
+  return id;
+}
+
+void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
+  filters_.erase(id);
+  if (!key) {
+    scanned_.erase(id);
+    return;
+  }
+  if (key->is_null()) return;
+  auto& idx = index_[static_cast<size_t>(node)];
+  auto it = idx.find(*key);
+  if (it == idx.end()) return;
+  auto& ids = it->second;
+  ids.erase(std::find(ids.begin(), ids.end(), id));
+  if (ids.empty()) idx.erase(it);
+}
+
+PatternRun::TimerKey PatternRun::add_timer(int64_t due, State* s, uint64_t seq) {
+  if (!seq) seq = ++seq_;
+  seq_ = std::max(seq_, seq);
+  TimerKey k{due, seq};
+  timers_[k] = s;
+  return k;
+}
+
+void PatternRun::retire(std::unique_ptr<State> s) { graveyard_.push_back(std::move(s)); }
+void PatternRun::cleanup() { graveyard_.clear(); }
+
+void PatternRun::on_event(const Value* row, int64_t now) {
+  now_ = now;
+  // The filters active now, in start order; those the event passes, then their matches.
+  candidates_.clear();
+  for (const auto& [id, f] : scanned_) candidates_.push_back(id);
+  for (size_t n = 0; n < plan_.nodes.size(); ++n) {
+    if (index_[n].empty()) continue;
+    auto it = index_[n].find(row[plan_.nodes[n].index_field]);
+    if (it != index_[n].end()) candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
+  }
+  std::sort(candidates_.begin(), candidates_.end());
+  matched_.clear();
+  for (uint64_t id : candidates_)
+    if (filters_.at(id)->matches(row)) matched_.push_back(id);
+  for (uint64_t id : matched_) {
+    auto it = filters_.find(id);
+    if (it != filters_.end()) it->second->fire(row);  // not stopped by an earlier match of this event
+  }
+  cleanup();
+}
+
+void PatternRun::on_timer(int64_t now) {
+  now_ = now;
+  while (!timers_.empty() && timers_.begin()->first.first <= now) {
+    State* s = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    s->on_timer();
+  }
+  cleanup();
+}
+
+// seq_, then the state tree (each filter and timer with its start order).
+void PatternRun::save(Writer& w) const {
+  w.str(plan_.text);
+  w.u64(seq_);
+  root_->save(w);
+}
+
+void PatternRun::load(Reader& r) {
+  if (r.str() != plan_.text) throw std::runtime_error("cep_rule state: the pattern changed");
+  root_->stop();
+  root_ = std::make_unique<Root>(*this, nullptr, -1);
+  filters_.clear();
+  scanned_.clear();
+  for (auto& idx : index_) idx.clear();
+  timers_.clear();
+  seq_ = r.u64();
+  root_->load(r);
+}
+
+}  // namespace weir::cep
