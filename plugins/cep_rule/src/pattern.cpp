@@ -36,6 +36,9 @@ class PatternCompiler {
     p_.nodes[id].count = a.count;
     if ((a.kind == PatternKind::Interval || a.kind == PatternKind::Within) && a.ms <= 0)
       fail(a.pos, "a pattern timer needs a positive time period");
+    // A `not` is true as it starts: repeated, it would complete the repeat
+    // as it starts, and an `every` around it would restart it forever.
+    if (a.kind == PatternKind::Not && (repeat_ || unbounded_)) fail(a.pos, "cep_rule does not support 'not' inside a repeat");
     std::vector<int> tags;
     if (a.kind == PatternKind::Filter) {
       if (!a.tag.empty()) {
@@ -110,7 +113,10 @@ class PatternCompiler {
     one.expr->literal = Value::of_long(1);
     st.select.push_back(std::move(one));
     auto plan = std::make_shared<Plan>(compile_statement(st, combined, vars_, file_));
-    if (!plan->hidden.empty()) fail(a.filter->pos, "prev() and prior() are not supported in a pattern filter");
+    for (int src : plan->layout) {
+      int field = src % static_cast<int>(p_.fields);  // the event's own, or a matched event's (fields > 0: it reads one)
+      if (std::find(p_.reads.begin(), p_.reads.end(), field) == p_.reads.end()) p_.reads.push_back(field);
+    }
     PatternPlan::Node& n = p_.nodes[node];
     find_index(*plan, n);
     n.filter = std::move(plan);
@@ -761,7 +767,11 @@ uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   seq_ = std::max(seq_, id);
   filters_[id] = f;
   if (!key) scanned_[id] = f;
-  else if (!key->is_null()) index_[static_cast<size_t>(f->node)][*key].push_back(id);  // a null key matches nothing
+  else if (!key->is_null()) {  // a null key matches nothing
+    auto& idx = index_[static_cast<size_t>(f->node)];
+    if (idx.empty()) live_index_.insert(f->node);
+    idx[*key].push_back(id);
+  }
   return id;
 }
 
@@ -778,6 +788,7 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   auto& ids = it->second;
   ids.erase(std::find(ids.begin(), ids.end(), id));
   if (ids.empty()) idx.erase(it);
+  if (idx.empty()) live_index_.erase(node);
 }
 
 PatternRun::TimerKey PatternRun::add_timer(int64_t due, State* s, uint64_t seq) {
@@ -796,9 +807,8 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   // The filters active now, in start order; those the event passes, then their matches.
   candidates_.clear();
   for (const auto& [id, f] : scanned_) candidates_.push_back(id);
-  for (size_t n = 0; n < plan_.nodes.size(); ++n) {
-    if (index_[n].empty()) continue;
-    auto it = index_[n].find(row[plan_.nodes[n].index_field]);
+  for (int n : live_index_) {
+    auto it = index_[static_cast<size_t>(n)].find(row[plan_.nodes[static_cast<size_t>(n)].index_field]);
     if (it != index_[n].end()) candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
   }
   std::sort(candidates_.begin(), candidates_.end());
@@ -836,6 +846,7 @@ void PatternRun::load(Reader& r) {
   filters_.clear();
   scanned_.clear();
   for (auto& idx : index_) idx.clear();
+  live_index_.clear();
   timers_.clear();
   seq_ = r.u64();
   root_->load(r);

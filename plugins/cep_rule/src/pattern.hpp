@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +54,7 @@ struct PatternPlan {
   std::vector<Tag> tags;
   size_t fields = 0;  // properties of the input stream (one tag's region)
   size_t width = 0;   // a match row
+  std::vector<int> reads;  // the input properties the filters read
   EventType type;     // the match row's properties, as the statement reads them
   std::string text;
 };
@@ -110,6 +112,7 @@ class PatternRun {
   std::map<uint64_t, FilterState*> filters_;  // every active filter, by start order
   // Indexed filters by node and key value; the rest (scanned) by start order.
   std::vector<std::unordered_map<Value, std::vector<uint64_t>, ValueHash>> index_;
+  std::set<int> live_index_;  // the nodes with an indexed filter active
   std::map<uint64_t, FilterState*> scanned_;
   std::map<TimerKey, State*> timers_;
   std::unique_ptr<Root> root_;
