@@ -497,24 +497,33 @@ struct PatternRun::EveryState final : ListState {
 // match of the last is a match; false once no instance is left.
 struct PatternRun::FollowedByState final : State {
   using State::State;
-  std::vector<std::pair<size_t, std::unique_ptr<State>>> kids;  // operand index, instance
+  // The instances (operand index, state), unordered: an `every a -> b` has
+  // one per pending a, found by address.
+  std::vector<std::pair<size_t, std::unique_ptr<State>>> kids;
+  std::unordered_map<const State*, size_t> where;
   void start(const Row& b) override { next(0, b); }
   void next(size_t i, const Row& b) {
-    kids.emplace_back(i, nullptr);
-    spawn(kids.back().second, kid_node(i), b);
+    kids.emplace_back(i, run.make(kid_node(i), this));
+    State* s = kids.back().second.get();
+    where[s] = kids.size() - 1;
+    s->start(b);
   }
   void stop() override {
     for (auto& k : kids) stop_kid(k.second);
     State::stop();
   }
   size_t find(const State* s) const {
-    for (size_t i = 0; i < kids.size(); ++i)
-      if (kids[i].second.get() == s) return i;
-    return SIZE_MAX;
+    auto it = where.find(s);
+    return it == where.end() ? SIZE_MAX : it->second;
   }
   void remove(size_t at) {
+    where.erase(kids[at].second.get());
     drop(kids[at].second);
-    kids.erase(kids.begin() + static_cast<std::ptrdiff_t>(at));
+    if (at + 1 != kids.size()) {
+      kids[at] = std::move(kids.back());
+      where[kids[at].second.get()] = at;
+    }
+    kids.pop_back();
   }
   void child_true(State* from, Row m, bool quitted) override {
     size_t at = find(from);
@@ -542,10 +551,14 @@ struct PatternRun::FollowedByState final : State {
   }
   void load(Reader& r) override {
     kids.resize(r.u64());
-    for (auto& [i, k] : kids) {
+    where.clear();
+    for (size_t at = 0; at < kids.size(); ++at) {
+      auto& [i, k] = kids[at];
       i = r.u64();
       if (i >= plan().kids.size()) throw std::runtime_error("cep_rule state: bad pattern");
       load_kid(r, k, kid_node(i));
+      if (!k) throw std::runtime_error("cep_rule state: bad pattern");
+      where[k.get()] = at;
     }
   }
 };
@@ -765,18 +778,18 @@ std::unique_ptr<PatternRun::State> PatternRun::make(int node, State* parent) {
 uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   if (!id) id = ++seq_;
   seq_ = std::max(seq_, id);
-  filters_[id] = f;
+  ++active_;
   if (!key) scanned_[id] = f;
   else if (!key->is_null()) {  // a null key matches nothing
     auto& idx = index_[static_cast<size_t>(f->node)];
     if (idx.empty()) live_index_.insert(f->node);
-    idx[*key].push_back(id);
+    idx[*key].emplace_back(id, f);
   }
   return id;
 }
 
 void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
-  filters_.erase(id);
+  --active_;
   if (!key) {
     scanned_.erase(id);
     return;
@@ -786,7 +799,7 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   auto it = idx.find(*key);
   if (it == idx.end()) return;
   auto& ids = it->second;
-  ids.erase(std::find(ids.begin(), ids.end(), id));
+  ids.erase(std::find_if(ids.begin(), ids.end(), [id](const Active& a) { return a.first == id; }));
   if (ids.empty()) idx.erase(it);
   if (idx.empty()) live_index_.erase(node);
 }
@@ -806,19 +819,20 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   now_ = now;
   // The filters active now, in start order; those the event passes, then their matches.
   candidates_.clear();
-  for (const auto& [id, f] : scanned_) candidates_.push_back(id);
+  for (const auto& [id, f] : scanned_) candidates_.emplace_back(id, f);
   for (int n : live_index_) {
-    auto it = index_[static_cast<size_t>(n)].find(row[plan_.nodes[static_cast<size_t>(n)].index_field]);
-    if (it != index_[n].end()) candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
+    auto& idx = index_[static_cast<size_t>(n)];
+    auto it = idx.find(row[plan_.nodes[static_cast<size_t>(n)].index_field]);
+    if (it != idx.end()) candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
   }
   std::sort(candidates_.begin(), candidates_.end());
   matched_.clear();
-  for (uint64_t id : candidates_)
-    if (filters_.at(id)->matches(row)) matched_.push_back(id);
-  for (uint64_t id : matched_) {
-    auto it = filters_.find(id);
-    if (it != filters_.end()) it->second->fire(row);  // not stopped by an earlier match of this event
-  }
+  for (const Active& a : candidates_)
+    if (a.second->matches(row)) matched_.push_back(a);
+  // A filter stopped by an earlier match of this event is skipped (it stays
+  // allocated, in the graveyard, until the event is done).
+  for (const Active& a : matched_)
+    if (a.second->id == a.first) a.second->fire(row);
   cleanup();
 }
 
@@ -843,7 +857,7 @@ void PatternRun::load(Reader& r) {
   if (r.str() != plan_.text) throw std::runtime_error("cep_rule state: the pattern changed");
   root_->stop();
   root_ = std::make_unique<Root>(*this, nullptr, -1);
-  filters_.clear();
+  active_ = 0;
   scanned_.clear();
   for (auto& idx : index_) idx.clear();
   live_index_.clear();

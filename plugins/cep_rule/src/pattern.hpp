@@ -77,7 +77,7 @@ class PatternRun {
   void save(Writer& w) const;
   void load(Reader& r);
 
-  size_t active_filters() const { return filters_.size(); }
+  size_t active_filters() const { return active_; }
 
  private:
   // The state nodes (pattern.cpp).
@@ -109,15 +109,16 @@ class PatternRun {
   MatchFn on_match_;
   int64_t now_;
   uint64_t seq_ = 0;  // start order of filters and timers
-  std::map<uint64_t, FilterState*> filters_;  // every active filter, by start order
+  size_t active_ = 0;  // active filters
   // Indexed filters by node and key value; the rest (scanned) by start order.
-  std::vector<std::unordered_map<Value, std::vector<uint64_t>, ValueHash>> index_;
+  using Active = std::pair<uint64_t, FilterState*>;  // start order, filter
+  std::vector<std::unordered_map<Value, std::vector<Active>, ValueHash>> index_;
   std::set<int> live_index_;  // the nodes with an indexed filter active
   std::map<uint64_t, FilterState*> scanned_;
   std::map<TimerKey, State*> timers_;
   std::unique_ptr<Root> root_;
   std::vector<std::unique_ptr<State>> graveyard_;  // nodes that ended during this event or timer
-  std::vector<uint64_t> candidates_, matched_;
+  std::vector<Active> candidates_, matched_;
   std::vector<Value> scratch_;
 };
 
