@@ -58,18 +58,21 @@ class PatternCompiler {
     for (size_t k = 0; k < a.kids.size(); ++k) {
       int outer_repeat = repeat_;
       bool outer_unbounded = unbounded_;
-      if (a.kind == PatternKind::Repeat && k == 0) {
-        if (repeat_ || unbounded_) fail(a.pos, "cep_rule does not support a repeat inside a repeat");
+      if (a.kind == PatternKind::Repeat && k == 0 && !repeat_ && !unbounded_) {
         repeat_ = a.count;
         unbounded_ = a.count == 0;
       }
       int kid = build(*a.kids[k]);
+      p_.nodes[kid].under_every = a.kind == PatternKind::Every;
       repeat_ = outer_repeat;
       unbounded_ = outer_unbounded;
       kids.push_back(kid);
       const std::vector<int>& kt = p_.nodes[kid].tags;
       tags.insert(tags.end(), kt.begin(), kt.end());
     }
+    // A repeat inside a repeat would make its tags arrays of arrays.
+    if (a.kind == PatternKind::Repeat && (repeat_ || unbounded_) && !tags.empty())
+      fail(a.pos, "cep_rule does not support a tag inside a repeat inside a repeat");
     p_.nodes[id].kids = std::move(kids);
     p_.nodes[id].tags = std::move(tags);
     return id;
@@ -299,6 +302,10 @@ struct PatternRun::FilterState final : State {
       size_t off = run.plan_.tags[static_cast<size_t>(plan().tag)].offset;
       std::copy_n(ev, run.plan_.fields, m.begin() + static_cast<std::ptrdiff_t>(off));
     }
+    if (plan().under_every) {  // stays: every match of it is a match of the every
+      parent->child_true(this, std::move(m), false);
+      return;
+    }
     stop();
     parent->child_true(this, std::move(m), true);
   }
@@ -451,19 +458,30 @@ struct PatternRun::ListState : State {
   }
 };
 
-// every p: p again whenever an instance of it ends (true or false); its
-// matches pass up, and every itself never ends.
+// every p, as Esper's: a filter below it stays active and each of its
+// matches passes up; any other p is started again (a new instance, the old
+// ones kept while they live) at each of its matches and when an instance
+// ends false. A new instance that turns true as it starts (a `not`) is
+// dropped again, its match discarded, so that it cannot restart forever.
 struct PatternRun::EveryState final : ListState {
   using ListState::ListState;
   Row begin;
+  State* spawning = nullptr;  // the instance being started again
+  bool caught = false;        // it turned true or false while starting
   void start(const Row& b) override {
     begin = b;
-    restart();
-  }
-  void restart() {
-    if (stopped) return;
     kids.emplace_back();
     spawn(kids.back(), kid_node(0), begin);
+  }
+  void respawn() {
+    if (stopped) return;
+    kids.emplace_back(run.make(kid_node(0), this));
+    State* s = kids.back().get();
+    spawning = s;
+    caught = false;
+    s->start(begin);
+    spawning = nullptr;
+    if (caught) remove(s);
   }
   void remove(State* from) {
     size_t i = index_of(from);
@@ -472,15 +490,21 @@ struct PatternRun::EveryState final : ListState {
     kids.erase(kids.begin() + static_cast<std::ptrdiff_t>(i));
   }
   void child_true(State* from, Row m, bool quitted) override {
-    if (quitted) {
-      remove(from);
-      restart();
+    if (from == spawning) {
+      caught = true;
+      return;
     }
+    if (quitted) remove(from);
+    if (run.plan_.nodes[static_cast<size_t>(kid_node(0))].kind != PatternKind::Filter) respawn();
     parent->child_true(this, std::move(m), false);
   }
   void child_false(State* from) override {
+    if (from == spawning) {
+      caught = true;
+      return;
+    }
     remove(from);
-    restart();
+    respawn();
   }
   void save(Writer& w) const override {
     save_row(w, begin);
@@ -564,7 +588,8 @@ struct PatternRun::FollowedByState final : State {
 };
 
 // p1 and p2 ...: each operand's matches are kept; a match of one with a
-// match of every other is a match (all combinations); done when all are.
+// match of every other is a match (all combinations); done when all but the
+// `not`s are.
 struct PatternRun::AndState final : ListState {
   using ListState::ListState;
   std::vector<std::vector<Row>> events;
@@ -597,7 +622,11 @@ struct PatternRun::AndState final : ListState {
       if (j != i && events[j].empty()) return;
     std::vector<Row> out;
     combine(0, i, m, out);
-    bool done = none_left();
+    // Done once every operand but the `not`s is (Esper's and-node ignores its
+    // not-operands there: `a and not b` ends with a's match).
+    bool done = true;
+    for (size_t j = 0; j < kids.size(); ++j)
+      if (kids[j] && run.plan_.nodes[static_cast<size_t>(kid_node(j))].kind != PatternKind::Not) done = false;
     if (done) stop();
     for (Row& r : out) parent->child_true(this, std::move(r), done);
   }
@@ -825,7 +854,12 @@ void PatternRun::on_event(const Value* row, int64_t now) {
     auto it = idx.find(row[plan_.nodes[static_cast<size_t>(n)].index_field]);
     if (it != idx.end()) candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
   }
-  std::sort(candidates_.begin(), candidates_.end());
+  // Esper's filter index hands out the filters with conditions before those
+  // without (`Ev()`); each group in start order here.
+  std::sort(candidates_.begin(), candidates_.end(), [](const Active& x, const Active& y) {
+    bool xc = x.second->plan().filter != nullptr, yc = y.second->plan().filter != nullptr;
+    return xc != yc ? xc : x.first < y.first;
+  });
   matched_.clear();
   for (const Active& a : candidates_)
     if (a.second->matches(row)) matched_.push_back(a);

@@ -36,6 +36,7 @@ struct PatternPlan {
     std::vector<int> kids;  // node indexes
     std::vector<int> tags;  // the tags bound inside this node (And merges them, Repeat collects them)
     int tag = -1;           // Filter: its tag, or -1
+    bool under_every = false;  // Filter: the child of an `every`, which it never leaves (Esper's filter stays active)
     std::shared_ptr<const Plan> filter;  // Filter with an expression: over the event and the match so far
     // Filter: the equality conjunct `prop = <matched events>` the active
     // filters are indexed by (Esper's filter index), or index_field = -1.

@@ -47,7 +47,7 @@ TEST(CepPattern, UnsupportedAndWrongPatternsArePositioned) {
       {"select * from pattern [a=Ev]", "1:8: cep_rule does not support 'select *' from a pattern (select the tags' properties, e.g. a.car)"},
       {"select a.car from pattern [a=Ev -> a=Ev]", "1:36: the tag 'a' appears more than once in the pattern"},
       {"select c.car from pattern [a=Ev until c=Ev]", "1:28: a tag inside 'until' without a repeat count (write [n] ... until ...)"},
-      {"select a[0].car from pattern [[2] ([3] a=Ev)]", "1:36: cep_rule does not support a repeat inside a repeat"},
+      {"select a[0].car from pattern [[2] ([3] a=Ev)]", "1:36: cep_rule does not support a tag inside a repeat inside a repeat"},
       {"select a.car from pattern [every ([1] not a=Ev)]", "1:39: cep_rule does not support 'not' inside a repeat"},
       {"select a.car from pattern [a=Ev where timer:within(0 sec)]", "1:45: a pattern timer needs a positive time period"},
       {"select b.car from pattern [a=Ev]", "1:8: the pattern has no tag 'b' with a property 'car' (it has: a.ts, a.car, a.speed, a.area)"},
