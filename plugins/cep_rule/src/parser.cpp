@@ -519,35 +519,32 @@ class Parser {
     }
     if (is_word("while")) unsupported(file_, peek().pos, "the 'while' pattern guard");
     if (!accept_word("where")) return p;
-    const Token& ns = peek();
-    if (!is_word("timer") || !is_symbol(":", 1)) unsupported(file_, ns.pos, "pattern guards other than timer:within");
-    next();
-    next();
-    const Token& g = peek();
-    std::string guard = lower(name("a guard name"));
-    if (guard != "within") unsupported(file_, g.pos, "the pattern guard 'timer:" + guard + "' (only timer:within)");
-    expect_symbol("(");
-    PatternPtr w = pattern_node(PatternKind::Within, g.pos);
-    w->ms = time_period(true);
-    expect_symbol(")");
+    if (!is_word("timer") || !is_symbol(":", 1)) unsupported(file_, peek().pos, "pattern guards other than timer:within");
+    PatternPtr w = pattern_timer(PatternKind::Within, "within", "guard");
     w->text = p->text + " where timer:within(" + std::to_string(w->ms) + " msec)";
     w->kids.push_back(std::move(p));
     return w;
+  }
+
+  // `timer:NAME(period)`, NAME the one supported (a guard's `within`, an observer's `interval`).
+  PatternPtr pattern_timer(PatternKind kind, const char* want, const char* what) {
+    next();  // timer
+    next();  // :
+    const Token& n = peek();
+    std::string got = lower(name("a timer name"));
+    if (got != want) unsupported(file_, n.pos, std::string("the pattern ") + what + " 'timer:" + got + "' (only timer:" + want + ")");
+    expect_symbol("(");
+    PatternPtr p = pattern_node(kind, n.pos);
+    p->ms = time_period(true);
+    expect_symbol(")");
+    return p;
   }
 
   PatternPtr pattern_atom() {
     const Token& t = peek();
     if (t.kind == Tok::Ident && is_symbol(":", 1)) {
       if (!is_word("timer")) unsupported(file_, t.pos, "the pattern observer '" + t.text + ":'");
-      next();
-      next();
-      const Token& o = peek();
-      std::string observer = lower(name("an observer name"));
-      if (observer != "interval") unsupported(file_, o.pos, "the pattern observer 'timer:" + observer + "' (only timer:interval)");
-      expect_symbol("(");
-      PatternPtr p = pattern_node(PatternKind::Interval, o.pos);
-      p->ms = time_period(true);
-      expect_symbol(")");
+      PatternPtr p = pattern_timer(PatternKind::Interval, "interval", "observer");
       p->text = "timer:interval(" + std::to_string(p->ms) + " msec)";
       return p;
     }

@@ -97,20 +97,22 @@ def pattern_statement():
     if random.random() < 0.2: st += " where %s is not null" % cols[-1]
     return st + group + ";"
 
+def write_case(i, st, desc, events, steps, null_rate, end_extra):
+    t = 0; lines = ["ts:long,sym:string,price:double,qty:long,ok:boolean"]
+    for k in range(random.randint(*events)):
+        t += random.choice(steps)
+        price = "null" if random.random() < null_rate else "%.2f" % random.uniform(5, 25)
+        qty = "null" if random.random() < null_rate else str(random.randint(1, 10))
+        lines.append("%d,%s,%s,%s,%s" % (t, random.choice(["IBM", "MSFT", "ORCL"]), price, qty, random.choice(["true", "false"])))
+    d = os.path.join(out, "r%04d" % i); os.makedirs(d)
+    hdr = "-- desc: %s %d\n" % (desc, i)
+    if random.random() < 0.7: hdr += "-- end_ms: %d\n" % (t + random.randint(0, end_extra))
+    open(os.path.join(d, "case.epl"), "w").write(hdr + st + "\n")
+    open(os.path.join(d, "events.csv"), "w").write("\n".join(lines) + "\n")
+
 for i in range(n):
     if random.random() < 0.25:
-        st = pattern_statement()
-        t = 0; lines = ["ts:long,sym:string,price:double,qty:long,ok:boolean"]
-        for k in range(random.randint(10, 40)):
-            t += random.choice([0, 0, 500, 1000, 1000, 2500, 5000, 10000])
-            price = "null" if random.random() < 0.05 else "%.2f" % random.uniform(5, 25)
-            qty = "null" if random.random() < 0.05 else str(random.randint(1, 10))
-            lines.append("%d,%s,%s,%s,%s" % (t, random.choice(["IBM", "MSFT", "ORCL"]), price, qty, random.choice(["true", "false"])))
-        d = os.path.join(out, "r%04d" % i); os.makedirs(d)
-        hdr = "-- desc: random pattern %d\n" % i
-        if random.random() < 0.7: hdr += "-- end_ms: %d\n" % (t + random.randint(0, 30000))
-        open(os.path.join(d, "case.epl"), "w").write(hdr + st + "\n")
-        open(os.path.join(d, "events.csv"), "w").write("\n".join(lines) + "\n")
+        write_case(i, pattern_statement(), "random pattern", (10, 40), [0, 0, 500, 1000, 1000, 2500, 5000, 10000], 0.05, 30000)
         continue
     shape = random.choice(["plain", "agg", "mixed"])
     cols = []
@@ -136,14 +138,4 @@ for i in range(n):
         if group and " having " in st and "last" in clause: clause = "output every 2 events"
         if clause: st += " " + clause
     st += ";"
-    t = 0; lines = ["ts:long,sym:string,price:double,qty:long,ok:boolean"]
-    for k in range(random.randint(8, 30)):
-        t += random.choice([0, 0, 500, 1000, 1000, 2500, 5000, 10000, 20000])
-        price = "null" if random.random() < 0.1 else "%.2f" % random.uniform(5, 25)
-        qty = "null" if random.random() < 0.1 else str(random.randint(1, 10))
-        lines.append("%d,%s,%s,%s,%s" % (t, random.choice(["IBM", "MSFT", "ORCL"]), price, qty, random.choice(["true", "false"])))
-    d = os.path.join(out, "r%04d" % i); os.makedirs(d)
-    hdr = "-- desc: random %d\n" % i
-    if random.random() < 0.7: hdr += "-- end_ms: %d\n" % (t + random.randint(0, 60000))
-    open(os.path.join(d, "case.epl"), "w").write(hdr + st + "\n")
-    open(os.path.join(d, "events.csv"), "w").write("\n".join(lines) + "\n")
+    write_case(i, st, "random", (8, 30), [0, 0, 500, 1000, 1000, 2500, 5000, 10000, 20000], 0.1, 60000)
