@@ -36,9 +36,9 @@ class PatternCompiler {
     p_.nodes[id].count = a.count;
     if ((a.kind == PatternKind::Interval || a.kind == PatternKind::Within) && a.ms <= 0)
       fail(a.pos, "a pattern timer needs a positive time period");
-    // A `not` is true as it starts: repeated, it would complete the repeat
-    // as it starts, and an `every` around it would restart it forever.
-    if (a.kind == PatternKind::Not && (repeat_ || unbounded_)) fail(a.pos, "cep_rule does not support 'not' inside a repeat");
+    // A `not` is true as it starts: inside `[n]` it could complete the
+    // repeat as it starts (Esper's answer there is not pinned down).
+    if (a.kind == PatternKind::Not && repeat_) fail(a.pos, "cep_rule does not support 'not' inside a repeat [n]");
     std::vector<int> tags;
     if (a.kind == PatternKind::Filter) {
       if (!a.tag.empty()) {
@@ -781,7 +781,13 @@ struct PatternRun::RepeatState final : State {
 // ---------------------------------------------------------------- the run
 
 PatternRun::PatternRun(const PatternPlan& plan, const Variables& vars, int64_t start_ms, MatchFn on_match)
-    : plan_(plan), vars_(vars), on_match_(std::move(on_match)), now_(start_ms), index_(plan.nodes.size()) {
+    : plan_(plan),
+      vars_(vars),
+      on_match_(std::move(on_match)),
+      now_(start_ms),
+      index_(plan.nodes.size()),
+      node_active_(plan.nodes.size()),
+      node_rank_(plan.nodes.size()) {
   root_ = std::make_unique<Root>(*this, nullptr, -1);
   root_->start(Row(plan_.width));
   cleanup();
@@ -808,6 +814,8 @@ uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   if (!id) id = ++seq_;
   seq_ = std::max(seq_, id);
   ++active_;
+  auto n = static_cast<size_t>(f->node);
+  if (node_active_[n]++ == 0) node_rank_[n] = id;
   if (!key) scanned_[id] = f;
   else if (!key->is_null()) {  // a null key matches nothing
     auto& idx = index_[static_cast<size_t>(f->node)];
@@ -819,6 +827,7 @@ uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
 
 void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   --active_;
+  --node_active_[static_cast<size_t>(node)];
   if (!key) {
     scanned_.erase(id);
     return;
@@ -854,11 +863,15 @@ void PatternRun::on_event(const Value* row, int64_t now) {
     auto it = idx.find(row[plan_.nodes[static_cast<size_t>(n)].index_field]);
     if (it != idx.end()) candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
   }
-  // Esper's filter index hands out the filters with conditions before those
-  // without (`Ev()`); each group in start order here.
-  std::sort(candidates_.begin(), candidates_.end(), [](const Active& x, const Active& y) {
+  // In the order Esper's filter index hands them out: filters with
+  // conditions before those without (`Ev()`), the filters of one pattern
+  // node together (they share an index entry), nodes in the order their
+  // entry was made (when the node's first filter started), then start order.
+  std::sort(candidates_.begin(), candidates_.end(), [this](const Active& x, const Active& y) {
     bool xc = x.second->plan().filter != nullptr, yc = y.second->plan().filter != nullptr;
-    return xc != yc ? xc : x.first < y.first;
+    if (xc != yc) return xc;
+    uint64_t xr = node_rank_[static_cast<size_t>(x.second->node)], yr = node_rank_[static_cast<size_t>(y.second->node)];
+    return xr != yr ? xr < yr : x.first < y.first;
   });
   matched_.clear();
   for (const Active& a : candidates_)
@@ -892,6 +905,7 @@ void PatternRun::load(Reader& r) {
   root_->stop();
   root_ = std::make_unique<Root>(*this, nullptr, -1);
   active_ = 0;
+  std::fill(node_active_.begin(), node_active_.end(), 0);
   scanned_.clear();
   for (auto& idx : index_) idx.clear();
   live_index_.clear();

@@ -111,6 +111,10 @@ class PatternRun {
   int64_t now_;
   uint64_t seq_ = 0;  // start order of filters and timers
   size_t active_ = 0;  // active filters
+  // Per node: its active filters, and the start order of the first of them
+  // since it had none (the filter order of Esper's index, see on_event).
+  std::vector<size_t> node_active_;
+  std::vector<uint64_t> node_rank_;
   // Indexed filters by node and key value; the rest (scanned) by start order.
   using Active = std::pair<uint64_t, FilterState*>;  // start order, filter
   std::vector<std::unordered_map<Value, std::vector<Active>, ValueHash>> index_;

@@ -48,7 +48,7 @@ TEST(CepPattern, UnsupportedAndWrongPatternsArePositioned) {
       {"select a.car from pattern [a=Ev -> a=Ev]", "1:36: the tag 'a' appears more than once in the pattern"},
       {"select c.car from pattern [a=Ev until c=Ev]", "1:28: a tag inside 'until' without a repeat count (write [n] ... until ...)"},
       {"select a[0].car from pattern [[2] ([3] a=Ev)]", "1:36: cep_rule does not support a tag inside a repeat inside a repeat"},
-      {"select a.car from pattern [every ([1] not a=Ev)]", "1:39: cep_rule does not support 'not' inside a repeat"},
+      {"select a.car from pattern [every ([1] not a=Ev)]", "1:39: cep_rule does not support 'not' inside a repeat [n]"},
       {"select a.car from pattern [a=Ev where timer:within(0 sec)]", "1:45: a pattern timer needs a positive time period"},
       {"select b.car from pattern [a=Ev]", "1:8: the pattern has no tag 'b' with a property 'car' (it has: a.ts, a.car, a.speed, a.area)"},
       {"select a.car from pattern [[2] a=Ev]", "1:8: the pattern has no tag 'a' with a property 'car' (it has: \x01" "a.ts, \x01" "a.car, \x01" "a.speed, \x01" "a.area, a[0].ts, a[0].car, a[0].speed, a[0].area, a[1].ts, a[1].car, a[1].speed, a[1].area)"},
