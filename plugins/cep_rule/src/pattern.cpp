@@ -150,9 +150,17 @@ class PatternCompiler {
         if (!reads_only_matched(*key, plan)) continue;
         n.index_field = plan.layout[static_cast<size_t>(prop->index)];
         n.index_key = key;
+        n.key_decides = std::none_of(conj.begin(), conj.end(), [&](const Expr* o) { return o != c && reads_matched(*o, plan); });
         return;
       }
     }
+  }
+
+  bool reads_matched(const Expr& e, const Plan& plan) const {
+    if (e.kind == ExprKind::Prop && plan.layout[static_cast<size_t>(e.index)] >= static_cast<int>(p_.fields)) return true;
+    bool any = false;
+    for_each_child(e, [&](const Expr& k) { any = any || reads_matched(k, plan); });
+    return any;
   }
 
   bool reads_only_matched(const Expr& e, const Plan& plan) const {
@@ -788,6 +796,12 @@ PatternRun::PatternRun(const PatternPlan& plan, const Variables& vars, int64_t s
       index_(plan.nodes.size()),
       node_active_(plan.nodes.size()),
       node_rank_(plan.nodes.size()) {
+  handout_order_ = [this](const Active& x, const Active& y) {
+    bool xc = x.second->plan().filter != nullptr, yc = y.second->plan().filter != nullptr;
+    if (xc != yc) return xc;
+    uint64_t xr = node_rank_[static_cast<size_t>(x.second->node)], yr = node_rank_[static_cast<size_t>(y.second->node)];
+    return xr != yr ? xr < yr : x.first < y.first;
+  };
   root_ = std::make_unique<Root>(*this, nullptr, -1);
   root_->start(Row(plan_.width));
   cleanup();
@@ -858,24 +872,32 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   // The filters active now, in start order; those the event passes, then their matches.
   candidates_.clear();
   for (const auto& [id, f] : scanned_) candidates_.emplace_back(id, f);
+  known_.clear();
   for (int n : live_index_) {
     auto& idx = index_[static_cast<size_t>(n)];
-    auto it = idx.find(row[plan_.nodes[static_cast<size_t>(n)].index_field]);
-    if (it != idx.end()) candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
+    const PatternPlan::Node& node = plan_.nodes[static_cast<size_t>(n)];
+    auto it = idx.find(row[node.index_field]);
+    if (it == idx.end()) continue;
+    if (!node.key_decides) {
+      candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
+      continue;
+    }
+    // The rest of the filter reads only the event: one answer for all the
+    // filters with this key (as Esper's shared index entry).
+    if (it->second.front().second->matches(row)) known_.insert(known_.end(), it->second.begin(), it->second.end());
   }
   // In the order Esper's filter index hands them out: filters with
   // conditions before those without (`Ev()`), the filters of one pattern
   // node together (they share an index entry), nodes in the order their
   // entry was made (when the node's first filter started), then start order.
-  std::sort(candidates_.begin(), candidates_.end(), [this](const Active& x, const Active& y) {
-    bool xc = x.second->plan().filter != nullptr, yc = y.second->plan().filter != nullptr;
-    if (xc != yc) return xc;
-    uint64_t xr = node_rank_[static_cast<size_t>(x.second->node)], yr = node_rank_[static_cast<size_t>(y.second->node)];
-    return xr != yr ? xr < yr : x.first < y.first;
-  });
+  std::sort(candidates_.begin(), candidates_.end(), handout_order_);
   matched_.clear();
   for (const Active& a : candidates_)
     if (a.second->matches(row)) matched_.push_back(a);
+  if (!known_.empty()) {
+    matched_.insert(matched_.end(), known_.begin(), known_.end());
+    std::sort(matched_.begin(), matched_.end(), handout_order_);
+  }
   // A filter stopped by an earlier match of this event is skipped (it stays
   // allocated, in the graveyard, until the event is done).
   for (const Active& a : matched_)

@@ -42,6 +42,7 @@ struct PatternPlan {
     // filters are indexed by (Esper's filter index), or index_field = -1.
     int index_field = -1;
     const Expr* index_key = nullptr;  // inside filter, reads only matched events
+    bool key_decides = false;  // the rest of the filter reads only the event: the same answer for one key
     int64_t ms = 0;     // Interval, Within
     int64_t count = 0;  // Repeat
   };
@@ -123,7 +124,8 @@ class PatternRun {
   std::map<TimerKey, State*> timers_;
   std::unique_ptr<Root> root_;
   std::vector<std::unique_ptr<State>> graveyard_;  // nodes that ended during this event or timer
-  std::vector<Active> candidates_, matched_;
+  std::vector<Active> candidates_, matched_, known_;  // known_: matched for their key alone
+  std::function<bool(const Active&, const Active&)> handout_order_;
   std::vector<Value> scratch_;
 };
 
