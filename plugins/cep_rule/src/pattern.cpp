@@ -793,9 +793,9 @@ PatternRun::PatternRun(const PatternPlan& plan, const Variables& vars, int64_t s
       vars_(vars),
       on_match_(std::move(on_match)),
       now_(start_ms),
-      index_(plan.nodes.size()),
       node_active_(plan.nodes.size()),
-      node_rank_(plan.nodes.size()) {
+      node_rank_(plan.nodes.size()),
+      index_(plan.nodes.size()) {
   handout_order_ = [this](const Active& x, const Active& y) {
     bool xc = x.second->plan().filter != nullptr, yc = y.second->plan().filter != nullptr;
     if (xc != yc) return xc;
