@@ -2,7 +2,7 @@
 // the hard-braking pattern across a snapshot taken while its timers and
 // filters are pending, a snapshot of another pattern refused, the equality
 // index against a scan, and what the rule set reads of the input for a
-// pattern. The answers themselves are pinned by the Esper cases 112-141.
+// pattern. The answers themselves are pinned by the Esper cases 112-147.
 #include "engine.hpp"
 #include "parser.hpp"
 #include "rule_set.hpp"
