@@ -3,7 +3,7 @@
 // clock (advanceTimeSpan, as the conformance harness). Object-array events,
 // Esper's cheapest event representation.
 //
-//   java -cp <esper jars>:<classes> EsperBench RULE_FILE [SECONDS=300] [CARS=10000]
+//   java -cp <esper jars>:<classes> EsperBench RULE_FILE [SECONDS=300] [CARS=10000] [PROFILE=overspeed|braking]
 import com.espertech.esper.common.client.EPCompiled;
 import com.espertech.esper.common.client.configuration.Configuration;
 import com.espertech.esper.compiler.client.CompilerArguments;
@@ -28,6 +28,7 @@ public class EsperBench {
     String rule = Files.readString(Path.of(args[0]));
     long seconds = args.length > 1 ? Long.parseLong(args[1]) : 300;
     int cars = args.length > 2 ? Integer.parseInt(args[2]) : 10000;
+    boolean braking = args.length > 3 && args[3].equals("braking");
 
     Configuration config = new Configuration();
     config.getRuntime().getThreading().setInternalTimerEnabled(false);
@@ -65,8 +66,10 @@ public class EsperBench {
         x ^= x << 17;
         long v = x >>> 33;
         long pedal = (v >> 6) % 6;
+        long speed = base[c] + v % 41 - 20;
+        if (braking && (v >> 20) % 50 == 0) speed = (v >> 24) % 30;
         Object[] ev = {date, numbers[c], pedal, pedal == 0 ? (v >> 9) % 4 : 0L, steers[(int) ((v >> 12) % 7)],
-                       lights[(int) ((v >> 15) % 3)], base[c] + v % 41 - 20, areas[c]};
+                       lights[(int) ((v >> 15) % 3)], speed, areas[c]};
         events.sendEventObjectArray(ev, "DriverCarInfoBean");
       }
     }

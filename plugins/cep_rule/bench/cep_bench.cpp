@@ -3,7 +3,10 @@
 // Prints events/s and peak RSS. EsperBench.java generates exactly the same
 // events (same formulas, same pseudo-random sequence) for Esper.
 //
-//   cep_bench RULE_FILE [SECONDS=300] [CARS=10000]
+//   cep_bench RULE_FILE [SECONDS=300] [CARS=10000] [PROFILE=overspeed]
+//
+// PROFILE braking: the same events, but one in 50 is a hard braking (a speed
+// below 30), for the hard-braking pattern (hard_braking.epl).
 #include "engine.hpp"
 #include "parser.hpp"
 
@@ -47,11 +50,12 @@ std::string date_of(int64_t epoch_s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: cep_bench RULE_FILE [SECONDS=300] [CARS=10000]\n");
+    std::fprintf(stderr, "usage: cep_bench RULE_FILE [SECONDS=300] [CARS=10000] [PROFILE=overspeed|braking]\n");
     return 2;
   }
   int64_t seconds = argc > 2 ? std::stoll(argv[2]) : 300;
   int64_t cars = argc > 3 ? std::stoll(argv[3]) : 10000;
+  bool braking = argc > 4 && std::string(argv[4]) == "braking";
   std::ifstream in(argv[1]);
   std::stringstream text;
   text << in.rdbuf();
@@ -101,7 +105,9 @@ int main(int argc, char** argv) {
       row[3] = Value::of_long(pedal == 0 ? (v >> 9) % 4 : 0);
       row[4] = steers[(v >> 12) % 7];
       row[5] = lights[(v >> 15) % 3];
-      row[6] = Value::of_long(base[static_cast<size_t>(c)] + v % 41 - 20);
+      int64_t speed = base[static_cast<size_t>(c)] + v % 41 - 20;
+      if (braking && (v >> 20) % 50 == 0) speed = (v >> 24) % 30;
+      row[6] = Value::of_long(speed);
       row[7] = areas[static_cast<size_t>(c)];
       engine.send_at(stream, row.data(), epoch_s * 1000);
     }

@@ -5,6 +5,8 @@
 # ratios weir/Esper. Both count the flagged rows; the counts must agree.
 #
 #   plugins/cep_rule/bench/run.sh [SECONDS=300] [CARS=10000]
+#   RULE=plugins/cep_rule/bench/hard_braking.epl PROFILE=braking plugins/cep_rule/bench/run.sh
+#                                  # the hard-braking pattern, on events with hard brakings
 #
 # Env: BUILD_DIR (default: build) holding cep_bench (configure with -DWEIR_BUILD_BENCH=ON,
 # then `ninja -C $BUILD_DIR cep_bench`); JAVA_OPTS for the JVM (default: none, the JVM's own
@@ -36,13 +38,14 @@ if [[ ! -f "$classes/.complete" ]]; then
   touch "$classes/.complete"
 fi
 
-rule="$root/rules/overspeed.epl"
+rule=${RULE:-$root/rules/overspeed.epl}
+profile=${PROFILE:-overspeed}
 echo "# $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p'); $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $(java -version 2>&1 | head -1)"
-echo "# $cars cars x $seconds s = $((cars * seconds)) events; JAVA_OPTS='${JAVA_OPTS:-}'"
-weir=$("$bench" "$rule" "$seconds" "$cars")
+echo "# $(basename "$rule"), $cars cars x $seconds s = $((cars * seconds)) events ($profile); JAVA_OPTS='${JAVA_OPTS:-}'"
+weir=$("$bench" "$rule" "$seconds" "$cars" "$profile")
 echo "$weir"
 # shellcheck disable=SC2086
-esper=$(java ${JAVA_OPTS:-} -cp "$classes:$lib/*" EsperBench "$rule" "$seconds" "$cars")
+esper=$(java ${JAVA_OPTS:-} -cp "$classes:$lib/*" EsperBench "$rule" "$seconds" "$cars" "$profile")
 echo "$esper"
 
 get() { sed -n "s/.*[ ]$2=\([0-9.]*\).*/\1/p" <<<"$1"; }

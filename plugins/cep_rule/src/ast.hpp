@@ -151,6 +151,31 @@ struct SelectItem {
   Pos pos;
 };
 
+// `from pattern [...]`: Esper's pattern operators (pattern.hpp runs them).
+enum class PatternKind : uint8_t {
+  Filter,      // [tag=] Stream[(expr)]
+  Interval,    // timer:interval(period): true once, `ms` after it starts
+  Every,       // every p: restarts p each time it ends (true or false)
+  Not,         // not p: true at once, false when p turns true
+  Within,      // p where timer:within(period): p, or false after `ms`
+  FollowedBy,  // p1 -> p2 -> ...: each match of p(i) starts p(i+1)
+  And,         // p1 and p2 ...: true when every one has been true
+  Or,          // p1 or p2 ...: true when one is
+  Repeat,      // [n] p [until q]: n matches of p (tags in p become arrays), q ends it early
+};
+
+struct PatternAst {
+  PatternKind kind = PatternKind::Filter;
+  Pos pos;
+  std::string tag;     // Filter: the tag, or empty
+  std::string stream;  // Filter
+  ExprPtr filter;      // Filter: or null
+  int64_t ms = 0;      // Interval, Within
+  int64_t count = 0;   // Repeat: n, or 0 for `p until q` without a bound
+  std::vector<std::unique_ptr<PatternAst>> kids;  // Repeat: kids[0] = p, kids[1] = q if `until`
+  std::string text;    // a canonical rendering (the statement's identity in snapshots)
+};
+
 struct StatementAst {
   Pos pos;
   std::string context;  // `context NAME ...`: runs once per partition of that context, or empty
@@ -163,6 +188,7 @@ struct StatementAst {
   std::string from_alias;  // `from Ev as e` / `from Ev e`
   Pos from_pos;
   ExprPtr stream_filter;   // Ev(expr): applies before the window
+  std::unique_ptr<PatternAst> pattern;  // `from pattern [...]`: then `from` is the stream its filters read
   WindowSpec window;
   ExprPtr window_reference;  // #time_batch's reference point as written (a constant expression), or null
   ExprPtr where;

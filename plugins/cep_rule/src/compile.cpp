@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "eval.hpp"
+#include "pattern.hpp"
 
 #include <algorithm>
 
@@ -233,7 +234,16 @@ class Compiler {
       resolve_context(e);
       return;
     }
+    if (!e.qualifier.empty() && e.qualifier != st_.from_alias && input_.find(e.qualifier + "." + e.name) >= 0) {
+      // A pattern's tagged event (`a.car`, `a[0].car`): a property of the match.
+      int f = input_.find(e.qualifier + "." + e.name);
+      e.kind = ExprKind::Prop;
+      e.index = slot_of(f);
+      e.type = input_.fields[static_cast<size_t>(f)].type;
+      return;
+    }
     if (!e.qualifier.empty()) {
+      if (st_.pattern) fail(e.pos, "the pattern has no tag '" + e.qualifier + "' with a property '" + e.name + "' (it has: " + known_names() + ")");
       if (e.qualifier != st_.from_alias && e.qualifier != st_.from)
         fail(e.pos, "unknown stream or alias '" + e.qualifier + "' (the statement reads '" + st_.from +
                         (st_.from_alias.empty() ? "" : "' as '" + st_.from_alias) + "')");
@@ -655,10 +665,29 @@ class Compiler {
   std::vector<AggSpec> aggs_;
 };
 
+// A statement over a pattern selects from its matches, rows of the pattern's
+// type (a.car, b.speed, ...), as from a stream without a window.
+Plan compile_pattern_statement(const StatementAst& st, const EventType& input, const Variables& vars,
+                               const std::string& file, const ContextShape* context) {
+  for (const SelectItem& item : st.select)
+    if (item.star) throw EplError(file, item.pos, "cep_rule does not support 'select *' from a pattern (select the tags' properties, e.g. a.car)");
+  std::shared_ptr<const PatternPlan> pattern = compile_pattern(*st.pattern, input, vars, file);
+  ContextShape shape;
+  if (context) {  // the partition keys are properties of the stream, not of the match
+    shape = *context;
+    shape.key_fields.clear();
+  }
+  Plan p = Compiler(st, pattern->type, vars, file, context ? &shape : nullptr).run();
+  p.pattern = std::move(pattern);
+  p.window_identity += ",pattern=" + p.pattern->text;
+  return p;
+}
+
 }  // namespace
 
 Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
                        const ContextShape* context) {
+  if (st.pattern) return compile_pattern_statement(st, input, vars, file, context);
   return Compiler(st, input, vars, file, context).run();
 }
 

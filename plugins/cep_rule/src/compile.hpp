@@ -8,11 +8,14 @@
 #include "ast.hpp"
 #include "value.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace weir::cep {
+
+struct PatternPlan;
 
 struct Field {
   std::string name;
@@ -105,6 +108,9 @@ struct Plan {
   // Two statements whose windows have the same identity hold the same events
   // (stream, stream filter, window kind and size): a reload keeps them.
   std::string window_identity;
+  // `from pattern [...]`: the pattern, whose matches are the statement's
+  // events (the layout indexes the match row), or null.
+  std::shared_ptr<const PatternPlan> pattern;
 
   bool irstream() const { return selector != StreamSelector::IStream; }
   bool grouped() const { return shape == Shape::RowPerGroup || shape == Shape::RowPerGroupedEvent; }

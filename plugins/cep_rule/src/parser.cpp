@@ -351,7 +351,10 @@ class Parser {
 
   void from_clause(StatementAst& s) {
     s.from_pos = peek().pos;
-    if (is_word("pattern") && is_symbol("[", 1)) unsupported(file_, peek().pos, "'pattern [...]' (patterns)");
+    if (is_word("pattern") && is_symbol("[", 1)) {
+      pattern_clause(s);
+      return;
+    }
     if (is_word("method") && is_symbol(":", 1)) unsupported(file_, peek().pos, "'method:' joins");
     if (is_word("sql") && is_symbol(":", 1)) unsupported(file_, peek().pos, "'sql:' joins");
     s.from = name("a stream name");
@@ -383,6 +386,192 @@ class Parser {
       unsupported(file_, peek().pos, "joins (more than one stream in 'from')");
     if (is_word("unidirectional")) unsupported(file_, peek().pos, "'unidirectional'");
     if (is_word("match_recognize")) unsupported(file_, peek().pos, "'match_recognize' (row patterns)");
+  }
+
+  // ---------------------------------------------------------------- patterns
+  // `pattern [ ... ]` in `from`, with Esper's precedence (loosest first):
+  // followed-by, or, and, repeat/until, every/not, guard postfix.
+  void pattern_clause(StatementAst& s) {
+    next();  // pattern
+    next();  // [
+    s.pattern = pattern_followed_by();
+    expect_symbol("]");
+    std::vector<const PatternAst*> filters;
+    pattern_filters(*s.pattern, filters);
+    if (filters.empty()) unsupported(file_, s.from_pos, "a pattern without an event filter (only timers)");
+    s.from = filters[0]->stream;
+    for (const PatternAst* f : filters)
+      if (f->stream != s.from)
+        unsupported(file_, f->pos, "a pattern over several streams ('" + s.from + "' and '" + f->stream + "')");
+    if (is_symbol(".") || is_symbol("#")) unsupported(file_, peek().pos, "a data window on a pattern");
+    if (is_word("as") || (peek().kind == Tok::Ident && !reserved(peek().text) && !clause_word()))
+      unsupported(file_, peek().pos, "a stream alias on a pattern (name its events with tags: a=Ev)");
+  }
+
+  static void pattern_filters(const PatternAst& p, std::vector<const PatternAst*>& out) {
+    if (p.kind == PatternKind::Filter) out.push_back(&p);
+    for (const auto& k : p.kids) pattern_filters(*k, out);
+  }
+
+  using PatternPtr = std::unique_ptr<PatternAst>;
+
+  static PatternPtr pattern_node(PatternKind kind, Pos pos) {
+    auto p = std::make_unique<PatternAst>();
+    p->kind = kind;
+    p->pos = pos;
+    return p;
+  }
+
+  // p1 op p2 op ...: one node with every operand (a flat chain, so a long
+  // one costs no stack).
+  template <class Next, class IsOp>
+  PatternPtr pattern_chain(PatternKind kind, Next next_level, IsOp is_op, size_t op_tokens, const char* op) {
+    Pos pos = peek().pos;
+    PatternPtr first = (this->*next_level)();
+    if (!is_op()) return first;
+    PatternPtr chain = pattern_node(kind, pos);
+    chain->text = first->text;
+    chain->kids.push_back(std::move(first));
+    while (is_op()) {
+      for (size_t i = 0; i < op_tokens; ++i) next();
+      chain->kids.push_back((this->*next_level)());
+      chain->text += std::string(" ") + op + " " + chain->kids.back()->text;
+    }
+    chain->text = "(" + chain->text + ")";
+    return chain;
+  }
+
+  PatternPtr pattern_followed_by() {
+    PatternPtr p = pattern_chain(PatternKind::FollowedBy, &Parser::pattern_or,
+                                 [this] { return is_symbol("-") && is_symbol(">", 1); }, 2, "->");
+    if (is_symbol("-") && is_symbol("[", 1)) unsupported(file_, peek().pos, "'-[n]>' (followed-by with a limit)");
+    return p;
+  }
+  PatternPtr pattern_or() {
+    return pattern_chain(PatternKind::Or, &Parser::pattern_and, [this] { return is_word("or"); }, 1, "or");
+  }
+  PatternPtr pattern_and() {
+    return pattern_chain(PatternKind::And, &Parser::pattern_repeat, [this] { return is_word("and"); }, 1, "and");
+  }
+
+  // `[n]` before a pattern; ranges are refused by name.
+  int64_t pattern_count() {
+    const Token& open = next();  // [
+    const Token& n = peek();
+    if (n.kind != Tok::Integer) {
+      if (is_symbol(":") || is_symbol(".")) unsupported(file_, open.pos, "repeat ranges ('[a:b]', '[a..b]'); use [n]");
+      fail(n, "expected a repeat count such as [3], found " + describe(n));
+    }
+    next();
+    if (!is_symbol("]")) unsupported(file_, open.pos, "repeat ranges ('[a:b]', '[a..b]'); use [n]");
+    next();
+    int64_t c = integer(n);
+    if (c < 1 || c > 1000) fail(n, "a repeat count must be between 1 and 1000");
+    return c;
+  }
+
+  PatternPtr pattern_repeat() {
+    Pos pos = peek().pos;
+    int64_t count = is_symbol("[") ? pattern_count() : 0;
+    PatternPtr p = pattern_qualify();
+    if (!count && !is_word("until")) return p;
+    PatternPtr r = pattern_node(PatternKind::Repeat, pos);
+    r->count = count;
+    r->text = (count ? "[" + std::to_string(count) + "] " : std::string()) + p->text;
+    r->kids.push_back(std::move(p));
+    if (accept_word("until")) {
+      r->kids.push_back(pattern_qualify());
+      r->text = "(" + r->text + " until " + r->kids.back()->text + ")";
+    }
+    return r;
+  }
+
+  PatternPtr pattern_qualify() {
+    if (is_word("every") && is_symbol("-", 1)) unsupported(file_, peek().pos, "'every-distinct'");
+    if (!is_word("every") && !is_word("not")) return pattern_guard();
+    DepthGuard g(*this, peek());
+    const Token& op = next();
+    PatternPtr q = pattern_node(iequals(op.text, "every") ? PatternKind::Every : PatternKind::Not, op.pos);
+    PatternPtr child;
+    if (is_symbol("[")) {  // every [n] p
+      Pos pos = peek().pos;
+      child = pattern_node(PatternKind::Repeat, pos);
+      child->count = pattern_count();
+      child->kids.push_back(pattern_guard());
+      child->text = "[" + std::to_string(child->count) + "] " + child->kids[0]->text;
+    } else {
+      child = pattern_guard();
+    }
+    q->text = (q->kind == PatternKind::Every ? "every " : "not ") + child->text;
+    q->kids.push_back(std::move(child));
+    return q;
+  }
+
+  PatternPtr pattern_guard() {
+    PatternPtr p;
+    if (is_symbol("(")) {
+      DepthGuard g(*this, peek());
+      next();
+      p = pattern_followed_by();
+      expect_symbol(")");
+    } else {
+      p = pattern_atom();
+    }
+    if (is_word("while")) unsupported(file_, peek().pos, "the 'while' pattern guard");
+    if (!accept_word("where")) return p;
+    if (!is_word("timer") || !is_symbol(":", 1)) unsupported(file_, peek().pos, "pattern guards other than timer:within");
+    PatternPtr w = pattern_timer(PatternKind::Within, "within", "guard");
+    w->text = p->text + " where timer:within(" + std::to_string(w->ms) + " msec)";
+    w->kids.push_back(std::move(p));
+    return w;
+  }
+
+  // `timer:NAME(period)`, NAME the one supported (a guard's `within`, an observer's `interval`).
+  PatternPtr pattern_timer(PatternKind kind, const char* want, const char* what) {
+    next();  // timer
+    next();  // :
+    const Token& n = peek();
+    std::string got = lower(name("a timer name"));
+    if (got != want) unsupported(file_, n.pos, std::string("the pattern ") + what + " 'timer:" + got + "' (only timer:" + want + ")");
+    expect_symbol("(");
+    PatternPtr p = pattern_node(kind, n.pos);
+    p->ms = time_period(true);
+    expect_symbol(")");
+    return p;
+  }
+
+  PatternPtr pattern_atom() {
+    const Token& t = peek();
+    if (t.kind == Tok::Ident && is_symbol(":", 1)) {
+      if (!is_word("timer")) unsupported(file_, t.pos, "the pattern observer '" + t.text + ":'");
+      PatternPtr p = pattern_timer(PatternKind::Interval, "interval", "observer");
+      p->text = "timer:interval(" + std::to_string(p->ms) + " msec)";
+      return p;
+    }
+    PatternPtr p = pattern_node(PatternKind::Filter, t.pos);
+    if (t.kind == Tok::Ident && is_symbol("=", 1)) {
+      p->tag = name("a tag name");
+      next();  // =
+    }
+    p->stream = name("a stream name in the pattern");
+    if (accept_symbol("(")) {
+      if (!is_symbol(")")) p->filter = expr();
+      while (is_symbol(",")) {  // Esper: `Ev(car = a.car, speed < 30)` is `car = a.car and speed < 30`
+        auto both = std::make_unique<Expr>();
+        both->kind = ExprKind::Binary;
+        both->op = BinOp::And;
+        both->pos = next().pos;
+        both->a = std::move(p->filter);
+        both->b = expr();
+        p->filter = tall_checked(std::move(both));
+      }
+      expect_symbol(")");
+    }
+    if (is_symbol("@")) unsupported(file_, peek().pos, "'@consume' in a pattern");
+    if (is_symbol("#") || (is_symbol(".") && peek(1).kind == Tok::Ident))
+      unsupported(file_, peek().pos, "a view on a pattern filter");
+    p->text = (p->tag.empty() ? "" : p->tag + "=") + p->stream + "(" + (p->filter ? render(*p->filter) : "") + ")";
+    return p;
   }
 
   void window(StatementAst& s, const std::string& view, const Token& start) {
@@ -736,6 +925,12 @@ class Parser {
     e->kind = ExprKind::Ident;
     e->pos = t.pos;
     e->name = next().text;
+    // `a[0].speed`: the first event of the repeated tag `a` in a pattern.
+    if (is_symbol("[") && peek(1).kind == Tok::Integer && is_symbol("]", 2) && is_symbol(".", 3) && peek(4).kind == Tok::Ident) {
+      next();
+      e->name += "[" + std::to_string(integer(next())) + "]";
+      next();
+    }
     if (is_symbol(".") && peek(1).kind == Tok::Ident) {
       next();
       e->qualifier = std::move(e->name);

@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "parser.hpp"
+#include "pattern.hpp"
 #include "serialize.hpp"
 
 #include <algorithm>
@@ -23,8 +24,15 @@ void collect_idents(const Expr* e, std::set<std::string>& out) {
   for_each_child(*e, [&](const Expr& c) { collect_idents(&c, out); });
 }
 
+void collect_idents(const PatternAst* p, std::set<std::string>& out) {
+  if (!p) return;
+  collect_idents(p->filter.get(), out);
+  for (const auto& k : p->kids) collect_idents(k.get(), out);
+}
+
 // Every identifier a statement uses (properties or variables).
 void collect_idents(const StatementAst& st, std::set<std::string>& out) {
+  collect_idents(st.pattern.get(), out);
   for (const SelectItem& s : st.select) collect_idents(s.expr.get(), out);
   collect_idents(st.stream_filter.get(), out);
   collect_idents(st.where.get(), out);
@@ -220,9 +228,14 @@ void RuleSet::compute_needed() {
     if (!f->engine) continue;
     for (size_t s = 0; s < f->engine->statement_count(); ++s) {
       const Plan& p = f->engine->statement(s).plan();
-      if (p.from == f->input_stream)
+      if (p.from == f->input_stream && p.pattern && p.pattern->fields) {
+        // The statement reads tagged events (each a copy of an input event) and its filters read the input.
+        for (int field : p.layout) need.insert(field % static_cast<int>(p.pattern->fields));
+        need.insert(p.pattern->reads.begin(), p.pattern->reads.end());
+      } else if (p.from == f->input_stream) {
         for (int field : p.layout)
           if (field >= 0) need.insert(field);
+      }
     }
     std::vector<int> routing = f->engine->context_fields(f->input_stream);
     need.insert(routing.begin(), routing.end());

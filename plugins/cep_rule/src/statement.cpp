@@ -24,11 +24,39 @@ Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Varia
     limiter_ = std::make_unique<OutputLimiter>(plan_.output, plan_.shape, plan_.irstream(), plan_.columns.size());
     all_groups_mode_ = limiter_->grouped_all();
   }
+  if (plan_.pattern) {
+    merged_new_.set_width(plan_.columns.size());
+    merged_old_.set_width(plan_.columns.size());
+    pattern_ = std::make_unique<PatternRun>(*plan_.pattern, vars, start_ms, [this](const Value* match) { enter(match, now_); });
+  }
 }
 
 // ---------------------------------------------------------------- events and timers
 
 void Statement::on_event(const Value* input_row, int64_t now) {
+  if (pattern_) {
+    now_ = now;
+    merging_ = true;
+    pattern_->on_event(input_row, now);
+    pattern_step(now, false);
+    return;
+  }
+  enter(input_row, now);
+}
+
+// The matches of one event or instant, delivered together.
+void Statement::pattern_step(int64_t now, bool timer) {
+  if (timer) {
+    merging_ = true;
+    pattern_->on_timer(now);
+  }
+  merging_ = false;
+  if (!merged_new_.empty() || !merged_old_.empty()) deliver(merged_new_, merged_old_);
+  merged_new_.clear();
+  merged_old_.clear();
+}
+
+void Statement::enter(const Value* input_row, int64_t now) {
   now_ = now;
   Value* row = window_.begin_insert(now);
   bool heap = false;
@@ -83,6 +111,7 @@ void Statement::fill_hidden(Value* row) {
 int64_t Statement::next_timer() const {
   int64_t t = window_.next_timer();
   if (limiter_) t = std::min(t, limiter_->next_timer());
+  if (pattern_) t = std::min(t, pattern_->next_timer());
   return t;
 }
 
@@ -90,6 +119,7 @@ void Statement::on_timer(int64_t now) {
   now_ = now;
   // Window expiry before the output tick at the same instant (case 053).
   if (window_.next_timer() <= now) window_.on_timer(now, *this);
+  if (pattern_ && pattern_->next_timer() <= now) pattern_step(now, true);
   if (limiter_ && limiter_->next_timer() <= now) limiter_->on_timer(now, *this);
 }
 
@@ -340,6 +370,11 @@ void Statement::on_post(const Post& p) {
 }
 
 void Statement::deliver(const RowSet& inew, const RowSet& iold) {
+  if (merging_) {
+    merged_new_.append(inew);
+    merged_old_.append(iold);
+    return;
+  }
   if (inew.empty() && iold.empty()) return;
   if (deliver_fn_) deliver_fn_(*this, now_, inew, iold, false);
 }
@@ -452,6 +487,7 @@ void Statement::save(Writer& w) {
   });
   w.u8(limiter_ != nullptr);
   if (limiter_) limiter_->save(w);
+  if (pattern_) pattern_->save(w);  // (absent without a pattern)
   if (!plan_.hidden.empty()) {  // prior()'s memory of the stream (absent without prev/prior)
     prior_.resize(plan_.hidden.size());
     for (const std::deque<Value>& q : prior_) {
@@ -477,6 +513,7 @@ void Statement::load(Reader& r, bool legacy_avg) {
   window_.load(r, groups);
   if ((r.u8() != 0) != (limiter_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
   if (limiter_) limiter_->load(r);
+  if (pattern_) pattern_->load(r);
   prior_.assign(plan_.hidden.size(), {});
   for (size_t k = 0; k < plan_.hidden.size(); ++k) {
     uint64_t n = r.u64();

@@ -5,6 +5,7 @@
 #include "aggregate.hpp"
 #include "compile.hpp"
 #include "output_limit.hpp"
+#include "pattern.hpp"
 #include "rows.hpp"
 #include "serialize.hpp"
 #include "window.hpp"
@@ -121,6 +122,14 @@ class Statement final : private PostSink, private OutputTarget {
   // prior(n, x): the last n values of x on the stream, per hidden slot (oldest first).
   std::vector<std::deque<Value>> prior_;
   void fill_hidden(Value* row);
+  // `from pattern [...]`: the running pattern, whose matches enter as events.
+  // The rows of all matches of one event (or one instant of timers) are one
+  // delivery, as Esper dispatches them.
+  void enter(const Value* row, int64_t now);
+  void pattern_step(int64_t now, bool timer);
+  std::unique_ptr<PatternRun> pattern_;
+  bool merging_ = false;
+  RowSet merged_new_, merged_old_;
 };
 
 }  // namespace weir::cep

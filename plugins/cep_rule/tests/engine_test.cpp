@@ -60,7 +60,7 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
       {"select * from Ev order by sym", "1:18: cep_rule does not support 'order by'"},
       {"select * from Ev#length(3) limit 5", "1:28: cep_rule does not support 'limit'"},
       {"select * from Ev as e order by sym", "1:23: cep_rule does not support 'order by'"},
-      {"select * from pattern [every a=Ev]", "1:15: cep_rule does not support 'pattern [...]' (patterns)"},
+      {"select a.sym from pattern [every-distinct(a.sym) a=Ev]", "1:28: cep_rule does not support 'every-distinct'"},
       {"select * from Ev match_recognize (measures A.sym as s pattern (A) define A as true)",
        "1:18: cep_rule does not support 'match_recognize' (row patterns)"},
       {"create context C initiated by Ev as e terminated after 5 sec",

@@ -370,6 +370,28 @@ TEST(CepRule, SnapshotAndRestoreContinueTheWindow) {
                                                           "{\"car_number\":\"B0002\",\"avg_speed\":85}"}));
 }
 
+// The hard-braking pattern through the plugin: a snapshot taken between a
+// speeding and its braking carries the pending match to another instance.
+TEST(CepRule, APatternContinuesAcrossSnapshotAndRestore) {
+  const char* rule =
+      "select a.car_number as car_number, a.speed as fast, b.speed as slow from pattern\n"
+      "  [every a=Car(speed > 100) -> b=Car(car_number = a.car_number, speed < 30) where timer:within(10 sec)];\n";
+  Node a(rule, "braking.epl");
+  ASSERT_EQ(a.host.create(), "");
+  a.send({car("20220426061000", "A0001", 120), car("20220426061001", "B0002", 130)});
+  std::string state;
+  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
+  ASSERT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
+
+  FakeHost b(weir_plugin_entry());
+  b.param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
+  ASSERT_EQ(b.create(), "");
+  ASSERT_EQ(b.vt().restore(b.instance(), state.data(), state.size()), WEIR_OK);
+  // A0001 brakes 5 s later; B0002 only 12 s later, too late.
+  ASSERT_EQ(b.process(b.make_batch({car("20220426061005", "A0001", 20), car("20220426061013", "B0002", 10)})), WEIR_OK);
+  EXPECT_EQ(on_port(b, "braking"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"fast\":120,\"slow\":20}"}));
+}
+
 TEST(CepRule, RestoreOfGarbageIsRefused) {
   Node n;
   ASSERT_EQ(n.host.create(), "");

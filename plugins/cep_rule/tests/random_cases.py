@@ -7,7 +7,9 @@ selects, both window spellings, time_batch reference points and flags, where,
 having, irstream, stream filters, every output rate limiting form, Java's int and
 float literals, single-row functions (case, in, between, like, regexp, coalesce,
 casts, Math, String methods), distinct aggregates, alias-qualified properties and
-keyed/hash/category contexts. See random_vs_esper.sh."""
+keyed/hash/category contexts, and patterns (every, ->, and, or, not,
+timer:within, timer:interval, [n], until, tags read by later filters, selected,
+aggregated and grouped). See random_vs_esper.sh."""
 import random, os, sys, shutil
 seed = int(sys.argv[1]); n = int(sys.argv[2]); out = sys.argv[3]
 random.seed(seed)
@@ -37,7 +39,81 @@ havings_plain = ["qty > 3", "price < 12"]
 outputs = ["output every 2 events", "output every 5 seconds", "output first every 3 events", "output first every 7 seconds",
            "output last every 2 events", "output last every 10 sec", "output snapshot every 5 seconds", "output snapshot every 3 events",
            "output all every 4 events"]
+# ---- patterns: a random tree of Esper's operators over tagged filters.
+pconds = ["qty > 5", "price < 12", "ok", "sym = 'IBM'", "qty <= 3", "not ok", "price > 15", ""]
+class P:
+    def __init__(self): self.tags = []; self.n = 0  # tags: (name, array count or 0)
+    def filt(self, tag_ok, repeat):
+        conds = [c for c in [random.choice(pconds)] if c]
+        scalars = [t for t, k in self.tags if not k]
+        if scalars and random.random() < 0.5:
+            t = random.choice(scalars)
+            conds.append(random.choice(["sym = %s.sym", "qty > %s.qty", "price < %s.price", "ok != %s.ok"]) % t)
+        f = "Ev(%s)" % ", ".join(conds)
+        if not tag_ok or random.random() < 0.15: return f
+        t = "t%d" % len(self.tags); self.tags.append((t, repeat)); self.n += 1
+        return t + "=" + f
+    def atom(self, depth, tag_ok, repeat):
+        if depth <= 0 or random.random() < 0.35:
+            if random.random() < 0.1: return "timer:interval(%d sec)" % random.randint(1, 8)
+            return self.filt(tag_ok, repeat)
+        op = random.choice(["every", "fb", "fb", "and", "or", "within", "not", "repeat", "until"])
+        if op == "every": return "every " + self.guarded(depth - 1, tag_ok, repeat)
+        if op == "fb": return "%s -> %s" % (self.atom(depth - 1, tag_ok, repeat), self.atom(depth - 1, tag_ok, repeat))
+        if op in ("and", "or"):
+            a = self.atom(depth - 1, tag_ok, repeat)
+            b = ("not " + self.paren(self.filt(False, repeat))) if op == "and" and not repeat and random.random() < 0.3 \
+                else self.atom(depth - 1, tag_ok, repeat)
+            return "(%s %s %s)" % (a, op, b)
+        if op == "within": return "%s where timer:within(%d sec)" % (self.paren(self.atom(depth - 1, tag_ok, repeat)), random.randint(1, 15))
+        if op == "not" and not repeat: return "(%s and not %s)" % (self.filt(tag_ok, repeat), self.filt(False, repeat))
+        if op == "repeat" and not repeat:
+            k = random.randint(2, 3)
+            return "[%d] %s" % (k, self.paren(self.atom(depth - 1, tag_ok, k)))
+        if op == "until" and not repeat:
+            return "(%s until %s)" % (self.paren(self.atom(depth - 1, False, 0)), self.paren(self.filt(tag_ok, 0)))
+        return self.filt(tag_ok, repeat)
+    def guarded(self, depth, tag_ok, repeat): return self.paren(self.atom(depth, tag_ok, repeat))
+    def paren(self, x): return x if x.startswith("(") or "=" not in x and " " not in x else "(" + x + ")"
+
+def pattern_statement():
+    while True:
+        p = P()
+        text = p.atom(random.randint(1, 3), True, 0)
+        if random.random() < 0.6: text = "every " + p.paren(text)
+        if p.tags and "Ev(" in text: break
+    cols = []
+    for t, k in p.tags:
+        prop = random.choice(["sym", "qty", "price", "ts", "ok"])
+        cols.append(("%s[%d].%s" % (t, random.randrange(k), prop)) if k else "%s.%s" % (t, prop))
+    cols = random.sample(cols, min(len(cols), random.randint(1, 3)))
+    items = ["%s as c%d" % (c, j) for j, c in enumerate(cols)]
+    st = "select "
+    group = ""
+    if random.random() < 0.2:
+        items = items[:1] + ["count(*) as n"]
+        if random.random() < 0.5: group = " group by " + cols[0]
+    st += ", ".join(items) + " from pattern [%s]" % text
+    if random.random() < 0.2: st += " where %s is not null" % cols[-1]
+    return st + group + ";"
+
+def write_case(i, st, desc, events, steps, null_rate, end_extra):
+    t = 0; lines = ["ts:long,sym:string,price:double,qty:long,ok:boolean"]
+    for k in range(random.randint(*events)):
+        t += random.choice(steps)
+        price = "null" if random.random() < null_rate else "%.2f" % random.uniform(5, 25)
+        qty = "null" if random.random() < null_rate else str(random.randint(1, 10))
+        lines.append("%d,%s,%s,%s,%s" % (t, random.choice(["IBM", "MSFT", "ORCL"]), price, qty, random.choice(["true", "false"])))
+    d = os.path.join(out, "r%04d" % i); os.makedirs(d)
+    hdr = "-- desc: %s %d\n" % (desc, i)
+    if random.random() < 0.7: hdr += "-- end_ms: %d\n" % (t + random.randint(0, end_extra))
+    open(os.path.join(d, "case.epl"), "w").write(hdr + st + "\n")
+    open(os.path.join(d, "events.csv"), "w").write("\n".join(lines) + "\n")
+
 for i in range(n):
+    if random.random() < 0.25:
+        write_case(i, pattern_statement(), "random pattern", (10, 40), [0, 0, 500, 1000, 1000, 2500, 5000, 10000], 0.05, 30000)
+        continue
     shape = random.choice(["plain", "agg", "mixed"])
     cols = []
     if shape in ("plain", "mixed"): cols += random.sample(plain, random.randint(1, 2))
@@ -62,14 +138,4 @@ for i in range(n):
         if group and " having " in st and "last" in clause: clause = "output every 2 events"
         if clause: st += " " + clause
     st += ";"
-    t = 0; lines = ["ts:long,sym:string,price:double,qty:long,ok:boolean"]
-    for k in range(random.randint(8, 30)):
-        t += random.choice([0, 0, 500, 1000, 1000, 2500, 5000, 10000, 20000])
-        price = "null" if random.random() < 0.1 else "%.2f" % random.uniform(5, 25)
-        qty = "null" if random.random() < 0.1 else str(random.randint(1, 10))
-        lines.append("%d,%s,%s,%s,%s" % (t, random.choice(["IBM", "MSFT", "ORCL"]), price, qty, random.choice(["true", "false"])))
-    d = os.path.join(out, "r%04d" % i); os.makedirs(d)
-    hdr = "-- desc: random %d\n" % i
-    if random.random() < 0.7: hdr += "-- end_ms: %d\n" % (t + random.randint(0, 60000))
-    open(os.path.join(d, "case.epl"), "w").write(hdr + st + "\n")
-    open(os.path.join(d, "events.csv"), "w").write("\n".join(lines) + "\n")
+    write_case(i, st, "random", (8, 30), [0, 0, 500, 1000, 1000, 2500, 5000, 10000, 20000], 0.1, 60000)

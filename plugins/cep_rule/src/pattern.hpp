@@ -1,0 +1,132 @@
+// EPL patterns (`select ... from pattern [every a=Ev(speed > 100) -> b=Ev(car = a.car)
+// where timer:within(10 sec)]`), following Esper's pattern state tree: every
+// operator is a state node that its parent starts with the events matched so
+// far, and that reports to its parent "true" (a match, and whether it is done)
+// or "false" (it can never match). A match of the whole pattern is one row of
+// the pattern's event type: every tag's properties, `a.car`, `a.speed`, ...
+// (a tag inside `[n]` is an array: `a[0].car` .. `a[n-1].car`); the statement
+// then selects from those rows as from a stream without a window.
+//
+// Esper's rules kept here: an event reaches only the filters active before it
+// arrived (a filter started by this event does not see it); all filters an
+// event matches are found first, then their matches run in the order the
+// filters were started; timers are event time and fire at their due instant,
+// before the events of that instant.
+#pragma once
+
+#include "ast.hpp"
+#include "compile.hpp"
+#include "serialize.hpp"
+#include "value.hpp"
+#include "window.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace weir::cep {
+
+struct PatternPlan {
+  struct Node {
+    PatternKind kind = PatternKind::Filter;
+    std::vector<int> kids;  // node indexes
+    std::vector<int> tags;  // the tags bound inside this node (And merges them, Repeat collects them)
+    int tag = -1;           // Filter: its tag, or -1
+    bool under_every = false;  // Filter: the child of an `every`, which it never leaves (Esper's filter stays active)
+    std::shared_ptr<const Plan> filter;  // Filter with an expression: over the event and the match so far
+    // Filter: the equality conjunct `prop = <matched events>` the active
+    // filters are indexed by (Esper's filter index), or index_field = -1.
+    int index_field = -1;
+    const Expr* index_key = nullptr;  // inside filter, reads only matched events
+    bool key_decides = false;  // the rest of the filter reads only the event: the same answer for one key
+    int64_t ms = 0;     // Interval, Within
+    int64_t count = 0;  // Repeat
+  };
+  struct Tag {
+    std::string name;
+    size_t offset = 0;      // its properties in the match row (an array tag: the one being matched)
+    int64_t count = 0;      // inside `[n]`: an array of n events at array_offset
+    size_t array_offset = 0;
+  };
+  std::vector<Node> nodes;  // nodes[0] is the pattern's top node
+  std::vector<Tag> tags;
+  size_t fields = 0;  // properties of the input stream (one tag's region)
+  size_t width = 0;   // a match row
+  std::vector<int> reads;  // the input properties the filters read
+  EventType type;     // the match row's properties, as the statement reads them
+  std::string text;
+};
+
+// Checks and compiles a pattern over the input stream's type. Throws EplError.
+std::shared_ptr<const PatternPlan> compile_pattern(const PatternAst& p, const EventType& input, const Variables& vars,
+                                                   const std::string& file);
+
+// One running pattern (one per statement instance).
+class PatternRun {
+ public:
+  using MatchFn = std::function<void(const Value* row)>;
+  PatternRun(const PatternPlan& plan, const Variables& vars, int64_t start_ms, MatchFn on_match);
+  ~PatternRun();
+
+  void on_event(const Value* row, int64_t now);
+  int64_t next_timer() const { return timers_.empty() ? kNever : timers_.begin()->first.first; }
+  void on_timer(int64_t now);
+
+  void save(Writer& w) const;
+  void load(Reader& r);
+
+  size_t active_filters() const { return active_; }
+
+ private:
+  // The state nodes (pattern.cpp).
+  struct State;
+  struct FilterState;
+  struct Root;
+  struct TimedState;
+  struct ListState;
+  struct IntervalState;
+  struct WithinState;
+  struct EveryState;
+  struct FollowedByState;
+  struct AndState;
+  struct OrState;
+  struct NotState;
+  struct RepeatState;
+  using TimerKey = std::pair<int64_t, uint64_t>;
+
+  std::unique_ptr<State> make(int node, State* parent);
+  uint64_t add_filter(FilterState* f, const Value* key, uint64_t id);
+  void remove_filter(uint64_t id, int node, const Value* key);
+  TimerKey add_timer(int64_t due, State* s, uint64_t seq = 0);
+  void remove_timer(const TimerKey& k) { timers_.erase(k); }
+  void retire(std::unique_ptr<State> s);
+  void cleanup();
+
+  const PatternPlan& plan_;
+  const Variables& vars_;
+  MatchFn on_match_;
+  int64_t now_;
+  uint64_t seq_ = 0;  // start order of filters and timers
+  size_t active_ = 0;  // active filters
+  // Per node: its active filters, and the start order of the first of them
+  // since it had none (the filter order of Esper's index, see on_event).
+  std::vector<size_t> node_active_;
+  std::vector<uint64_t> node_rank_;
+  // Indexed filters by node and key value; the rest (scanned) by start order.
+  using Active = std::pair<uint64_t, FilterState*>;  // start order, filter
+  std::vector<std::unordered_map<Value, std::vector<Active>, ValueHash>> index_;
+  std::set<int> live_index_;  // the nodes with an indexed filter active
+  std::map<uint64_t, FilterState*> scanned_;
+  std::map<TimerKey, State*> timers_;
+  std::unique_ptr<Root> root_;
+  std::vector<std::unique_ptr<State>> graveyard_;  // nodes that ended during this event or timer
+  std::vector<Active> candidates_, matched_, known_;  // known_: matched for their key alone
+  std::function<bool(const Active&, const Active&)> handout_order_;
+  std::vector<Value> scratch_;
+};
+
+}  // namespace weir::cep
