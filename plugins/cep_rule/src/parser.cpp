@@ -359,9 +359,10 @@ class Parser {
       if (!is_symbol(")")) s.stream_filter = expr();
       expect_symbol(")");
     }
+    bool grouped = false;  // a #groupwin(...) waits for its data window
+    Pos group_pos;
     while (is_symbol(".") || is_symbol("#")) {
       const Token& start = peek();
-      if (s.window.kind != WindowKind::None) fail(start, "only one data window per stream is supported");
       std::string view;
       if (accept_symbol(".")) {
         std::string ns = lower(name("a view namespace (win)"));
@@ -372,8 +373,20 @@ class Parser {
         next();  // #
         view = lower(name("a view name"));
       }
-      window(s, view, start);
+      if (s.window.kind != WindowKind::None)
+        unsupported(file_, start.pos, "more than one data window per stream (Esper intersects them); "
+                                      "only #groupwin(...) may come before the data window");
+      if (view == "groupwin") {
+        if (grouped) fail(start, "only one #groupwin(...) per stream is supported");
+        grouped = true;
+        group_pos = start.pos;
+        s.window.view_text = "#groupwin(" + view_expr_list(s) + ")";
+        continue;
+      }
+      window(s, view, start, grouped);
     }
+    if (grouped && s.window.kind == WindowKind::None)
+      throw EplError(file_, group_pos, "#groupwin(...) needs a data window after it, e.g. #groupwin(car)#length(3)");
     if (accept_word("as")) {
       s.from_alias = name("a stream alias");
     } else if (peek().kind == Tok::Ident && !reserved(peek().text) && !clause_word()) {
@@ -385,10 +398,17 @@ class Parser {
     if (is_word("match_recognize")) unsupported(file_, peek().pos, "'match_recognize' (row patterns)");
   }
 
-  void window(StatementAst& s, const std::string& view, const Token& start) {
+  // One data window; `grouped`: it follows #groupwin(keys), whose keys are
+  // already in s.view_exprs.
+  void window(StatementAst& s, const std::string& view, const Token& start, bool grouped) {
     WindowSpec& w = s.window;
     w.pos = start.pos;
+    const char* per_group = "#length, #unique, #firstevent, #lastevent and #keepall";
+    if (grouped && (view == "time" || view == "time_batch" || view == "length_batch" || view == "ext_timed" ||
+                    view == "time_length_batch"))
+      unsupported(file_, start.pos, "#groupwin(...)#" + view + " (supported after #groupwin: " + per_group + ")");
     expect_symbol("(");
+    std::string args;  // canonical, for view_text
     if (view == "time") {
       w.kind = WindowKind::Time;
       w.size = time_period(true);
@@ -399,7 +419,7 @@ class Parser {
       w.size = time_period(true);
       if (accept_symbol(",")) {
         if (peek().kind == Tok::String && is_symbol(")", 1)) {
-          time_batch_flags(w);
+          time_batch_flags(w, view);
         } else if (peek().kind == Tok::String && is_symbol(",", 1)) {
           fail(peek(), "the #time_batch flags come last, after the reference point, "
                        "e.g. #time_batch(30 sec, 0L, 'FORCE_UPDATE')");
@@ -409,26 +429,78 @@ class Parser {
             if (peek().kind != Tok::String)
               fail(peek(), "expected the #time_batch flags as a string such as 'FORCE_UPDATE, START_EAGER', found " +
                                describe(peek()));
-            time_batch_flags(w);
+            time_batch_flags(w, view);
           }
         }
       }
     } else if (view == "length" || view == "length_batch") {
       w.kind = view == "length" ? WindowKind::Length : WindowKind::LengthBatch;
-      const Token& n = peek();
-      if (n.kind != Tok::Integer) fail(n, "#" + view + " needs a positive integer number of events");
-      w.size = integer(n);
-      next();
-      if (w.size <= 0) fail(n, "#" + view + " needs a positive integer number of events");
+      w.size = event_count(view);
+      w.keyed = grouped;
+      args = std::to_string(w.size);
+    } else if (view == "keepall" || view == "firstevent" || view == "lastevent") {
+      // #groupwin(k)#keepall keeps every event, as #keepall does.
+      w.kind = view == "keepall" ? WindowKind::KeepAll : view == "firstevent" ? WindowKind::FirstEvent : WindowKind::Length;
+      w.size = 1;
+      w.keyed = grouped && view != "keepall";
+    } else if (view == "unique") {
+      w.kind = WindowKind::Length;  // the last event of each key
+      w.size = 1;
+      w.keyed = true;
+      args = view_expr_list(s, false);
+    } else if (view == "ext_timed") {
+      w.kind = WindowKind::ExtTimed;
+      s.view_exprs.push_back(expr());
+      expect_symbol(",");
+      w.size = time_period(true);
+      if (w.size <= 0) fail(start, "#ext_timed needs a positive time period");
+      args = render(*s.view_exprs.back()) + "," + std::to_string(w.size);
+    } else if (view == "time_length_batch") {
+      w.kind = WindowKind::TimeLengthBatch;
+      w.size = time_period(true);
+      if (w.size <= 0) fail(start, "#time_length_batch needs a positive time period");
+      expect_symbol(",");
+      w.count = event_count(view);
+      if (accept_symbol(",")) {
+        if (peek().kind != Tok::String)
+          fail(peek(), "expected the #time_length_batch flags as a string such as 'FORCE_UPDATE', found " + describe(peek()));
+        time_batch_flags(w, view);
+      }
+      args = std::to_string(w.size) + "," + std::to_string(w.count);
     } else {
-      fail(start, "unsupported view '" + view + "' (supported: time, time_batch, length, length_batch)");
+      fail(start, "unsupported view '" + view +
+                      "' (supported: time, time_batch, length, length_batch, time_length_batch, ext_timed, keepall, "
+                      "unique, firstevent, lastevent, groupwin)");
     }
     expect_symbol(")");
+    w.view_text += "#" + view + "(" + args + ")";
+  }
+
+  int64_t event_count(const std::string& view) {
+    const Token& n = peek();
+    if (n.kind != Tok::Integer) fail(n, "#" + view + " needs a positive integer number of events");
+    int64_t v = integer(n);
+    next();
+    if (v <= 0) fail(n, "#" + view + " needs a positive integer number of events");
+    return v;
+  }
+
+  // The key expressions of #groupwin(...) or #unique(...), appended to
+  // s.view_exprs; `open`: the '(' is still to read. Returns them rendered.
+  std::string view_expr_list(StatementAst& s, bool open = true) {
+    if (open) expect_symbol("(");
+    std::string text;
+    do {
+      s.view_exprs.push_back(expr());
+      text += (text.empty() ? "" : ",") + render(*s.view_exprs.back());
+    } while (accept_symbol(","));
+    if (open) expect_symbol(")");
+    return text;
   }
 
   // Esper's flow-control keywords, comma-separated, any case. START_EAGER
   // implies FORCE_UPDATE (Esper's TimeBatchFlags).
-  void time_batch_flags(WindowSpec& w) {
+  void time_batch_flags(WindowSpec& w, const std::string& view) {
     const Token& t = next();
     std::string text = lower(t.text);
     size_t b = 0;
@@ -444,7 +516,7 @@ class Parser {
         w.force_update = true;
         w.start_eager = true;
       } else if (!word.empty()) {
-        fail(t, "unknown #time_batch flag '" + word + "' (valid: FORCE_UPDATE, START_EAGER)");
+        fail(t, "unknown #" + view + " flag '" + word + "' (valid: FORCE_UPDATE, START_EAGER)");
       }
       b = e + 1;
     }

@@ -39,14 +39,16 @@ TEST(CepParser, SyntaxErrorsArePositioned) {
   EXPECT_EQ(parse_error("select a\nfrom Ev\nwhere a >"), "r.epl:3:10: expected an expression, found the end of the input");
   EXPECT_EQ(parse_error("select 'abc from Ev"), "r.epl:1:8: unterminated string literal");
   EXPECT_EQ(parse_error("select a from Ev#time(30 parsecs)"), "r.epl:1:26: expected a time unit (msec, sec, min, hour), found 'parsecs'");
-  EXPECT_EQ(parse_error("select a from Ev#sorted(3)"), "r.epl:1:17: unsupported view 'sorted' (supported: time, time_batch, length, length_batch)");
+  EXPECT_EQ(parse_error("select a from Ev#sorted(3)"), "r.epl:1:17: unsupported view 'sorted' (supported: time, time_batch, length, length_batch, time_length_batch, "
+            "ext_timed, keepall, unique, firstevent, lastevent, groupwin)");
   EXPECT_EQ(parse_error("select a from Ev#length_batch(0)"), "r.epl:1:31: #length_batch needs a positive integer number of events");
   EXPECT_EQ(parse_error("select mediun(a) from Ev"), "r.epl:1:8: unknown function 'mediun' (supported: count, sum, avg, min, max)");
   EXPECT_EQ(parse_error("select a from Ev output every 3 apples"), "r.epl:1:33: expected a time unit (msec, sec, min, hour), found 'apples'");
   EXPECT_EQ(parse_error("select a from Ev\n  where a ? 2"), "r.epl:2:11: unexpected character '?'");
   EXPECT_EQ(parse_error("select a from Ev; select b frm Ev"), "r.epl:1:28: expected 'from', found 'frm'");
   EXPECT_EQ(parse_error("create variable decimal128 x = 1"), "r.epl:1:17: unknown variable type 'decimal128' (use long, int, double, float, string or boolean)");
-  EXPECT_EQ(parse_error("select a from Ev#time(1 sec)#length(2)"), "r.epl:1:29: only one data window per stream is supported");
+  EXPECT_EQ(parse_error("select a from Ev#time(1 sec)#length(2)"), "r.epl:1:29: cep_rule does not support more than one data window per stream (Esper intersects them); only "
+            "#groupwin(...) may come before the data window");
   EXPECT_EQ(parse_error("/* never closed\nselect a from Ev"), "r.epl:1:1: unterminated /* comment");
   EXPECT_EQ(parse_error("select " + std::string(500, '(') + "1" + std::string(500, ')') + " from Ev"),
             "r.epl:1:208: expression nested too deeply");
