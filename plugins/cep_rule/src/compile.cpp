@@ -366,7 +366,9 @@ class Compiler {
         const char* f = e.kind == ExprKind::Prev ? "prev" : "prior";
         std::string what = std::string(f) + "()";
         if (std::string_view(clause_) == "stream filter") fail(e.pos, what + " is not supported in a stream filter");
-        bool sliding = (st_.window.kind == WindowKind::Length || st_.window.kind == WindowKind::Time) && !st_.window.keyed;
+        if (e.kind == ExprKind::Prev && st_.window.keyed)
+          fail(e.pos, "prev() over " + st_.window.view_text + " is not supported (Esper counts the previous events per key)");
+        bool sliding = st_.window.kind == WindowKind::Length || st_.window.kind == WindowKind::Time;
         if (e.kind == ExprKind::Prev && !sliding)
           fail(e.pos, "prev() is only supported on a #length or #time window (Esper evaluates it over a batch at its end)");
         if (e.kind == ExprKind::Prev && st_.selector != StreamSelector::IStream)

@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -202,6 +205,36 @@ TEST(CepParser, BothViewSpellingsAndUnits) {
   EXPECT_EQ(m.statements[2].window.size, 4);
   EXPECT_EQ(m.statements[3].window.kind, WindowKind::Length);
   EXPECT_EQ(m.statements[4].window.size, 2'000);  // a bare number is seconds
+}
+
+TEST(CepParser, ViewErrorsArePositioned) {
+  EXPECT_EQ(parse_error("select a from Ev#groupwin(a) where a > 1"),
+            "r.epl:1:17: #groupwin(...) needs a data window after it, e.g. #groupwin(car)#length(3)");
+  EXPECT_EQ(parse_error("select a from Ev#groupwin(a)#time(3 sec)"),
+            "r.epl:1:29: cep_rule does not support #groupwin(...)#time (supported after #groupwin: #length, #unique, "
+            "#firstevent, #lastevent and #keepall)");
+  EXPECT_EQ(parse_error("select a from Ev#unique(a)#length(3)"),
+            "r.epl:1:27: cep_rule does not support more than one data window per stream (Esper intersects them); only "
+            "#groupwin(...) may come before the data window");
+  EXPECT_EQ(parse_error("select a from Ev#time_length_batch(10 sec, 0)"),
+            "r.epl:1:44: #time_length_batch needs a positive integer number of events");
+  EXPECT_EQ(parse_error("select a from Ev#time_length_batch(10 sec, 3, 'FAST')"),
+            "r.epl:1:47: unknown #time_length_batch flag 'fast' (valid: FORCE_UPDATE, START_EAGER)");
+  EXPECT_EQ(parse_error("select a from Ev#ext_timed(ts)"), "r.epl:1:30: expected ',', found ')'");
+}
+
+TEST(CepCompiler, ViewParameterErrors) {
+  EXPECT_EQ(compile_error("select max(price) as m from Ev#unique(sym)"),
+            "r.epl:1:31: max() over #unique(sym) is not supported (events leave it out of arrival order)");
+  EXPECT_EQ(compile_error("select min(price) as m from Ev#groupwin(sym)#length(2)"),
+            "r.epl:1:45: min() over #groupwin(sym)#length(2) is not supported (events leave it out of arrival order)");
+  EXPECT_EQ(compile_error("select sym from Ev#ext_timed(sym, 10 sec)"),
+            "r.epl:1:30: the #ext_timed timestamp must be a long (milliseconds), not string");
+  EXPECT_EQ(compile_error("select sym from Ev#unique(nosuch)"),
+            "r.epl:1:27: unknown property or variable 'nosuch' (stream 'Ev' has: ts, sym, price, qty, ok)");
+  EXPECT_EQ(compile_error("select prev(1, sym) as p from Ev#groupwin(sym)#length(2)"),
+            "r.epl:1:8: prev() over #groupwin(sym)#length(2) is not supported (Esper counts the previous events per key)");
+  EXPECT_EQ(compile_error("select max(price) as m from Ev#ext_timed(ts, 10 sec)"), "");
 }
 
 TEST(CepCompiler, SemanticErrorsArePositioned) {
@@ -475,6 +508,69 @@ TEST(CepEngine, WindowMemoryFollowsTheWindow) {
   for (int64_t t = 0; t < 100'000; t += 10) r.send(t, "A", 1, 1);
   EXPECT_EQ(r.engine.statement(0).window_size(), 100u);  // 1 s of events, not all of them
   EXPECT_EQ(r.rows.back(), "99990:100");
+}
+
+// A keyed window removes events from the middle of its store: memory must
+// follow the live events even when the oldest one never leaves (dead rows
+// behind it are compacted away), and the answers must stay those of a plain
+// model of "the last N events of each key", also across a snapshot.
+TEST(CepEngine, KeyedWindowMemoryFollowsItsLiveEvents) {
+  Rules r("select count(*) as n, sum(qty) as s from Ev#unique(sym)");
+  r.send(0, "stuck", 1, 1000);  // never replaced: stays at the front of the store
+  const char* syms[] = {"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"};
+  for (int64_t t = 1; t <= 100'000; ++t) r.send(t, syms[t % 10], 1, t % 10);
+  EXPECT_LE(r.engine.statement(0).window_size(), 200u);  // 11 live events, not 100 001 rows
+  EXPECT_EQ(r.rows.back(), "100000:11,1045");             // 1000 + 0 + 1 + ... + 9
+}
+
+TEST(CepEngine, GroupwinLengthMatchesAModelAcrossASnapshot) {
+  const char* epl = "select irstream sym, qty, count(*) as n, sum(qty) as s from Ev#groupwin(sym)#length(3)";
+  Rules a(epl);
+  std::unique_ptr<Rules> b;
+  std::map<std::string, std::deque<int64_t>> model;  // each key's last 3 quantities
+  int64_t total = 0, count = 0;
+  std::vector<std::string> expected;
+  uint64_t seed = 42;
+  for (int64_t t = 0; t < 20'000; ++t) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    std::string sym = "k" + std::to_string((seed >> 33) % 37);
+    int64_t qty = static_cast<int64_t>((seed >> 13) % 1000);
+    std::deque<int64_t>& q = model[sym];
+    q.push_back(qty);
+    total += qty;
+    ++count;
+    if (q.size() > 3) {
+      total -= q.front();
+      --count;
+      q.pop_front();
+    }
+    expected.push_back(std::to_string(t) + ":" + sym + "," + std::to_string(qty) + "," + std::to_string(count) + "," +
+                       std::to_string(total));
+    a.send(t, sym.c_str(), 1, qty);
+    if (b) b->send(t, sym.c_str(), 1, qty);
+    if (t == 10'000) {
+      b = std::make_unique<Rules>(epl);
+      b->engine.restore(a.engine.snapshot());
+    }
+  }
+  EXPECT_EQ(a.rows, expected);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->rows, std::vector<std::string>(expected.begin() + 10'001, expected.end()));
+}
+
+// A reload keeps a keyed window with the same keys (and the keys' order of
+// events: the next event of a key replaces the right one).
+TEST(CepEngine, AdoptKeepsAKeyedWindow) {
+  Rules old("select count(*) as n, sum(qty) as s from Ev#unique(sym)");
+  old.send(0, "A", 1, 2);
+  old.send(1, "B", 1, 3);
+  old.send(2, "A", 1, 5);
+  Rules fresh("select count(*) as n, sum(qty) as s from Ev#unique(sym) where qty > 2");
+  EXPECT_TRUE(fresh.engine.adopt(old.engine).empty());
+  fresh.send(3, "B", 1, 7);  // replaces B's 3
+  EXPECT_EQ(fresh.rows.back(), "3:2,12");
+  Rules other("select count(*) as n from Ev#unique(qty)");
+  ASSERT_EQ(other.engine.adopt(old.engine).size(), 1u);  // other keys: another window
 }
 
 // ---------------------------------------------------------------- rules given as text
