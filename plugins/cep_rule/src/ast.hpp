@@ -175,7 +175,33 @@ struct SelectItem {
   Pos pos;
 };
 
+// Named windows (named_window.hpp): `create window`, and the on-trigger
+// statements that read or change one.
+enum class StatementKind : uint8_t {
+  Select,        // select ... from S (the default)
+  CreateWindow,  // create window W#view as select ... from S: window_name, window, select, from
+  OnSelect,      // on S [as s] select ... from W [as w] [where ...]
+  OnDelete,      // on S [as s] delete from W [as w] [where ...]
+  OnMerge,       // on S [as s] merge W [as w] [where ...] when [not] matched ...
+};
+
+// One `when [not] matched [and cond] then ...` of on-merge.
+struct MergeClause {
+  Pos pos;
+  bool matched = true;
+  ExprPtr cond;  // or null
+  enum class Action : uint8_t { Update, Delete, Insert } action = Action::Update;
+  std::vector<std::pair<std::string, ExprPtr>> sets;  // update set name = expr, ...
+  std::vector<Pos> set_pos;
+  std::vector<SelectItem> insert;                     // insert select ...
+};
+
 struct StatementAst {
+  StatementKind kind = StatementKind::Select;
+  std::string window_name;   // CreateWindow / On*: the named window
+  std::string window_alias;  // On*: `from W as w`
+  Pos window_pos;
+  std::vector<MergeClause> merge;  // OnMerge
   Pos pos;
   std::string context;  // `context NAME ...`: runs once per partition of that context, or empty
   Pos context_pos;

@@ -12,6 +12,7 @@
 #include "ast.hpp"
 #include "compile.hpp"
 #include "context.hpp"
+#include "named_window.hpp"
 #include "rows.hpp"
 #include "statement.hpp"
 
@@ -87,11 +88,18 @@ class Engine {
   std::string snapshot();
   void restore(std::string_view state);  // throws std::runtime_error on mismatch
 
+  // An on-demand (fire-and-forget) query of a named window, e.g.
+  // `select car, speed from Speeding where speed > 100`: the rows it holds
+  // now. Throws EplError (file "query") for a bad query or an unknown window.
+  QueryResult query(std::string_view text);
+  size_t window_count() const { return windows_.size(); }
+
  private:
   struct Stream {
     std::string name;
     EventType type;
     std::vector<Statement*> readers;
+    NamedWindow* window = nullptr;  // a named window's stream: `insert into` it fills the window
   };
   // A statement in a context: one instance per partition.
   struct Contextual {
@@ -111,6 +119,10 @@ class Engine {
   void flush_contextual();
   size_t context_of(const Module& module, const StatementAst& st);
   void create_instance(size_t statement, size_t partition);
+  // Named windows: `create window` and the on-trigger statements.
+  std::unique_ptr<Statement> create_window(const Module& module, size_t i, int in);
+  std::unique_ptr<Statement> on_statement(const Module& module, size_t i, int in);
+  NamedWindow* find_window(const std::string& name) const;
   void clear_instances(size_t context);
 
   Variables vars_;
@@ -119,6 +131,8 @@ class Engine {
   std::vector<int> insert_stream_;  // per statement: stream id it inserts into, or -1
   std::vector<std::unique_ptr<ContextRuntime>> contexts_;
   std::vector<std::unique_ptr<Contextual>> contextual_;  // per statement; null when not in a context
+  std::vector<std::unique_ptr<NamedWindow>> windows_;    // in declaration order
+  std::vector<std::unique_ptr<OnPlan>> on_;              // per statement; null when not an on-trigger statement
   std::vector<size_t> routed_;                           // scratch: the partitions of an event
   std::function<void(const Delivery&)> listener_;
   int64_t now_;

@@ -226,7 +226,28 @@ void Window::drop_dead() {
     base_seq_ += k;
     dead_ -= k;
   }
-  if (dead_ < 64 || dead_ * 2 < store_.size()) return;
+  if (dead_ >= 64 && dead_ * 2 >= store_.size()) compact();
+}
+
+void Window::remove(const std::vector<size_t>& rows, PostSink& sink) {
+  old_list_.clear();
+  for (size_t i : rows) {
+    EventMeta& m = store_.meta(i);
+    if (m.dead) continue;
+    m.dead = true;
+    ++dead_;
+    old_list_.push_back(i);
+  }
+  if (old_list_.empty()) return;
+  Post p;
+  p.old_list = &old_list_;
+  sink.on_post(p);
+  // At once: unkeyed windows count and expire their events by position.
+  compact();
+}
+
+// The store rebuilt without its dead rows.
+void Window::compact() {
   EventStore fresh(store_.width());
   for (size_t i = 0; i < store_.size(); ++i) {
     if (store_.meta(i).dead) continue;

@@ -166,6 +166,11 @@ class Window {
   // Arrival time of the oldest event still held (kNever when empty).
   int64_t oldest_time();
 
+  // Named windows: these events (store indexes of live events) leave, posted
+  // as old; and a changed key after an update.
+  void remove(const std::vector<size_t>& rows, PostSink& sink);
+  void reindex() { rebuild_index(); }
+
   // Hot reload: take over the events of a window with the same definition.
   // map[i] = column of `old` holding this window's column i.
   void adopt(Window& old, const std::vector<int>& map);
@@ -182,6 +187,7 @@ class Window {
   void insert_ext_timed(PostSink& sink);
   void time_length_batch_insert(int64_t now, PostSink& sink);
   void drop_dead();
+  void compact();
   void rebuild_index();
   int64_t timestamp(size_t i) { return store_.row(i)[view_slots_[0]].is_null() ? 0 : store_.row(i)[view_slots_[0]].as_long(); }
 
