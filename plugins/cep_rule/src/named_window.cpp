@@ -87,7 +87,6 @@ void NamedWindow::update(size_t i, const std::vector<std::pair<int, Value>>& val
     if (v.on_heap()) window_.store().note_heap();
   }
   fill_view_slots(row);
-  window_.reindex();  // a key may have changed
 }
 
 void NamedWindow::save(Writer& w) {
@@ -311,6 +310,7 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
       break;
     }
   }
+  if (!matched.empty()) w.reindex();
   w.remove(deleted);
   if (!matched.empty()) return;
   std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());

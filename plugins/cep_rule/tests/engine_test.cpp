@@ -575,6 +575,101 @@ TEST(CepEngine, AdoptKeepsAKeyedWindow) {
   ASSERT_EQ(other.engine.adopt(old.engine).size(), 1u);  // other keys: another window
 }
 
+// ---------------------------------------------------------------- named windows
+
+const char* kSpeeding =
+    "create window Speeding#unique(sym) as select sym, price from Ev;\n"
+    "insert into Speeding select sym, price from Ev(price > 100);\n"
+    "on Ev(price <= 100) as e delete from Speeding as s where s.sym = e.sym;\n"
+    "select sym, qty from Ev where qty < 0";
+
+std::string query_rows(Engine& e, const std::string& q) {
+  QueryResult r = e.query(q);
+  std::string out;
+  for (const std::string& c : r.columns) out += c + ";";
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    out += "|";
+    for (size_t c = 0; c < r.rows.width(); ++c) out += (c ? "," : "") + format_value(r.rows.row(i)[c]);
+  }
+  return out;
+}
+
+std::string query_error(Engine& e, const std::string& q) {
+  try {
+    e.query(q);
+  } catch (const EplError& x) {
+    return x.what();
+  }
+  return "";
+}
+
+TEST(CepNamedWindow, AQueryReadsWhatTheWindowHoldsNow) {
+  Rules r(kSpeeding);
+  r.send(0, "A", 120, 1);
+  r.send(1, "B", 130, 1);
+  r.send(2, "A", 140, 1);  // replaces A's 120 (#unique)
+  r.send(3, "C", 90, 1);
+  EXPECT_EQ(query_rows(r.engine, "select sym, price from Speeding"), "sym;price;|B,130.0|A,140.0");
+  r.send(4, "B", 80, 1);  // B slows down: deleted
+  EXPECT_EQ(query_rows(r.engine, "select sym as car, price * 2 as p2 from Speeding where price > 100"), "car;p2;|A,280.0");
+  EXPECT_EQ(query_rows(r.engine, "select * from Speeding s where s.sym = 'B'"), "sym;price;");
+  EXPECT_EQ(query_error(r.engine, "select sym from Nowhere"), "query:1:17: unknown named window 'Nowhere' (known: Speeding)");
+  EXPECT_EQ(query_error(r.engine, "select sym from Speeding where nosuch > 1"),
+            "query:1:32: unknown property or variable 'nosuch' (stream 'Speeding' has: sym, price)");
+  EXPECT_EQ(query_error(r.engine, "select count(*) from Speeding"), "query:1:1: cep_rule does not support aggregates in a query");
+  EXPECT_EQ(query_error(r.engine, "select sym from Speeding group by sym"),
+            "query:1:1: a query is 'select ... from WINDOW [where ...]' (no view, filter, group by, having, output, insert "
+            "into or context)");
+  EXPECT_EQ(query_error(r.engine, "select sym frm Speeding"), "query:1:12: expected 'from', found 'frm'");
+}
+
+TEST(CepNamedWindow, SurvivesASnapshotAndAReload) {
+  Rules a(kSpeeding);
+  a.send(0, "A", 120, 1);
+  a.send(1, "B", 130, 1);
+  Rules b(kSpeeding);
+  b.engine.restore(a.engine.snapshot());
+  EXPECT_EQ(query_rows(b.engine, "select sym from Speeding"), "sym;|A|B");
+  b.send(2, "A", 50, 1);  // the restored window deletes as the original would
+  EXPECT_EQ(query_rows(b.engine, "select sym from Speeding"), "sym;|B");
+  // A reload with the same window (a changed threshold) keeps its events.
+  std::string changed = kSpeeding;
+  changed.replace(changed.find("price > 100"), 11, "price > 125");
+  Rules c(changed);
+  EXPECT_TRUE(c.engine.adopt(b.engine).empty());
+  EXPECT_EQ(query_rows(c.engine, "select sym from Speeding"), "sym;|B");
+  c.send(3, "D", 120, 1);  // under the new threshold: not inserted
+  EXPECT_EQ(query_rows(c.engine, "select sym from Speeding"), "sym;|B");
+}
+
+TEST(CepNamedWindow, ErrorsArePositioned) {
+  EXPECT_EQ(compile_error("on Ev as e delete from W where e.sym = 'A'"),
+            "r.epl:1:24: unknown named window 'W' (create it with 'create window')");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\n"
+                          "on Ev as e select sym from W as w"),
+            "r.epl:2:19: property 'sym' is ambiguous: both 'Ev' and window 'W' have it (qualify it)");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym from Ev;\non Ev select * from W"),
+            "r.epl:2:14: cep_rule does not support 'select *' in an 'on ...' statement (Esper posts the two streams as "
+            "nested events): name the properties");
+  EXPECT_EQ(compile_error("create window W#time_batch(10 sec) as select sym from Ev"),
+            "r.epl:1:16: cep_rule does not support a batch window as a named window's view");
+  EXPECT_EQ(compile_error("create window W#keepall as select price * 2 as p from Ev"),
+            "r.epl:1:35: a named window's select list takes properties of 'Ev' (as Esper: no expressions; 'insert into' "
+            "may compute them)");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym from Ev;\nselect sym from W"),
+            "r.epl:2:17: cep_rule does not support reading named window 'W' as a stream; use 'on ... select ... from W' "
+            "or a query");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\n"
+                          "on Ev as e merge W as w where w.sym = e.sym when matched then update set nosuch = 1"),
+            "r.epl:2:74: window 'W' has no property 'nosuch'");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\n"
+                          "on Ev as e merge W as w where w.sym = e.sym when matched then update set price = 'x'"),
+            "r.epl:2:82: 'price' of window 'W' is double, not string");
+  EXPECT_EQ(parse_error("create window W as select sym from Ev"),
+            "r.epl:1:17: expected the named window's view, e.g. #keepall() or #unique(car), found 'as'");
+  EXPECT_EQ(parse_error("on Ev as e merge W where 1 = 1"), "r.epl:1:31: expected 'when matched' or 'when not matched', found the end of the input");
+}
+
 // ---------------------------------------------------------------- rules given as text
 
 struct TextRules {
