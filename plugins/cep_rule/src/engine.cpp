@@ -253,10 +253,15 @@ NamedWindow* Engine::find_window(const std::string& name) const {
   return nullptr;
 }
 
-QueryResult Engine::query(std::string_view text) {
+Module Engine::parse_query(std::string_view text) {
   Module m = parse_module(text, "query");
   if (m.statements.size() != 1 || !m.variables.empty() || !m.contexts.empty())
     throw EplError("query", Pos{}, "a query is one 'select ... from WINDOW [where ...]'");
+  return m;
+}
+
+QueryResult Engine::query(std::string_view text) {
+  Module m = parse_query(text);
   const StatementAst& st = m.statements.front();
   NamedWindow* w = st.kind == StatementKind::Select ? find_window(st.from) : nullptr;
   if (!w) {

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define WEIR_ABI_MAJOR 1
-#define WEIR_ABI_MINOR 2
+#define WEIR_ABI_MINOR 3
 
 /* ---- status codes returned by plugin callbacks and host functions ---- */
 typedef enum weir_status {
@@ -307,6 +307,16 @@ typedef struct weir_plugin_vtable {
    * partition on that port instead (unless it has WEIR_FLAG_SETS_EVENT_TIME),
    * fan-out copies them to every reader, and a stateful node consumes them. */
   int (*on_watermark)(void* self, int32_t partition, int64_t watermark_ns);
+
+  /* ---- ABI 1.3: on-demand queries (`weir ctl query NODE TEXT`; NULL: not supported) ----
+   * Answers TEXT (SIZE bytes, not NUL-terminated; the plugin's own query
+   * language, e.g. cep_rule's `select ... from WINDOW where ...`) from the
+   * node's current state, without changing it. Called on the node's thread,
+   * between two batches (through the node's command mailbox, like reload).
+   * On WEIR_OK the result is written to OUT as JSON Lines: one JSON object per
+   * row, each followed by '\n' (nothing for no row). On WEIR_FAILED, ERRBUF
+   * holds why (a bad query: the position and message the user must see). */
+  int (*query)(void* self, const char* text, uint32_t size, weir_writer* out, char* errbuf, uint32_t errbuf_size);
 } weir_plugin_vtable;
 
 typedef struct weir_plugin {
