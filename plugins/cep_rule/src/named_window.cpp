@@ -78,17 +78,6 @@ void NamedWindow::fields(size_t i, Value* out) {
 
 void NamedWindow::remove(const std::vector<size_t>& events) { window_.remove(events, *this); }
 
-void NamedWindow::update(size_t i, const std::vector<std::pair<int, Value>>& values) {
-  Value* row = window_.store().row(i);
-  for (const auto& [field, v] : values) {
-    int slot = field_slot_[static_cast<size_t>(field)];
-    if (slot < 0) continue;
-    row[slot] = v;
-    if (v.on_heap()) window_.store().note_heap();
-  }
-  fill_view_slots(row);
-}
-
 void NamedWindow::save(Writer& w) {
   window_.save(w, [](const GroupState*) { return int64_t{-1}; });
 }
@@ -290,8 +279,11 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
 
   // on-merge, as Esper: each matched event takes the first `when matched`
   // clause whose condition holds; with no match, the first `when not
-  // matched` clause whose condition holds inserts.
-  std::vector<size_t> deleted;
+  // matched` clause whose condition holds inserts. An update is Esper's: the
+  // old event leaves the window and the updated one enters it as a new event
+  // (a #length window's newest, a #time window's from now).
+  std::vector<size_t> gone;
+  std::vector<std::vector<Value>> updated;
   for (size_t i : matched) {
     w.fields(i, joined.data());
     for (const OnPlan::Merge& m : on.merges) {
@@ -299,19 +291,18 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
       PlanRow c(m.plan, vars);
       c.load(joined.data());
       if (!c.where()) continue;
-      if (m.action == MergeClause::Action::Delete) {
-        deleted.push_back(i);
-      } else {
-        std::vector<std::pair<int, Value>> values;
+      gone.push_back(i);
+      if (m.action == MergeClause::Action::Update) {
+        std::vector<Value> row(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw));
         for (size_t k = 0; k < m.fields.size(); ++k)
-          values.emplace_back(m.fields[k], widened(c.value(k), w.type().fields[static_cast<size_t>(m.fields[k])].type));
-        w.update(i, values);
+          row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), w.type().fields[static_cast<size_t>(m.fields[k])].type);
+        updated.push_back(std::move(row));
       }
       break;
     }
   }
-  if (!matched.empty()) w.reindex();
-  w.remove(deleted);
+  w.remove(gone);
+  for (const std::vector<Value>& row : updated) w.insert(row.data(), now);
   if (!matched.empty()) return;
   std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());
   for (const OnPlan::Merge& m : on.merges) {

@@ -66,10 +66,6 @@ class NamedWindow final : private PostSink {
   // Event i's fields by field index, into out (type().fields.size() values).
   void fields(size_t i, Value* out);
   void remove(const std::vector<size_t>& events);
-  // on-merge's update: event i gets new values for some fields; then
-  // reindex() once, as a key may have changed.
-  void update(size_t i, const std::vector<std::pair<int, Value>>& values);
-  void reindex() { window_.reindex(); }
 
   void save(Writer& w);
   void load(Reader& r);

@@ -167,9 +167,8 @@ class Window {
   int64_t oldest_time();
 
   // Named windows: these events (store indexes of live events) leave, posted
-  // as old; and a changed key after an update.
+  // as old.
   void remove(const std::vector<size_t>& rows, PostSink& sink);
-  void reindex() { rebuild_index(); }
 
   // Hot reload: take over the events of a window with the same definition.
   // map[i] = column of `old` holding this window's column i.
