@@ -173,6 +173,15 @@ struct SelectItem {
   std::string alias;  // empty: named by render(expr) or the property name
   bool star = false;  // `*`: expanded by the compiler into the stream's properties
   Pos pos;
+
+  SelectItem clone() const {
+    SelectItem c;
+    c.expr = expr ? expr->clone() : nullptr;
+    c.alias = alias;
+    c.star = star;
+    c.pos = pos;
+    return c;
+  }
 };
 
 // Named windows (named_window.hpp): `create window`, and the on-trigger

@@ -205,12 +205,7 @@ std::unique_ptr<Statement> Engine::create_window(const Module& module, size_t i,
     if (in_item.expr && in_item.expr->kind != ExprKind::Ident)
       throw EplError(module.file, in_item.pos, "a named window's select list takes properties of '" + st.from +
                                                    "' (as Esper: no expressions; 'insert into' may compute them)");
-    SelectItem item;
-    item.pos = in_item.pos;
-    item.star = in_item.star;
-    item.alias = in_item.alias;
-    if (in_item.expr) item.expr = in_item.expr->clone();
-    shape.select.push_back(std::move(item));
+    shape.select.push_back(in_item.clone());
   }
   Plan typed = compile_statement(shape, streams_[static_cast<size_t>(in)].type, vars_, module.file);
   if (typed.aggregating()) throw EplError(module.file, st.pos, "a named window's select list cannot aggregate");

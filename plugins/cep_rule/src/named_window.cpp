@@ -328,14 +328,7 @@ QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variabl
   q.pos = st.pos;
   q.from = window.name();
   q.from_alias = st.from_alias;
-  for (const SelectItem& in : st.select) {
-    SelectItem item;
-    item.pos = in.pos;
-    item.star = in.star;
-    item.alias = in.alias;
-    if (in.expr) item.expr = in.expr->clone();
-    q.select.push_back(std::move(item));
-  }
+  for (const SelectItem& in : st.select) q.select.push_back(in.clone());
   if (st.where) q.where = st.where->clone();
   Plan p = compile_statement(q, window.type(), vars, file);
   if (p.aggregating()) throw EplError(file, st.pos, "cep_rule does not support aggregates in a query");
