@@ -366,6 +366,8 @@ class Compiler {
         const char* f = e.kind == ExprKind::Prev ? "prev" : "prior";
         std::string what = std::string(f) + "()";
         if (std::string_view(clause_) == "stream filter") fail(e.pos, what + " is not supported in a stream filter");
+        if (e.kind == ExprKind::Prior && st_.window.view_text.rfind("#groupwin", 0) == 0)
+          fail(e.pos, "prior() over " + st_.window.view_text + " is not supported (Esper counts the prior events per group)");
         if (e.kind == ExprKind::Prev && st_.window.keyed)
           fail(e.pos, "prev() over " + st_.window.view_text + " is not supported (Esper counts the previous events per key)");
         bool sliding = st_.window.kind == WindowKind::Length || st_.window.kind == WindowKind::Time;

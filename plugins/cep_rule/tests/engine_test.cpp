@@ -237,6 +237,9 @@ TEST(CepCompiler, ViewParameterErrors) {
   EXPECT_EQ(compile_error("select prev(1, sym) as p from Ev#groupwin(sym)#length(2)"),
             "r.epl:1:8: prev() over #groupwin(sym)#length(2) is not supported (Esper counts the previous events per key)");
   EXPECT_EQ(compile_error("select max(price) as m from Ev#ext_timed(ts, 10 sec)"), "");
+  EXPECT_EQ(compile_error("select prior(1, qty) as p from Ev#groupwin(sym)#firstevent()"),
+            "r.epl:1:8: prior() over #groupwin(sym)#firstevent() is not supported (Esper counts the prior events per group)");
+  EXPECT_EQ(compile_error("select prior(1, qty) as p from Ev#unique(sym)"), "");
 }
 
 TEST(CepCompiler, SemanticErrorsArePositioned) {
