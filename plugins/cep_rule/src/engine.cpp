@@ -292,15 +292,16 @@ void Engine::create_instance(size_t statement, size_t partition) {
   inst->set_deliver([this](Statement& stmt, int64_t t, const RowSet& a, const RowSet& b, bool partial) {
     on_delivery(stmt, t, a, b, partial);
   });
-  c.next_due = std::min(c.next_due, inst->next_timer());
+  int64_t due = inst->next_timer();
   c.parts.push_back(std::move(inst));
+  c.schedule(partition, due);
 }
 
 void Engine::clear_instances(size_t context) {
   for (auto& c : contextual_)
     if (c && c->context == context) {
       c->parts.clear();
-      c->next_due = kNever;
+      c->reschedule_all();
     }
 }
 
@@ -356,12 +357,22 @@ void Engine::advance_to(int64_t t) {
         continue;
       }
       if (c->next_due > now_) continue;
-      int64_t next = kNever;  // partitions in creation order
-      for (auto& inst : c->parts) {
-        if (inst->next_timer() <= now_) inst->on_timer(now_);
-        next = std::min(next, inst->next_timer());
+      c->firing.clear();  // the partitions due now, in creation order
+      while (!c->timers.empty() && c->timers.top().t <= now_) {
+        Contextual::Due d = c->timers.top();
+        c->timers.pop();
+        if (c->queued[d.p] != d.t) continue;  // stale
+        c->queued[d.p] = kNever;
+        c->firing.push_back(d.p);
       }
-      c->next_due = next;
+      std::sort(c->firing.begin(), c->firing.end());
+      c->firing.erase(std::unique(c->firing.begin(), c->firing.end()), c->firing.end());
+      for (size_t p : c->firing) {
+        Statement& inst = *c->parts[p];
+        if (inst.next_timer() <= now_) inst.on_timer(now_);
+        c->schedule(p, inst.next_timer());
+      }
+      c->refresh();
     }
     flush_contextual();
     drain_inserts();
@@ -394,7 +405,7 @@ void Engine::dispatch(int stream, const Value* row) {
     for (size_t p : routed_) {
       Statement& inst = *c->parts[p];
       inst.on_event(row, now_);
-      c->next_due = std::min(c->next_due, inst.next_timer());
+      c->schedule(p, inst.next_timer());
     }
   }
 }
@@ -470,8 +481,7 @@ std::vector<std::string> Engine::adopt(Engine& old) {
         const Contextual* oc = old.contextual_[j].get();
         why = !oc || old_context[c->context] != static_cast<int>(oc->context) ? "its context changed" : "";
         for (size_t p = 0; why.empty() && p < c->parts.size(); ++p) why = c->parts[p]->adopt(*oc->parts[p]);
-        c->next_due = kNever;
-        for (auto& inst : c->parts) c->next_due = std::min(c->next_due, inst->next_timer());
+        c->reschedule_all();
         if (!why.empty()) {  // all partitions or none: start over without them
           clear_instances(c->context);
           for (size_t p = 0; p < contexts_[c->context]->size(); ++p) create_instance(s->index(), p);
@@ -541,11 +551,8 @@ void Engine::restore(std::string_view state) {
                                ", now " + statements_[i]->plan().window_identity + ")");
     if (Contextual* c = contextual_[i].get()) {
       if (r.u64() != c->parts.size()) throw std::runtime_error("cep_rule state: statement " + std::to_string(i + 1) + " has other partitions");
-      c->next_due = kNever;
-      for (auto& inst : c->parts) {
-        inst->load(r, legacy);
-        c->next_due = std::min(c->next_due, inst->next_timer());
-      }
+      for (auto& inst : c->parts) inst->load(r, legacy);
+      c->reschedule_all();
     } else {
       statements_[i]->load(r, legacy);
     }

@@ -12,7 +12,7 @@ Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Varia
       ctx_(std::move(ctx)),
       index_(index),
       vars_(&vars),
-      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms, plan_.view_slots),
+      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms, plan_.view_slots, !ctx_.empty()),
       rows_new_(plan_.columns.size()),
       rows_old_(plan_.columns.size()),
       key_(plan_.group_by.size()) {

@@ -8,14 +8,15 @@ namespace weir::cep {
 
 Value* EventStore::push_back(int64_t time) {
   size_t p = head_ + size_;
-  if (p == blocks() * kBlockRows) {
+  if (p == blocks() * rows_) {
     if (!spare_.empty()) {
       blocks_.push_back(std::move(spare_.back()));
       spare_.pop_back();
     } else {
       auto b = std::make_unique<Block>();
       // width 0 (a statement that reads no property) still needs a valid pointer.
-      b->vals.reset(new Value[kBlockRows * std::max<size_t>(width_, 1)]);
+      b->vals.reset(new Value[rows_ * std::max<size_t>(width_, 1)]);
+      b->meta.reset(new EventMeta[rows_]);
       blocks_.push_back(std::move(b));
     }
   }
@@ -39,7 +40,7 @@ void EventStore::pop_back() {
   Value* r = row(size_ - 1);
   for (size_t i = 0; i < width_; ++i) r[i].reset();
   --size_;
-  if (head_ + size_ <= (blocks() - 1) * kBlockRows) {
+  if (head_ + size_ <= (blocks() - 1) * rows_) {
     spare_.push_back(std::move(blocks_.back()));
     blocks_.pop_back();
   }
@@ -54,9 +55,9 @@ void EventStore::pop_front(size_t n) {
     }
   head_ += n;
   size_ -= n;
-  while (head_ >= kBlockRows || (size_ == 0 && blocks() > 0)) {
+  while (head_ >= rows_ || (size_ == 0 && blocks() > 0)) {
     drop_front_block();
-    head_ = head_ >= kBlockRows ? head_ - kBlockRows : 0;
+    head_ = head_ >= rows_ ? head_ - rows_ : 0;
   }
   if (size_ == 0) {
     head_ = 0;
@@ -66,8 +67,9 @@ void EventStore::pop_front(size_t n) {
 
 // ---------------------------------------------------------------- Window
 
-Window::Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms, std::vector<int> view_slots)
-    : spec_(spec), store_(width), keep_last_(keep_last), view_slots_(std::move(view_slots)) {
+Window::Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms, std::vector<int> view_slots,
+               bool small)
+    : spec_(spec), store_(width, small ? 4 : EventStore::kShift), keep_last_(keep_last), view_slots_(std::move(view_slots)) {
   key_.resize(view_slots_.size());
   if (spec_.kind == WindowKind::TimeLengthBatch && spec_.start_eager) {
     scheduled_ = true;
@@ -248,7 +250,7 @@ void Window::remove(const std::vector<size_t>& rows, PostSink& sink) {
 
 // The store rebuilt without its dead rows.
 void Window::compact() {
-  EventStore fresh(store_.width());
+  EventStore fresh(store_.width(), store_.shift());
   for (size_t i = 0; i < store_.size(); ++i) {
     if (store_.meta(i).dead) continue;
     Value* dst = fresh.push_back(0);

@@ -57,25 +57,29 @@ struct EventMeta {
   bool dead = false;            // removed from a keyed window, not dropped from the store yet
 };
 
-// Events in blocks of kBlockRows rows: memory follows the window's size (no
+// Events in blocks of 2^shift rows: memory follows the window's size (no
 // doubling spike when it grows), emptied blocks are kept for reuse, and a
 // steady-state window allocates nothing.
 class EventStore {
  public:
-  explicit EventStore(size_t width) : width_(width) {}
+  static constexpr size_t kShift = 8;  // the default: blocks of 256 rows
+  // block_shift: blocks of 2^block_shift rows (statements in a context hold
+  // few events each, in many instances: small blocks).
+  explicit EventStore(size_t width, size_t block_shift = kShift) : width_(width), shift_(block_shift), rows_(size_t{1} << block_shift) {}
   size_t size() const { return size_; }
   size_t width() const { return width_; }
+  size_t shift() const { return shift_; }
   Value* row(size_t i) {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> kShift)]->vals.get() + (p & (kBlockRows - 1)) * width_;
+    return blocks_[first_ + (p >> shift_)]->vals.get() + (p & (rows_ - 1)) * width_;
   }
   EventMeta& meta(size_t i) {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> kShift)]->meta[p & (kBlockRows - 1)];
+    return blocks_[first_ + (p >> shift_)]->meta[p & (rows_ - 1)];
   }
   const EventMeta& meta(size_t i) const {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> kShift)]->meta[p & (kBlockRows - 1)];
+    return blocks_[first_ + (p >> shift_)]->meta[p & (rows_ - 1)];
   }
 
   // A row at the back; the caller assigns every column (it may hold stale
@@ -89,17 +93,16 @@ class EventStore {
   void clear() { pop_front(size_); }
 
  private:
-  static constexpr size_t kShift = 8;
-  static constexpr size_t kBlockRows = size_t{1} << kShift;
   struct Block {
     std::unique_ptr<Value[]> vals;
-    EventMeta meta[kBlockRows];
+    std::unique_ptr<EventMeta[]> meta;
   };
 
   size_t blocks() const { return blocks_.size() - first_; }
   void drop_front_block();
 
   size_t width_;
+  size_t shift_, rows_;  // rows per block = 2^shift_
   bool heap_ = false;           // some row held a heap string since the store was empty
   size_t head_ = 0, size_ = 0;  // head_: offset of the first row in the first block
   // The window's blocks are blocks_[first_..]: dropping the front block is an
@@ -145,7 +148,9 @@ class Window {
   // (only needed for remove-stream rows and event-count output conditions).
   // start_ms: the engine's clock when the statement starts (START_EAGER).
   // view_slots: the columns holding a keyed window's key, or #ext_timed's timestamp.
-  Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms, std::vector<int> view_slots = {});
+  // small: many instances of few events (a statement in a context).
+  Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms, std::vector<int> view_slots = {},
+         bool small = false);
 
   const WindowSpec& spec() const { return spec_; }
   EventStore& store() { return store_; }
