@@ -314,6 +314,21 @@ std::vector<int> Engine::context_fields(const std::string& stream) const {
   return out;
 }
 
+std::vector<int> Engine::trigger_fields(const std::string& stream) const {
+  std::vector<int> out;
+  for (const auto& on : on_) {
+    if (!on || on->trigger != stream) continue;
+    int nw = static_cast<int>(on->window->type().fields.size());
+    auto add = [&](const Plan& p) {
+      for (int f : p.layout)
+        if (f >= nw) out.push_back(f - nw);
+    };
+    add(*on->main);
+    for (const OnPlan::Merge& m : on->merges) add(m.plan);
+  }
+  return out;
+}
+
 int Engine::stream(const std::string& name) const {
   for (size_t i = 0; i < streams_.size(); ++i)
     if (streams_[i].name == name) return static_cast<int>(i);

@@ -76,6 +76,9 @@ class Engine {
   // Input fields the contexts read to route events of a stream (their keys,
   // filters and conditions), as indexes into that stream's type.
   std::vector<int> context_fields(const std::string& stream) const;
+  // Input fields the on-trigger statements read of their triggering stream
+  // (their plans read a joined row: the window's fields, then the trigger's).
+  std::vector<int> trigger_fields(const std::string& stream) const;
   // A statement's partitions (0 when it is not in a context).
   size_t partition_count(size_t statement) const {
     return contextual_[statement] ? contextual_[statement]->parts.size() : 0;

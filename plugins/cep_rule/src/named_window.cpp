@@ -180,6 +180,7 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
                   const std::string& file) {
   OnPlan on;
   on.kind = st.kind;
+  on.trigger = st.from;
   on.window = &window;
   on.trigger_width = trigger.fields.size();
   Names names{st, trigger, window.type(), file};

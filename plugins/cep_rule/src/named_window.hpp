@@ -86,6 +86,7 @@ class NamedWindow final : private PostSink {
 // An on-trigger statement, compiled against its triggering stream and window.
 struct OnPlan {
   StatementKind kind = StatementKind::OnSelect;
+  std::string trigger;  // the triggering stream's name
   NamedWindow* window = nullptr;
   size_t trigger_width = 0;
   // Over the joined row: the trigger's filter (stream_filter), the where

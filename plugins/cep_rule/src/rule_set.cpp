@@ -232,6 +232,8 @@ void RuleSet::compute_needed() {
     }
     std::vector<int> routing = f->engine->context_fields(f->input_stream);
     need.insert(routing.begin(), routing.end());
+    std::vector<int> triggers = f->engine->trigger_fields(f->input_stream);
+    need.insert(triggers.begin(), triggers.end());
   }
   needed_.assign(need.begin(), need.end());
 }

@@ -442,6 +442,32 @@ TEST(CepRulePipeline, SmartCarFlowFlagsFastCars) {
 
 // ---------------------------------------------------------------- on-demand queries (ABI 1.3)
 
+std::string query(FakeHost& h, const std::string& text, int* status = nullptr) {
+  std::string out;
+  weir_writer w{&out, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
+  char err[1024] = {0};
+  int st = h.vt().query(h.instance(), text.data(), static_cast<uint32_t>(text.size()), &w, err, sizeof err);
+  if (status) *status = st;
+  return st == WEIR_OK ? out : err;
+}
+
+// A property that only an on-trigger statement reads (area_number, in its
+// filter) is still taken from the records: the deletion happens.
+TEST(CepRule, NamedWindowOnDeleteReadsTheTriggersOwnProperties) {
+  Node n("create window Fast#unique(car_number) as select car_number, speed from Car;\n"
+         "insert into Fast select car_number, speed from Car(speed > 100);\n"
+         "on Car(speed <= 100 and area_number = 'A01') as e delete from Fast as f where f.car_number = e.car_number;\n");
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 120), car("20220426061000", "B0002", 130)});
+  EXPECT_EQ(query(n.host, "select car_number, speed from Fast"),
+            "{\"car_number\":\"A0001\",\"speed\":120}\n{\"car_number\":\"B0002\",\"speed\":130}\n");
+  n.send({car("20220426061001", "A0001", 50)});  // area A01, slow: deleted
+  EXPECT_EQ(query(n.host, "select car_number from Fast"), "{\"car_number\":\"B0002\"}\n");
+  int st = 0;
+  EXPECT_EQ(query(n.host, "select car_number from Fast where", &st), "query:1:34: expected an expression, found the end of the input");
+  EXPECT_EQ(st, WEIR_FAILED);
+}
+
 namespace {
 
 // POST /ctl/query to a running weir: the HTTP status and body.
