@@ -232,6 +232,28 @@ class CepRule : public weir::Plugin {
     return WEIR_OK;
   }
 
+  // ABI 1.3: `select ... from WINDOW [where ...]` over a named window of the
+  // rule file that declares it, as JSON Lines. Before the first record there
+  // is no engine yet: no rows.
+  weir_status query(std::string_view text, std::string& out) override {
+    if (!rules_) return WEIR_OK;  // on the node's thread, like process() (abi.h): no lock
+    try {
+      std::string window = Engine::parse_query(text).statements.front().from;
+      for (size_t i = 0; i < rules_->size(); ++i) {
+        Engine* e = rules_->file(i).engine.get();
+        if (!e || !e->has_window(window)) continue;
+        QueryResult r = e->query(text);
+        append_json_rows(r.columns, r.rows, out);
+        return WEIR_OK;
+      }
+      for (size_t i = 0; i < rules_->size(); ++i)  // no rule file has it: the engine names the known ones
+        if (Engine* e = rules_->file(i).engine.get()) e->query(text);
+    } catch (const EplError& e) {
+      throw weir::ConfigError(e.what());
+    }
+    return WEIR_OK;
+  }
+
   weir_status snapshot(std::string& out) override {
     if (!rules_) {  // a rule store not read yet: what was restored, unchanged
       out = stashed_.value_or(std::string());

@@ -1,5 +1,7 @@
 #include "records.hpp"
 
+#include <weir/json.hpp>
+
 #include <weir/civil_time.hpp>
 
 namespace weir::cep {
@@ -128,6 +130,26 @@ weir_value to_weir(const Value& v, RecordBuilder& rb) {
     case Type::String: return string_value(rb.copy(v.as_string()));
   }
   return null_value();
+}
+
+void append_json_rows(const std::vector<std::string>& columns, const RowSet& rows, std::string& out) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out += '{';
+    for (size_t c = 0; c < rows.width(); ++c) {
+      if (c) out += ',';
+      append_json_string(out, columns[c]);
+      out += ':';
+      const Value& v = rows.row(i)[c];
+      switch (v.type()) {
+        case Type::String: append_json_string(out, v.as_string()); break;
+        case Type::Null: out += "null"; break;
+        case Type::Bool: append_json_value(out, bool_value(v.as_bool())); break;
+        case Type::Long: append_json_value(out, int_value(v.as_long())); break;
+        case Type::Double: append_json_value(out, double_value(v.as_double())); break;
+      }
+    }
+    out += "}\n";
+  }
 }
 
 }  // namespace weir::cep

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "compile.hpp"
+#include "rows.hpp"
 #include "value.hpp"
 
 #include <weir/sdk.hpp>
@@ -42,5 +43,9 @@ bool parse_yyyymmddhhmmss(std::string_view s, int64_t& ms);
 
 // An engine value as a record field value (strings copied into the batch).
 weir_value to_weir(const Value& v, RecordBuilder& rb);
+
+// A query's rows as JSON Lines, appended to out: {"column":value,...}\n per
+// row (NaN and infinities as null, as in weir's other JSON).
+void append_json_rows(const std::vector<std::string>& columns, const RowSet& rows, std::string& out);
 
 }  // namespace weir::cep

@@ -73,6 +73,18 @@ HttpResponse json_answer(int status, const Json& j) {
   return {status, "application/json", j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n"};
 }
 
+// POST /ctl/query: the rows as JSON Lines on success (a read: not logged as a
+// change), else a control answer with the status Control::query gives.
+HttpResponse handle_query(Engine& engine, Control& control, const std::string& node, const std::string& text) {
+  std::string rows;
+  ControlResult r = control.query(node, text, rows);
+  if (!r.ok) {
+    engine.log(nullptr, WEIR_LOG_INFO, "control: query " + node + ": failed: " + r.message);
+    return answer(r.status, false, r.message);
+  }
+  return {200, "application/x-ndjson", rows};
+}
+
 // POST /tap/open, /tap/read, /tap/close (tap.hpp).
 HttpResponse handle_tap(Engine& engine, const std::string& action, std::map<std::string, std::string> args) {
   double id = 0;
@@ -156,6 +168,7 @@ HttpResponse handle_admin(Engine& engine, Control& control, const AdminAccess& a
   else if (action == "pause") r = control.pause(args["node"]);
   else if (action == "resume") r = control.resume(args["node"]);
   else if (action == "apply") r = control.apply(args["file"], may_load);
+  else if (action == "query") return handle_query(engine, control, args["node"], args["text"]);
   else return answer(404, false, "unknown control action '" + action + "'");
   // Every control action is logged, whatever its outcome.
   std::string what = action + (args.count("node") ? " " + args["node"] : "") + (args.count("path") ? " " + args["path"] : "") +

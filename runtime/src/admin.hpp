@@ -9,6 +9,7 @@
 //   POST /ctl/pause        body: node=NAME
 //   POST /ctl/resume       body: node=NAME
 //   POST /ctl/apply        body: file=PIPELINE.toml
+//   POST /ctl/query        body: node=NAME\ntext=QUERY   (ABI 1.3; answer: JSON Lines, one row each)
 //
 // Every /ctl/ answer is JSON: {"ok":true|false,"message":"...","pause_ms":1.25}
 // (pause_ms when a node stopped taking records), with status 200 when ok, 409

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -165,6 +166,39 @@ ControlResult Control::reload(const std::string& node) {
   });
   if (!err.empty()) return {false, err};
   return {true, "node '" + node + "' reloaded"};
+}
+
+ControlResult Control::query(const std::string& node, const std::string& text, std::string& rows) {
+  if (engine_.tasks_of(node).empty()) return {false, "no node named '" + node + "'", 0, 404};
+  // The command owns what it uses (it may run after a timeout here).
+  struct Answer {
+    std::mutex mu;
+    std::string rows;
+    bool unsupported = false;
+  };
+  auto answer = std::make_shared<Answer>();
+  std::string err = engine_.on_node_thread(node, [answer, text](Node& n) -> std::string {
+    if (!n.descriptor->vtable->query) {
+      std::lock_guard lock(answer->mu);
+      answer->unsupported = true;
+      return std::string("plugin ") + n.descriptor->name + " does not answer queries";
+    }
+    std::string rows;
+    weir_writer out{&rows, [](void* o, const void* data, size_t size) {
+                      static_cast<std::string*>(o)->append(static_cast<const char*>(data), size);
+                    }};
+    char buf[1024] = {0};
+    if (n.descriptor->vtable->query(n.instance, text.data(), static_cast<uint32_t>(text.size()), &out, buf, sizeof buf) !=
+        WEIR_OK)
+      return buf[0] ? buf : "query failed";
+    std::lock_guard lock(answer->mu);
+    answer->rows += rows;  // task after task
+    return "";
+  });
+  std::lock_guard lock(answer->mu);
+  if (!err.empty()) return {false, err, 0, answer->unsupported ? 501 : 400};
+  rows = answer->rows;
+  return {true, "node '" + node + "' answered"};
 }
 
 ControlResult Control::pause(const std::string& node) {

@@ -41,6 +41,10 @@ class Control {
   // come from the plugin directories only; another plugin than a node runs
   // (new code in the host) only when MAY_LOAD.
   ControlResult apply(const std::string& file, bool may_load);
+  // ABI 1.3: asks NODE's plugin TEXT (its query language) on the node's
+  // thread. ok: rows = JSON Lines from every task; else status 404 (no such
+  // node), 501 (the plugin answers no queries) or 400 (a bad query: message).
+  ControlResult query(const std::string& node, const std::string& text, std::string& rows);
 
  private:
   Engine& engine_;

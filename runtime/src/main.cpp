@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <csignal>
+#include <algorithm>
 #include <mutex>
 #include <filesystem>
 #include <map>
@@ -222,7 +223,9 @@ const char* kCtlUsage =
     "  reload NODE         re-read NODE's files or settings (e.g. rules); a bad reload keeps the old one\n"
     "  pause NODE          stop NODE taking records (upstream backs up)\n"
     "  resume NODE         let it go on\n"
-    "  apply FILE          apply changed parameters or plugins from a pipeline file (same nodes and edges)\n";
+    "  apply FILE          apply changed parameters or plugins from a pipeline file (same nodes and edges)\n"
+    "  query NODE TEXT     ask NODE's state, e.g. cep_rule's `select car from Speeding where speed > 100`\n"
+    "                      (rows as JSON Lines)\n";
 
 int cmd_ctl(const std::vector<std::string>& argv) {
   std::string admin, token;
@@ -245,7 +248,7 @@ int cmd_ctl(const std::vector<std::string>& argv) {
   token = target.token;
   const std::string& action = words[0];
   std::map<std::string, std::vector<std::string>> shape = {
-      {"status", {}}, {"swap", {"node", "path"}}, {"reload", {"node"}}, {"pause", {"node"}}, {"resume", {"node"}}, {"apply", {"file"}}};
+      {"status", {}}, {"swap", {"node", "path"}}, {"reload", {"node"}}, {"pause", {"node"}}, {"resume", {"node"}}, {"apply", {"file"}}, {"query", {"node", "text"}}};
   auto it = shape.find(action);
   if (it == shape.end()) {
     std::vector<std::string> names;
@@ -262,6 +265,7 @@ int cmd_ctl(const std::vector<std::string>& argv) {
     std::string value = words[i + 1];
     // Paths are resolved here: the server's working directory may differ.
     if (it->second[i] == "path" || it->second[i] == "file") value = std::filesystem::absolute(value).string();
+    if (it->second[i] == "text") std::replace(value.begin(), value.end(), '\n', ' ');  // the form is one field a line
     body += it->second[i] + "=" + value + "\n";
   }
   AdminAnswer answer = admin_request(endpoint, action == "status" ? "/ctl/status" : "/ctl/" + action, body, token);

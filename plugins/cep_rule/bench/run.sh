@@ -4,9 +4,12 @@
 # (cep_bench) and in Esper 8.9 (EsperBench.java), then prints events/s, peak RSS and the
 # ratios weir/Esper. Both count the flagged rows; the counts must agree.
 #
-#   plugins/cep_rule/bench/run.sh [SECONDS=300] [CARS=10000]
+#   plugins/cep_rule/bench/run.sh [SECONDS=300] [CARS=10000] [RULE=rules/overspeed.epl]
 #   RULE=plugins/cep_rule/bench/hard_braking.epl PROFILE=braking plugins/cep_rule/bench/run.sh
 #                                  # the hard-braking pattern, on events with hard brakings
+#
+# RULE (third argument or env): another rule over the same events, e.g.
+# plugins/cep_rule/bench/context_bycar.epl (the same rule in a keyed context, one partition per car).
 #
 # Env: BUILD_DIR (default: build) holding cep_bench (configure with -DWEIR_BUILD_BENCH=ON,
 # then `ninja -C $BUILD_DIR cep_bench`); JAVA_OPTS for the JVM (default: none, the JVM's own
@@ -17,6 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 seconds=${1:-300}
 cars=${2:-10000}
+rule=$(cd "$root" && realpath "${3:-${RULE:-rules/overspeed.epl}}")
 build=${BUILD_DIR:-$root/build}
 bench="$build/plugins/cep_rule/bench/cep_bench"
 if [[ ! -x "$bench" ]]; then
@@ -38,10 +42,9 @@ if [[ ! -f "$classes/.complete" ]]; then
   touch "$classes/.complete"
 fi
 
-rule=${RULE:-$root/rules/overspeed.epl}
 profile=${PROFILE:-overspeed}
 echo "# $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p'); $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $(java -version 2>&1 | head -1)"
-echo "# $(basename "$rule"), $cars cars x $seconds s = $((cars * seconds)) events ($profile); JAVA_OPTS='${JAVA_OPTS:-}'"
+echo "# $cars cars x $seconds s = $((cars * seconds)) events ($profile); rule ${rule#"$root"/}; JAVA_OPTS='${JAVA_OPTS:-}'"
 weir=$("$bench" "$rule" "$seconds" "$cars" "$profile")
 echo "$weir"
 # shellcheck disable=SC2086

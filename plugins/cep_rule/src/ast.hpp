@@ -115,12 +115,36 @@ std::string render(const Expr& e);
 // The EPL name of an aggregate function ("avg").
 const char* aggregate_name(AggFn f);
 
-enum class WindowKind : uint8_t { None, Length, LengthBatch, Time, TimeBatch };
+// Appended only: the values are saved in window identities (snapshots).
+enum class WindowKind : uint8_t {
+  None, Length, LengthBatch, Time, TimeBatch,
+  KeepAll,          // #keepall: every event stays
+  FirstEvent,       // #firstevent: the first event stays, later ones are ignored
+  ExtTimed,         // #ext_timed(ts, T): sliding by the events' own timestamps
+  TimeLengthBatch,  // #time_length_batch(T, N): a batch at T or at N events, whichever comes first
+};
+
+// Windows whose contents are what is aggregated (not batch windows, which
+// aggregate a batch only when it is posted).
+inline bool sliding_window(WindowKind k) {
+  return k == WindowKind::Length || k == WindowKind::Time || k == WindowKind::KeepAll || k == WindowKind::FirstEvent ||
+         k == WindowKind::ExtTimed;
+}
+inline bool batch_window(WindowKind k) {
+  return k == WindowKind::TimeBatch || k == WindowKind::LengthBatch || k == WindowKind::TimeLengthBatch;
+}
 
 struct WindowSpec {
   WindowKind kind = WindowKind::None;
   int64_t size = 0;  // events, or milliseconds for time windows
   Pos pos;
+  // Keyed windows (`#unique(k...)`, `#groupwin(k...)#length(N)`, `#lastevent`
+  // per group, `#firstevent` per group): Length or FirstEvent applied to each
+  // key's events separately; the keys are StatementAst::view_exprs. #unique
+  // is a keyed #length(1), #lastevent an unkeyed one.
+  bool keyed = false;
+  std::string view_text;  // the views as written, canonical (`#groupwin(car)#length(3)`): messages and identity
+  int64_t count = 0;      // #time_length_batch: the number of events
   // #time_batch(T, reference, 'flags'). The reference point (milliseconds
   // since the epoch) puts batch ends at reference + k*T; without one they are
   // aligned to the first event. The compiler folds StatementAst's
@@ -149,6 +173,36 @@ struct SelectItem {
   std::string alias;  // empty: named by render(expr) or the property name
   bool star = false;  // `*`: expanded by the compiler into the stream's properties
   Pos pos;
+
+  SelectItem clone() const {
+    SelectItem c;
+    c.expr = expr ? expr->clone() : nullptr;
+    c.alias = alias;
+    c.star = star;
+    c.pos = pos;
+    return c;
+  }
+};
+
+// Named windows (named_window.hpp): `create window`, and the on-trigger
+// statements that read or change one.
+enum class StatementKind : uint8_t {
+  Select,        // select ... from S (the default)
+  CreateWindow,  // create window W#view as select ... from S: window_name, window, select, from
+  OnSelect,      // on S [as s] select ... from W [as w] [where ...]
+  OnDelete,      // on S [as s] delete from W [as w] [where ...]
+  OnMerge,       // on S [as s] merge W [as w] [where ...] when [not] matched ...
+};
+
+// One `when [not] matched [and cond] then ...` of on-merge.
+struct MergeClause {
+  Pos pos;
+  bool matched = true;
+  ExprPtr cond;  // or null
+  enum class Action : uint8_t { Update, Delete, Insert } action = Action::Update;
+  std::vector<std::pair<std::string, ExprPtr>> sets;  // update set name = expr, ...
+  std::vector<Pos> set_pos;
+  std::vector<SelectItem> insert;                     // insert select ...
 };
 
 // `from pattern [...]`: Esper's pattern operators (pattern.hpp runs them).
@@ -177,6 +231,11 @@ struct PatternAst {
 };
 
 struct StatementAst {
+  StatementKind kind = StatementKind::Select;
+  std::string window_name;   // CreateWindow / On*: the named window
+  std::string window_alias;  // On*: `from W as w`
+  Pos window_pos;
+  std::vector<MergeClause> merge;  // OnMerge
   Pos pos;
   std::string context;  // `context NAME ...`: runs once per partition of that context, or empty
   Pos context_pos;
@@ -191,6 +250,7 @@ struct StatementAst {
   std::unique_ptr<PatternAst> pattern;  // `from pattern [...]`: then `from` is the stream its filters read
   WindowSpec window;
   ExprPtr window_reference;  // #time_batch's reference point as written (a constant expression), or null
+  std::vector<ExprPtr> view_exprs;  // keyed windows: the keys; #ext_timed: the timestamp
   ExprPtr where;
   std::vector<ExprPtr> group_by;
   ExprPtr having;

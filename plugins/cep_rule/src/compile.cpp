@@ -67,6 +67,7 @@ class Compiler {
       p.where = st_.where->clone();
       condition(*p.where, "where clause");
     }
+    view_parameters(p);
     for (const ExprPtr& g : st_.group_by) {
       ExprPtr e = g->clone();
       clause_ = "group by clause";
@@ -109,6 +110,13 @@ class Compiler {
       if (t != Type::Bool && t != Type::Null) fail(p.having->pos, "the having clause must be a boolean expression, not " + std::string(type_name(t)));
     }
     p.aggs = std::move(aggs_);
+    if (p.window.keyed)
+      for (const AggSpec& a : p.aggs)
+        if (a.fn == AggFn::Min || a.fn == AggFn::Max)
+          // The min/max state assumes events leave in arrival order; a keyed
+          // window replaces an event of its key wherever it is.
+          fail(p.window.pos, std::string(aggregate_name(a.fn)) + "() over " + p.window.view_text +
+                                 " is not supported (events leave it out of arrival order)");
 
     // Group-by expressions in the select list and having read the group key,
     // so a row for a group needs no event (e.g. a group whose events all left).
@@ -133,7 +141,7 @@ class Compiler {
       // clause here (its output-last helper indexes group keys by passing rows).
       fail(p.output.pos, "output last with group by, having and properties outside the group by is not supported "
                          "(Esper 8.9 answers it inconsistently); select only group-by properties and aggregates");
-    bool batch = p.window.kind == WindowKind::TimeBatch || p.window.kind == WindowKind::LengthBatch;
+    bool batch = batch_window(p.window.kind);
     // Batch windows keep the previous batch only when its events make rows:
     // remove-stream rows, event-count output conditions, grouped `first`
     // (whose leaving events can post).
@@ -146,6 +154,7 @@ class Compiler {
     p.window_identity = st_.from + "(" + (p.stream_filter ? render(*p.stream_filter) : "") + ")#" +
                         std::to_string(static_cast<int>(p.window.kind)) + ":" + std::to_string(p.window.size);
     if (p.window.has_reference) p.window_identity += ",reference=" + std::to_string(p.window.reference);
+    if (p.window.keyed || p.window.kind >= WindowKind::KeepAll) p.window_identity += ",view=" + p.window.view_text;
     if (ctx_) p.window_identity += ",context=" + ctx_->text;
     if (p.window.start_eager) p.window_identity += ",START_EAGER";
     else if (p.window.force_update) p.window_identity += ",FORCE_UPDATE";
@@ -176,6 +185,27 @@ class Compiler {
                    "statement's start): drop the reference point or START_EAGER");
     w.has_reference = true;
     w.reference = v.as_long();
+  }
+
+  // The keys of a keyed window and #ext_timed's timestamp: a property is read
+  // from its slot; another expression gets a slot of its own, filled when the
+  // event arrives (Statement::on_event).
+  void view_parameters(Plan& p) {
+    clause_ = "view parameter";
+    for (const ExprPtr& written : st_.view_exprs) {
+      ExprPtr e = written->clone();
+      Type t = bind(*e, false, false);
+      if (has_hidden(*e)) fail(e->pos, "prev()/prior() is not supported in a view parameter");
+      if (p.window.kind == WindowKind::ExtTimed && t != Type::Long && t != Type::Null)
+        fail(e->pos, "the #ext_timed timestamp must be a long (milliseconds), not " + std::string(type_name(t)));
+      int slot = e->index;
+      if (e->kind != ExprKind::Prop) {
+        slot = static_cast<int>(layout_.size());
+        layout_.push_back(-1);
+      }
+      p.view_slots.push_back(slot);
+      p.view_exprs.push_back(std::move(e));
+    }
   }
 
   static bool has_name(const Expr& e) {
@@ -346,6 +376,10 @@ class Compiler {
         const char* f = e.kind == ExprKind::Prev ? "prev" : "prior";
         std::string what = std::string(f) + "()";
         if (std::string_view(clause_) == "stream filter") fail(e.pos, what + " is not supported in a stream filter");
+        if (e.kind == ExprKind::Prior && st_.window.view_text.rfind("#groupwin", 0) == 0)
+          fail(e.pos, "prior() over " + st_.window.view_text + " is not supported (Esper counts the prior events per group)");
+        if (e.kind == ExprKind::Prev && st_.window.keyed)
+          fail(e.pos, "prev() over " + st_.window.view_text + " is not supported (Esper counts the previous events per key)");
         bool sliding = st_.window.kind == WindowKind::Length || st_.window.kind == WindowKind::Time;
         if (e.kind == ExprKind::Prev && !sliding)
           fail(e.pos, "prev() is only supported on a #length or #time window (Esper evaluates it over a batch at its end)");

@@ -100,6 +100,11 @@ struct Plan {
   std::vector<AggSpec> aggs;  // args point into the expressions above
   Shape shape = Shape::Simple;
   WindowSpec window;
+  // Keyed windows' keys, #ext_timed's timestamp: each read from the event
+  // row's slot view_slots[i]; an expression that is not a property is
+  // evaluated into its (hidden) slot when the event arrives.
+  std::vector<ExprPtr> view_exprs;
+  std::vector<int> view_slots;
   OutputSpec output;
   bool keep_last_batch = false;
   // The having clause reads only aggregates, group keys and variables: its

@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "eval.hpp"
+#include "parser.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -126,6 +127,17 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       for (const Stream& s : streams_) known += (known.empty() ? "" : ", ") + s.name;
       throw EplError(module.file, st.from_pos, "unknown stream '" + st.from + "'" + (known.empty() ? "" : " (known: " + known + ")"));
     }
+    if (st.kind != StatementKind::Select) {
+      auto s = st.kind == StatementKind::CreateWindow ? create_window(module, i, in) : on_statement(module, i, in);
+      if (st.kind != StatementKind::CreateWindow) streams_[static_cast<size_t>(in)].readers.push_back(s.get());
+      statements_.push_back(std::move(s));
+      insert_stream_.push_back(-1);
+      contextual_.push_back(nullptr);
+      continue;
+    }
+    if (streams_[static_cast<size_t>(in)].window)
+      throw EplError(module.file, st.from_pos, "cep_rule does not support reading named window '" + st.from +
+                                                   "' as a stream; use 'on ... select ... from " + st.from + "' or a query");
     std::unique_ptr<Contextual> contextual;
     ContextShape shape;
     if (!st.context.empty()) {
@@ -163,6 +175,7 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     statements_.push_back(std::move(s));
     insert_stream_.push_back(out);
     contextual_.push_back(std::move(contextual));
+    on_.push_back(nullptr);
   }
   // Partitions that exist from the start (categories, preallocated buckets),
   // then those the events create: every statement of the context gets an
@@ -174,6 +187,85 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     });
     contexts_[c]->create_initial();
   }
+}
+
+// create window W#views as select ... from S: the window's type is the
+// select list's columns; its views are compiled over that type.
+std::unique_ptr<Statement> Engine::create_window(const Module& module, size_t i, int in) {
+  const StatementAst& st = module.statements[i];
+  if (stream(st.window_name) >= 0)
+    throw EplError(module.file, st.window_pos, "'" + st.window_name + "' is already a stream or a window");
+  if (batch_window(st.window.kind) || st.window.kind == WindowKind::None)
+    throw EplError(module.file, st.window.pos, "cep_rule does not support a batch window as a named window's view");
+  StatementAst shape;  // select ... from S, to type the columns
+  shape.pos = st.pos;
+  shape.name = st.name;
+  shape.from = st.from;
+  for (const SelectItem& in_item : st.select) {
+    if (in_item.expr && in_item.expr->kind != ExprKind::Ident)
+      throw EplError(module.file, in_item.pos, "a named window's select list takes properties of '" + st.from +
+                                                   "' (as Esper: no expressions; 'insert into' may compute them)");
+    shape.select.push_back(in_item.clone());
+  }
+  Plan typed = compile_statement(shape, streams_[static_cast<size_t>(in)].type, vars_, module.file);
+  if (typed.aggregating()) throw EplError(module.file, st.pos, "a named window's select list cannot aggregate");
+  EventType wt{st.window_name, {}};
+  for (const Column& c : typed.columns) wt.fields.push_back({c.name, c.type});
+
+  StatementAst views;  // select * from W#views, over the window's type
+  views.pos = st.pos;
+  views.from = st.window_name;
+  views.window = st.window;
+  for (const ExprPtr& e : st.view_exprs) views.view_exprs.push_back(e->clone());
+  if (st.window_reference) views.window_reference = st.window_reference->clone();
+  SelectItem all;
+  all.star = true;
+  views.select.push_back(std::move(all));
+  Plan vp = compile_statement(views, wt, vars_, module.file);
+  std::string identity = "window " + st.window_name + "(";
+  for (const Field& f : wt.fields) identity += f.name + ":" + type_name(f.type) + ",";
+  identity += ")" + vp.window_identity;
+  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity));
+  streams_.push_back(Stream{st.window_name, wt, {}, windows_.back().get()});
+  typed.window_identity = identity;  // the statement's saved state is the window's
+  on_.push_back(nullptr);
+  return std::make_unique<Statement>(std::move(typed), i, vars_, now_);
+}
+
+std::unique_ptr<Statement> Engine::on_statement(const Module& module, size_t i, int in) {
+  const StatementAst& st = module.statements[i];
+  NamedWindow* w = find_window(st.window_name);
+  if (!w) throw EplError(module.file, st.window_pos, "unknown named window '" + st.window_name + "' (create it with 'create window')");
+  auto on = std::make_unique<OnPlan>(compile_on(st, streams_[static_cast<size_t>(in)].type, *w, vars_, module.file));
+  auto s = std::make_unique<Statement>(on->main, i, vars_, now_);
+  on_.push_back(std::move(on));
+  return s;
+}
+
+NamedWindow* Engine::find_window(const std::string& name) const {
+  for (const auto& w : windows_)
+    if (w->name() == name) return w.get();
+  return nullptr;
+}
+
+Module Engine::parse_query(std::string_view text) {
+  Module m = parse_module(text, "query");
+  if (m.statements.size() != 1 || !m.variables.empty() || !m.contexts.empty())
+    throw EplError("query", Pos{}, "a query is one 'select ... from WINDOW [where ...]'");
+  return m;
+}
+
+QueryResult Engine::query(std::string_view text) {
+  Module m = parse_query(text);
+  const StatementAst& st = m.statements.front();
+  NamedWindow* w = st.kind == StatementKind::Select ? find_window(st.from) : nullptr;
+  if (!w) {
+    std::string known;
+    for (const auto& x : windows_) known += (known.empty() ? "" : ", ") + x->name();
+    throw EplError("query", st.from_pos, "unknown named window '" + st.from + "'" +
+                                             (known.empty() ? " (the rule has none)" : " (known: " + known + ")"));
+  }
+  return run_query(st, *w, vars_, "query");
 }
 
 size_t Engine::context_of(const Module& module, const StatementAst& st) {
@@ -200,15 +292,16 @@ void Engine::create_instance(size_t statement, size_t partition) {
   inst->set_deliver([this](Statement& stmt, int64_t t, const RowSet& a, const RowSet& b, bool partial) {
     on_delivery(stmt, t, a, b, partial);
   });
-  c.next_due = std::min(c.next_due, inst->next_timer());
+  int64_t due = inst->next_timer();
   c.parts.push_back(std::move(inst));
+  c.schedule(partition, due);
 }
 
 void Engine::clear_instances(size_t context) {
   for (auto& c : contextual_)
     if (c && c->context == context) {
       c->parts.clear();
-      c->next_due = kNever;
+      c->reschedule_all();
     }
 }
 
@@ -221,6 +314,21 @@ std::vector<int> Engine::context_fields(const std::string& stream) const {
   return out;
 }
 
+std::vector<int> Engine::trigger_fields(const std::string& stream) const {
+  std::vector<int> out;
+  for (const auto& on : on_) {
+    if (!on || on->trigger != stream) continue;
+    int nw = static_cast<int>(on->window->type().fields.size());
+    auto add = [&](const Plan& p) {
+      for (int f : p.layout)
+        if (f >= nw) out.push_back(f - nw);
+    };
+    add(*on->main);
+    for (const OnPlan::Merge& m : on->merges) add(m.plan);
+  }
+  return out;
+}
+
 int Engine::stream(const std::string& name) const {
   for (size_t i = 0; i < streams_.size(); ++i)
     if (streams_[i].name == name) return static_cast<int>(i);
@@ -229,6 +337,7 @@ int Engine::stream(const std::string& name) const {
 
 int64_t Engine::next_timer() const {
   int64_t t = kNever;
+  for (const auto& w : windows_) t = std::min(t, w->next_timer());
   for (size_t i = 0; i < statements_.size(); ++i)
     t = std::min(t, contextual_[i] ? contextual_[i]->next_due : statements_[i]->next_timer());
   return t;
@@ -250,6 +359,8 @@ void Engine::advance_to(int64_t t) {
     int64_t due = next_timer();
     if (due > t) break;
     now_ = std::max(now_, due);
+    for (auto& w : windows_)  // named windows expire before the statements that read them
+      if (w->next_timer() <= now_) w->on_timer(now_);
     // Every timer due at this instant fires (statements in declaration
     // order) before the events they insert are processed, as Esper's
     // schedule does: an `insert into` row made by a timer at T reaches a
@@ -261,12 +372,22 @@ void Engine::advance_to(int64_t t) {
         continue;
       }
       if (c->next_due > now_) continue;
-      int64_t next = kNever;  // partitions in creation order
-      for (auto& inst : c->parts) {
-        if (inst->next_timer() <= now_) inst->on_timer(now_);
-        next = std::min(next, inst->next_timer());
+      c->firing.clear();  // the partitions due now, in creation order
+      while (!c->timers.empty() && c->timers.top().t <= now_) {
+        Contextual::Due d = c->timers.top();
+        c->timers.pop();
+        if (c->queued[d.p] != d.t) continue;  // stale
+        c->queued[d.p] = kNever;
+        c->firing.push_back(d.p);
       }
-      c->next_due = next;
+      std::sort(c->firing.begin(), c->firing.end());
+      c->firing.erase(std::unique(c->firing.begin(), c->firing.end()), c->firing.end());
+      for (size_t p : c->firing) {
+        Statement& inst = *c->parts[p];
+        if (inst.next_timer() <= now_) inst.on_timer(now_);
+        c->schedule(p, inst.next_timer());
+      }
+      c->refresh();
     }
     flush_contextual();
     drain_inserts();
@@ -281,7 +402,15 @@ void Engine::send(int stream, const Value* row) {
 }
 
 void Engine::dispatch(int stream, const Value* row) {
-  for (Statement* s : streams_[static_cast<size_t>(stream)].readers) {
+  Stream& in = streams_[static_cast<size_t>(stream)];
+  if (in.window) in.window->insert(row, now_);
+  for (Statement* s : in.readers) {
+    if (const OnPlan* on = on_[s->index()].get()) {
+      RowSet rows(s->plan().columns.size());
+      run_on(*on, vars_, row, now_, rows);
+      if (!rows.empty()) emit(*s, now_, rows, RowSet(rows.width()), false);
+      continue;
+    }
     Contextual* c = contextual_[s->index()].get();
     if (!c) {
       s->on_event(row, now_);
@@ -291,7 +420,7 @@ void Engine::dispatch(int stream, const Value* row) {
     for (size_t p : routed_) {
       Statement& inst = *c->parts[p];
       inst.on_event(row, now_);
-      c->next_due = std::min(c->next_due, inst.next_timer());
+      c->schedule(p, inst.next_timer());
     }
   }
 }
@@ -350,6 +479,9 @@ std::vector<std::string> Engine::adopt(Engine& old) {
         contexts_[c]->copy_partitions(*old.contexts_[o]);
         old_context[c] = static_cast<int>(o);
       }
+  for (auto& w : windows_)
+    for (auto& o : old.windows_)
+      if (o->identity() == w->identity()) w->adopt(*o);
   std::vector<bool> used(old.statements_.size(), false);
   for (auto& s : statements_) {
     if (s->plan().window.kind == WindowKind::None) continue;
@@ -364,8 +496,7 @@ std::vector<std::string> Engine::adopt(Engine& old) {
         const Contextual* oc = old.contextual_[j].get();
         why = !oc || old_context[c->context] != static_cast<int>(oc->context) ? "its context changed" : "";
         for (size_t p = 0; why.empty() && p < c->parts.size(); ++p) why = c->parts[p]->adopt(*oc->parts[p]);
-        c->next_due = kNever;
-        for (auto& inst : c->parts) c->next_due = std::min(c->next_due, inst->next_timer());
+        c->reschedule_all();
         if (!why.empty()) {  // all partitions or none: start over without them
           clear_instances(c->context);
           for (size_t p = 0; p < contexts_[c->context]->size(); ++p) create_instance(s->index(), p);
@@ -402,6 +533,13 @@ std::string Engine::snapshot() {
       statements_[i]->save(w);
     }
   }
+  if (!windows_.empty()) {  // absent without named windows (older states load unchanged)
+    w.u64(windows_.size());
+    for (auto& nw : windows_) {
+      w.str(nw->identity());
+      nw->save(w);
+    }
+  }
   return out;
 }
 
@@ -428,13 +566,17 @@ void Engine::restore(std::string_view state) {
                                ", now " + statements_[i]->plan().window_identity + ")");
     if (Contextual* c = contextual_[i].get()) {
       if (r.u64() != c->parts.size()) throw std::runtime_error("cep_rule state: statement " + std::to_string(i + 1) + " has other partitions");
-      c->next_due = kNever;
-      for (auto& inst : c->parts) {
-        inst->load(r, legacy);
-        c->next_due = std::min(c->next_due, inst->next_timer());
-      }
+      for (auto& inst : c->parts) inst->load(r, legacy);
+      c->reschedule_all();
     } else {
       statements_[i]->load(r, legacy);
+    }
+  }
+  if (!windows_.empty()) {
+    if (r.u64() != windows_.size()) throw std::runtime_error("cep_rule state: the rule has other named windows");
+    for (auto& nw : windows_) {
+      if (r.str() != nw->identity()) throw std::runtime_error("cep_rule state: named window '" + nw->name() + "' changed");
+      nw->load(r);
     }
   }
   now_ = now;

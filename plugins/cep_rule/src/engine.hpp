@@ -12,6 +12,7 @@
 #include "ast.hpp"
 #include "compile.hpp"
 #include "context.hpp"
+#include "named_window.hpp"
 #include "rows.hpp"
 #include "statement.hpp"
 
@@ -19,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <queue>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,9 @@ class Engine {
   // Input fields the contexts read to route events of a stream (their keys,
   // filters and conditions), as indexes into that stream's type.
   std::vector<int> context_fields(const std::string& stream) const;
+  // Input fields the on-trigger statements read of their triggering stream
+  // (their plans read a joined row: the window's fields, then the trigger's).
+  std::vector<int> trigger_fields(const std::string& stream) const;
   // A statement's partitions (0 when it is not in a context).
   size_t partition_count(size_t statement) const {
     return contextual_[statement] ? contextual_[statement]->parts.size() : 0;
@@ -87,17 +92,56 @@ class Engine {
   std::string snapshot();
   void restore(std::string_view state);  // throws std::runtime_error on mismatch
 
+  // An on-demand (fire-and-forget) query of a named window, e.g.
+  // `select car, speed from Speeding where speed > 100`: the rows it holds
+  // now. Throws EplError (file "query") for a bad query or an unknown window.
+  QueryResult query(std::string_view text);
+  size_t window_count() const { return windows_.size(); }
+  bool has_window(const std::string& name) const { return find_window(name) != nullptr; }
+  // A query parsed (throws EplError): one select statement; from = its window.
+  static Module parse_query(std::string_view text);
+
  private:
   struct Stream {
     std::string name;
     EventType type;
     std::vector<Statement*> readers;
+    NamedWindow* window = nullptr;  // a named window's stream: `insert into` it fills the window
   };
   // A statement in a context: one instance per partition.
   struct Contextual {
     size_t context = 0;                            // index into contexts_
     std::vector<std::unique_ptr<Statement>> parts;  // by partition
     int64_t next_due = kNever;                     // earliest timer of the instances
+    // The instances' timers in a heap of (due, partition), so that an instant
+    // costs the partitions due then, not all of them (10 000 cars with batches
+    // cut at each car's first event make 10 000 instants per batch). Entries
+    // go stale when a timer moves: queued[p] is the one that counts.
+    struct Due {
+      int64_t t;
+      size_t p;
+      bool operator>(const Due& o) const { return t != o.t ? t > o.t : p > o.p; }
+    };
+    std::priority_queue<Due, std::vector<Due>, std::greater<Due>> timers;
+    std::vector<int64_t> queued;  // per partition
+    std::vector<size_t> firing;   // scratch
+    void schedule(size_t p, int64_t t) {
+      if (queued.size() <= p) queued.resize(p + 1, kNever);
+      if (t == kNever || queued[p] == t) return;
+      queued[p] = t;
+      timers.push({t, p});
+      next_due = std::min(next_due, t);
+    }
+    void refresh() {
+      while (!timers.empty() && queued[timers.top().p] != timers.top().t) timers.pop();
+      next_due = timers.empty() ? kNever : timers.top().t;
+    }
+    void reschedule_all() {
+      timers = {};
+      queued.assign(parts.size(), kNever);
+      next_due = kNever;
+      for (size_t p = 0; p < parts.size(); ++p) schedule(p, parts[p]->next_timer());
+    }
     // Esper dispatches a statement once per event and per instant of timers:
     // the rows of its instances for one of them make one delivery.
     bool pending = false;
@@ -111,6 +155,10 @@ class Engine {
   void flush_contextual();
   size_t context_of(const Module& module, const StatementAst& st);
   void create_instance(size_t statement, size_t partition);
+  // Named windows: `create window` and the on-trigger statements.
+  std::unique_ptr<Statement> create_window(const Module& module, size_t i, int in);
+  std::unique_ptr<Statement> on_statement(const Module& module, size_t i, int in);
+  NamedWindow* find_window(const std::string& name) const;
   void clear_instances(size_t context);
 
   Variables vars_;
@@ -119,6 +167,8 @@ class Engine {
   std::vector<int> insert_stream_;  // per statement: stream id it inserts into, or -1
   std::vector<std::unique_ptr<ContextRuntime>> contexts_;
   std::vector<std::unique_ptr<Contextual>> contextual_;  // per statement; null when not in a context
+  std::vector<std::unique_ptr<NamedWindow>> windows_;    // in declaration order
+  std::vector<std::unique_ptr<OnPlan>> on_;              // per statement; null when not an on-trigger statement
   std::vector<size_t> routed_;                           // scratch: the partitions of an event
   std::function<void(const Delivery&)> listener_;
   int64_t now_;

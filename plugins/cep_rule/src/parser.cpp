@@ -72,6 +72,8 @@ class Parser {
       if (accept_symbol(";")) continue;
       if (is_word("create") && is_word("context", 1)) {
         m.contexts.push_back(create_context());
+      } else if (is_word("create") && is_word("window", 1)) {
+        m.statements.push_back(create_window());
       } else if (is_word("create")) {
         m.variables.push_back(create_variable());
       } else {
@@ -153,7 +155,7 @@ class Parser {
     VariableDecl v;
     v.pos = next().pos;  // create
     if (!is_word("variable")) {
-      static const char* kinds[] = {"window", "schema", "table", "index", "expression", "dataflow", "constant"};
+      static const char* kinds[] = {"schema", "table", "index", "expression", "dataflow", "constant"};
       for (const char* k : kinds)
         if (is_word(k)) unsupported(file_, v.pos, "'create " + lower(peek().text) + "'");
     }
@@ -287,8 +289,12 @@ class Parser {
       expect_word("into");
       s.insert_into = name("a stream name after 'insert into'");
     }
+    if (s.insert_into.empty() && s.context.empty() && is_word("on")) {
+      on_statement(s);
+      return s;
+    }
+    if (is_word("on")) unsupported(file_, peek().pos, "'on ...' statements with 'context' or 'insert into'");
     if (s.insert_into.empty()) {
-      if (is_word("on")) unsupported(file_, peek().pos, "'on ...' (on-trigger statements)");
       if (is_word("expression")) unsupported(file_, peek().pos, "'expression' declarations");
       if (is_word("update")) unsupported(file_, peek().pos, "'update istream'");
     }
@@ -313,6 +319,123 @@ class Parser {
     if (is_word("order")) unsupported(file_, peek().pos, "'order by'");
     if (is_word("limit")) unsupported(file_, peek().pos, "'limit'");
     return s;
+  }
+
+  // ---------------------------------------------------------------- named windows
+  // create window W#view as select ... from S   (or `as S`: all of S's properties)
+  StatementAst create_window() {
+    StatementAst s;
+    s.pos = next().pos;  // create
+    next();              // window
+    s.kind = StatementKind::CreateWindow;
+    s.window_pos = peek().pos;
+    s.window_name = name("a window name");
+    if (!is_symbol("#") && !is_symbol("."))
+      fail(peek(), "expected the named window's view, e.g. #keepall() or #unique(car), found " + describe(peek()));
+    // The views, parsed as a stream's: from_clause wants the stream name first.
+    StatementAst views;
+    views.from = s.window_name;
+    view_chain(views);
+    s.window = views.window;
+    s.view_exprs = std::move(views.view_exprs);
+    s.window_reference = std::move(views.window_reference);
+    expect_word("as");
+    if (accept_word("select")) {
+      select_list(s);
+      expect_word("from");
+      s.from_pos = peek().pos;
+      s.from = name("a stream name");
+    } else {
+      s.from_pos = peek().pos;
+      s.from = name("'select' or a stream name after 'as'");
+      SelectItem all;
+      all.pos = s.from_pos;
+      all.star = true;
+      s.select.push_back(std::move(all));
+    }
+    if (is_symbol("(") || is_symbol("#") || is_symbol("."))
+      fail(peek(), "'create window ... as select ... from S' takes the stream's properties only (no filter or view on S)");
+    return s;
+  }
+
+  // on S[(filter)] [as s] (select ... from W | delete from W | merge W) [as w] [where ...] [merge clauses]
+  void on_statement(StatementAst& s) {
+    next();  // on
+    s.from_pos = peek().pos;
+    s.from = name("a stream name after 'on'");
+    if (accept_symbol("(")) {
+      if (!is_symbol(")")) s.stream_filter = expr();
+      expect_symbol(")");
+    }
+    if (is_symbol("#") || is_symbol(".")) unsupported(file_, peek().pos, "a data window on the triggering stream of 'on ...'");
+    if (accept_word("as")) s.from_alias = name("a stream alias");
+    else if (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("delete") && !is_word("merge") &&
+             !is_word("update") && !is_word("set"))
+      s.from_alias = next().text;
+    if (accept_word("select")) {
+      s.kind = StatementKind::OnSelect;
+      if (is_word("distinct")) unsupported(file_, peek().pos, "'select distinct'");
+      if (is_word("and") && is_word("delete", 1)) unsupported(file_, peek().pos, "'on ... select and delete'");
+      select_list(s);
+      expect_word("from");
+    } else if (accept_word("delete")) {
+      s.kind = StatementKind::OnDelete;
+      expect_word("from");
+    } else if (accept_word("merge")) {
+      s.kind = StatementKind::OnMerge;
+      accept_word("into");
+    } else if (is_word("update") || is_word("set")) {
+      unsupported(file_, peek().pos, "'on ... update' (use 'on ... merge ... when matched then update set ...')");
+    } else {
+      fail(peek(), "expected 'select', 'delete' or 'merge' after 'on " + s.from + "', found " + describe(peek()));
+    }
+    s.window_pos = peek().pos;
+    s.window_name = name("a named window");
+    if (accept_word("as")) s.window_alias = name("a window alias");
+    else if (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("when")) s.window_alias = next().text;
+    if (accept_word("where")) s.where = expr();
+    if (s.kind == StatementKind::OnMerge) {
+      while (is_word("when")) s.merge.push_back(merge_clause());
+      if (s.merge.empty()) fail(peek(), "expected 'when matched' or 'when not matched', found " + describe(peek()));
+    }
+    if (is_word("group") || is_word("having") || is_word("output") || is_word("order"))
+      unsupported(file_, peek().pos, "'" + lower(peek().text) + "' in an 'on ...' statement");
+  }
+
+  MergeClause merge_clause() {
+    MergeClause c;
+    c.pos = next().pos;  // when
+    c.matched = !accept_word("not");
+    if (!accept_word("matched")) fail(peek(), "expected 'matched' after 'when', found " + describe(peek()));
+    if (accept_word("and")) c.cond = expr();
+    expect_word("then");
+    if (accept_word("update")) {
+      if (!c.matched) fail(peek(), "'when not matched' can only insert");
+      c.action = MergeClause::Action::Update;
+      if (!accept_word("set")) fail(peek(), "expected 'set' after 'update', found " + describe(peek()));
+      do {
+        c.set_pos.push_back(peek().pos);
+        std::string prop = name("a property of the window");
+        if (accept_symbol(".")) prop = name("a property of the window");  // w.prop
+        expect_symbol("=");
+        c.sets.emplace_back(prop, expr());
+      } while (accept_symbol(","));
+    } else if (accept_word("delete")) {
+      if (!c.matched) fail(peek(), "'when not matched' can only insert");
+      c.action = MergeClause::Action::Delete;
+    } else if (accept_word("insert")) {
+      if (c.matched) unsupported(file_, c.pos, "'when matched then insert'");
+      c.action = MergeClause::Action::Insert;
+      if (is_word("into")) unsupported(file_, peek().pos, "'insert into' another stream in on-merge");
+      expect_word("select");
+      StatementAst tmp;
+      select_list(tmp);
+      c.insert = std::move(tmp.select);
+    } else {
+      fail(peek(), "expected 'update', 'delete' or 'insert' after 'then', found " + describe(peek()));
+    }
+    if (is_word("then")) unsupported(file_, peek().pos, "several actions in one merge clause");
+    return c;
   }
 
   void annotation(StatementAst& s) {
@@ -362,21 +485,7 @@ class Parser {
       if (!is_symbol(")")) s.stream_filter = expr();
       expect_symbol(")");
     }
-    while (is_symbol(".") || is_symbol("#")) {
-      const Token& start = peek();
-      if (s.window.kind != WindowKind::None) fail(start, "only one data window per stream is supported");
-      std::string view;
-      if (accept_symbol(".")) {
-        std::string ns = lower(name("a view namespace (win)"));
-        expect_symbol(":");
-        view = lower(name("a view name"));
-        if (ns != "win" && ns != "std") fail(start, "unknown view namespace '" + ns + "' (use .win:NAME(...) or #NAME(...))");
-      } else {
-        next();  // #
-        view = lower(name("a view name"));
-      }
-      window(s, view, start);
-    }
+    view_chain(s);
     if (accept_word("as")) {
       s.from_alias = name("a stream alias");
     } else if (peek().kind == Tok::Ident && !reserved(peek().text) && !clause_word()) {
@@ -574,10 +683,52 @@ class Parser {
     return p;
   }
 
-  void window(StatementAst& s, const std::string& view, const Token& start) {
+  // The views after a stream: [#groupwin(...)] #view(...), or none.
+  void view_chain(StatementAst& s) {
+    bool grouped = false;  // a #groupwin(...) waits for its data window
+    Pos group_pos;
+    while (is_symbol(".") || is_symbol("#")) {
+      const Token& start = peek();
+      std::string view;
+      if (accept_symbol(".")) {
+        std::string ns = lower(name("a view namespace (win)"));
+        expect_symbol(":");
+        view = lower(name("a view name"));
+        if (ns != "win" && ns != "std") fail(start, "unknown view namespace '" + ns + "' (use .win:NAME(...) or #NAME(...))");
+      } else {
+        next();  // #
+        view = lower(name("a view name"));
+      }
+      if (s.window.kind != WindowKind::None)
+        unsupported(file_, start.pos, "more than one data window per stream (Esper intersects them); "
+                                      "only #groupwin(...) may come before the data window");
+      if (view == "groupwin") {
+        if (grouped) fail(start, "only one #groupwin(...) per stream is supported");
+        grouped = true;
+        group_pos = start.pos;
+        s.window.view_text = "#groupwin(" + view_expr_list(s) + ")";
+        continue;
+      }
+      window(s, view, start, grouped);
+    }
+    if (grouped && s.window.kind == WindowKind::None)
+      throw EplError(file_, group_pos, "#groupwin(...) needs a data window after it, e.g. #groupwin(car)#length(3)");
+  }
+
+  // One data window; `grouped`: it follows #groupwin(keys), whose keys are
+  // already in s.view_exprs.
+  void window(StatementAst& s, const std::string& view, const Token& start, bool grouped) {
     WindowSpec& w = s.window;
     w.pos = start.pos;
-    expect_symbol("(");
+    const char* per_group = "#length, #unique, #firstevent, #lastevent and #keepall";
+    if (grouped && (view == "time" || view == "time_batch" || view == "length_batch" || view == "ext_timed" ||
+                    view == "time_length_batch"))
+      unsupported(file_, start.pos, "#groupwin(...)#" + view + " (supported after #groupwin: " + per_group + ")");
+    bool no_args = view == "keepall" || view == "firstevent" || view == "lastevent";
+    // Esper writes these with or without the empty parentheses.
+    bool paren = !no_args || is_symbol("(");
+    if (paren) expect_symbol("(");
+    std::string args;  // canonical, for view_text
     if (view == "time") {
       w.kind = WindowKind::Time;
       w.size = time_period(true);
@@ -588,7 +739,7 @@ class Parser {
       w.size = time_period(true);
       if (accept_symbol(",")) {
         if (peek().kind == Tok::String && is_symbol(")", 1)) {
-          time_batch_flags(w);
+          time_batch_flags(w, view);
         } else if (peek().kind == Tok::String && is_symbol(",", 1)) {
           fail(peek(), "the #time_batch flags come last, after the reference point, "
                        "e.g. #time_batch(30 sec, 0L, 'FORCE_UPDATE')");
@@ -598,26 +749,78 @@ class Parser {
             if (peek().kind != Tok::String)
               fail(peek(), "expected the #time_batch flags as a string such as 'FORCE_UPDATE, START_EAGER', found " +
                                describe(peek()));
-            time_batch_flags(w);
+            time_batch_flags(w, view);
           }
         }
       }
     } else if (view == "length" || view == "length_batch") {
       w.kind = view == "length" ? WindowKind::Length : WindowKind::LengthBatch;
-      const Token& n = peek();
-      if (n.kind != Tok::Integer) fail(n, "#" + view + " needs a positive integer number of events");
-      w.size = integer(n);
-      next();
-      if (w.size <= 0) fail(n, "#" + view + " needs a positive integer number of events");
+      w.size = event_count(view);
+      w.keyed = grouped;
+      args = std::to_string(w.size);
+    } else if (view == "keepall" || view == "firstevent" || view == "lastevent") {
+      // #groupwin(k)#keepall keeps every event, as #keepall does.
+      w.kind = view == "keepall" ? WindowKind::KeepAll : view == "firstevent" ? WindowKind::FirstEvent : WindowKind::Length;
+      w.size = 1;
+      w.keyed = grouped && view != "keepall";
+    } else if (view == "unique") {
+      w.kind = WindowKind::Length;  // the last event of each key
+      w.size = 1;
+      w.keyed = true;
+      args = view_expr_list(s, false);
+    } else if (view == "ext_timed") {
+      w.kind = WindowKind::ExtTimed;
+      s.view_exprs.push_back(expr());
+      expect_symbol(",");
+      w.size = time_period(true);
+      if (w.size <= 0) fail(start, "#ext_timed needs a positive time period");
+      args = render(*s.view_exprs.back()) + "," + std::to_string(w.size);
+    } else if (view == "time_length_batch") {
+      w.kind = WindowKind::TimeLengthBatch;
+      w.size = time_period(true);
+      if (w.size <= 0) fail(start, "#time_length_batch needs a positive time period");
+      expect_symbol(",");
+      w.count = event_count(view);
+      if (accept_symbol(",")) {
+        if (peek().kind != Tok::String)
+          fail(peek(), "expected the #time_length_batch flags as a string such as 'FORCE_UPDATE', found " + describe(peek()));
+        time_batch_flags(w, view);
+      }
+      args = std::to_string(w.size) + "," + std::to_string(w.count);
     } else {
-      fail(start, "unsupported view '" + view + "' (supported: time, time_batch, length, length_batch)");
+      fail(start, "unsupported view '" + view +
+                      "' (supported: time, time_batch, length, length_batch, time_length_batch, ext_timed, keepall, "
+                      "unique, firstevent, lastevent, groupwin)");
     }
-    expect_symbol(")");
+    if (paren) expect_symbol(")");
+    w.view_text += "#" + view + "(" + args + ")";
+  }
+
+  int64_t event_count(const std::string& view) {
+    const Token& n = peek();
+    if (n.kind != Tok::Integer) fail(n, "#" + view + " needs a positive integer number of events");
+    int64_t v = integer(n);
+    next();
+    if (v <= 0) fail(n, "#" + view + " needs a positive integer number of events");
+    return v;
+  }
+
+  // The key expressions of #groupwin(...) or #unique(...), appended to
+  // s.view_exprs; `open`: the '(' is still to read. Returns them rendered.
+  std::string view_expr_list(StatementAst& s, bool open = true) {
+    if (open) expect_symbol("(");
+    std::string text;
+    do {
+      s.view_exprs.push_back(expr());
+      text += (text.empty() ? "" : ",") + render(*s.view_exprs.back());
+    } while (accept_symbol(","));
+    if (open) expect_symbol(")");
+    return text;
   }
 
   // Esper's flow-control keywords, comma-separated, any case. START_EAGER
   // implies FORCE_UPDATE (Esper's TimeBatchFlags).
-  void time_batch_flags(WindowSpec& w) {
+  void time_batch_flags(WindowSpec& w, const std::string& view) {
     const Token& t = next();
     std::string text = lower(t.text);
     size_t b = 0;
@@ -633,7 +836,7 @@ class Parser {
         w.force_update = true;
         w.start_eager = true;
       } else if (!word.empty()) {
-        fail(t, "unknown #time_batch flag '" + word + "' (valid: FORCE_UPDATE, START_EAGER)");
+        fail(t, "unknown #" + view + " flag '" + word + "' (valid: FORCE_UPDATE, START_EAGER)");
       }
       b = e + 1;
     }

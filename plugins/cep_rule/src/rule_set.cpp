@@ -38,6 +38,11 @@ void collect_idents(const StatementAst& st, std::set<std::string>& out) {
   collect_idents(st.where.get(), out);
   for (const ExprPtr& g : st.group_by) collect_idents(g.get(), out);
   collect_idents(st.having.get(), out);
+  for (const MergeClause& c : st.merge) {
+    collect_idents(c.cond.get(), out);
+    for (const auto& [name, e] : c.sets) collect_idents(e.get(), out);
+    for (const SelectItem& s : c.insert) collect_idents(s.expr.get(), out);
+  }
 }
 
 // Every identifier the contexts use on a stream (keys, filters, conditions).
@@ -65,6 +70,7 @@ std::vector<std::string> input_streams(const Module& m) {
   for (const StatementAst& st : m.statements) {
     if (!produced.count(st.from) && std::find(in.begin(), in.end(), st.from) == in.end()) in.push_back(st.from);
     if (!st.insert_into.empty()) produced.insert(st.insert_into);
+    if (st.kind == StatementKind::CreateWindow) produced.insert(st.window_name);
   }
   return in;
 }
@@ -239,6 +245,8 @@ void RuleSet::compute_needed() {
     }
     std::vector<int> routing = f->engine->context_fields(f->input_stream);
     need.insert(routing.begin(), routing.end());
+    std::vector<int> triggers = f->engine->trigger_fields(f->input_stream);
+    need.insert(triggers.begin(), triggers.end());
   }
   needed_.assign(need.begin(), need.end());
 }

@@ -12,13 +12,13 @@ Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Varia
       ctx_(std::move(ctx)),
       index_(index),
       vars_(&vars),
-      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms),
+      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms, plan_.view_slots, !ctx_.empty()),
       rows_new_(plan_.columns.size()),
       rows_old_(plan_.columns.size()),
       key_(plan_.group_by.size()) {
   if (plan_.aggregating()) {
-    bool batch = plan_.window.kind == WindowKind::TimeBatch || plan_.window.kind == WindowKind::LengthBatch;
-    agg_ = std::make_unique<Aggregator>(plan_.aggs, plan_.group_by.size(), plan_.window.kind == WindowKind::None, batch);
+    agg_ = std::make_unique<Aggregator>(plan_.aggs, plan_.group_by.size(), plan_.window.kind == WindowKind::None,
+                                        batch_window(plan_.window.kind));
   }
   if (plan_.output.mode != OutputMode::None) {
     limiter_ = std::make_unique<OutputLimiter>(plan_.output, plan_.shape, plan_.irstream(), plan_.columns.size());
@@ -74,6 +74,13 @@ void Statement::enter(const Value* input_row, int64_t now) {
     fill_hidden(row);
     for (const HiddenSlot& h : plan_.hidden)
       if (row[h.slot].on_heap()) window_.store().note_heap();
+  }
+  for (size_t k = 0; k < plan_.view_exprs.size(); ++k) {
+    const Expr& e = *plan_.view_exprs[k];
+    if (e.kind == ExprKind::Prop) continue;  // read from its slot as it is
+    Value& v = row[plan_.view_slots[k]];
+    v = eval(e, env(row, nullptr));
+    if (v.on_heap()) window_.store().note_heap();
   }
   window_.commit_insert(now, *this);
 }
@@ -207,10 +214,10 @@ void Statement::apply(const Post& p) {
     agg_->enter(*m.group, env(s.row(i), nullptr));
   }
   if (!p.batch)
-    for (size_t i = p.old_begin; i < p.old_end; ++i) {
+    p.each_old([&](size_t i) {
       EventMeta& m = s.meta(i);
       if (m.passed && m.group) agg_->leave(*m.group, env(s.row(i), nullptr));
-    }
+    });
 }
 
 void Statement::on_post(const Post& p) {
@@ -223,7 +230,7 @@ void Statement::on_post(const Post& p) {
     m.group = nullptr;
     n_new += m.passed;
   }
-  for (size_t i = p.old_begin; i < p.old_end; ++i) n_old += s.meta(i).passed;
+  p.each_old([&](size_t i) { n_old += s.meta(i).passed; });
   // A batch whose previous batch was not kept: it had events iff something is aggregated.
   bool old_present = n_old > 0 || (p.batch && p.old_nonempty && agg_ && agg_->total_rows() > 0);
   // Esper's filter view (the where clause) posts nothing then. Without a
@@ -251,8 +258,9 @@ void Statement::on_post(const Post& p) {
       for (size_t i = p.new_begin; i < p.new_end; ++i)
         if (s.meta(i).passed) add_row(s.row(i), nullptr, rows_new_, keys_new_);
       if (rstream)
-        for (size_t i = p.old_begin; i < p.old_end; ++i)
+        p.each_old([&](size_t i) {
           if (s.meta(i).passed) add_row(s.row(i), nullptr, rows_old_, keys_old_);
+        });
       break;
 
     case Shape::RowForAll: {
@@ -269,8 +277,9 @@ void Statement::on_post(const Post& p) {
       for (size_t i = p.new_begin; i < p.new_end; ++i)
         if (s.meta(i).passed) add_row(s.row(i), g, rows_new_, keys_new_);
       if (rstream)
-        for (size_t i = p.old_begin; i < p.old_end; ++i)
+        p.each_old([&](size_t i) {
           if (s.meta(i).passed) add_row(s.row(i), g, rows_old_, keys_old_);
+        });
       break;
     }
 
@@ -292,11 +301,12 @@ void Statement::on_post(const Post& p) {
             g->left += g->rows;
           }
       } else {
-        for (size_t i = p.old_begin; i < p.old_end; ++i)
+        p.each_old([&](size_t i) {
           if (s.meta(i).passed && s.meta(i).group) {
             touch(s.meta(i).group);
             ++s.meta(i).group->left;
           }
+        });
       }
       if (plan_.shape == Shape::RowPerGroup && all_groups_mode_) {
         // `output all`: the rows are made at the interval's end (end_rows).
@@ -334,10 +344,11 @@ void Statement::on_post(const Post& p) {
         // Grouped `output first` also considers the rows of leaving events,
         // as insert-stream rows (Esper's AggregateGrouped first helper).
         if (rstream || grouped_first)
-          for (size_t i = p.old_begin; i < p.old_end; ++i)
+          p.each_old([&](size_t i) {
             if (s.meta(i).passed && s.meta(i).group)
               add_row(s.row(i), s.meta(i).group, grouped_first ? rows_new_ : rows_old_, grouped_first ? keys_new_ : keys_old_,
                       {0, 1});
+          });
       }
       break;
     }
@@ -402,7 +413,7 @@ void Statement::current_rows(RowSet& inew, RowSet& iold) {
   switch (plan_.shape) {
     case Shape::Simple:
       for (size_t i = b; i < e; ++i)
-        if (where_ok(s.row(i))) add_row(s.row(i), nullptr, inew, unused);
+        if (!s.meta(i).dead && where_ok(s.row(i))) add_row(s.row(i), nullptr, inew, unused);
       break;
     case Shape::RowForAll:
       add_row(nullptr, agg_->single(), inew, unused);
@@ -410,12 +421,12 @@ void Statement::current_rows(RowSet& inew, RowSet& iold) {
       break;
     case Shape::RowPerEvent:
       for (size_t i = b; i < e; ++i)
-        if (where_ok(s.row(i))) add_row(s.row(i), agg_->single(), inew, unused);
+        if (!s.meta(i).dead && where_ok(s.row(i))) add_row(s.row(i), agg_->single(), inew, unused);
       break;
     case Shape::RowPerGroup:
     case Shape::RowPerGroupedEvent:
       for (size_t i = b; i < e; ++i) {
-        if (!where_ok(s.row(i))) continue;
+        if (s.meta(i).dead || !where_ok(s.row(i))) continue;
         EvalEnv en = env(s.row(i), nullptr);
         for (size_t k = 0; k < key_.size(); ++k) key_[k] = eval(*plan_.group_by[k], en);
         // A batch window's pending events may belong to a group with no
@@ -452,6 +463,8 @@ void Statement::end_rows(RowSet& inew, RowSet&) {
 std::string Statement::adopt(Statement& old) {
   if (old.plan_.window_identity != plan_.window_identity) return "the window definition changed";
   if (!plan_.hidden.empty() || !old.plan_.hidden.empty()) return "the rule uses prev() or prior()";
+  for (const ExprPtr& e : plan_.view_exprs)
+    if (e->kind != ExprKind::Prop) return "a view parameter is an expression, not a property";
   if (plan_.window.kind == WindowKind::None) return "";
   std::vector<int> map;
   for (int field : plan_.layout) {
@@ -462,8 +475,7 @@ std::string Statement::adopt(Statement& old) {
   window_.adopt(old.window_, map);
   // Sliding windows: what they hold is what is aggregated. Batch windows
   // aggregate their events only when the batch is posted.
-  bool sliding = plan_.window.kind == WindowKind::Time || plan_.window.kind == WindowKind::Length;
-  if (sliding) {
+  if (sliding_window(plan_.window.kind)) {
     EventStore& s = window_.store();
     for (size_t i = 0; i < s.size(); ++i) {
       EventMeta& m = s.meta(i);

@@ -8,14 +8,15 @@ namespace weir::cep {
 
 Value* EventStore::push_back(int64_t time) {
   size_t p = head_ + size_;
-  if (p == blocks() * kBlockRows) {
+  if (p == blocks() * rows_) {
     if (!spare_.empty()) {
       blocks_.push_back(std::move(spare_.back()));
       spare_.pop_back();
     } else {
       auto b = std::make_unique<Block>();
       // width 0 (a statement that reads no property) still needs a valid pointer.
-      b->vals.reset(new Value[kBlockRows * std::max<size_t>(width_, 1)]);
+      b->vals.reset(new Value[rows_ * std::max<size_t>(width_, 1)]);
+      b->meta.reset(new EventMeta[rows_]);
       blocks_.push_back(std::move(b));
     }
   }
@@ -39,7 +40,7 @@ void EventStore::pop_back() {
   Value* r = row(size_ - 1);
   for (size_t i = 0; i < width_; ++i) r[i].reset();
   --size_;
-  if (head_ + size_ <= (blocks() - 1) * kBlockRows) {
+  if (head_ + size_ <= (blocks() - 1) * rows_) {
     spare_.push_back(std::move(blocks_.back()));
     blocks_.pop_back();
   }
@@ -54,9 +55,9 @@ void EventStore::pop_front(size_t n) {
     }
   head_ += n;
   size_ -= n;
-  while (head_ >= kBlockRows || (size_ == 0 && blocks() > 0)) {
+  while (head_ >= rows_ || (size_ == 0 && blocks() > 0)) {
     drop_front_block();
-    head_ = head_ >= kBlockRows ? head_ - kBlockRows : 0;
+    head_ = head_ >= rows_ ? head_ - rows_ : 0;
   }
   if (size_ == 0) {
     head_ = 0;
@@ -66,8 +67,14 @@ void EventStore::pop_front(size_t n) {
 
 // ---------------------------------------------------------------- Window
 
-Window::Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms)
-    : spec_(spec), store_(width), keep_last_(keep_last) {
+Window::Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms, std::vector<int> view_slots,
+               bool small)
+    : spec_(spec), store_(width, small ? 4 : EventStore::kShift), keep_last_(keep_last), view_slots_(std::move(view_slots)) {
+  key_.resize(view_slots_.size());
+  if (spec_.kind == WindowKind::TimeLengthBatch && spec_.start_eager) {
+    scheduled_ = true;
+    due_ = start_ms + spec_.size;
+  }
   if (spec_.kind != WindowKind::TimeBatch) return;
   if (spec_.start_eager) {
     // The first interval runs from the start, aligned to it (the compiler
@@ -97,6 +104,10 @@ void Window::schedule_batch_end(int64_t now) {
 
 void Window::commit_insert(int64_t now, PostSink& sink) {
   size_t n = store_.size();
+  if (spec_.keyed) {
+    insert_keyed(sink);
+    return;
+  }
   switch (spec_.kind) {
     case WindowKind::None: {
       Post p;
@@ -116,16 +127,25 @@ void Window::commit_insert(int64_t now, PostSink& sink) {
       if (full) store_.pop_front(1);
       break;
     }
-    case WindowKind::Time: {
+    case WindowKind::FirstEvent:
+      if (n > 1) {  // the first event stays; this one is ignored
+        store_.pop_back();
+        break;
+      }
+      [[fallthrough]];
+    case WindowKind::Time:
+    case WindowKind::KeepAll: {
       Post p;
       p.new_begin = n - 1;
       p.new_end = n;
       sink.on_post(p);
       break;
     }
+    case WindowKind::ExtTimed: insert_ext_timed(sink); break;
     case WindowKind::LengthBatch:
       if (static_cast<int64_t>(n - last_count_) >= spec_.size) post_batch(now, sink);
       break;
+    case WindowKind::TimeLengthBatch: time_length_batch_insert(now, sink); break;
     case WindowKind::TimeBatch:
       if (!has_reference_) {
         has_reference_ = true;
@@ -136,13 +156,138 @@ void Window::commit_insert(int64_t now, PostSink& sink) {
   }
 }
 
+// Esper's ExternallyTimedWindowView: the new event enters, then the oldest
+// events go while their timestamp is at least T before the new event's. Only
+// the front is looked at: an out-of-order event waits behind a newer one.
+void Window::insert_ext_timed(PostSink& sink) {
+  size_t n = store_.size();
+  int64_t newest = timestamp(n - 1);
+  size_t k = 0;
+  while (k < n - 1 && timestamp(k) <= newest - spec_.size) ++k;
+  Post p;
+  p.new_begin = n - 1;
+  p.new_end = n;
+  p.old_end = k;
+  sink.on_post(p);
+  store_.pop_front(k);
+}
+
+// Esper's TimeLengthBatchView: the batch's first event starts a timer of T;
+// the batch is posted at N events (cancelling the timer) or when it fires. A
+// non-empty batch starts the next interval at once.
+void Window::time_length_batch_insert(int64_t now, PostSink& sink) {
+  if (static_cast<int64_t>(store_.size() - last_count_) >= spec_.count) {
+    post_batch(now, sink);
+    scheduled_ = true;
+    due_ = now + spec_.size;
+  } else if (!scheduled_) {
+    scheduled_ = true;
+    due_ = now + spec_.size;
+  }
+}
+
+// A keyed window: the new event (the store's last row) joins its key's
+// events; past the key's limit the oldest of them leaves (#firstevent: the
+// new one is ignored).
+void Window::insert_keyed(PostSink& sink) {
+  size_t n = store_.size();
+  Value* row = store_.row(n - 1);
+  for (size_t k = 0; k < view_slots_.size(); ++k) key_[k] = row[view_slots_[k]];
+  auto it = index_.find(key_);
+  if (it == index_.end()) it = index_.emplace(key_, Ring<uint64_t>()).first;
+  Ring<uint64_t>& mine = it->second;
+  if (spec_.kind == WindowKind::FirstEvent && static_cast<int64_t>(mine.size()) >= spec_.size) {
+    store_.pop_back();
+    return;
+  }
+  mine.push_back(base_seq_ + n - 1);
+  Post p;
+  p.new_begin = n - 1;
+  p.new_end = n;
+  old_list_.clear();
+  if (static_cast<int64_t>(mine.size()) > spec_.size) {
+    size_t i = static_cast<size_t>(mine.front() - base_seq_);
+    mine.pop_front();
+    store_.meta(i).dead = true;
+    ++dead_;
+    old_list_.push_back(i);
+    p.old_list = &old_list_;
+  }
+  sink.on_post(p);
+  drop_dead();
+}
+
+// Dead rows at the front go at once; the rest when they outnumber the live
+// ones (the store is then rebuilt without them, so memory follows the live
+// events whatever the keys do).
+void Window::drop_dead() {
+  size_t k = 0;
+  while (k < store_.size() && store_.meta(k).dead) ++k;
+  if (k > 0) {
+    store_.pop_front(k);
+    base_seq_ += k;
+    dead_ -= k;
+  }
+  if (dead_ >= 64 && dead_ * 2 >= store_.size()) compact();
+}
+
+void Window::remove(const std::vector<size_t>& rows, PostSink& sink) {
+  old_list_.clear();
+  for (size_t i : rows) {
+    EventMeta& m = store_.meta(i);
+    if (m.dead) continue;
+    m.dead = true;
+    ++dead_;
+    old_list_.push_back(i);
+  }
+  if (old_list_.empty()) return;
+  Post p;
+  p.old_list = &old_list_;
+  sink.on_post(p);
+  // At once: unkeyed windows count and expire their events by position.
+  compact();
+}
+
+// The store rebuilt without its dead rows.
+void Window::compact() {
+  EventStore fresh(store_.width(), store_.shift());
+  for (size_t i = 0; i < store_.size(); ++i) {
+    if (store_.meta(i).dead) continue;
+    Value* dst = fresh.push_back(0);
+    const Value* src = store_.row(i);
+    for (size_t c = 0; c < store_.width(); ++c) dst[c] = src[c];
+    fresh.meta(fresh.size() - 1) = store_.meta(i);
+  }
+  fresh.note_heap();
+  store_ = std::move(fresh);
+  rebuild_index();
+}
+
+// The keys' event lists from the rows (after a compaction, a load, an adopt).
+void Window::rebuild_index() {
+  index_.clear();
+  base_seq_ = 0;
+  dead_ = 0;
+  if (!spec_.keyed) return;
+  for (size_t i = 0; i < store_.size(); ++i) {
+    if (store_.meta(i).dead) {
+      ++dead_;
+      continue;
+    }
+    Value* row = store_.row(i);
+    for (size_t k = 0; k < view_slots_.size(); ++k) key_[k] = row[view_slots_[k]];
+    index_[key_].push_back(i);
+  }
+}
+
 int64_t Window::next_timer() const {
   switch (spec_.kind) {
     case WindowKind::Time: {
       if (store_.size() == 0) return kNever;
       return store_.meta(0).time + spec_.size;
     }
-    case WindowKind::TimeBatch: return scheduled_ ? due_ : kNever;
+    case WindowKind::TimeBatch:
+    case WindowKind::TimeLengthBatch: return scheduled_ ? due_ : kNever;
     default: return kNever;
   }
 }
@@ -164,6 +309,16 @@ void Window::on_timer(int64_t now, PostSink& sink) {
     bool reschedule = current || last_nonempty_ || spec_.force_update;
     post_batch(now, sink);
     if (reschedule) schedule_batch_end(now);
+  } else if (spec_.kind == WindowKind::TimeLengthBatch && scheduled_ && due_ <= now) {
+    scheduled_ = false;
+    // As #time_batch: an interval with no events after one without any stops
+    // the timer until the next event.
+    bool reschedule = store_.size() > last_count_ || last_nonempty_ || spec_.force_update;
+    post_batch(now, sink);
+    if (reschedule) {
+      scheduled_ = true;
+      due_ = now + spec_.size;
+    }
   }
 }
 
@@ -201,6 +356,7 @@ void Window::adopt(Window& old, const std::vector<int>& map) {
   // Only the events still in the window move; a kept previous batch does not
   // (its groups' aggregates are rebuilt from nothing after a reload).
   for (size_t i = old.contents_begin(); i < from.size(); ++i) {
+    if (from.meta(i).dead) continue;
     Value* dst = store_.push_back(from.meta(i).time);
     Value* src = from.row(i);
     for (size_t c = 0; c < map.size(); ++c) dst[c] = src[map[c]];
@@ -212,10 +368,11 @@ void Window::adopt(Window& old, const std::vector<int>& map) {
   due_ = old.due_;
   has_reference_ = old.has_reference_;
   reference_ = old.reference_;
+  rebuild_index();
 }
 
 void Window::save(Writer& w, const std::function<int64_t(const GroupState*)>& group_id) {
-  w.u64(store_.size());
+  w.u64(store_.size() - dead_);  // a keyed window's dead rows are not saved
   w.u64(last_count_);
   w.u8(last_nonempty_);
   w.u8(scheduled_);
@@ -224,6 +381,7 @@ void Window::save(Writer& w, const std::function<int64_t(const GroupState*)>& gr
   w.i64(reference_);
   for (size_t i = 0; i < store_.size(); ++i) {
     EventMeta& m = store_.meta(i);
+    if (m.dead) continue;
     w.i64(m.time);
     w.u8(m.passed);
     w.i64(m.group ? group_id(m.group) : -1);
@@ -253,6 +411,7 @@ void Window::load(Reader& r, const std::vector<GroupState*>& groups) {
     for (size_t c = 0; c < store_.width(); ++c) row[c] = r.value();
     store_.note_heap();
   }
+  rebuild_index();
 }
 
 }  // namespace weir::cep

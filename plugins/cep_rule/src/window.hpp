@@ -13,18 +13,33 @@
 //                   since the epoch), whatever the first event's time
 //   'FORCE_UPDATE'  also posts empty intervals, and never sleeps
 //   'START_EAGER'   the first interval starts when the statement does
+//   #time_length_batch(T, N)  posts the collected events at N events or T
+//                   after the batch's first event, whichever comes first
+//   #keepall        posts the event, keeps it for good
+//   #firstevent     posts and keeps the first event; ignores the later ones
+//   #lastevent      = #length(1)
+//   #ext_timed(ts, T)  posts the event, and the oldest ones whose timestamp
+//                   is T or more before the new event's (no timer)
+//   keyed: #unique(k), #groupwin(k)#length(N), #groupwin(k)#firstevent
+//                   the same per key: an event pushes out the oldest of its
+//                   own key, wherever that one is in the store
 //
 // Events live in one ring of fixed-width rows (only the properties the
 // statement reads), so memory is proportional to the events in the window and
-// a steady-state window does not allocate.
+// a steady-state window does not allocate. A keyed window removes events from
+// the middle: they are marked dead and dropped once they reach the front (or
+// when the dead outnumber the live, by compacting the store).
 #pragma once
 
 #include "ast.hpp"
 #include "serialize.hpp"
 #include "value.hpp"
 
+#include "ring.hpp"
+
 #include <cstdint>
 #include <functional>
+#include <unordered_map>
 #include <vector>
 #include <limits>
 #include <memory>
@@ -39,27 +54,32 @@ struct EventMeta {
   int64_t time = 0;             // engine time when the event arrived (ms)
   GroupState* group = nullptr;  // aggregation group, while aggregated
   bool passed = false;          // passed the where clause when posted
+  bool dead = false;            // removed from a keyed window, not dropped from the store yet
 };
 
-// Events in blocks of kBlockRows rows: memory follows the window's size (no
+// Events in blocks of 2^shift rows: memory follows the window's size (no
 // doubling spike when it grows), emptied blocks are kept for reuse, and a
 // steady-state window allocates nothing.
 class EventStore {
  public:
-  explicit EventStore(size_t width) : width_(width) {}
+  static constexpr size_t kShift = 8;  // the default: blocks of 256 rows
+  // block_shift: blocks of 2^block_shift rows (statements in a context hold
+  // few events each, in many instances: small blocks).
+  explicit EventStore(size_t width, size_t block_shift = kShift) : width_(width), shift_(block_shift), rows_(size_t{1} << block_shift) {}
   size_t size() const { return size_; }
   size_t width() const { return width_; }
+  size_t shift() const { return shift_; }
   Value* row(size_t i) {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> kShift)]->vals.get() + (p & (kBlockRows - 1)) * width_;
+    return blocks_[first_ + (p >> shift_)]->vals.get() + (p & (rows_ - 1)) * width_;
   }
   EventMeta& meta(size_t i) {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> kShift)]->meta[p & (kBlockRows - 1)];
+    return blocks_[first_ + (p >> shift_)]->meta[p & (rows_ - 1)];
   }
   const EventMeta& meta(size_t i) const {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> kShift)]->meta[p & (kBlockRows - 1)];
+    return blocks_[first_ + (p >> shift_)]->meta[p & (rows_ - 1)];
   }
 
   // A row at the back; the caller assigns every column (it may hold stale
@@ -73,17 +93,16 @@ class EventStore {
   void clear() { pop_front(size_); }
 
  private:
-  static constexpr size_t kShift = 8;
-  static constexpr size_t kBlockRows = size_t{1} << kShift;
   struct Block {
     std::unique_ptr<Value[]> vals;
-    EventMeta meta[kBlockRows];
+    std::unique_ptr<EventMeta[]> meta;
   };
 
   size_t blocks() const { return blocks_.size() - first_; }
   void drop_front_block();
 
   size_t width_;
+  size_t shift_, rows_;  // rows per block = 2^shift_
   bool heap_ = false;           // some row held a heap string since the store was empty
   size_t head_ = 0, size_ = 0;  // head_: offset of the first row in the first block
   // The window's blocks are blocks_[first_..]: dropping the front block is an
@@ -101,6 +120,18 @@ struct Post {
   bool batch = false;         // the new events replace everything posted before
   bool old_nonempty = false;  // batch: the previous batch had events (even if not kept)
   bool forced = false;        // FORCE_UPDATE: an interval with no events at all, posted anyway
+  // Keyed windows: the old events as a list (marked dead already) instead of
+  // the range.
+  const std::vector<size_t>* old_list = nullptr;
+
+  template <class F>
+  void each_old(F&& f) const {
+    if (old_list) {
+      for (size_t i : *old_list) f(i);
+    } else {
+      for (size_t i = old_begin; i < old_end; ++i) f(i);
+    }
+  }
 };
 
 class PostSink {
@@ -116,7 +147,10 @@ class Window {
   // keep_last: batch windows keep the previous batch to post it as old data
   // (only needed for remove-stream rows and event-count output conditions).
   // start_ms: the engine's clock when the statement starts (START_EAGER).
-  Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms);
+  // view_slots: the columns holding a keyed window's key, or #ext_timed's timestamp.
+  // small: many instances of few events (a statement in a context).
+  Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms, std::vector<int> view_slots = {},
+         bool small = false);
 
   const WindowSpec& spec() const { return spec_; }
   EventStore& store() { return store_; }
@@ -130,11 +164,16 @@ class Window {
   int64_t next_timer() const;
   void on_timer(int64_t now, PostSink& sink);
 
-  // The events currently in the window (for `output snapshot`).
+  // The events currently in the window (for `output snapshot`): those of
+  // [contents_begin, contents_end) that are not dead.
   size_t contents_begin() const { return last_count_; }
   size_t contents_end() const { return store_.size(); }
   // Arrival time of the oldest event still held (kNever when empty).
   int64_t oldest_time();
+
+  // Named windows: these events (store indexes of live events) leave, posted
+  // as old.
+  void remove(const std::vector<size_t>& rows, PostSink& sink);
 
   // Hot reload: take over the events of a window with the same definition.
   // map[i] = column of `old` holding this window's column i.
@@ -148,6 +187,21 @@ class Window {
  private:
   void post_batch(int64_t now, PostSink& sink);
   void schedule_batch_end(int64_t now);
+  void insert_keyed(PostSink& sink);
+  void insert_ext_timed(PostSink& sink);
+  void time_length_batch_insert(int64_t now, PostSink& sink);
+  void drop_dead();
+  void compact();
+  void rebuild_index();
+  int64_t timestamp(size_t i) { return store_.row(i)[view_slots_[0]].is_null() ? 0 : store_.row(i)[view_slots_[0]].as_long(); }
+
+  struct KeyHash {
+    size_t operator()(const std::vector<Value>& k) const {
+      uint64_t h = 0x84222325cbf29ce4ULL;
+      for (const Value& v : k) h = (h ^ v.hash()) * 0x100000001b3ULL;
+      return static_cast<size_t>(h);
+    }
+  };
 
   WindowSpec spec_;
   EventStore store_;
@@ -163,6 +217,15 @@ class Window {
   int64_t due_ = 0;
   bool has_reference_ = false;
   int64_t reference_ = 0;
+  // Keyed windows: each key's live events, as sequence numbers (store index
+  // = seq - base_seq_, the seq of the store's front row), oldest first. Not
+  // saved: rebuilt from the rows' key columns.
+  std::vector<int> view_slots_;
+  std::unordered_map<std::vector<Value>, Ring<uint64_t>, KeyHash> index_;
+  std::vector<Value> key_;
+  uint64_t base_seq_ = 0;
+  size_t dead_ = 0;
+  std::vector<size_t> old_list_;
 };
 
 }  // namespace weir::cep

@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,14 +42,16 @@ TEST(CepParser, SyntaxErrorsArePositioned) {
   EXPECT_EQ(parse_error("select a\nfrom Ev\nwhere a >"), "r.epl:3:10: expected an expression, found the end of the input");
   EXPECT_EQ(parse_error("select 'abc from Ev"), "r.epl:1:8: unterminated string literal");
   EXPECT_EQ(parse_error("select a from Ev#time(30 parsecs)"), "r.epl:1:26: expected a time unit (msec, sec, min, hour), found 'parsecs'");
-  EXPECT_EQ(parse_error("select a from Ev#sorted(3)"), "r.epl:1:17: unsupported view 'sorted' (supported: time, time_batch, length, length_batch)");
+  EXPECT_EQ(parse_error("select a from Ev#sorted(3)"), "r.epl:1:17: unsupported view 'sorted' (supported: time, time_batch, length, length_batch, time_length_batch, "
+            "ext_timed, keepall, unique, firstevent, lastevent, groupwin)");
   EXPECT_EQ(parse_error("select a from Ev#length_batch(0)"), "r.epl:1:31: #length_batch needs a positive integer number of events");
   EXPECT_EQ(parse_error("select mediun(a) from Ev"), "r.epl:1:8: unknown function 'mediun' (supported: count, sum, avg, min, max)");
   EXPECT_EQ(parse_error("select a from Ev output every 3 apples"), "r.epl:1:33: expected a time unit (msec, sec, min, hour), found 'apples'");
   EXPECT_EQ(parse_error("select a from Ev\n  where a ? 2"), "r.epl:2:11: unexpected character '?'");
   EXPECT_EQ(parse_error("select a from Ev; select b frm Ev"), "r.epl:1:28: expected 'from', found 'frm'");
   EXPECT_EQ(parse_error("create variable decimal128 x = 1"), "r.epl:1:17: unknown variable type 'decimal128' (use long, int, double, float, string or boolean)");
-  EXPECT_EQ(parse_error("select a from Ev#time(1 sec)#length(2)"), "r.epl:1:29: only one data window per stream is supported");
+  EXPECT_EQ(parse_error("select a from Ev#time(1 sec)#length(2)"), "r.epl:1:29: cep_rule does not support more than one data window per stream (Esper intersects them); only "
+            "#groupwin(...) may come before the data window");
   EXPECT_EQ(parse_error("/* never closed\nselect a from Ev"), "r.epl:1:1: unterminated /* comment");
   EXPECT_EQ(parse_error("select " + std::string(500, '(') + "1" + std::string(500, ')') + " from Ev"),
             "r.epl:1:208: expression nested too deeply");
@@ -65,10 +70,12 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
        "1:18: cep_rule does not support 'match_recognize' (row patterns)"},
       {"create context C initiated by Ev as e terminated after 5 sec",
        "1:18: cep_rule does not support overlapping and non-overlapping contexts ('initiated by', 'start ... end')"},
-      {"create window W#keepall as Ev", "1:1: cep_rule does not support 'create window'"},
+      {"create table T (a string)", "1:1: cep_rule does not support 'create table'"},
       {"create schema S (a string)", "1:1: cep_rule does not support 'create schema'"},
       {"create context ByCar partition by sym, qty + 1 from Ev", "1:44: a 'partition by' key must be a property of the stream"},
-      {"on Ev delete from W", "1:1: cep_rule does not support 'on ...' (on-trigger statements)"},
+      {"on Ev update W set a = 1", "1:7: cep_rule does not support 'on ... update' (use 'on ... merge ... when matched then update set ...')"},
+      {"insert into X on Ev delete from W", "1:15: cep_rule does not support 'on ...' statements with 'context' or 'insert into'"},
+      {"on Ev select and delete a from W", "1:14: cep_rule does not support 'on ... select and delete'"},
       {"select distinct sym from Ev", "1:8: cep_rule does not support 'select distinct'"},
       {"select prevtail(qty) from Ev#length(2)", "1:8: cep_rule does not support the function 'prevtail'"},
       {"select prev(qty) from Ev#length(2)", "1:13: cep_rule does not support prev() without a constant index (write prev(1, expr))"},
@@ -200,6 +207,39 @@ TEST(CepParser, BothViewSpellingsAndUnits) {
   EXPECT_EQ(m.statements[2].window.size, 4);
   EXPECT_EQ(m.statements[3].window.kind, WindowKind::Length);
   EXPECT_EQ(m.statements[4].window.size, 2'000);  // a bare number is seconds
+}
+
+TEST(CepParser, ViewErrorsArePositioned) {
+  EXPECT_EQ(parse_error("select a from Ev#groupwin(a) where a > 1"),
+            "r.epl:1:17: #groupwin(...) needs a data window after it, e.g. #groupwin(car)#length(3)");
+  EXPECT_EQ(parse_error("select a from Ev#groupwin(a)#time(3 sec)"),
+            "r.epl:1:29: cep_rule does not support #groupwin(...)#time (supported after #groupwin: #length, #unique, "
+            "#firstevent, #lastevent and #keepall)");
+  EXPECT_EQ(parse_error("select a from Ev#unique(a)#length(3)"),
+            "r.epl:1:27: cep_rule does not support more than one data window per stream (Esper intersects them); only "
+            "#groupwin(...) may come before the data window");
+  EXPECT_EQ(parse_error("select a from Ev#time_length_batch(10 sec, 0)"),
+            "r.epl:1:44: #time_length_batch needs a positive integer number of events");
+  EXPECT_EQ(parse_error("select a from Ev#time_length_batch(10 sec, 3, 'FAST')"),
+            "r.epl:1:47: unknown #time_length_batch flag 'fast' (valid: FORCE_UPDATE, START_EAGER)");
+  EXPECT_EQ(parse_error("select a from Ev#ext_timed(ts)"), "r.epl:1:30: expected ',', found ')'");
+}
+
+TEST(CepCompiler, ViewParameterErrors) {
+  EXPECT_EQ(compile_error("select max(price) as m from Ev#unique(sym)"),
+            "r.epl:1:31: max() over #unique(sym) is not supported (events leave it out of arrival order)");
+  EXPECT_EQ(compile_error("select min(price) as m from Ev#groupwin(sym)#length(2)"),
+            "r.epl:1:45: min() over #groupwin(sym)#length(2) is not supported (events leave it out of arrival order)");
+  EXPECT_EQ(compile_error("select sym from Ev#ext_timed(sym, 10 sec)"),
+            "r.epl:1:30: the #ext_timed timestamp must be a long (milliseconds), not string");
+  EXPECT_EQ(compile_error("select sym from Ev#unique(nosuch)"),
+            "r.epl:1:27: unknown property or variable 'nosuch' (stream 'Ev' has: ts, sym, price, qty, ok)");
+  EXPECT_EQ(compile_error("select prev(1, sym) as p from Ev#groupwin(sym)#length(2)"),
+            "r.epl:1:8: prev() over #groupwin(sym)#length(2) is not supported (Esper counts the previous events per key)");
+  EXPECT_EQ(compile_error("select max(price) as m from Ev#ext_timed(ts, 10 sec)"), "");
+  EXPECT_EQ(compile_error("select prior(1, qty) as p from Ev#groupwin(sym)#firstevent()"),
+            "r.epl:1:8: prior() over #groupwin(sym)#firstevent() is not supported (Esper counts the prior events per group)");
+  EXPECT_EQ(compile_error("select prior(1, qty) as p from Ev#unique(sym)"), "");
 }
 
 TEST(CepCompiler, SemanticErrorsArePositioned) {
@@ -512,6 +552,164 @@ TEST(CepEngine, WindowMemoryFollowsTheWindow) {
   for (int64_t t = 0; t < 100'000; t += 10) r.send(t, "A", 1, 1);
   EXPECT_EQ(r.engine.statement(0).window_size(), 100u);  // 1 s of events, not all of them
   EXPECT_EQ(r.rows.back(), "99990:100");
+}
+
+// A keyed window removes events from the middle of its store: memory must
+// follow the live events even when the oldest one never leaves (dead rows
+// behind it are compacted away), and the answers must stay those of a plain
+// model of "the last N events of each key", also across a snapshot.
+TEST(CepEngine, KeyedWindowMemoryFollowsItsLiveEvents) {
+  Rules r("select count(*) as n, sum(qty) as s from Ev#unique(sym)");
+  r.send(0, "stuck", 1, 1000);  // never replaced: stays at the front of the store
+  const char* syms[] = {"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"};
+  for (int64_t t = 1; t <= 100'000; ++t) r.send(t, syms[t % 10], 1, t % 10);
+  EXPECT_LE(r.engine.statement(0).window_size(), 200u);  // 11 live events, not 100 001 rows
+  EXPECT_EQ(r.rows.back(), "100000:11,1045");             // 1000 + 0 + 1 + ... + 9
+}
+
+TEST(CepEngine, GroupwinLengthMatchesAModelAcrossASnapshot) {
+  const char* epl = "select irstream sym, qty, count(*) as n, sum(qty) as s from Ev#groupwin(sym)#length(3)";
+  Rules a(epl);
+  std::unique_ptr<Rules> b;
+  std::map<std::string, std::deque<int64_t>> model;  // each key's last 3 quantities
+  int64_t total = 0, count = 0;
+  std::vector<std::string> expected;
+  uint64_t seed = 42;
+  for (int64_t t = 0; t < 20'000; ++t) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    std::string sym = "k" + std::to_string((seed >> 33) % 37);
+    int64_t qty = static_cast<int64_t>((seed >> 13) % 1000);
+    std::deque<int64_t>& q = model[sym];
+    q.push_back(qty);
+    total += qty;
+    ++count;
+    if (q.size() > 3) {
+      total -= q.front();
+      --count;
+      q.pop_front();
+    }
+    expected.push_back(std::to_string(t) + ":" + sym + "," + std::to_string(qty) + "," + std::to_string(count) + "," +
+                       std::to_string(total));
+    a.send(t, sym.c_str(), 1, qty);
+    if (b) b->send(t, sym.c_str(), 1, qty);
+    if (t == 10'000) {
+      b = std::make_unique<Rules>(epl);
+      b->engine.restore(a.engine.snapshot());
+    }
+  }
+  EXPECT_EQ(a.rows, expected);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->rows, std::vector<std::string>(expected.begin() + 10'001, expected.end()));
+}
+
+// A reload keeps a keyed window with the same keys (and the keys' order of
+// events: the next event of a key replaces the right one).
+TEST(CepEngine, AdoptKeepsAKeyedWindow) {
+  Rules old("select count(*) as n, sum(qty) as s from Ev#unique(sym)");
+  old.send(0, "A", 1, 2);
+  old.send(1, "B", 1, 3);
+  old.send(2, "A", 1, 5);
+  Rules fresh("select count(*) as n, sum(qty) as s from Ev#unique(sym) where qty > 2");
+  EXPECT_TRUE(fresh.engine.adopt(old.engine).empty());
+  fresh.send(3, "B", 1, 7);  // replaces B's 3
+  EXPECT_EQ(fresh.rows.back(), "3:2,12");
+  Rules other("select count(*) as n from Ev#unique(qty)");
+  ASSERT_EQ(other.engine.adopt(old.engine).size(), 1u);  // other keys: another window
+}
+
+// ---------------------------------------------------------------- named windows
+
+const char* kSpeeding =
+    "create window Speeding#unique(sym) as select sym, price from Ev;\n"
+    "insert into Speeding select sym, price from Ev(price > 100);\n"
+    "on Ev(price <= 100) as e delete from Speeding as s where s.sym = e.sym;\n"
+    "select sym, qty from Ev where qty < 0";
+
+std::string query_rows(Engine& e, const std::string& q) {
+  QueryResult r = e.query(q);
+  std::string out;
+  for (const std::string& c : r.columns) out += c + ";";
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    out += "|";
+    for (size_t c = 0; c < r.rows.width(); ++c) out += (c ? "," : "") + format_value(r.rows.row(i)[c]);
+  }
+  return out;
+}
+
+std::string query_error(Engine& e, const std::string& q) {
+  try {
+    e.query(q);
+  } catch (const EplError& x) {
+    return x.what();
+  }
+  return "";
+}
+
+TEST(CepNamedWindow, AQueryReadsWhatTheWindowHoldsNow) {
+  Rules r(kSpeeding);
+  r.send(0, "A", 120, 1);
+  r.send(1, "B", 130, 1);
+  r.send(2, "A", 140, 1);  // replaces A's 120 (#unique)
+  r.send(3, "C", 90, 1);
+  EXPECT_EQ(query_rows(r.engine, "select sym, price from Speeding"), "sym;price;|B,130.0|A,140.0");
+  r.send(4, "B", 80, 1);  // B slows down: deleted
+  EXPECT_EQ(query_rows(r.engine, "select sym as car, price * 2 as p2 from Speeding where price > 100"), "car;p2;|A,280.0");
+  EXPECT_EQ(query_rows(r.engine, "select * from Speeding s where s.sym = 'B'"), "sym;price;");
+  EXPECT_EQ(query_error(r.engine, "select sym from Nowhere"), "query:1:17: unknown named window 'Nowhere' (known: Speeding)");
+  EXPECT_EQ(query_error(r.engine, "select sym from Speeding where nosuch > 1"),
+            "query:1:32: unknown property or variable 'nosuch' (stream 'Speeding' has: sym, price)");
+  EXPECT_EQ(query_error(r.engine, "select count(*) from Speeding"), "query:1:1: cep_rule does not support aggregates in a query");
+  EXPECT_EQ(query_error(r.engine, "select sym from Speeding group by sym"),
+            "query:1:1: a query is 'select ... from WINDOW [where ...]' (no view, filter, group by, having, output, insert "
+            "into or context)");
+  EXPECT_EQ(query_error(r.engine, "select sym frm Speeding"), "query:1:12: expected 'from', found 'frm'");
+}
+
+TEST(CepNamedWindow, SurvivesASnapshotAndAReload) {
+  Rules a(kSpeeding);
+  a.send(0, "A", 120, 1);
+  a.send(1, "B", 130, 1);
+  Rules b(kSpeeding);
+  b.engine.restore(a.engine.snapshot());
+  EXPECT_EQ(query_rows(b.engine, "select sym from Speeding"), "sym;|A|B");
+  b.send(2, "A", 50, 1);  // the restored window deletes as the original would
+  EXPECT_EQ(query_rows(b.engine, "select sym from Speeding"), "sym;|B");
+  // A reload with the same window (a changed threshold) keeps its events.
+  std::string changed = kSpeeding;
+  changed.replace(changed.find("price > 100"), 11, "price > 125");
+  Rules c(changed);
+  EXPECT_TRUE(c.engine.adopt(b.engine).empty());
+  EXPECT_EQ(query_rows(c.engine, "select sym from Speeding"), "sym;|B");
+  c.send(3, "D", 120, 1);  // under the new threshold: not inserted
+  EXPECT_EQ(query_rows(c.engine, "select sym from Speeding"), "sym;|B");
+}
+
+TEST(CepNamedWindow, ErrorsArePositioned) {
+  EXPECT_EQ(compile_error("on Ev as e delete from W where e.sym = 'A'"),
+            "r.epl:1:24: unknown named window 'W' (create it with 'create window')");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\n"
+                          "on Ev as e select sym from W as w"),
+            "r.epl:2:19: property 'sym' is ambiguous: both 'Ev' and window 'W' have it (qualify it)");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym from Ev;\non Ev select * from W"),
+            "r.epl:2:14: cep_rule does not support 'select *' in an 'on ...' statement (Esper posts the two streams as "
+            "nested events): name the properties");
+  EXPECT_EQ(compile_error("create window W#time_batch(10 sec) as select sym from Ev"),
+            "r.epl:1:16: cep_rule does not support a batch window as a named window's view");
+  EXPECT_EQ(compile_error("create window W#keepall as select price * 2 as p from Ev"),
+            "r.epl:1:35: a named window's select list takes properties of 'Ev' (as Esper: no expressions; 'insert into' "
+            "may compute them)");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym from Ev;\nselect sym from W"),
+            "r.epl:2:17: cep_rule does not support reading named window 'W' as a stream; use 'on ... select ... from W' "
+            "or a query");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\n"
+                          "on Ev as e merge W as w where w.sym = e.sym when matched then update set nosuch = 1"),
+            "r.epl:2:74: window 'W' has no property 'nosuch'");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\n"
+                          "on Ev as e merge W as w where w.sym = e.sym when matched then update set price = 'x'"),
+            "r.epl:2:82: 'price' of window 'W' is double, not string");
+  EXPECT_EQ(parse_error("create window W as select sym from Ev"),
+            "r.epl:1:17: expected the named window's view, e.g. #keepall() or #unique(car), found 'as'");
+  EXPECT_EQ(parse_error("on Ev as e merge W where 1 = 1"), "r.epl:1:31: expected 'when matched' or 'when not matched', found the end of the input");
 }
 
 // ---------------------------------------------------------------- rules given as text

@@ -1,6 +1,7 @@
 // cep_rule: logic tests against the fake host (the plugin linked in),
 // parameter tests, and the shipped example / rule through the real binary.
 #include <fake_host.hpp>
+#include <raw_http.hpp>
 #include <weir_test.hpp>
 
 #include <gtest/gtest.h>
@@ -9,6 +10,9 @@
 #include <chrono>
 #include <filesystem>
 #include <thread>
+#include <sstream>
+#include <set>
+#include <regex>
 
 extern "C" const weir_plugin* weir_plugin_entry();
 
@@ -514,3 +518,95 @@ TEST(CepRulePipeline, TheRecordTimeGivesTheSameRowsAsTheDateField) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- on-demand queries (ABI 1.3)
+
+std::string query(FakeHost& h, const std::string& text, int* status = nullptr) {
+  std::string out;
+  weir_writer w{&out, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
+  char err[1024] = {0};
+  int st = h.vt().query(h.instance(), text.data(), static_cast<uint32_t>(text.size()), &w, err, sizeof err);
+  if (status) *status = st;
+  return st == WEIR_OK ? out : err;
+}
+
+// A property that only an on-trigger statement reads (area_number, in its
+// filter) is still taken from the records: the deletion happens.
+TEST(CepRule, NamedWindowOnDeleteReadsTheTriggersOwnProperties) {
+  Node n("create window Fast#unique(car_number) as select car_number, speed from Car;\n"
+         "insert into Fast select car_number, speed from Car(speed > 100);\n"
+         "on Car(speed <= 100 and area_number = 'A01') as e delete from Fast as f where f.car_number = e.car_number;\n");
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 120), car("20220426061000", "B0002", 130)});
+  EXPECT_EQ(query(n.host, "select car_number, speed from Fast"),
+            "{\"car_number\":\"A0001\",\"speed\":120}\n{\"car_number\":\"B0002\",\"speed\":130}\n");
+  n.send({car("20220426061001", "A0001", 50)});  // area A01, slow: deleted
+  EXPECT_EQ(query(n.host, "select car_number from Fast"), "{\"car_number\":\"B0002\"}\n");
+  int st = 0;
+  EXPECT_EQ(query(n.host, "select car_number from Fast where", &st), "query:1:34: expected an expression, found the end of the input");
+  EXPECT_EQ(st, WEIR_FAILED);
+}
+
+namespace {
+
+// POST /ctl/query to a running weir: the HTTP status and body.
+std::pair<int, std::string> post_query(const weir::testing::BackgroundWeir& weir, const std::string& node,
+                                       const std::string& text) {
+  weir::testing::RawConn c("127.0.0.1", weir.admin_port());
+  std::string body = "node=" + node + "\ntext=" + text + "\n";
+  if (!c.ok() || !c.send("POST /ctl/query HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body))
+    return {0, ""};
+  std::string r = c.response();
+  return {weir::testing::status_of(r), weir::testing::body_of(r)};
+}
+
+}  // namespace
+
+// A running rule answers "what is in the window now" through `weir ctl query`:
+// generator -> cep_rule keeping each key's latest record in a named window.
+TEST(CepRulePipeline, CtlQueryReadsANamedWindowOfARunningRule) {
+  TempDir dir;
+  std::string rule = dir.write("last.epl",
+                               "create window Last#unique(key) as select key, seq from Gen;\n"
+                               "insert into Last select key, seq from Gen;\n"
+                               "select key from Gen where seq < 0;\n");
+  std::string file = dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\nrate = 2000\nkeys = 16\npayload_bytes = 8\n"
+                                         "[nodes.cep]\nplugin = \"cep_rule\"\ninputs = [\"gen\"]\nrules = [\"" + rule + "\"]\n"
+                                         "[nodes.out]\nplugin = \"null_sink\"\ninputs = [\"cep.all\"]\n");
+  weir::testing::BackgroundWeir weir(dir, file + " --no-progress");
+  ASSERT_TRUE(weir.started()) << weir.err();
+  // Every key shows up once the generator went round them all: 16 rows, one per key.
+  weir::testing::RunResult all;
+  for (int i = 0; i < 200; ++i) {
+    all = weir.ctl("query cep 'select key, seq from Last'");
+    ASSERT_EQ(all.exit_code, 0) << all.err;
+    if (weir::testing::count_lines(all.out) == 16) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(weir::testing::count_lines(all.out), 16u) << all.out;
+  std::set<std::string> keys;
+  std::regex row(R"re(\{"key":"(k\d+)","seq":(\d+)\})re");
+  std::istringstream lines(all.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, row)) << line;
+    keys.insert(m[1]);
+    EXPECT_EQ("k" + std::to_string(std::stoll(m[2]) % 16), m[1].str()) << line;  // the key's own record
+  }
+  EXPECT_EQ(keys.size(), 16u);
+  auto one = weir.ctl("query cep \"select seq % 16 as r from Last where key = 'k3'\"");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.out, "{\"r\":3}\n");
+
+  auto bad = weir.ctl("query cep 'select key from Nope'");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_EQ(bad.err, "query:1:17: unknown named window 'Nope' (known: Last)\n");
+  EXPECT_EQ(post_query(weir, "cep", "select key from Last where").first, 400);
+  EXPECT_EQ(post_query(weir, "nope", "select key from Last").first, 404);
+  auto unsupported = post_query(weir, "out", "select 1 from X");
+  EXPECT_EQ(unsupported.first, 501);
+  EXPECT_NE(unsupported.second.find("plugin null_sink does not answer queries"), std::string::npos) << unsupported.second;
+  auto ok = post_query(weir, "cep", "select key from Last where key = 'k5'");
+  EXPECT_EQ(ok, (std::pair<int, std::string>{200, "{\"key\":\"k5\"}\n"}));
+}

@@ -3,7 +3,8 @@
 (tests/cep_conformance/README.md), for comparing the engine with Esper:
     random_cases.py SEED COUNT OUT_DIR
 Statements mix every construct cep_rule supports: plain/aggregate/grouped
-selects, both window spellings, time_batch reference points and flags, where,
+selects, both window spellings, time_batch reference points and flags, the views
+(unique, firstevent, lastevent, keepall, ext_timed, time_length_batch, groupwin), where,
 having, irstream, stream filters, every output rate limiting form, Java's int and
 float literals, single-row functions (case, in, between, like, regexp, coalesce,
 casts, Math, String methods), distinct aggregates, alias-qualified properties and
@@ -27,7 +28,15 @@ wins = lambda: random.choice(["", "#length(%d)" % random.randint(1,5), "#length_
         "#time(%d sec)" % random.randint(1,20), "#time(%d msec)" % random.choice([500,1500,2500]), "#time_batch(%d sec)" % random.randint(1,15),
         ".win:time_batch(%d msec)" % random.choice([1500, 4000]), ".win:length(%d)" % random.randint(1,4),
         "#time_batch(%d sec, %dL)" % (random.randint(1,15), random.choice([0, 2500, 7000, 100000])),
-        "#time_batch(%d sec, 0L, 'FORCE_UPDATE')" % random.randint(2,15), "#time_batch(%d sec, 'START_EAGER')" % random.randint(2,15)])
+        "#time_batch(%d sec, 0L, 'FORCE_UPDATE')" % random.randint(2,15), "#time_batch(%d sec, 'START_EAGER')" % random.randint(2,15)]
+        + views())
+# The other views (cases 300-432); keyed ones (#unique, #groupwin) refuse min/max.
+views = lambda: random.choice([[], [], ["#unique(sym)", "#unique(sym, ok)", ".std:unique(qty)", "#firstevent()", "#lastevent()",
+        "#keepall()", "#ext_timed(ts, %d sec)" % random.randint(1, 20), "#ext_timed(qty * 1000, %d sec)" % random.randint(1, 6),
+        "#time_length_batch(%d sec, %d)" % (random.randint(1, 15), random.randint(1, 5)),
+        "#time_length_batch(%d sec, %d, 'FORCE_UPDATE')" % (random.randint(2, 15), random.randint(2, 5)),
+        "#groupwin(sym)#length(%d)" % random.randint(1, 3), "#groupwin(ok)#unique(sym)", "#groupwin(sym)#firstevent()",
+        "#groupwin(sym)#lastevent()", "#groupwin(ok)#keepall()"]])
 wheres = ["price > 10", "qty < 5", "ok", "not ok", "sym != 'IBM'", "price is not null", "qty >= 3 and price < 20", "sym = 'MSFT' or qty > 6",
           "sym in ('IBM', 'ORCL')", "qty not between 3 and 6", "sym like 'M%'", "e.price > 12", "coalesce(qty, 0) > 4"]
 contexts = ["create context C partition by sym from Ev", "create context C partition by sym from Ev(qty > 2)",
@@ -123,11 +132,18 @@ for i in range(n):
     sel = "irstream " if random.random() < 0.2 else ""
     flt = "(%s)" % random.choice(["ok", "qty > 2", "price < 15"]) if random.random() < 0.1 else ""
     ctx = random.choice(contexts) if random.random() < 0.2 else ""
-    st = "select %s%s from Ev%s%s as e" % (sel, ", ".join(dict.fromkeys(cols)), flt, wins())
+    w = wins()
+    if "unique" in w or "groupwin" in w:
+        cols = [c for c in cols if not c.startswith(("min(", "max(q", "max(s"))] or ["count(*) as c"]
+    if "groupwin" in w: cols = [c for c in cols if "prior(" not in c] or ["count(*) as c"]
+    st = "select %s%s from Ev%s%s as e" % (sel, ", ".join(dict.fromkeys(cols)), flt, w)
     if ctx: st = ctx + ";\ncontext C " + st
     if random.random() < 0.3: st += " where " + random.choice(wheres)
     if group: st += " group by sym"
-    if random.random() < 0.3: st += " having " + random.choice(havings_agg if shape != "plain" else havings_plain)
+    if random.random() < 0.3:
+        hv = havings_agg if shape != "plain" else havings_plain
+        if "unique" in w or "groupwin" in w: hv = [h for h in hv if "max(" not in h]
+        st += " having " + random.choice(hv)
     if random.random() < 0.25:
         clause = random.choice(outputs)
         # cep_rule refuses remove-stream rows with output rate limiting other than

@@ -286,7 +286,7 @@ typedef struct weir_host_api {
  *    thread (create, restore of the old instance's snapshot, open).
  *  - poll, commit, process, on_timer, flush, write, snapshot, reload,
  *    snapshot_partition, restore_partition, drop_partition, on_watermark,
- *    encode, send, free_request, close: on the node's thread (reload, snapshot for a swap: between two
+ *    encode, send, free_request, query, close: on the node's thread (reload, snapshot for a swap: between two
  *    batches, when `weir ctl` asks).
  *  - destroy: on the main thread after the node's thread ended; for the
  *    instance a hot swap replaces, on the node's thread.
@@ -382,6 +382,16 @@ typedef struct weir_plugin_vtable {
   int (*encode)(void* self, const weir_batch* batch, void** request);
   int (*send)(void* self, void* request, char* errbuf, uint32_t errbuf_size);
   void (*free_request)(void* self, void* request);
+
+  /* ---- ABI 1.3: on-demand queries (`weir ctl query NODE TEXT`; NULL: not supported) ----
+   * Answers TEXT (SIZE bytes, not NUL-terminated; the plugin's own query
+   * language, e.g. cep_rule's `select ... from WINDOW where ...`) from the
+   * node's current state, without changing it. Called on the node's thread,
+   * between two batches (through the node's command mailbox, like reload).
+   * On WEIR_OK the result is written to OUT as JSON Lines: one JSON object per
+   * row, each followed by '\n' (nothing for no row). On WEIR_FAILED, ERRBUF
+   * holds why (a bad query: the position and message the user must see). */
+  int (*query)(void* self, const char* text, uint32_t size, weir_writer* out, char* errbuf, uint32_t errbuf_size);
 } weir_plugin_vtable;
 
 typedef struct weir_plugin {

@@ -11,7 +11,7 @@
 // opened) when the host restores the partition or gives it the partition's
 // first batch, with the node's parameters. Every T shares the node's Context,
 // so its ports, timers, gauges and holds are the node's. on_timer, flush,
-// reload and close go to every T; snapshot()/restore() carry all of them
+// reload, query (ABI 1.3) and close go to every T; snapshot()/restore() carry all of them
 // (hot swap). When the pipeline runs the node with one state for all
 // partitions (`state = "global"`), a single T gets every batch.
 //
@@ -161,6 +161,14 @@ class PerPartition : public Plugin {
   weir_status on_watermark(int32_t partition, int64_t watermark_ns) override {
     auto it = tasks_.find(ctx_.per_partition() ? partition : kAll);
     return it == tasks_.end() ? WEIR_OK : it->second->on_watermark(partition, watermark_ns);
+  }
+
+  // ABI 1.3: every instance's rows, partition after partition (none before
+  // the first record of a partition).
+  static constexpr bool kForwardsQuery = has_query<T>();
+  weir_status query(std::string_view text, std::string& out) override {
+    if constexpr (kForwardsQuery) return each([&](T& t) { return t.query(text, out); });
+    return Plugin::query(text, out);
   }
 
   size_t partitions() const { return tasks_.size(); }

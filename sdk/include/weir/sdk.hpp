@@ -28,6 +28,7 @@
 #include <span>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -349,6 +350,13 @@ class Plugin {
   // ABI 1.2: PARTITION's event time reached WATERMARK_NS with no record (see
   // abi.h, on_watermark). Windows ending by then may close. Default: nothing.
   virtual weir_status on_watermark(int32_t /*partition*/, int64_t /*watermark_ns*/) { return WEIR_OK; }
+  // ABI 1.3: answer an on-demand query from the current state, appending JSON
+  // Lines (one object per row) to OUT (see abi.h, query). Throw ConfigError
+  // for a bad query. A plugin that does not override it has no query entry
+  // (the host answers 501).
+  virtual weir_status query(std::string_view /*text*/, std::string& /*out*/) {
+    throw ConfigError("queries are not supported by this plugin");
+  }
 };
 
 // ---------------------------------------------------------------- sinks driven by the host (ABI 1.3)
@@ -368,6 +376,14 @@ class Sink : public Plugin {
   // Only a host older than ABI 1.3 calls write(), and a Sink refuses to load there.
   weir_status write(Batch) final { return WEIR_FAILED; }
 };
+
+// Whether T answers queries: it overrides Plugin::query (an adapter such as
+// PerPartition says so with kForwardsQuery).
+template <class T>
+constexpr bool has_query() {
+  if constexpr (requires { T::kForwardsQuery; }) return T::kForwardsQuery;
+  else return !std::is_same_v<decltype(&T::query), weir_status (Plugin::*)(std::string_view, std::string&)>;
+}
 
 // Static description of a plugin, turned into the C descriptor by WEIR_PLUGIN.
 struct PluginInfo {
@@ -508,11 +524,29 @@ struct Vtable {
   static void free_request(void*, void* request) noexcept { delete static_cast<SinkRequest*>(request); }
 
   static constexpr bool kDriven = std::is_base_of_v<Sink, T>;
+
+  /* ---- ABI 1.3: on-demand queries ---- */
+  static int query(void* s, const char* text, uint32_t size, weir_writer* out, char* errbuf, uint32_t errcap) noexcept {
+    auto* inst = static_cast<Instance*>(s);
+    try {
+      std::string rows;
+      weir_status st = inst->plugin->query(std::string_view(text, size), rows);
+      if (st == WEIR_OK) out->write(out->opaque, rows.data(), rows.size());
+      return st;
+    } catch (const std::exception& e) {
+      copy_message(errbuf, errcap, e.what());
+    } catch (...) {
+      copy_message(errbuf, errcap, "unknown exception in query");
+    }
+    return WEIR_FAILED;
+  }
+
   static constexpr weir_plugin_vtable table{
       sizeof(weir_plugin_vtable), &create, &destroy, &open, &close, &poll, &commit, &process,
       &on_timer, &flush, &write, &snapshot, &restore, &reload,
       &snapshot_partition, &restore_partition, &drop_partition, &on_watermark,
       kDriven ? &encode : nullptr, kDriven ? &send : nullptr, kDriven ? &free_request : nullptr,
+      has_query<T>() ? &query : nullptr,
   };
 };
 

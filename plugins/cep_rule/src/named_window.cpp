@@ -1,0 +1,349 @@
+#include "named_window.hpp"
+
+#include "error.hpp"
+#include "eval.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace weir::cep {
+
+// ---------------------------------------------------------------- PlanRow
+
+void PlanRow::load(const Value* input) {
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (plan_->layout[i] >= 0) slots_[i] = input[plan_->layout[i]];
+}
+
+EvalEnv PlanRow::env() const { return EvalEnv{slots_.data(), vars_->values.data(), nullptr, nullptr, nullptr}; }
+
+bool PlanRow::filter() const { return !plan_->stream_filter || eval_true(*plan_->stream_filter, env()); }
+bool PlanRow::where() const { return !plan_->where || eval_true(*plan_->where, env()); }
+Value PlanRow::value(size_t column) const { return eval(*plan_->columns[column].expr, env()); }
+
+void PlanRow::select(RowSet& out) const {
+  for (size_t c = 0; c < plan_->columns.size(); ++c) out.push(value(c));
+  if (plan_->columns.empty()) out.add();
+}
+
+// ---------------------------------------------------------------- NamedWindow
+
+NamedWindow::NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity)
+    : type_(std::move(type)),
+      plan_(std::move(plan)),
+      vars_(&vars),
+      identity_(std::move(identity)),
+      window_(plan_.window, plan_.layout.size(), false, start_ms, plan_.view_slots) {
+  field_slot_.assign(type_.fields.size(), -1);
+  for (size_t i = 0; i < plan_.layout.size(); ++i)
+    if (plan_.layout[i] >= 0) field_slot_[static_cast<size_t>(plan_.layout[i])] = static_cast<int>(i);
+}
+
+// Keys and timestamps that are expressions (not fields) of the window's views.
+void NamedWindow::fill_view_slots(Value* row) {
+  EvalEnv env{row, vars_->values.data(), nullptr, nullptr, nullptr};
+  for (size_t k = 0; k < plan_.view_exprs.size(); ++k) {
+    if (plan_.view_exprs[k]->kind == ExprKind::Prop) continue;
+    Value& v = row[plan_.view_slots[k]];
+    v = eval(*plan_.view_exprs[k], env);
+    if (v.on_heap()) window_.store().note_heap();
+  }
+}
+
+void NamedWindow::insert(const Value* fields, int64_t now) {
+  Value* row = window_.begin_insert(now);
+  bool heap = false;
+  for (size_t i = 0; i < plan_.layout.size(); ++i) {
+    if (plan_.layout[i] < 0) continue;
+    row[i] = fields[plan_.layout[i]];
+    heap |= row[i].on_heap();
+  }
+  if (heap) window_.store().note_heap();
+  fill_view_slots(row);
+  window_.commit_insert(now, *this);
+}
+
+std::vector<size_t> NamedWindow::events() {
+  std::vector<size_t> out;
+  EventStore& s = window_.store();
+  for (size_t i = window_.contents_begin(); i < window_.contents_end(); ++i)
+    if (!s.meta(i).dead) out.push_back(i);
+  return out;
+}
+
+void NamedWindow::fields(size_t i, Value* out) {
+  const Value* row = window_.store().row(i);
+  for (size_t f = 0; f < field_slot_.size(); ++f) out[f] = field_slot_[f] >= 0 ? row[field_slot_[f]] : Value();
+}
+
+void NamedWindow::remove(const std::vector<size_t>& events) { window_.remove(events, *this); }
+
+void NamedWindow::save(Writer& w) {
+  window_.save(w, [](const GroupState*) { return int64_t{-1}; });
+}
+
+void NamedWindow::load(Reader& r) { window_.load(r, {}); }
+
+void NamedWindow::adopt(NamedWindow& old) {
+  std::vector<int> map(plan_.layout.size());
+  for (size_t i = 0; i < map.size(); ++i) map[i] = static_cast<int>(i);  // same identity: same layout
+  window_.adopt(old.window_, map);
+}
+
+// ---------------------------------------------------------------- on-trigger statements
+
+namespace {
+
+constexpr char kTriggerMark = '\x01';  // prefixes the trigger's fields in the joined row
+
+struct Names {
+  const StatementAst& st;
+  const EventType& trigger;
+  const EventType& window;
+  const std::string& file;
+
+  bool is_trigger(const std::string& q) const { return q == st.from || (!st.from_alias.empty() && q == st.from_alias); }
+  bool is_window(const std::string& q) const {
+    return q == st.window_name || (!st.window_alias.empty() && q == st.window_alias);
+  }
+
+  // Qualified names and bare trigger properties to the joined row's names.
+  // trigger_only: the trigger's own filter `on S(...)`, which sees only S.
+  void rewrite(Expr& e, bool trigger_only = false) const {
+    if (e.kind == ExprKind::Ident && e.qualifier != "context") {
+      if (!e.qualifier.empty()) {
+        if (is_trigger(e.qualifier) && !is_window(e.qualifier)) {
+          if (trigger.find(e.name) < 0)
+            throw EplError(file, e.pos, "stream '" + st.from + "' has no property '" + e.name + "'");
+          e.name = kTriggerMark + e.name;
+          e.qualifier.clear();
+        } else if (is_window(e.qualifier)) {
+          if (window.find(e.name) < 0)
+            throw EplError(file, e.pos, "window '" + st.window_name + "' has no property '" + e.name + "'");
+          e.qualifier.clear();
+        } else {
+          throw EplError(file, e.pos, "unknown stream or alias '" + e.qualifier + "' (the statement reads '" + st.from +
+                                          "' and window '" + st.window_name + "')");
+        }
+      } else if (trigger.find(e.name) >= 0) {
+        if (!trigger_only && window.find(e.name) >= 0)
+          throw EplError(file, e.pos, "property '" + e.name + "' is ambiguous: both '" + st.from + "' and window '" +
+                                          st.window_name + "' have it (qualify it)");
+        e.name = kTriggerMark + e.name;
+      }
+    }
+    for_each_child(e, [&](ExprPtr& c) { rewrite(*c, trigger_only); });
+  }
+
+  ExprPtr rewritten(const Expr& e, bool trigger_only = false) const {
+    ExprPtr c = e.clone();
+    rewrite(*c, trigger_only);
+    return c;
+  }
+
+  // A select item for the joined row, named as Esper names the original.
+  SelectItem item(const SelectItem& in) const {
+    if (in.star) unsupported_star(in.pos);
+    SelectItem out;
+    out.pos = in.pos;
+    out.alias = !in.alias.empty() ? in.alias
+                : in.expr->kind == ExprKind::Ident && in.expr->qualifier.empty() ? in.expr->name
+                                                                                  : render(*in.expr);
+    out.expr = rewritten(*in.expr);
+    return out;
+  }
+
+  [[noreturn]] void unsupported_star(Pos pos) const {
+    throw EplError(file, pos, "cep_rule does not support 'select *' in an 'on ...' statement (Esper posts the two "
+                              "streams as nested events): name the properties");
+  }
+};
+
+EventType joined_type(const EventType& window, const EventType& trigger) {
+  EventType t{window.name, window.fields};
+  for (const Field& f : trigger.fields) t.fields.push_back({kTriggerMark + f.name, f.type});
+  return t;
+}
+
+Plan compile_joined(StatementAst& st, const EventType& joined, const Variables& vars, const std::string& file) {
+  st.from = joined.name;
+  st.from_alias.clear();
+  Plan p = compile_statement(st, joined, vars, file);
+  if (p.aggregating())
+    throw EplError(file, st.pos, "cep_rule does not support aggregates in an 'on ...' statement or a query");
+  return p;
+}
+
+}  // namespace
+
+OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow& window, const Variables& vars,
+                  const std::string& file) {
+  OnPlan on;
+  on.kind = st.kind;
+  on.trigger = st.from;
+  on.window = &window;
+  on.trigger_width = trigger.fields.size();
+  Names names{st, trigger, window.type(), file};
+  EventType joined = joined_type(window.type(), trigger);
+
+  StatementAst main;
+  main.pos = st.pos;
+  main.name = st.name;
+  if (st.stream_filter) main.stream_filter = names.rewritten(*st.stream_filter, true);
+  if (st.where) main.where = names.rewritten(*st.where);
+  if (st.kind == StatementKind::OnSelect) {
+    for (const SelectItem& item : st.select) main.select.push_back(names.item(item));
+  } else {
+    // on-delete posts the deleted events; on-merge posts nothing (its rows
+    // are the window's, read by a query or an on-select).
+    for (const Field& f : window.type().fields) {
+      SelectItem item;
+      item.pos = st.pos;
+      item.alias = f.name;
+      item.expr = std::make_unique<Expr>();
+      item.expr->kind = ExprKind::Ident;
+      item.expr->name = f.name;
+      item.expr->pos = st.pos;
+      main.select.push_back(std::move(item));
+    }
+  }
+  on.main = std::make_shared<const Plan>(compile_joined(main, joined, vars, file));
+
+  for (const MergeClause& c : st.merge) {
+    OnPlan::Merge m;
+    m.matched = c.matched;
+    m.action = c.action;
+    StatementAst clause;
+    clause.pos = c.pos;
+    if (c.cond) clause.where = names.rewritten(*c.cond);
+    for (size_t k = 0; k < c.sets.size(); ++k) {
+      int f = window.type().find(c.sets[k].first);
+      if (f < 0) throw EplError(file, c.set_pos[k], "window '" + window.name() + "' has no property '" + c.sets[k].first + "'");
+      SelectItem item;
+      item.pos = c.set_pos[k];
+      item.alias = "set" + std::to_string(k);
+      item.expr = names.rewritten(*c.sets[k].second);
+      clause.select.push_back(std::move(item));
+      m.fields.push_back(f);
+    }
+    for (const SelectItem& in : c.insert) {
+      SelectItem item = names.item(in);
+      int f = window.type().find(item.alias);
+      if (f < 0)
+        throw EplError(file, in.pos, "window '" + window.name() + "' has no property '" + item.alias +
+                                         "' (name the inserted columns after the window's properties with 'as')");
+      m.fields.push_back(f);
+      clause.select.push_back(std::move(item));
+    }
+    m.plan = compile_joined(clause, joined, vars, file);
+    for (size_t k = 0; k < m.fields.size(); ++k) {
+      Type want = window.type().fields[static_cast<size_t>(m.fields[k])].type, have = m.plan.columns[k].type;
+      if (have != want && have != Type::Null && want != Type::Null && !(want == Type::Double && have == Type::Long))
+        throw EplError(file, m.plan.columns[k].expr->pos, "'" + window.type().fields[static_cast<size_t>(m.fields[k])].name +
+                                                              "' of window '" + window.name() + "' is " + type_name(want) +
+                                                              ", not " + type_name(have));
+    }
+    on.merges.push_back(std::move(m));
+  }
+  return on;
+}
+
+namespace {
+
+// A long written into a double field is widened (Esper's assignment).
+Value widened(Value v, Type want) {
+  if (want == Type::Double && v.type() == Type::Long) return Value::of_double(static_cast<double>(v.as_long()));
+  return v;
+}
+
+}  // namespace
+
+void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64_t now, RowSet& out) {
+  NamedWindow& w = *on.window;
+  size_t nw = w.type().fields.size();
+  std::vector<Value> joined(nw + on.trigger_width);
+  std::copy(trigger, trigger + on.trigger_width, joined.begin() + static_cast<std::ptrdiff_t>(nw));
+  PlanRow main(*on.main, vars);
+  main.load(joined.data());
+  if (!main.filter()) return;
+
+  std::vector<size_t> matched;
+  for (size_t i : w.events()) {
+    w.fields(i, joined.data());
+    main.load(joined.data());
+    if (!main.where()) continue;
+    matched.push_back(i);
+    if (on.kind != StatementKind::OnMerge) main.select(out);
+  }
+  if (on.kind == StatementKind::OnDelete) w.remove(matched);
+  if (on.kind != StatementKind::OnMerge) return;
+
+  // on-merge, as Esper: each matched event takes the first `when matched`
+  // clause whose condition holds; with no match, the first `when not
+  // matched` clause whose condition holds inserts. An update is Esper's: the
+  // old event leaves the window and the updated one enters it as a new event
+  // (a #length window's newest, a #time window's from now).
+  std::vector<size_t> gone;
+  std::vector<std::vector<Value>> updated;
+  for (size_t i : matched) {
+    w.fields(i, joined.data());
+    for (const OnPlan::Merge& m : on.merges) {
+      if (!m.matched) continue;
+      PlanRow c(m.plan, vars);
+      c.load(joined.data());
+      if (!c.where()) continue;
+      gone.push_back(i);
+      if (m.action == MergeClause::Action::Update) {
+        std::vector<Value> row(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw));
+        for (size_t k = 0; k < m.fields.size(); ++k)
+          row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), w.type().fields[static_cast<size_t>(m.fields[k])].type);
+        updated.push_back(std::move(row));
+      }
+      break;
+    }
+  }
+  w.remove(gone);
+  for (const std::vector<Value>& row : updated) w.insert(row.data(), now);
+  if (!matched.empty()) return;
+  std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());
+  for (const OnPlan::Merge& m : on.merges) {
+    if (m.matched) continue;
+    PlanRow c(m.plan, vars);
+    c.load(joined.data());
+    if (!c.where()) continue;
+    std::vector<Value> row(nw);
+    for (size_t k = 0; k < m.fields.size(); ++k)
+      row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), w.type().fields[static_cast<size_t>(m.fields[k])].type);
+    w.insert(row.data(), now);
+    break;
+  }
+}
+
+QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variables& vars, const std::string& file) {
+  if (st.kind != StatementKind::Select || st.window.kind != WindowKind::None || st.stream_filter || !st.group_by.empty() ||
+      st.having || st.output.mode != OutputMode::None || !st.insert_into.empty() || !st.context.empty() ||
+      st.selector != StreamSelector::IStream)
+    throw EplError(file, st.pos, "a query is 'select ... from WINDOW [where ...]' (no view, filter, group by, having, "
+                                 "output, insert into or context)");
+  StatementAst q;
+  q.pos = st.pos;
+  q.from = window.name();
+  q.from_alias = st.from_alias;
+  for (const SelectItem& in : st.select) q.select.push_back(in.clone());
+  if (st.where) q.where = st.where->clone();
+  Plan p = compile_statement(q, window.type(), vars, file);
+  if (p.aggregating()) throw EplError(file, st.pos, "cep_rule does not support aggregates in a query");
+  QueryResult r;
+  for (const Column& c : p.columns) r.columns.push_back(c.name);
+  r.rows.set_width(p.columns.size());
+  PlanRow row(p, vars);
+  std::vector<Value> fields(window.type().fields.size());
+  for (size_t i : window.events()) {
+    window.fields(i, fields.data());
+    row.load(fields.data());
+    if (row.where()) row.select(r.rows);
+  }
+  return r;
+}
+
+}  // namespace weir::cep

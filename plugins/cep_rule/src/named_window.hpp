@@ -1,0 +1,121 @@
+// Named windows, as Esper has them:
+//
+//   create window W#unique(car) as select car, speed from Ev;   a window with a type
+//   insert into W select car, speed from Ev(speed > 100);       fills it
+//   on Ev(kind = 'Q') as e select w.car from W as w where ...;  reads it per triggering event
+//   on Ev as e delete from W as w where w.car = e.car;          removes its events
+//   on Ev as e merge W as w where w.car = e.car
+//     when matched then update set speed = e.speed
+//     when not matched then insert select e.car as car, e.speed as speed;
+//   select car from W where speed > 100                         an on-demand query (Engine::query)
+//
+// The window's events live in a Window (window.hpp), so its views keep and
+// expire them as they do on a stream. An on-trigger statement evaluates its
+// clauses over a joined row: the window's fields, then the triggering
+// event's (named "\x01" + name, so that `e.car` and `w.car` are two slots).
+#pragma once
+
+#include "compile.hpp"
+#include "rows.hpp"
+#include "serialize.hpp"
+#include "window.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weir::cep {
+
+// A plan evaluated row by row outside a Statement (no window, no aggregates):
+// its slots are filled from an input row by the plan's layout.
+class PlanRow {
+ public:
+  PlanRow(const Plan& plan, const Variables& vars) : plan_(&plan), vars_(&vars), slots_(plan.layout.size()) {}
+  // input: a row of the plan's input type, by field index.
+  void load(const Value* input);
+  bool filter() const;  // the stream filter (true without one)
+  bool where() const;   // the where clause (true without one)
+  void select(RowSet& out) const;
+  Value value(size_t column) const;
+
+ private:
+  EvalEnv env() const;
+  const Plan* plan_;
+  const Variables* vars_;
+  std::vector<Value> slots_;
+};
+
+class NamedWindow final : private PostSink {
+ public:
+  // plan: `select * from W#views` compiled over the window's type.
+  NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity);
+
+  const std::string& name() const { return type_.name; }
+  const EventType& type() const { return type_; }
+  const std::string& identity() const { return identity_; }
+
+  // An event of the window's type (by field index), as its views take it.
+  void insert(const Value* fields, int64_t now);
+  int64_t next_timer() const { return window_.next_timer(); }
+  void on_timer(int64_t now) { window_.on_timer(now, *this); }
+  int64_t oldest_time() { return window_.oldest_time(); }
+
+  // The events held, in the window's order: store indexes, valid until the
+  // window changes.
+  std::vector<size_t> events();
+  // Event i's fields by field index, into out (type().fields.size() values).
+  void fields(size_t i, Value* out);
+  void remove(const std::vector<size_t>& events);
+
+  void save(Writer& w);
+  void load(Reader& r);
+  void adopt(NamedWindow& old);
+
+ private:
+  void on_post(const Post&) override {}  // nothing reads the window as a stream
+  void fill_view_slots(Value* row);
+
+  EventType type_;
+  Plan plan_;
+  const Variables* vars_;
+  std::string identity_;
+  std::vector<int> field_slot_;  // field index -> column of the window's rows
+  Window window_;
+};
+
+// An on-trigger statement, compiled against its triggering stream and window.
+struct OnPlan {
+  StatementKind kind = StatementKind::OnSelect;
+  std::string trigger;  // the triggering stream's name
+  NamedWindow* window = nullptr;
+  size_t trigger_width = 0;
+  // Over the joined row: the trigger's filter (stream_filter), the where
+  // clause, and on-select's columns (on-delete: the window's fields).
+  std::shared_ptr<const Plan> main;
+  struct Merge {
+    bool matched = true;
+    MergeClause::Action action = MergeClause::Action::Update;
+    Plan plan;                // where: the clause's condition; columns: set values / inserted row
+    std::vector<int> fields;  // update: the window field each column sets; insert: each column's field
+  };
+  std::vector<Merge> merges;
+};
+
+// Throws EplError. Names are resolved as Esper does: `alias.prop` by the
+// alias (or stream/window name), a bare name by the one stream that has it
+// (both: ambiguous).
+OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow& window, const Variables& vars,
+                  const std::string& file);
+
+// Runs an on-trigger statement for one triggering event: on-select's rows,
+// on-delete's deleted events (as rows of the window's type) go to `out`.
+void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64_t now, RowSet& out);
+
+// An on-demand query `select ... from W [where ...]`, compiled over W's type.
+struct QueryResult {
+  std::vector<std::string> columns;
+  RowSet rows;
+};
+QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variables& vars, const std::string& file);
+
+}  // namespace weir::cep
