@@ -2,29 +2,31 @@
 // A request (the records the host gathered, <weir/delivery.hpp>) is encoded
 // into its lines once, and acknowledged after they are written and (optionally)
 // fsync'ed; the host retries a failed write with its backoff.
-// With rotate_bytes / rotate_seconds the file is renamed to PATH.<n> between two
+// The path may be a template (<weir/template.hpp>): each record goes to the
+// file its path renders to, e.g. one file per day.
+// With rotate_bytes / rotate_seconds a file is renamed to PATH.<n> between two
 // lines (rotation.hpp) and a new one opened.
-#include "rotation.hpp"
+#include "append_file.hpp"
 
 #include <weir/delivery.hpp>
 #include <weir/json.hpp>
 #include <weir/sdk.hpp>
+#include <weir/template.hpp>
 
-#include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace {
 
 const weir_port_spec kInputs[] = {{"in", "records to write"}};
 const weir_param_spec kOwnParams[] = {
-    {"path", WEIR_PARAM_STRING, nullptr, 1, nullptr, "file to append to (created if missing)"},
+    {"path", WEIR_PARAM_STRING, nullptr, 1, weir::kTemplateUnit,
+     "file to append to (created if missing), or a template giving one per record: \"logs/{_time|date('%Y%m%d')}.log\""},
     {"format", WEIR_PARAM_STRING, "\"json\"", 0, nullptr, "json (one object per line) or payload (raw payload + newline)"},
     {"metadata", WEIR_PARAM_BOOL, "false", 0, nullptr, "json: add _time, _partition and _offset"},
     {"fsync", WEIR_PARAM_BOOL, "false", 0, nullptr, "fsync after every batch before acknowledging it"},
@@ -32,128 +34,120 @@ const weir_param_spec kOwnParams[] = {
      "before a line that would take the file past this size, rename it to <path>.<n> and start a new one; 0 = never"},
     {"rotate_seconds", WEIR_PARAM_INT, "0", 0, "s", "the same once the file is this old (since it was opened); 0 = never"},
     {"keep", WEIR_PARAM_INT, "0", 0, "files", "rotated files kept (the oldest beyond are deleted); 0 = all"},
+    {"open_files", WEIR_PARAM_INT, "64", 0, "files", "a templated path: files kept open at once (the least recently written is closed)"},
 };
 constexpr auto kParams = weir::with_delivery_params(kOwnParams);
 
-// The lines of a request, and how far they are written: a send after a
-// failure goes on from there (within this process, nothing is written twice).
-struct Lines : weir::SinkRequest {
+// The lines of a request for one file, and how far they are written: a send
+// after a failure goes on from there (within this process, nothing is written twice).
+struct Part {
+  std::string path;
   std::string bytes;
   std::vector<size_t> ends;  // where each record's line ends in bytes
   size_t written = 0;
 };
 
+// A request: its lines, by the file they go to.
+struct Lines : weir::SinkRequest {
+  std::vector<Part> parts;
+};
+
 class FileSink : public weir::Sink {
  public:
   FileSink(weir::Context ctx, const weir::Params& p)
-      : ctx_(ctx), path_(p.str("path")), format_(p.str("format")), metadata_(p.boolean("metadata")), fsync_(p.boolean("fsync")) {
+      : ctx_(ctx), format_(p.str("format")), metadata_(p.boolean("metadata")), fsync_(p.boolean("fsync")) {
     if (format_ != "json" && format_ != "payload") throw weir::ConfigError("format must be \"json\" or \"payload\", not \"" + format_ + "\"");
-    if (path_.empty()) throw weir::ConfigError("path must not be empty");
-    rotate_bytes_ = p.integer("rotate_bytes");
-    rotate_seconds_ = p.integer("rotate_seconds");
-    keep_ = p.integer("keep");
-    if (rotate_bytes_ < 0 || rotate_seconds_ < 0 || keep_ < 0) throw weir::ConfigError("rotate_bytes, rotate_seconds and keep must be >= 0");
-  }
-  ~FileSink() override {
-    if (fd_ >= 0) ::close(fd_);
+    std::string path = p.str("path");
+    if (path.empty()) throw weir::ConfigError("path must not be empty");
+    try {
+      path_ = weir::Template::compile(path);
+    } catch (const weir::TemplateError& e) {
+      throw weir::ConfigError("path: template \"" + path + "\", " + e.what());
+    }
+    rotation_ = {p.integer("rotate_bytes"), p.integer("rotate_seconds"), p.integer("keep")};
+    if (rotation_.bytes < 0 || rotation_.seconds < 0 || rotation_.keep < 0)
+      throw weir::ConfigError("rotate_bytes, rotate_seconds and keep must be >= 0");
+    open_files_ = static_cast<size_t>(p.integer("open_files"));
+    if (open_files_ < 1) throw weir::ConfigError("open_files must be >= 1");
   }
 
+  // A fixed path is opened now, so a wrong one fails the start.
   weir_status open() override {
-    if (!open_file()) {
-      ctx_.error_log("cannot open " + path_ + ": " + std::strerror(errno));
+    if (!path_->constant()) return WEIR_OK;
+    std::string error;
+    if (!file(path_->constant_text()).ensure_open(error)) {
+      ctx_.error_log(error);
       return WEIR_FAILED;
     }
-    next_index_ = weir::files::next_rotation_index(path_);
     return WEIR_OK;
   }
 
   std::unique_ptr<weir::SinkRequest> encode(weir::Batch in) override {
     auto lines = std::make_unique<Lines>();
+    std::map<std::string, size_t, std::less<>> part_of;  // path -> index in lines->parts
+    std::string path, why;
     for (weir::Record r : in) {
-      if (format_ == "json") lines->bytes += weir::to_json(r, metadata_);
-      else lines->bytes += r.payload();
-      lines->bytes += '\n';
-      lines->ends.push_back(lines->bytes.size());
+      path.clear();
+      if (!path_->render(r, path, why)) {
+        ctx_.reject(r, "path " + path_->text() + ": " + why);
+        continue;
+      }
+      auto it = part_of.find(path);
+      if (it == part_of.end()) {
+        it = part_of.emplace(path, lines->parts.size()).first;
+        lines->parts.push_back({path, {}, {}, 0});
+      }
+      Part& part = lines->parts[it->second];
+      if (format_ == "json") part.bytes += weir::to_json(r, metadata_);
+      else part.bytes += r.payload();
+      part.bytes += '\n';
+      part.ends.push_back(part.bytes.size());
     }
+    if (lines->parts.empty()) return nullptr;
     return lines;
   }
 
   weir_status send(weir::SinkRequest& request, std::string& reason) override {
-    auto& lines = static_cast<Lines&>(request);
-    if (fd_ < 0 && !open_file()) {  // a rotation could not open the new file
-      reason = "cannot open " + path_ + ": " + std::strerror(errno);
-      return WEIR_RETRY;
-    }
-    if (old() && !rotate(reason)) return WEIR_RETRY;
-    while (lines.written < lines.bytes.size()) {
-      size_t end = fitting(lines);
-      if (end == lines.written) {  // the next line would take the file past rotate_bytes
-        if (!rotate(reason)) return WEIR_RETRY;
-        continue;
+    for (Part& part : static_cast<Lines&>(request).parts) {
+      weir::files::AppendFile& f = file(part.path);
+      if (!f.ensure_open(reason) || !f.rotate_if_old(reason)) return WEIR_RETRY;
+      while (part.written < part.bytes.size()) {
+        size_t end = f.fitting(part.ends, part.written);
+        if (end == part.written) {  // the next line would take the file past rotate_bytes
+          if (!f.rotate(reason)) return WEIR_RETRY;
+          continue;
+        }
+        size_t done = part.written;
+        bool ok = f.append(part.bytes.data(), end, done, reason);
+        part.written = done;
+        if (!ok) return WEIR_RETRY;
       }
-      if (!write_out(lines, end, reason)) return WEIR_RETRY;
-    }
-    if (fsync_ && ::fsync(fd_) != 0) {
-      reason = "fsync of " + path_ + " failed: " + std::strerror(errno);
-      return WEIR_RETRY;
+      if (fsync_ && !f.sync(reason)) return WEIR_RETRY;
     }
     return WEIR_OK;
   }
 
  private:
-  bool open_file() {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    struct stat st {};
-    bytes_ = fd_ >= 0 && ::fstat(fd_, &st) == 0 ? st.st_size : 0;
-    opened_ = std::chrono::steady_clock::now();
-    return fd_ >= 0;
-  }
-  bool old() const {
-    return bytes_ > 0 && rotate_seconds_ > 0 && std::chrono::steady_clock::now() - opened_ >= std::chrono::seconds(rotate_seconds_);
-  }
-  // Where the lines from lines.written that fit in the current file end
-  // (rotate_bytes): whole lines only, and at least one in an empty file.
-  size_t fitting(const Lines& lines) const {
-    if (rotate_bytes_ == 0) return lines.bytes.size();
-    auto first = std::upper_bound(lines.ends.begin(), lines.ends.end(), lines.written);
-    size_t end = lines.written;
-    for (auto it = first; it != lines.ends.end() && bytes_ + static_cast<int64_t>(*it - lines.written) <= rotate_bytes_; ++it)
-      end = *it;
-    if (end == lines.written && bytes_ == 0 && first != lines.ends.end()) end = *first;  // a line longer than the limit
-    return end;
-  }
-  // Bytes [lines.written, END) to the file; a short write goes on, a failed one is reported.
-  bool write_out(Lines& lines, size_t end, std::string& reason) {
-    while (lines.written < end) {
-      ssize_t w = ::write(fd_, lines.bytes.data() + lines.written, end - lines.written);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        reason = "write to " + path_ + " failed: " + std::strerror(errno);
-        return false;
+  // The file of PATH, most recently used first; beyond open_files the least
+  // recently used is closed (it reopens, appending, when written again).
+  weir::files::AppendFile& file(const std::string& path) {
+    for (auto it = files_.begin(); it != files_.end(); ++it)
+      if (it->path() == path) {
+        files_.splice(files_.begin(), files_, it);
+        return files_.front();
       }
-      lines.written += static_cast<size_t>(w);
-      bytes_ += w;
-    }
-    return true;
-  }
-  // The rest goes to a new file; a failure is retried with the request.
-  bool rotate(std::string& reason) {
-    if (!weir::files::rotate_file(path_, next_index_, keep_, reason)) return false;
-    ++next_index_;
-    ::close(fd_);
-    if (!open_file()) {
-      reason = "cannot open " + path_ + ": " + std::strerror(errno);
-      return false;
-    }
-    return true;
+    files_.emplace_front(path, rotation_);
+    if (files_.size() > open_files_) files_.pop_back();
+    return files_.front();
   }
 
   weir::Context ctx_;
-  std::string path_, format_;
+  std::optional<weir::Template> path_;
+  std::string format_;
   bool metadata_, fsync_;
-  int fd_ = -1;
-  int64_t rotate_bytes_ = 0, rotate_seconds_ = 0, keep_ = 0, bytes_ = 0, next_index_ = 1;
-  std::chrono::steady_clock::time_point opened_;
+  weir::files::RotationPolicy rotation_;
+  size_t open_files_ = 64;
+  std::list<weir::files::AppendFile> files_;
 };
 
 }  // namespace

@@ -296,7 +296,7 @@ TEST(Cli, PluginsListsPortsAndParameters) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("file_sink 1.1.0 (sink)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("input  in: records to write"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("param  path (string) required"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("param  path (string, template) required"), std::string::npos) << r.out;
 }
 
 }  // namespace

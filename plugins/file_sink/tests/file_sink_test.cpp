@@ -4,6 +4,8 @@
 
 #include <weir_test.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <sstream>
 #include <vector>
 
@@ -85,6 +87,55 @@ TEST(FileSinkPipeline, TheDeadLetterFileIsValidJsonLinesToo) {
   auto canon = strict_json_lines(dir, dir.file("dead.jsonl"));
   ASSERT_EQ(canon.exit_code, 0) << canon.err;
   EXPECT_EQ(lines_of(canon.out), expected(true));
+}
+
+// A templated path: each record in the file of its partition (directories
+// made as needed), each file rotated on its own, nothing lost or doubled.
+TEST(FileSinkPipeline, ATemplatedPathWritesEachRecordToItsFileAndRotatesEachAlone) {
+  TempDir dir;
+  constexpr int kCount = 3000;
+  std::string file = dir.write("p.toml", "[nodes.src]\nplugin = \"test_source\"\ncount = " + std::to_string(kCount) +
+                                             "\npartitions = 3\n[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"src\"]\n"
+                                             "path = \"" + dir.file("p{_partition}") + "/out.jsonl\"\nrotate_bytes = 4000\n"
+                                             "open_files = 2\n");
+  auto r = run_weir("run " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int total = 0;
+  for (int p = 0; p < 3; ++p) {
+    std::string base = dir.file("p" + std::to_string(p)) + "/out.jsonl";
+    std::vector<std::string> parts = {base};
+    for (int n = 1; std::filesystem::exists(base + "." + std::to_string(n)); ++n) parts.push_back(base + "." + std::to_string(n));
+    EXPECT_GE(parts.size(), 3u) << "partition " << p << " should have rotated";
+    std::vector<int64_t> seqs;
+    for (const std::string& f : parts) {
+      std::string text = read_file(f);
+      EXPECT_LE(text.size(), 4000u) << f;
+      for (const std::string& line : lines_of(text)) {
+        auto at = line.find("\"seq\":");
+        ASSERT_NE(at, std::string::npos) << line;
+        seqs.push_back(std::stoll(line.substr(at + 6)));
+      }
+    }
+    std::sort(seqs.begin(), seqs.end());
+    std::vector<int64_t> want;
+    for (int64_t s = p; s < kCount; s += 3) want.push_back(s);
+    EXPECT_EQ(seqs, want) << "partition " << p;
+    total += static_cast<int>(seqs.size());
+  }
+  EXPECT_EQ(total, kCount);
+}
+
+TEST(FileSinkPipeline, ARecordWhosePathCannotBeRenderedGoesToTheErrorPort) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", "[nodes.src]\nplugin = \"test_source\"\ncount = 10\n"
+                                             "[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"src\"]\npath = \"" +
+                                             dir.file("{car}.log") + "\"\n[nodes.errors]\nplugin = \"file_sink\"\n"
+                                             "inputs = [\"out.error\"]\npath = \"" + dir.file("errors") + "\"\n");
+  auto r = run_weir("run " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> errors = lines_of(read_file(dir.file("errors")));
+  ASSERT_EQ(errors.size(), 10u);
+  EXPECT_NE(errors[0].find("\"error_reason\":\"path " + dir.file("{car}.log") + ": "), std::string::npos) << errors[0];
 }
 
 }  // namespace
