@@ -46,7 +46,8 @@ namespace {
 const weir_port_spec kInputs[] = {{"in", "records to produce"}};
 const weir_param_spec kOwnParams[] = {
     {"endpoints", WEIR_PARAM_STRING, nullptr, 1, nullptr, "bootstrap brokers, \"host:port[,host:port...]\""},
-    {"topic", WEIR_PARAM_STRING, nullptr, 1, nullptr, "topic to produce to"},
+    {"topic", WEIR_PARAM_STRING, nullptr, 1, weir::kTemplateUnit,
+     "topic to produce to, or a template giving one per record, e.g. \"cars-{_time|date('%Y%m')}\" (docs/templates.md)"},
     {"key", WEIR_PARAM_STRING, "\"\"", 0, weir::kTemplateUnit,
      "message key template, e.g. \"{car_number}\" (docs/templates.md); \"\" = key_field, else the record's key"},
     {"key_field", WEIR_PARAM_STRING, "\"\"", 0, nullptr,
@@ -93,6 +94,13 @@ class KafkaSink : public weir::Sink {
  public:
   KafkaSink(weir::Context ctx, const weir::Params& p) : opaque_{ctx, this} {
     topic_ = p.str("topic");
+    try {
+      weir::Template t = weir::Template::compile(topic_);
+      if (!t.constant()) topic_template_ = std::move(t);
+      else topic_ = t.constant_text();
+    } catch (const weir::TemplateError& e) {
+      throw weir::ConfigError("topic: template \"" + topic_ + "\", " + e.what());
+    }
     key_field_ = p.str("key_field");
     if (std::string key = p.str("key"); !key.empty()) {
       try {
@@ -120,7 +128,9 @@ class KafkaSink : public weir::Sink {
     if (key_ && !key_field_.empty()) throw weir::ConfigError("key and key_field exclude each other");
     auto rdkafka = p.table("rdkafka");
     // Unless the user picks librdkafka's partitioner, kafka_sink partitions whole batches itself (see produce_all).
-    own_partitioning_ = std::none_of(rdkafka.begin(), rdkafka.end(), [](const auto& kv) { return kv.first == "partitioner"; });
+    // Per-record topics go through librdkafka's partitioner (the same murmur2_random).
+    own_partitioning_ = !topic_template_ &&
+                        std::none_of(rdkafka.begin(), rdkafka.end(), [](const auto& kv) { return kv.first == "partitioner"; });
     if (delivery_attempts_ < 1) throw weir::ConfigError("delivery_attempts must be >= 1");
     if (linger < 0 || batch_bytes < 1 || delivery_timeout < 0 || flush_timeout_ms_ < 0)
       throw weir::ConfigError("linger_ms, delivery_timeout_ms and flush_timeout_ms must be >= 0, batch_bytes >= 1");
@@ -178,8 +188,9 @@ class KafkaSink : public weir::Sink {
     }
     (void)conf_.release();                 // owned by rk_ now
     rd_kafka_set_log_queue(rk_, nullptr);  // logs are served by our poll thread
-    rkt_ = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
-    if (!rkt_) {
+    // Per-record topics get their handles as records name them (topic_handle).
+    if (!topic_template_) rkt_ = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
+    if (!topic_template_ && !rkt_) {
       ctx().error_log("cannot create topic handle " + topic_ + ": " + rd_kafka_err2str(rd_kafka_last_error()));
       return WEIR_FAILED;
     }
@@ -207,8 +218,19 @@ class KafkaSink : public weir::Sink {
     std::string_view key, value;
     std::string scratch_key, scratch_value, why;
     bool copy_value = false, any = false;
+    std::string topic;
     for (uint32_t i = 0; i < in.size(); ++i) {
-      if (select(in[i], key, value, copy_value, scratch_key, scratch_value, why)) {
+      bool ok = select(in[i], key, value, copy_value, scratch_key, scratch_value, why);
+      if (ok && topic_template_) {
+        topic.clear();
+        if (!topic_template_->render(in[i], topic, why)) {
+          why = "topic " + topic_template_->text() + ": " + why;
+          ok = false;
+        } else if (!(st->slots[i].topic = topic_handle(topic, why))) {
+          ok = false;
+        }
+      }
+      if (ok) {
         any = true;
         continue;
       }
@@ -275,7 +297,10 @@ class KafkaSink : public weir::Sink {
       m._private = &s;
       msgs_.push_back(m);
     }
-    if (!msgs_.empty()) produce_all(st, copy_values ? RD_KAFKA_MSG_F_COPY : 0);
+    if (!msgs_.empty()) {
+      if (topic_template_) produce_by_topic(st, copy_values ? RD_KAFKA_MSG_F_COPY : 0);
+      else produce_all(st, copy_values ? RD_KAFKA_MSG_F_COPY : 0);
+    }
     if (st.remaining.fetch_sub(1, std::memory_order_acq_rel) > 1) return WEIR_PENDING;
     // Every record is settled already (delivered fast, refused, or failed to enqueue).
     if (fatal_) return WEIR_FAILED;
@@ -309,6 +334,7 @@ class KafkaSink : public weir::Sink {
   struct BatchState;
   struct Slot {
     BatchState* owner = nullptr;
+    rd_kafka_topic_t* topic = nullptr;  // per-record topics: its handle (topic_handles_); else rkt_
     Status status = Status::Pending;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
   };
@@ -325,6 +351,18 @@ class KafkaSink : public weir::Sink {
   };
 
   const weir::Context& ctx() const { return opaque_.ctx; }
+
+  // The handle of TOPIC (per-record topics), made once and kept until shutdown.
+  rd_kafka_topic_t* topic_handle(const std::string& topic, std::string& why) {
+    auto it = topic_handles_.find(topic);
+    if (it != topic_handles_.end()) return it->second;
+    rd_kafka_topic_t* h = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+    if (!h) {
+      why = "topic '" + topic + "': " + rd_kafka_err2str(rd_kafka_last_error());
+      return nullptr;
+    }
+    return topic_handles_.emplace(topic, h).first->second;
+  }
 
   // Record S goes to the error port once its request is stored.
   void refuse(BatchState& st, Slot& s, const std::string& why) {
@@ -390,16 +428,31 @@ class KafkaSink : public weir::Sink {
   // partition in their order; unkeyed ones (keyed = false) whole to one
   // partition with a leader, the next call to the next (like the sticky
   // partitioner, per batch instead of per 10 ms).
+  // Per-record topics: msgs_ grouped by topic (stably: a key's records keep
+  // their order), each group through librdkafka's partitioner.
+  void produce_by_topic(BatchState& st, int flags) {
+    std::stable_sort(msgs_.begin(), msgs_.end(), [](const rd_kafka_message_t& a, const rd_kafka_message_t& b) {
+      return static_cast<Slot*>(a._private)->topic < static_cast<Slot*>(b._private)->topic;
+    });
+    for (size_t begin = 0; begin < msgs_.size();) {
+      rd_kafka_topic_t* rkt = static_cast<Slot*>(msgs_[begin]._private)->topic;
+      size_t end = begin;
+      while (end < msgs_.size() && static_cast<Slot*>(msgs_[end]._private)->topic == rkt) ++end;
+      produce_run(st, flags, msgs_.data() + begin, end - begin, RD_KAFKA_PARTITION_UA, rkt);
+      begin = end;
+    }
+  }
+
   void produce_all(BatchState& st, int flags) {
     // A retried batch goes through librdkafka's own partitioner, which knows
     // leaders as of now; our partition list may be up to kPartitionRefresh old.
     Partitions parts = st.attempts > 1 ? Partitions{} : partitions();
     if (parts.count == 0) {
-      produce_run(st, flags, msgs_.data(), msgs_.size(), RD_KAFKA_PARTITION_UA);  // no metadata (yet)
+      produce_run(st, flags, msgs_.data(), msgs_.size(), RD_KAFKA_PARTITION_UA, rkt_);  // no metadata (yet)
       return;
     }
     if (!keyed_) {
-      produce_run(st, flags, msgs_.data(), msgs_.size(), parts.unkeyed);
+      produce_run(st, flags, msgs_.data(), msgs_.size(), parts.unkeyed, rkt_);
       return;
     }
     // Counting sort by partition: stable, so each key's records keep their order.
@@ -419,7 +472,7 @@ class KafkaSink : public weir::Sink {
     size_t begin = 0;
     for (int32_t p = 0; p < parts.count; ++p) {
       size_t end = runs_[static_cast<size_t>(p)];
-      if (end > begin) produce_run(st, flags, grouped_.data() + begin, end - begin, p);
+      if (end > begin) produce_run(st, flags, grouped_.data() + begin, end - begin, p, rkt_);
       begin = end;
     }
   }
@@ -428,14 +481,14 @@ class KafkaSink : public weir::Sink {
   // (queue.buffering.max.messages): waiting for room before the call, not
   // retrying after QUEUE_FULL, keeps the records in order. A record librdkafka
   // does not take is settled here (no delivery report follows).
-  void produce_run(BatchState& st, int flags, rd_kafka_message_t* msgs, size_t n, int32_t partition) {
+  void produce_run(BatchState& st, int flags, rd_kafka_message_t* msgs, size_t n, int32_t partition, rd_kafka_topic_t* rkt) {
     for (size_t done = 0; done < n;) {
       const size_t chunk = std::min(n - done, max_chunk_);
       while (!fatal_ && static_cast<size_t>(std::max(0, rd_kafka_outq_len(rk_))) + chunk > queue_max_)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));  // backpressure: wait for deliveries
       rd_kafka_message_t* m = msgs + done;
       st.remaining.fetch_add(static_cast<int32_t>(chunk), std::memory_order_relaxed);
-      int taken = rd_kafka_produce_batch(rkt_, partition, flags, m, static_cast<int>(chunk));
+      int taken = rd_kafka_produce_batch(rkt, partition, flags, m, static_cast<int>(chunk));
       if (taken != static_cast<int>(chunk)) {
         for (size_t i = 0; i < chunk; ++i) {
           if (m[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
@@ -457,7 +510,7 @@ class KafkaSink : public weir::Sink {
   void produce_one(Slot& s, std::string_view key, std::string_view value, int flags, int64_t ts) {
     for (;;) {
       rd_kafka_resp_err_t e = rd_kafka_producev(
-          rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_MSGFLAGS(flags),
+          rk_, RD_KAFKA_V_RKT(s.topic ? s.topic : rkt_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_MSGFLAGS(flags),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_KEY(key.data(), key.size()),
           RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(&s), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -567,6 +620,8 @@ class KafkaSink : public weir::Sink {
     rd_kafka_poll(rk_, 0);
     if (rkt_) rd_kafka_topic_destroy(rkt_);
     rkt_ = nullptr;
+    for (auto& [name, h] : topic_handles_) rd_kafka_topic_destroy(h);
+    topic_handles_.clear();
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
   }
@@ -575,6 +630,8 @@ class KafkaSink : public weir::Sink {
   weir::kafka::ConfPtr conf_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
+  std::optional<weir::Template> topic_template_;                    // per-record topics, or none
+  std::unordered_map<std::string, rd_kafka_topic_t*> topic_handles_;  // their handles (node thread)
   std::string topic_, key_field_, value_field_;
   std::optional<weir::Template> key_;  // the key template, when given
   bool json_value_ = false, timestamps_ = false, keyed_ = true;

@@ -121,6 +121,39 @@ TEST(KafkaSink, KeyFromATemplate) {
   EXPECT_EQ(msgs[0].value, "85");
 }
 
+// A topic per record: each message in the topic its template renders, a
+// key's messages on the partition murmur2 gives them, in their order.
+TEST(KafkaSink, TopicFromATemplate) {
+  MockCluster mc;
+  mc.create_topic("cars-a", 2);
+  mc.create_topic("cars-b", 2);
+  Sink s(mc, "cars-{fleet}");
+  s.h.param("key_field", std::string("car")).param("value_field", std::string("seq"));
+  s.open();
+  using F = FakeHost::Fields;
+  std::vector<F> rows;
+  for (int i = 0; i < 60; ++i)
+    rows.push_back(F{{"fleet", FakeHost::str(i % 3 == 0 ? "a" : "b")}, {"car", FakeHost::str(i % 2 ? "C1" : "C2")},
+                     {"seq", weir::int_value(i)}});
+  rows.push_back(F{{"car", FakeHost::str("C3")}, {"seq", weir::int_value(99)}});  // no fleet: rejected
+  s.deliver(s.h.make_batch(rows));
+  ASSERT_EQ(s.h.rejected.size(), 1u);
+  EXPECT_NE(s.h.rejected[0].find("topic cars-{fleet}: "), std::string::npos) << s.h.rejected[0];
+  s.close();
+  for (const char* fleet : {"a", "b"}) {
+    auto msgs = mc.read_all(std::string("cars-") + fleet, 2, fleet[0] == 'a' ? 20 : 40);
+    ASSERT_EQ(msgs.size(), fleet[0] == 'a' ? 20u : 40u) << fleet;
+    std::map<std::string, std::vector<int>> seqs;
+    for (auto& m : msgs) {
+      int seq = std::stoi(m.value);
+      EXPECT_EQ(seq % 3 == 0, fleet[0] == 'a') << "seq " << seq << " in fleet " << fleet;
+      EXPECT_EQ(m.partition, rd_kafka_msg_partitioner_murmur2_random(nullptr, m.key.data(), m.key.size(), 2, nullptr, nullptr));
+      seqs[m.key].push_back(seq);
+    }
+    for (auto& [key, v] : seqs) EXPECT_TRUE(std::is_sorted(v.begin(), v.end())) << key;
+  }
+}
+
 TEST(KafkaSink, ProduceTimeByDefault) {
   MockCluster mc;
   mc.create_topic("out", 1);
