@@ -247,9 +247,9 @@ inline void crash_and_resume(const std::string& bootstrap, const std::string& to
                              TempDir& dir) {
   const size_t n = static_cast<size_t>(cars) * seconds;
   const std::string group = unique_name("g-crash");
-  // Run 1: small batches and an fsync per batch keep it slow enough to be killed mid-stream.
+  // Run 1: small batches and requests, and an fsync per request, keep it slow enough to be killed mid-stream.
   std::string out1 = dir.file("run1.json");
-  std::string p1 = dir.write("run1.toml", consumer_pipeline(bootstrap, topic, group, out1, false, "fsync = true\n", 100, 200));
+  std::string p1 = dir.write("run1.toml", consumer_pipeline(bootstrap, topic, group, out1, false, "fsync = true\nbatch_max_records = 100\n", 100, 200));
   pid_t pid = spawn_weir(p1, dir.file("run1.log"));
   ASSERT_GT(pid, 0);
   // Kill it halfway, or 1.5 s after its first output (several commits in) if that comes first.
