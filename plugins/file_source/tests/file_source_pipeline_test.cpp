@@ -74,10 +74,11 @@ TEST(FileSourcePipeline, SigkillAndRestartLosesNothingDuplicatesOnlyAfterTheLast
     std::ofstream f(dir.file("big.log"));
     for (int i = 0; i < n; ++i) f << numbered(i) << '\n';
   }
-  // Run 1: small batches, an fsync per batch and frequent position writes: killed mid-stream.
+  // Run 1: small batches and requests, an fsync per request and frequent position writes: killed mid-stream.
   std::string out1 = dir.file("run1.txt");
   std::string p1 = dir.write("run1.toml", pipeline(dir, "batch_size = 100\ncommit_interval_ms = 50",
-                                                   "path = \"" + out1 + "\"\nformat = \"payload\"\nfsync = true\n"));
+                                                   "path = \"" + out1 + "\"\nformat = \"payload\"\nfsync = true\n"
+                                                   "batch_max_records = 100\n"));
   weir::testing::BackgroundWeir weir1(dir, p1 + " --no-progress");
   ASSERT_TRUE(weir1.started()) << weir1.err();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
