@@ -110,6 +110,7 @@ void release(HostBatch* b) {
   b->control_kind = HostBatch::Control::kNone;
   b->emitted_ns.store(0, std::memory_order_relaxed);
   if (HostBatch* parent = std::exchange(b->parent, nullptr)) release(parent);
+  for (HostBatch* k : std::exchange(b->kept, {})) release(k);
   std::lock_guard lock(pool().mu);
   if (pool().free.size() < kPoolMax) pool().free.push_back(b);
   else delete b;

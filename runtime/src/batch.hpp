@@ -41,6 +41,11 @@ struct HostBatch : weir_batch {
   std::atomic<int64_t> emitted_ns{0};
   uint32_t origin_node = 0;
   HostBatch* parent = nullptr;  // a view's records point into this batch, kept alive by one reference
+  // Batches this one keeps alive, one reference each, released with it: a
+  // sink request's gathered inputs (their records' bytes, and their groups
+  // pending until the request is done). Their `acks` are not read: an
+  // emitter may still be attaching groups to them (end_callback).
+  std::vector<HostBatch*> kept;
   // A control batch (no records) about partitions of its source (ABI 1.1):
   // now read by this process (ahead of their first records), or no longer
   // (behind their last ones; lost: someone else's already, drop without a

@@ -143,10 +143,14 @@ int emit_batch(Node& n, int32_t port, HostBatch* b) {
     b->acks.push_back(n.tracker->open_group(std::move(highest)));
   } else if (n.current && b->acks.empty()) {
     // Derived from the input being processed: it keeps the input's groups pending
-    // (a view of an input carries them already).
+    // (a view of an input carries them already), and the batches the input keeps.
     for (AckGroup* g : n.current->acks) {
       g->retain();
       b->acks.push_back(g);
+    }
+    for (HostBatch* k : n.current->kept) {
+      retain(k);
+      b->kept.push_back(k);
     }
   }
   return send_batch(n, port, b);

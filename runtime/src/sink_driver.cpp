@@ -1,6 +1,5 @@
 #include "sink_driver.hpp"
 
-#include "ack.hpp"
 #include "param_values.hpp"
 
 #include <algorithm>
@@ -68,8 +67,7 @@ DeliveryPolicy DeliveryPolicy::of(const weir_plugin&, const ParamValues& params)
 }
 
 struct SinkDriver::Request {
-  HostBatch* batch = nullptr;      // what is sent: one input, or the records of several
-  std::vector<HostBatch*> inputs;  // gathered inputs, kept for their records' bytes
+  HostBatch* batch = nullptr;  // what is sent: one input, or the records of several (keeping them)
   void* handle = nullptr;
   bool encoded = false;
   enum State { kReady, kPending, kBackoff, kDone } state = kReady;
@@ -90,7 +88,6 @@ SinkDriver::~SinkDriver() {
   for (auto& r : requests_) {
     if (r->state == Request::kDone) continue;
     abandon(r->batch);
-    for (HostBatch* in : r->inputs) abandon(in);
   }
   for (HostBatch* in : open_) abandon(in);
 }
@@ -119,19 +116,15 @@ void SinkDriver::seal() {
   if (open_.size() == 1) {
     r->batch = open_.front();
   } else {
-    // One batch of every gathered record. It carries each input's groups
-    // (error records inherit them); the inputs stay alive for the bytes.
+    // One batch of every gathered record, keeping the inputs alive (their
+    // bytes, and their groups pending: error records derived from it keep
+    // them too). Their groups are not copied: the upstream node may still
+    // be attaching some (a window's holds, in its end_callback).
     HostBatch* all = new_batch(static_cast<uint32_t>(open_records_));
-    for (HostBatch* in : open_) {
-      all->storage.insert(all->storage.end(), in->records, in->records + in->count);
-      for (AckGroup* g : in->acks) {
-        g->retain();
-        all->acks.push_back(g);
-      }
-    }
+    for (HostBatch* in : open_) all->storage.insert(all->storage.end(), in->records, in->records + in->count);
+    all->kept = open_;  // their references, taken over
     all->seal();
     r->batch = all;
-    r->inputs = open_;
   }
   open_.clear();
   open_records_ = open_bytes_ = 0;
@@ -237,10 +230,8 @@ void SinkDriver::finish(Request& r, bool stored) {
   if (r.encoded && r.handle) target_.free_request(r.handle);
   r.handle = nullptr;
   r.encoded = false;
-  auto end = stored ? &release : &abandon;
-  end(r.batch);
-  for (HostBatch* in : r.inputs) end(in);
-  r.inputs.clear();
+  if (stored) release(r.batch);  // and the inputs it keeps
+  else abandon(r.batch);          // kept for good, and so are they: their sources do not commit them
   r.state = Request::kDone;
 }
 
