@@ -287,8 +287,8 @@ TEST(LoggenCommand, UsageErrors) {
 // oldest first they are what stdout gets; --keep deletes the oldest.
 TEST(LoggenCommand, OutputWritesRotatedFiles) {
   weir::testing::TempDir dir;
-  std::string cmd = std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 20 --seconds 60 --headers --output " + dir.file("logs") +
-                    " --rotate-bytes 10000";
+  std::string cmd = std::string(WEIR_BUILD_DIR) + "/weir-loggen 20220426 20 --seconds 60 --headers --start-time 000000 --output " +
+                    dir.file("logs") + " --rotate-bytes 10000";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::string all, base = dir.file("logs") + "/SmartCarDriverInfo.log";
   int rotated = 0;
@@ -300,7 +300,8 @@ TEST(LoggenCommand, OutputWritesRotatedFiles) {
   }
   all += weir::testing::read_file(base);
   EXPECT_GE(rotated, 4);  // 1200 lines of ~40 bytes
-  EXPECT_EQ(all, command_output("20220426 20 --seconds 60 --headers"));
+  // A fixed start: two runs on today's clock differ when a second passes between them.
+  EXPECT_EQ(all, command_output("20220426 20 --seconds 60 --headers --start-time 000000"));
   EXPECT_EQ(all.rfind("Driver Status Infomation,", 0), 0u) << "the header lines first, as the original";
 
   weir::testing::TempDir kept;
@@ -319,8 +320,8 @@ TEST(LoggenPipeline, IntoFileSinkWithRotation) {
   weir::testing::TempDir dir;
   std::string base = dir.file("SmartCarDriverInfo.log");
   std::string file = dir.write("p.toml",
-                               "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\ncars = 20\nseconds = 60\nheaders = true\n"
-                               "batch_size = 20\n[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\nformat = \"payload\"\n"
+                               "[nodes.gen]\nplugin = \"loggen\"\ndate = \"20220426\"\nstart_time = \"000000\"\ncars = 20\nseconds = 60\n"
+                               "headers = true\nbatch_size = 20\n[nodes.out]\nplugin = \"file_sink\"\ninputs = [\"gen\"]\nformat = \"payload\"\n"
                                "rotate_bytes = 10000\nkeep = 0\npath = \"" + base + "\"\n");
   auto r = weir::testing::run_weir("run " + file + " --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -333,7 +334,7 @@ TEST(LoggenPipeline, IntoFileSinkWithRotation) {
   }
   all += weir::testing::read_file(base);
   EXPECT_GE(rotated, 4);
-  EXPECT_EQ(all, command_output("20220426 20 --seconds 60 --headers"));
+  EXPECT_EQ(all, command_output("20220426 20 --seconds 60 --headers --start-time 000000"));
 }
 
 TEST(LoggenPipeline, ExampleRunsAndMatchesTheCommand) {
