@@ -108,7 +108,7 @@ std::string swap_on_thread(Node& n, std::shared_ptr<PluginLibrary> lib, std::sha
   n.instance = fresh;
   n.library = std::move(lib);  // the old library unloads when its last reference goes (a reader's snapshot may hold it)
   n.swapped_params = std::move(params);
-  if (n.driver) n.driver->set_policy(DeliveryPolicy::of(d, *n.swapped_params));
+  if (n.driver) n.driver->set_policy(DeliveryPolicy::of(*n.swapped_params));
   ++n.swaps;
   publish_snapshot(n);
   return "";

@@ -120,7 +120,7 @@ std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
   if (n->descriptor->kind == WEIR_SOURCE) n->tracker = std::make_unique<AckTracker>(&n->signal);
   if (n->kind == WEIR_SINK) {
     n->sink_target = std::make_unique<PluginSinkTarget>(*n);
-    n->driver = std::make_unique<SinkDriver>(*n->sink_target, DeliveryPolicy::of(*n->descriptor, p.params));
+    n->driver = std::make_unique<SinkDriver>(*n->sink_target, DeliveryPolicy::of(p.params));
   }
   n->per_partition = p.per_partition;
   if (n->kind == WEIR_OPERATOR && (n->descriptor->flags & WEIR_FLAG_STATEFUL)) {

@@ -51,7 +51,7 @@ uint64_t bytes_of(const HostBatch& b) {
 
 }  // namespace
 
-DeliveryPolicy DeliveryPolicy::of(const weir_plugin&, const ParamValues& params) {
+DeliveryPolicy DeliveryPolicy::of(const ParamValues& params) {
   DeliveryPolicy p;
   p.max_records = static_cast<uint32_t>(std::clamp<int64_t>(integer(params, "batch_max_records", 0), 0, UINT32_MAX));
   p.max_bytes = static_cast<uint64_t>(std::max<int64_t>(integer(params, "batch_max_bytes", 0), 0));

@@ -49,7 +49,7 @@ struct DeliveryPolicy {
   // The policy a sink's parameters give (the names of <weir/delivery.hpp>);
   // what it does not declare keeps the defaults above (a sink without them
   // is delivered as before ABI 1.3: batch by batch, 10 ms..1 s backoff).
-  static DeliveryPolicy of(const weir_plugin& descriptor, const ParamValues& params);
+  static DeliveryPolicy of(const ParamValues& params);
 };
 
 // A record the server refused: its index in the request's batch, and why.
