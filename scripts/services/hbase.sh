@@ -112,8 +112,11 @@ start() {
     prop hbase.zookeeper.quorum 127.0.0.1
     prop hbase.zookeeper.property.clientPort "$zk"
     # A stalled JVM (GC, SIGSTOP in the chaos test) must not expire HBase's own ZooKeeper
-    # session, or the master aborts: sessions of 60 s (the server allows up to 20 ticks).
+    # session, or the region server aborts: sessions of 60 s (the server allows up to 20
+    # ticks). Standalone mode replaces zookeeper.session.timeout with the .localHBaseCluster
+    # value (HMasterCommandLine; default 10 s, which two stops in a row exceeded), so set both.
     prop zookeeper.session.timeout 60000
+    prop zookeeper.session.timeout.localHBaseCluster 60000
     prop hbase.zookeeper.property.tickTime 6000
     prop hbase.localcluster.assign.random.ports false   # else LocalHBaseCluster ignores the ports below
     prop hbase.master.port "$master"
