@@ -202,6 +202,8 @@ void Engine::resume(Node& n, Diagnostics& diags) {
 }
 
 void Engine::stop() {
+  int64_t not_yet = 0;
+  stop_ns_.compare_exchange_strong(not_yet, monotonic_ns(), std::memory_order_acq_rel);
   stopping_.store(true, std::memory_order_release);
   for (auto& n : nodes_) n->signal.notify();
 }
@@ -520,7 +522,7 @@ static int64_t checkpoint_wait_ns(const Node& n, int64_t wait) {
 void Engine::run_operator(Node& n) {
   size_t cursor = 0;
   auto checkpoint_ready = [&] { return n.checkpoint && n.checkpoint->delivery_moved(); };
-  while (!failed()) {
+  while (!abandoning()) {
     run_commands(n);
     run_timer(n);
     if (n.checkpoint) checkpoint_step(n);
@@ -573,7 +575,7 @@ void Engine::run_sink(Node& n) {
     int64_t wait = due == INT64_MAX ? 100'000'000 : std::max<int64_t>(due - monotonic_ns(), 0);
     return timer_wait_ns(n, std::min<int64_t>(wait, 100'000'000));
   };
-  while (!failed()) {
+  while (!abandoning()) {
     run_commands(n);
     run_timer(n);
     step();
@@ -657,6 +659,23 @@ int Engine::run() {
     });
   }
   if (options_.on_running) options_.on_running();
+  // The one place that bounds a graceful stop: node threads wait on their own
+  // conditions (a sink retrying a dead server, an operator pushing into its full
+  // queue), so this thread watches the clock for all of them.
+  auto all_finished = [this] {
+    return std::all_of(nodes_.begin(), nodes_.end(), [](const auto& n) { return n->finished.load(); });
+  };
+  while (!all_finished()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int64_t stopped_at = stop_ns_.load(std::memory_order_acquire);
+    if (stopped_at != 0 && !abandoning() && monotonic_ns() - stopped_at > options_.drain_timeout_ms * 1'000'000) {
+      log(nullptr, WEIR_LOG_WARN,
+          "the drain did not end within " + std::to_string(options_.drain_timeout_ms) +
+              " ms of the stop: giving up; what was not delivered is not acknowledged and will be read again on restart");
+      drain_gave_up_.store(true);
+      hard_stop();
+    }
+  }
   for (auto& n : nodes_) n->thread.join();
   return failed() ? 1 : 0;
 }

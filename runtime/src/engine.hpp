@@ -174,6 +174,9 @@ struct Node {
 
 struct EngineOptions {
   std::string dead_letter_path;  // JSON lines of unrouted error records ("" = log only)
+  // How long a graceful stop (Ctrl-C, --duration, the end of the input) may drain:
+  // past it, the engine gives up as on a second Ctrl-C (nothing more is
+  // acknowledged, so what was not delivered is read again on restart).
   int64_t drain_timeout_ms = 30'000;
   // Called once, on the thread that failed, when the pipeline fails (weir run
   // bounds the time to exit with it).
@@ -208,6 +211,8 @@ class Engine {
   // Nothing more is delivered or acknowledged (a hard stop or a failure): a
   // push into a full queue gives up, retries stop.
   bool abandoning() const { return hard_stopped() || failed(); }
+  // The drain timeout passed after a stop: run() gave up on what was in flight.
+  bool drain_gave_up() const { return drain_gave_up_.load(); }
 
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   const std::vector<std::unique_ptr<EdgeQueue>>& edges() const { return edges_; }
@@ -260,8 +265,9 @@ class Engine {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::unique_ptr<EdgeQueue>> edges_;
   std::vector<std::vector<EdgeQueue*>> plan_edge_queues_;
-  std::atomic<bool> stopping_{false}, failed_{false}, hard_stop_{false};
+  std::atomic<bool> stopping_{false}, failed_{false}, hard_stop_{false}, drain_gave_up_{false};
   std::atomic<int64_t> started_ns_{0};  // read by the metrics thread
+  std::atomic<int64_t> stop_ns_{0};     // when stop() was first called (0: not yet)
   Published<std::string> pipeline_file_;
   std::mutex log_mu_;
   std::mutex dead_letter_mu_;

@@ -42,7 +42,7 @@ using namespace weir;
 
 namespace {
 
-constexpr int kExitOk = 0, kExitFailed = 1, kExitBadPipeline = 2, kExitUsage = 64;
+constexpr int kExitOk = 0, kExitFailed = 1, kExitBadPipeline = 2, kExitUndelivered = 3, kExitUsage = 64;
 // How long a failed pipeline may take to exit (its nodes stop at once, then close).
 constexpr int kFailedExitMs = 10'000;
 
@@ -333,7 +333,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   std::string metrics, dead_letter, status_out, admin_token, level = "info";
   std::vector<std::string> plugin_dirs;
   bool allow_swap_without_token = false;
-  double duration = 0, progress_s = 5;
+  double duration = 0, progress_s = 5, drain_timeout_s = 30;
   bool progress_flag = false, no_progress = false;
   HttpLimits limits;
   po::options_description desc("run options");
@@ -358,6 +358,9 @@ int cmd_run(const std::vector<std::string>& argv) {
       "dead-letter", po::value(&dead_letter), "append error records no node consumes to this JSON-lines file")(
       "status-out", po::value(&status_out), "write the final /status JSON (counts, latencies) to this file at exit")(
       "duration", po::value(&duration), "stop gracefully after this many seconds")(
+      "drain-timeout", po::value(&drain_timeout_s)->default_value(30),
+      "seconds a graceful stop may take to deliver what is in flight; then weir exits as on a second Ctrl-C (what "
+      "was not delivered is read again on restart)")(
       "progress", po::bool_switch(&progress_flag), "print a progress line even when stderr is not a terminal")(
       "no-progress", po::bool_switch(&no_progress), "never print progress lines")(
       "progress-interval", po::value(&progress_s)->default_value(5), "seconds between progress lines")(
@@ -382,8 +385,13 @@ int cmd_run(const std::vector<std::string>& argv) {
   std::unique_ptr<PluginRegistry> registry;
   auto plan = plan_from(args, registry);
   if (!plan) return kExitBadPipeline;
+  if (!(drain_timeout_s > 0)) {
+    std::cerr << "weir: --drain-timeout must be a positive number of seconds\n";
+    return kExitUsage;
+  }
   EngineOptions options;
   options.dead_letter_path = dead_letter;
+  options.drain_timeout_ms = static_cast<int64_t>(drain_timeout_s * 1000);
   // A failed pipeline stops at once; should a plugin not return from its last
   // call (close(), a client library blocked on a dead server), exit anyway.
   options.on_failure = [] {
@@ -463,7 +471,8 @@ int cmd_run(const std::vector<std::string>& argv) {
   server.stop();
   std::cerr << summary_line(engine) << "\n";
   if (!status_out.empty()) std::ofstream(status_out) << status_json(engine) << "\n";
-  return rc == 0 ? kExitOk : kExitFailed;
+  if (rc != 0) return kExitFailed;
+  return engine.drain_gave_up() ? kExitUndelivered : kExitOk;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <weir_test.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <numeric>
 #include <sstream>
 
@@ -70,6 +71,28 @@ TEST(Delivery, AnAsyncSinkFailingEveryThirdSendStoresEveryRecordOnce) {
   std::sort(seqs.begin(), seqs.end());
   EXPECT_EQ(seqs, zero_to(20000));
   EXPECT_NE(r.err.find("told to fail"), std::string::npos) << r.err;
+}
+
+// A stop while a sink's server refuses everything: the sink retries, the
+// operator before it blocks on the full queue between them, and without a
+// bound on the drain weir would never exit. The drain timeout ends it, with
+// nothing acknowledged that was not delivered.
+TEST(Delivery, AStopThatCannotDrainEndsAtTheDrainTimeout) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", source(0, "batch_size = 10\ncommit_log = \"" + dir.file("commits") + "\"\n") +
+                                             "[nodes.pass]\nplugin = \"passthrough\"\ninputs = [\"src\"]\n"
+                                             "[nodes.sink]\nplugin = \"test_driven_sink\"\ninputs = [\"pass\"]\npath = \"" +
+                                             dir.file("out") + "\"\nfail_every = 1\nretry_initial_ms = 1\nretry_max_ms = 5\n");
+  BackgroundWeir weir(dir, file + " --drain-timeout 1", kEnv);
+  ASSERT_TRUE(weir.started()) << read_file(dir.file("bg.err"));
+  usleep(500'000);  // the queues fill up behind the failing sink
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60)) << "weir did not exit after SIGINT: " << read_file(dir.file("bg.err"));
+  std::string err = read_file(dir.file("bg.err"));
+  EXPECT_EQ(weir.exit_code(), 3) << err;  // stopped with records undelivered
+  EXPECT_NE(err.find("the drain did not end within 1000 ms of the stop"), std::string::npos) << err;
+  EXPECT_TRUE(read_file(dir.file("out")).empty());
+  EXPECT_TRUE(read_file(dir.file("commits")).empty()) << "nothing was delivered, so nothing may be committed";
 }
 
 }  // namespace
