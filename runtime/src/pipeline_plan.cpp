@@ -1,5 +1,6 @@
 #include "pipeline_plan.hpp"
 
+#include "sink_driver.hpp"
 #include "template_params.hpp"
 
 #include <functional>
@@ -42,6 +43,10 @@ ParamValues convert_params(const NodeConfig& node, const weir_plugin& d, Diagnos
       }
     }
   }
+  // The host's delivery parameters (<weir/delivery.hpp>) have ranges the driver relies on.
+  if (d.kind == WEIR_SINK)
+    for (const auto& [param, problem] : DeliveryPolicy::check(values))
+      diags.add(given.count(param) ? node.param_pos.at(param) : node.pos, std::string(d.name) + " \"" + node.name + "\": " + problem);
   return values;
 }
 

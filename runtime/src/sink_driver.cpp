@@ -53,17 +53,42 @@ uint64_t bytes_of(const HostBatch& b) {
 
 DeliveryPolicy DeliveryPolicy::of(const ParamValues& params) {
   DeliveryPolicy p;
-  p.max_records = static_cast<uint32_t>(std::clamp<int64_t>(integer(params, "batch_max_records", 0), 0, UINT32_MAX));
-  p.max_bytes = static_cast<uint64_t>(std::max<int64_t>(integer(params, "batch_max_bytes", 0), 0));
-  p.linger_ns = std::max<int64_t>(integer(params, "batch_linger_ms", 0), 0) * 1'000'000;
-  p.max_in_flight = static_cast<uint32_t>(std::clamp<int64_t>(integer(params, "max_in_flight", p.max_in_flight), 1, 1024));
+  p.max_records = static_cast<uint32_t>(integer(params, "batch_max_records", 0));
+  p.max_bytes = static_cast<uint64_t>(integer(params, "batch_max_bytes", 0));
+  p.linger_ns = integer(params, "batch_linger_ms", 0) * 1'000'000;
+  p.max_in_flight = static_cast<uint32_t>(integer(params, "max_in_flight", p.max_in_flight));
   RetryPolicy& r = p.retry;
-  r.initial_ns = std::max<int64_t>(integer(params, "retry_initial_ms", r.initial_ns / 1'000'000), 1) * 1'000'000;
-  r.max_ns = std::max<int64_t>(integer(params, "retry_max_ms", r.max_ns / 1'000'000) * 1'000'000, r.initial_ns);
-  r.multiplier = std::max(number(params, "retry_multiplier", r.multiplier), 1.0);
-  r.jitter = std::clamp(number(params, "retry_jitter", r.jitter), 0.0, 1.0);
-  r.max_attempts = std::max<int64_t>(integer(params, "retry_max_attempts", 0), 0);
+  r.initial_ns = integer(params, "retry_initial_ms", r.initial_ns / 1'000'000) * 1'000'000;
+  r.max_ns = integer(params, "retry_max_ms", r.max_ns / 1'000'000) * 1'000'000;
+  r.multiplier = number(params, "retry_multiplier", r.multiplier);
+  r.jitter = number(params, "retry_jitter", r.jitter);
+  r.max_attempts = integer(params, "retry_max_attempts", 0);
   return p;
+}
+
+std::vector<std::pair<std::string, std::string>> DeliveryPolicy::check(const ParamValues& params) {
+  std::vector<std::pair<std::string, std::string>> problems;
+  auto in_range = [&](const char* name, double lo, double hi, const std::string& why) {
+    const weir_param_value* v = find(params, name);
+    if (!v || (v->type != WEIR_PARAM_INT && v->type != WEIR_PARAM_DOUBLE)) return;
+    double x = v->type == WEIR_PARAM_INT ? static_cast<double>(v->as.i64) : v->as.f64;
+    if (!(x >= lo && x <= hi)) problems.emplace_back(name, std::string(name) + " " + why);
+  };
+  in_range("batch_max_records", 0, UINT32_MAX, "must be 0..4294967295 (0: every input batch goes alone)");
+  in_range("batch_max_bytes", 0, 9.0e18, "must be 0 or more (0: no byte limit)");
+  in_range("batch_linger_ms", 0, 86'400'000, "must be 0..86400000 ms (0: send at once)");
+  in_range("max_in_flight", 1, 1024, "must be 1..1024 requests");
+  in_range("retry_initial_ms", 1, 86'400'000, "must be 1..86400000 ms");
+  in_range("retry_max_ms", 1, 86'400'000, "must be 1..86400000 ms");
+  in_range("retry_multiplier", 1.0, 1000.0, "must be 1.0..1000.0 (1.0: the same wait every time)");
+  in_range("retry_jitter", 0.0, 1.0, "must be 0.0..1.0 (a fraction of the wait)");
+  in_range("retry_max_attempts", 0, 1e18, "must be 0 or more (0: never give up)");
+  DeliveryPolicy p = of(params);
+  if (problems.empty() && p.retry.max_ns < p.retry.initial_ns)
+    problems.emplace_back("retry_max_ms", "retry_max_ms (" + std::to_string(p.retry.max_ns / 1'000'000) +
+                                              ") must not be less than retry_initial_ms (" +
+                                              std::to_string(p.retry.initial_ns / 1'000'000) + ")");
+  return problems;
 }
 
 struct SinkDriver::Request {

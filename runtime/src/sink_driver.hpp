@@ -49,7 +49,11 @@ struct DeliveryPolicy {
   // The policy a sink's parameters give (the names of <weir/delivery.hpp>);
   // what it does not declare keeps the defaults above (a sink without them
   // is delivered as before ABI 1.3: batch by batch, 10 ms..1 s backoff).
+  // PARAMS as checked by check() (out-of-range values are refused, not clamped).
   static DeliveryPolicy of(const ParamValues& params);
+  // What is wrong with PARAMS' delivery values, as (parameter, message) pairs:
+  // convert_params reports each at the parameter's file:line:col.
+  static std::vector<std::pair<std::string, std::string>> check(const ParamValues& params);
 };
 
 // A record the server refused: its index in the request's batch, and why.

@@ -167,6 +167,26 @@ TEST(Validate, PluginRejectsItsOwnParameter) {
       << v.run.err;
 }
 
+// The host's delivery parameters were clamped without a word (max_in_flight = 0
+// ran as 1, a jitter of 5 as 1): a value out of range is refused where it is written.
+TEST(Validate, DeliveryParametersOutOfRangeAreRefusedWhereTheyAreWritten) {
+  TempDir dir;
+  auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.f]\nplugin = \"file_sink\"\npath = \"x\"\n"
+                         "inputs = [\"gen\"]\nmax_in_flight = 0\nretry_jitter = 5.0\nretry_initial_ms = 0\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":7:17: file_sink \"f\": max_in_flight must be 1..1024 requests"), std::string::npos)
+      << v.run.err;
+  EXPECT_NE(v.run.err.find(v.file + ":8:16: file_sink \"f\": retry_jitter must be 0.0..1.0"), std::string::npos) << v.run.err;
+  EXPECT_NE(v.run.err.find(v.file + ":9:20: file_sink \"f\": retry_initial_ms must be 1..86400000 ms"), std::string::npos)
+      << v.run.err;
+  v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.f]\nplugin = \"file_sink\"\npath = \"x\"\n"
+                    "inputs = [\"gen\"]\nretry_initial_ms = 500\nretry_max_ms = 100\n");
+  EXPECT_EQ(v.run.exit_code, 2);
+  EXPECT_NE(v.run.err.find(v.file + ":8:16: file_sink \"f\": retry_max_ms (100) must not be less than retry_initial_ms (500)"),
+            std::string::npos)
+      << v.run.err;
+}
+
 TEST(Validate, AbiMismatchIsRefusedNamingBothVersions) {
   TempDir dir;
   auto v = validate(dir, "[nodes.gen]\nplugin = \"generator\"\n[nodes.out]\nplugin = \"test_bad_abi\"\ninputs = [\"gen\"]\n");
