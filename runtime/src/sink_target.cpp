@@ -45,11 +45,19 @@ void PluginSinkTarget::free_request(void* request) {
 
 void PluginSinkTarget::stored(HostBatch* batch, const std::vector<SentReject>& rejects) {
   n_.current = batch;
-  for (const SentReject& r : rejects)
-    if (r.index < batch->count) add_error(n_, &batch->records[r.index], r.reason);
+  // A record is refused once, whatever the plugin reported (an index twice, or
+  // one past the batch, is a plugin bug that must not miscount the others).
+  std::vector<bool> refused(rejects.empty() ? 0 : batch->count);
+  uint32_t refused_count = 0;
+  for (const SentReject& r : rejects) {
+    if (r.index >= batch->count || refused[r.index]) continue;
+    refused[r.index] = true;
+    ++refused_count;
+    add_error(n_, &batch->records[r.index], r.reason);
+  }
   flush_errors(n_);
   n_.current = nullptr;
-  n_.counters.records_out.fetch_add(batch->count - rejects.size(), std::memory_order_relaxed);
+  n_.counters.records_out.fetch_add(batch->count - refused_count, std::memory_order_relaxed);
 }
 
 void PluginSinkTarget::gave_up(HostBatch* batch, const std::string& reason) {

@@ -20,6 +20,9 @@ const weir_param_spec kOwnParams[] = {
     {"sizes_path", WEIR_PARAM_STRING, "\"\"", 0, nullptr, "file to append the record count of every stored request to"},
     {"fail_every", WEIR_PARAM_INT, "0", 0, "sends", "every Nth send returns WEIR_RETRY"},
     {"async", WEIR_PARAM_BOOL, "false", 0, nullptr, "answer from a separate thread (WEIR_PENDING)"},
+    {"refuse_seq", WEIR_PARAM_INT, "-1", 0, nullptr,
+     "the record with this seq is refused by the server (reject_sent), reported twice along with an index past the "
+     "request, as a buggy plugin might"},
 };
 constexpr auto kParams = weir::with_delivery_params(kOwnParams);
 
@@ -31,7 +34,7 @@ class TestDrivenSink : public weir::Sink {
  public:
   TestDrivenSink(weir::Context ctx, const weir::Params& p)
       : ctx_(ctx), path_(p.str("path")), sizes_path_(p.str("sizes_path")), fail_every_(p.integer("fail_every")),
-        async_(p.boolean("async")) {}
+        async_(p.boolean("async")), refuse_seq_(p.integer("refuse_seq")) {}
   ~TestDrivenSink() override { stop(); }
   weir_status open() override {
     if (async_) answerer_ = std::thread([this] { answer_loop(); });
@@ -60,6 +63,14 @@ class TestDrivenSink : public weir::Sink {
     (void)reason;
 #endif
     auto& r = static_cast<Seqs&>(request);
+    for (size_t i = 0; i < r.seqs.size(); ++i) {
+      if (r.seqs[i] != refuse_seq_) continue;
+      // Every record of this test has a seq, so its index in seqs is its index in the batch.
+      for (int twice = 0; twice < 2; ++twice) ctx_.reject_sent(r, static_cast<uint32_t>(i), "told to refuse it");
+      ctx_.reject_sent(r, static_cast<uint32_t>(r.seqs.size() + 1000), "an index past the request");
+      r.seqs.erase(r.seqs.begin() + static_cast<long>(i));
+      break;
+    }
     if (!async_) {
       store(r);
       return WEIR_OK;
@@ -107,6 +118,7 @@ class TestDrivenSink : public weir::Sink {
   std::string path_, sizes_path_;
   int64_t fail_every_, sends_ = 0;
   bool async_;
+  int64_t refuse_seq_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Seqs*> pending_;

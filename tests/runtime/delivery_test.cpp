@@ -73,6 +73,27 @@ TEST(Delivery, AnAsyncSinkFailingEveryThirdSendStoresEveryRecordOnce) {
   EXPECT_NE(r.err.find("told to fail"), std::string::npos) << r.err;
 }
 
+// A record the server refused is counted once as an error, not as written,
+// whatever the plugin reports: the same index twice, or one past the request.
+TEST(Delivery, ARecordRefusedAfterTheSendIsCountedOnce) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", source(100) +
+                                             "[nodes.sink]\nplugin = \"test_driven_sink\"\ninputs = [\"src\"]\npath = \"" +
+                                             dir.file("out") + "\"\nrefuse_seq = 7\n"
+                                             "[nodes.errors]\nplugin = \"file_sink\"\ninputs = [\"sink.error\"]\npath = \"" +
+                                             dir.file("errors") + "\"\n");
+  auto r = run_weir("run --no-progress --status-out " + dir.file("status.json") + " " + file, kEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<int64_t> expected = zero_to(100);
+  expected.erase(expected.begin() + 7);
+  EXPECT_EQ(numbers(read_file(dir.file("out"))), expected);
+  std::string errors = read_file(dir.file("errors"));
+  EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
+  EXPECT_NE(errors.find("\"seq\":7"), std::string::npos) << errors;
+  std::string status = read_file(dir.file("status.json"));
+  EXPECT_NE(status.find("\"records_in\":100,\"records_out\":99,\"records_error\":1"), std::string::npos) << status;
+}
+
 // A stop while a sink's server refuses everything: the sink retries, the
 // operator before it blocks on the full queue between them, and without a
 // bound on the drain weir would never exit. The drain timeout ends it, with
