@@ -15,8 +15,8 @@
 // or by a restarted pipeline (at-least-once) can appear twice in the topic.
 //
 // Memory: payloads and string fields are handed to librdkafka without a copy
-// (the batch stays alive until we acknowledge it); only JSON values and
-// numbers turned into text are copied.
+// (the batch stays alive until we acknowledge it); JSON values, rendered keys
+// and numbers turned into text are made once, by encode(), and kept in the request.
 #include <kafka_common.hpp>
 
 #include <weir/delivery.hpp>
@@ -211,16 +211,25 @@ class KafkaSink : public weir::Sink {
     return WEIR_OK;
   }
 
-  // The request: one slot per record of the batch. Records that cannot become
-  // messages go to the error port here, once.
+  // The request: one slot per record of the batch, with its key and value.
+  // Records that cannot become messages go to the error port here, once.
   std::unique_ptr<weir::SinkRequest> encode(weir::Batch in) override {
     auto st = std::make_unique<BatchState>(in);
     std::string_view key, value;
     std::string scratch_key, scratch_value, why;
-    bool copy_value = false, any = false;
+    bool any = false;
     std::string topic;
     for (uint32_t i = 0; i < in.size(); ++i) {
+      bool copy_value = false;
       bool ok = select(in[i], key, value, copy_value, scratch_key, scratch_value, why);
+      if (ok) {
+        // Text made here (a rendered key, JSON, a number) lives in the request,
+        // as the batch's own bytes do, until the request is done: no copy by librdkafka.
+        if (!key.empty() && key.data() == scratch_key.data()) key = st->owned.emplace_back(std::move(scratch_key));
+        if (copy_value && value.data()) value = st->owned.emplace_back(std::move(scratch_value));
+        st->slots[i].key = key;
+        st->slots[i].value = value;
+      }
       if (ok && topic_template_) {
         topic.clear();
         if (!topic_template_->render(in[i], topic, why)) {
@@ -244,7 +253,8 @@ class KafkaSink : public weir::Sink {
   // send() hands the request's records to librdkafka with one rd_kafka_produce_batch
   // call (one topic lock and one clock reading per call instead of per record;
   // the per-record clock_gettime/gettimeofday pair was ~40% of this thread's CPU).
-  // Payloads are not copied: the host keeps the batch alive until the request is done.
+  // Nothing is copied: keys and values are the batch's bytes (kept alive by the host
+  // until the request is done) or the request's own (encode()).
   weir_status send(weir::SinkRequest& request, std::string& reason) override {
     if (fatal_) return WEIR_FAILED;
     auto& st = static_cast<BatchState&>(request);
@@ -253,9 +263,6 @@ class KafkaSink : public weir::Sink {
     st.remaining.store(1, std::memory_order_relaxed);  // our own hold until every record is handed over
     st.failed.store(false, std::memory_order_relaxed);
     msgs_.clear();
-    owned_.clear();
-    bool copy_values = false;  // some value lives in owned_: RD_KAFKA_MSG_F_COPY for the whole call
-    std::string scratch_key, scratch_value;
     for (uint32_t i = 0; i < in.size(); ++i) {
       Slot& s = st.slots[i];
       weir::Record rec = in[i];
@@ -267,39 +274,25 @@ class KafkaSink : public weir::Sink {
         refuse(st, s, "delivery to " + topic_ + " failed " + std::to_string(delivery_attempts_) + " times, last: " + rd_kafka_err2str(s.err));
         continue;
       }
-      std::string_view key, value;
-      bool copy_value = false;
-      std::string why;
-      if (!select(rec, key, value, copy_value, scratch_key, scratch_value, why)) {  // as at encode: cannot happen
-        refuse(st, s, why);
-        continue;
-      }
       s.status = Status::InFlight;
       if (timestamps_) {
         // Per record: rd_kafka_produce_batch cannot set a message timestamp.
         int64_t ts = rec.event_time_ns() > 0 ? rec.event_time_ns() / 1'000'000 : 0;
         st.remaining.fetch_add(1, std::memory_order_relaxed);
-        produce_one(s, key, value, copy_value ? RD_KAFKA_MSG_F_COPY : 0, ts);
+        produce_one(s, s.key, s.value, 0, ts);
         continue;
       }
-      // Keys are always copied by librdkafka, values with F_COPY: both only need
-      // to live until the produce call, but scratch strings are reused per record.
-      if (!key.empty() && key.data() == scratch_key.data()) key = owned_.emplace_back(key);
-      if (copy_value) {
-        value = owned_.emplace_back(value);
-        copy_values = true;
-      }
       rd_kafka_message_t m{};
-      m.payload = const_cast<char*>(value.data());
-      m.len = value.size();
-      m.key = const_cast<char*>(key.data());  // nullptr = no key (keyed = false, or a null key_field)
-      m.key_len = key.size();
+      m.payload = const_cast<char*>(s.value.data());
+      m.len = s.value.size();
+      m.key = const_cast<char*>(s.key.data());  // nullptr = no key (keyed = false, or a null key_field)
+      m.key_len = s.key.size();
       m._private = &s;
       msgs_.push_back(m);
     }
     if (!msgs_.empty()) {
-      if (topic_template_) produce_by_topic(st, copy_values ? RD_KAFKA_MSG_F_COPY : 0);
-      else produce_all(st, copy_values ? RD_KAFKA_MSG_F_COPY : 0);
+      if (topic_template_) produce_by_topic(st, 0);
+      else produce_all(st, 0);
     }
     if (st.remaining.fetch_sub(1, std::memory_order_acq_rel) > 1) return WEIR_PENDING;
     // Every record is settled already (delivered fast, refused, or failed to enqueue).
@@ -337,6 +330,7 @@ class KafkaSink : public weir::Sink {
     rd_kafka_topic_t* topic = nullptr;  // per-record topics: its handle (topic_handles_); else rkt_
     Status status = Status::Pending;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    std::string_view key, value;  // into the batch, or into BatchState::owned
   };
   struct BatchState : weir::SinkRequest {
     explicit BatchState(weir::Batch b) : batch(b), slots(b.size()) {
@@ -344,6 +338,7 @@ class KafkaSink : public weir::Sink {
     }
     weir::Batch batch;
     std::vector<Slot> slots;
+    std::deque<std::string> owned;  // keys and values made by encode() (a deque: stable addresses)
     std::atomic<int32_t> remaining{0};
     std::atomic<bool> failed{false};  // some record of the current attempt failed
     std::atomic<rd_kafka_resp_err_t> last_err{RD_KAFKA_RESP_ERR_NO_ERROR};
@@ -648,7 +643,6 @@ class KafkaSink : public weir::Sink {
 
   size_t queue_max_ = 100000, max_chunk_ = 10000;  // queue.buffering.max.messages; records per produce call
   std::vector<rd_kafka_message_t> msgs_;          // send()'s records for rd_kafka_produce_batch
-  std::deque<std::string> owned_;                 // copied keys/values of this send() (stable addresses)
 
   std::thread poller_;
   std::atomic<bool> running_{false}, fatal_{false}, closing_{false};
