@@ -13,7 +13,15 @@ differ from those.
   kill         the same backlog, weir SIGKILLed mid-read and restarted: the same answer
                (each partition's windows come back from its checkpoint);
   stream       lines produced while weir reads them, at 20x real time: the same answer;
-  kafka store  the kill case with the checkpoints in a compacted Kafka topic.
+  kafka store  the kill case with the checkpoints in a compacted Kafka topic;
+  context      the kill and stream cases with the rule in a keyed context (issue 15: one
+               statement instance per car, `create context ByCar partition by car_number`,
+               each partition's instances in its checkpoint): the same answer;
+  pattern      the kill and stream cases with a pattern (issue 15): a car over 80 km/h
+               followed by one of its lines under 80 within 5 s; Redis holds the car and
+               time of each such line, as an independent computation of Esper's
+               semantics finds them (the first later line under 80 of that car, less than
+               5 s after: a timer due at the same instant as a line fires first).
 
 Usage: scale_out_e2e.py BUILD_DIR   (needs KAFKA_BOOTSTRAP, HBASE_THRIFT_PORT, REDIS_PORT;
 exits 77 = skipped when they are not set, as `scripts/test.sh` sets them)
@@ -84,6 +92,51 @@ def compare(label, table, expected, total):
     e2e.check(e2e.hbase_count(table) == total, f"{label}: HBase holds exactly {total} rows")
 
 
+CONTEXT_RULE = """create variable double threshold = 80;
+create context ByCar partition by car_number from DriverCarInfoBean;
+context ByCar
+select date, car_number, speed_pedal, break_pedal, steer_angle, direct_light, speed, area_number
+  from DriverCarInfoBean.win:time_batch(30 sec, 0L)
+  having avg(speed) > threshold;
+"""
+
+
+PATTERN_RULE = """select b.date as date, b.car_number as car_number
+  from pattern [every a=DriverCarInfoBean(speed > 80)
+                -> b=DriverCarInfoBean(car_number = a.car_number, speed < 80) where timer:within(5 sec)];
+"""
+
+
+def pattern_members(all_lines, within_s=5):
+    """PATTERN_RULE computed on its own: for each line over 80, its car's first later line under 80, if sooner than WITHIN_S."""
+    by_car = defaultdict(list)
+    for line in all_lines:
+        f = line.split(",")
+        by_car[f[1]].append((epoch_s(f[0]), f[0], int(f[6])))
+    members, at_the_limit = set(), 0
+    for car, rows in by_car.items():
+        rows.sort()
+        for i, (t_a, _, speed_a) in enumerate(rows):
+            if speed_a <= 80:
+                continue
+            for t_b, date_b, speed_b in rows[i + 1:]:
+                if speed_b < 80:
+                    if t_b - t_a < within_s:
+                        members.add(f"{car}-{date_b}")
+                    at_the_limit += t_b - t_a == within_s
+                    break
+    return members, at_the_limit
+
+
+def rule_file(work, kind, text):
+    """TEXT as WORK/KIND/overspeed.epl: the same file name, so the same output port (overspeed)."""
+    os.makedirs(os.path.join(work, kind))
+    path = os.path.join(work, kind, "overspeed.epl")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=False, tasks=1):
     tag = f"{os.getpid()}-{name}"
     topic, table = f"SmartCar-Scale-{tag}", f"DriverCarInfoScale{tag.replace('-', '')}"
@@ -145,14 +198,25 @@ def main():
     expected = expected_members(all_lines)
     e2e.check(expected != first_aligned_members(all_lines),
               "epoch-aligned batches flag other members than first-line-aligned ones (else this proves nothing)")
+    context_rule, pattern_rule = rule_file(work, "context", CONTEXT_RULE), rule_file(work, "pattern", PATTERN_RULE)
+    pattern_expected, at_the_limit = pattern_members(all_lines)
+    e2e.check(len(pattern_expected) > 50 and at_the_limit > 0,
+              f"the pattern matches often ({len(pattern_expected)} lines) and some lines come exactly at the "
+              f"time limit ({at_the_limit}), which must not match")
     tables = []
     for name, kw in (("backlog", {}), ("kill", {"kill": True}), ("stream", {"produce_first": False, "rate": 2000}),
                      ("kafka-store", {"kill": True, "kafka_store": True}),
-                     ("tasks-kill", {"kill": True, "tasks": 3}), ("tasks-stream", {"produce_first": False, "rate": 2000, "tasks": 2})):
+                     ("tasks-kill", {"kill": True, "tasks": 3}), ("tasks-stream", {"produce_first": False, "rate": 2000, "tasks": 2}),
+                     ("context-kill", {"kill": True, "rule": context_rule}),
+                     ("context-stream", {"produce_first": False, "rate": 2000, "rule": context_rule}),
+                     ("pattern-kill", {"kill": True, "rule": pattern_rule, "expected": pattern_expected}),
+                     ("pattern-stream", {"produce_first": False, "rate": 2000, "rule": pattern_rule,
+                                         "expected": pattern_expected})):
         if os.environ.get("WEIR_E2E_CASES") and name not in os.environ["WEIR_E2E_CASES"].split(","):
             continue  # by hand: run only the cases named there
-        table, total, _ = case(work, rule, name, **kw)
-        compare(name, table, expected, total)
+        want = kw.pop("expected", expected)
+        table, total, _ = case(work, kw.pop("rule", rule), name, **kw)
+        compare(name, table, want, total)
         tables.append(table)
     return e2e.finish(work, tables)
 
