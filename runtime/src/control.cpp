@@ -2,6 +2,7 @@
 
 #include "engine.hpp"
 #include "host_api.hpp"
+#include "template_params.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -260,6 +261,7 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
     std::string node;
     std::shared_ptr<PluginLibrary> lib;
     std::shared_ptr<ParamValues> params;
+    std::vector<Diagnostic> warnings;  // old template spellings in the new file
   };
   std::vector<Change> changes;
   PluginRegistry registry(plugin_search_path(config->plugin_path));
@@ -297,7 +299,8 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
     auto params = std::make_shared<ParamValues>();
     if (std::string why = convert(*fresh, lib->descriptor(), *params); !why.empty())
       return {false, "not applied: node '" + name + "': " + why};
-    changes.push_back({name, std::move(lib), std::move(params)});
+    std::vector<Diagnostic> warnings = template_deprecations(*fresh, lib->descriptor());
+    changes.push_back({name, std::move(lib), std::move(params), std::move(warnings)});
   }
   auto swap_to = [&](const Change& c) {
     auto lib = c.lib;
@@ -308,7 +311,7 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
   std::string report;
   for (const Change& c : changes) {
     Node* n = engine_.find(c.node);
-    Change before{c.node, n->published.load()->library, std::make_shared<ParamValues>()};
+    Change before{c.node, n->published.load()->library, std::make_shared<ParamValues>(), {}};
     // The running parameters, as the running file gives them (they converted before).
     convert(*old_nodes[c.node], before.lib->descriptor(), *before.params);
     // A node of several tasks may refuse in a later task: its first ones go back too.
@@ -323,6 +326,11 @@ ControlResult Control::apply(const std::string& file, bool may_load) {
     }
     if (n->tasks == 1) undo.push_back(std::move(before));
     report += "\nnode '" + c.node + "' updated";
+    // As `weir run` does for the file it starts with: in the log, and in the answer.
+    for (const Diagnostic& w : c.warnings) {
+      engine_.log(n, WEIR_LOG_WARN, w.str());
+      report += "\n  warning: " + w.str();
+    }
   }
   // Keep the new file's values alive: the running config points into it.
   engine_.adopt_config(std::move(*config));

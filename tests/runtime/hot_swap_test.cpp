@@ -394,6 +394,28 @@ TEST(HotSwap, ApplyChangesParametersAndRefusesStructuralChanges) {
   EXPECT_GT(count_lines(read_file(dir.file("b"))), 0u) << "records go to the new path after apply";
 }
 
+// `weir run` warns of old template spellings at their position; `ctl apply`
+// said nothing of those in the file it applied.
+TEST(HotSwap, ApplyWarnsOfOldTemplateSpellingsAtTheirPosition) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", "[nodes.gen]\nplugin = \"generator\"\nrate = 100\n[nodes.sink]\nplugin = \"file_sink\"\npath = \"" +
+                                             dir.file("a") + "\"\ninputs = [\"gen\"]\n");
+  BackgroundWeir weir(dir, file, kEnv);
+  ASSERT_TRUE(weir.started()) << weir.err();
+  std::string changed = dir.write("q.toml", "[nodes.gen]\nplugin = \"generator\"\nrate = 100\n[nodes.sink]\nplugin = \"file_sink\"\n"
+                                            "inputs = [\"gen\"]\npath = \"" + dir.file("b") + "-{key:0:1}\"\n");
+  RunResult r = weir.ctl("apply " + changed);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t column = 9 + dir.file("b").size() + 1;  // `path = "` is 8 characters, then the directory and '-'
+  std::string warning = changed + ":7:" + std::to_string(column) +
+                        ": file_sink \"sink\": path: '{key:0:1}' is an old spelling (it works for one more release); write "
+                        "'{key[0:1]}'";
+  EXPECT_NE(r.out.find("node 'sink' updated\n  warning: " + warning), std::string::npos) << r.out;
+  weir.signal(SIGINT);
+  ASSERT_TRUE(weir.wait(60));
+  EXPECT_NE(weir.err().find(warning), std::string::npos) << weir.err();
+}
+
 TEST(HotSwap, ApplyIsAllOrNothing) {
   // Two nodes change; the second's new plugin cannot open. The first, already
   // swapped, goes back to what it ran, and the answer says "not applied".
