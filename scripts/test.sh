@@ -30,7 +30,7 @@ for san in "address,undefined" thread; do
   step "runtime unit tests under -fsanitize=$san"
   BUILD_DIR=$root/$dir WEIR_TARGETS="runtime_unit_test runtime_pipeline_test hot_swap_test http_test" scripts/build.sh -DWEIR_SANITIZE="$san" -DWEIR_BUILD_BENCH=OFF
   (cd "$dir" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ASAN_OPTIONS="detect_leaks=1" \
-    UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" ctest -L unit -R '^(AckTracker|EdgeQueue|Histogram|PipelineConfig|Pipeline|Validate|HotSwap|Checkpoint|HttpServer|HttpClient|HttpPipeline|PerPartition|Parallelism|PublishedState|Watermarks)\.' \
+    UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" ctest -L unit -R '^(AckTracker|EdgeQueue|Histogram|PipelineConfig|Pipeline|Validate|HotSwap|Checkpoint|HttpServer|HttpClient|HttpPipeline|PerPartition|Parallelism|PublishedState|Watermarks|Delivery|DriverTest)\.' \
     --output-on-failure -j2 --timeout 600)
 done
 

@@ -53,12 +53,13 @@ const char* kUsage =
     "  validate FILE   check a pipeline (TOML, plugins, parameters, wiring) without running it\n"
     "  graph FILE      print the pipeline as a Graphviz DOT graph (pipe it to `dot -Tsvg`)\n"
     "  plugins [NAME]  list the plugins on the search path with their ports and parameters\n"
-    "  ctl ACTION      control a running `weir run --metrics ADDR`: status, swap, reload, pause, resume, apply\n"
+    "  ctl ACTION      control a running `weir run --metrics ADDR`: status, swap, reload, pause, resume, apply, query\n"
     "  tap NODE[.PORT] print a live sample of the records a port of a running pipeline carries (JSON lines)\n"
     "  top             records/s, queues, lag and errors per node of a running pipeline, refreshed in place\n"
     "  rules ACTION    the shared rule store of cep_rule: put, get, list (runs weir-rules)\n\n"
     "`weir <command> --help` shows the command's options.\n"
-    "exit codes: 0 ok, 1 the pipeline failed while running, 2 the pipeline is invalid, 64 bad usage\n";
+    "exit codes: 0 ok, 1 the pipeline failed while running, 2 the pipeline is invalid, 3 stopped with records\n"
+    "undelivered (--drain-timeout passed; they are read again on restart), 64 bad usage, 130 a second Ctrl-C\n";
 
 struct PipelineArgs {
   std::string file;
