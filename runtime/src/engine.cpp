@@ -138,8 +138,13 @@ std::unique_ptr<Node> Engine::make_node(size_t plan_index, uint32_t task) {
 }
 
 Engine::~Engine() {
-  for (auto& n : nodes_) {
+  for (auto& n : nodes_)
     if (n->thread.joinable()) n->thread.join();
+  // What a hard stop or a failure left in the queues was never delivered: let it go
+  // (abandoned, so no source counts it as acknowledged) while the plugins still exist.
+  for (auto& q : edges_)
+    while (HostBatch* b = q->pop()) abandon(b);
+  for (auto& n : nodes_) {
     n->owner = std::this_thread::get_id();  // the node is the main thread's again
     if (n->instance) n->descriptor->vtable->destroy(n->instance);
     n->instance = nullptr;
