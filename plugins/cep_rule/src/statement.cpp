@@ -374,6 +374,12 @@ void Statement::on_post(const Post& p) {
   }
 
   leaving_ = 0;
+  // An instance in a context (one per partition) gives back the buffers of a
+  // large delivery: the engine has copied the rows (or the limiter has).
+  if (!ctx_.empty()) {
+    rows_new_.clear_and_shrink(kInstanceRows);
+    rows_old_.clear_and_shrink(kInstanceRows);
+  }
   // Groups left without events are freed (not the events' window: memory
   // follows what the window holds).
   if (plan_.grouped() && !all_groups_mode_)

@@ -27,6 +27,9 @@ class Statement final : private PostSink, private OutputTarget {
   using DeliverFn =
       std::function<void(Statement&, int64_t time_ms, const RowSet& inew, const RowSet& iold, bool partial)>;
   static constexpr size_t kChunkRows = 4096;
+  // An instance in a context keeps buffers for this many rows between
+  // deliveries (per-event windows reuse them; batches free theirs).
+  static constexpr size_t kInstanceRows = 4;
 
   // start_ms: the engine's clock when the statement starts. The plan may be
   // shared by several instances (one per context partition); ctx: that
