@@ -640,6 +640,42 @@ std::unique_ptr<PatternRun::State> PatternRun::make(int node, State* parent) {
   throw std::logic_error("cep_rule: unknown pattern node");
 }
 
+std::vector<PatternRun::Active>* PatternRun::KeyIndex::find(const Value& key) {
+  uint32_t i = slots.find(key.hash(), [&](uint32_t l) { return lists[l].key == key; });
+  return i == UINT32_MAX ? nullptr : &lists[i].filters;
+}
+
+std::vector<PatternRun::Active>& PatternRun::KeyIndex::get(const Value& key) {
+  uint32_t i = slots.find_or_add(
+      key.hash(), [&](uint32_t l) { return lists[l].key == key; },
+      [&] {
+        if (unused.empty()) {
+          lists.emplace_back();
+          unused.push_back(static_cast<uint32_t>(lists.size() - 1));
+        }
+        uint32_t l = unused.back();
+        unused.pop_back();
+        lists[l].key = key;
+        return l;
+      });
+  return lists[i].filters;
+}
+
+void PatternRun::KeyIndex::erase(const Value& key) {
+  uint64_t h = key.hash();
+  uint32_t i = slots.find(h, [&](uint32_t l) { return lists[l].key == key; });
+  if (i == UINT32_MAX) return;
+  slots.erase(h, i);
+  lists[i].key = Value();
+  unused.push_back(i);
+}
+
+void PatternRun::KeyIndex::clear() {
+  slots.clear();
+  lists.clear();
+  unused.clear();
+}
+
 uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   if (!id) id = ++seq_;
   seq_ = std::max(seq_, id);
@@ -650,7 +686,7 @@ uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   else if (!key->is_null()) {  // a null key matches nothing
     auto& idx = index_[static_cast<size_t>(f->node)];
     if (idx.empty()) live_index_.insert(f->node);
-    idx[*key].emplace_back(id, f);
+    idx.get(*key).emplace_back(id, f);
   }
   return id;
 }
@@ -664,11 +700,10 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   }
   if (key->is_null()) return;
   auto& idx = index_[static_cast<size_t>(node)];
-  auto it = idx.find(*key);
-  if (it == idx.end()) return;
-  auto& ids = it->second;
-  ids.erase(std::find_if(ids.begin(), ids.end(), [id](const Active& a) { return a.first == id; }));
-  if (ids.empty()) idx.erase(it);
+  std::vector<Active>* ids = idx.find(*key);
+  if (!ids) return;
+  ids->erase(std::find_if(ids->begin(), ids->end(), [id](const Active& a) { return a.first == id; }));
+  if (ids->empty()) idx.erase(*key);
   if (idx.empty()) live_index_.erase(node);
 }
 
@@ -692,27 +727,27 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   for (int n : live_index_) {
     auto& idx = index_[static_cast<size_t>(n)];
     const PatternPlan::Node& node = plan_.nodes[static_cast<size_t>(n)];
-    auto it = idx.find(row[node.index_field]);
-    if (it == idx.end()) continue;
+    const std::vector<Active>* ids = idx.find(row[node.index_field]);
+    if (!ids) continue;
     if (!node.key_decides) {
-      candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
+      candidates_.insert(candidates_.end(), ids->begin(), ids->end());
       continue;
     }
     // The rest of the filter reads only the event: one answer for all the
     // filters with this key (as Esper's shared index entry).
-    if (it->second.front().second->matches(row)) known_.insert(known_.end(), it->second.begin(), it->second.end());
+    if (ids->front().second->matches(row)) known_.insert(known_.end(), ids->begin(), ids->end());
   }
   // In the order Esper's filter index hands them out: filters with
   // conditions before those without (`Ev()`), the filters of one pattern
   // node together (they share an index entry), nodes in the order their
   // entry was made (when the node's first filter started), then start order.
-  std::sort(candidates_.begin(), candidates_.end(), handout_order_);
+  std::sort(candidates_.begin(), candidates_.end(), std::cref(handout_order_));  // by reference: no copy of the std::function per sort
   matched_.clear();
   for (const Active& a : candidates_)
     if (a.second->matches(row)) matched_.push_back(a);
   if (!known_.empty()) {
     matched_.insert(matched_.end(), known_.begin(), known_.end());
-    std::sort(matched_.begin(), matched_.end(), handout_order_);
+    std::sort(matched_.begin(), matched_.end(), std::cref(handout_order_));
   }
   // A filter stopped by an earlier match of this event is skipped (it stays
   // allocated, in the graveyard, until the event is done).
