@@ -106,14 +106,8 @@ struct PatternRun::FilterState final : State {
   }
   // The filter's slots from the event (null: none) and the events matched so far.
   Value eval_with(const Value* ev, const Expr& e) {
-    const Plan& f = *plan().filter;
-    std::vector<Value>& s = run.scratch_;
-    s.resize(f.layout.size());
-    for (size_t i = 0; i < f.layout.size(); ++i) {
-      auto src = static_cast<size_t>(f.layout[i]);
-      s[i] = src < run.plan_.fields ? (ev ? ev[src] : Value()) : begin[src - run.plan_.fields];
-    }
-    return eval(e, EvalEnv{s.data(), run.vars_.values.data()});
+    run.fill_slots(*plan().filter, ev, begin.data());
+    return eval(e, EvalEnv{run.scratch_.data(), run.vars_.values.data()});
   }
   bool matches(const Value* ev) {
     if (!plan().filter) return true;
@@ -676,6 +670,21 @@ void PatternRun::KeyIndex::clear() {
   unused.clear();
 }
 
+void PatternRun::fill_slots(const Plan& f, const Value* ev, const Value* begin) {
+  scratch_.resize(f.layout.size());
+  for (size_t i = 0; i < f.layout.size(); ++i) {
+    auto src = static_cast<size_t>(f.layout[i]);
+    if (src < plan_.fields) scratch_[i] = ev ? ev[src] : Value();
+    else scratch_[i] = begin ? begin[src - plan_.fields] : Value();
+  }
+}
+
+bool PatternRun::passes_rest(const PatternPlan::Node& n, const Value* ev) {
+  fill_slots(*n.filter, ev, nullptr);
+  EvalEnv env{scratch_.data(), vars_.values.data()};
+  return std::all_of(n.rest.begin(), n.rest.end(), [&](const Expr* e) { return eval_true(*e, env); });
+}
+
 uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   if (!id) id = ++seq_;
   seq_ = std::max(seq_, id);
@@ -735,7 +744,7 @@ void PatternRun::on_event(const Value* row, int64_t now) {
     }
     // The rest of the filter reads only the event: one answer for all the
     // filters with this key (as Esper's shared index entry).
-    if (ids->front().second->matches(row)) known_.insert(known_.end(), ids->begin(), ids->end());
+    if (passes_rest(node, row)) known_.insert(known_.end(), ids->begin(), ids->end());
   }
   // In the order Esper's filter index hands them out: filters with
   // conditions before those without (`Ev()`), the filters of one pattern

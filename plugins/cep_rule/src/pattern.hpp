@@ -44,6 +44,7 @@ struct PatternPlan {
     int index_field = -1;
     const Expr* index_key = nullptr;  // inside filter, reads only matched events
     bool key_decides = false;  // the rest of the filter reads only the event: the same answer for one key
+    std::vector<const Expr*> rest;  // key_decides: those other conjuncts (inside filter)
     int64_t ms = 0;     // Interval, Within
     int64_t count = 0;  // Repeat
   };
@@ -106,6 +107,12 @@ class PatternRun {
   void remove_timer(const TimerKey& k) { timers_.erase(k); }
   void retire(std::unique_ptr<State> s);
   void cleanup();
+  // key_decides: whether an event with the key passes the node's filter,
+  // from the rest conjuncts alone (no filter state read).
+  bool passes_rest(const PatternPlan::Node& n, const Value* ev);
+  // A filter's slots (by its plan's layout): the event's properties (ev null:
+  // nulls), then those of the events matched so far (begin null: nulls).
+  void fill_slots(const Plan& f, const Value* ev, const Value* begin);
 
   const PatternPlan& plan_;
   const Variables& vars_;
