@@ -20,6 +20,7 @@ struct PatternRun::State {
   State* parent;
   int node;
   bool stopped = false;
+  size_t at = SIZE_MAX;  // its place in a FollowedByState parent's instance list
 
   State(PatternRun& r, State* p, int n) : run(r), parent(p), node(n) {}
   virtual ~State() = default;
@@ -340,30 +341,26 @@ struct PatternRun::EveryState final : ListState {
 struct PatternRun::FollowedByState final : State {
   using State::State;
   // The instances (operand index, state), unordered: an `every a -> b` has
-  // one per pending a, found by address.
+  // one per pending a, each knowing its place (State::at).
   std::vector<std::pair<size_t, std::unique_ptr<State>>> kids;
-  std::unordered_map<const State*, size_t> where;
   void start(const Row& b) override { next(0, b); }
   void next(size_t i, const Row& b) {
     kids.emplace_back(i, run.make(kid_node(i), this));
     State* s = kids.back().second.get();
-    where[s] = kids.size() - 1;
+    s->at = kids.size() - 1;
     s->start(b);
   }
   void stop() override {
     for (auto& k : kids) stop_kid(k.second);
     State::stop();
   }
-  size_t find(const State* s) const {
-    auto it = where.find(s);
-    return it == where.end() ? SIZE_MAX : it->second;
-  }
+  // An instance already removed (still alive in the graveyard) is not found.
+  size_t find(const State* s) const { return s->at < kids.size() && kids[s->at].second.get() == s ? s->at : SIZE_MAX; }
   void remove(size_t at) {
-    where.erase(kids[at].second.get());
     drop(kids[at].second);
     if (at + 1 != kids.size()) {
       kids[at] = std::move(kids.back());
-      where[kids[at].second.get()] = at;
+      kids[at].second->at = at;
     }
     kids.pop_back();
   }
@@ -393,14 +390,13 @@ struct PatternRun::FollowedByState final : State {
   }
   void load(Reader& r) override {
     kids.resize(r.u64());
-    where.clear();
     for (size_t at = 0; at < kids.size(); ++at) {
       auto& [i, k] = kids[at];
       i = r.u64();
       if (i >= plan().kids.size()) throw std::runtime_error("cep_rule state: bad pattern");
       load_kid(r, k, kid_node(i));
       if (!k) throw std::runtime_error("cep_rule state: bad pattern");
-      where[k.get()] = at;
+      k->at = at;
     }
   }
 };
