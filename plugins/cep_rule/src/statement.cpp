@@ -7,12 +7,12 @@ namespace weir::cep {
 
 Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Variables& vars, int64_t start_ms,
                      std::vector<Value> ctx)
-    : shared_plan_(std::move(plan)),
-      plan_(*shared_plan_),
+    : plan_(*plan),
+      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms, plan_.view_slots, !ctx.empty()),
+      shared_plan_(std::move(plan)),
       ctx_(std::move(ctx)),
       index_(index),
       vars_(&vars),
-      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms, plan_.view_slots, !ctx_.empty()),
       rows_new_(plan_.columns.size()),
       rows_old_(plan_.columns.size()),
       key_(plan_.group_by.size()) {

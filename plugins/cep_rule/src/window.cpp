@@ -87,7 +87,7 @@ void EventStore::pop_front(size_t n) {
 
 Window::Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms, std::vector<int> view_slots,
                bool small)
-    : spec_(spec), store_(width, small ? 4 : EventStore::kShift), keep_last_(keep_last), view_slots_(std::move(view_slots)) {
+    : store_(width, small ? 4 : EventStore::kShift), keep_last_(keep_last), spec_(spec), view_slots_(std::move(view_slots)) {
   key_.resize(view_slots_.size());
   if (spec_.kind == WindowKind::TimeLengthBatch && spec_.start_eager) {
     scheduled_ = true;

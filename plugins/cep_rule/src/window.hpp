@@ -222,12 +222,9 @@ class Window {
     }
   };
 
-  WindowSpec spec_;
+  // What an insert reads comes first, in as few cache lines as may be (a
+  // statement instance per context partition is cold at each of its events).
   EventStore store_;
-  bool keep_last_;
-  // Batch windows: the store holds [previous batch (if kept) | current batch].
-  size_t last_count_ = 0;
-  bool last_nonempty_ = false;
   // time_batch scheduling (Esper's TimeBatchView): batch ends are at
   // reference_ + k*size; the reference is the spec's, or the first event's
   // time, or the start time (START_EAGER). Saved with the window's state, so
@@ -236,6 +233,11 @@ class Window {
   int64_t due_ = 0;
   bool has_reference_ = false;
   int64_t reference_ = 0;
+  bool keep_last_;
+  // Batch windows: the store holds [previous batch (if kept) | current batch].
+  size_t last_count_ = 0;
+  bool last_nonempty_ = false;
+  WindowSpec spec_;
   // Keyed windows: each key's live events, as sequence numbers (store index
   // = seq - base_seq_, the seq of the store's front row), oldest first. Not
   // saved: rebuilt from the rows' key columns.
