@@ -443,12 +443,6 @@ void Engine::on_delivery(Statement& s, int64_t time, const RowSet& inew, const R
     c->pending_time = time;
     c->inew.append(inew);
     c->iold.append(iold);
-    if (c->inew.size() + c->iold.size() >= Statement::kChunkRows) {
-      emit(*statements_[s.index()], time, c->inew, c->iold, true);
-      c->sent_partial = true;
-      c->inew.clear();
-      c->iold.clear();
-    }
     return;
   }
   emit(s, time, inew, iold, partial);
@@ -459,9 +453,7 @@ void Engine::flush_contextual() {
     Contextual* c = contextual_[i].get();
     if (!c || !c->pending) continue;
     c->pending = false;
-    // After partial chunks the last one goes out even when empty.
-    if (!c->inew.empty() || !c->iold.empty() || c->sent_partial) emit(*statements_[i], c->pending_time, c->inew, c->iold, false);
-    c->sent_partial = false;
+    if (!c->inew.empty() || !c->iold.empty()) emit(*statements_[i], c->pending_time, c->inew, c->iold, false);
     c->inew.clear();
     c->iold.clear();
   }

@@ -144,11 +144,7 @@ class Engine {
     }
     // Esper dispatches a statement once per event and per instant of timers:
     // the rows of its instances for one of them make one delivery.
-    // A delivery of many rows (10 000 instances ending their batches at one
-    // instant) goes out in chunks of Statement::kChunkRows, as one statement's
-    // does: `partial` on all but the last.
     bool pending = false;
-    bool sent_partial = false;
     int64_t pending_time = 0;
     RowSet inew, iold;
   };

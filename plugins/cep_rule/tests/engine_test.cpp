@@ -554,32 +554,6 @@ TEST(CepEngine, WindowMemoryFollowsTheWindow) {
   EXPECT_EQ(r.rows.back(), "99990:100");
 }
 
-// 10 000 partitions ending their batches at one instant make one delivery of
-// 10 000 rows: it goes out in chunks (partial on all but the last), as one
-// statement's large delivery does, so the engine never holds all its rows.
-TEST(CepEngine, AContextsLargeDeliveryComesInChunks) {
-  Engine e(parse_module("create context ByQty partition by qty from Ev;\n"
-                        "context ByQty select qty from Ev#time_batch(1 sec, 0L)",
-                        "r.epl"),
-           {kEv}, {});
-  std::vector<std::pair<size_t, bool>> deliveries;  // rows, partial
-  std::vector<int64_t> qtys;
-  e.set_listener([&](const Delivery& d) {
-    deliveries.emplace_back(d.inew.size(), d.partial);
-    for (size_t i = 0; i < d.inew.size(); ++i) qtys.push_back(d.inew.row(i)[0].as_long());
-  });
-  const int64_t n = 10'000;
-  for (int64_t q = 0; q < n; ++q) {
-    std::vector<Value> row{Value::of_long(0), Value::of_string("A"), Value::of_double(1), Value::of_long(q), Value::of_bool(true)};
-    e.send_at(0, row.data(), 500);
-  }
-  e.advance_to(1000);
-  const size_t chunk = Statement::kChunkRows;
-  ASSERT_EQ(deliveries, (std::vector<std::pair<size_t, bool>>{{chunk, true}, {chunk, true}, {n - 2 * chunk, false}}));
-  ASSERT_EQ(qtys.size(), static_cast<size_t>(n));
-  for (int64_t q = 0; q < n; ++q) ASSERT_EQ(qtys[static_cast<size_t>(q)], q);  // partition order, as one delivery had them
-}
-
 // A keyed window removes events from the middle of its store: memory must
 // follow the live events even when the oldest one never leaves (dead rows
 // behind it are compacted away), and the answers must stay those of a plain
