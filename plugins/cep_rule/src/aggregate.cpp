@@ -24,8 +24,11 @@ Aggregator::Aggregator(std::vector<AggSpec> specs, size_t key_width, bool unboun
   if (key_width_ == 0) single_ = make_group();
 }
 
-Aggregator::~Aggregator() {
-  for (GroupState* g : slots_) delete g;
+Aggregator::~Aggregator() { delete_groups(); }
+
+void Aggregator::delete_groups() {
+  groups_.for_each([](GroupState* g) { delete g; });
+  groups_.clear();
 }
 
 std::unique_ptr<GroupState> Aggregator::make_group() const {
@@ -51,75 +54,25 @@ bool Aggregator::same_key(const GroupState& g, const Value* key) const {
 
 GroupState* Aggregator::find(const Value* key) const {
   if (key_width_ == 0) return single_.get();
-  if (slots_.empty()) return nullptr;
-  uint64_t h = hash_key(key);
-  size_t mask = slots_.size() - 1;
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
-    GroupState* g = slots_[i];
-    if (!g) return nullptr;
-    if (g->hash == h && same_key(*g, key)) return g;
-  }
+  return groups_.find(hash_key(key), [&](const GroupState* g) { return same_key(*g, key); });
 }
 
 GroupState* Aggregator::group(const Value* key) {
   if (key_width_ == 0) return single_.get();
-  if ((count_ + 1) * 2 > slots_.size()) rehash(slots_.empty() ? 16 : slots_.size() * 2);
   uint64_t h = hash_key(key);
-  size_t mask = slots_.size() - 1;
-  size_t i = h & mask;
-  for (;; i = (i + 1) & mask) {
-    GroupState* g = slots_[i];
-    if (!g) break;
-    if (g->hash == h && same_key(*g, key)) return g;
-  }
-  std::unique_ptr<GroupState> g = make_group();
-  g->key.assign(key, key + key_width_);
-  g->hash = h;
-  slots_[i] = g.release();
-  ++count_;
-  return slots_[i];
-}
-
-void Aggregator::rehash(size_t cap) {
-  std::vector<GroupState*> old = std::move(slots_);
-  slots_.assign(cap, nullptr);
-  size_t mask = cap - 1;
-  for (GroupState* g : old) {
-    if (!g) continue;
-    size_t i = g->hash & mask;
-    while (slots_[i]) i = (i + 1) & mask;
-    slots_[i] = g;
-  }
-}
-
-// Backward-shift deletion keeps probe chains intact without tombstones.
-void Aggregator::erase_slot(size_t i) {
-  size_t mask = slots_.size() - 1;
-  slots_[i] = nullptr;
-  for (size_t j = (i + 1) & mask; slots_[j]; j = (j + 1) & mask) {
-    size_t home = slots_[j]->hash & mask;
-    // Move slots_[j] into the hole at i if its home is not in (i, j].
-    bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (!between) {
-      slots_[i] = slots_[j];
-      slots_[j] = nullptr;
-      i = j;
-    }
-  }
+  return groups_.find_or_add(
+      h, [&](const GroupState* g) { return same_key(*g, key); },
+      [&] {
+        std::unique_ptr<GroupState> g = make_group();
+        g->key.assign(key, key + key_width_);
+        g->hash = h;
+        return g.release();
+      });
 }
 
 void Aggregator::drop_if_empty(GroupState* g) {
   if (key_width_ == 0 || g->rows != 0 || g->active) return;
-  size_t mask = slots_.size() - 1;
-  for (size_t i = g->hash & mask;; i = (i + 1) & mask) {
-    if (slots_[i] == g) {
-      erase_slot(i);
-      --count_;
-      delete g;
-      return;
-    }
-    if (!slots_[i]) return;  // not found: a bug, but harmless
-  }
+  if (groups_.erase(g->hash, g)) delete g;  // not found would be a bug, but harmless
 }
 
 void Aggregator::enter(GroupState& g, const EvalEnv& env) {
@@ -308,9 +261,7 @@ void Aggregator::save(Writer& w, std::unordered_map<const GroupState*, int64_t>&
 }
 
 std::vector<GroupState*> Aggregator::load(Reader& r, bool legacy_avg) {
-  for (GroupState* g : slots_) delete g;
-  slots_.clear();
-  count_ = 0;
+  delete_groups();
   active_.clear();
   total_rows_ = 0;
   std::vector<GroupState*> groups;

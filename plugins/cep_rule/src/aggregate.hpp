@@ -10,6 +10,7 @@
 
 #include "ast.hpp"
 #include "eval.hpp"
+#include "flat_index.hpp"
 #include "ring.hpp"
 #include "serialize.hpp"
 #include "value.hpp"
@@ -106,7 +107,7 @@ class Aggregator {
   // legacy_avg: state saved before avg of longs kept a long sum (in dsum).
   std::vector<GroupState*> load(Reader& r, bool legacy_avg = false);
   int64_t total_rows() const { return total_rows_; }
-  size_t group_count() const { return key_width_ == 0 ? 1 : count_; }
+  size_t group_count() const { return key_width_ == 0 ? 1 : groups_.size(); }
 
   template <class F>
   void for_each_group(F&& f) const {
@@ -114,24 +115,21 @@ class Aggregator {
       f(*single_);
       return;
     }
-    for (GroupState* g : slots_)
-      if (g) f(*g);
+    groups_.for_each([&](GroupState* g) { f(*g); });
   }
 
  private:
   uint64_t hash_key(const Value* key) const;
   bool same_key(const GroupState& g, const Value* key) const;
   std::unique_ptr<GroupState> make_group() const;
-  void rehash(size_t cap);
-  void erase_slot(size_t i);
+  void delete_groups();
 
   std::vector<AggSpec> specs_;
   size_t key_width_;
   bool unbound_;
   bool track_active_;
   std::unique_ptr<GroupState> single_;
-  std::vector<GroupState*> slots_;  // open addressing, linear probing, power-of-two size
-  size_t count_ = 0;
+  FlatIndex<GroupState*, nullptr> groups_;  // by key; owns the groups
   int64_t total_rows_ = 0;
   std::vector<GroupState*> active_;
 };

@@ -82,23 +82,10 @@ int64_t java_hash_bucket(const Value& v, Narrow narrow, int64_t granularity) {
   return r < 0 ? -static_cast<int64_t>(r) : r;
 }
 
-size_t ContextRuntime::KeyHash::operator()(const std::vector<Value>& k) const {
-  uint64_t h = 0x84222325cbf29ce4ULL;
-  for (const Value& v : k) h = (h ^ v.hash()) * 0x100000001b3ULL;
-  return static_cast<size_t>(h);
-}
-
-bool ContextRuntime::KeyEq::operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i] != b[i]) return false;
-  return true;
-}
-
 ContextRuntime::ContextRuntime(const ContextDecl& decl, const std::vector<std::pair<std::string, const EventType*>>& streams,
                                const Variables& vars, const std::string& file)
     : name_(decl.name), text_(decl.text), kind_(decl.kind), granularity_(decl.granularity), preallocate_(decl.preallocate),
-      file_(file) {
+      file_(file), key_width_(decl.kind == ContextKind::Keyed && !decl.items.empty() ? decl.items.front().keys.size() : 1) {
   for (const ContextCategory& c : decl.categories) labels_.push_back(c.label);
   for (const ContextItem& item : decl.items) streams_.push_back(item.stream);
   size_t nkeys = decl.items.empty() ? 0 : decl.items.front().keys.size();
@@ -172,24 +159,54 @@ std::vector<int> ContextRuntime::fields(const std::string& stream) const {
   return out;
 }
 
-size_t ContextRuntime::add(std::vector<Value> key) {
+namespace {
+
+uint64_t hash_key(const Value* key, size_t width) {
+  uint64_t h = 0x84222325cbf29ce4ULL;
+  for (size_t i = 0; i < width; ++i) h = (h ^ key[i].hash()) * 0x100000001b3ULL;
+  return h;
+}
+
+}  // namespace
+
+size_t ContextRuntime::find_or_add(const Value* key) {
+  auto same = [&](size_t p) {
+    const Value* k = key_of(p);
+    for (size_t i = 0; i < key_width_; ++i)
+      if (k[i] != key[i]) return false;
+    return true;
+  };
+  size_t p = index_.find(hash_key(key, key_width_), same);
+  return p != SIZE_MAX ? p : add(key);
+}
+
+// A new partition (its key is not indexed yet); on_create_ may route events
+// of its own, so the partition is complete before it runs.
+size_t ContextRuntime::add(const Value* key) {
   size_t id = parts_.size();
   std::vector<Value> v(kCtxKey0);
   v[kCtxName] = Value::of_string(name_);
   v[kCtxId] = Value::of_long(static_cast<int64_t>(id));
   if (kind_ == ContextKind::Category) v[kCtxLabel] = Value::of_string(labels_[id]);
-  if (kind_ == ContextKind::Keyed) v.insert(v.end(), key.begin(), key.end());
+  if (kind_ == ContextKind::Keyed) v.insert(v.end(), key, key + key_width_);
   parts_.push_back(std::move(v));
-  index_.emplace(std::move(key), id);
+  keys_.insert(keys_.end(), key, key + key_width_);
+  index_.find_or_add(hash_key(key, key_width_), [](size_t) { return false; }, [&] { return id; });
   if (on_create_) on_create_(id);
   return id;
 }
 
 void ContextRuntime::create_initial() {
   if (kind_ == ContextKind::Category)
-    for (size_t c = 0; c < labels_.size(); ++c) add({Value::of_long(static_cast<int64_t>(c))});
+    for (size_t c = 0; c < labels_.size(); ++c) {
+      Value k = Value::of_long(static_cast<int64_t>(c));
+      add(&k);
+    }
   if (kind_ == ContextKind::Hash && preallocate_)
-    for (int64_t b = 0; b < granularity_; ++b) add({Value::of_long(b)});
+    for (int64_t b = 0; b < granularity_; ++b) {
+      Value k = Value::of_long(b);
+      add(&k);
+    }
 }
 
 int64_t ContextRuntime::bucket(const Router& r, const Value& v) const {
@@ -208,14 +225,12 @@ void ContextRuntime::route(int stream_id, const Value* row, std::vector<size_t>&
       case ContextKind::Keyed: {
         key_.clear();
         for (const Column& c : r.plan.columns) key_.push_back(eval(*c.expr, env));
-        auto it = index_.find(key_);
-        out.push_back(it != index_.end() ? it->second : add(key_));
+        out.push_back(find_or_add(key_.data()));
         break;
       }
       case ContextKind::Hash: {
-        key_.assign(1, Value::of_long(bucket(r, eval(*r.plan.columns[0].expr, env))));
-        auto it = index_.find(key_);
-        out.push_back(it != index_.end() ? it->second : add(key_));
+        Value b = Value::of_long(bucket(r, eval(*r.plan.columns[0].expr, env)));
+        out.push_back(find_or_add(&b));
         break;
       }
       case ContextKind::Category:
@@ -231,37 +246,38 @@ void ContextRuntime::save(Writer& w) const {
   w.str(name_);
   w.u64(parts_.size());
   // Keys in partition order: the index is rebuilt from them.
-  std::vector<const std::vector<Value>*> keys(parts_.size(), nullptr);
-  for (const auto& [key, id] : index_) keys[id] = &key;
-  for (const std::vector<Value>* k : keys) {
-    w.u64(k->size());
-    for (const Value& v : *k) w.value(v);
+  for (size_t p = 0; p < parts_.size(); ++p) {
+    w.u64(key_width_);
+    for (size_t i = 0; i < key_width_; ++i) w.value(key_of(p)[i]);
   }
+}
+
+void ContextRuntime::clear_partitions() {
+  parts_.clear();
+  keys_.clear();
+  index_.clear();
 }
 
 void ContextRuntime::load(Reader& r) {
   if (r.str() != name_) throw std::runtime_error("cep_rule state: context mismatch");
-  parts_.clear();
-  index_.clear();
+  clear_partitions();
   uint64_t n = r.u64();
   if (n > (uint64_t{1} << 32)) throw std::runtime_error("cep_rule state: bad context");
+  std::vector<Value> key;
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t k = r.u64();
-    if (k > 1024) throw std::runtime_error("cep_rule state: bad context");
-    std::vector<Value> key;
+    if (k != key_width_) throw std::runtime_error("cep_rule state: bad context");
+    key.clear();
     for (uint64_t j = 0; j < k; ++j) key.push_back(r.value());
-    if (kind_ == ContextKind::Category && (key.size() != 1 || key[0].type() != Type::Long || key[0].as_long() != static_cast<int64_t>(i)))
+    if (kind_ == ContextKind::Category && (key[0].type() != Type::Long || key[0].as_long() != static_cast<int64_t>(i)))
       throw std::runtime_error("cep_rule state: bad context");
-    add(std::move(key));
+    add(key.data());
   }
 }
 
 void ContextRuntime::copy_partitions(const ContextRuntime& old) {
-  parts_.clear();
-  index_.clear();
-  std::vector<const std::vector<Value>*> keys(old.parts_.size(), nullptr);
-  for (const auto& [key, id] : old.index_) keys[id] = &key;
-  for (const std::vector<Value>* k : keys) add(*k);
+  clear_partitions();
+  for (size_t p = 0; p < old.parts_.size(); ++p) add(old.key_of(p));
 }
 
 }  // namespace weir::cep

@@ -16,13 +16,14 @@
 
 #include "ast.hpp"
 #include "compile.hpp"
+#include "flat_index.hpp"
 #include "serialize.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace weir::cep {
@@ -67,14 +68,11 @@ class ContextRuntime {
     HashFn fn = HashFn::Crc32;
     std::vector<Value> slots;  // the event's slots in the plan's layout (scratch)
   };
-  struct KeyHash {
-    size_t operator()(const std::vector<Value>& k) const;
-  };
-  struct KeyEq {
-    bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const;
-  };
-
-  size_t add(std::vector<Value> key);
+  // The partition of a key (key_width_ values), created when missing.
+  size_t find_or_add(const Value* key);
+  size_t add(const Value* key);
+  void clear_partitions();
+  const Value* key_of(size_t partition) const { return keys_.data() + partition * key_width_; }
   int64_t bucket(const Router& r, const Value& v) const;
 
   std::string name_, text_;
@@ -86,7 +84,11 @@ class ContextRuntime {
   std::string file_;
   std::vector<Router> routers_;
   std::vector<std::vector<Value>> parts_;
-  std::unordered_map<std::vector<Value>, size_t, KeyHash, KeyEq> index_;  // key -> partition
+  // Partition keys: the keyed context's key values, the hash bucket, or the
+  // category's number; key_width_ values each, by partition, in keys_.
+  size_t key_width_;
+  std::vector<Value> keys_;
+  FlatIndex<size_t, SIZE_MAX> index_;  // key -> partition
   std::function<void(size_t)> on_create_;
   std::vector<Value> key_;  // scratch
 };

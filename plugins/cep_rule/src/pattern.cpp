@@ -20,6 +20,7 @@ struct PatternRun::State {
   State* parent;
   int node;
   bool stopped = false;
+  size_t at = SIZE_MAX;  // its place in a FollowedByState parent's instance list
 
   State(PatternRun& r, State* p, int n) : run(r), parent(p), node(n) {}
   virtual ~State() = default;
@@ -106,14 +107,8 @@ struct PatternRun::FilterState final : State {
   }
   // The filter's slots from the event (null: none) and the events matched so far.
   Value eval_with(const Value* ev, const Expr& e) {
-    const Plan& f = *plan().filter;
-    std::vector<Value>& s = run.scratch_;
-    s.resize(f.layout.size());
-    for (size_t i = 0; i < f.layout.size(); ++i) {
-      auto src = static_cast<size_t>(f.layout[i]);
-      s[i] = src < run.plan_.fields ? (ev ? ev[src] : Value()) : begin[src - run.plan_.fields];
-    }
-    return eval(e, EvalEnv{s.data(), run.vars_.values.data()});
+    run.fill_slots(*plan().filter, ev, begin.data());
+    return eval(e, EvalEnv{run.scratch_.data(), run.vars_.values.data()});
   }
   bool matches(const Value* ev) {
     if (!plan().filter) return true;
@@ -346,30 +341,26 @@ struct PatternRun::EveryState final : ListState {
 struct PatternRun::FollowedByState final : State {
   using State::State;
   // The instances (operand index, state), unordered: an `every a -> b` has
-  // one per pending a, found by address.
+  // one per pending a, each knowing its place (State::at).
   std::vector<std::pair<size_t, std::unique_ptr<State>>> kids;
-  std::unordered_map<const State*, size_t> where;
   void start(const Row& b) override { next(0, b); }
   void next(size_t i, const Row& b) {
     kids.emplace_back(i, run.make(kid_node(i), this));
     State* s = kids.back().second.get();
-    where[s] = kids.size() - 1;
+    s->at = kids.size() - 1;
     s->start(b);
   }
   void stop() override {
     for (auto& k : kids) stop_kid(k.second);
     State::stop();
   }
-  size_t find(const State* s) const {
-    auto it = where.find(s);
-    return it == where.end() ? SIZE_MAX : it->second;
-  }
+  // An instance already removed (still alive in the graveyard) is not found.
+  size_t find(const State* s) const { return s->at < kids.size() && kids[s->at].second.get() == s ? s->at : SIZE_MAX; }
   void remove(size_t at) {
-    where.erase(kids[at].second.get());
     drop(kids[at].second);
     if (at + 1 != kids.size()) {
       kids[at] = std::move(kids.back());
-      where[kids[at].second.get()] = at;
+      kids[at].second->at = at;
     }
     kids.pop_back();
   }
@@ -399,14 +390,13 @@ struct PatternRun::FollowedByState final : State {
   }
   void load(Reader& r) override {
     kids.resize(r.u64());
-    where.clear();
     for (size_t at = 0; at < kids.size(); ++at) {
       auto& [i, k] = kids[at];
       i = r.u64();
       if (i >= plan().kids.size()) throw std::runtime_error("cep_rule state: bad pattern");
       load_kid(r, k, kid_node(i));
       if (!k) throw std::runtime_error("cep_rule state: bad pattern");
-      where[k.get()] = at;
+      k->at = at;
     }
   }
 };
@@ -640,6 +630,57 @@ std::unique_ptr<PatternRun::State> PatternRun::make(int node, State* parent) {
   throw std::logic_error("cep_rule: unknown pattern node");
 }
 
+std::vector<PatternRun::Active>* PatternRun::KeyIndex::find(const Value& key) {
+  uint32_t i = slots.find(key.hash(), [&](uint32_t l) { return lists[l].key == key; });
+  return i == UINT32_MAX ? nullptr : &lists[i].filters;
+}
+
+std::vector<PatternRun::Active>& PatternRun::KeyIndex::get(const Value& key) {
+  uint32_t i = slots.find_or_add(
+      key.hash(), [&](uint32_t l) { return lists[l].key == key; },
+      [&] {
+        if (unused.empty()) {
+          lists.emplace_back();
+          unused.push_back(static_cast<uint32_t>(lists.size() - 1));
+        }
+        uint32_t l = unused.back();
+        unused.pop_back();
+        lists[l].key = key;
+        return l;
+      });
+  return lists[i].filters;
+}
+
+void PatternRun::KeyIndex::erase(const Value& key) {
+  uint64_t h = key.hash();
+  uint32_t i = slots.find(h, [&](uint32_t l) { return lists[l].key == key; });
+  if (i == UINT32_MAX) return;
+  slots.erase(h, i);
+  lists[i].key = Value();
+  unused.push_back(i);
+}
+
+void PatternRun::KeyIndex::clear() {
+  slots.clear();
+  lists.clear();
+  unused.clear();
+}
+
+void PatternRun::fill_slots(const Plan& f, const Value* ev, const Value* begin) {
+  scratch_.resize(f.layout.size());
+  for (size_t i = 0; i < f.layout.size(); ++i) {
+    auto src = static_cast<size_t>(f.layout[i]);
+    if (src < plan_.fields) scratch_[i] = ev ? ev[src] : Value();
+    else scratch_[i] = begin ? begin[src - plan_.fields] : Value();
+  }
+}
+
+bool PatternRun::passes_rest(const PatternPlan::Node& n, const Value* ev) {
+  fill_slots(*n.filter, ev, nullptr);
+  EvalEnv env{scratch_.data(), vars_.values.data()};
+  return std::all_of(n.rest.begin(), n.rest.end(), [&](const Expr* e) { return eval_true(*e, env); });
+}
+
 uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   if (!id) id = ++seq_;
   seq_ = std::max(seq_, id);
@@ -650,7 +691,7 @@ uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   else if (!key->is_null()) {  // a null key matches nothing
     auto& idx = index_[static_cast<size_t>(f->node)];
     if (idx.empty()) live_index_.insert(f->node);
-    idx[*key].emplace_back(id, f);
+    idx.get(*key).emplace_back(id, f);
   }
   return id;
 }
@@ -664,11 +705,10 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   }
   if (key->is_null()) return;
   auto& idx = index_[static_cast<size_t>(node)];
-  auto it = idx.find(*key);
-  if (it == idx.end()) return;
-  auto& ids = it->second;
-  ids.erase(std::find_if(ids.begin(), ids.end(), [id](const Active& a) { return a.first == id; }));
-  if (ids.empty()) idx.erase(it);
+  std::vector<Active>* ids = idx.find(*key);
+  if (!ids) return;
+  ids->erase(std::find_if(ids->begin(), ids->end(), [id](const Active& a) { return a.first == id; }));
+  if (ids->empty()) idx.erase(*key);
   if (idx.empty()) live_index_.erase(node);
 }
 
@@ -692,27 +732,27 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   for (int n : live_index_) {
     auto& idx = index_[static_cast<size_t>(n)];
     const PatternPlan::Node& node = plan_.nodes[static_cast<size_t>(n)];
-    auto it = idx.find(row[node.index_field]);
-    if (it == idx.end()) continue;
+    const std::vector<Active>* ids = idx.find(row[node.index_field]);
+    if (!ids) continue;
     if (!node.key_decides) {
-      candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
+      candidates_.insert(candidates_.end(), ids->begin(), ids->end());
       continue;
     }
     // The rest of the filter reads only the event: one answer for all the
     // filters with this key (as Esper's shared index entry).
-    if (it->second.front().second->matches(row)) known_.insert(known_.end(), it->second.begin(), it->second.end());
+    if (passes_rest(node, row)) known_.insert(known_.end(), ids->begin(), ids->end());
   }
   // In the order Esper's filter index hands them out: filters with
   // conditions before those without (`Ev()`), the filters of one pattern
   // node together (they share an index entry), nodes in the order their
   // entry was made (when the node's first filter started), then start order.
-  std::sort(candidates_.begin(), candidates_.end(), handout_order_);
+  std::sort(candidates_.begin(), candidates_.end(), std::cref(handout_order_));  // by reference: no copy of the std::function per sort
   matched_.clear();
   for (const Active& a : candidates_)
     if (a.second->matches(row)) matched_.push_back(a);
   if (!known_.empty()) {
     matched_.insert(matched_.end(), known_.begin(), known_.end());
-    std::sort(matched_.begin(), matched_.end(), handout_order_);
+    std::sort(matched_.begin(), matched_.end(), std::cref(handout_order_));
   }
   // A filter stopped by an earlier match of this event is skipped (it stays
   // allocated, in the graveyard, until the event is done).

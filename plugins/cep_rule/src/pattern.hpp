@@ -16,6 +16,7 @@
 
 #include "ast.hpp"
 #include "compile.hpp"
+#include "flat_index.hpp"
 #include "serialize.hpp"
 #include "value.hpp"
 #include "window.hpp"
@@ -43,6 +44,7 @@ struct PatternPlan {
     int index_field = -1;
     const Expr* index_key = nullptr;  // inside filter, reads only matched events
     bool key_decides = false;  // the rest of the filter reads only the event: the same answer for one key
+    std::vector<const Expr*> rest;  // key_decides: those other conjuncts (inside filter)
     int64_t ms = 0;     // Interval, Within
     int64_t count = 0;  // Repeat
   };
@@ -105,6 +107,12 @@ class PatternRun {
   void remove_timer(const TimerKey& k) { timers_.erase(k); }
   void retire(std::unique_ptr<State> s);
   void cleanup();
+  // key_decides: whether an event with the key passes the node's filter,
+  // from the rest conjuncts alone (no filter state read).
+  bool passes_rest(const PatternPlan::Node& n, const Value* ev);
+  // A filter's slots (by its plan's layout): the event's properties (ev null:
+  // nulls), then those of the events matched so far (begin null: nulls).
+  void fill_slots(const Plan& f, const Value* ev, const Value* begin);
 
   const PatternPlan& plan_;
   const Variables& vars_;
@@ -118,7 +126,25 @@ class PatternRun {
   std::vector<uint64_t> node_rank_;
   // Indexed filters by node and key value; the rest (scanned) by start order.
   using Active = std::pair<uint64_t, FilterState*>;  // start order, filter
-  std::vector<std::unordered_map<Value, std::vector<Active>, ValueHash>> index_;
+  // One node's indexed filters: each key's list in `lists`, found through a
+  // flat index (most events, of cars without a pending filter, find nothing:
+  // one slot read). A list that empties is unindexed and kept, with its
+  // capacity, for the next key, so a key coming and going does not allocate.
+  struct KeyIndex {
+    struct List {
+      Value key;
+      std::vector<Active> filters;
+    };
+    FlatIndex<uint32_t, UINT32_MAX> slots;  // key -> lists index
+    std::vector<List> lists;
+    std::vector<uint32_t> unused;  // lists not in use
+    bool empty() const { return slots.size() == 0; }
+    std::vector<Active>* find(const Value& key);
+    std::vector<Active>& get(const Value& key);  // created when missing
+    void erase(const Value& key);                 // its list is empty
+    void clear();
+  };
+  std::vector<KeyIndex> index_;
   std::set<int> live_index_;  // the nodes with an indexed filter active
   std::map<uint64_t, FilterState*> scanned_;
   std::map<TimerKey, State*> timers_;

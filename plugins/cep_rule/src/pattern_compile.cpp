@@ -151,6 +151,9 @@ class PatternCompiler {
         n.index_field = plan.layout[static_cast<size_t>(prop->index)];
         n.index_key = key;
         n.key_decides = std::none_of(conj.begin(), conj.end(), [&](const Expr* o) { return o != c && reads_matched(*o, plan); });
+        if (n.key_decides)
+          for (const Expr* o : conj)
+            if (o != c) n.rest.push_back(o);
         return;
       }
     }

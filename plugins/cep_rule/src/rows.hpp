@@ -45,6 +45,13 @@ class RowSet {
     vals_.clear();
     rows_without_columns_ = 0;
   }
+  // Empties the set and frees its buffer if it has room for more than `rows`
+  // rows (a statement instance per context partition must not keep its
+  // largest delivery's buffer: 10 000 of them would hold 10 000 batches).
+  void clear_and_shrink(size_t rows) {
+    clear();
+    if (vals_.capacity() > rows * width_) std::vector<Value>().swap(vals_);
+  }
 
  private:
   size_t width_;

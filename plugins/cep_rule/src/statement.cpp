@@ -7,12 +7,12 @@ namespace weir::cep {
 
 Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Variables& vars, int64_t start_ms,
                      std::vector<Value> ctx)
-    : shared_plan_(std::move(plan)),
-      plan_(*shared_plan_),
+    : plan_(*plan),
+      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms, plan_.view_slots, !ctx.empty()),
+      shared_plan_(std::move(plan)),
       ctx_(std::move(ctx)),
       index_(index),
       vars_(&vars),
-      window_(plan_.window, plan_.layout.size(), plan_.keep_last_batch, start_ms, plan_.view_slots, !ctx_.empty()),
       rows_new_(plan_.columns.size()),
       rows_old_(plan_.columns.size()),
       key_(plan_.group_by.size()) {
@@ -374,6 +374,12 @@ void Statement::on_post(const Post& p) {
   }
 
   leaving_ = 0;
+  // An instance in a context (one per partition) gives back the buffers of a
+  // large delivery: the engine has copied the rows (or the limiter has).
+  if (!ctx_.empty()) {
+    rows_new_.clear_and_shrink(kInstanceRows);
+    rows_old_.clear_and_shrink(kInstanceRows);
+  }
   // Groups left without events are freed (not the events' window: memory
   // follows what the window holds).
   if (plan_.grouped() && !all_groups_mode_)

@@ -27,6 +27,9 @@ class Statement final : private PostSink, private OutputTarget {
   using DeliverFn =
       std::function<void(Statement&, int64_t time_ms, const RowSet& inew, const RowSet& iold, bool partial)>;
   static constexpr size_t kChunkRows = 4096;
+  // An instance in a context keeps buffers for this many rows between
+  // deliveries (per-event windows reuse them; batches free theirs).
+  static constexpr size_t kInstanceRows = 4;
 
   // start_ms: the engine's clock when the statement starts. The plan may be
   // shared by several instances (one per context partition); ctx: that
@@ -93,16 +96,19 @@ class Statement final : private PostSink, private OutputTarget {
   std::string key_string(const GroupState& g) const;
   bool where_ok(const Value* row) const { return !plan_.where || eval_true(*plan_.where, env(row, nullptr)); }
 
-  std::shared_ptr<const Plan> shared_plan_;
+  // What each event reads first, then the window (its hot part first):
+  // few cache lines for the cold instances of a statement in a context.
   const Plan& plan_;
+  int64_t now_ = 0;
+  std::unique_ptr<Aggregator> agg_;
+  std::unique_ptr<OutputLimiter> limiter_;
+  std::unique_ptr<PatternRun> pattern_;  // `from pattern [...]` (see enter)
+  Window window_;
+  std::shared_ptr<const Plan> shared_plan_;
   std::vector<Value> ctx_;
   size_t index_;
   const Variables* vars_;
-  Window window_;
-  std::unique_ptr<Aggregator> agg_;
-  std::unique_ptr<OutputLimiter> limiter_;
   DeliverFn deliver_fn_;
-  int64_t now_ = 0;
   uint64_t epoch_ = 0;
   uint64_t having_epoch_ = 1;  // changes whenever aggregates may have changed
   size_t leaving_ = 0;         // during a sliding window's post: its first rows are leaving
@@ -127,7 +133,6 @@ class Statement final : private PostSink, private OutputTarget {
   // delivery, as Esper dispatches them.
   void enter(const Value* row, int64_t now);
   void pattern_step(int64_t now, bool timer);
-  std::unique_ptr<PatternRun> pattern_;
   bool merging_ = false;
   RowSet merged_new_, merged_old_;
 };

@@ -1,10 +1,32 @@
 #include "window.hpp"
 
 #include <algorithm>
+#include <new>
+#include <type_traits>
 
 namespace weir::cep {
 
 // ---------------------------------------------------------------- EventStore
+
+EventStore::Block::Block(size_t rows, size_t width) : rows_(rows), stride_(sizeof(EventMeta) + width * sizeof(Value)) {
+  static_assert(sizeof(EventMeta) % alignof(Value) == 0 && sizeof(Value) % alignof(EventMeta) == 0);
+  static_assert(std::is_trivially_destructible_v<EventMeta>);
+  // Width 0 (a statement that reads no property): row() points past the
+  // metadata, never read.
+  mem_ = static_cast<std::byte*>(::operator new(rows_ * stride_));
+  for (size_t r = 0; r < rows_; ++r) {
+    new (&meta(r)) EventMeta();
+    for (size_t i = 0; i < width; ++i) new (row(r) + i) Value();
+  }
+}
+
+EventStore::Block::~Block() {
+  if (!mem_) return;
+  size_t width = (stride_ - sizeof(EventMeta)) / sizeof(Value);
+  for (size_t r = 0; r < rows_; ++r)
+    for (size_t i = 0; i < width; ++i) row(r)[i].~Value();
+  ::operator delete(mem_);
+}
 
 Value* EventStore::push_back(int64_t time) {
   size_t p = head_ + size_;
@@ -13,11 +35,7 @@ Value* EventStore::push_back(int64_t time) {
       blocks_.push_back(std::move(spare_.back()));
       spare_.pop_back();
     } else {
-      auto b = std::make_unique<Block>();
-      // width 0 (a statement that reads no property) still needs a valid pointer.
-      b->vals.reset(new Value[rows_ * std::max<size_t>(width_, 1)]);
-      b->meta.reset(new EventMeta[rows_]);
-      blocks_.push_back(std::move(b));
+      blocks_.emplace_back(rows_, width_);
     }
   }
   ++size_;
@@ -69,7 +87,7 @@ void EventStore::pop_front(size_t n) {
 
 Window::Window(const WindowSpec& spec, size_t width, bool keep_last, int64_t start_ms, std::vector<int> view_slots,
                bool small)
-    : spec_(spec), store_(width, small ? 4 : EventStore::kShift), keep_last_(keep_last), view_slots_(std::move(view_slots)) {
+    : store_(width, small ? 4 : EventStore::kShift), keep_last_(keep_last), spec_(spec), view_slots_(std::move(view_slots)) {
   key_.resize(view_slots_.size());
   if (spec_.kind == WindowKind::TimeLengthBatch && spec_.start_eager) {
     scheduled_ = true;

@@ -37,6 +37,7 @@
 
 #include "ring.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <unordered_map>
@@ -71,15 +72,15 @@ class EventStore {
   size_t shift() const { return shift_; }
   Value* row(size_t i) {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> shift_)]->vals.get() + (p & (rows_ - 1)) * width_;
+    return blocks_[first_ + (p >> shift_)].row(p & (rows_ - 1));
   }
   EventMeta& meta(size_t i) {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> shift_)]->meta[p & (rows_ - 1)];
+    return blocks_[first_ + (p >> shift_)].meta(p & (rows_ - 1));
   }
   const EventMeta& meta(size_t i) const {
     size_t p = head_ + i;
-    return blocks_[first_ + (p >> shift_)]->meta[p & (rows_ - 1)];
+    return blocks_[first_ + (p >> shift_)].meta(p & (rows_ - 1));
   }
 
   // A row at the back; the caller assigns every column (it may hold stale
@@ -93,9 +94,27 @@ class EventStore {
   void clear() { pop_front(size_); }
 
  private:
-  struct Block {
-    std::unique_ptr<Value[]> vals;
-    std::unique_ptr<EventMeta[]> meta;
+  // One allocation of `rows` rows, each an EventMeta followed by the row's
+  // values: an event's metadata and values share cache lines, and reaching a
+  // row is one pointer (the statements of a context, one instance per key,
+  // reach their stores cold for every event).
+  class Block {
+   public:
+    Block(size_t rows, size_t width);
+    ~Block();
+    Block(Block&& o) noexcept : mem_(o.mem_), rows_(o.rows_), stride_(o.stride_) { o.mem_ = nullptr; }
+    Block& operator=(Block&& o) noexcept {
+      std::swap(mem_, o.mem_);
+      std::swap(rows_, o.rows_);
+      std::swap(stride_, o.stride_);
+      return *this;
+    }
+    EventMeta& meta(size_t r) const { return *reinterpret_cast<EventMeta*>(mem_ + r * stride_); }
+    Value* row(size_t r) const { return reinterpret_cast<Value*>(mem_ + r * stride_ + sizeof(EventMeta)); }
+
+   private:
+    std::byte* mem_;
+    size_t rows_, stride_;
   };
 
   size_t blocks() const { return blocks_.size() - first_; }
@@ -108,9 +127,9 @@ class EventStore {
   // The window's blocks are blocks_[first_..]: dropping the front block is an
   // index increment (the vector is compacted now and then), so row(i) is two
   // array lookups.
-  std::vector<std::unique_ptr<Block>> blocks_;
+  std::vector<Block> blocks_;
   size_t first_ = 0;
-  std::vector<std::unique_ptr<Block>> spare_;
+  std::vector<Block> spare_;
 };
 
 // What a window posts: logical index ranges into its store.
@@ -203,12 +222,9 @@ class Window {
     }
   };
 
-  WindowSpec spec_;
+  // What an insert reads comes first, in as few cache lines as may be (a
+  // statement instance per context partition is cold at each of its events).
   EventStore store_;
-  bool keep_last_;
-  // Batch windows: the store holds [previous batch (if kept) | current batch].
-  size_t last_count_ = 0;
-  bool last_nonempty_ = false;
   // time_batch scheduling (Esper's TimeBatchView): batch ends are at
   // reference_ + k*size; the reference is the spec's, or the first event's
   // time, or the start time (START_EAGER). Saved with the window's state, so
@@ -217,6 +233,11 @@ class Window {
   int64_t due_ = 0;
   bool has_reference_ = false;
   int64_t reference_ = 0;
+  bool keep_last_;
+  // Batch windows: the store holds [previous batch (if kept) | current batch].
+  size_t last_count_ = 0;
+  bool last_nonempty_ = false;
+  WindowSpec spec_;
   // Keyed windows: each key's live events, as sequence numbers (store index
   // = seq - base_seq_, the seq of the store's front row), oldest first. Not
   // saved: rebuilt from the rows' key columns.

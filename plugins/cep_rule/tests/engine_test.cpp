@@ -2,6 +2,7 @@
 // column naming, value formatting, hot-reload adoption and saved state; and
 // RuleSet's rules given as text (the rule store's versions).
 #include "engine.hpp"
+#include "flat_index.hpp"
 #include "parser.hpp"
 #include "rule_set.hpp"
 
@@ -10,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -552,6 +554,38 @@ TEST(CepEngine, WindowMemoryFollowsTheWindow) {
   for (int64_t t = 0; t < 100'000; t += 10) r.send(t, "A", 1, 1);
   EXPECT_EQ(r.engine.statement(0).window_size(), 100u);  // 1 s of events, not all of them
   EXPECT_EQ(r.rows.back(), "99990:100");
+}
+
+// The flat index (aggregator groups, context partitions, pattern keys) against
+// a std::map model, under random adds and erases of keys with few distinct
+// hashes (long probe chains that wrap around the table, where backward-shift
+// deletion must keep every chain reachable).
+TEST(CepFlatIndex, MatchesAMapUnderAddsAndErases) {
+  FlatIndex<uint32_t, UINT32_MAX> index;
+  std::map<uint32_t, bool> model;  // key -> present (the handle is the key)
+  auto hash = [](uint32_t k) { return (uint64_t{k} % 37) * 0x9e3779b97f4a7c15ULL; };
+  std::mt19937 rng(7);
+  for (int step = 0; step < 200'000; ++step) {
+    uint32_t k = rng() % 500;
+    auto same = [k](uint32_t h) { return h == k; };
+    if (rng() % 3 == 0) {
+      ASSERT_EQ(index.erase(hash(k), k), model[k]) << "step " << step;
+      model[k] = false;
+    } else {
+      bool made = false;
+      ASSERT_EQ(index.find_or_add(hash(k), same, [&] { made = true; return k; }), k);
+      ASSERT_EQ(made, !model[k]) << "step " << step;
+      model[k] = true;
+    }
+    uint32_t probe = rng() % 500;
+    ASSERT_EQ(index.find(hash(probe), [probe](uint32_t h) { return h == probe; }), model[probe] ? probe : UINT32_MAX)
+        << "step " << step;
+  }
+  size_t present = 0, listed = 0;
+  for (const auto& [k, in] : model) present += in;
+  index.for_each([&](uint32_t) { ++listed; });
+  EXPECT_EQ(index.size(), present);
+  EXPECT_EQ(listed, present);
 }
 
 // A keyed window removes events from the middle of its store: memory must
