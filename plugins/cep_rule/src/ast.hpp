@@ -122,13 +122,14 @@ enum class WindowKind : uint8_t {
   FirstEvent,       // #firstevent: the first event stays, later ones are ignored
   ExtTimed,         // #ext_timed(ts, T): sliding by the events' own timestamps
   TimeLengthBatch,  // #time_length_batch(T, N): a batch at T or at N events, whichever comes first
+  Named,            // `from W`, W a named window: the events W holds, entering and leaving as W posts them
 };
 
 // Windows whose contents are what is aggregated (not batch windows, which
 // aggregate a batch only when it is posted).
 inline bool sliding_window(WindowKind k) {
   return k == WindowKind::Length || k == WindowKind::Time || k == WindowKind::KeepAll || k == WindowKind::FirstEvent ||
-         k == WindowKind::ExtTimed;
+         k == WindowKind::ExtTimed || k == WindowKind::Named;
 }
 inline bool batch_window(WindowKind k) {
   return k == WindowKind::TimeBatch || k == WindowKind::LengthBatch || k == WindowKind::TimeLengthBatch;

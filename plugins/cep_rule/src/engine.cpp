@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 namespace weir::cep {
@@ -135,9 +136,9 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       contextual_.push_back(nullptr);
       continue;
     }
-    if (streams_[static_cast<size_t>(in)].window)
-      throw EplError(module.file, st.from_pos, "cep_rule does not support reading named window '" + st.from +
-                                                   "' as a stream; use 'on ... select ... from " + st.from + "' or a query");
+    NamedWindow* read = streams_[static_cast<size_t>(in)].window;  // `from W`: W's insert and remove streams
+    std::optional<Plan> read_plan;
+    if (read) read_plan = reader_plan(module, st, *read);
     std::unique_ptr<Contextual> contextual;
     ContextShape shape;
     if (!st.context.empty()) {
@@ -145,7 +146,8 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       contextual->context = context_of(module, st);
       shape = contexts_[contextual->context]->shape_for(st.from, st.from_pos);
     }
-    Plan plan = compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr);
+    Plan plan = read ? std::move(*read_plan)
+                     : compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr);
     if (contextual) {
       contextual->inew.set_width(plan.columns.size());
       contextual->iold.set_width(plan.columns.size());
@@ -171,7 +173,12 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     s->set_deliver([this](Statement& stmt, int64_t t, const RowSet& a, const RowSet& b, bool partial) {
       on_delivery(stmt, t, a, b, partial);
     });
-    streams_[static_cast<size_t>(in)].readers.push_back(s.get());
+    if (read)
+      read->add_reader([this, r = s.get()](const RowSet& entered, const std::vector<int64_t>& left) {
+        r->on_window_update(entered, left, now_);
+      });
+    else
+      streams_[static_cast<size_t>(in)].readers.push_back(s.get());
     statements_.push_back(std::move(s));
     insert_stream_.push_back(out);
     contextual_.push_back(std::move(contextual));
@@ -225,11 +232,45 @@ std::unique_ptr<Statement> Engine::create_window(const Module& module, size_t i,
   std::string identity = "window " + st.window_name + "(";
   for (const Field& f : wt.fields) identity += f.name + ":" + type_name(f.type) + ",";
   identity += ")" + vp.window_identity;
-  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity));
+  // Read as a stream by a statement: its events carry a sequence number (another row layout).
+  bool read = std::any_of(module.statements.begin(), module.statements.end(), [&](const StatementAst& o) {
+    return o.kind == StatementKind::Select && o.from == st.window_name;
+  });
+  if (read) identity += ",read";
+  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity, read));
   streams_.push_back(Stream{st.window_name, wt, {}, windows_.back().get()});
   typed.window_identity = identity;  // the statement's saved state is the window's
   on_.push_back(nullptr);
   return std::make_unique<Statement>(std::move(typed), i, vars_, now_);
+}
+
+// select ... from W[(filter)]: compiled over W's type; its window holds W's
+// events (those past the filter) as W posts them, each with W's sequence
+// number in a last slot, by which it finds the events that leave W.
+Plan Engine::reader_plan(const Module& module, const StatementAst& st, const NamedWindow& w) const {
+  auto refuse = [&](Pos pos, const std::string& what, const std::string& why = "") {
+    throw EplError(module.file, pos, "cep_rule does not support " + what + " in a statement reading named window '" +
+                                         w.name() + "'" + why);
+  };
+  if (st.pattern) refuse(st.from_pos, "a pattern");
+  if (st.window.kind != WindowKind::None) refuse(st.window.pos, "a view (" + st.window.view_text + ")", " (the window's own views apply)");
+  if (!st.context.empty()) refuse(st.context_pos, "a context");
+  if (st.insert_into == w.name()) refuse(st.pos, "'insert into " + w.name() + "'");
+  // Esper 8.9 leaves out the row of a #time window's expiry at the instant of
+  // the reader's output tick (case 468's first version): not reproduced, so refused.
+  if (st.output.mode != OutputMode::None && !st.output.by_events && w.view().kind == WindowKind::Time)
+    refuse(st.output.pos, "a time-based output clause",
+           " (a #time window: Esper 8.9 leaves out the row of an expiry at an output tick); use 'output every N events'");
+  Plan plan = compile_statement(st, w.type(), vars_, module.file);
+  for (const AggSpec& a : plan.aggs)
+    if (a.fn == AggFn::Min || a.fn == AggFn::Max)  // their state assumes events leave in arrival order
+      refuse(st.from_pos, std::string(aggregate_name(a.fn)) + "()", " (its events may leave out of arrival order)");
+  if (!plan.hidden.empty()) refuse(st.from_pos, "prev() or prior()");
+  plan.window.kind = WindowKind::Named;
+  plan.view_slots = {static_cast<int>(plan.layout.size())};
+  plan.layout.push_back(static_cast<int>(w.type().fields.size()));  // the sequence number
+  plan.window_identity = w.identity() + " read by " + plan.window_identity;
+  return plan;
 }
 
 std::unique_ptr<Statement> Engine::on_statement(const Module& module, size_t i, int in) {

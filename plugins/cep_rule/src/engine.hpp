@@ -158,6 +158,7 @@ class Engine {
   // Named windows: `create window` and the on-trigger statements.
   std::unique_ptr<Statement> create_window(const Module& module, size_t i, int in);
   std::unique_ptr<Statement> on_statement(const Module& module, size_t i, int in);
+  Plan reader_plan(const Module& module, const StatementAst& st, const NamedWindow& w) const;
   NamedWindow* find_window(const std::string& name) const;
   void clear_instances(size_t context);
 

@@ -45,6 +45,9 @@ class Statement final : private PostSink, private OutputTarget {
 
   // An event of the statement's input stream (a row of the input type).
   void on_event(const Value* input_row, int64_t now);
+  // A statement reading a named window (WindowKind::Named): an update of the
+  // window (see NamedWindow::StreamReader), posted as one.
+  void on_window_update(const RowSet& entered, const std::vector<int64_t>& left, int64_t now);
 
   int64_t next_timer() const;
   void on_timer(int64_t now);
@@ -126,6 +129,7 @@ class Statement final : private PostSink, private OutputTarget {
   // The rows of all matches of one event (or one instant of timers) are one
   // delivery, as Esper dispatches them.
   void enter(const Value* row, int64_t now);
+  bool stage(const Value* row, int64_t now);
   void pattern_step(int64_t now, bool timer);
   std::unique_ptr<PatternRun> pattern_;
   bool merging_ = false;

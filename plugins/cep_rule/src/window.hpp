@@ -20,6 +20,7 @@
 //   #lastevent      = #length(1)
 //   #ext_timed(ts, T)  posts the event, and the oldest ones whose timestamp
 //                   is T or more before the new event's (no timer)
+//   named           `from W`: W's events, entering and leaving as W posts them
 //   keyed: #unique(k), #groupwin(k)#length(N), #groupwin(k)#firstevent
 //                   the same per key: an event pushes out the oldest of its
 //                   own key, wherever that one is in the store
@@ -174,6 +175,10 @@ class Window {
   // Named windows: these events (store indexes of live events) leave, posted
   // as old.
   void remove(const std::vector<size_t>& rows, PostSink& sink);
+  // WindowKind::Named (a statement reading a named window; view_slots[0]:
+  // the named window's sequence number of each event): the rows inserted
+  // from first_new on enter, the events numbered `gone` leave, in one post.
+  void update_named(size_t first_new, const std::vector<int64_t>& gone, PostSink& sink);
 
   // Hot reload: take over the events of a window with the same definition.
   // map[i] = column of `old` holding this window's column i.
