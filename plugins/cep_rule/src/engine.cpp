@@ -400,6 +400,7 @@ void Engine::advance_to(int64_t t) {
     int64_t due = next_timer();
     if (due > t) break;
     now_ = std::max(now_, due);
+    for (auto& w : windows_) w->begin_update();  // an instant's changes: one update (see publish_windows)
     for (auto& w : windows_)  // named windows expire before the statements that read them
       if (w->next_timer() <= now_) w->on_timer(now_);
     // Every timer due at this instant fires (statements in declaration
@@ -432,14 +433,29 @@ void Engine::advance_to(int64_t t) {
     }
     flush_contextual();
     drain_inserts();
+    publish_windows();
   }
   now_ = t;
 }
 
 void Engine::send(int stream, const Value* row) {
+  for (auto& w : windows_) w->begin_update();
   dispatch(stream, row);
   flush_contextual();
   drain_inserts();
+  publish_windows();
+}
+
+// Esper dispatches a named window's changes to the statements reading it
+// once the event, and every event it inserted, is processed: what an on-delete
+// removed and what the same event then inserted come as one update (found by
+// the random comparison). Rows those statements insert are processed after.
+void Engine::publish_windows() {
+  for (auto& w : windows_) {
+    w->end_update();
+    flush_contextual();
+    drain_inserts();
+  }
 }
 
 void Engine::dispatch(int stream, const Value* row) {

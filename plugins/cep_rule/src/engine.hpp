@@ -150,6 +150,7 @@ class Engine {
   };
   void dispatch(int stream, const Value* row);
   void drain_inserts();
+  void publish_windows();
   void on_delivery(Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial);
   void emit(const Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial);
   void flush_contextual();
