@@ -119,10 +119,17 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
   }
 
   for (const EventType& t : inputs) streams_.push_back(Stream{t.name, t, {}});
+  for (const TableDecl& d : module.tables) {
+    if (find_table(d.name) || stream(d.name) >= 0) throw EplError(module.file, d.pos, "'" + d.name + "' is declared twice");
+    tables_.push_back(std::make_shared<Table>(d));
+  }
 
   for (size_t i = 0; i < module.statements.size(); ++i) {
     const StatementAst& st = module.statements[i];
     int in = stream(st.from);
+    if (in < 0 && find_table(st.from))
+      throw EplError(module.file, st.from_pos, "cep_rule does not support reading table '" + st.from +
+                                                   "' as a stream (read " + st.from + "[key].column, or query it)");
     if (in < 0) {
       std::string known;
       for (const Stream& s : streams_) known += (known.empty() ? "" : ", ") + s.name;
@@ -147,7 +154,11 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       shape = contexts_[contextual->context]->shape_for(st.from, st.from_pos);
     }
     Plan plan = read ? std::move(*read_plan)
-                     : compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr);
+                     : compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr,
+                                         &tables_);
+    if (find_table(plan.insert_into))
+      throw EplError(module.file, st.pos, "cep_rule does not support 'insert into' a table ('" + plan.insert_into +
+                                              "'): write its aggregation columns with 'into table'");
     if (contextual) {
       contextual->inew.set_width(plan.columns.size());
       contextual->iold.set_width(plan.columns.size());
@@ -169,10 +180,13 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
         if (!same) throw EplError(module.file, st.pos, "stream '" + plan.insert_into + "' already exists with other columns");
       }
     }
+    std::vector<int> table_columns;
+    std::shared_ptr<Table> into = st.into_table.empty() ? nullptr : into_table(module, st, plan, table_columns);
     auto s = std::make_unique<Statement>(std::move(plan), i, vars_, now_);
     s->set_deliver([this](Statement& stmt, int64_t t, const RowSet& a, const RowSet& b, bool partial) {
       on_delivery(stmt, t, a, b, partial);
     });
+    if (into) s->set_table(std::move(into), std::move(table_columns));
     if (read)
       read->add_reader([this, r = s.get()](const RowSet& entered, const std::vector<int64_t>& left) {
         r->on_window_update(entered, left, now_);
@@ -184,6 +198,7 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     contextual_.push_back(std::move(contextual));
     on_.push_back(nullptr);
   }
+  if (!tables_.empty()) esper_filter_order(module);
   // Partitions that exist from the start (categories, preallocated buckets),
   // then those the events create: every statement of the context gets an
   // instance of each.
@@ -194,6 +209,26 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     });
     contexts_[c]->create_initial();
   }
+}
+
+// The order in which the statements reading a stream see an event is Esper's
+// filter order: statements with a stream filter first, grouped by the first
+// statement with the same filter (they share a node of Esper's filter index),
+// then those without one, in file order (cases 476-479). Only tables make it
+// visible (a statement reading T[key] after or before the one writing it for
+// the same event), so the other rules keep file order.
+void Engine::esper_filter_order(const Module& module) {
+  std::map<std::string, size_t> first;  // filter text -> the first statement with it
+  auto rank = [&](const Statement* s) -> std::pair<int, size_t> {
+    const StatementAst& st = module.statements[s->index()];
+    if (!st.stream_filter) return {1, s->index()};
+    auto it = first.emplace(render(*st.stream_filter), s->index()).first;
+    return {0, it->second};
+  };
+  for (size_t i = 0; i < module.statements.size(); ++i)
+    if (module.statements[i].stream_filter) first.emplace(render(*module.statements[i].stream_filter), i);
+  for (Stream& in : streams_)
+    std::stable_sort(in.readers.begin(), in.readers.end(), [&](const Statement* a, const Statement* b) { return rank(a) < rank(b); });
 }
 
 // create window W#views as select ... from S: the window's type is the
@@ -273,8 +308,71 @@ Plan Engine::reader_plan(const Module& module, const StatementAst& st, const Nam
   return plan;
 }
 
+// into table T select agg as col, ... from S group by key: checked against
+// T's declaration (as Esper: the group by is T's primary key, each column an
+// aggregation column of T with the same function and type). Returns T, and
+// T's column of each select column.
+std::shared_ptr<Table> Engine::into_table(const Module& module, const StatementAst& st, const Plan& plan,
+                                          std::vector<int>& columns) {
+  std::shared_ptr<Table> t = find_table(st.into_table);
+  if (!t) {
+    std::string known;
+    for (const auto& x : tables_) known += (known.empty() ? "" : ", ") + x->name();
+    throw EplError(module.file, st.into_table_pos, "unknown table '" + st.into_table + "'" +
+                                                       (known.empty() ? " (declare it with 'create table')" : " (known: " + known + ")"));
+  }
+  auto refuse = [&](Pos pos, const std::string& what) {
+    throw EplError(module.file, pos, "cep_rule does not support " + what + " in an 'into table' statement");
+  };
+  if (!st.context.empty()) refuse(st.context_pos, "a context");
+  if (st.pattern) refuse(st.from_pos, "a pattern");
+  if (batch_window(st.window.kind)) refuse(st.window.pos, "a batch window");
+  if (streams_[static_cast<size_t>(stream(st.from))].window) refuse(st.from_pos, "a named window as the stream");
+  const std::vector<int>& keys = t->key_columns();
+  if (plan.group_by.size() != keys.size())
+    throw EplError(module.file, st.pos, "'into table " + t->name() + "' needs 'group by' its " + std::to_string(keys.size()) +
+                                            " primary key column(s)");
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const Field& f = t->type().fields[static_cast<size_t>(keys[k])];
+    if (plan.group_by[k]->type != f.type)
+      throw EplError(module.file, plan.group_by[k]->pos, "the group by of 'into table " + t->name() + "' gives " +
+                                                             type_name(plan.group_by[k]->type) + " for key '" + f.name +
+                                                             "', which is " + type_name(f.type));
+  }
+  for (size_t c = 0; c < plan.columns.size(); ++c) {
+    const Column& col = plan.columns[c];
+    int tc = t->type().find(col.name);
+    const TableColumn* decl = tc >= 0 ? &t->decl().columns[static_cast<size_t>(tc)] : nullptr;
+    if (!decl || !decl->agg)
+      throw EplError(module.file, col.expr->pos, "'" + col.name + "' is not an aggregation column of table '" + t->name() +
+                                                     "' (name each aggregate after one with 'as')");
+    const Expr& e = *col.expr;
+    bool same = e.kind == ExprKind::Agg && e.fn == decl->fn && !e.distinct && e.star == decl->star &&
+                (decl->star || (e.a && e.a->type == decl->arg));
+    if (!same)
+      throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() + "' is " +
+                                             aggregate_name(decl->fn) + "(" + (decl->star ? "*" : type_name(decl->arg)) +
+                                             "), not '" + render(e) + "'");
+    for (const auto& w : table_writers_)
+      if (w.first == t.get() && w.second == tc)
+        throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() +
+                                               "' is written by another statement (cep_rule: one writer per column)");
+    table_writers_.emplace_back(t.get(), tc);
+    columns.push_back(tc);
+  }
+  return t;
+}
+
+std::shared_ptr<Table> Engine::find_table(const std::string& name) const {
+  for (const auto& t : tables_)
+    if (t->name() == name) return t;
+  return nullptr;
+}
+
 std::unique_ptr<Statement> Engine::on_statement(const Module& module, size_t i, int in) {
   const StatementAst& st = module.statements[i];
+  if (find_table(st.window_name))
+    throw EplError(module.file, st.window_pos, "cep_rule does not support 'on ...' statements over table '" + st.window_name + "'");
   NamedWindow* w = find_window(st.window_name);
   if (!w) throw EplError(module.file, st.window_pos, "unknown named window '" + st.window_name + "' (create it with 'create window')");
   auto on = std::make_unique<OnPlan>(compile_on(st, streams_[static_cast<size_t>(in)].type, *w, vars_, module.file));
@@ -300,10 +398,17 @@ QueryResult Engine::query(std::string_view text) {
   Module m = parse_query(text);
   const StatementAst& st = m.statements.front();
   NamedWindow* w = st.kind == StatementKind::Select ? find_window(st.from) : nullptr;
+  std::shared_ptr<Table> t = st.kind == StatementKind::Select ? find_table(st.from) : nullptr;
+  if (t) {
+    return run_query(st, t->type(), [&](const QueryRows& visit) {
+      for (size_t i = 0; i < t->size(); ++i) visit(t->row(i));
+    }, vars_, "query");
+  }
   if (!w) {
     std::string known;
     for (const auto& x : windows_) known += (known.empty() ? "" : ", ") + x->name();
-    throw EplError("query", st.from_pos, "unknown named window '" + st.from + "'" +
+    for (const auto& x : tables_) known += (known.empty() ? "" : ", ") + x->name();
+    throw EplError("query", st.from_pos, "unknown named window or table '" + st.from + "'" +
                                              (known.empty() ? " (the rule has none)" : " (known: " + known + ")"));
   }
   return run_query(st, *w, vars_, "query");
@@ -597,6 +702,13 @@ std::string Engine::snapshot() {
       nw->save(w);
     }
   }
+  if (!tables_.empty()) {  // absent without tables, likewise
+    w.u64(tables_.size());
+    for (auto& t : tables_) {
+      w.str(t->identity());
+      t->save(w);
+    }
+  }
   return out;
 }
 
@@ -634,6 +746,13 @@ void Engine::restore(std::string_view state) {
     for (auto& nw : windows_) {
       if (r.str() != nw->identity()) throw std::runtime_error("cep_rule state: named window '" + nw->name() + "' changed");
       nw->load(r);
+    }
+  }
+  if (!tables_.empty()) {
+    if (r.u64() != tables_.size()) throw std::runtime_error("cep_rule state: the rule has other tables");
+    for (auto& t : tables_) {
+      if (r.str() != t->identity()) throw std::runtime_error("cep_rule state: table '" + t->name() + "' changed");
+      t->load(r);
     }
   }
   now_ = now;

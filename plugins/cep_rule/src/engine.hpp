@@ -15,6 +15,7 @@
 #include "named_window.hpp"
 #include "rows.hpp"
 #include "statement.hpp"
+#include "table.hpp"
 
 #include <deque>
 #include <functional>
@@ -161,6 +162,10 @@ class Engine {
   std::unique_ptr<Statement> on_statement(const Module& module, size_t i, int in);
   Plan reader_plan(const Module& module, const StatementAst& st, const NamedWindow& w) const;
   NamedWindow* find_window(const std::string& name) const;
+  // Tables: `create table`, `into table`.
+  std::shared_ptr<Table> find_table(const std::string& name) const;
+  void esper_filter_order(const Module& module);
+  std::shared_ptr<Table> into_table(const Module& module, const StatementAst& st, const Plan& plan, std::vector<int>& columns);
   void clear_instances(size_t context);
 
   Variables vars_;
@@ -170,6 +175,8 @@ class Engine {
   std::vector<std::unique_ptr<ContextRuntime>> contexts_;
   std::vector<std::unique_ptr<Contextual>> contextual_;  // per statement; null when not in a context
   std::vector<std::unique_ptr<NamedWindow>> windows_;    // in declaration order
+  Tables tables_;                                        // in declaration order (shared with the plans reading them)
+  std::vector<std::pair<const Table*, int>> table_writers_;  // (table, column) written by an `into table` statement
   std::vector<std::unique_ptr<OnPlan>> on_;              // per statement; null when not an on-trigger statement
   std::vector<size_t> routed_;                           // scratch: the partitions of an event
   std::function<void(const Delivery&)> listener_;

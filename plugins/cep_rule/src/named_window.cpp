@@ -372,29 +372,38 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
 }
 
 QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variables& vars, const std::string& file) {
+  std::vector<Value> fields(window.type().fields.size());
+  return run_query(st, window.type(), [&](const QueryRows& visit) {
+    for (size_t i : window.events()) {
+      window.fields(i, fields.data());
+      visit(fields.data());
+    }
+  }, vars, file);
+}
+
+QueryResult run_query(const StatementAst& st, const EventType& type, const std::function<void(const QueryRows&)>& rows,
+                      const Variables& vars, const std::string& file) {
   if (st.kind != StatementKind::Select || st.window.kind != WindowKind::None || st.stream_filter || !st.group_by.empty() ||
       st.having || st.output.mode != OutputMode::None || !st.insert_into.empty() || !st.context.empty() ||
-      st.selector != StreamSelector::IStream)
+      st.selector != StreamSelector::IStream || !st.into_table.empty())
     throw EplError(file, st.pos, "a query is 'select ... from WINDOW [where ...]' (no view, filter, group by, having, "
                                  "output, insert into or context)");
   StatementAst q;
   q.pos = st.pos;
-  q.from = window.name();
+  q.from = type.name;
   q.from_alias = st.from_alias;
   for (const SelectItem& in : st.select) q.select.push_back(in.clone());
   if (st.where) q.where = st.where->clone();
-  Plan p = compile_statement(q, window.type(), vars, file);
+  Plan p = compile_statement(q, type, vars, file);
   if (p.aggregating()) throw EplError(file, st.pos, "cep_rule does not support aggregates in a query");
   QueryResult r;
   for (const Column& c : p.columns) r.columns.push_back(c.name);
   r.rows.set_width(p.columns.size());
   PlanRow row(p, vars);
-  std::vector<Value> fields(window.type().fields.size());
-  for (size_t i : window.events()) {
-    window.fields(i, fields.data());
-    row.load(fields.data());
+  rows([&](const Value* fields) {
+    row.load(fields);
     if (row.where()) row.select(r.rows);
-  }
+  });
   return r;
 }
 

@@ -140,5 +140,9 @@ struct QueryResult {
   RowSet rows;
 };
 QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variables& vars, const std::string& file);
+// The same over any rows of `type` (a table's): `rows` calls its argument with each row.
+using QueryRows = std::function<void(const Value*)>;
+QueryResult run_query(const StatementAst& st, const EventType& type, const std::function<void(const QueryRows&)>& rows,
+                      const Variables& vars, const std::string& file);
 
 }  // namespace weir::cep

@@ -367,6 +367,7 @@ void Statement::on_post(const Post& p) {
     }
   }
 
+  if (table_) write_table();  // before the rows go out: statements after this one read it
   if (plan_.selector == StreamSelector::RStream) {
     // `select rstream`: only the remove stream, posted as the statement's rows.
     std::swap(rows_new_, rows_old_);
@@ -391,6 +392,14 @@ void Statement::on_post(const Post& p) {
   // follows what the window holds).
   if (plan_.grouped() && !all_groups_mode_)
     for (GroupState* g : touched_) agg_->drop_if_empty(g);
+}
+
+void Statement::write_table() {
+  std::vector<Value> values(plan_.columns.size());
+  for (GroupState* g : touched_) {
+    for (size_t c = 0; c < values.size(); ++c) values[c] = eval(*plan_.columns[c].expr, env(nullptr, g));
+    table_->write(g->key, table_columns_, values);
+  }
 }
 
 void Statement::deliver(const RowSet& inew, const RowSet& iold) {

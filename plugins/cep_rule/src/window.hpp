@@ -200,14 +200,6 @@ class Window {
   void rebuild_index();
   int64_t timestamp(size_t i) { return store_.row(i)[view_slots_[0]].is_null() ? 0 : store_.row(i)[view_slots_[0]].as_long(); }
 
-  struct KeyHash {
-    size_t operator()(const std::vector<Value>& k) const {
-      uint64_t h = 0x84222325cbf29ce4ULL;
-      for (const Value& v : k) h = (h ^ v.hash()) * 0x100000001b3ULL;
-      return static_cast<size_t>(h);
-    }
-  };
-
   WindowSpec spec_;
   EventStore store_;
   bool keep_last_;
@@ -226,7 +218,7 @@ class Window {
   // = seq - base_seq_, the seq of the store's front row), oldest first. Not
   // saved: rebuilt from the rows' key columns.
   std::vector<int> view_slots_;
-  std::unordered_map<std::vector<Value>, Ring<uint64_t>, KeyHash> index_;
+  std::unordered_map<std::vector<Value>, Ring<uint64_t>, ValuesHash> index_;
   std::vector<Value> key_;
   uint64_t base_seq_ = 0;
   size_t dead_ = 0;

@@ -70,7 +70,12 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
        "1:18: cep_rule does not support 'match_recognize' (row patterns)"},
       {"create context C initiated by Ev as e terminated after 5 sec",
        "1:18: cep_rule does not support overlapping and non-overlapping contexts ('initiated by', 'start ... end')"},
-      {"create table T (a string)", "1:1: cep_rule does not support 'create table'"},
+      {"create table T (a string)", "1:17: cep_rule does not support a table column that is neither a primary key nor an "
+                                    "aggregation ('a'; writing a table by 'insert into' or 'on ... merge' is not supported)"},
+      {"create table T (k string primary key, a avg(distinct double))", "1:45: cep_rule does not support 'distinct' in a table column"},
+      {"create table T (n count(*))", "1:1: cep_rule does not support a table without a primary key"},
+      {"create table T (k string primary key, m median(double))", "1:41: cep_rule does not support the table aggregation 'median' "
+                                                                  "(supported: count, sum, avg, min, max)"},
       {"create schema S (a string)", "1:1: cep_rule does not support 'create schema'"},
       {"create context ByCar partition by sym, qty + 1 from Ev", "1:44: a 'partition by' key must be a property of the stream"},
       {"on Ev update W set a = 1", "1:7: cep_rule does not support 'on ... update' (use 'on ... merge ... when matched then update set ...')"},
@@ -655,7 +660,7 @@ TEST(CepNamedWindow, AQueryReadsWhatTheWindowHoldsNow) {
   r.send(4, "B", 80, 1);  // B slows down: deleted
   EXPECT_EQ(query_rows(r.engine, "select sym as car, price * 2 as p2 from Speeding where price > 100"), "car;p2;|A,280.0");
   EXPECT_EQ(query_rows(r.engine, "select * from Speeding s where s.sym = 'B'"), "sym;price;");
-  EXPECT_EQ(query_error(r.engine, "select sym from Nowhere"), "query:1:17: unknown named window 'Nowhere' (known: Speeding)");
+  EXPECT_EQ(query_error(r.engine, "select sym from Nowhere"), "query:1:17: unknown named window or table 'Nowhere' (known: Speeding)");
   EXPECT_EQ(query_error(r.engine, "select sym from Speeding where nosuch > 1"),
             "query:1:32: unknown property or variable 'nosuch' (stream 'Speeding' has: sym, price)");
   EXPECT_EQ(query_error(r.engine, "select count(*) from Speeding"), "query:1:1: cep_rule does not support aggregates in a query");
@@ -763,6 +768,78 @@ TEST(CepNamedWindow, ReadersRefuseWhatTheyDoNotSupport) {
   EXPECT_EQ(compile_error(w + "select a.sym from pattern [every a=W]"), "r.epl:2:19: cep_rule does not support a pattern" + in);
   EXPECT_EQ(compile_error(w + "select sym from W#length(2)"),
             "r.epl:2:18: cep_rule does not support a view (#length(2))" + in + " (the window's own views apply)");
+}
+
+// Tables: `into table` writes a grouped statement's aggregates per key,
+// `T[key].col` reads them, a query lists the rows.
+constexpr const char* kTable =
+    "create table T (sym string primary key, avg_price avg(double), n count(*));\n"
+    "into table T select avg(price) as avg_price, count(*) as n from Ev#length(3) group by sym;\n"
+    "select sym, price, T[sym].avg_price as a, T[sym].n as n from Ev where price > T[sym].avg_price";
+
+TEST(CepTable, IntoTableWritesAndOtherStatementsRead) {
+  Rules r(kTable);
+  r.send(0, "A", 10, 1);
+  r.send(1, "A", 20, 1);   // avg 15: above
+  r.send(2, "B", 5, 1);    // avg 5: not above
+  r.send(3, "A", 30, 1);   // #length(3) holds A 20, B 5, A 30: A's avg 25
+  r.send(4, "B", 9, 1);    // A 30, B 5, B 9: B's avg 7, A's 30 (n 1)
+  EXPECT_EQ(r.rows, (std::vector<std::string>{"1:A,20.0,15.0,2", "3:A,30.0,25.0,2", "4:B,9.0,7.0,2"}));
+  EXPECT_EQ(query_rows(r.engine, "select * from T"), "sym;avg_price;n;|A,30.0,1|B,7.0,2");
+  EXPECT_EQ(query_rows(r.engine, "select sym from T where n > 1"), "sym;|B");
+  r.send(5, "C", 1, 1);
+  r.send(6, "C", 1, 1);
+  r.send(7, "C", 1, 1);  // A's events have all left: its row stays, count 0
+  EXPECT_EQ(query_rows(r.engine, "select sym, n from T where sym = 'A'"), "sym;n;|A,0");
+}
+
+TEST(CepTable, SurvivesASnapshotAndStartsEmptyOnAReload) {
+  Rules a(kTable);
+  a.send(0, "A", 10, 1);
+  a.send(1, "B", 20, 1);
+  Rules b(kTable);
+  b.engine.restore(a.engine.snapshot());
+  EXPECT_EQ(query_rows(b.engine, "select sym, n from T"), "sym;n;|A,1|B,1");
+  b.send(2, "A", 30, 1);
+  EXPECT_EQ(b.rows, (std::vector<std::string>{"2:A,30.0,20.0,2"}));
+  // A reload: the writer's #length window is adopted (its aggregates rebuilt),
+  // the table starts empty and gets each key's row back at its next event.
+  Rules c(kTable);
+  c.engine.adopt(a.engine);
+  EXPECT_EQ(query_rows(c.engine, "select sym from T"), "sym;");
+  c.send(2, "A", 30, 1);
+  EXPECT_EQ(c.rows, (std::vector<std::string>{"2:A,30.0,20.0,2"}));
+}
+
+TEST(CepTable, ErrorsArePositioned) {
+  const std::string t = "create table T (sym string primary key, a avg(double), n count(*));\n";
+  EXPECT_EQ(compile_error(t + "select T[sym].nosuch from Ev"), "r.epl:2:8: table 'T' has no column 'nosuch' (it has: sym, a, n)");
+  EXPECT_EQ(compile_error(t + "select T[qty].n from Ev"), "r.epl:2:10: key 'sym' of table 'T' is string, not long");
+  EXPECT_EQ(compile_error(t + "select U[sym].n from Ev"), "r.epl:2:8: unknown table 'U' (known: T)");
+  EXPECT_EQ(compile_error(t + "select T[sym, qty].n from Ev"), "r.epl:2:8: table 'T' has 1 primary key column(s), not 2");
+  EXPECT_EQ(compile_error(t + "into table T select avg(price) as a from Ev"),
+            "r.epl:2:1: 'into table T' needs 'group by' its 1 primary key column(s)");
+  EXPECT_EQ(compile_error(t + "into table T select avg(price) as a from Ev group by qty"),
+            "r.epl:2:54: the group by of 'into table T' gives long for key 'sym', which is string");
+  EXPECT_EQ(compile_error(t + "into table T select sum(price) as a from Ev group by sym"),
+            "r.epl:2:21: column 'a' of table 'T' is avg(double), not 'sum(price)'");
+  EXPECT_EQ(compile_error(t + "into table T select avg(qty) as a from Ev group by sym"),
+            "r.epl:2:21: column 'a' of table 'T' is avg(double), not 'avg(qty)'");
+  EXPECT_EQ(compile_error(t + "into table T select count(*) as c from Ev group by sym"),
+            "r.epl:2:21: 'c' is not an aggregation column of table 'T' (name each aggregate after one with 'as')");
+  EXPECT_EQ(compile_error(t + "into table T select count(*) as n from Ev group by sym;\n"
+                              "into table T select count(*) as n from Ev(qty > 1) group by sym"),
+            "r.epl:3:21: column 'n' of table 'T' is written by another statement (cep_rule: one writer per column)");
+  EXPECT_EQ(compile_error(t + "into table T select count(*) as n from Ev#time_batch(1 sec) group by sym"),
+            "r.epl:2:42: cep_rule does not support a batch window in an 'into table' statement");
+  EXPECT_EQ(compile_error(t + "into table U select count(*) as n from Ev group by sym"), "r.epl:2:12: unknown table 'U' (known: T)");
+  EXPECT_EQ(compile_error(t + "select sym from T"),
+            "r.epl:2:17: cep_rule does not support reading table 'T' as a stream (read T[key].column, or query it)");
+  EXPECT_EQ(compile_error(t + "insert into T select sym from Ev"),
+            "r.epl:2:1: cep_rule does not support 'insert into' a table ('T'): write its aggregation columns with 'into table'");
+  EXPECT_EQ(compile_error(t + "on Ev as e delete from T as t where t.sym = e.sym"),
+            "r.epl:2:24: cep_rule does not support 'on ...' statements over table 'T'");
+  EXPECT_EQ(parse_error("select T[sym] from Ev"), "r.epl:1:8: cep_rule does not support a whole table row ('T[...]'): name a column, T[...].column");
 }
 
 // ---------------------------------------------------------------- rules given as text

@@ -601,7 +601,7 @@ TEST(CepRulePipeline, CtlQueryReadsANamedWindowOfARunningRule) {
 
   auto bad = weir.ctl("query cep 'select key from Nope'");
   EXPECT_NE(bad.exit_code, 0);
-  EXPECT_EQ(bad.err, "query:1:17: unknown named window 'Nope' (known: Last)\n");
+  EXPECT_EQ(bad.err, "query:1:17: unknown named window or table 'Nope' (known: Last)\n");
   EXPECT_EQ(post_query(weir, "cep", "select key from Last where").first, 400);
   EXPECT_EQ(post_query(weir, "nope", "select key from Last").first, 404);
   auto unsupported = post_query(weir, "out", "select 1 from X");
