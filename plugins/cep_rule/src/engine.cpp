@@ -334,7 +334,7 @@ std::shared_ptr<Table> Engine::into_table(const Module& module, const StatementA
                                             " primary key column(s)");
   for (size_t k = 0; k < keys.size(); ++k) {
     const Field& f = t->type().fields[static_cast<size_t>(keys[k])];
-    if (plan.group_by[k]->type != f.type)
+    if (plan.group_by[k]->type != f.type && plan.group_by[k]->type != Type::Null)  // null: not typed yet (no record)
       throw EplError(module.file, plan.group_by[k]->pos, "the group by of 'into table " + t->name() + "' gives " +
                                                              type_name(plan.group_by[k]->type) + " for key '" + f.name +
                                                              "', which is " + type_name(f.type));
@@ -348,7 +348,7 @@ std::shared_ptr<Table> Engine::into_table(const Module& module, const StatementA
                                                      "' (name each aggregate after one with 'as')");
     const Expr& e = *col.expr;
     bool same = e.kind == ExprKind::Agg && e.fn == decl->fn && !e.distinct && e.star == decl->star &&
-                (decl->star || (e.a && e.a->type == decl->arg));
+                (decl->star || (e.a && (e.a->type == decl->arg || e.a->type == Type::Null)));
     if (!same)
       throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() + "' is " +
                                              aggregate_name(decl->fn) + "(" + (decl->star ? "*" : type_name(decl->arg)) +
