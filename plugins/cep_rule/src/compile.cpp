@@ -314,6 +314,13 @@ class Compiler {
         known += (known.empty() ? "" : ", ") + x->name();
       }
     if (!t) fail(e.pos, "unknown table '" + e.qualifier + "'" + (known.empty() ? " (declare it with 'create table')" : " (known: " + known + ")"));
+    // Esper evaluates an aggregate's argument again when the event leaves the
+    // window, reading the table as it is then (the random comparison found it).
+    if (in_agg) fail(e.pos, "cep_rule does not support a table column inside an aggregate ('" + render(e) + "')");
+    // Likewise its where clause, for the events that leave a data window.
+    if (std::string_view(clause_) == "where clause" && st_.window.kind != WindowKind::None)
+      fail(e.pos, "cep_rule does not support a table column in the where clause of a statement with a data window ('" +
+                      render(e) + "': Esper reads it again when the event leaves; use a stream filter)");
     const std::vector<int>& keys = t->key_columns();
     if (e.args.size() != keys.size())
       fail(e.pos, "table '" + t->name() + "' has " + std::to_string(keys.size()) + " primary key column(s), not " +

@@ -212,21 +212,36 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
 }
 
 // The order in which the statements reading a stream see an event is Esper's
-// filter order: statements with a stream filter first, grouped by the first
+// filter order: statements with a filter first, grouped by the first
 // statement with the same filter (they share a node of Esper's filter index),
-// then those without one, in file order (cases 476-479). Only tables make it
-// visible (a statement reading T[key] after or before the one writing it for
-// the same event), so the other rules keep file order.
+// then those without one, in file order (cases 476-479, 490-492). Esper's
+// filter of a statement without a data window includes its where clause,
+// unless that reads a table. Only tables make the order visible (a statement
+// reading T[key] after or before the one writing it for the same event), so
+// the other rules keep file order.
+namespace {
+bool reads_table(const Expr& e) {
+  if (e.kind == ExprKind::TableAccess) return true;
+  bool found = false;
+  for_each_child(e, [&](const Expr& c) { found = found || reads_table(c); });
+  return found;
+}
+}  // namespace
+
 void Engine::esper_filter_order(const Module& module) {
-  std::map<std::string, size_t> first;  // filter text -> the first statement with it
-  auto rank = [&](const Statement* s) -> std::pair<int, size_t> {
-    const StatementAst& st = module.statements[s->index()];
-    if (!st.stream_filter) return {1, s->index()};
-    auto it = first.emplace(render(*st.stream_filter), s->index()).first;
-    return {0, it->second};
+  auto filter_text = [&](const StatementAst& st) {
+    std::string f = st.stream_filter ? render(*st.stream_filter) : "";
+    if (st.kind == StatementKind::Select && st.where && st.window.kind == WindowKind::None && !reads_table(*st.where))
+      f += (f.empty() ? "" : " and ") + render(*st.where);
+    return f;
   };
+  std::map<std::string, size_t> first;  // filter text -> the first statement with it
   for (size_t i = 0; i < module.statements.size(); ++i)
-    if (module.statements[i].stream_filter) first.emplace(render(*module.statements[i].stream_filter), i);
+    if (std::string f = filter_text(module.statements[i]); !f.empty()) first.emplace(f, i);
+  auto rank = [&](const Statement* s) -> std::pair<int, size_t> {
+    std::string f = filter_text(module.statements[s->index()]);
+    return f.empty() ? std::pair<int, size_t>{1, s->index()} : std::pair<int, size_t>{0, first.at(f)};
+  };
   for (Stream& in : streams_)
     std::stable_sort(in.readers.begin(), in.readers.end(), [&](const Statement* a, const Statement* b) { return rank(a) < rank(b); });
 }

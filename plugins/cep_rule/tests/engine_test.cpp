@@ -74,6 +74,7 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
                                     "aggregation ('a'; writing a table by 'insert into' or 'on ... merge' is not supported)"},
       {"create table T (k string primary key, a avg(distinct double))", "1:45: cep_rule does not support 'distinct' in a table column"},
       {"create table T (n count(*))", "1:1: cep_rule does not support a table without a primary key"},
+      {"create table T (k string primary key, n count(double))", "1:41: cep_rule does not support 'count(type)' as a table column (use count(*))"},
       {"create table T (k string primary key, m median(double))", "1:41: cep_rule does not support the table aggregation 'median' "
                                                                   "(supported: count, sum, avg, min, max)"},
       {"create schema S (a string)", "1:1: cep_rule does not support 'create schema'"},
@@ -820,6 +821,8 @@ TEST(CepTable, ErrorsArePositioned) {
        "r.epl:2:10: key 'sym' of table 'T' is string, not long"},
       {"select U[sym].n from Ev",
        "r.epl:2:8: unknown table 'U' (known: T)"},
+      {"select max(T[sym].n) from Ev",
+       "r.epl:2:12: cep_rule does not support a table column inside an aggregate ('T[sym].n')"},
       {"select T[sym, qty].n from Ev",
        "r.epl:2:8: table 'T' has 1 primary key column(s), not 2"},
       {"into table T select avg(price) as a from Ev",

@@ -11,7 +11,8 @@ casts, Math, String methods), distinct aggregates, alias-qualified properties an
 keyed/hash/category contexts, and patterns (every, ->, and, or, not,
 timer:within, timer:interval, [n], until, tags read by later filters, selected,
 aggregated and grouped), and named windows read as a stream (filled, deleted
-from and merged, read with the clauses above). See random_vs_esper.sh."""
+from and merged, read with the clauses above), and keyed tables (written by `into
+table`, read by T[sym].col in other statements). See random_vs_esper.sh."""
 import random, os, sys, shutil
 seed = int(sys.argv[1]); n = int(sys.argv[2]); out = sys.argv[3]
 random.seed(seed)
@@ -146,6 +147,34 @@ def window_reader_statement():
         st += " " + clause
     return st + ";"
 
+# ---- a keyed table (cases 476-489): written by a grouped statement, read by
+# another with T[sym].col; the filters vary the order in which they see an event.
+tcols = [("c", "count(*)", "count(*)"), ("sq", "sum(long)", "sum(qty)"), ("ap", "avg(double)", "avg(price)"),
+         ("mn", "min(double)", "min(price)"), ("mx", "max(long)", "max(qty)")]
+tfilters = ["", "", "(ok)", "(qty > 2)", "(price < 15)", "(not ok)"]
+def table_statement():
+    cols = random.sample(tcols, random.randint(1, 3))
+    v = random.choice(["", "", "#length(%d)" % random.randint(1, 5), "#time(%d sec)" % random.randint(1, 15), "#keepall",
+                       "#unique(sym)", "#ext_timed(ts, %d sec)" % random.randint(1, 10)])
+    if "unique" in v: cols = [c for c in cols if c[0] not in ("mn", "mx")] or [tcols[0]]
+    st = "create table T (sym string primary key, %s);\n" % ", ".join("%s %s" % (n, d) for n, d, _ in cols)
+    if random.random() < 0.3: st += "select sym from Ev%s;\n" % random.choice(tfilters[2:])  # an earlier filter node
+    st += "into table T select %s from Ev%s%s%s group by sym;\n" % (", ".join("%s as %s" % (a, n) for n, _, a in cols),
+          random.choice(tfilters), v, random.choice(["", " where qty > 1"]))
+    reads = ["T[sym].%s as t%s" % (n, n) for n, _, _ in cols]
+    sel = ["sym"] + random.sample(["price", "qty", "ok"], random.randint(0, 2)) + reads
+    where = ""
+    windowed = random.random() < 0.2
+    if random.random() < 0.4 and not windowed:  # a table in a windowed where clause is refused
+        n = random.choice(cols)[0]
+        where = " where " + random.choice(["price > T[sym].%s" % n, "T[sym].%s is null" % n, "coalesce(T[sym].%s, 0) < qty" % n])
+    if windowed:
+        st += "select sym, count(*) as n, max(qty) as m, %s from Ev%s#length(4)%s group by sym;" % (reads[0],
+              random.choice(tfilters), where)
+    else:
+        st += "select %s from Ev%s%s;" % (", ".join(sel), random.choice(tfilters), where)
+    return st
+
 def write_case(i, st, desc, events, steps, null_rate, end_extra):
     t = 0; lines = ["ts:long,sym:string,price:double,qty:long,ok:boolean"]
     for k in range(random.randint(*events)):
@@ -160,6 +189,9 @@ def write_case(i, st, desc, events, steps, null_rate, end_extra):
     open(os.path.join(d, "events.csv"), "w").write("\n".join(lines) + "\n")
 
 for i in range(n):
+    if random.random() < 0.12:
+        write_case(i, table_statement(), "random table", (10, 40), [0, 0, 500, 1000, 1000, 2500, 5000, 10000], 0.1, 30000)
+        continue
     if random.random() < 0.15:
         write_case(i, window_reader_statement(), "random named window reader", (10, 40), [0, 0, 500, 1000, 1000, 2500, 5000, 10000], 0.1, 30000)
         continue
