@@ -98,7 +98,8 @@ class Engine {
   // now. Throws EplError (file "query") for a bad query or an unknown window.
   QueryResult query(std::string_view text);
   size_t window_count() const { return windows_.size(); }
-  bool has_window(const std::string& name) const { return find_window(name) != nullptr; }
+  // A named window or a table that queries can read.
+  bool queryable(const std::string& name) const { return find_window(name) != nullptr || find_table(name) != nullptr; }
   // A query parsed (throws EplError): one select statement; from = its window.
   static Module parse_query(std::string_view text);
 

@@ -547,6 +547,30 @@ TEST(CepRule, NamedWindowOnDeleteReadsTheTriggersOwnProperties) {
   EXPECT_EQ(st, WEIR_FAILED);
 }
 
+// The "speed above the car's running average" rule through the plugin: the
+// table's rows answer a query and move to another instance with a snapshot.
+TEST(CepRule, ATableThroughThePlugin) {
+  Node a("create table CarAvg (car_number string primary key, avg_speed avg(long), n count(*));\n"
+         "into table CarAvg select avg(speed) as avg_speed, count(*) as n from Car group by car_number;\n"
+         "@name('above') select car_number, speed from Car\n"
+         "  where speed > CarAvg[car_number].avg_speed;\n");
+  ASSERT_EQ(a.host.create(), "");
+  a.send({car("20220426061000", "A0001", 60), car("20220426061001", "A0001", 100), car("20220426061002", "B0002", 70)});
+  EXPECT_EQ(on_port(a.host, "above"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":100}"}));
+  EXPECT_EQ(query(a.host, "select car_number, n from CarAvg where avg_speed > 75"), "{\"car_number\":\"A0001\",\"n\":2}\n");
+  EXPECT_EQ(query(a.host, "select car_number from CarAvg"), "{\"car_number\":\"A0001\"}\n{\"car_number\":\"B0002\"}\n");
+  std::string state;
+  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
+  ASSERT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
+  FakeHost b(weir_plugin_entry());
+  b.param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
+  ASSERT_EQ(b.create(), "");
+  ASSERT_EQ(b.vt().restore(b.instance(), state.data(), state.size()), WEIR_OK);
+  EXPECT_EQ(query(b, "select car_number, n from CarAvg where n > 1"), "{\"car_number\":\"A0001\",\"n\":2}\n");
+  ASSERT_EQ(b.process(b.make_batch({car("20220426061003", "B0002", 90)})), WEIR_OK);  // avg 80: above
+  EXPECT_EQ(on_port(b, "above"), (std::vector<std::string>{"{\"car_number\":\"B0002\",\"speed\":90}"}));
+}
+
 namespace {
 
 // POST /ctl/query to a running weir: the HTTP status and body.
