@@ -368,6 +368,9 @@ std::shared_ptr<Table> Engine::into_table(const Module& module, const StatementA
       throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() + "' is " +
                                              aggregate_name(decl->fn) + "(" + (decl->star ? "*" : type_name(decl->arg)) +
                                              "), not '" + render(e) + "'");
+    if ((decl->fn == AggFn::Min || decl->fn == AggFn::Max) && st.window.kind == WindowKind::None)
+      throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() + "' is " + aggregate_name(decl->fn) +
+                                             "(), which needs a data window in the 'into table' statement (as in Esper)");
     for (const auto& w : table_writers_)
       if (w.first == t.get() && w.second == tc)
         throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() +

@@ -823,6 +823,8 @@ TEST(CepTable, ErrorsArePositioned) {
        "r.epl:2:8: unknown table 'U' (known: T)"},
       {"select max(T[sym].n) from Ev",
        "r.epl:2:12: cep_rule does not support a table column inside an aggregate ('T[sym].n')"},
+      {"create table M (sym string primary key, hi max(double));\ninto table M select max(price) as hi from Ev group by sym",
+       "r.epl:3:21: column 'hi' of table 'M' is max(), which needs a data window in the 'into table' statement (as in Esper)"},
       {"select T[sym, qty].n from Ev",
        "r.epl:2:8: table 'T' has 1 primary key column(s), not 2"},
       {"into table T select avg(price) as a from Ev",
