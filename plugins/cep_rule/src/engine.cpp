@@ -323,10 +323,7 @@ Plan Engine::reader_plan(const Module& module, const StatementAst& st, const Nam
   return plan;
 }
 
-// into table T select agg as col, ... from S group by key: checked against
-// T's declaration (as Esper: the group by is T's primary key, each column an
-// aggregation column of T with the same function and type). Returns T, and
-// T's column of each select column.
+// into table T ...: T, checked (table.cpp); each of its columns has one writer.
 std::shared_ptr<Table> Engine::into_table(const Module& module, const StatementAst& st, const Plan& plan,
                                           std::vector<int>& columns) {
   std::shared_ptr<Table> t = find_table(st.into_table);
@@ -336,47 +333,15 @@ std::shared_ptr<Table> Engine::into_table(const Module& module, const StatementA
     throw EplError(module.file, st.into_table_pos, "unknown table '" + st.into_table + "'" +
                                                        (known.empty() ? " (declare it with 'create table')" : " (known: " + known + ")"));
   }
-  auto refuse = [&](Pos pos, const std::string& what) {
-    throw EplError(module.file, pos, "cep_rule does not support " + what + " in an 'into table' statement");
-  };
-  if (!st.context.empty()) refuse(st.context_pos, "a context");
-  if (st.pattern) refuse(st.from_pos, "a pattern");
-  if (batch_window(st.window.kind)) refuse(st.window.pos, "a batch window");
-  if (streams_[static_cast<size_t>(stream(st.from))].window) refuse(st.from_pos, "a named window as the stream");
-  const std::vector<int>& keys = t->key_columns();
-  if (plan.group_by.size() != keys.size())
-    throw EplError(module.file, st.pos, "'into table " + t->name() + "' needs 'group by' its " + std::to_string(keys.size()) +
-                                            " primary key column(s)");
-  for (size_t k = 0; k < keys.size(); ++k) {
-    const Field& f = t->type().fields[static_cast<size_t>(keys[k])];
-    if (plan.group_by[k]->type != f.type && plan.group_by[k]->type != Type::Null)  // null: not typed yet (no record)
-      throw EplError(module.file, plan.group_by[k]->pos, "the group by of 'into table " + t->name() + "' gives " +
-                                                             type_name(plan.group_by[k]->type) + " for key '" + f.name +
-                                                             "', which is " + type_name(f.type));
-  }
-  for (size_t c = 0; c < plan.columns.size(); ++c) {
-    const Column& col = plan.columns[c];
-    int tc = t->type().find(col.name);
-    const TableColumn* decl = tc >= 0 ? &t->decl().columns[static_cast<size_t>(tc)] : nullptr;
-    if (!decl || !decl->agg)
-      throw EplError(module.file, col.expr->pos, "'" + col.name + "' is not an aggregation column of table '" + t->name() +
-                                                     "' (name each aggregate after one with 'as')");
-    const Expr& e = *col.expr;
-    bool same = e.kind == ExprKind::Agg && e.fn == decl->fn && !e.distinct && e.star == decl->star &&
-                (decl->star || (e.a && (e.a->type == decl->arg || e.a->type == Type::Null)));
-    if (!same)
-      throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() + "' is " +
-                                             aggregate_name(decl->fn) + "(" + (decl->star ? "*" : type_name(decl->arg)) +
-                                             "), not '" + render(e) + "'");
-    if ((decl->fn == AggFn::Min || decl->fn == AggFn::Max) && st.window.kind == WindowKind::None)
-      throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() + "' is " + aggregate_name(decl->fn) +
-                                             "(), which needs a data window in the 'into table' statement (as in Esper)");
+  if (streams_[static_cast<size_t>(stream(st.from))].window)
+    throw EplError(module.file, st.from_pos, "cep_rule does not support a named window as the stream in an 'into table' statement");
+  columns = into_table_columns(*t, st, plan, module.file);
+  for (size_t c = 0; c < columns.size(); ++c) {
     for (const auto& w : table_writers_)
-      if (w.first == t.get() && w.second == tc)
-        throw EplError(module.file, e.pos, "column '" + col.name + "' of table '" + t->name() +
-                                               "' is written by another statement (cep_rule: one writer per column)");
-    table_writers_.emplace_back(t.get(), tc);
-    columns.push_back(tc);
+      if (w.first == t.get() && w.second == columns[c])
+        throw EplError(module.file, plan.columns[c].expr->pos, "column '" + plan.columns[c].name + "' of table '" + t->name() +
+                                                                   "' is written by another statement (cep_rule: one writer per column)");
+    table_writers_.emplace_back(t.get(), columns[c]);
   }
   return t;
 }

@@ -1,5 +1,7 @@
 #include "table.hpp"
 
+#include "error.hpp"
+
 #include <stdexcept>
 
 namespace weir::cep {
@@ -51,6 +53,51 @@ void Table::load(Reader& r) {
     if (!index_.emplace(key, rows_.size()).second) throw std::runtime_error("cep_rule state: table '" + name() + "' has a key twice");
     rows_.push_back(std::move(row));
   }
+}
+
+// into table T select agg as col, ... from S group by key: checked as Esper
+// checks it (the group by is T's primary key, each column an aggregation
+// column of T with the same function and type); T's column of each select
+// column.
+std::vector<int> into_table_columns(const Table& t, const StatementAst& st, const Plan& plan, const std::string& file) {
+  auto refuse = [&](Pos pos, const std::string& what) {
+    throw EplError(file, pos, "cep_rule does not support " + what + " in an 'into table' statement");
+  };
+  if (!st.context.empty()) refuse(st.context_pos, "a context");
+  if (st.pattern) refuse(st.from_pos, "a pattern");
+  if (batch_window(st.window.kind)) refuse(st.window.pos, "a batch window");
+  std::vector<int> columns;
+  const std::vector<int>& keys = t.key_columns();
+  if (plan.group_by.size() != keys.size())
+    throw EplError(file, st.pos, "'into table " + t.name() + "' needs 'group by' its " + std::to_string(keys.size()) +
+                                     " primary key column(s)");
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const Field& f = t.type().fields[static_cast<size_t>(keys[k])];
+    if (plan.group_by[k]->type != f.type && plan.group_by[k]->type != Type::Null)  // null: not typed yet (no record)
+      throw EplError(file, plan.group_by[k]->pos, "the group by of 'into table " + t.name() + "' gives " +
+                                                      type_name(plan.group_by[k]->type) + " for key '" + f.name +
+                                                      "', which is " + type_name(f.type));
+  }
+  for (size_t c = 0; c < plan.columns.size(); ++c) {
+    const Column& col = plan.columns[c];
+    int tc = t.type().find(col.name);
+    const TableColumn* decl = tc >= 0 ? &t.decl().columns[static_cast<size_t>(tc)] : nullptr;
+    if (!decl || !decl->agg)
+      throw EplError(file, col.expr->pos, "'" + col.name + "' is not an aggregation column of table '" + t.name() +
+                                              "' (name each aggregate after one with 'as')");
+    const Expr& e = *col.expr;
+    bool same = e.kind == ExprKind::Agg && e.fn == decl->fn && !e.distinct && e.star == decl->star &&
+                (decl->star || (e.a && (e.a->type == decl->arg || e.a->type == Type::Null)));
+    if (!same)
+      throw EplError(file, e.pos, "column '" + col.name + "' of table '" + t.name() + "' is " +
+                                      aggregate_name(decl->fn) + "(" + (decl->star ? "*" : type_name(decl->arg)) +
+                                      "), not '" + render(e) + "'");
+    if ((decl->fn == AggFn::Min || decl->fn == AggFn::Max) && st.window.kind == WindowKind::None)
+      throw EplError(file, e.pos, "column '" + col.name + "' of table '" + t.name() + "' is " + aggregate_name(decl->fn) +
+                                      "(), which needs a data window in the 'into table' statement (as in Esper)");
+    columns.push_back(tc);
+  }
+  return columns;
 }
 
 }  // namespace weir::cep

@@ -57,4 +57,8 @@ class Table {
   std::unordered_map<std::vector<Value>, size_t, ValuesHash> index_;
 };
 
+// `into table T select ...` checked against T (throws EplError): T's column
+// of each select column.
+std::vector<int> into_table_columns(const Table& t, const StatementAst& st, const Plan& plan, const std::string& file);
+
 }  // namespace weir::cep
