@@ -232,8 +232,8 @@ class CepRule : public weir::Plugin {
     return WEIR_OK;
   }
 
-  // ABI 1.3: `select ... from WINDOW [where ...]` over a named window of the
-  // rule file that declares it, as JSON Lines. Before the first record there
+  // ABI 1.3: `select ... from WINDOW [where ...]` over a named window (or a
+  // table) of the rule file that declares it, as JSON Lines. Before the first record there
   // is no engine yet: no rows.
   weir_status query(std::string_view text, std::string& out) override {
     if (!rules_) return WEIR_OK;  // on the node's thread, like process() (abi.h): no lock
@@ -241,7 +241,7 @@ class CepRule : public weir::Plugin {
       std::string window = Engine::parse_query(text).statements.front().from;
       for (size_t i = 0; i < rules_->size(); ++i) {
         Engine* e = rules_->file(i).engine.get();
-        if (!e || !e->has_window(window)) continue;
+        if (!e || !e->queryable(window)) continue;
         QueryResult r = e->query(text);
         append_json_rows(r.columns, r.rows, out);
         return WEIR_OK;

@@ -16,6 +16,7 @@ ExprPtr Expr::clone() const {
   e->distinct = distinct;
   e->func = func;
   e->regex = regex;
+  e->table = table;
   e->negated = negated;
   e->narrow = narrow;
   e->literal = literal;
@@ -40,6 +41,7 @@ bool same_bound(const Expr& a, const Expr& b) {
       if (a.literal.type() != b.literal.type() || a.literal != b.literal) return false;
       break;
     case ExprKind::Ident:
+    case ExprKind::TableAccess:
       if (a.qualifier != b.qualifier || a.name != b.name) return false;
       break;
     case ExprKind::Prop:
@@ -246,6 +248,11 @@ void render_free(const Expr& e, std::string& out) {
       out += std::to_string(e.literal.as_long()) + ',';
       render_to(*e.a, kMinimum, out);
       out += ')';
+      break;
+    case ExprKind::TableAccess:
+      out += e.qualifier + '[';
+      render_list(e.args, 0, out);
+      out += "]." + e.name;
       break;
     case ExprKind::Cast:
       out += "cast(";

@@ -35,6 +35,7 @@ enum class ExprKind : uint8_t {
   Cast,     // cast(a, type): type and narrow of the node
   Prev,     // prev(n, a): a of the n-th previous event in the data window; index = its hidden slot
   Prior,    // prior(n, a): a of the n-th previous event of the stream; index = its hidden slot
+  TableAccess,  // T[k1, ...].col (qualifier = T, name = col, args = the keys): index = the column, table = T
 };
 
 // Single-row functions: Esper's built-ins, java.lang.Math and String methods.
@@ -59,6 +60,7 @@ enum class BinOp : uint8_t { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, An
 enum class AggFn : uint8_t { Count, Sum, Avg, Min, Max };
 
 struct Expr;
+class Table;
 using ExprPtr = std::unique_ptr<Expr>;
 
 struct Expr {
@@ -77,6 +79,7 @@ struct Expr {
   ExprPtr a, b;
   std::vector<ExprPtr> args;  // Case, In, Between, Like, Call
   std::shared_ptr<const std::regex> regex;  // Regexp with a constant pattern, compiled once
+  std::shared_ptr<const Table> table;       // TableAccess: the table read (set by the compiler)
 
   // Nodes on the longest path down from here (1 for a leaf): set by the
   // parser, which refuses expressions taller than the recursive compiler and
@@ -122,13 +125,14 @@ enum class WindowKind : uint8_t {
   FirstEvent,       // #firstevent: the first event stays, later ones are ignored
   ExtTimed,         // #ext_timed(ts, T): sliding by the events' own timestamps
   TimeLengthBatch,  // #time_length_batch(T, N): a batch at T or at N events, whichever comes first
+  Named,            // `from W`, W a named window: the events W holds, entering and leaving as W posts them
 };
 
 // Windows whose contents are what is aggregated (not batch windows, which
 // aggregate a batch only when it is posted).
 inline bool sliding_window(WindowKind k) {
   return k == WindowKind::Length || k == WindowKind::Time || k == WindowKind::KeepAll || k == WindowKind::FirstEvent ||
-         k == WindowKind::ExtTimed;
+         k == WindowKind::ExtTimed || k == WindowKind::Named;
 }
 inline bool batch_window(WindowKind k) {
   return k == WindowKind::TimeBatch || k == WindowKind::LengthBatch || k == WindowKind::TimeLengthBatch;
@@ -241,6 +245,8 @@ struct StatementAst {
   Pos context_pos;
   std::string name;  // @name('...') annotation, or empty
   std::string insert_into;
+  std::string into_table;  // `into table T select ...`: the statement's aggregates are T's columns
+  Pos into_table_pos;
   StreamSelector selector = StreamSelector::IStream;
   std::vector<SelectItem> select;
   std::string from;        // stream name
@@ -301,10 +307,28 @@ struct ContextDecl {
 // Slots of ExprKind::CtxProp.
 enum CtxSlot : int { kCtxName = 0, kCtxId = 1, kCtxLabel = 2, kCtxKey0 = 3 };
 
+// create table T (k string primary key, a avg(double), n count(*), ...)
+struct TableColumn {
+  std::string name;
+  Pos pos;
+  bool key = false;  // primary key
+  bool agg = false;  // an aggregation column: fn of a value of `arg` (count(*): star)
+  AggFn fn = AggFn::Count;
+  bool star = false;
+  Type arg = Type::Null;
+  Type type = Type::Null;  // the value's type: a plain column's, or the aggregate's result
+};
+struct TableDecl {
+  std::string name;
+  Pos pos;
+  std::vector<TableColumn> columns;
+};
+
 struct Module {
   std::string file;
   std::vector<VariableDecl> variables;
   std::vector<ContextDecl> contexts;
+  std::vector<TableDecl> tables;
   std::vector<StatementAst> statements;
 };
 

@@ -1,4 +1,5 @@
 #include "compile.hpp"
+#include "table.hpp"
 
 #include "error.hpp"
 #include "eval.hpp"
@@ -35,8 +36,8 @@ std::string java_type(Type t) {
 class Compiler {
  public:
   Compiler(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
-           const ContextShape* context)
-      : st_(st), input_(input), vars_(vars), file_(file), ctx_(context) {}
+           const ContextShape* context, const Tables* tables)
+      : st_(st), input_(input), vars_(vars), file_(file), ctx_(context), tables_(tables) {}
 
   Plan run() {
     Plan p;
@@ -302,6 +303,44 @@ class Compiler {
     fail(e.pos, "unknown property or variable '" + e.name + "' (stream '" + input_.name + "' has: " + known_names() + ")");
   }
 
+  // T[k1, ...].col: the keys typed as T's primary key columns (exactly: a key
+  // is looked up by its values).
+  void bind_table_access(Expr& e, bool allow_aggs, bool in_agg) {
+    std::shared_ptr<Table> t;
+    std::string known;
+    if (tables_)
+      for (const auto& x : *tables_) {
+        if (x->name() == e.qualifier) t = x;
+        known += (known.empty() ? "" : ", ") + x->name();
+      }
+    if (!t) fail(e.pos, "unknown table '" + e.qualifier + "'" + (known.empty() ? " (declare it with 'create table')" : " (known: " + known + ")"));
+    // Esper evaluates an aggregate's argument again when the event leaves the
+    // window, reading the table as it is then (the random comparison found it).
+    if (in_agg) fail(e.pos, "cep_rule does not support a table column inside an aggregate ('" + render(e) + "')");
+    // Likewise its where clause, for the events that leave a data window.
+    if (std::string_view(clause_) == "where clause" && st_.window.kind != WindowKind::None)
+      fail(e.pos, "cep_rule does not support a table column in the where clause of a statement with a data window ('" +
+                      render(e) + "': Esper reads it again when the event leaves; use a stream filter)");
+    const std::vector<int>& keys = t->key_columns();
+    if (e.args.size() != keys.size())
+      fail(e.pos, "table '" + t->name() + "' has " + std::to_string(keys.size()) + " primary key column(s), not " +
+                      std::to_string(e.args.size()));
+    for (size_t k = 0; k < keys.size(); ++k) {
+      Type have = bind(*e.args[k], allow_aggs, in_agg);
+      const Field& f = t->type().fields[static_cast<size_t>(keys[k])];
+      if (have != f.type && have != Type::Null)
+        fail(e.args[k]->pos, "key '" + f.name + "' of table '" + t->name() + "' is " + type_name(f.type) + ", not " + type_name(have));
+    }
+    e.index = t->type().find(e.name);
+    if (e.index < 0) {
+      std::string cols;
+      for (const Field& f : t->type().fields) cols += (cols.empty() ? "" : ", ") + f.name;
+      fail(e.pos, "table '" + t->name() + "' has no column '" + e.name + "' (it has: " + cols + ")");
+    }
+    e.type = t->type().fields[static_cast<size_t>(e.index)].type;
+    e.table = std::move(t);
+  }
+
   void numeric(const Expr& e, const char* what) const {
     if (!is_numeric(e.type))
       fail(e.pos, "implicit conversion from datatype '" + java_type(e.type) + "' to numeric is not allowed" + what);
@@ -311,6 +350,7 @@ class Compiler {
     switch (e.kind) {
       case ExprKind::Literal: e.type = e.literal.type(); break;
       case ExprKind::Ident: resolve(e); break;
+      case ExprKind::TableAccess: bind_table_access(e, allow_aggs, in_agg); break;
       case ExprKind::Prop:  // from `select *` after binding: nothing to do
       case ExprKind::Var:
       case ExprKind::KeyRef:
@@ -693,6 +733,7 @@ class Compiler {
   const Variables& vars_;
   const std::string& file_;
   const ContextShape* ctx_;
+  const Tables* tables_;
   const char* clause_ = "select clause";
   std::vector<int> layout_;
   std::vector<HiddenSlot> hidden_;
@@ -711,7 +752,7 @@ Plan compile_pattern_statement(const StatementAst& st, const EventType& input, c
     shape = *context;
     shape.key_fields.clear();
   }
-  Plan p = Compiler(st, pattern->type, vars, file, context ? &shape : nullptr).run();
+  Plan p = Compiler(st, pattern->type, vars, file, context ? &shape : nullptr, nullptr).run();
   p.pattern = std::move(pattern);
   p.window_identity += ",pattern=" + p.pattern->text;
   return p;
@@ -720,9 +761,9 @@ Plan compile_pattern_statement(const StatementAst& st, const EventType& input, c
 }  // namespace
 
 Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
-                       const ContextShape* context) {
+                       const ContextShape* context, const Tables* tables) {
   if (st.pattern) return compile_pattern_statement(st, input, vars, file, context);
-  return Compiler(st, input, vars, file, context).run();
+  return Compiler(st, input, vars, file, context, tables).run();
 }
 
 }  // namespace weir::cep

@@ -124,7 +124,9 @@ struct Plan {
 
 // Throws EplError on a semantic error (unknown name, type mismatch, misplaced
 // aggregate...).
+// tables: those `T[key].col` may read (table.hpp).
+using Tables = std::vector<std::shared_ptr<Table>>;
 Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
-                       const ContextShape* context = nullptr);
+                       const ContextShape* context = nullptr, const Tables* tables = nullptr);
 
 }  // namespace weir::cep

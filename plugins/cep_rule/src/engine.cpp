@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 namespace weir::cep {
@@ -118,10 +119,17 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
   }
 
   for (const EventType& t : inputs) streams_.push_back(Stream{t.name, t, {}});
+  for (const TableDecl& d : module.tables) {
+    if (find_table(d.name) || stream(d.name) >= 0) throw EplError(module.file, d.pos, "'" + d.name + "' is declared twice");
+    tables_.push_back(std::make_shared<Table>(d));
+  }
 
   for (size_t i = 0; i < module.statements.size(); ++i) {
     const StatementAst& st = module.statements[i];
     int in = stream(st.from);
+    if (in < 0 && find_table(st.from))
+      throw EplError(module.file, st.from_pos, "cep_rule does not support reading table '" + st.from +
+                                                   "' as a stream (read " + st.from + "[key].column, or query it)");
     if (in < 0) {
       std::string known;
       for (const Stream& s : streams_) known += (known.empty() ? "" : ", ") + s.name;
@@ -135,9 +143,9 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       contextual_.push_back(nullptr);
       continue;
     }
-    if (streams_[static_cast<size_t>(in)].window)
-      throw EplError(module.file, st.from_pos, "cep_rule does not support reading named window '" + st.from +
-                                                   "' as a stream; use 'on ... select ... from " + st.from + "' or a query");
+    NamedWindow* read = streams_[static_cast<size_t>(in)].window;  // `from W`: W's insert and remove streams
+    std::optional<Plan> read_plan;
+    if (read) read_plan = reader_plan(module, st, *read);
     std::unique_ptr<Contextual> contextual;
     ContextShape shape;
     if (!st.context.empty()) {
@@ -145,7 +153,12 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       contextual->context = context_of(module, st);
       shape = contexts_[contextual->context]->shape_for(st.from, st.from_pos);
     }
-    Plan plan = compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr);
+    Plan plan = read ? std::move(*read_plan)
+                     : compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr,
+                                         &tables_);
+    if (find_table(plan.insert_into))
+      throw EplError(module.file, st.pos, "cep_rule does not support 'insert into' a table ('" + plan.insert_into +
+                                              "'): write its aggregation columns with 'into table'");
     if (contextual) {
       contextual->inew.set_width(plan.columns.size());
       contextual->iold.set_width(plan.columns.size());
@@ -167,16 +180,25 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
         if (!same) throw EplError(module.file, st.pos, "stream '" + plan.insert_into + "' already exists with other columns");
       }
     }
+    std::vector<int> table_columns;
+    std::shared_ptr<Table> into = st.into_table.empty() ? nullptr : into_table(module, st, plan, table_columns);
     auto s = std::make_unique<Statement>(std::move(plan), i, vars_, now_);
     s->set_deliver([this](Statement& stmt, int64_t t, const RowSet& a, const RowSet& b, bool partial) {
       on_delivery(stmt, t, a, b, partial);
     });
-    streams_[static_cast<size_t>(in)].readers.push_back(s.get());
+    if (into) s->set_table(std::move(into), std::move(table_columns));
+    if (read)
+      read->add_reader([this, r = s.get()](const RowSet& entered, const std::vector<int64_t>& left) {
+        r->on_window_update(entered, left, now_);
+      });
+    else
+      streams_[static_cast<size_t>(in)].readers.push_back(s.get());
     statements_.push_back(std::move(s));
     insert_stream_.push_back(out);
     contextual_.push_back(std::move(contextual));
     on_.push_back(nullptr);
   }
+  if (!tables_.empty()) esper_filter_order(module);
   // Partitions that exist from the start (categories, preallocated buckets),
   // then those the events create: every statement of the context gets an
   // instance of each.
@@ -187,6 +209,41 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     });
     contexts_[c]->create_initial();
   }
+}
+
+// The order in which the statements reading a stream see an event is Esper's
+// filter order: statements with a filter first, grouped by the first
+// statement with the same filter (they share a node of Esper's filter index),
+// then those without one, in file order (cases 476-479, 490-492). Esper's
+// filter of a statement without a data window includes its where clause,
+// unless that reads a table. Only tables make the order visible (a statement
+// reading T[key] after or before the one writing it for the same event), so
+// the other rules keep file order.
+namespace {
+bool reads_table(const Expr& e) {
+  if (e.kind == ExprKind::TableAccess) return true;
+  bool found = false;
+  for_each_child(e, [&](const Expr& c) { found = found || reads_table(c); });
+  return found;
+}
+}  // namespace
+
+void Engine::esper_filter_order(const Module& module) {
+  auto filter_text = [&](const StatementAst& st) {
+    std::string f = st.stream_filter ? render(*st.stream_filter) : "";
+    if (st.kind == StatementKind::Select && st.where && st.window.kind == WindowKind::None && !reads_table(*st.where))
+      f += (f.empty() ? "" : " and ") + render(*st.where);
+    return f;
+  };
+  std::map<std::string, size_t> first;  // filter text -> the first statement with it
+  for (size_t i = 0; i < module.statements.size(); ++i)
+    if (std::string f = filter_text(module.statements[i]); !f.empty()) first.emplace(f, i);
+  auto rank = [&](const Statement* s) -> std::pair<int, size_t> {
+    std::string f = filter_text(module.statements[s->index()]);
+    return f.empty() ? std::pair<int, size_t>{1, s->index()} : std::pair<int, size_t>{0, first.at(f)};
+  };
+  for (Stream& in : streams_)
+    std::stable_sort(in.readers.begin(), in.readers.end(), [&](const Statement* a, const Statement* b) { return rank(a) < rank(b); });
 }
 
 // create window W#views as select ... from S: the window's type is the
@@ -225,15 +282,80 @@ std::unique_ptr<Statement> Engine::create_window(const Module& module, size_t i,
   std::string identity = "window " + st.window_name + "(";
   for (const Field& f : wt.fields) identity += f.name + ":" + type_name(f.type) + ",";
   identity += ")" + vp.window_identity;
-  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity));
+  // Read as a stream by a statement: its events carry a sequence number (another row layout).
+  bool read = std::any_of(module.statements.begin(), module.statements.end(), [&](const StatementAst& o) {
+    return o.kind == StatementKind::Select && o.from == st.window_name;
+  });
+  if (read) identity += ",read";
+  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity, read));
   streams_.push_back(Stream{st.window_name, wt, {}, windows_.back().get()});
   typed.window_identity = identity;  // the statement's saved state is the window's
   on_.push_back(nullptr);
   return std::make_unique<Statement>(std::move(typed), i, vars_, now_);
 }
 
+// select ... from W[(filter)]: compiled over W's type; its window holds W's
+// events (those past the filter) as W posts them, each with W's sequence
+// number in a last slot, by which it finds the events that leave W.
+Plan Engine::reader_plan(const Module& module, const StatementAst& st, const NamedWindow& w) const {
+  auto refuse = [&](Pos pos, const std::string& what, const std::string& why = "") {
+    throw EplError(module.file, pos, "cep_rule does not support " + what + " in a statement reading named window '" +
+                                         w.name() + "'" + why);
+  };
+  if (st.pattern) refuse(st.from_pos, "a pattern");
+  if (st.window.kind != WindowKind::None) refuse(st.window.pos, "a view (" + st.window.view_text + ")", " (the window's own views apply)");
+  if (!st.context.empty()) refuse(st.context_pos, "a context");
+  if (st.insert_into == w.name()) refuse(st.pos, "'insert into " + w.name() + "'");
+  // Esper 8.9 leaves out the row of a #time window's expiry at the instant of
+  // the reader's output tick (case 468's first version): not reproduced, so refused.
+  if (st.output.mode != OutputMode::None && !st.output.by_events && w.view().kind == WindowKind::Time)
+    refuse(st.output.pos, "a time-based output clause",
+           " (a #time window: Esper 8.9 leaves out the row of an expiry at an output tick); use 'output every N events'");
+  Plan plan = compile_statement(st, w.type(), vars_, module.file);
+  for (const AggSpec& a : plan.aggs)
+    if (a.fn == AggFn::Min || a.fn == AggFn::Max)  // their state assumes events leave in arrival order
+      refuse(st.from_pos, std::string(aggregate_name(a.fn)) + "()", " (its events may leave out of arrival order)");
+  if (!plan.hidden.empty()) refuse(st.from_pos, "prev() or prior()");
+  plan.window.kind = WindowKind::Named;
+  plan.view_slots = {static_cast<int>(plan.layout.size())};
+  plan.layout.push_back(static_cast<int>(w.type().fields.size()));  // the sequence number
+  plan.window_identity = w.identity() + " read by " + plan.window_identity;
+  return plan;
+}
+
+// into table T ...: T, checked (table.cpp); each of its columns has one writer.
+std::shared_ptr<Table> Engine::into_table(const Module& module, const StatementAst& st, const Plan& plan,
+                                          std::vector<int>& columns) {
+  std::shared_ptr<Table> t = find_table(st.into_table);
+  if (!t) {
+    std::string known;
+    for (const auto& x : tables_) known += (known.empty() ? "" : ", ") + x->name();
+    throw EplError(module.file, st.into_table_pos, "unknown table '" + st.into_table + "'" +
+                                                       (known.empty() ? " (declare it with 'create table')" : " (known: " + known + ")"));
+  }
+  if (streams_[static_cast<size_t>(stream(st.from))].window)
+    throw EplError(module.file, st.from_pos, "cep_rule does not support a named window as the stream in an 'into table' statement");
+  columns = into_table_columns(*t, st, plan, module.file);
+  for (size_t c = 0; c < columns.size(); ++c) {
+    for (const auto& w : table_writers_)
+      if (w.first == t.get() && w.second == columns[c])
+        throw EplError(module.file, plan.columns[c].expr->pos, "column '" + plan.columns[c].name + "' of table '" + t->name() +
+                                                                   "' is written by another statement (cep_rule: one writer per column)");
+    table_writers_.emplace_back(t.get(), columns[c]);
+  }
+  return t;
+}
+
+std::shared_ptr<Table> Engine::find_table(const std::string& name) const {
+  for (const auto& t : tables_)
+    if (t->name() == name) return t;
+  return nullptr;
+}
+
 std::unique_ptr<Statement> Engine::on_statement(const Module& module, size_t i, int in) {
   const StatementAst& st = module.statements[i];
+  if (find_table(st.window_name))
+    throw EplError(module.file, st.window_pos, "cep_rule does not support 'on ...' statements over table '" + st.window_name + "'");
   NamedWindow* w = find_window(st.window_name);
   if (!w) throw EplError(module.file, st.window_pos, "unknown named window '" + st.window_name + "' (create it with 'create window')");
   auto on = std::make_unique<OnPlan>(compile_on(st, streams_[static_cast<size_t>(in)].type, *w, vars_, module.file));
@@ -259,10 +381,17 @@ QueryResult Engine::query(std::string_view text) {
   Module m = parse_query(text);
   const StatementAst& st = m.statements.front();
   NamedWindow* w = st.kind == StatementKind::Select ? find_window(st.from) : nullptr;
+  std::shared_ptr<Table> t = st.kind == StatementKind::Select ? find_table(st.from) : nullptr;
+  if (t) {
+    return run_query(st, t->type(), [&](const QueryRows& visit) {
+      for (size_t i = 0; i < t->size(); ++i) visit(t->row(i));
+    }, vars_, "query");
+  }
   if (!w) {
     std::string known;
     for (const auto& x : windows_) known += (known.empty() ? "" : ", ") + x->name();
-    throw EplError("query", st.from_pos, "unknown named window '" + st.from + "'" +
+    for (const auto& x : tables_) known += (known.empty() ? "" : ", ") + x->name();
+    throw EplError("query", st.from_pos, "unknown named window or table '" + st.from + "'" +
                                              (known.empty() ? " (the rule has none)" : " (known: " + known + ")"));
   }
   return run_query(st, *w, vars_, "query");
@@ -359,6 +488,7 @@ void Engine::advance_to(int64_t t) {
     int64_t due = next_timer();
     if (due > t) break;
     now_ = std::max(now_, due);
+    for (auto& w : windows_) w->begin_update();  // an instant's changes: one update (see publish_windows)
     for (auto& w : windows_)  // named windows expire before the statements that read them
       if (w->next_timer() <= now_) w->on_timer(now_);
     // Every timer due at this instant fires (statements in declaration
@@ -391,14 +521,29 @@ void Engine::advance_to(int64_t t) {
     }
     flush_contextual();
     drain_inserts();
+    publish_windows();
   }
   now_ = t;
 }
 
 void Engine::send(int stream, const Value* row) {
+  for (auto& w : windows_) w->begin_update();
   dispatch(stream, row);
   flush_contextual();
   drain_inserts();
+  publish_windows();
+}
+
+// Esper dispatches a named window's changes to the statements reading it
+// once the event, and every event it inserted, is processed: what an on-delete
+// removed and what the same event then inserted come as one update (found by
+// the random comparison). Rows those statements insert are processed after.
+void Engine::publish_windows() {
+  for (auto& w : windows_) {
+    w->end_update();
+    flush_contextual();
+    drain_inserts();
+  }
 }
 
 void Engine::dispatch(int stream, const Value* row) {
@@ -540,6 +685,13 @@ std::string Engine::snapshot() {
       nw->save(w);
     }
   }
+  if (!tables_.empty()) {  // absent without tables, likewise
+    w.u64(tables_.size());
+    for (auto& t : tables_) {
+      w.str(t->identity());
+      t->save(w);
+    }
+  }
   return out;
 }
 
@@ -577,6 +729,13 @@ void Engine::restore(std::string_view state) {
     for (auto& nw : windows_) {
       if (r.str() != nw->identity()) throw std::runtime_error("cep_rule state: named window '" + nw->name() + "' changed");
       nw->load(r);
+    }
+  }
+  if (!tables_.empty()) {
+    if (r.u64() != tables_.size()) throw std::runtime_error("cep_rule state: the rule has other tables");
+    for (auto& t : tables_) {
+      if (r.str() != t->identity()) throw std::runtime_error("cep_rule state: table '" + t->name() + "' changed");
+      t->load(r);
     }
   }
   now_ = now;

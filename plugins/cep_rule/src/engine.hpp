@@ -15,6 +15,7 @@
 #include "named_window.hpp"
 #include "rows.hpp"
 #include "statement.hpp"
+#include "table.hpp"
 
 #include <deque>
 #include <functional>
@@ -97,7 +98,8 @@ class Engine {
   // now. Throws EplError (file "query") for a bad query or an unknown window.
   QueryResult query(std::string_view text);
   size_t window_count() const { return windows_.size(); }
-  bool has_window(const std::string& name) const { return find_window(name) != nullptr; }
+  // A named window or a table that queries can read.
+  bool queryable(const std::string& name) const { return find_window(name) != nullptr || find_table(name) != nullptr; }
   // A query parsed (throws EplError): one select statement; from = its window.
   static Module parse_query(std::string_view text);
 
@@ -150,6 +152,7 @@ class Engine {
   };
   void dispatch(int stream, const Value* row);
   void drain_inserts();
+  void publish_windows();
   void on_delivery(Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial);
   void emit(const Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial);
   void flush_contextual();
@@ -158,7 +161,12 @@ class Engine {
   // Named windows: `create window` and the on-trigger statements.
   std::unique_ptr<Statement> create_window(const Module& module, size_t i, int in);
   std::unique_ptr<Statement> on_statement(const Module& module, size_t i, int in);
+  Plan reader_plan(const Module& module, const StatementAst& st, const NamedWindow& w) const;
   NamedWindow* find_window(const std::string& name) const;
+  // Tables: `create table`, `into table`.
+  std::shared_ptr<Table> find_table(const std::string& name) const;
+  void esper_filter_order(const Module& module);
+  std::shared_ptr<Table> into_table(const Module& module, const StatementAst& st, const Plan& plan, std::vector<int>& columns);
   void clear_instances(size_t context);
 
   Variables vars_;
@@ -168,6 +176,8 @@ class Engine {
   std::vector<std::unique_ptr<ContextRuntime>> contexts_;
   std::vector<std::unique_ptr<Contextual>> contextual_;  // per statement; null when not in a context
   std::vector<std::unique_ptr<NamedWindow>> windows_;    // in declaration order
+  Tables tables_;                                        // in declaration order (shared with the plans reading them)
+  std::vector<std::pair<const Table*, int>> table_writers_;  // (table, column) written by an `into table` statement
   std::vector<std::unique_ptr<OnPlan>> on_;              // per statement; null when not an on-trigger statement
   std::vector<size_t> routed_;                           // scratch: the partitions of an event
   std::function<void(const Delivery&)> listener_;

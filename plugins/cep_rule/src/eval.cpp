@@ -2,6 +2,7 @@
 
 #include "aggregate.hpp"
 #include "functions.hpp"
+#include "table.hpp"
 
 #include <cmath>
 
@@ -98,6 +99,13 @@ Value eval(const Expr& e, const EvalEnv& env) {
     case ExprKind::Literal: return e.literal;
     case ExprKind::Prop: return env.row ? env.row[e.index] : Value();
     case ExprKind::Var: return env.vars ? env.vars[e.index] : Value();
+    case ExprKind::TableAccess: {
+      std::vector<Value> key;
+      key.reserve(e.args.size());
+      for (const ExprPtr& k : e.args) key.push_back(eval(*k, env));
+      const Value* row = e.table->find(key);
+      return row ? row[e.index] : Value();
+    }
     case ExprKind::KeyRef: return env.group ? env.group->key[static_cast<size_t>(e.index)] : Value();
     case ExprKind::CtxProp: return env.ctx ? env.ctx[e.index] : Value();
     case ExprKind::Prev:

@@ -28,15 +28,45 @@ void PlanRow::select(RowSet& out) const {
 
 // ---------------------------------------------------------------- NamedWindow
 
-NamedWindow::NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity)
+NamedWindow::NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity,
+                         bool read)
     : type_(std::move(type)),
       plan_(std::move(plan)),
       vars_(&vars),
       identity_(std::move(identity)),
-      window_(plan_.window, plan_.layout.size(), false, start_ms, plan_.view_slots) {
+      seq_slot_(read ? static_cast<int>(plan_.layout.size()) : -1),
+      window_(plan_.window, plan_.layout.size() + (read ? 1 : 0), false, start_ms, plan_.view_slots),
+      entered_(type_.fields.size() + 1) {
   field_slot_.assign(type_.fields.size(), -1);
   for (size_t i = 0; i < plan_.layout.size(); ++i)
     if (plan_.layout[i] >= 0) field_slot_[static_cast<size_t>(plan_.layout[i])] = static_cast<int>(i);
+}
+
+// What the views post goes to the statements reading W, as rows of W's type
+// with each event's sequence number.
+void NamedWindow::on_post(const Post& p) {
+  if (seq_slot_ < 0) return;
+  std::vector<Value> row(type_.fields.size() + 1);
+  for (size_t i = p.new_begin; i < p.new_end; ++i) {
+    fields(i, row.data());
+    row.back() = window_.store().row(i)[seq_slot_];
+    for (const Value& v : row) entered_.push(v);
+  }
+  p.each_old([&](size_t i) { left_.push_back(window_.store().row(i)[seq_slot_].as_long()); });
+}
+
+void NamedWindow::end_update() {
+  if (--updating_ > 0 || (entered_.empty() && left_.empty())) return;
+  for (const StreamReader& r : readers_) r(entered_, left_);
+  entered_.clear();
+  left_.clear();
+}
+
+// After a load or an adopt: numbers continue past the newest event's.
+void NamedWindow::restart_sequence() {
+  next_seq_ = 0;
+  EventStore& s = window_.store();
+  if (seq_slot_ >= 0 && s.size() > 0) next_seq_ = s.row(s.size() - 1)[seq_slot_].as_long() + 1;
 }
 
 // Keys and timestamps that are expressions (not fields) of the window's views.
@@ -60,7 +90,16 @@ void NamedWindow::insert(const Value* fields, int64_t now) {
   }
   if (heap) window_.store().note_heap();
   fill_view_slots(row);
+  if (seq_slot_ >= 0) row[seq_slot_] = Value::of_long(next_seq_++);
+  begin_update();
   window_.commit_insert(now, *this);
+  end_update();
+}
+
+void NamedWindow::on_timer(int64_t now) {
+  begin_update();
+  window_.on_timer(now, *this);
+  end_update();
 }
 
 std::vector<size_t> NamedWindow::events() {
@@ -76,18 +115,26 @@ void NamedWindow::fields(size_t i, Value* out) {
   for (size_t f = 0; f < field_slot_.size(); ++f) out[f] = field_slot_[f] >= 0 ? row[field_slot_[f]] : Value();
 }
 
-void NamedWindow::remove(const std::vector<size_t>& events) { window_.remove(events, *this); }
+void NamedWindow::remove(const std::vector<size_t>& events) {
+  begin_update();
+  window_.remove(events, *this);
+  end_update();
+}
 
 void NamedWindow::save(Writer& w) {
   window_.save(w, [](const GroupState*) { return int64_t{-1}; });
 }
 
-void NamedWindow::load(Reader& r) { window_.load(r, {}); }
+void NamedWindow::load(Reader& r) {
+  window_.load(r, {});
+  restart_sequence();
+}
 
 void NamedWindow::adopt(NamedWindow& old) {
-  std::vector<int> map(plan_.layout.size());
+  std::vector<int> map(window_.store().width());
   for (size_t i = 0; i < map.size(); ++i) map[i] = static_cast<int>(i);  // same identity: same layout
   window_.adopt(old.window_, map);
+  restart_sequence();
 }
 
 // ---------------------------------------------------------------- on-trigger statements
@@ -285,6 +332,7 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
   // (a #length window's newest, a #time window's from now).
   std::vector<size_t> gone;
   std::vector<std::vector<Value>> updated;
+  w.begin_update();  // its changes reach W's readers as one update
   for (size_t i : matched) {
     w.fields(i, joined.data());
     for (const OnPlan::Merge& m : on.merges) {
@@ -304,7 +352,10 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
   }
   w.remove(gone);
   for (const std::vector<Value>& row : updated) w.insert(row.data(), now);
-  if (!matched.empty()) return;
+  if (!matched.empty()) {
+    w.end_update();
+    return;
+  }
   std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());
   for (const OnPlan::Merge& m : on.merges) {
     if (m.matched) continue;
@@ -317,32 +368,42 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
     w.insert(row.data(), now);
     break;
   }
+  w.end_update();
 }
 
 QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variables& vars, const std::string& file) {
+  std::vector<Value> fields(window.type().fields.size());
+  return run_query(st, window.type(), [&](const QueryRows& visit) {
+    for (size_t i : window.events()) {
+      window.fields(i, fields.data());
+      visit(fields.data());
+    }
+  }, vars, file);
+}
+
+QueryResult run_query(const StatementAst& st, const EventType& type, const std::function<void(const QueryRows&)>& rows,
+                      const Variables& vars, const std::string& file) {
   if (st.kind != StatementKind::Select || st.window.kind != WindowKind::None || st.stream_filter || !st.group_by.empty() ||
       st.having || st.output.mode != OutputMode::None || !st.insert_into.empty() || !st.context.empty() ||
-      st.selector != StreamSelector::IStream)
+      st.selector != StreamSelector::IStream || !st.into_table.empty())
     throw EplError(file, st.pos, "a query is 'select ... from WINDOW [where ...]' (no view, filter, group by, having, "
                                  "output, insert into or context)");
   StatementAst q;
   q.pos = st.pos;
-  q.from = window.name();
+  q.from = type.name;
   q.from_alias = st.from_alias;
   for (const SelectItem& in : st.select) q.select.push_back(in.clone());
   if (st.where) q.where = st.where->clone();
-  Plan p = compile_statement(q, window.type(), vars, file);
+  Plan p = compile_statement(q, type, vars, file);
   if (p.aggregating()) throw EplError(file, st.pos, "cep_rule does not support aggregates in a query");
   QueryResult r;
   for (const Column& c : p.columns) r.columns.push_back(c.name);
   r.rows.set_width(p.columns.size());
   PlanRow row(p, vars);
-  std::vector<Value> fields(window.type().fields.size());
-  for (size_t i : window.events()) {
-    window.fields(i, fields.data());
-    row.load(fields.data());
+  rows([&](const Value* fields) {
+    row.load(fields);
     if (row.where()) row.select(r.rows);
-  }
+  });
   return r;
 }
 

@@ -8,6 +8,7 @@
 //     when matched then update set speed = e.speed
 //     when not matched then insert select e.car as car, e.speed as speed;
 //   select car from W where speed > 100                         an on-demand query (Engine::query)
+//   select count(*) from W(speed > 100)                         a statement reading W as a stream
 //
 // The window's events live in a Window (window.hpp), so its views keep and
 // expire them as they do on a stream. An on-trigger statement evaluates its
@@ -20,6 +21,7 @@
 #include "serialize.hpp"
 #include "window.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,17 +49,20 @@ class PlanRow {
 
 class NamedWindow final : private PostSink {
  public:
-  // plan: `select * from W#views` compiled over the window's type.
-  NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity);
+  // plan: `select * from W#views` compiled over the window's type. read:
+  // statements read W as a stream, so each event gets a sequence number (a
+  // last column of its row) by which they find it when it leaves.
+  NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity, bool read);
 
   const std::string& name() const { return type_.name; }
   const EventType& type() const { return type_; }
   const std::string& identity() const { return identity_; }
+  const WindowSpec& view() const { return plan_.window; }
 
   // An event of the window's type (by field index), as its views take it.
   void insert(const Value* fields, int64_t now);
   int64_t next_timer() const { return window_.next_timer(); }
-  void on_timer(int64_t now) { window_.on_timer(now, *this); }
+  void on_timer(int64_t now);
   int64_t oldest_time() { return window_.oldest_time(); }
 
   // The events held, in the window's order: store indexes, valid until the
@@ -71,16 +76,34 @@ class NamedWindow final : private PostSink {
   void load(Reader& r);
   void adopt(NamedWindow& old);
 
+  // A statement reading W as a stream: `entered` holds the events that entered
+  // (W's fields by index, then the sequence number), `left` the sequence
+  // numbers of those that left, one call per update of W (an insert, an
+  // expiry, an on-delete, a whole on-merge).
+  using StreamReader = std::function<void(const RowSet& entered, const std::vector<int64_t>& left)>;
+  void add_reader(StreamReader fn) { readers_.push_back(std::move(fn)); }
+  // An on-merge changes W several times: its changes reach the readers as one
+  // update at end_update().
+  void begin_update() { ++updating_; }
+  void end_update();
+
  private:
-  void on_post(const Post&) override {}  // nothing reads the window as a stream
+  void on_post(const Post& p) override;
   void fill_view_slots(Value* row);
+  void restart_sequence();
 
   EventType type_;
   Plan plan_;
   const Variables* vars_;
   std::string identity_;
   std::vector<int> field_slot_;  // field index -> column of the window's rows
+  int seq_slot_ = -1;            // the sequence number's column (read: the last), else -1
+  int64_t next_seq_ = 0;
   Window window_;
+  std::vector<StreamReader> readers_;
+  int updating_ = 0;
+  RowSet entered_;  // the update in progress, for the readers
+  std::vector<int64_t> left_;
 };
 
 // An on-trigger statement, compiled against its triggering stream and window.
@@ -117,5 +140,9 @@ struct QueryResult {
   RowSet rows;
 };
 QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variables& vars, const std::string& file);
+// The same over any rows of `type` (a table's): `rows` calls its argument with each row.
+using QueryRows = std::function<void(const Value*)>;
+QueryResult run_query(const StatementAst& st, const EventType& type, const std::function<void(const QueryRows&)>& rows,
+                      const Variables& vars, const std::string& file);
 
 }  // namespace weir::cep

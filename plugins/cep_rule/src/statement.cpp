@@ -58,6 +58,19 @@ void Statement::pattern_step(int64_t now, bool timer) {
 
 void Statement::enter(const Value* input_row, int64_t now) {
   now_ = now;
+  if (stage(input_row, now)) window_.commit_insert(now, *this);
+}
+
+void Statement::on_window_update(const RowSet& entered, const std::vector<int64_t>& left, int64_t now) {
+  now_ = now;
+  size_t first = window_.store().size();
+  for (size_t r = 0; r < entered.size(); ++r) stage(entered.row(r), now);
+  window_.update_named(first, left, *this);
+}
+
+// The event's row at the back of the window's store (its slots, hidden values
+// and view keys), false when the stream filter rejects it.
+bool Statement::stage(const Value* input_row, int64_t now) {
   Value* row = window_.begin_insert(now);
   bool heap = false;
   for (size_t i = 0; i < plan_.layout.size(); ++i) {
@@ -68,7 +81,7 @@ void Statement::enter(const Value* input_row, int64_t now) {
   if (heap) window_.store().note_heap();
   if (plan_.stream_filter && !eval_true(*plan_.stream_filter, env(row, nullptr))) {
     window_.cancel_insert();
-    return;
+    return false;
   }
   if (!plan_.hidden.empty()) {
     fill_hidden(row);
@@ -82,7 +95,7 @@ void Statement::enter(const Value* input_row, int64_t now) {
     v = eval(e, env(row, nullptr));
     if (v.on_heap()) window_.store().note_heap();
   }
-  window_.commit_insert(now, *this);
+  return true;
 }
 
 // prev()/prior() as Esper evaluates them when the event arrives: prior over
@@ -354,6 +367,7 @@ void Statement::on_post(const Post& p) {
     }
   }
 
+  if (table_) write_table();  // before the rows go out: statements after this one read it
   if (plan_.selector == StreamSelector::RStream) {
     // `select rstream`: only the remove stream, posted as the statement's rows.
     std::swap(rows_new_, rows_old_);
@@ -384,6 +398,14 @@ void Statement::on_post(const Post& p) {
   // follows what the window holds).
   if (plan_.grouped() && !all_groups_mode_)
     for (GroupState* g : touched_) agg_->drop_if_empty(g);
+}
+
+void Statement::write_table() {
+  std::vector<Value> values(plan_.columns.size());
+  for (GroupState* g : touched_) {
+    for (size_t c = 0; c < values.size(); ++c) values[c] = eval(*plan_.columns[c].expr, env(nullptr, g));
+    table_->write(g->key, table_columns_, values);
+  }
 }
 
 void Statement::deliver(const RowSet& inew, const RowSet& iold) {

@@ -8,6 +8,7 @@
 #include "pattern.hpp"
 #include "rows.hpp"
 #include "serialize.hpp"
+#include "table.hpp"
 #include "window.hpp"
 
 #include <deque>
@@ -48,6 +49,16 @@ class Statement final : private PostSink, private OutputTarget {
 
   // An event of the statement's input stream (a row of the input type).
   void on_event(const Value* input_row, int64_t now);
+  // `into table T` (table.hpp): after each update, the values of the columns
+  // of every group it touched go to T's row of the group's key; columns[i] is
+  // T's column of select column i.
+  void set_table(std::shared_ptr<Table> table, std::vector<int> columns) {
+    table_ = std::move(table);
+    table_columns_ = std::move(columns);
+  }
+  // A statement reading a named window (WindowKind::Named): an update of the
+  // window (see NamedWindow::StreamReader), posted as one.
+  void on_window_update(const RowSet& entered, const std::vector<int64_t>& left, int64_t now);
 
   int64_t next_timer() const;
   void on_timer(int64_t now);
@@ -132,8 +143,12 @@ class Statement final : private PostSink, private OutputTarget {
   // The rows of all matches of one event (or one instant of timers) are one
   // delivery, as Esper dispatches them.
   void enter(const Value* row, int64_t now);
+  bool stage(const Value* row, int64_t now);
   void pattern_step(int64_t now, bool timer);
   bool merging_ = false;
+  std::shared_ptr<Table> table_;
+  std::vector<int> table_columns_;
+  void write_table();
   RowSet merged_new_, merged_old_;
 };
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace weir::cep {
@@ -157,5 +158,14 @@ std::string java_float_string(float f);
 std::string format_value(const Value& v);
 // Doubles: exact value rounded to 9 significant digits, plain notation (README).
 std::string format_double(double d);
+
+// Hash of a key of several values (window keys, table keys).
+struct ValuesHash {
+  size_t operator()(const std::vector<Value>& k) const {
+    uint64_t h = 0x84222325cbf29ce4ULL;
+    for (const Value& x : k) h = (h ^ x.hash()) * 0x100000001b3ULL;
+    return static_cast<size_t>(h);
+  }
+};
 
 }  // namespace weir::cep

@@ -164,6 +164,7 @@ void Window::commit_insert(int64_t now, PostSink& sink) {
       if (static_cast<int64_t>(n - last_count_) >= spec_.size) post_batch(now, sink);
       break;
     case WindowKind::TimeLengthBatch: time_length_batch_insert(now, sink); break;
+    case WindowKind::Named: update_named(n - 1, {}, sink); break;
     case WindowKind::TimeBatch:
       if (!has_reference_) {
         has_reference_ = true;
@@ -266,6 +267,36 @@ void Window::remove(const std::vector<size_t>& rows, PostSink& sink) {
   compact();
 }
 
+// A statement reading a named window: the rows from first_new on entered it,
+// and the named window's events numbered `gone` left it, posted as one update
+// (Esper posts an on-merge's updates as one). The store is in the named
+// window's order, so its sequence column ascends (dead rows keep theirs): each
+// leaving event is found by binary search. One not found did not pass the
+// statement's filter, or entered the named window before the statement began.
+void Window::update_named(size_t first_new, const std::vector<int64_t>& gone, PostSink& sink) {
+  old_list_.clear();
+  int slot = view_slots_[0];
+  for (int64_t seq : gone) {
+    size_t lo = 0, hi = store_.size();
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (store_.row(mid)[slot].as_long() < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo == store_.size() || store_.row(lo)[slot].as_long() != seq || store_.meta(lo).dead) continue;
+    store_.meta(lo).dead = true;
+    ++dead_;
+    old_list_.push_back(lo);
+  }
+  if (first_new == store_.size() && old_list_.empty()) return;
+  Post p;
+  p.new_begin = first_new;
+  p.new_end = store_.size();
+  p.old_list = &old_list_;
+  sink.on_post(p);
+  drop_dead();
+}
+
 // The store rebuilt without its dead rows.
 void Window::compact() {
   EventStore fresh(store_.width(), store_.shift());
@@ -365,6 +396,8 @@ void Window::post_batch(int64_t, PostSink& sink) {
 }
 
 int64_t Window::oldest_time() {
+  // A named window's events hold no input batch (they may stay for good).
+  if (spec_.kind == WindowKind::Named) return kNever;
   size_t b = contents_begin();
   return store_.size() > b ? store_.meta(b).time : kNever;
 }

@@ -20,6 +20,7 @@
 //   #lastevent      = #length(1)
 //   #ext_timed(ts, T)  posts the event, and the oldest ones whose timestamp
 //                   is T or more before the new event's (no timer)
+//   named           `from W`: W's events, entering and leaving as W posts them
 //   keyed: #unique(k), #groupwin(k)#length(N), #groupwin(k)#firstevent
 //                   the same per key: an event pushes out the oldest of its
 //                   own key, wherever that one is in the store
@@ -193,6 +194,10 @@ class Window {
   // Named windows: these events (store indexes of live events) leave, posted
   // as old.
   void remove(const std::vector<size_t>& rows, PostSink& sink);
+  // WindowKind::Named (a statement reading a named window; view_slots[0]:
+  // the named window's sequence number of each event): the rows inserted
+  // from first_new on enter, the events numbered `gone` leave, in one post.
+  void update_named(size_t first_new, const std::vector<int64_t>& gone, PostSink& sink);
 
   // Hot reload: take over the events of a window with the same definition.
   // map[i] = column of `old` holding this window's column i.
@@ -214,14 +219,6 @@ class Window {
   void rebuild_index();
   int64_t timestamp(size_t i) { return store_.row(i)[view_slots_[0]].is_null() ? 0 : store_.row(i)[view_slots_[0]].as_long(); }
 
-  struct KeyHash {
-    size_t operator()(const std::vector<Value>& k) const {
-      uint64_t h = 0x84222325cbf29ce4ULL;
-      for (const Value& v : k) h = (h ^ v.hash()) * 0x100000001b3ULL;
-      return static_cast<size_t>(h);
-    }
-  };
-
   // What an insert reads comes first, in as few cache lines as may be (a
   // statement instance per context partition is cold at each of its events).
   EventStore store_;
@@ -242,7 +239,7 @@ class Window {
   // = seq - base_seq_, the seq of the store's front row), oldest first. Not
   // saved: rebuilt from the rows' key columns.
   std::vector<int> view_slots_;
-  std::unordered_map<std::vector<Value>, Ring<uint64_t>, KeyHash> index_;
+  std::unordered_map<std::vector<Value>, Ring<uint64_t>, ValuesHash> index_;
   std::vector<Value> key_;
   uint64_t base_seq_ = 0;
   size_t dead_ = 0;

@@ -72,7 +72,13 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
        "1:18: cep_rule does not support 'match_recognize' (row patterns)"},
       {"create context C initiated by Ev as e terminated after 5 sec",
        "1:18: cep_rule does not support overlapping and non-overlapping contexts ('initiated by', 'start ... end')"},
-      {"create table T (a string)", "1:1: cep_rule does not support 'create table'"},
+      {"create table T (a string)", "1:17: cep_rule does not support a table column that is neither a primary key nor an "
+                                    "aggregation ('a'; writing a table by 'insert into' or 'on ... merge' is not supported)"},
+      {"create table T (k string primary key, a avg(distinct double))", "1:45: cep_rule does not support 'distinct' in a table column"},
+      {"create table T (n count(*))", "1:1: cep_rule does not support a table without a primary key"},
+      {"create table T (k string primary key, n count(double))", "1:41: cep_rule does not support 'count(type)' as a table column (use count(*))"},
+      {"create table T (k string primary key, m median(double))", "1:41: cep_rule does not support the table aggregation 'median' "
+                                                                  "(supported: count, sum, avg, min, max)"},
       {"create schema S (a string)", "1:1: cep_rule does not support 'create schema'"},
       {"create context ByCar partition by sym, qty + 1 from Ev", "1:44: a 'partition by' key must be a property of the stream"},
       {"on Ev update W set a = 1", "1:7: cep_rule does not support 'on ... update' (use 'on ... merge ... when matched then update set ...')"},
@@ -689,7 +695,7 @@ TEST(CepNamedWindow, AQueryReadsWhatTheWindowHoldsNow) {
   r.send(4, "B", 80, 1);  // B slows down: deleted
   EXPECT_EQ(query_rows(r.engine, "select sym as car, price * 2 as p2 from Speeding where price > 100"), "car;p2;|A,280.0");
   EXPECT_EQ(query_rows(r.engine, "select * from Speeding s where s.sym = 'B'"), "sym;price;");
-  EXPECT_EQ(query_error(r.engine, "select sym from Nowhere"), "query:1:17: unknown named window 'Nowhere' (known: Speeding)");
+  EXPECT_EQ(query_error(r.engine, "select sym from Nowhere"), "query:1:17: unknown named window or table 'Nowhere' (known: Speeding)");
   EXPECT_EQ(query_error(r.engine, "select sym from Speeding where nosuch > 1"),
             "query:1:32: unknown property or variable 'nosuch' (stream 'Speeding' has: sym, price)");
   EXPECT_EQ(query_error(r.engine, "select count(*) from Speeding"), "query:1:1: cep_rule does not support aggregates in a query");
@@ -732,9 +738,6 @@ TEST(CepNamedWindow, ErrorsArePositioned) {
   EXPECT_EQ(compile_error("create window W#keepall as select price * 2 as p from Ev"),
             "r.epl:1:35: a named window's select list takes properties of 'Ev' (as Esper: no expressions; 'insert into' "
             "may compute them)");
-  EXPECT_EQ(compile_error("create window W#keepall as select sym from Ev;\nselect sym from W"),
-            "r.epl:2:17: cep_rule does not support reading named window 'W' as a stream; use 'on ... select ... from W' "
-            "or a query");
   EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\n"
                           "on Ev as e merge W as w where w.sym = e.sym when matched then update set nosuch = 1"),
             "r.epl:2:74: window 'W' has no property 'nosuch'");
@@ -744,6 +747,145 @@ TEST(CepNamedWindow, ErrorsArePositioned) {
   EXPECT_EQ(parse_error("create window W as select sym from Ev"),
             "r.epl:1:17: expected the named window's view, e.g. #keepall() or #unique(car), found 'as'");
   EXPECT_EQ(parse_error("on Ev as e merge W where 1 = 1"), "r.epl:1:31: expected 'when matched' or 'when not matched', found the end of the input");
+}
+
+// A statement reading a named window as a stream: what enters W is its
+// insert stream, what leaves W (replaced, expired, deleted) its remove stream.
+constexpr const char* kReader =
+    "create window W#unique(sym) as select sym, price, qty from Ev;\n"
+    "insert into W select sym, price, qty from Ev(qty > 0);\n"
+    "on Ev(qty = 0) as e delete from W as w where w.sym = e.sym;\n"
+    "select count(*) as n, sum(price) as s from W(price > 10)";
+
+TEST(CepNamedWindow, AStatementReadsItAsAStream) {
+  Rules r(kReader);
+  r.send(0, "A", 20, 1);
+  r.send(1, "B", 5, 1);   // in W, not past the reader's filter
+  r.send(2, "C", 30, 1);
+  r.send(3, "A", 40, 1);  // replaces A (20): one update, 40 in and 20 out
+  r.send(4, "C", 0, 0);   // deletes C
+  r.send(5, "B", 50, 1);  // replaces B (5, never seen by the reader)
+  EXPECT_EQ(r.rows, (std::vector<std::string>{"0:1,20.0", "2:2,50.0", "3:2,70.0", "4:1,40.0", "5:2,90.0"}));
+  // The window's events hold no input batch (they may stay for good).
+  EXPECT_EQ(r.engine.oldest_pending(), kNever);
+}
+
+TEST(CepNamedWindow, AReaderSurvivesASnapshotAndAReload) {
+  Rules a(kReader);
+  a.send(0, "A", 20, 1);
+  a.send(1, "B", 30, 1);
+  std::string saved = a.engine.snapshot();
+  Rules b(kReader);
+  b.engine.restore(saved);
+  Rules c(kReader);
+  EXPECT_TRUE(c.engine.adopt(a.engine).empty());
+  for (Rules* r : {&b, &c}) {
+    r->send(2, "A", 25, 1);  // replaces an event from before the snapshot (found by its number)
+    r->send(3, "B", 0, 0);   // deletes one
+    r->send(4, "D", 11, 1);
+    EXPECT_EQ(r->rows, (std::vector<std::string>{"2:2,55.0", "3:1,25.0", "4:2,36.0"}));
+  }
+}
+
+TEST(CepNamedWindow, ReadersRefuseWhatTheyDoNotSupport) {
+  const std::string w = "create window W#time(10 sec) as select sym, price from Ev;\n";
+  const std::string in = " in a statement reading named window 'W'";
+  EXPECT_EQ(compile_error(w + "select max(price) from W"),
+            "r.epl:2:24: cep_rule does not support max()" + in + " (its events may leave out of arrival order)");
+  EXPECT_EQ(compile_error(w + "select prior(1, price) from W"), "r.epl:2:29: cep_rule does not support prev() or prior()" + in);
+  EXPECT_EQ(compile_error(w + "create context C partition by sym from Ev;\ncontext C select sym from W"),
+            "r.epl:3:9: cep_rule does not support a context" + in);
+  EXPECT_EQ(compile_error(w + "insert into W select sym, price from W"),
+            "r.epl:2:1: cep_rule does not support 'insert into W'" + in);
+  EXPECT_EQ(compile_error(w + "select count(*) from W output every 5 sec"),
+            "r.epl:2:24: cep_rule does not support a time-based output clause" + in +
+                " (a #time window: Esper 8.9 leaves out the row of an expiry at an output tick); use 'output every N events'");
+  EXPECT_EQ(compile_error(w + "select a.sym from pattern [every a=W]"), "r.epl:2:19: cep_rule does not support a pattern" + in);
+  EXPECT_EQ(compile_error(w + "select sym from W#length(2)"),
+            "r.epl:2:18: cep_rule does not support a view (#length(2))" + in + " (the window's own views apply)");
+}
+
+// Tables: `into table` writes a grouped statement's aggregates per key,
+// `T[key].col` reads them, a query lists the rows.
+constexpr const char* kTable =
+    "create table T (sym string primary key, avg_price avg(double), n count(*));\n"
+    "into table T select avg(price) as avg_price, count(*) as n from Ev#length(3) group by sym;\n"
+    "select sym, price, T[sym].avg_price as a, T[sym].n as n from Ev where price > T[sym].avg_price";
+
+TEST(CepTable, IntoTableWritesAndOtherStatementsRead) {
+  Rules r(kTable);
+  r.send(0, "A", 10, 1);
+  r.send(1, "A", 20, 1);   // avg 15: above
+  r.send(2, "B", 5, 1);    // avg 5: not above
+  r.send(3, "A", 30, 1);   // #length(3) holds A 20, B 5, A 30: A's avg 25
+  r.send(4, "B", 9, 1);    // A 30, B 5, B 9: B's avg 7, A's 30 (n 1)
+  EXPECT_EQ(r.rows, (std::vector<std::string>{"1:A,20.0,15.0,2", "3:A,30.0,25.0,2", "4:B,9.0,7.0,2"}));
+  EXPECT_EQ(query_rows(r.engine, "select * from T"), "sym;avg_price;n;|A,30.0,1|B,7.0,2");
+  EXPECT_EQ(query_rows(r.engine, "select sym from T where n > 1"), "sym;|B");
+  r.send(5, "C", 1, 1);
+  r.send(6, "C", 1, 1);
+  r.send(7, "C", 1, 1);  // A's events have all left: its row stays, count 0
+  EXPECT_EQ(query_rows(r.engine, "select sym, n from T where sym = 'A'"), "sym;n;|A,0");
+}
+
+TEST(CepTable, SurvivesASnapshotAndStartsEmptyOnAReload) {
+  Rules a(kTable);
+  a.send(0, "A", 10, 1);
+  a.send(1, "B", 20, 1);
+  Rules b(kTable);
+  b.engine.restore(a.engine.snapshot());
+  EXPECT_EQ(query_rows(b.engine, "select sym, n from T"), "sym;n;|A,1|B,1");
+  b.send(2, "A", 30, 1);
+  EXPECT_EQ(b.rows, (std::vector<std::string>{"2:A,30.0,20.0,2"}));
+  // A reload: the writer's #length window is adopted (its aggregates rebuilt),
+  // the table starts empty and gets each key's row back at its next event.
+  Rules c(kTable);
+  c.engine.adopt(a.engine);
+  EXPECT_EQ(query_rows(c.engine, "select sym from T"), "sym;");
+  c.send(2, "A", 30, 1);
+  EXPECT_EQ(c.rows, (std::vector<std::string>{"2:A,30.0,20.0,2"}));
+}
+
+TEST(CepTable, ErrorsArePositioned) {
+  const std::string t = "create table T (sym string primary key, a avg(double), n count(*));\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"select T[sym].nosuch from Ev",
+       "r.epl:2:8: table 'T' has no column 'nosuch' (it has: sym, a, n)"},
+      {"select T[qty].n from Ev",
+       "r.epl:2:10: key 'sym' of table 'T' is string, not long"},
+      {"select U[sym].n from Ev",
+       "r.epl:2:8: unknown table 'U' (known: T)"},
+      {"select max(T[sym].n) from Ev",
+       "r.epl:2:12: cep_rule does not support a table column inside an aggregate ('T[sym].n')"},
+      {"create table M (sym string primary key, hi max(double));\ninto table M select max(price) as hi from Ev group by sym",
+       "r.epl:3:21: column 'hi' of table 'M' is max(), which needs a data window in the 'into table' statement (as in Esper)"},
+      {"select T[sym, qty].n from Ev",
+       "r.epl:2:8: table 'T' has 1 primary key column(s), not 2"},
+      {"into table T select avg(price) as a from Ev",
+       "r.epl:2:1: 'into table T' needs 'group by' its 1 primary key column(s)"},
+      {"into table T select avg(price) as a from Ev group by qty",
+       "r.epl:2:54: the group by of 'into table T' gives long for key 'sym', which is string"},
+      {"into table T select sum(price) as a from Ev group by sym",
+       "r.epl:2:21: column 'a' of table 'T' is avg(double), not 'sum(price)'"},
+      {"into table T select avg(qty) as a from Ev group by sym",
+       "r.epl:2:21: column 'a' of table 'T' is avg(double), not 'avg(qty)'"},
+      {"into table T select count(*) as c from Ev group by sym",
+       "r.epl:2:21: 'c' is not an aggregation column of table 'T' (name each aggregate after one with 'as')"},
+      {"into table T select count(*) as n from Ev group by sym;\n" "into table T select count(*) as n from Ev(qty > 1) group by sym",
+       "r.epl:3:21: column 'n' of table 'T' is written by another statement (cep_rule: one writer per column)"},
+      {"into table T select count(*) as n from Ev#time_batch(1 sec) group by sym",
+       "r.epl:2:42: cep_rule does not support a batch window in an 'into table' statement"},
+      {"into table U select count(*) as n from Ev group by sym",
+       "r.epl:2:12: unknown table 'U' (known: T)"},
+      {"select sym from T",
+       "r.epl:2:17: cep_rule does not support reading table 'T' as a stream (read T[key].column, or query it)"},
+      {"insert into T select sym from Ev",
+       "r.epl:2:1: cep_rule does not support 'insert into' a table ('T'): write its aggregation columns with 'into table'"},
+      {"on Ev as e delete from T as t where t.sym = e.sym",
+       "r.epl:2:24: cep_rule does not support 'on ...' statements over table 'T'"},
+  };
+  for (const auto& [text, want] : cases) EXPECT_EQ(compile_error(t + text), want) << text;
+  EXPECT_EQ(parse_error("select T[sym] from Ev"), "r.epl:1:8: cep_rule does not support a whole table row ('T[...]'): name a column, T[...].column");
 }
 
 // ---------------------------------------------------------------- rules given as text
@@ -765,6 +907,18 @@ struct TextRules {
     set->send({Value::of_long(x)}, t);
   }
 };
+
+// Before the first record the rule is checked against a type whose
+// properties have no type yet: a table's key and argument types wait for it.
+TEST(CepRuleSet, ATableRuleIsCheckedBeforeTheFirstRecord) {
+  TextRules r("create table T (k long primary key, s sum(long));\n"
+              "into table T select sum(x) as s from Ev group by x;\n"
+              "select T[x].s from Ev;");
+  r.send(0, 2);
+  r.send(1, 2);
+  // The rows of the into-table statement, then the reader's.
+  EXPECT_EQ(r.rows, (std::vector<std::string>{"0:2", "0:2", "1:4", "1:4"}));
+}
 
 TEST(CepRuleSet, ATextRuleIsReplacedKeepingItsWindow) {
   TextRules r("select sum(x) as s from Ev#time_batch(10 sec, 0L);");

@@ -82,6 +82,17 @@ struct Node {
   void send(const std::vector<FakeHost::Fields>& rows) { ASSERT_EQ(host.process(host.make_batch(rows)), WEIR_OK); }
 };
 
+// b: a second instance of a's rule with a's snapshot restored (a hot swap, a checkpoint).
+void restore_copy(Node& a, FakeHost& b) {
+  std::string state;
+  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
+  ASSERT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
+  ASSERT_FALSE(state.empty());
+  b.param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
+  ASSERT_EQ(b.create(), "");
+  ASSERT_EQ(b.vt().restore(b.instance(), state.data(), state.size()), WEIR_OK);
+}
+
 // ---------------------------------------------------------------- the smart-car rule
 
 TEST(CepRule, ShippedOverspeedRuleFlagsEveryRecordOfAFastCar) {
@@ -360,15 +371,8 @@ TEST(CepRule, SnapshotAndRestoreContinueTheWindow) {
   Node a;
   ASSERT_EQ(a.host.create(), "");
   a.send({car("20220426061000", "A0001", 90), car("20220426061005", "B0002", 85)});
-  std::string state;
-  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
-  ASSERT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
-  ASSERT_FALSE(state.empty());
-
   FakeHost b(weir_plugin_entry());
-  b.param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
-  ASSERT_EQ(b.create(), "");
-  ASSERT_EQ(b.vt().restore(b.instance(), state.data(), state.size()), WEIR_OK);
+  restore_copy(a, b);
   ASSERT_EQ(b.process(b.make_batch({car("20220426061010", "A0001", 101), car("20220426061030", "C", 1)})), WEIR_OK);
   EXPECT_EQ(on_port(b, "rule"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"avg_speed\":95.5}",
                                                           "{\"car_number\":\"B0002\",\"avg_speed\":85}"}));
@@ -383,14 +387,8 @@ TEST(CepRule, APatternContinuesAcrossSnapshotAndRestore) {
   Node a(rule, "braking.epl");
   ASSERT_EQ(a.host.create(), "");
   a.send({car("20220426061000", "A0001", 120), car("20220426061001", "B0002", 130)});
-  std::string state;
-  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
-  ASSERT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
-
   FakeHost b(weir_plugin_entry());
-  b.param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
-  ASSERT_EQ(b.create(), "");
-  ASSERT_EQ(b.vt().restore(b.instance(), state.data(), state.size()), WEIR_OK);
+  restore_copy(a, b);
   // A0001 brakes 5 s later; B0002 only 12 s later, too late.
   ASSERT_EQ(b.process(b.make_batch({car("20220426061005", "A0001", 20), car("20220426061013", "B0002", 10)})), WEIR_OK);
   EXPECT_EQ(on_port(b, "braking"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"fast\":120,\"slow\":20}"}));
@@ -547,6 +545,25 @@ TEST(CepRule, NamedWindowOnDeleteReadsTheTriggersOwnProperties) {
   EXPECT_EQ(st, WEIR_FAILED);
 }
 
+// The "speed above the car's running average" rule through the plugin: the
+// table's rows answer a query and move to another instance with a snapshot.
+TEST(CepRule, ATableThroughThePlugin) {
+  Node a("create table CarAvg (car_number string primary key, avg_speed avg(long), n count(*));\n"
+         "into table CarAvg select avg(speed) as avg_speed, count(*) as n from Car group by car_number;\n"
+         "@name('above') select car_number, speed from Car\n"
+         "  where speed > CarAvg[car_number].avg_speed;\n");
+  ASSERT_EQ(a.host.create(), "");
+  a.send({car("20220426061000", "A0001", 60), car("20220426061001", "A0001", 100), car("20220426061002", "B0002", 70)});
+  EXPECT_EQ(on_port(a.host, "above"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":100}"}));
+  EXPECT_EQ(query(a.host, "select car_number, n from CarAvg where avg_speed > 75"), "{\"car_number\":\"A0001\",\"n\":2}\n");
+  EXPECT_EQ(query(a.host, "select car_number from CarAvg"), "{\"car_number\":\"A0001\"}\n{\"car_number\":\"B0002\"}\n");
+  FakeHost b(weir_plugin_entry());
+  restore_copy(a, b);
+  EXPECT_EQ(query(b, "select car_number, n from CarAvg where n > 1"), "{\"car_number\":\"A0001\",\"n\":2}\n");
+  ASSERT_EQ(b.process(b.make_batch({car("20220426061003", "B0002", 90)})), WEIR_OK);  // avg 80: above
+  EXPECT_EQ(on_port(b, "above"), (std::vector<std::string>{"{\"car_number\":\"B0002\",\"speed\":90}"}));
+}
+
 namespace {
 
 // POST /ctl/query to a running weir: the HTTP status and body.
@@ -601,7 +618,7 @@ TEST(CepRulePipeline, CtlQueryReadsANamedWindowOfARunningRule) {
 
   auto bad = weir.ctl("query cep 'select key from Nope'");
   EXPECT_NE(bad.exit_code, 0);
-  EXPECT_EQ(bad.err, "query:1:17: unknown named window 'Nope' (known: Last)\n");
+  EXPECT_EQ(bad.err, "query:1:17: unknown named window or table 'Nope' (known: Last)\n");
   EXPECT_EQ(post_query(weir, "cep", "select key from Last where").first, 400);
   EXPECT_EQ(post_query(weir, "nope", "select key from Last").first, 404);
   auto unsupported = post_query(weir, "out", "select 1 from X");

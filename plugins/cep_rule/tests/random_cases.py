@@ -10,7 +10,9 @@ float literals, single-row functions (case, in, between, like, regexp, coalesce,
 casts, Math, String methods), distinct aggregates, alias-qualified properties and
 keyed/hash/category contexts, and patterns (every, ->, and, or, not,
 timer:within, timer:interval, [n], until, tags read by later filters, selected,
-aggregated and grouped). See random_vs_esper.sh."""
+aggregated and grouped), and named windows read as a stream (filled, deleted
+from and merged, read with the clauses above), and keyed tables (written by `into
+table`, read by T[sym].col in other statements). See random_vs_esper.sh."""
 import random, os, sys, shutil
 seed = int(sys.argv[1]); n = int(sys.argv[2]); out = sys.argv[3]
 random.seed(seed)
@@ -106,6 +108,74 @@ def pattern_statement():
     if random.random() < 0.2: st += " where %s is not null" % cols[-1]
     return st + group + ";"
 
+# ---- a named window read as a stream (cases 460-474): no view, context, prior,
+# min/max on the reader, nor a time-based output over a #time window.
+nw_views = ["#keepall", "#length(%d)", "#time(%d sec)", "#unique(sym)", "#lastevent", "#firstevent", "#groupwin(sym)#length(%d)",
+            "#unique(sym, ok)", "#ext_timed(ts, %d sec)"]
+nw_changes = ["", "on Ev(qty <= 2) as d delete from W as w where w.sym = d.sym;\n",
+              "on Ev(qty = 1) as d delete from W as w;\n",
+              "on Ev(qty <= 3) as d merge W as w where w.sym = d.sym when matched and d.qty = 1 then delete "
+              "when matched then update set price = d.price when not matched then insert select d.sym as sym, d.price as price, "
+              "d.qty as qty, d.ok as ok;\n"]
+def window_reader_statement():
+    v = random.choice(nw_views)
+    if "%d" in v: v = v % random.randint(1, 12)
+    st = "create window W%s as select sym, price, qty, ok from Ev;\n" % v
+    st += "insert into W select sym, price, qty, ok from Ev%s;\n" % random.choice(["", "(qty > 3)", "(ok)", "(price > 10)"])
+    st += random.choice(nw_changes)
+    shape = random.choice(["plain", "agg", "mixed"])
+    cols = []
+    ok_plain = [c for c in plain if "prior(" not in c]
+    ok_aggs = [c for c in aggs if not c.startswith(("min(", "max("))]
+    if shape in ("plain", "mixed"): cols += random.sample(ok_plain, random.randint(1, 2))
+    if shape in ("agg", "mixed"): cols += random.sample(ok_aggs, random.randint(1, 3))
+    group = shape != "plain" and random.random() < 0.5
+    if group and shape == "agg" and random.random() < 0.7: cols = ["sym"] + cols
+    sel = "irstream " if random.random() < 0.3 else random.choice(["", "", "rstream "])
+    flt = "(%s)" % random.choice(["ok", "qty > 2", "price < 15"]) if random.random() < 0.3 else ""
+    st += "select %s%s from W%s as e" % (sel, ", ".join(dict.fromkeys(cols)), flt)
+    if random.random() < 0.3: st += " where " + random.choice(wheres)
+    if group: st += " group by sym"
+    if random.random() < 0.2:
+        hv = havings_agg if shape != "plain" else havings_plain
+        st += " having " + random.choice([h for h in hv if "max(" not in h])
+    if random.random() < 0.25 and not (sel and " having " in st):
+        clause = random.choice(outputs)
+        if sel and not clause.startswith("output every"): clause = "output every 2 events"
+        if "#time" in v and "events" not in clause: clause = "output every 3 events"
+        if group and " having " in st and "last" in clause: clause = "output every 2 events"
+        st += " " + clause
+    return st + ";"
+
+# ---- a keyed table (cases 476-489): written by a grouped statement, read by
+# another with T[sym].col; the filters vary the order in which they see an event.
+tcols = [("c", "count(*)", "count(*)"), ("sq", "sum(long)", "sum(qty)"), ("ap", "avg(double)", "avg(price)"),
+         ("mn", "min(double)", "min(price)"), ("mx", "max(long)", "max(qty)")]
+tfilters = ["", "", "(ok)", "(qty > 2)", "(price < 15)", "(not ok)"]
+def table_statement():
+    cols = random.sample(tcols, random.randint(1, 3))
+    v = random.choice(["", "", "#length(%d)" % random.randint(1, 5), "#time(%d sec)" % random.randint(1, 15), "#keepall",
+                       "#unique(sym)", "#ext_timed(ts, %d sec)" % random.randint(1, 10)])
+    # min/max: not over a keyed window (out of arrival order), not unbound (Esper refuses it).
+    if "unique" in v or not v: cols = [c for c in cols if c[0] not in ("mn", "mx")] or [tcols[0]]
+    st = "create table T (sym string primary key, %s);\n" % ", ".join("%s %s" % (n, d) for n, d, _ in cols)
+    if random.random() < 0.3: st += "select sym from Ev%s;\n" % random.choice(tfilters[2:])  # an earlier filter node
+    st += "into table T select %s from Ev%s%s%s group by sym;\n" % (", ".join("%s as %s" % (a, n) for n, _, a in cols),
+          random.choice(tfilters), v, random.choice(["", " where qty > 1"]))
+    reads = ["T[sym].%s as t%s" % (n, n) for n, _, _ in cols]
+    sel = ["sym"] + random.sample(["price", "qty", "ok"], random.randint(0, 2)) + reads
+    where = ""
+    windowed = random.random() < 0.2
+    if random.random() < 0.4 and not windowed:  # a table in a windowed where clause is refused
+        n = random.choice(cols)[0]
+        where = " where " + random.choice(["price > T[sym].%s" % n, "T[sym].%s is null" % n, "coalesce(T[sym].%s, 0) < qty" % n])
+    if windowed:
+        st += "select sym, count(*) as n, max(qty) as m, %s from Ev%s#length(4)%s group by sym;" % (reads[0],
+              random.choice(tfilters), where)
+    else:
+        st += "select %s from Ev%s%s;" % (", ".join(sel), random.choice(tfilters), where)
+    return st
+
 def write_case(i, st, desc, events, steps, null_rate, end_extra):
     t = 0; lines = ["ts:long,sym:string,price:double,qty:long,ok:boolean"]
     for k in range(random.randint(*events)):
@@ -120,6 +190,12 @@ def write_case(i, st, desc, events, steps, null_rate, end_extra):
     open(os.path.join(d, "events.csv"), "w").write("\n".join(lines) + "\n")
 
 for i in range(n):
+    if random.random() < 0.12:
+        write_case(i, table_statement(), "random table", (10, 40), [0, 0, 500, 1000, 1000, 2500, 5000, 10000], 0.1, 30000)
+        continue
+    if random.random() < 0.15:
+        write_case(i, window_reader_statement(), "random named window reader", (10, 40), [0, 0, 500, 1000, 1000, 2500, 5000, 10000], 0.1, 30000)
+        continue
     if random.random() < 0.25:
         write_case(i, pattern_statement(), "random pattern", (10, 40), [0, 0, 500, 1000, 1000, 2500, 5000, 10000], 0.05, 30000)
         continue

@@ -1,0 +1,103 @@
+#include "table.hpp"
+
+#include "error.hpp"
+
+#include <stdexcept>
+
+namespace weir::cep {
+
+Table::Table(const TableDecl& decl) : decl_(decl), type_{decl.name, {}} {
+  identity_ = "table " + decl.name + "(";
+  for (size_t c = 0; c < decl.columns.size(); ++c) {
+    const TableColumn& col = decl.columns[c];
+    type_.fields.push_back({col.name, col.type});
+    if (col.key) keys_.push_back(static_cast<int>(c));
+    identity_ += col.name + ":" + (col.agg ? std::string(aggregate_name(col.fn)) + "/" : "") + type_name(col.type) +
+                 (col.key ? " key," : ",");
+  }
+  identity_ += ")";
+}
+
+const Value* Table::find(const std::vector<Value>& key) const {
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : rows_[it->second].data();
+}
+
+void Table::write(const std::vector<Value>& key, const std::vector<int>& columns, const std::vector<Value>& values) {
+  auto it = index_.find(key);
+  if (it == index_.end()) {
+    std::vector<Value> row(type_.fields.size());
+    for (size_t k = 0; k < keys_.size(); ++k) row[static_cast<size_t>(keys_[k])] = key[k];
+    rows_.push_back(std::move(row));
+    it = index_.emplace(key, rows_.size() - 1).first;
+  }
+  std::vector<Value>& row = rows_[it->second];
+  for (size_t c = 0; c < columns.size(); ++c) row[static_cast<size_t>(columns[c])] = values[c];
+}
+
+void Table::save(Writer& w) const {
+  w.u64(rows_.size());
+  for (const std::vector<Value>& row : rows_)
+    for (const Value& v : row) w.value(v);
+}
+
+void Table::load(Reader& r) {
+  rows_.clear();
+  index_.clear();
+  uint64_t n = r.u64();
+  for (uint64_t i = 0; i < n; ++i) {
+    std::vector<Value> row(type_.fields.size());
+    for (Value& v : row) v = r.value();
+    std::vector<Value> key;
+    for (int k : keys_) key.push_back(row[static_cast<size_t>(k)]);
+    if (!index_.emplace(key, rows_.size()).second) throw std::runtime_error("cep_rule state: table '" + name() + "' has a key twice");
+    rows_.push_back(std::move(row));
+  }
+}
+
+// into table T select agg as col, ... from S group by key: checked as Esper
+// checks it (the group by is T's primary key, each column an aggregation
+// column of T with the same function and type); T's column of each select
+// column.
+std::vector<int> into_table_columns(const Table& t, const StatementAst& st, const Plan& plan, const std::string& file) {
+  auto refuse = [&](Pos pos, const std::string& what) {
+    throw EplError(file, pos, "cep_rule does not support " + what + " in an 'into table' statement");
+  };
+  if (!st.context.empty()) refuse(st.context_pos, "a context");
+  if (st.pattern) refuse(st.from_pos, "a pattern");
+  if (batch_window(st.window.kind)) refuse(st.window.pos, "a batch window");
+  std::vector<int> columns;
+  const std::vector<int>& keys = t.key_columns();
+  if (plan.group_by.size() != keys.size())
+    throw EplError(file, st.pos, "'into table " + t.name() + "' needs 'group by' its " + std::to_string(keys.size()) +
+                                     " primary key column(s)");
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const Field& f = t.type().fields[static_cast<size_t>(keys[k])];
+    if (plan.group_by[k]->type != f.type && plan.group_by[k]->type != Type::Null)  // null: not typed yet (no record)
+      throw EplError(file, plan.group_by[k]->pos, "the group by of 'into table " + t.name() + "' gives " +
+                                                      type_name(plan.group_by[k]->type) + " for key '" + f.name +
+                                                      "', which is " + type_name(f.type));
+  }
+  for (size_t c = 0; c < plan.columns.size(); ++c) {
+    const Column& col = plan.columns[c];
+    int tc = t.type().find(col.name);
+    const TableColumn* decl = tc >= 0 ? &t.decl().columns[static_cast<size_t>(tc)] : nullptr;
+    if (!decl || !decl->agg)
+      throw EplError(file, col.expr->pos, "'" + col.name + "' is not an aggregation column of table '" + t.name() +
+                                              "' (name each aggregate after one with 'as')");
+    const Expr& e = *col.expr;
+    bool same = e.kind == ExprKind::Agg && e.fn == decl->fn && !e.distinct && e.star == decl->star &&
+                (decl->star || (e.a && (e.a->type == decl->arg || e.a->type == Type::Null)));
+    if (!same)
+      throw EplError(file, e.pos, "column '" + col.name + "' of table '" + t.name() + "' is " +
+                                      aggregate_name(decl->fn) + "(" + (decl->star ? "*" : type_name(decl->arg)) +
+                                      "), not '" + render(e) + "'");
+    if ((decl->fn == AggFn::Min || decl->fn == AggFn::Max) && st.window.kind == WindowKind::None)
+      throw EplError(file, e.pos, "column '" + col.name + "' of table '" + t.name() + "' is " + aggregate_name(decl->fn) +
+                                      "(), which needs a data window in the 'into table' statement (as in Esper)");
+    columns.push_back(tc);
+  }
+  return columns;
+}
+
+}  // namespace weir::cep
