@@ -4,6 +4,7 @@
 
 #include "aggregate.hpp"
 #include "compile.hpp"
+#include "match_recognize.hpp"
 #include "output_limit.hpp"
 #include "pattern.hpp"
 #include "rows.hpp"
@@ -127,7 +128,9 @@ class Statement final : private PostSink, private OutputTarget {
   // delivery, as Esper dispatches them.
   void enter(const Value* row, int64_t now);
   void pattern_step(int64_t now, bool timer);
+  void deliver_merged();
   std::unique_ptr<PatternRun> pattern_;
+  std::unique_ptr<MatchRun> match_;  // `match_recognize`: its matches enter as events, one delivery per event
   bool merging_ = false;
   RowSet merged_new_, merged_old_;
 };
