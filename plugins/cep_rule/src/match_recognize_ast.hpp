@@ -53,7 +53,6 @@ struct MatchRecognizeAst {
   MatchSkip skip = MatchSkip::PastLastRow;
   std::unique_ptr<RowPattern> pattern;
   std::vector<MatchDefine> defines;
-  std::string text;  // a canonical rendering: the statement's identity in snapshots
 };
 
 // Reads `( pattern )` starting at t[i] (the opening parenthesis) and leaves i

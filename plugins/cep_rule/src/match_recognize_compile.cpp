@@ -42,7 +42,7 @@ class MatchCompiler {
   void run() {
     p_.fields = input_.fields.size();
     p_.skip = m_.skip;
-    p_.text = m_.text;
+    p_.text = identity();
     collect_vars(*m_.pattern);
     std::set<std::string> singles, multiples;
     inspect(*m_.pattern, false, singles, multiples);
@@ -87,6 +87,16 @@ class MatchCompiler {
 
  private:
   [[noreturn]] void fail(Pos pos, const std::string& msg) const { throw EplError(file_, pos, msg); }
+
+  // What decides the partial matches (not the measures, read only at the
+  // end): a reload keeps them when this text is unchanged.
+  std::string identity() const {
+    std::string t = "partition(";
+    for (const ExprPtr& e : m_.partition) t += render(*e) + ",";
+    t += ") skip(" + std::to_string(static_cast<int>(m_.skip)) + ") pattern(" + render_row_pattern(*m_.pattern) + ") define(";
+    for (const MatchDefine& d : m_.defines) t += d.var + " as " + render(*d.cond) + ",";
+    return t + ")";
+  }
 
   int var_index(const std::string& name) const {
     for (size_t v = 0; v < p_.vars.size(); ++v)

@@ -86,6 +86,8 @@ class RowPatternParser {
       p->quant = q.text == "*" ? Quantifier::ZeroOrMore : q.text == "+" ? Quantifier::OneOrMore : Quantifier::ZeroOrOne;
       ++i_;
       if (is("?")) {
+        // Esper's grammar has no reluctant quantifier on a group.
+        if (p->kind == RowPatternKind::Group) unsupported(peek().pos, "a reluctant quantifier on a group");
         p->reluctant = true;
         ++i_;
       }

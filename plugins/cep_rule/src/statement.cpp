@@ -481,6 +481,13 @@ std::string Statement::adopt(Statement& old) {
   if (!plan_.hidden.empty() || !old.plan_.hidden.empty()) return "the rule uses prev() or prior()";
   for (const ExprPtr& e : plan_.view_exprs)
     if (e->kind != ExprKind::Prop) return "a view parameter is an expression, not a property";
+  if (match_) {  // the same match_recognize (identity): its partial matches carry over, through its snapshot
+    std::string state;
+    Writer w(state);
+    old.match_->save(w);
+    Reader r(state);
+    match_->load(r);
+  }
   if (plan_.window.kind == WindowKind::None) return "";
   std::vector<int> map;
   for (int field : plan_.layout) {

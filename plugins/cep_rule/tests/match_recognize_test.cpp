@@ -99,4 +99,36 @@ TEST(CepMatchRecognize, PartialMatchesPerPartitionSurviveASnapshot) {
   EXPECT_EQ(got, (std::vector<std::string>{"C1 2 20", "C2 1 10"}));
 }
 
+// A reload keeps the partial matches of a statement whose partition, pattern,
+// defines and skip are unchanged (other measures are fine), and starts anew
+// when a define changed.
+TEST(CepMatchRecognize, ReloadKeepsPartialMatchesOfAnUnchangedPattern) {
+  const std::string clause =
+      " pattern (A B+ C) define A as A.speed > 100, B as B.speed < prev(B.speed), C as C.speed < 30)";
+  const std::string before = "select * from Ev match_recognize (partition by car measures A.car as c" + clause;
+  const std::string after =
+      "select c, n from Ev match_recognize (partition by car measures A.car as c, count(B.speed) as n" + clause;
+  std::string changed = after;
+  changed.replace(changed.find("C.speed < 30"), 12, "C.speed < 31");
+  auto row = [](int64_t ts, const char* car, int64_t speed) {
+    return std::vector<Value>{Value::of_long(ts), Value::of_string(car), Value::of_long(speed)};
+  };
+  for (const auto& [next_rule, want] : std::vector<std::pair<std::string, size_t>>{{after, 1}, {changed, 0}}) {
+    Engine old(parse_module(before, "r.epl"), {kEv}, {});
+    int in = old.stream("Ev");
+    old.send_at(in, row(0, "C1", 120).data(), 0);
+    old.send_at(in, row(1, "C1", 90).data(), 1);
+    Engine next(parse_module(next_rule, "r.epl"), {kEv}, {});
+    std::vector<std::string> notes = next.adopt(old);
+    size_t rows = 0;
+    next.set_listener([&](const Delivery& d) {
+      rows += d.inew.size();
+      EXPECT_EQ(d.inew.row(0)[1].as_long(), 1);  // B = [90]
+    });
+    next.send_at(in, row(2, "C1", 20).data(), 2);
+    EXPECT_EQ(rows, want) << next_rule;
+    EXPECT_EQ(notes.size(), 1 - want) << next_rule;
+  }
+}
+
 }  // namespace
