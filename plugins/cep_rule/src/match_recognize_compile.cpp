@@ -317,7 +317,9 @@ class MatchCompiler {
         int id = static_cast<int>(p_.states.size());
         MatchPlan::State st;
         st.var = var_index(n.var);
-        if (n.quant != Quantifier::One) st.greedy = n.reluctant ? 0 : 1;
+        // Only * and ? count rows for the ranking: Esper 8.9 ranks two `C* A+ B`
+        // matches by C alone (tests/esper_cases/514-*).
+        if (n.quant == Quantifier::ZeroOrMore || n.quant == Quantifier::ZeroOrOne) st.greedy = n.reluctant ? 0 : 1;
         p_.states.push_back(st);
         if (n.repeats()) link(id, id);
         s.starts = s.ends = {id};
