@@ -3,6 +3,7 @@
 // states follow that order, start states come last.
 #include "match_recognize.hpp"
 
+#include "aggregate.hpp"  // compare_values: min/max as the aggregates order
 #include "eval.hpp"
 
 #include <algorithm>
@@ -11,14 +12,6 @@
 namespace weir::cep {
 
 namespace {
-
-// Min/max as Esper compares: numbers by value, strings by UTF-16, false < true.
-bool less_value(const Value& a, const Value& b) {
-  if (a.type() == Type::String) return utf16_compare(a.as_string(), b.as_string()) < 0;
-  if (a.type() == Type::Bool) return !a.as_bool() && b.as_bool();
-  if (a.type() == Type::Long && b.type() == Type::Long) return a.as_long() < b.as_long();
-  return java_double_compare(a.as_double(), b.as_double()) < 0;
-}
 
 std::string key_text(const std::vector<Value>& key) {
   std::string out;
@@ -56,12 +49,14 @@ void MatchRun::on_event(const Value* input_row) {
     if (part.history.size() > static_cast<size_t>(plan_.history) + 1) part.history.pop_front();
   }
   // prev() reads the partition's earlier rows: the same for every state.
-  std::fill(row_.begin(), row_.end(), Value());
   for (size_t k = 0; k < plan_.prevs.size(); ++k) {
     const MatchPlan::Prev& pv = plan_.prevs[k];
     size_t back = static_cast<size_t>(pv.n);
+    Value& out = row_[plan_.prev_offset + k];
     if (part.history.size() > back)
-      eval_into(*pv.arg, part.history[part.history.size() - 1 - back]->data(), slots_, &row_[plan_.prev_offset + k], 1);
+      eval_into(*pv.arg, part.history[part.history.size() - 1 - back]->data(), slots_, &out, 1);
+    else
+      out = Value();
   }
 
   std::vector<Entry> nexts, ends;
@@ -95,21 +90,29 @@ void MatchRun::on_event(const Value* input_row) {
   if (part.states.empty() && plan_.history == 0) parts_.erase(key);
 }
 
-// The state's variable's condition, with the event as that variable's row.
+// The state's variable's condition, with the event as that variable's row:
+// each slot the define reads comes from the event, a matched row or a prev()
+// value (the define row is never built whole: 10 000 cars' states are tried
+// one by one).
 bool MatchRun::matches(int state, const Entry& e, const Row& ev) {
-  const MatchPlan::Var& v = plan_.vars[static_cast<size_t>(plan_.states[static_cast<size_t>(state)].var)];
+  int own = plan_.states[static_cast<size_t>(state)].var;
+  const MatchPlan::Var& v = plan_.vars[static_cast<size_t>(own)];
   if (!v.define) return true;
   const size_t f = plan_.fields;
-  int own = plan_.states[static_cast<size_t>(state)].var;
-  std::copy(ev->begin(), ev->end(), row_.begin());
-  for (size_t u = 0; u < plan_.vars.size(); ++u) {
-    Value* region = &row_[f * (1 + u)];
-    const Row& r = static_cast<int>(u) == own ? ev : e.single[u];
-    for (size_t i = 0; i < f; ++i) region[i] = r ? (*r)[i] : Value();
-  }
   const Plan& p = *v.define;
   slots_.resize(p.layout.size());
-  for (size_t k = 0; k < p.layout.size(); ++k) slots_[k] = row_[p.layout[k]];
+  for (size_t k = 0; k < p.layout.size(); ++k) {
+    size_t field = static_cast<size_t>(p.layout[k]);
+    size_t region = field / f;  // 0: the event's plain names; 1 + u: variable u
+    if (field >= plan_.prev_offset) {
+      slots_[k] = row_[field];
+    } else if (region == 0 || static_cast<int>(region - 1) == own) {
+      slots_[k] = (*ev)[field % f];
+    } else {
+      const Row& r = e.single[region - 1];
+      slots_[k] = r ? (*r)[field % f] : Value();
+    }
+  }
   return eval_true(*p.stream_filter, EvalEnv{slots_.data(), vars_.values.data(), nullptr, nullptr, nullptr});
 }
 
@@ -190,16 +193,19 @@ void MatchRun::fill_row(const Entry& e) {
       if (a.fn == "last") result = v;
       if (v.is_null()) continue;
       ++n;
-      if (v.type() == Type::Long) isum += v.as_long();
+      // A long sum wraps like Java's (the aggregates' rule, aggregate.cpp).
+      if (v.type() == Type::Long) isum = static_cast<int64_t>(static_cast<uint64_t>(isum) + static_cast<uint64_t>(v.as_long()));
       if (v.type() == Type::Long || v.type() == Type::Double) dsum += v.as_double();
-      if ((a.fn == "min" && (result.is_null() || less_value(v, result))) ||
-          (a.fn == "max" && (result.is_null() || less_value(result, v))))
+      if ((a.fn == "min" && (result.is_null() || compare_values(v, result) < 0)) ||
+          (a.fn == "max" && (result.is_null() || compare_values(result, v) < 0)))
         result = v;
     }
     std::fill(region, region + f, Value());
     if (a.fn == "count") result = Value::of_long(n);
     else if (a.fn == "sum") result = n == 0 ? Value() : a.type == Type::Long ? Value::of_long(isum) : Value::of_double(dsum);
-    else if (a.fn == "avg") result = n == 0 ? Value() : Value::of_double(dsum / static_cast<double>(n));
+    else if (a.fn == "avg")
+      result = n == 0 ? Value()
+                      : Value::of_double((a.arg_type == Type::Long ? static_cast<double>(isum) : dsum) / static_cast<double>(n));
     row_[plan_.agg_offset + k] = result;
   }
 }
@@ -230,8 +236,12 @@ void MatchRun::save(Writer& w) const {
   const size_t f = plan_.fields;
   w.u64(seq_);
   w.u64(parts_.size());
-  for (const auto& [key, part] : parts_) {
-    w.str(key);
+  std::vector<const std::string*> keys;  // in key order: the same state gives the same snapshot
+  for (const auto& kv : parts_) keys.push_back(&kv.first);
+  std::sort(keys.begin(), keys.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (const std::string* k : keys) {
+    const Partition& part = parts_.at(*k);
+    w.str(*k);
     w.u64(part.history.size());
     for (const Row& r : part.history) save_row(w, r, f);
     w.u64(part.states.size());

@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,7 +42,8 @@ struct MatchPlan {
     std::string fn;  // count sum avg min max first last
     int var = 0;
     std::shared_ptr<const Plan> arg;  // its argument: column 0, over the define row with the variable's region
-    Type type = Type::Null;
+    Type type = Type::Null;      // of the result
+    Type arg_type = Type::Null;  // of the argument
   };
   // prev(expr, n) in a define: expr over the partition's n-th previous row.
   struct Prev {
@@ -114,7 +116,7 @@ class MatchRun {
   const Variables& vars_;
   MatchFn on_match_;
   uint64_t seq_ = 0;
-  std::map<std::string, Partition> parts_;  // by the partition key's values, serialized
+  std::unordered_map<std::string, Partition> parts_;  // by the partition key's values, serialized
   std::vector<Value> row_, slots_, out_, key_;  // scratch
 };
 

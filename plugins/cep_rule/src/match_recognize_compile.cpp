@@ -244,6 +244,7 @@ class MatchCompiler {
       const std::string& fn = p_.aggs[k].fn;
       if ((fn == "sum" || fn == "avg") && t != Type::Long && t != Type::Double && t != Type::Null)
         fail(agg_pos_[k], fn + "() needs a numeric argument");
+      p_.aggs[k].arg_type = t;
       p_.aggs[k].type = fn == "count" ? Type::Long : fn == "avg" ? Type::Double : t;
       p_.row_type.fields.push_back({"agg#" + std::to_string(k), p_.aggs[k].type});
     }
