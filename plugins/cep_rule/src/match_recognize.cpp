@@ -81,11 +81,13 @@ void MatchRun::on_event(const Value* input_row) {
   }
   ends = rank(std::move(ends));
   // after match skip: drop the partial matches that began inside a match
-  // (past last row) or at or before its first row (to next row).
-  for (const Entry& e : ends) {
-    uint64_t limit = plan_.skip == MatchSkip::PastLastRow ? e.end : e.begin;
-    std::erase_if(part.states, [&](const Entry& s) { return s.begin <= limit; });
-  }
+  // (past last row) or at or before its first row (to next row); to current
+  // row drops none.
+  if (plan_.skip != MatchSkip::ToCurrentRow)
+    for (const Entry& e : ends) {
+      uint64_t limit = plan_.skip == MatchSkip::PastLastRow ? e.end : e.begin;
+      std::erase_if(part.states, [&](const Entry& s) { return s.begin <= limit; });
+    }
   for (const Entry& e : ends) output(e);
   if (part.states.empty() && plan_.history == 0) parts_.erase(key);
 }
@@ -146,6 +148,7 @@ std::vector<MatchRun::Entry> MatchRun::rank(std::vector<Entry> ends) const {
     if (list.empty()) continue;
     const Entry& taken = best_of(list);
     out.push_back(taken);
+    if (plan_.skip == MatchSkip::ToCurrentRow) continue;
     uint64_t limit = plan_.skip == MatchSkip::PastLastRow ? taken.end : taken.begin;
     for (auto& [b, l] : by_begin)
       std::erase_if(l, [&](const Entry* x) { return x->begin <= limit; });

@@ -43,8 +43,9 @@ struct MatchDefine {
   ExprPtr cond;
 };
 
-// `after match skip past last row` (the default) or `to next row`.
-enum class MatchSkip : uint8_t { PastLastRow, ToNextRow };
+// `after match skip past last row` (the default), `to next row` or `to
+// current row` (Esper then drops no partial match: matches may overlap).
+enum class MatchSkip : uint8_t { PastLastRow, ToNextRow, ToCurrentRow };
 
 struct MatchRecognizeAst {
   Pos pos;

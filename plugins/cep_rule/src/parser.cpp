@@ -530,13 +530,11 @@ class Parser {
       if (accept_word("past")) {
         expect_word("last");
         expect_word("row");
-      } else if (is_word("to") && is_word("next", 1)) {
-        next();
-        next();
-        expect_word("row");
-        m->skip = MatchSkip::ToNextRow;
       } else {
-        unsupported(file_, peek().pos, "this 'after match skip' (only 'past last row' and 'to next row')");
+        expect_word("to");
+        if (!is_word("next") && !is_word("current")) fail(peek(), "expected 'next row' or 'current row' after 'skip to', found " + describe(peek()));
+        m->skip = accept_word("next") ? MatchSkip::ToNextRow : (next(), MatchSkip::ToCurrentRow);
+        expect_word("row");
       }
     }
     expect_word("pattern");
@@ -1304,7 +1302,12 @@ class Parser {
       const Token& n = peek();
       if (in_define_ && f == "prev") {  // match_recognize: prev(expr [, n]), the partition's n-th previous row
         e->a = expr();
-        e->literal = Value::of_long(accept_symbol(",") ? integer(next()) : 1);
+        int64_t back = 1;
+        if (accept_symbol(",")) {
+          if (peek().kind != Tok::Integer) fail(peek(), "prev()'s index must be a whole number");
+          back = integer(next());
+        }
+        e->literal = Value::of_long(back);
         expect_symbol(")");
         return tall_checked(std::move(e));
       }

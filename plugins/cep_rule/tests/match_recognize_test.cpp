@@ -30,8 +30,10 @@ TEST(CepMatchRecognize, RefusedConstructsAreNamedWithTheirPosition) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {mr("measures A.car as c all matches pattern (A) define A as A.speed > 1"),
        "1:55: cep_rule does not support 'all matches' in match_recognize"},
-      {mr("measures A.car as c after match skip to current row pattern (A) define A as A.speed > 1"),
-       "1:72: cep_rule does not support this 'after match skip' (only 'past last row' and 'to next row')"},
+      {mr("measures A.car as c after match skip to last row pattern (A) define A as A.speed > 1"),
+       "1:75: expected 'next row' or 'current row' after 'skip to', found 'last'"},
+      {mr("measures A.car as c pattern (A) define A as prev(A.speed, A.speed) > 1"),
+       "1:93: prev()'s index must be a whole number"},
       {mr("measures A.car as c pattern (^ A) define A as A.speed > 1"),
        "1:64: cep_rule does not support the anchor '^' in a match_recognize pattern"},
       {mr("measures A.car as c pattern (A $) define A as A.speed > 1"),
