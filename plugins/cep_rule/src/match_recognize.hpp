@@ -61,6 +61,7 @@ struct MatchPlan {
   std::shared_ptr<const Plan> partition;  // the keys: columns over the input row, or null
   std::shared_ptr<const Plan> measures;   // columns over the define row (aggregates read from their slots)
   size_t fields = 0;  // properties of the input stream
+  std::vector<int> reads;  // the input properties it reads (keys, defines, prev(), measures)
   // The define row: the current event (plain names), then one region per
   // variable (`A.speed`), then each prev() value, then each aggregate.
   EventType row_type;

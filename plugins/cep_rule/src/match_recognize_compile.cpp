@@ -83,6 +83,24 @@ class MatchCompiler {
       p_.partition = columns_plan(std::move(keys), {}, input_, vars_, file_, m_.pos);
     }
     build_nfa();
+    for (const MatchPlan::Var& v : p_.vars)
+      if (v.define) add_reads(*v.define, true);
+    for (const MatchPlan::Agg& a : p_.aggs) add_reads(*a.arg, true);
+    for (const MatchPlan::Prev& pv : p_.prevs) add_reads(*pv.arg, false);
+    add_reads(*p_.measures, true);
+    if (p_.partition) add_reads(*p_.partition, false);
+    std::sort(p_.reads.begin(), p_.reads.end());
+  }
+
+  // The input properties a plan reads: over the define row, a region's field
+  // is that property of some row.
+  void add_reads(const Plan& plan, bool define_row) {
+    for (int src : plan.layout) {
+      size_t field = static_cast<size_t>(src);
+      if (define_row && field >= p_.prev_offset) continue;  // prev() and aggregate slots: counted on their own
+      int f = static_cast<int>(define_row ? field % p_.fields : field);
+      if (std::find(p_.reads.begin(), p_.reads.end(), f) == p_.reads.end()) p_.reads.push_back(f);
+    }
   }
 
  private:

@@ -3,6 +3,7 @@
 // answers themselves are the Esper reference cases tests/esper_cases/5xx-match-recognize-*.
 #include "engine.hpp"
 #include "parser.hpp"
+#include "rule_set.hpp"
 
 #include <gtest/gtest.h>
 
@@ -131,6 +132,23 @@ TEST(CepMatchRecognize, ReloadKeepsPartialMatchesOfAnUnchangedPattern) {
     EXPECT_EQ(rows, want) << next_rule;
     EXPECT_EQ(notes.size(), 1 - want) << next_rule;
   }
+}
+
+// The rule set compiles a rule before the first record against the
+// properties it names (also those only in partition by, define and measures,
+// and a variable used only in a define), then reads only what the
+// match_recognize uses: ts, car, speed, not area.
+TEST(CepMatchRecognize, TheRuleSetReadsWhatTheRowPatternUses) {
+  RuleSetOptions o;
+  o.texts = {{"r", "r@1", "r",
+              "select t from Ev match_recognize (partition by car measures A.ts as t pattern (A B+) "
+              "define A as A.speed > lim, B as B.speed < prev(B.speed));",
+              "1"}};
+  o.variables["lim"] = "100";
+  o.check_variables_used = true;
+  RuleSet set(std::move(o));
+  set.set_input_type(EventType{"Ev", {{"ts", Type::Long}, {"car", Type::String}, {"speed", Type::Long}, {"area", Type::String}}}, 0);
+  EXPECT_EQ(set.needed_fields(), (std::vector<int>{0, 1, 2}));
 }
 
 }  // namespace
