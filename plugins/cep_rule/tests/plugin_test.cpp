@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <thread>
 #include <sstream>
 #include <set>
@@ -81,6 +82,22 @@ struct Node {
   }
   void send(const std::vector<FakeHost::Fields>& rows) { ASSERT_EQ(host.process(host.make_batch(rows)), WEIR_OK); }
 };
+
+// A second instance of the node's rule, created from a snapshot of the first
+// (a hot swap or a restart from a checkpoint); null on a failure (reported).
+std::unique_ptr<FakeHost> restored_copy(Node& a) {
+  std::string state;
+  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
+  EXPECT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
+  auto b = std::make_unique<FakeHost>(weir_plugin_entry());
+  b->param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
+  EXPECT_EQ(b->create(), "");
+  if (b->vt().restore(b->instance(), state.data(), state.size()) != WEIR_OK) {
+    ADD_FAILURE() << "restore refused";
+    return nullptr;
+  }
+  return b;
+}
 
 // ---------------------------------------------------------------- the smart-car rule
 
@@ -383,14 +400,9 @@ TEST(CepRule, APatternContinuesAcrossSnapshotAndRestore) {
   Node a(rule, "braking.epl");
   ASSERT_EQ(a.host.create(), "");
   a.send({car("20220426061000", "A0001", 120), car("20220426061001", "B0002", 130)});
-  std::string state;
-  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
-  ASSERT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
-
-  FakeHost b(weir_plugin_entry());
-  b.param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
-  ASSERT_EQ(b.create(), "");
-  ASSERT_EQ(b.vt().restore(b.instance(), state.data(), state.size()), WEIR_OK);
+  std::unique_ptr<FakeHost> moved = restored_copy(a);
+  ASSERT_TRUE(moved);
+  FakeHost& b = *moved;
   // A0001 brakes 5 s later; B0002 only 12 s later, too late.
   ASSERT_EQ(b.process(b.make_batch({car("20220426061005", "A0001", 20), car("20220426061013", "B0002", 10)})), WEIR_OK);
   EXPECT_EQ(on_port(b, "braking"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"fast\":120,\"slow\":20}"}));
@@ -408,14 +420,9 @@ TEST(CepRule, ARowPatternContinuesAcrossSnapshotAndRestore) {
   ASSERT_EQ(a.host.create(), "");
   a.send({car("20220426061000", "A0001", 120), car("20220426061001", "B0002", 130),
           car("20220426061002", "A0001", 90), car("20220426061003", "B0002", 140)});
-  std::string state;
-  weir_writer w{&state, [](void* o, const void* d, size_t n) { static_cast<std::string*>(o)->append(static_cast<const char*>(d), n); }};
-  ASSERT_EQ(a.host.vt().snapshot(a.host.instance(), &w), WEIR_OK);
-
-  FakeHost b(weir_plugin_entry());
-  b.param("rules", std::vector<std::string>{a.rule}).param("time_field", std::string("date"));
-  ASSERT_EQ(b.create(), "");
-  ASSERT_EQ(b.vt().restore(b.instance(), state.data(), state.size()), WEIR_OK);
+  std::unique_ptr<FakeHost> moved = restored_copy(a);
+  ASSERT_TRUE(moved);
+  FakeHost& b = *moved;
   // A0001: 120, 90, 60, then 20 ends it; B0002: 130, 140 (not slower), 100, 20.
   ASSERT_EQ(b.process(b.make_batch({car("20220426061004", "A0001", 60), car("20220426061005", "B0002", 100),
                                     car("20220426061006", "A0001", 20), car("20220426061007", "B0002", 20)})),
