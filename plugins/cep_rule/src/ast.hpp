@@ -234,6 +234,8 @@ struct PatternAst {
   std::string text;    // a canonical rendering (the statement's identity in snapshots)
 };
 
+struct MatchRecognizeAst;  // match_recognize_ast.hpp
+
 struct StatementAst {
   StatementKind kind = StatementKind::Select;
   std::string window_name;   // CreateWindow / On*: the named window
@@ -254,6 +256,7 @@ struct StatementAst {
   Pos from_pos;
   ExprPtr stream_filter;   // Ev(expr): applies before the window
   std::unique_ptr<PatternAst> pattern;  // `from pattern [...]`: then `from` is the stream its filters read
+  std::shared_ptr<const MatchRecognizeAst> match_recognize;  // `from S match_recognize (...)`, or null
   WindowSpec window;
   ExprPtr window_reference;  // #time_batch's reference point as written (a constant expression), or null
   std::vector<ExprPtr> view_exprs;  // keyed windows: the keys; #ext_timed: the timestamp

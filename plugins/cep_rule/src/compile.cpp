@@ -3,6 +3,7 @@
 
 #include "error.hpp"
 #include "eval.hpp"
+#include "match_recognize.hpp"
 #include "pattern.hpp"
 
 #include <algorithm>
@@ -758,11 +759,41 @@ Plan compile_pattern_statement(const StatementAst& st, const EventType& input, c
   return p;
 }
 
+// A statement over match_recognize selects from its matches, rows of the
+// measures, as from a stream without a window.
+Plan compile_match_statement(const StatementAst& st, const EventType& input, const Variables& vars,
+                             const std::string& file, const ContextShape* context) {
+  const MatchRecognizeAst& m = *st.match_recognize;
+  if (st.window.kind != WindowKind::None)
+    throw EplError(file, st.window.pos, "cep_rule does not support a data window with match_recognize");
+  if (st.stream_filter)
+    throw EplError(file, st.stream_filter->pos, "cep_rule does not support a stream filter with match_recognize (use define)");
+  // Esper reads a `where` after match_recognize against the input stream, not the measures.
+  if (st.where) throw EplError(file, st.where->pos, "cep_rule does not support 'where' with match_recognize");
+  std::shared_ptr<const MatchPlan> mr = compile_match_recognize(m, input, vars, file);
+  ContextShape shape;
+  if (context) {  // the partition keys are properties of the stream, not of the measures
+    shape = *context;
+    shape.key_fields.clear();
+  }
+  // Combinations whose Esper results are not pinned down by a reference case.
+  if (!st.group_by.empty()) throw EplError(file, st.group_by[0]->pos, "cep_rule does not support 'group by' with match_recognize");
+  if (st.having) throw EplError(file, st.having->pos, "cep_rule does not support 'having' with match_recognize");
+  if (st.output.mode != OutputMode::None) throw EplError(file, st.output.pos, "cep_rule does not support output rate limiting with match_recognize");
+  if (st.selector != StreamSelector::IStream) throw EplError(file, st.pos, "cep_rule does not support 'irstream'/'rstream' with match_recognize");
+  Plan p = Compiler(st, mr->type, vars, file, context ? &shape : nullptr, nullptr).run();
+  if (p.aggregating()) throw EplError(file, st.pos, "cep_rule does not support aggregates in the select clause of match_recognize (aggregate in the measures)");
+  p.match_recognize = std::move(mr);
+  p.window_identity += ",match_recognize=" + p.match_recognize->text;
+  return p;
+}
+
 }  // namespace
 
 Plan compile_statement(const StatementAst& st, const EventType& input, const Variables& vars, const std::string& file,
                        const ContextShape* context, const Tables* tables) {
   if (st.pattern) return compile_pattern_statement(st, input, vars, file, context);
+  if (st.match_recognize) return compile_match_statement(st, input, vars, file, context);
   return Compiler(st, input, vars, file, context, tables).run();
 }
 

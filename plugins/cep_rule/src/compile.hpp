@@ -16,6 +16,7 @@
 namespace weir::cep {
 
 struct PatternPlan;
+struct MatchPlan;
 
 struct Field {
   std::string name;
@@ -116,6 +117,9 @@ struct Plan {
   // `from pattern [...]`: the pattern, whose matches are the statement's
   // events (the layout indexes the match row), or null.
   std::shared_ptr<const PatternPlan> pattern;
+  // `from S match_recognize (...)`: its matches (rows of the measures) are
+  // the statement's events, or null.
+  std::shared_ptr<const MatchPlan> match_recognize;
 
   bool irstream() const { return selector != StreamSelector::IStream; }
   bool grouped() const { return shape == Shape::RowPerGroup || shape == Shape::RowPerGroupedEvent; }

@@ -629,7 +629,7 @@ std::vector<std::string> Engine::adopt(Engine& old) {
       if (o->identity() == w->identity()) w->adopt(*o);
   std::vector<bool> used(old.statements_.size(), false);
   for (auto& s : statements_) {
-    if (s->plan().window.kind == WindowKind::None) continue;
+    if (s->plan().window.kind == WindowKind::None && !s->plan().match_recognize) continue;
     Contextual* c = contextual_[s->index()].get();
     std::string why =
         "no statement of the previous rule had the same window (stream, filter, kind, size, reference point and flags)";

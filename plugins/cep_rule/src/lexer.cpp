@@ -160,7 +160,7 @@ class Lexer {
         return;
       }
     char c = s_[i_];
-    static const std::string_view one = "(),.#*+-/%=<>;:@[]";
+    static const std::string_view one = "(),.#*+-/%=<>;:@[]?|^{}";  // ? | ^ { }: match_recognize patterns
     if (one.find(c) == std::string_view::npos) {
       std::string shown = std::isprint(static_cast<unsigned char>(c)) ? std::string(1, c) : "\\x" + hex(c);
       fail(pos_, "unexpected character '" + shown + "'");

@@ -17,7 +17,7 @@ enum class Tok {
   Integer,  // text = digits; a trailing L/l is dropped (suffix = 'L')
   Decimal,  // text = the number as written, without a d/D/f/F suffix (suffix = 'd' or 'f')
   String,   // text = the unescaped contents
-  Symbol,   // text = one of ( ) , . # * + - / % = != <> < <= > >= || ; : @ [ ]
+  Symbol,   // text = one of ( ) , . # * + - / % = != <> < <= > >= || ; : @ [ ] ? | ^ { }
 };
 
 struct Token {

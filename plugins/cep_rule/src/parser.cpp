@@ -1,5 +1,7 @@
 #include "parser.hpp"
 
+#include "match_recognize_ast.hpp"
+
 #include "lexer.hpp"
 
 #include <algorithm>
@@ -566,7 +568,64 @@ class Parser {
     if (is_symbol(",") || is_word("inner") || is_word("left") || is_word("right") || is_word("full") || is_word("join"))
       unsupported(file_, peek().pos, "joins (more than one stream in 'from')");
     if (is_word("unidirectional")) unsupported(file_, peek().pos, "'unidirectional'");
-    if (is_word("match_recognize")) unsupported(file_, peek().pos, "'match_recognize' (row patterns)");
+    if (is_word("match_recognize")) match_recognize_clause(s);
+  }
+
+  // ---------------------------------------------------------------- match_recognize
+  // `match_recognize ( [partition by e, ...] measures e as name, ... [after
+  // match skip ...] pattern ( ... ) define V as cond, ... )`: the clause in
+  // match_recognize_ast.hpp, its pattern read by parse_row_pattern.
+  void match_recognize_clause(StatementAst& s) {
+    auto m = std::make_shared<MatchRecognizeAst>();
+    m->pos = next().pos;
+    expect_symbol("(");
+    if (accept_word("partition")) {
+      expect_word("by");
+      do m->partition.push_back(expr());
+      while (accept_symbol(","));
+    }
+    expect_word("measures");
+    in_measures_ = true;
+    do {
+      MatchMeasure x;
+      x.pos = peek().pos;
+      x.expr = expr();
+      expect_word("as");
+      x.alias = name("a measure name after 'as'");
+      m->measures.push_back(std::move(x));
+    } while (accept_symbol(","));
+    in_measures_ = false;
+    if (is_word("all")) unsupported(file_, peek().pos, "'all matches' in match_recognize");
+    if (accept_word("after")) {
+      expect_word("match");
+      expect_word("skip");
+      if (accept_word("past")) {
+        expect_word("last");
+        expect_word("row");
+      } else {
+        expect_word("to");
+        if (!is_word("next") && !is_word("current")) fail(peek(), "expected 'next row' or 'current row' after 'skip to', found " + describe(peek()));
+        m->skip = accept_word("next") ? MatchSkip::ToNextRow : (next(), MatchSkip::ToCurrentRow);
+        expect_word("row");
+      }
+    }
+    expect_word("pattern");
+    m->pattern = parse_row_pattern(t_, i_, file_);
+    if (is_word("interval")) unsupported(file_, peek().pos, "'interval' in match_recognize");
+    if (is_word("subset")) unsupported(file_, peek().pos, "'subset' in match_recognize");
+    expect_word("define");
+    in_define_ = true;
+    do {
+      MatchDefine d;
+      d.pos = peek().pos;
+      d.var = name("a pattern variable");
+      expect_word("as");
+      d.cond = expr();
+      m->defines.push_back(std::move(d));
+    } while (accept_symbol(","));
+    in_define_ = false;
+    expect_symbol(")");
+    s.match_recognize = std::move(m);
   }
 
   // ---------------------------------------------------------------- patterns
@@ -1326,6 +1385,17 @@ class Parser {
       e->pos = fn.pos;
       expect_symbol("(");
       const Token& n = peek();
+      if (in_define_ && f == "prev") {  // match_recognize: prev(expr [, n]), the partition's n-th previous row
+        e->a = expr();
+        int64_t back = 1;
+        if (accept_symbol(",")) {
+          if (peek().kind != Tok::Integer) fail(peek(), "prev()'s index must be a whole number");
+          back = integer(next());
+        }
+        e->literal = Value::of_long(back);
+        expect_symbol(")");
+        return tall_checked(std::move(e));
+      }
       if (n.kind != Tok::Integer || is_symbol(")", 1)) unsupported(file_, n.pos, f + "() without a constant index (write " + f + "(1, expr))");
       e->literal = Value::of_long(integer(next()));
       expect_symbol(",");
@@ -1380,6 +1450,7 @@ class Parser {
     else if (f == "avg") e->fn = AggFn::Avg;
     else if (f == "min") e->fn = AggFn::Min;
     else if (f == "max") e->fn = AggFn::Max;
+    else if (in_measures_ && (f == "first" || f == "last")) e->fn = AggFn::Count;  // named below (match_recognize only)
     else if (esper_function(f)) unsupported(file_, fn.pos, "the function '" + f + "'");
     else fail(fn, "unknown function '" + fn.text + "' (supported: count, sum, avg, min, max)");
     DepthGuard g(*this, fn);
@@ -1397,10 +1468,12 @@ class Parser {
     }
     if (is_symbol(",")) fail(peek(), f + "() takes one argument");
     expect_symbol(")");
+    if (in_measures_) e->name = f;  // match_recognize_compile.cpp reads the function by name
     return tall_checked(std::move(e));
   }
 
   std::vector<Token> t_;
+  bool in_measures_ = false, in_define_ = false;  // inside match_recognize's measures / define
   size_t i_ = 0;
   int depth_ = 0;
   const std::string& file_;

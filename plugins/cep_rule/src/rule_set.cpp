@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "parser.hpp"
+#include "match_recognize.hpp"
 #include "pattern.hpp"
 #include "serialize.hpp"
 
@@ -30,9 +31,17 @@ void collect_idents(const PatternAst* p, std::set<std::string>& out) {
   for (const auto& k : p->kids) collect_idents(k.get(), out);
 }
 
+void collect_idents(const MatchRecognizeAst* m, std::set<std::string>& out) {
+  if (!m) return;
+  for (const ExprPtr& e : m->partition) collect_idents(e.get(), out);
+  for (const MatchMeasure& x : m->measures) collect_idents(x.expr.get(), out);
+  for (const MatchDefine& d : m->defines) collect_idents(d.cond.get(), out);
+}
+
 // Every identifier a statement uses (properties or variables).
 void collect_idents(const StatementAst& st, std::set<std::string>& out) {
   collect_idents(st.pattern.get(), out);
+  collect_idents(st.match_recognize.get(), out);
   for (const SelectItem& s : st.select) collect_idents(s.expr.get(), out);
   collect_idents(st.stream_filter.get(), out);
   collect_idents(st.where.get(), out);
@@ -238,6 +247,8 @@ void RuleSet::compute_needed() {
         // The statement reads tagged events (each a copy of an input event) and its filters read the input.
         for (int field : p.layout) need.insert(field % static_cast<int>(p.pattern->fields));
         need.insert(p.pattern->reads.begin(), p.pattern->reads.end());
+      } else if (p.from == f->input_stream && p.match_recognize) {
+        need.insert(p.match_recognize->reads.begin(), p.match_recognize->reads.end());
       } else if (p.from == f->input_stream) {
         for (int field : p.layout)
           if (field >= 0) need.insert(field);

@@ -29,6 +29,11 @@ Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Varia
     merged_old_.set_width(plan_.columns.size());
     pattern_ = std::make_unique<PatternRun>(*plan_.pattern, vars, start_ms, [this](const Value* match) { enter(match, now_); });
   }
+  if (plan_.match_recognize) {
+    merged_new_.set_width(plan_.columns.size());
+    merged_old_.set_width(plan_.columns.size());
+    match_ = std::make_unique<MatchRun>(*plan_.match_recognize, vars, [this](const Value* match) { enter(match, now_); });
+  }
 }
 
 // ---------------------------------------------------------------- events and timers
@@ -41,6 +46,13 @@ void Statement::on_event(const Value* input_row, int64_t now) {
     pattern_step(now, false);
     return;
   }
+  if (match_) {
+    now_ = now;
+    merging_ = true;
+    match_->on_event(input_row);
+    deliver_merged();
+    return;
+  }
   enter(input_row, now);
 }
 
@@ -50,6 +62,10 @@ void Statement::pattern_step(int64_t now, bool timer) {
     merging_ = true;
     pattern_->on_timer(now);
   }
+  deliver_merged();
+}
+
+void Statement::deliver_merged() {
   merging_ = false;
   if (!merged_new_.empty() || !merged_old_.empty()) deliver(merged_new_, merged_old_);
   merged_new_.clear();
@@ -493,6 +509,13 @@ std::string Statement::adopt(Statement& old) {
   if (!plan_.hidden.empty() || !old.plan_.hidden.empty()) return "the rule uses prev() or prior()";
   for (const ExprPtr& e : plan_.view_exprs)
     if (e->kind != ExprKind::Prop) return "a view parameter is an expression, not a property";
+  if (match_) {  // the same match_recognize (identity): its partial matches carry over, through its snapshot
+    std::string state;
+    Writer w(state);
+    old.match_->save(w);
+    Reader r(state);
+    match_->load(r);
+  }
   if (plan_.window.kind == WindowKind::None) return "";
   std::vector<int> map;
   for (int field : plan_.layout) {
@@ -528,6 +551,7 @@ void Statement::save(Writer& w) {
   w.u8(limiter_ != nullptr);
   if (limiter_) limiter_->save(w);
   if (pattern_) pattern_->save(w);  // (absent without a pattern)
+  if (match_) match_->save(w);      // (absent without match_recognize)
   if (!plan_.hidden.empty()) {  // prior()'s memory of the stream (absent without prev/prior)
     prior_.resize(plan_.hidden.size());
     for (const std::deque<Value>& q : prior_) {
@@ -554,6 +578,7 @@ void Statement::load(Reader& r, bool legacy_avg) {
   if ((r.u8() != 0) != (limiter_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
   if (limiter_) limiter_->load(r);
   if (pattern_) pattern_->load(r);
+  if (match_) match_->load(r);
   prior_.assign(plan_.hidden.size(), {});
   for (size_t k = 0; k < plan_.hidden.size(); ++k) {
     uint64_t n = r.u64();

@@ -4,6 +4,7 @@
 
 #include "aggregate.hpp"
 #include "compile.hpp"
+#include "match_recognize.hpp"
 #include "output_limit.hpp"
 #include "pattern.hpp"
 #include "rows.hpp"
@@ -114,6 +115,7 @@ class Statement final : private PostSink, private OutputTarget {
   std::unique_ptr<Aggregator> agg_;
   std::unique_ptr<OutputLimiter> limiter_;
   std::unique_ptr<PatternRun> pattern_;  // `from pattern [...]` (see enter)
+  std::unique_ptr<MatchRun> match_;      // `match_recognize`: its matches enter as events, one delivery per event
   Window window_;
   std::shared_ptr<const Plan> shared_plan_;
   std::vector<Value> ctx_;
@@ -145,6 +147,7 @@ class Statement final : private PostSink, private OutputTarget {
   void enter(const Value* row, int64_t now);
   bool stage(const Value* row, int64_t now);
   void pattern_step(int64_t now, bool timer);
+  void deliver_merged();
   bool merging_ = false;
   std::shared_ptr<Table> table_;
   std::vector<int> table_columns_;

@@ -49,7 +49,7 @@ TEST(CepParser, SyntaxErrorsArePositioned) {
   EXPECT_EQ(parse_error("select a from Ev#length_batch(0)"), "r.epl:1:31: #length_batch needs a positive integer number of events");
   EXPECT_EQ(parse_error("select mediun(a) from Ev"), "r.epl:1:8: unknown function 'mediun' (supported: count, sum, avg, min, max)");
   EXPECT_EQ(parse_error("select a from Ev output every 3 apples"), "r.epl:1:33: expected a time unit (msec, sec, min, hour), found 'apples'");
-  EXPECT_EQ(parse_error("select a from Ev\n  where a ? 2"), "r.epl:2:11: unexpected character '?'");
+  EXPECT_EQ(parse_error("select a from Ev\n  where a ~ 2"), "r.epl:2:11: unexpected character '~'");
   EXPECT_EQ(parse_error("select a from Ev; select b frm Ev"), "r.epl:1:28: expected 'from', found 'frm'");
   EXPECT_EQ(parse_error("create variable decimal128 x = 1"), "r.epl:1:17: unknown variable type 'decimal128' (use long, int, double, float, string or boolean)");
   EXPECT_EQ(parse_error("select a from Ev#time(1 sec)#length(2)"), "r.epl:1:29: cep_rule does not support more than one data window per stream (Esper intersects them); only "
@@ -68,8 +68,8 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
       {"select * from Ev#length(3) limit 5", "1:28: cep_rule does not support 'limit'"},
       {"select * from Ev as e order by sym", "1:23: cep_rule does not support 'order by'"},
       {"select a.sym from pattern [every-distinct(a.sym) a=Ev]", "1:28: cep_rule does not support 'every-distinct'"},
-      {"select * from Ev match_recognize (measures A.sym as s pattern (A) define A as true)",
-       "1:18: cep_rule does not support 'match_recognize' (row patterns)"},
+      {"select * from Ev match_recognize (measures A.sym as s all matches pattern (A) define A as true)",
+       "1:55: cep_rule does not support 'all matches' in match_recognize"},
       {"create context C initiated by Ev as e terminated after 5 sec",
        "1:18: cep_rule does not support overlapping and non-overlapping contexts ('initiated by', 'start ... end')"},
       {"create table T (a string)", "1:17: cep_rule does not support a table column that is neither a primary key nor an "

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <thread>
 #include <sstream>
 #include <set>
@@ -392,6 +393,28 @@ TEST(CepRule, APatternContinuesAcrossSnapshotAndRestore) {
   // A0001 brakes 5 s later; B0002 only 12 s later, too late.
   ASSERT_EQ(b.process(b.make_batch({car("20220426061005", "A0001", 20), car("20220426061013", "B0002", 10)})), WEIR_OK);
   EXPECT_EQ(on_port(b, "braking"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"fast\":120,\"slow\":20}"}));
+}
+
+// match_recognize through the plugin: the rule compiles before the first
+// record, reads the fields it names, and its partial matches per car move
+// with a snapshot into another instance.
+TEST(CepRule, ARowPatternContinuesAcrossSnapshotAndRestore) {
+  const char* rule =
+      "select * from Car match_recognize (partition by car_number\n"
+      "  measures A.car_number as car, A.speed as fast, last(B.speed) as slowest, count(B.speed) as n\n"
+      "  pattern (A B+ C) define A as A.speed > 100, B as B.speed < prev(B.speed), C as C.speed < 30);\n";
+  Node a(rule, "slowdown.epl");
+  ASSERT_EQ(a.host.create(), "");
+  a.send({car("20220426061000", "A0001", 120), car("20220426061001", "B0002", 130),
+          car("20220426061002", "A0001", 90), car("20220426061003", "B0002", 140)});
+  FakeHost b(weir_plugin_entry());
+  restore_copy(a, b);
+  // A0001: 120, 90, 60, then 20 ends it; B0002: 130, 140 (not slower), 100, 20.
+  ASSERT_EQ(b.process(b.make_batch({car("20220426061004", "A0001", 60), car("20220426061005", "B0002", 100),
+                                    car("20220426061006", "A0001", 20), car("20220426061007", "B0002", 20)})),
+            WEIR_OK);
+  EXPECT_EQ(on_port(b, "slowdown"), (std::vector<std::string>{"{\"car\":\"A0001\",\"fast\":120,\"slowest\":60,\"n\":2}",
+                                                               "{\"car\":\"B0002\",\"fast\":140,\"slowest\":100,\"n\":1}"}));
 }
 
 TEST(CepRule, RestoreOfGarbageIsRefused) {
