@@ -1,6 +1,7 @@
 // match_recognize: what cep_rule refuses, by name and at its position
 // (`file:line:col`), and its state through a snapshot, per partition. The
 // answers themselves are the Esper reference cases tests/esper_cases/5xx-match-recognize-*.
+#include "compile_error.hpp"
 #include "engine.hpp"
 #include "parser.hpp"
 #include "rule_set.hpp"
@@ -16,14 +17,7 @@ namespace {
 
 const EventType kEv{"Ev", {{"ts", Type::Long}, {"car", Type::String}, {"speed", Type::Long}}};
 
-std::string error_of(const std::string& text) {
-  try {
-    Engine e(parse_module(text, "r.epl"), {kEv}, {});
-  } catch (const EplError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::string& text) { return compile_error(text, kEv); }
 
 std::string mr(const std::string& inside) { return "select * from Ev match_recognize (" + inside + ")"; }
 

@@ -3,6 +3,7 @@
 // filters are pending, a snapshot of another pattern refused, the equality
 // index against a scan, and what the rule set reads of the input for a
 // pattern. The answers themselves are pinned by the Esper cases 112-147.
+#include "compile_error.hpp"
 #include "engine.hpp"
 #include "parser.hpp"
 #include "rule_set.hpp"
@@ -18,14 +19,7 @@ namespace {
 
 const EventType kCar{"Ev", {{"ts", Type::Long}, {"car", Type::String}, {"speed", Type::Long}, {"area", Type::String}}};
 
-std::string error_of(const std::string& text) {
-  try {
-    Engine e(parse_module(text, "r.epl"), {kCar}, {});
-  } catch (const EplError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::string& text) { return compile_error(text, kCar); }
 
 TEST(CepPattern, UnsupportedAndWrongPatternsArePositioned) {
   const std::vector<std::pair<std::string, std::string>> cases = {
