@@ -746,13 +746,16 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   // conditions before those without (`Ev()`), the filters of one pattern
   // node together (they share an index entry), nodes in the order their
   // entry was made (when the node's first filter started), then start order.
-  std::sort(candidates_.begin(), candidates_.end(), std::cref(handout_order_));  // by reference: no copy of the std::function per sort
+  // A lambda holding a reference: no copy of the std::function per sort (and
+  // clang cannot sort with std::cref of a std::function: refwrap.h's noexcept check recurses).
+  auto order = [this](const Active& x, const Active& y) { return handout_order_(x, y); };
+  std::sort(candidates_.begin(), candidates_.end(), order);
   matched_.clear();
   for (const Active& a : candidates_)
     if (a.second->matches(row)) matched_.push_back(a);
   if (!known_.empty()) {
     matched_.insert(matched_.end(), known_.begin(), known_.end());
-    std::sort(matched_.begin(), matched_.end(), std::cref(handout_order_));
+    std::sort(matched_.begin(), matched_.end(), order);
   }
   // A filter stopped by an earlier match of this event is skipped (it stays
   // allocated, in the graveyard, until the event is done).
