@@ -206,9 +206,13 @@ void Engine::resume(Node& n, Diagnostics& diags) {
   n.checkpoint->resume_after(std::move(saved->positions));
 }
 
-void Engine::stop() {
+void Engine::begin_drain() {
   int64_t not_yet = 0;
-  stop_ns_.compare_exchange_strong(not_yet, monotonic_ns(), std::memory_order_acq_rel);
+  drain_started_ns_.compare_exchange_strong(not_yet, monotonic_ns(), std::memory_order_acq_rel);
+}
+
+void Engine::stop() {
+  begin_drain();
   stopping_.store(true, std::memory_order_release);
   for (auto& n : nodes_) n->signal.notify();
 }
@@ -422,9 +426,11 @@ void Engine::run_source(Node& n) {
     if (st == WEIR_IDLE) wait_on(n, timer_wait_ns(n, 5'000'000), [&] { return stopping() || n.has_command.load(); });
   }
   close_outputs(n);
-  // Wait for everything emitted to be acknowledged, committing as it comes.
-  int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
-  while (n.tracker->outstanding() > 0 && !hard_stopped() && !failed() && monotonic_ns() < deadline) {
+  // The last source to end its input (rather than being stopped) starts the drain.
+  if (sources_running_.fetch_sub(1) == 1) begin_drain();
+  // Wait for everything emitted to be acknowledged, committing as it comes
+  // (bounded by the drain timeout: run() hard-stops past it).
+  while (n.tracker->outstanding() > 0 && !abandoning()) {
     commit_acked(n);
     wait_on(n, 50'000'000, [&] { return n.tracker->outstanding() == 0; });
   }
@@ -511,8 +517,7 @@ void Engine::checkpoint_step(Node& n) {
 void Engine::final_checkpoint(Node& n) {
   if (!take_checkpoint(n)) return;
   Checkpointer& c = *n.checkpoint;
-  int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
-  while (!failed() && !hard_stopped() && monotonic_ns() < deadline) {
+  while (!abandoning()) {
     if (!settle_checkpoint(n) || c.settled()) return;
     wait_on(n, 100'000'000, [&] { return c.delivery_moved() || abandoning(); });
   }
@@ -606,9 +611,8 @@ void Engine::run_sink(Node& n) {
   // The input ended (or the pipeline stops): what is gathered goes now, the
   // plugin flushes, and what it sent asynchronously is waited for (and retried).
   driver.end_input();
-  int64_t deadline = monotonic_ns() + options_.drain_timeout_ms * 1'000'000;
   bool flushed = false;
-  while (!failed() && !hard_stopped() && !driver.idle() && monotonic_ns() < deadline) {
+  while (!abandoning() && !driver.idle()) {
     run_commands(n);
     run_timer(n);  // plugins that linger on their timer keep doing so while draining
     step();
@@ -649,6 +653,8 @@ int Engine::run() {
     }
   }
   if (failed()) return 1;
+  sources_running_.store(static_cast<int>(
+      std::count_if(nodes_.begin(), nodes_.end(), [](const auto& n) { return n->descriptor->kind == WEIR_SOURCE; })));
   for (auto& np : nodes_) {
     Node* n = np.get();
     n->thread = std::thread([this, n] {
@@ -664,19 +670,20 @@ int Engine::run() {
     });
   }
   if (options_.on_running) options_.on_running();
-  // The one place that bounds a graceful stop: node threads wait on their own
-  // conditions (a sink retrying a dead server, an operator pushing into its full
-  // queue), so this thread watches the clock for all of them.
+  // The one place that bounds the drain (after a stop, or once every source's
+  // input has ended): node threads wait on their own conditions (a sink retrying
+  // a dead server, an operator pushing into its full queue, a source waiting
+  // for acknowledgements), so this thread watches the clock for all of them.
   auto all_finished = [this] {
     return std::all_of(nodes_.begin(), nodes_.end(), [](const auto& n) { return n->finished.load(); });
   };
   while (!all_finished()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    int64_t stopped_at = stop_ns_.load(std::memory_order_acquire);
-    if (stopped_at != 0 && !abandoning() && monotonic_ns() - stopped_at > options_.drain_timeout_ms * 1'000'000) {
+    int64_t began = drain_started_ns_.load(std::memory_order_acquire);
+    if (began != 0 && !abandoning() && monotonic_ns() - began > options_.drain_timeout_ms * 1'000'000) {
       log(nullptr, WEIR_LOG_WARN,
           "the drain did not end within " + std::to_string(options_.drain_timeout_ms) +
-              " ms of the stop: giving up; what was not delivered is not acknowledged and will be read again on restart");
+              " ms: giving up; what was not delivered is not acknowledged and will be read again on restart");
       drain_gave_up_.store(true);
       hard_stop();
     }

@@ -174,9 +174,10 @@ struct Node {
 
 struct EngineOptions {
   std::string dead_letter_path;  // JSON lines of unrouted error records ("" = log only)
-  // How long a graceful stop (Ctrl-C, --duration, the end of the input) may drain:
-  // past it, the engine gives up as on a second Ctrl-C (nothing more is
-  // acknowledged, so what was not delivered is read again on restart).
+  // How long the drain may take, from a graceful stop (Ctrl-C, --duration) or
+  // from the end of every source's input: past it, the engine gives up as on a
+  // second Ctrl-C (nothing more is acknowledged, so what was not delivered is
+  // read again on restart).
   int64_t drain_timeout_ms = 30'000;
   // Called once, on the thread that failed, when the pipeline fails (weir run
   // bounds the time to exit with it).
@@ -211,7 +212,7 @@ class Engine {
   // Nothing more is delivered or acknowledged (a hard stop or a failure): a
   // push into a full queue gives up, retries stop.
   bool abandoning() const { return hard_stopped() || failed(); }
-  // The drain timeout passed after a stop: run() gave up on what was in flight.
+  // The drain timeout passed: run() gave up on what was in flight.
   bool drain_gave_up() const { return drain_gave_up_.load(); }
 
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
@@ -250,6 +251,7 @@ class Engine {
   bool settle_checkpoint(Node& n);
   void checkpoint_step(Node& n);
   void final_checkpoint(Node& n);
+  void begin_drain();  // starts the drain timeout (once)
   // partitioned.cpp: one input batch through an operator (control batches,
   // the split per partition, late records, what a restored state holds).
   bool process_input(Node& n, HostBatch* input);
@@ -267,7 +269,8 @@ class Engine {
   std::vector<std::vector<EdgeQueue*>> plan_edge_queues_;
   std::atomic<bool> stopping_{false}, failed_{false}, hard_stop_{false}, drain_gave_up_{false};
   std::atomic<int64_t> started_ns_{0};  // read by the metrics thread
-  std::atomic<int64_t> stop_ns_{0};     // when stop() was first called (0: not yet)
+  std::atomic<int64_t> drain_started_ns_{0};  // the first stop() or the end of every input (0: not yet)
+  std::atomic<int> sources_running_{0};        // source tasks whose input has not ended
   Published<std::string> pipeline_file_;
   std::mutex log_mu_;
   std::mutex dead_letter_mu_;

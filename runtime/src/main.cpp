@@ -360,7 +360,8 @@ int cmd_run(const std::vector<std::string>& argv) {
       "status-out", po::value(&status_out), "write the final /status JSON (counts, latencies) to this file at exit")(
       "duration", po::value(&duration), "stop gracefully after this many seconds")(
       "drain-timeout", po::value(&drain_timeout_s)->default_value(30),
-      "seconds a graceful stop may take to deliver what is in flight; then weir exits as on a second Ctrl-C (what "
+      "seconds the drain (after a stop, or once every input has ended) may take to deliver what is in flight; then "
+      "weir exits 3, as on a second Ctrl-C (what "
       "was not delivered is read again on restart)")(
       "progress", po::bool_switch(&progress_flag), "print a progress line even when stderr is not a terminal")(
       "no-progress", po::bool_switch(&no_progress), "never print progress lines")(

@@ -111,7 +111,27 @@ TEST(Delivery, AStopThatCannotDrainEndsAtTheDrainTimeout) {
   ASSERT_TRUE(weir.wait(60)) << "weir did not exit after SIGINT: " << read_file(dir.file("bg.err"));
   std::string err = read_file(dir.file("bg.err"));
   EXPECT_EQ(weir.exit_code(), 3) << err;  // stopped with records undelivered
-  EXPECT_NE(err.find("the drain did not end within 1000 ms of the stop"), std::string::npos) << err;
+  EXPECT_NE(err.find("the drain did not end within 1000 ms: giving up"), std::string::npos) << err;
+  EXPECT_TRUE(read_file(dir.file("out")).empty());
+  EXPECT_TRUE(read_file(dir.file("commits")).empty()) << "nothing was delivered, so nothing may be committed";
+}
+
+// The same at the end of a bounded input, with no stop: the source's input
+// ends (100 records fit in the small queues and the sink's two requests), the
+// operator blocks on the full queue before the failing sink, and weir waited
+// for ever. The drain timeout starts when every input has ended.
+TEST(Delivery, AnInputThatEndsBeforeASinkThatCannotDeliverEndsAtTheDrainTimeout) {
+  TempDir dir;
+  std::string file = dir.write("p.toml", "[pipeline]\nqueue_batches = 4\n" + source(100, "batch_size = 10\ncommit_log = \"" + dir.file("commits") + "\"\n") +
+                                             "[nodes.pass]\nplugin = \"passthrough\"\ninputs = [\"src\"]\n"
+                                             "[nodes.sink]\nplugin = \"test_driven_sink\"\ninputs = [\"pass\"]\npath = \"" +
+                                             dir.file("out") + "\"\nfail_every = 1\nretry_initial_ms = 1\nretry_max_ms = 5\nbatch_max_records = 10\n");
+  BackgroundWeir weir(dir, file + " --drain-timeout 1", kEnv);
+  ASSERT_TRUE(weir.started()) << read_file(dir.file("bg.err"));
+  ASSERT_TRUE(weir.wait(60)) << "weir did not exit after its input ended: " << read_file(dir.file("bg.err"));
+  std::string err = read_file(dir.file("bg.err"));
+  EXPECT_EQ(weir.exit_code(), 3) << err;
+  EXPECT_NE(err.find("the drain did not end within 1000 ms: giving up"), std::string::npos) << err;
   EXPECT_TRUE(read_file(dir.file("out")).empty());
   EXPECT_TRUE(read_file(dir.file("commits")).empty()) << "nothing was delivered, so nothing may be committed";
 }
