@@ -105,6 +105,8 @@ class Statement final : private PostSink, private OutputTarget {
                OutputLimiter::RowCounts counts = {});
   void touch(GroupState* g);
   void apply(const Post& p);
+  bool one_pass_batch(const Post& p) const;
+  void enter_batch(const Post& p);
   std::string key_string(const GroupState& g) const;
   bool where_ok(const Value* row) const { return !plan_.where || eval_true(*plan_.where, env(row, nullptr)); }
 

@@ -549,6 +549,23 @@ TEST(CepEngine, MinMaxWithRemovalAndGroupsAreFreed) {
   EXPECT_EQ(r.engine.statement(0).group_count(), 1u);
 }
 
+// A grouped batch with a row per event and no where clause is posted in one
+// pass (Statement::enter_batch): the previous batch's groups that got no event
+// must still be freed, and their rows follow the new batch's aggregates.
+TEST(CepEngine, AOnePassBatchFreesTheGroupsOfThePreviousBatch) {
+  Rules r("select sym, qty from Ev#time_batch(10 sec, 0L) group by sym having sum(qty) > 2");
+  r.send(kSlot + 1'000, "A", 1, 2);
+  r.send(kSlot + 2'000, "B", 1, 3);
+  r.send(kSlot + 3'000, "A", 1, 1);
+  r.engine.advance_to(kSlot + 10'000);
+  EXPECT_EQ(r.engine.statement(0).group_count(), 2u);
+  r.send(kSlot + 11'000, "A", 1, 1);  // B has no event in the second batch
+  r.engine.advance_to(kSlot + 20'000);
+  EXPECT_EQ(r.rows, (std::vector<std::string>{std::to_string(kSlot + 10'000) + ":A,2", std::to_string(kSlot + 10'000) + ":B,3",
+                                              std::to_string(kSlot + 10'000) + ":A,1"}));
+  EXPECT_EQ(r.engine.statement(0).group_count(), 1u);  // B freed
+}
+
 TEST(CepEngine, WindowMemoryFollowsTheWindow) {
   Rules r("select count(*) as n from Ev#time(1 sec)");
   for (int64_t t = 0; t < 100'000; t += 10) r.send(t, "A", 1, 1);
