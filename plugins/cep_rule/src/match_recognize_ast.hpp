@@ -58,7 +58,8 @@ struct MatchRecognizeAst {
 
 // Reads `( pattern )` starting at t[i] (the opening parenthesis) and leaves i
 // after the closing one. Throws EplError; constructs cep_rule does not run
-// (`^`, `$`, `{n,m}`, permute) are refused by name at their position.
+// (`^`, `$`, permute) are refused by name at their position; a repetition
+// `{n,m}` comes back written out (A{2,3} as (A A A?)).
 std::unique_ptr<RowPattern> parse_row_pattern(const std::vector<Token>& t, size_t& i, const std::string& file);
 
 // The pattern as text (`A B+ (C | D)*?`).

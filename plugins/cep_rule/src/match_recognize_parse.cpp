@@ -91,11 +91,102 @@ class RowPatternParser {
         p->reluctant = true;
         ++i_;
       }
-    } else if (q.kind == Tok::Symbol && q.text == "{") {
-      unsupported(q.pos, "the repetition '{n,m}'");
     }
+    if (is("{")) return repetition(std::move(p));
     return p;
   }
+
+  // `X{n}`, `X{n,}`, `X{,m}`, `X{n,m}` after an atom and its own quantifier,
+  // written out as Esper's RowRecogPatternExpandUtil does before anything
+  // else sees the pattern: n copies of X, then for {n,m} m-n optional copies
+  // (X's `+` becomes `*`, One becomes `?`), for {n,} one copy with `*`, for
+  // {,m} m optional copies; a variable so repeated is a list (A[0], A[1]).
+  std::unique_ptr<RowPattern> repetition(std::unique_ptr<RowPattern> x) {
+    Pos pos = peek().pos;
+    expect("{");
+    int64_t lo = -1, hi = -1;
+    bool comma = false;
+    if (peek().kind == Tok::Integer || is("-")) lo = bound();
+    if (is(",")) {
+      comma = true;
+      ++i_;
+      if (peek().kind == Tok::Integer || is("-")) hi = bound();
+    }
+    if (!is("}")) fail(peek().pos, "expected a number or '}' in the repetition '{n,m}'");
+    ++i_;
+    if (lo < 0 && hi < 0) fail(pos, "expected a number in the repetition '{n,m}'");
+    if (lo >= 0 && hi >= 0 && lo > hi)
+      fail(pos, "the repetition's minimum " + std::to_string(lo) + " is above its maximum " + std::to_string(hi));
+    int64_t copies = !comma ? lo : hi >= 0 ? hi : lo + 1;
+    if (copies * static_cast<int64_t>(size(*x)) > kMaxNodes)
+      fail(pos, "the repetition writes out " + std::to_string(copies) + " copies of its pattern, more than cep_rule's " +
+                    std::to_string(kMaxNodes) + " pattern elements");
+    auto seq = std::make_unique<RowPattern>();
+    seq->kind = RowPatternKind::Group;
+    seq->pos = x->pos;
+    auto body = std::make_unique<RowPattern>();
+    body->kind = RowPatternKind::Concat;
+    body->pos = x->pos;
+    int64_t required = lo < 0 ? 0 : lo;
+    for (int64_t k = 0; k < required; ++k) body->kids.push_back(clone(*x));
+    if (comma && hi < 0) {
+      body->kids.push_back(requantified(*x, Quantifier::ZeroOrMore));  // {n,}: any more
+    } else {
+      for (int64_t k = required; k < (comma ? hi : lo); ++k) body->kids.push_back(optional_copy(*x));
+    }
+    if (body->kids.size() == 1) seq->kids.push_back(std::move(body->kids[0]));
+    else seq->kids.push_back(std::move(body));
+    return seq;
+  }
+
+  int64_t bound() {
+    Pos pos = peek().pos;
+    bool negative = is("-");
+    if (negative) ++i_;
+    if (peek().kind != Tok::Integer) fail(peek().pos, "expected a number in the repetition '{n,m}'");
+    int64_t v = 0;
+    for (char c : peek().text) {
+      v = v * 10 + (c - '0');
+      if (v > kMaxNodes) fail(pos, "a repetition count above " + std::to_string(kMaxNodes) + " (cep_rule's limit)");
+    }
+    ++i_;
+    if (negative || v < 1) fail(pos, "a repetition count must be at least 1");
+    return v;
+  }
+
+  static std::unique_ptr<RowPattern> clone(const RowPattern& p) {
+    auto c = std::make_unique<RowPattern>();
+    c->kind = p.kind;
+    c->pos = p.pos;
+    c->var = p.var;
+    c->quant = p.quant;
+    c->reluctant = p.reluctant;
+    for (const auto& k : p.kids) c->kids.push_back(clone(*k));
+    return c;
+  }
+  static std::unique_ptr<RowPattern> requantified(const RowPattern& p, Quantifier q) {
+    auto c = clone(p);
+    c->quant = q;
+    return c;
+  }
+  // The copy of an optional repetition: X? for X, X* for X+ (X? and X* stay).
+  static std::unique_ptr<RowPattern> optional_copy(const RowPattern& p) {
+    switch (p.quant) {
+      case Quantifier::One: return requantified(p, Quantifier::ZeroOrOne);
+      case Quantifier::OneOrMore: return requantified(p, Quantifier::ZeroOrMore);
+      default: return clone(p);
+    }
+  }
+
+  static size_t size(const RowPattern& p) {
+    size_t n = 1;
+    for (const auto& k : p.kids) n += size(*k);
+    return n;
+  }
+
+  // A rule file cannot blow the pattern up (A{1000000}, or repetitions of
+  // repetitions): Esper has no limit.
+  static constexpr int64_t kMaxNodes = 1000;
 
   const std::vector<Token>& t_;
   size_t& i_;

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Random match_recognize statements and events for random_vs_esper.sh
 (CEP_RANDOM_GENERATOR=plugins/cep_rule/tests/random_match_recognize.py):
-patterns over A-D with * + ? and their reluctant forms, groups and
-alternatives, defines with thresholds and prev(), partition by or not, any of the three skips; the measures aggregate every
+patterns over A-D with * + ? and their reluctant forms, {n,m}
+repetitions of variables, groups and alternatives, defines with thresholds and prev(), partition by or not, any of the three skips; the measures aggregate every
 variable's rows (Esper refuses the case when a variable matches a single row:
 it is dropped).
   random_match_recognize.py SEED COUNT OUT_DIR"""
@@ -10,8 +10,12 @@ import random, os, sys
 seed=int(sys.argv[1]); count=int(sys.argv[2]); out=sys.argv[3]
 r=random.Random(seed)
 VARS="ABCD"
+def repeat():
+    # (not on groups, and rarely: repeated nested repeats make Esper's partial
+    # matches explode, and it runs out of heap)
+    return r.choice([""]*9 + ["{2}","{1,2}","{2,}","{,2}"])
 def quant():
-    return r.choice(["","","","*","+","?","*?","+?","??"])
+    return r.choice(["","","","*","+","?","*?","+?","??"]) + repeat()
 def pat(depth, used):
     n=r.randint(1,3)
     items=[]
