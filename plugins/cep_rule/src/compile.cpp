@@ -7,6 +7,7 @@
 #include "pattern.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace weir::cep {
 
@@ -134,6 +135,7 @@ class Compiler {
     bool plain_props = false;
     for (const Column& c : p.columns) plain_props |= has_plain_prop(*c.expr);
     if (p.having) plain_props |= has_plain_prop(*p.having);
+    if (!p.group_by.empty() && plain_props) refuse_hidden_over_keys(p);
     if (!p.group_by.empty()) p.shape = plain_props ? Shape::RowPerGroupedEvent : Shape::RowPerGroup;
     else if (p.aggs.empty()) p.shape = Shape::Simple;
     else p.shape = plain_props ? Shape::RowPerEvent : Shape::RowForAll;
@@ -606,6 +608,36 @@ class Compiler {
     bool any = e.kind == ExprKind::Prev || e.kind == ExprKind::Prior;
     for_each_child(e, [&](const Expr& c) { any = any || has_hidden(c); });
     return any;
+  }
+
+  // Esper shapes a grouped statement by the properties it reads outside
+  // aggregates, those inside prev()/prior() included: when every one is a
+  // group key (`prior(1, car) ... group by car`), it posts a row per group
+  // and evaluates prev()/prior() on an event of its own choosing (a sliding
+  // window's new event, else the leaving one; a batch's last leaving event),
+  // where cep_rule would post a row per event. Refused rather than answered
+  // differently (random comparison with Esper 8.9).
+  void refuse_hidden_over_keys(const Plan& p) const {
+    bool other = false;
+    const Expr* hidden = nullptr;
+    std::function<void(const Expr&, bool)> walk = [&](const Expr& e, bool inside_hidden) {
+      if (e.kind == ExprKind::Agg) return;
+      if (e.kind == ExprKind::Prop) {
+        bool key = false;
+        for (const ExprPtr& k : p.group_by) key = key || same_bound(e, *k);
+        other = other || !inside_hidden || !key;
+      }
+      bool is_hidden = e.kind == ExprKind::Prev || e.kind == ExprKind::Prior;
+      if (is_hidden && !hidden) hidden = &e;
+      for_each_child(e, [&](const Expr& c) { walk(c, inside_hidden || is_hidden); });
+    };
+    for (const Column& c : p.columns) walk(*c.expr, false);
+    if (p.having) walk(*p.having, false);
+    if (hidden && !other)
+      fail(hidden->pos, std::string(hidden->kind == ExprKind::Prev ? "prev" : "prior") +
+                            "() of a group-by property, in a statement whose other columns are aggregates or group keys, "
+                            "is not supported (Esper then posts a row per group, not per event); add a property "
+                            "outside the group by or put prev()/prior() in an aggregate");
   }
 
   static bool has_plain_prop(const Expr& e) {

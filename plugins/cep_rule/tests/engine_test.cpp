@@ -116,6 +116,16 @@ TEST(CepCompiler, ExpressionTypeErrors) {
   EXPECT_EQ(compile_error("select prev(1, prior(1, qty)) from Ev#length(3)"), "r.epl:1:8: prev() cannot be nested");
   EXPECT_EQ(compile_error("select prior(1, sum(qty)) from Ev"), "r.epl:1:17: aggregate functions are not allowed in the prior() argument");
   EXPECT_EQ(compile_error("select prior(1, qty * 2) from Ev"), "r.epl:1:21: prior() needs a property of the stream (as Esper), e.g. prior(1, price)");
+  // Esper posts a row per group when prev()/prior() read only group keys (random comparison).
+  const std::string over_keys =
+      "() of a group-by property, in a statement whose other columns are aggregates or group keys, is not supported "
+      "(Esper then posts a row per group, not per event); add a property outside the group by or put prev()/prior() in "
+      "an aggregate";
+  EXPECT_EQ(compile_error("select prior(2, sym) as ps, count(*) as n from Ev#length(4) group by sym"), "r.epl:1:8: prior" + over_keys);
+  EXPECT_EQ(compile_error("select sym, count(*) as n from Ev#length(4) group by sym having prev(1, sym) = 'A'"),
+            "r.epl:1:65: prev" + over_keys);
+  EXPECT_EQ(compile_error("select prior(2, sym) as ps, qty, count(*) as n from Ev#length(4) group by sym"), "");
+  EXPECT_EQ(compile_error("select prior(1, qty) as pq, count(*) as n from Ev#length(4) group by sym"), "");
   EXPECT_EQ(compile_error("select sym like 'a' escape 'ab' from Ev"), "r.epl:1:28: the escape of 'like' must be a one-character string literal");
 }
 
