@@ -131,6 +131,7 @@ class Compiler {
       for (Column& c : p.columns) substitute_context_keys(c.expr);
       if (p.having) substitute_context_keys(p.having);
     }
+    p.where_before_prior = p.where && p.window.kind == WindowKind::None && !has_hidden(*p.where);
     p.having_per_group = p.having && !has_plain_prop(*p.having);
     bool plain_props = false;
     for (const Column& c : p.columns) plain_props |= has_plain_prop(*c.expr);
@@ -424,6 +425,13 @@ class Compiler {
         if (e.kind == ExprKind::Prev && st_.window.keyed)
           fail(e.pos, "prev() over " + st_.window.view_text + " is not supported (Esper counts the previous events per key)");
         bool sliding = st_.window.kind == WindowKind::Length || st_.window.kind == WindowKind::Time;
+        if (e.kind == ExprKind::Prior && st_.output.mode == OutputMode::All &&
+            (st_.window.kind == WindowKind::None || batch_window(st_.window.kind)))
+          // Esper 8.9 answers other prior values there: without a window every
+          // row of an interval shows the newest event's; over a batch window the
+          // first rows of an interval show null (random comparison).
+          fail(e.pos, "prior() with output all is only supported on a #length or #time window (Esper 8.9 evaluates it "
+                      "differently without a window or over a batch window)");
         if (e.kind == ExprKind::Prev && !sliding)
           fail(e.pos, "prev() is only supported on a #length or #time window (Esper evaluates it over a batch at its end)");
         if (e.kind == ExprKind::Prev && st_.selector != StreamSelector::IStream)
@@ -592,9 +600,14 @@ class Compiler {
   // partition's key (a constant), not a property of each event.
   void substitute_context_keys(ExprPtr& e) const {
     if (!e || e->kind == ExprKind::Agg) return;
-    if (e->kind == ExprKind::Prop)
+    // prior() of a key is the partition's key, even before any prior event
+    // (Esper 8.9, random comparison); prev() of a key stays the event's.
+    // The prior node turns into the key in place: its hidden slot keeps its
+    // argument alive.
+    const Expr* prop = e->kind == ExprKind::Prop ? e.get() : e->kind == ExprKind::Prior ? e->a.get() : nullptr;
+    if (prop && prop->kind == ExprKind::Prop)
       for (size_t k = 0; k < ctx_->key_fields.size(); ++k)
-        if (layout_[static_cast<size_t>(e->index)] == ctx_->key_fields[k]) {
+        if (layout_[static_cast<size_t>(prop->index)] == ctx_->key_fields[k]) {
           e->kind = ExprKind::CtxProp;
           e->index = kCtxKey0 + static_cast<int>(k);
           return;

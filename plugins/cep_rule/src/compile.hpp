@@ -95,6 +95,9 @@ struct Plan {
   StreamSelector selector = StreamSelector::IStream;
   std::vector<int> layout;  // event slot -> field index of the input type (-1: a hidden slot)
   std::vector<HiddenSlot> hidden;
+  // Without a data window Esper moves the where clause into the stream's
+  // filter, so prior() counts only the events that pass it (random comparison).
+  bool where_before_prior = false;
   std::vector<Column> columns;
   ExprPtr stream_filter, where, having;
   std::vector<ExprPtr> group_by;

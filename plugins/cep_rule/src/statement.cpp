@@ -130,7 +130,7 @@ void Statement::fill_hidden(Value* row) {
       std::deque<Value>& q = prior_[k];
       if (h.n == 0) v = now_value;
       else if (q.size() >= static_cast<size_t>(h.n)) v = q[q.size() - static_cast<size_t>(h.n)];
-      if (h.n > 0) {
+      if (h.n > 0 && (!plan_.where_before_prior || where_ok(row))) {
         q.push_back(now_value);
         if (q.size() > static_cast<size_t>(h.n)) q.pop_front();
       }
