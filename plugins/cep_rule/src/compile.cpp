@@ -425,13 +425,12 @@ class Compiler {
         if (e.kind == ExprKind::Prev && st_.window.keyed)
           fail(e.pos, "prev() over " + st_.window.view_text + " is not supported (Esper counts the previous events per key)");
         bool sliding = st_.window.kind == WindowKind::Length || st_.window.kind == WindowKind::Time;
-        if (e.kind == ExprKind::Prior && st_.output.mode == OutputMode::All &&
-            (st_.window.kind == WindowKind::None || batch_window(st_.window.kind)))
+        if (e.kind == ExprKind::Prior && st_.output.mode != OutputMode::None && !sliding)
           // Esper 8.9 answers other prior values there: without a window every
-          // row of an interval shows the newest event's; over a batch window the
-          // first rows of an interval show null (random comparison).
-          fail(e.pos, "prior() with output all is only supported on a #length or #time window (Esper 8.9 evaluates it "
-                      "differently without a window or over a batch window)");
+          // row of an interval shows the newest event's; over a batch window
+          // the first rows of an interval may show null (random comparison).
+          fail(e.pos, "prior() with output rate limiting is only supported on a #length or #time window (Esper 8.9 "
+                      "evaluates it differently without a window or over a batch window)");
         if (e.kind == ExprKind::Prev && !sliding)
           fail(e.pos, "prev() is only supported on a #length or #time window (Esper evaluates it over a batch at its end)");
         if (e.kind == ExprKind::Prev && st_.selector != StreamSelector::IStream)

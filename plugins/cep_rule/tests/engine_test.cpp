@@ -128,11 +128,12 @@ TEST(CepCompiler, ExpressionTypeErrors) {
   EXPECT_EQ(compile_error("select prior(1, qty) as pq, count(*) as n from Ev#length(4) group by sym"), "");
   // Esper 8.9's prior() under output all differs without a window or over a batch window (random comparison).
   const std::string output_all =
-      "prior() with output all is only supported on a #length or #time window (Esper 8.9 evaluates it differently "
-      "without a window or over a batch window)";
+      "prior() with output rate limiting is only supported on a #length or #time window (Esper 8.9 evaluates it "
+      "differently without a window or over a batch window)";
   EXPECT_EQ(compile_error("select prior(1, qty) as pq from Ev output all every 3 events"), "r.epl:1:8: " + output_all);
-  EXPECT_EQ(compile_error("select prior(1, qty) as pq from Ev#time_batch(1 sec) output all every 4 events"),
+  EXPECT_EQ(compile_error("select prior(1, qty) as pq from Ev#time_batch(1 sec) output every 4 events"),
             "r.epl:1:8: " + output_all);
+  EXPECT_EQ(compile_error("select prior(1, qty) as pq, sum(qty) as s from Ev output every 5 seconds"), "r.epl:1:8: " + output_all);
   EXPECT_EQ(compile_error("select prior(1, qty) as pq from Ev#length(2) output all every 3 events"), "");
   EXPECT_EQ(compile_error("select sym like 'a' escape 'ab' from Ev"), "r.epl:1:28: the escape of 'like' must be a one-character string literal");
 }
