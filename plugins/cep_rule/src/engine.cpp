@@ -290,8 +290,15 @@ std::unique_ptr<Statement> Engine::create_window(const Module& module, size_t i,
   windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity, read));
   streams_.push_back(Stream{st.window_name, wt, {}, windows_.back().get()});
   typed.window_identity = identity;  // the statement's saved state is the window's
+  // The statement posts W's changes, what enters and what leaves, as Esper's
+  // `create window` does (cases 520-...): its remove stream is posted too.
+  typed.selector = StreamSelector::IRStream;
   on_.push_back(nullptr);
-  return std::make_unique<Statement>(std::move(typed), i, vars_, now_);
+  auto s = std::make_unique<Statement>(std::move(typed), i, vars_, now_);
+  windows_.back()->set_changes([this, s = s.get()](const RowSet& entered, const RowSet& left) {
+    emit(*s, now_, entered, left, false);
+  });
+  return s;
 }
 
 // select ... from W[(filter)]: compiled over W's type; its window holds W's

@@ -36,15 +36,21 @@ NamedWindow::NamedWindow(EventType type, Plan plan, const Variables& vars, int64
       identity_(std::move(identity)),
       seq_slot_(read ? static_cast<int>(plan_.layout.size()) : -1),
       window_(plan_.window, plan_.layout.size() + (read ? 1 : 0), false, start_ms, plan_.view_slots),
-      entered_(type_.fields.size() + 1) {
+      entered_(type_.fields.size() + 1),
+      change_new_(type_.fields.size()),
+      change_old_(type_.fields.size()) {
   field_slot_.assign(type_.fields.size(), -1);
   for (size_t i = 0; i < plan_.layout.size(); ++i)
     if (plan_.layout[i] >= 0) field_slot_[static_cast<size_t>(plan_.layout[i])] = static_cast<int>(i);
 }
 
 // What the views post goes to the statements reading W, as rows of W's type
-// with each event's sequence number.
+// with each event's sequence number, and to the `create window` statement.
 void NamedWindow::on_post(const Post& p) {
+  if (changes_) {
+    for (size_t i = p.new_begin; i < p.new_end; ++i) fields(i, change_new_.add());
+    p.each_old([&](size_t i) { fields(i, change_old_.add()); });
+  }
   if (seq_slot_ < 0) return;
   std::vector<Value> row(type_.fields.size() + 1);
   for (size_t i = p.new_begin; i < p.new_end; ++i) {
@@ -53,6 +59,15 @@ void NamedWindow::on_post(const Post& p) {
     for (const Value& v : row) entered_.push(v);
   }
   p.each_old([&](size_t i) { left_.push_back(window_.store().row(i)[seq_slot_].as_long()); });
+}
+
+void NamedWindow::end_change() {
+  if (--changing_ == 0 && (!change_new_.empty() || !change_old_.empty())) {
+    changes_(change_new_, change_old_);
+    change_new_.clear();
+    change_old_.clear();
+  }
+  end_update();
 }
 
 void NamedWindow::end_update() {
@@ -91,15 +106,15 @@ void NamedWindow::insert(const Value* fields, int64_t now) {
   if (heap) window_.store().note_heap();
   fill_view_slots(row);
   if (seq_slot_ >= 0) row[seq_slot_] = Value::of_long(next_seq_++);
-  begin_update();
+  begin_change();
   window_.commit_insert(now, *this);
-  end_update();
+  end_change();
 }
 
 void NamedWindow::on_timer(int64_t now) {
-  begin_update();
+  begin_change();
   window_.on_timer(now, *this);
-  end_update();
+  end_change();
 }
 
 std::vector<size_t> NamedWindow::events() {
@@ -116,9 +131,9 @@ void NamedWindow::fields(size_t i, Value* out) {
 }
 
 void NamedWindow::remove(const std::vector<size_t>& events) {
-  begin_update();
+  begin_change();
   window_.remove(events, *this);
-  end_update();
+  end_change();
 }
 
 void NamedWindow::save(Writer& w) {
@@ -332,7 +347,7 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
   // (a #length window's newest, a #time window's from now).
   std::vector<size_t> gone;
   std::vector<std::vector<Value>> updated;
-  w.begin_update();  // its changes reach W's readers as one update
+  w.begin_change();  // its changes are one change of W, and reach W's readers as one update
   for (size_t i : matched) {
     w.fields(i, joined.data());
     for (const OnPlan::Merge& m : on.merges) {
@@ -353,7 +368,7 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
   w.remove(gone);
   for (const std::vector<Value>& row : updated) w.insert(row.data(), now);
   if (!matched.empty()) {
-    w.end_update();
+    w.end_change();
     return;
   }
   std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());
@@ -368,7 +383,7 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
     w.insert(row.data(), now);
     break;
   }
-  w.end_update();
+  w.end_change();
 }
 
 QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variables& vars, const std::string& file) {

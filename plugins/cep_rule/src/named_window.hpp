@@ -87,6 +87,19 @@ class NamedWindow final : private PostSink {
   void begin_update() { ++updating_; }
   void end_update();
 
+  // The `create window` statement posts W's changes, as Esper's does: the
+  // events that entered (new rows) and left (old rows), W's fields by index,
+  // one call per change (an insert, an instant's expiry, an on-delete, a whole
+  // on-merge), where the readers get one update per event or instant.
+  using ChangeFn = std::function<void(const RowSet& entered, const RowSet& left)>;
+  void set_changes(ChangeFn fn) { changes_ = std::move(fn); }
+  // One change: W's readers' update includes it (begin_update()).
+  void begin_change() {
+    begin_update();
+    ++changing_;
+  }
+  void end_change();
+
  private:
   void on_post(const Post& p) override;
   void fill_view_slots(Value* row);
@@ -104,6 +117,9 @@ class NamedWindow final : private PostSink {
   int updating_ = 0;
   RowSet entered_;  // the update in progress, for the readers
   std::vector<int64_t> left_;
+  ChangeFn changes_;
+  int changing_ = 0;
+  RowSet change_new_, change_old_;  // the change in progress, for changes_
 };
 
 // An on-trigger statement, compiled against its triggering stream and window.

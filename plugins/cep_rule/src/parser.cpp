@@ -350,6 +350,7 @@ class Parser {
     StatementAst s;
     s.pos = peek().pos;
     while (is_symbol("@")) annotation(s);
+    if (is_word("create") && is_word("window", 1)) return create_window(std::move(s));  // @name('W') create window
     if (accept_word("context")) {
       s.context_pos = peek().pos;
       s.context = name("a context name");
@@ -397,9 +398,10 @@ class Parser {
 
   // ---------------------------------------------------------------- named windows
   // create window W#view as select ... from S   (or `as S`: all of S's properties)
-  StatementAst create_window() {
-    StatementAst s;
-    s.pos = next().pos;  // create
+  // s: its annotations, if any (then s.pos is the first's).
+  StatementAst create_window(StatementAst s = {}) {
+    Pos create = next().pos;
+    if (s.name.empty()) s.pos = create;
     next();              // window
     s.kind = StatementKind::CreateWindow;
     s.window_pos = peek().pos;

@@ -568,6 +568,23 @@ TEST(CepRule, NamedWindowOnDeleteReadsTheTriggersOwnProperties) {
   EXPECT_EQ(st, WEIR_FAILED);
 }
 
+// The create window statement posts the window's changes, as Esper's does
+// (cases 520-527): what enters on its port, what leaves (replaced or deleted)
+// on <port>_removed; the insert into's rows go to the window's port as before.
+TEST(CepRule, ACreateWindowStatementPostsTheWindowsChanges) {
+  Node n("@name('fast') create window Fast#unique(car_number) as select car_number, speed from Car;\n"
+         "insert into Fast select car_number, speed from Car(speed > 100);\n"
+         "@name('slowed') on Car(speed <= 100) as e delete from Fast as f where f.car_number = e.car_number;\n");
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 120), car("20220426061001", "A0001", 130), car("20220426061002", "A0001", 50)});
+  EXPECT_EQ(on_port(n.host, "fast"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":120}",
+                                                                 "{\"car_number\":\"A0001\",\"speed\":130}"}));
+  EXPECT_EQ(on_port(n.host, "fast_removed"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":120}",
+                                                                         "{\"car_number\":\"A0001\",\"speed\":130}"}));
+  EXPECT_EQ(on_port(n.host, "Fast").size(), 2u);  // the insert into's own rows
+  EXPECT_EQ(on_port(n.host, "slowed"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":130}"}));
+}
+
 // The "speed above the car's running average" rule through the plugin: the
 // table's rows answer a query and move to another instance with a snapshot.
 TEST(CepRule, ATableThroughThePlugin) {
