@@ -282,12 +282,14 @@ std::unique_ptr<Statement> Engine::create_window(const Module& module, size_t i,
   std::string identity = "window " + st.window_name + "(";
   for (const Field& f : wt.fields) identity += f.name + ":" + type_name(f.type) + ",";
   identity += ")" + vp.window_identity;
-  // Read as a stream by a statement: its events carry a sequence number (another row layout).
-  bool read = std::any_of(module.statements.begin(), module.statements.end(), [&](const StatementAst& o) {
-    return o.kind == StatementKind::Select && o.from == st.window_name;
+  // Read as a stream by a statement, or looked up by on-trigger statements
+  // (an index by key): its events carry a sequence number (another row layout).
+  bool numbered = std::any_of(module.statements.begin(), module.statements.end(), [&](const StatementAst& o) {
+    return (o.kind == StatementKind::Select && o.from == st.window_name) ||
+           (o.kind != StatementKind::Select && o.kind != StatementKind::CreateWindow && o.window_name == st.window_name);
   });
-  if (read) identity += ",read";
-  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity, read));
+  if (numbered) identity += ",read";
+  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity, numbered));
   streams_.push_back(Stream{st.window_name, wt, {}, windows_.back().get()});
   typed.window_identity = identity;  // the statement's saved state is the window's
   // The statement posts W's changes, what enters and what leaves, as Esper's

@@ -20,6 +20,7 @@ EvalEnv PlanRow::env() const { return EvalEnv{slots_.data(), vars_->values.data(
 bool PlanRow::filter() const { return !plan_->stream_filter || eval_true(*plan_->stream_filter, env()); }
 bool PlanRow::where() const { return !plan_->where || eval_true(*plan_->where, env()); }
 Value PlanRow::value(size_t column) const { return eval(*plan_->columns[column].expr, env()); }
+Value PlanRow::evaluate(const Expr& e) const { return eval(e, env()); }
 
 void PlanRow::select(RowSet& out) const {
   for (size_t c = 0; c < plan_->columns.size(); ++c) out.push(value(c));
@@ -29,13 +30,13 @@ void PlanRow::select(RowSet& out) const {
 // ---------------------------------------------------------------- NamedWindow
 
 NamedWindow::NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity,
-                         bool read)
+                         bool numbered)
     : type_(std::move(type)),
       plan_(std::move(plan)),
       vars_(&vars),
       identity_(std::move(identity)),
-      seq_slot_(read ? static_cast<int>(plan_.layout.size()) : -1),
-      window_(plan_.window, plan_.layout.size() + (read ? 1 : 0), false, start_ms, plan_.view_slots),
+      seq_slot_(numbered ? static_cast<int>(plan_.layout.size()) : -1),
+      window_(plan_.window, plan_.layout.size() + (numbered ? 1 : 0), false, start_ms, plan_.view_slots),
       entered_(type_.fields.size() + 1),
       change_new_(type_.fields.size()),
       change_old_(type_.fields.size()) {
@@ -52,6 +53,8 @@ void NamedWindow::on_post(const Post& p) {
     p.each_old([&](size_t i) { fields(i, change_old_.add()); });
   }
   if (seq_slot_ < 0) return;
+  index_post(p);
+  if (readers_.empty()) return;
   std::vector<Value> row(type_.fields.size() + 1);
   for (size_t i = p.new_begin; i < p.new_end; ++i) {
     fields(i, row.data());
@@ -59,6 +62,55 @@ void NamedWindow::on_post(const Post& p) {
     for (const Value& v : row) entered_.push(v);
   }
   p.each_old([&](size_t i) { left_.push_back(window_.store().row(i)[seq_slot_].as_long()); });
+}
+
+int NamedWindow::index_on(int field) {
+  if (seq_slot_ < 0 || field_slot_[static_cast<size_t>(field)] < 0) return -1;
+  for (size_t i = 0; i < indexes_.size(); ++i)
+    if (indexes_[i].field == field) return static_cast<int>(i);
+  indexes_.push_back(Index{field, {}});
+  rebuild_indexes();
+  return static_cast<int>(indexes_.size() - 1);
+}
+
+const std::vector<size_t>& NamedWindow::lookup(int index, const Value& key) {
+  found_.clear();
+  if (key.is_null()) return found_;
+  const std::vector<int64_t>* seqs = indexes_[static_cast<size_t>(index)].events.find(key);
+  if (!seqs) return found_;
+  for (int64_t seq : *seqs) {
+    size_t i = window_.find_ascending(seq_slot_, seq);
+    if (i == window_.store().size()) throw std::logic_error("cep_rule: an indexed event is not in the named window");
+    found_.push_back(i);
+  }
+  return found_;
+}
+
+// The indexes follow what the views post: an event is indexed while W holds it.
+void NamedWindow::index_post(const Post& p) {
+  EventStore& s = window_.store();
+  for (Index& x : indexes_) {
+    int slot = field_slot_[static_cast<size_t>(x.field)];
+    for (size_t i = p.new_begin; i < p.new_end; ++i)
+      if (const Value& k = s.row(i)[slot]; !k.is_null()) x.events.get(k).push_back(s.row(i)[seq_slot_].as_long());
+    p.each_old([&](size_t i) {
+      const Value& k = s.row(i)[slot];
+      std::vector<int64_t>* seqs = k.is_null() ? nullptr : x.events.find(k);
+      if (!seqs) return;
+      seqs->erase(std::find(seqs->begin(), seqs->end(), s.row(i)[seq_slot_].as_long()));
+      if (seqs->empty()) x.events.erase(k);
+    });
+  }
+}
+
+void NamedWindow::rebuild_indexes() {
+  EventStore& s = window_.store();
+  for (Index& x : indexes_) {
+    x.events.clear();
+    int slot = field_slot_[static_cast<size_t>(x.field)];
+    for (size_t i : events())
+      if (const Value& k = s.row(i)[slot]; !k.is_null()) x.events.get(k).push_back(s.row(i)[seq_slot_].as_long());
+  }
 }
 
 void NamedWindow::end_change() {
@@ -143,6 +195,7 @@ void NamedWindow::save(Writer& w) {
 void NamedWindow::load(Reader& r) {
   window_.load(r, {});
   restart_sequence();
+  rebuild_indexes();
 }
 
 void NamedWindow::adopt(NamedWindow& old) {
@@ -150,6 +203,7 @@ void NamedWindow::adopt(NamedWindow& old) {
   for (size_t i = 0; i < map.size(); ++i) map[i] = static_cast<int>(i);  // same identity: same layout
   window_.adopt(old.window_, map);
   restart_sequence();
+  rebuild_indexes();
 }
 
 // ---------------------------------------------------------------- on-trigger statements
@@ -236,6 +290,35 @@ Plan compile_joined(StatementAst& st, const EventType& joined, const Variables& 
   return p;
 }
 
+// Reads nothing of the window: the trigger's properties (slots past the
+// window's nw fields), variables and literals.
+bool of_trigger(const Expr& e, const Plan& p, int nw) {
+  if (e.kind == ExprKind::Prop && p.layout[static_cast<size_t>(e.index)] < nw) return false;
+  if (e.kind == ExprKind::TableAccess || e.kind == ExprKind::Prev || e.kind == ExprKind::Prior) return false;
+  bool only = true;
+  for_each_child(e, [&](const Expr& c) { only = only && of_trigger(c, p, nw); });
+  return only;
+}
+
+// The first conjunct `w.f = <expression of the trigger>` of a where clause,
+// with both sides long, string or boolean (`=` is then Value equality, which
+// the index's hash follows): (f, the trigger's side), or (-1, null).
+std::pair<int, const Expr*> key_equality(const Expr& e, const Plan& p, int nw) {
+  if (e.kind == ExprKind::Binary && e.op == BinOp::And) {
+    auto left = key_equality(*e.a, p, nw);
+    return left.first >= 0 ? left : key_equality(*e.b, p, nw);
+  }
+  if (e.kind != ExprKind::Binary || e.op != BinOp::Eq || e.a->type != e.b->type ||
+      (e.a->type != Type::Long && e.a->type != Type::String && e.a->type != Type::Bool))
+    return {-1, nullptr};
+  for (const auto& [w, t] : {std::pair{e.a.get(), e.b.get()}, std::pair{e.b.get(), e.a.get()}}) {
+    if (w->kind != ExprKind::Prop) continue;
+    int f = p.layout[static_cast<size_t>(w->index)];
+    if (f >= 0 && f < nw && of_trigger(*t, p, nw)) return {f, t};
+  }
+  return {-1, nullptr};
+}
+
 }  // namespace
 
 OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow& window, const Variables& vars,
@@ -270,6 +353,10 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
     }
   }
   on.main = std::make_shared<const Plan>(compile_joined(main, joined, vars, file));
+  if (on.main->where) {
+    auto [field, key] = key_equality(*on.main->where, *on.main, static_cast<int>(window.type().fields.size()));
+    if (field >= 0 && (on.index = window.index_on(field)) >= 0) on.index_key = key;
+  }
 
   for (const MergeClause& c : st.merge) {
     OnPlan::Merge m;
@@ -329,8 +416,11 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
   main.load(joined.data());
   if (!main.filter()) return;
 
+  std::vector<size_t> all;
+  if (on.index < 0) all = w.events();
+  const std::vector<size_t>& candidates = on.index >= 0 ? w.lookup(on.index, main.evaluate(*on.index_key)) : all;
   std::vector<size_t> matched;
-  for (size_t i : w.events()) {
+  for (size_t i : candidates) {
     w.fields(i, joined.data());
     main.load(joined.data());
     if (!main.where()) continue;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "compile.hpp"
+#include "key_lists.hpp"
 #include "rows.hpp"
 #include "serialize.hpp"
 #include "window.hpp"
@@ -39,6 +40,7 @@ class PlanRow {
   bool where() const;   // the where clause (true without one)
   void select(RowSet& out) const;
   Value value(size_t column) const;
+  Value evaluate(const Expr& e) const;  // an expression of the plan, over the loaded slots
 
  private:
   EvalEnv env() const;
@@ -49,10 +51,11 @@ class PlanRow {
 
 class NamedWindow final : private PostSink {
  public:
-  // plan: `select * from W#views` compiled over the window's type. read:
-  // statements read W as a stream, so each event gets a sequence number (a
-  // last column of its row) by which they find it when it leaves.
-  NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity, bool read);
+  // plan: `select * from W#views` compiled over the window's type. numbered:
+  // statements read W as a stream, or on-trigger statements look its events
+  // up by key (index_on), so each event gets a sequence number (a last column
+  // of its row) by which they find it.
+  NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity, bool numbered);
 
   const std::string& name() const { return type_.name; }
   const EventType& type() const { return type_; }
@@ -71,6 +74,14 @@ class NamedWindow final : private PostSink {
   // Event i's fields by field index, into out (type().fields.size() values).
   void fields(size_t i, Value* out);
   void remove(const std::vector<size_t>& events);
+
+  // An index of the events by one of W's fields (a long, string or boolean:
+  // `=` is then Value equality), for an on-trigger statement's `where w.f =
+  // e.x`; the same field shares one index. -1: not a numbered window.
+  int index_on(int field);
+  // The events whose indexed field equals key (none for null), in the
+  // window's order: store indexes, valid until the window changes.
+  const std::vector<size_t>& lookup(int index, const Value& key);
 
   void save(Writer& w);
   void load(Reader& r);
@@ -104,6 +115,8 @@ class NamedWindow final : private PostSink {
   void on_post(const Post& p) override;
   void fill_view_slots(Value* row);
   void restart_sequence();
+  void index_post(const Post& p);
+  void rebuild_indexes();
 
   EventType type_;
   Plan plan_;
@@ -120,6 +133,12 @@ class NamedWindow final : private PostSink {
   ChangeFn changes_;
   int changing_ = 0;
   RowSet change_new_, change_old_;  // the change in progress, for changes_
+  struct Index {
+    int field;
+    KeyLists<int64_t> events;  // by the field's value: sequence numbers, oldest first
+  };
+  std::vector<Index> indexes_;
+  std::vector<size_t> found_;  // lookup()'s answer
 };
 
 // An on-trigger statement, compiled against its triggering stream and window.
@@ -131,6 +150,11 @@ struct OnPlan {
   // Over the joined row: the trigger's filter (stream_filter), the where
   // clause, and on-select's columns (on-delete: the window's fields).
   std::shared_ptr<const Plan> main;
+  // `where w.f = <expression of the trigger> [and ...]`: the trigger reads
+  // the events of its key from W's index (index) instead of all of W; the
+  // where clause still decides which of them match.
+  int index = -1;
+  const Expr* index_key = nullptr;  // the trigger's side, in main's where clause
   struct Merge {
     bool matched = true;
     MergeClause::Action action = MergeClause::Action::Update;
