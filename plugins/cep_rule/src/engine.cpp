@@ -363,11 +363,17 @@ std::shared_ptr<Table> Engine::find_table(const std::string& name) const {
 
 std::unique_ptr<Statement> Engine::on_statement(const Module& module, size_t i, int in) {
   const StatementAst& st = module.statements[i];
-  if (find_table(st.window_name))
-    throw EplError(module.file, st.window_pos, "cep_rule does not support 'on ...' statements over table '" + st.window_name + "'");
-  NamedWindow* w = find_window(st.window_name);
-  if (!w) throw EplError(module.file, st.window_pos, "unknown named window '" + st.window_name + "' (create it with 'create window')");
-  auto on = std::make_unique<OnPlan>(compile_on(st, streams_[static_cast<size_t>(in)].type, *w, vars_, module.file));
+  std::shared_ptr<Table> t = find_table(st.window_name);
+  OnTarget* target = t ? static_cast<OnTarget*>(t.get()) : find_window(st.window_name);
+  if (!target)
+    throw EplError(module.file, st.window_pos, "unknown named window or table '" + st.window_name +
+                                                   "' (create it with 'create window' or 'create table')");
+  // Esper's on-update changes a named window's event in place, which its
+  // views do not see as a new event: not reproduced.
+  if (st.kind == StatementKind::OnUpdate && !t)
+    throw EplError(module.file, st.window_pos, "cep_rule does not support 'on ... update' over named window '" +
+                                                   st.window_name + "' (use 'on ... merge ... when matched then update set')");
+  auto on = std::make_unique<OnPlan>(compile_on(st, streams_[static_cast<size_t>(in)].type, *target, vars_, module.file));
   auto s = std::make_unique<Statement>(on->main, i, vars_, now_);
   on_.push_back(std::move(on));
   return s;
@@ -456,7 +462,7 @@ std::vector<int> Engine::trigger_fields(const std::string& stream) const {
   std::vector<int> out;
   for (const auto& on : on_) {
     if (!on || on->trigger != stream) continue;
-    int nw = static_cast<int>(on->window->type().fields.size());
+    int nw = static_cast<int>(on->target->type().fields.size());
     auto add = [&](const Plan& p) {
       for (int f : p.layout)
         if (f >= nw) out.push_back(f - nw);
@@ -560,9 +566,9 @@ void Engine::dispatch(int stream, const Value* row) {
   if (in.window) in.window->insert(row, now_);
   for (Statement* s : in.readers) {
     if (const OnPlan* on = on_[s->index()].get()) {
-      RowSet rows(s->plan().columns.size());
-      run_on(*on, vars_, row, now_, rows);
-      if (!rows.empty()) emit(*s, now_, rows, RowSet(rows.width()), false);
+      RowSet rows(s->plan().columns.size()), removed(s->plan().columns.size());
+      run_on(*on, vars_, row, now_, rows, removed);
+      if (!rows.empty() || !removed.empty()) emit(*s, now_, rows, removed, false);
       continue;
     }
     Contextual* c = contextual_[s->index()].get();

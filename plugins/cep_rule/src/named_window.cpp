@@ -147,7 +147,7 @@ void NamedWindow::fill_view_slots(Value* row) {
   }
 }
 
-void NamedWindow::insert(const Value* fields, int64_t now) {
+bool NamedWindow::insert(const Value* fields, int64_t now) {
   Value* row = window_.begin_insert(now);
   bool heap = false;
   for (size_t i = 0; i < plan_.layout.size(); ++i) {
@@ -161,6 +161,7 @@ void NamedWindow::insert(const Value* fields, int64_t now) {
   begin_change();
   window_.commit_insert(now, *this);
   end_change();
+  return true;
 }
 
 void NamedWindow::on_timer(int64_t now) {
@@ -185,6 +186,13 @@ void NamedWindow::fields(size_t i, Value* out) {
 void NamedWindow::remove(const std::vector<size_t>& events) {
   begin_change();
   window_.remove(events, *this);
+  end_change();
+}
+
+void NamedWindow::replace(const std::vector<size_t>& events, const std::vector<std::vector<Value>>& rows, int64_t now) {
+  begin_change();
+  remove(events);
+  for (const std::vector<Value>& row : rows) insert(row.data(), now);
   end_change();
 }
 
@@ -321,15 +329,17 @@ std::pair<int, const Expr*> key_equality(const Expr& e, const Plan& p, int nw) {
 
 }  // namespace
 
-OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow& window, const Variables& vars,
+OnPlan compile_on(const StatementAst& st, const EventType& trigger, OnTarget& target, const Variables& vars,
                   const std::string& file) {
   OnPlan on;
   on.kind = st.kind;
   on.trigger = st.from;
-  on.window = &window;
+  on.target = &target;
   on.trigger_width = trigger.fields.size();
-  Names names{st, trigger, window.type(), file};
-  EventType joined = joined_type(window.type(), trigger);
+  const EventType& type = target.type();
+  std::string of = std::string(target.what()) + " '" + target.name() + "'";
+  Names names{st, trigger, type, file};
+  EventType joined = joined_type(type, trigger);
 
   StatementAst main;
   main.pos = st.pos;
@@ -339,9 +349,10 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
   if (st.kind == StatementKind::OnSelect) {
     for (const SelectItem& item : st.select) main.select.push_back(names.item(item));
   } else {
-    // on-delete posts the deleted events; on-merge posts nothing (its rows
-    // are the window's, read by a query or an on-select).
-    for (const Field& f : window.type().fields) {
+    // on-delete posts the deleted events; on-merge and on-update what they
+    // insert and update (new rows) and what they delete and replace (old
+    // rows), as Esper's do: rows of the target's type.
+    for (const Field& f : type.fields) {
       SelectItem item;
       item.pos = st.pos;
       item.alias = f.name;
@@ -351,11 +362,12 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
       item.expr->pos = st.pos;
       main.select.push_back(std::move(item));
     }
+    if (st.kind != StatementKind::OnDelete) main.selector = StreamSelector::IRStream;
   }
   on.main = std::make_shared<const Plan>(compile_joined(main, joined, vars, file));
   if (on.main->where) {
-    auto [field, key] = key_equality(*on.main->where, *on.main, static_cast<int>(window.type().fields.size()));
-    if (field >= 0 && (on.index = window.index_on(field)) >= 0) on.index_key = key;
+    auto [field, key] = key_equality(*on.main->where, *on.main, static_cast<int>(type.fields.size()));
+    if (field >= 0 && (on.index = target.index_on(field)) >= 0) on.index_key = key;
   }
 
   for (const MergeClause& c : st.merge) {
@@ -366,8 +378,10 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
     clause.pos = c.pos;
     if (c.cond) clause.where = names.rewritten(*c.cond);
     for (size_t k = 0; k < c.sets.size(); ++k) {
-      int f = window.type().find(c.sets[k].first);
-      if (f < 0) throw EplError(file, c.set_pos[k], "window '" + window.name() + "' has no property '" + c.sets[k].first + "'");
+      int f = type.find(c.sets[k].first);
+      if (f < 0) throw EplError(file, c.set_pos[k], of + " has no property '" + c.sets[k].first + "'");
+      if (std::string why = target.unwritable(f, true); !why.empty())
+        throw EplError(file, c.set_pos[k], "cep_rule cannot set '" + c.sets[k].first + "' of " + of + ": " + why);
       SelectItem item;
       item.pos = c.set_pos[k];
       item.alias = "set" + std::to_string(k);
@@ -377,20 +391,21 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
     }
     for (const SelectItem& in : c.insert) {
       SelectItem item = names.item(in);
-      int f = window.type().find(item.alias);
+      int f = type.find(item.alias);
       if (f < 0)
-        throw EplError(file, in.pos, "window '" + window.name() + "' has no property '" + item.alias +
-                                         "' (name the inserted columns after the window's properties with 'as')");
+        throw EplError(file, in.pos, of + " has no property '" + item.alias + "' (name the inserted columns after the " +
+                                         target.what() + "'s properties with 'as')");
+      if (std::string why = target.unwritable(f, false); !why.empty())
+        throw EplError(file, in.pos, "cep_rule cannot insert '" + item.alias + "' into " + of + ": " + why);
       m.fields.push_back(f);
       clause.select.push_back(std::move(item));
     }
     m.plan = compile_joined(clause, joined, vars, file);
     for (size_t k = 0; k < m.fields.size(); ++k) {
-      Type want = window.type().fields[static_cast<size_t>(m.fields[k])].type, have = m.plan.columns[k].type;
+      Type want = type.fields[static_cast<size_t>(m.fields[k])].type, have = m.plan.columns[k].type;
       if (have != want && have != Type::Null && want != Type::Null && !(want == Type::Double && have == Type::Long))
-        throw EplError(file, m.plan.columns[k].expr->pos, "'" + window.type().fields[static_cast<size_t>(m.fields[k])].name +
-                                                              "' of window '" + window.name() + "' is " + type_name(want) +
-                                                              ", not " + type_name(have));
+        throw EplError(file, m.plan.columns[k].expr->pos, "'" + type.fields[static_cast<size_t>(m.fields[k])].name + "' of " +
+                                                              of + " is " + type_name(want) + ", not " + type_name(have));
     }
     on.merges.push_back(std::move(m));
   }
@@ -407,9 +422,10 @@ Value widened(Value v, Type want) {
 
 }  // namespace
 
-void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64_t now, RowSet& out) {
-  NamedWindow& w = *on.window;
-  size_t nw = w.type().fields.size();
+void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64_t now, RowSet& out, RowSet& removed) {
+  OnTarget& w = *on.target;
+  const EventType& type = w.type();
+  size_t nw = type.fields.size();
   std::vector<Value> joined(nw + on.trigger_width);
   std::copy(trigger, trigger + on.trigger_width, joined.begin() + static_cast<std::ptrdiff_t>(nw));
   PlanRow main(*on.main, vars);
@@ -420,24 +436,29 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
   if (on.index < 0) all = w.events();
   const std::vector<size_t>& candidates = on.index >= 0 ? w.lookup(on.index, main.evaluate(*on.index_key)) : all;
   std::vector<size_t> matched;
+  bool posts_matched = on.kind == StatementKind::OnSelect || on.kind == StatementKind::OnDelete;
   for (size_t i : candidates) {
     w.fields(i, joined.data());
     main.load(joined.data());
     if (!main.where()) continue;
     matched.push_back(i);
-    if (on.kind != StatementKind::OnMerge) main.select(out);
+    if (posts_matched) main.select(out);
   }
   if (on.kind == StatementKind::OnDelete) w.remove(matched);
-  if (on.kind != StatementKind::OnMerge) return;
+  if (posts_matched) return;
 
   // on-merge, as Esper: each matched event takes the first `when matched`
   // clause whose condition holds; with no match, the first `when not
-  // matched` clause whose condition holds inserts. An update is Esper's: the
-  // old event leaves the window and the updated one enters it as a new event
-  // (a #length window's newest, a #time window's from now).
-  std::vector<size_t> gone;
+  // matched` clause whose condition holds inserts. on-update: its one
+  // clause. The statement posts its inserts and updates as new rows, the
+  // replaced and deleted events as old rows (not what the views push out).
+  auto set = [&](const OnPlan::Merge& m, const PlanRow& c, std::vector<Value>& row) {
+    for (size_t k = 0; k < m.fields.size(); ++k)
+      row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), type.fields[static_cast<size_t>(m.fields[k])].type);
+  };
+  std::vector<size_t> deleted, replaced;
   std::vector<std::vector<Value>> updated;
-  w.begin_change();  // its changes are one change of W, and reach W's readers as one update
+  w.begin_change();  // its changes are one change of the target (and one update of a window's readers)
   for (size_t i : matched) {
     w.fields(i, joined.data());
     for (const OnPlan::Merge& m : on.merges) {
@@ -445,33 +466,34 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
       PlanRow c(m.plan, vars);
       c.load(joined.data());
       if (!c.where()) continue;
-      gone.push_back(i);
+      removed.add_copy(joined.data());
       if (m.action == MergeClause::Action::Update) {
         std::vector<Value> row(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw));
-        for (size_t k = 0; k < m.fields.size(); ++k)
-          row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), w.type().fields[static_cast<size_t>(m.fields[k])].type);
+        set(m, c, row);
+        out.add_copy(row.data());
+        replaced.push_back(i);
         updated.push_back(std::move(row));
+      } else {
+        deleted.push_back(i);
       }
       break;
     }
   }
-  w.remove(gone);
-  for (const std::vector<Value>& row : updated) w.insert(row.data(), now);
-  if (!matched.empty()) {
-    w.end_change();
-    return;
-  }
-  std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());
-  for (const OnPlan::Merge& m : on.merges) {
-    if (m.matched) continue;
-    PlanRow c(m.plan, vars);
-    c.load(joined.data());
-    if (!c.where()) continue;
-    std::vector<Value> row(nw);
-    for (size_t k = 0; k < m.fields.size(); ++k)
-      row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), w.type().fields[static_cast<size_t>(m.fields[k])].type);
-    w.insert(row.data(), now);
-    break;
+  // Replaced first: a table's positions do not move when it changes rows in place.
+  w.replace(replaced, updated, now);
+  w.remove(deleted);
+  if (matched.empty()) {
+    std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());
+    for (const OnPlan::Merge& m : on.merges) {
+      if (m.matched) continue;
+      PlanRow c(m.plan, vars);
+      c.load(joined.data());
+      if (!c.where()) continue;
+      std::vector<Value> row(nw);
+      set(m, c, row);
+      if (w.insert(row.data(), now)) out.add_copy(row.data());
+      break;
+    }
   }
   w.end_change();
 }

@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace weir::cep {
@@ -33,6 +34,64 @@ void Table::write(const std::vector<Value>& key, const std::vector<int>& columns
   }
   std::vector<Value>& row = rows_[it->second];
   for (size_t c = 0; c < columns.size(); ++c) row[static_cast<size_t>(columns[c])] = values[c];
+}
+
+std::vector<size_t> Table::events() {
+  std::vector<size_t> out(rows_.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = i;
+  return out;
+}
+
+int Table::index_on(int field) { return keys_.size() == 1 && keys_[0] == field ? 0 : -1; }
+
+const std::vector<size_t>& Table::lookup(int, const Value& key) {
+  found_.clear();
+  key_.assign(1, key);
+  auto it = index_.find(key_);
+  if (it != index_.end()) found_.push_back(it->second);
+  return found_;
+}
+
+void Table::fields(size_t i, Value* out) { std::copy(rows_[i].begin(), rows_[i].end(), out); }
+
+std::string Table::unwritable(int field, bool update) const {
+  const TableColumn& c = decl_.columns[static_cast<size_t>(field)];
+  if (c.agg) return "it is an aggregation column (written by 'into table')";
+  if (c.key && update) return "it is a primary key column";
+  return "";
+}
+
+void Table::remove(const std::vector<size_t>& rows) {
+  if (rows.empty()) return;
+  std::vector<bool> gone(rows_.size());
+  for (size_t i : rows) gone[i] = true;
+  size_t kept = 0;
+  for (size_t i = 0; i < rows_.size(); ++i) {
+    if (gone[i]) continue;
+    if (kept != i) rows_[kept] = std::move(rows_[i]);  // not onto itself: a vector moved onto itself empties
+    ++kept;
+  }
+  rows_.resize(kept);
+  index_.clear();
+  for (size_t i = 0; i < rows_.size(); ++i) {
+    key_.clear();
+    for (int k : keys_) key_.push_back(rows_[i][static_cast<size_t>(k)]);
+    index_.emplace(key_, i);
+  }
+}
+
+bool Table::insert(const Value* fields, int64_t) {
+  std::vector<Value> key;
+  for (int k : keys_) key.push_back(fields[k]);
+  if (index_.count(key)) return false;  // Esper: "Unique index violation"; the row stays
+  index_.emplace(std::move(key), rows_.size());
+  rows_.emplace_back(fields, fields + type_.fields.size());
+  return true;
+}
+
+// The key columns are not set (unwritable), so each row keeps its key and place.
+void Table::replace(const std::vector<size_t>& rows, const std::vector<std::vector<Value>>& values, int64_t) {
+  for (size_t r = 0; r < rows.size(); ++r) rows_[rows[r]] = values[r];
 }
 
 void Table::save(Writer& w) const {
