@@ -140,6 +140,7 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       if (st.kind != StatementKind::CreateWindow) streams_[static_cast<size_t>(in)].readers.push_back(s.get());
       statements_.push_back(std::move(s));
       insert_stream_.push_back(-1);
+      insert_table_.emplace_back();
       contextual_.push_back(nullptr);
       continue;
     }
@@ -156,15 +157,16 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     Plan plan = read ? std::move(*read_plan)
                      : compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr,
                                          &tables_);
-    if (find_table(plan.insert_into))
-      throw EplError(module.file, st.pos, "cep_rule does not support 'insert into' a table ('" + plan.insert_into +
-                                              "'): write its aggregation columns with 'into table'");
+    // insert into T: the rows become T's rows (table.cpp checks the columns).
+    std::shared_ptr<Table> insert_table = find_table(plan.insert_into);
+    std::vector<int> insert_columns;
+    if (insert_table) insert_columns = insert_into_table_columns(*insert_table, plan, module.file);
     if (contextual) {
       contextual->inew.set_width(plan.columns.size());
       contextual->iold.set_width(plan.columns.size());
     }
     int out = -1;
-    if (!plan.insert_into.empty()) {
+    if (!plan.insert_into.empty() && !insert_table) {
       EventType produced{plan.insert_into, {}};
       for (const Column& c : plan.columns) produced.fields.push_back({c.name, c.type});
       out = stream(plan.insert_into);
@@ -195,6 +197,7 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       streams_[static_cast<size_t>(in)].readers.push_back(s.get());
     statements_.push_back(std::move(s));
     insert_stream_.push_back(out);
+    insert_table_.emplace_back(std::move(insert_table), std::move(insert_columns));
     contextual_.push_back(std::move(contextual));
     on_.push_back(nullptr);
   }
@@ -621,6 +624,10 @@ void Engine::flush_contextual() {
 
 void Engine::emit(const Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial) {
   if (listener_) listener_(Delivery{s, time, inew, iold, partial});
+  if (const auto& [t, columns] = insert_table_[s.index()]; t) {
+    for (size_t i = 0; i < inew.size(); ++i) t->insert_columns(columns, inew.row(i));
+    return;
+  }
   int out = insert_stream_[s.index()];
   if (out < 0) return;
   for (size_t i = 0; i < inew.size(); ++i) inserts_.emplace_back(out, std::vector<Value>(inew.row(i), inew.row(i) + inew.width()));

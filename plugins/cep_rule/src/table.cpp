@@ -94,6 +94,17 @@ void Table::replace(const std::vector<size_t>& rows, const std::vector<std::vect
   for (size_t r = 0; r < rows.size(); ++r) rows_[rows[r]] = values[r];
 }
 
+void Table::insert_columns(const std::vector<int>& columns, const Value* values) {
+  std::vector<Value> row(type_.fields.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    Value v = values[c];
+    if (type_.fields[static_cast<size_t>(columns[c])].type == Type::Double && v.type() == Type::Long)
+      v = Value::of_double(static_cast<double>(v.as_long()));
+    row[static_cast<size_t>(columns[c])] = std::move(v);
+  }
+  insert(row.data(), 0);
+}
+
 void Table::save(Writer& w) const {
   w.u64(rows_.size());
   for (const std::vector<Value>& row : rows_)
@@ -156,6 +167,31 @@ std::vector<int> into_table_columns(const Table& t, const StatementAst& st, cons
                                       "(), which needs a data window in the 'into table' statement (as in Esper)");
     columns.push_back(tc);
   }
+  return columns;
+}
+
+// insert into T select ...: each column names a key or plain column of T,
+// of its type (a long into a double widened); the key columns are all there.
+std::vector<int> insert_into_table_columns(const Table& t, const Plan& plan, const std::string& file) {
+  std::vector<int> columns;
+  for (const Column& col : plan.columns) {
+    int tc = t.type().find(col.name);
+    if (tc < 0)
+      throw EplError(file, col.expr->pos, "table '" + t.name() + "' has no column '" + col.name +
+                                              "' (name each inserted column after one of its columns with 'as')");
+    if (std::string why = t.unwritable(tc, false); !why.empty())
+      throw EplError(file, col.expr->pos, "cep_rule cannot insert '" + col.name + "' into table '" + t.name() + "': " + why);
+    Type want = t.type().fields[static_cast<size_t>(tc)].type;
+    if (col.type != want && col.type != Type::Null && !(want == Type::Double && col.type == Type::Long))
+      throw EplError(file, col.expr->pos, "column '" + col.name + "' of table '" + t.name() + "' is " + type_name(want) +
+                                              ", not " + type_name(col.type));
+    columns.push_back(tc);
+  }
+  for (int k : t.key_columns())
+    if (std::find(columns.begin(), columns.end(), k) == columns.end())
+      throw EplError(file, plan.columns.empty() ? Pos{} : plan.columns.front().expr->pos,
+                     "'insert into " + t.name() + "' needs its primary key column '" +
+                         t.type().fields[static_cast<size_t>(k)].name + "'");
   return columns;
 }
 

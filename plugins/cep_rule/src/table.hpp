@@ -65,6 +65,9 @@ class Table final : public OnTarget {
   void remove(const std::vector<size_t>& rows) override;
   bool insert(const Value* fields, int64_t now) override;
   void replace(const std::vector<size_t>& rows, const std::vector<std::vector<Value>>& values, int64_t now) override;
+  // `insert into T`: a row whose columns[c] is values[c] (long into double
+  // widened), the others null; as insert() when the key exists.
+  void insert_columns(const std::vector<int>& columns, const Value* values);
 
   void save(Writer& w) const;
   void load(Reader& r);
@@ -83,5 +86,8 @@ class Table final : public OnTarget {
 // `into table T select ...` checked against T (throws EplError): T's column
 // of each select column.
 std::vector<int> into_table_columns(const Table& t, const StatementAst& st, const Plan& plan, const std::string& file);
+// `insert into T select ...` checked against T (throws EplError): T's column
+// of each select column (named after it: a primary key or plain column).
+std::vector<int> insert_into_table_columns(const Table& t, const Plan& plan, const std::string& file);
 
 }  // namespace weir::cep
