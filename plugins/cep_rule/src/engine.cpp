@@ -649,6 +649,12 @@ std::vector<std::string> Engine::adopt(Engine& old) {
   for (auto& w : windows_)
     for (auto& o : old.windows_)
       if (o->identity() == w->identity()) w->adopt(*o);
+  // A table of plain columns only (a keyed state that on-statements write)
+  // keeps its rows when its declaration is unchanged; one with aggregation
+  // columns starts empty, its writers' aggregates being rebuilt from their windows.
+  for (auto& t : tables_)
+    for (auto& o : old.tables_)
+      if (o->identity() == t->identity() && !t->aggregated()) t->adopt(*o);
   std::vector<bool> used(old.statements_.size(), false);
   for (auto& s : statements_) {
     if (s->plan().window.kind == WindowKind::None && !s->plan().match_recognize) continue;

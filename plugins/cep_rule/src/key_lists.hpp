@@ -17,6 +17,8 @@ namespace weir::cep {
 template <class T>
 class KeyLists {
  public:
+  bool empty() const { return slots_.size() == 0; }
+
   // The key's list, or null when it has none.
   const std::vector<T>* find(const Value& key) const {
     uint32_t i = slots_.find(key.hash(), [&](uint32_t l) { return lists_[l].key == key; });

@@ -105,6 +105,15 @@ void Table::insert_columns(const std::vector<int>& columns, const Value* values)
   insert(row.data(), 0);
 }
 
+bool Table::aggregated() const {
+  return std::any_of(decl_.columns.begin(), decl_.columns.end(), [](const TableColumn& c) { return c.agg; });
+}
+
+void Table::adopt(const Table& old) {
+  rows_ = old.rows_;
+  index_ = old.index_;
+}
+
 void Table::save(Writer& w) const {
   w.u64(rows_.size());
   for (const std::vector<Value>& row : rows_)

@@ -71,6 +71,10 @@ class Table final : public OnTarget {
 
   void save(Writer& w) const;
   void load(Reader& r);
+  // Has aggregation columns (written by `into table`).
+  bool aggregated() const;
+  // Hot reload: the rows of a table with the same declaration.
+  void adopt(const Table& old);
 
  private:
   TableDecl decl_;

@@ -841,6 +841,32 @@ TEST(CepTable, SurvivesASnapshotAndStartsEmptyOnAReload) {
   EXPECT_EQ(c.rows, (std::vector<std::string>{"2:A,30.0,20.0,2"}));
 }
 
+// The keyed state: a table of plain columns upserted by on-merge, read by
+// T[key].col and queries, kept across a snapshot and, unchanged, a reload.
+constexpr const char* kUpsert =
+    "create table Last (sym string primary key, price double, qty long);\n"
+    "on Ev as e merge Last as l where l.sym = e.sym\n"
+    "  when matched then update set price = e.price, qty = l.qty + e.qty\n"
+    "  when not matched then insert select e.sym as sym, e.price as price, e.qty as qty;\n"
+    "select sym, price, Last[sym].price as before from Ev(price > Last[sym].price)";
+
+TEST(CepTable, AnUpsertKeepsItsRowsAcrossASnapshotAndAReload) {
+  Rules a(kUpsert);
+  a.send(0, "A", 10, 1);
+  a.send(1, "B", 20, 2);
+  a.send(2, "A", 15, 3);  // above A's 10
+  EXPECT_EQ(a.rows, (std::vector<std::string>{"2:A,15.0,10.0"}));
+  EXPECT_EQ(query_rows(a.engine, "select * from Last"), "sym;price;qty;|A,15.0,4|B,20.0,2");
+  Rules b(kUpsert);
+  b.engine.restore(a.engine.snapshot());
+  EXPECT_EQ(query_rows(b.engine, "select sym, qty from Last where price > 16"), "sym;qty;|B,2");
+  Rules c(kUpsert);
+  EXPECT_TRUE(c.engine.adopt(a.engine).empty());
+  c.send(3, "B", 25, 1);  // above B's 20, kept by the reload
+  EXPECT_EQ(c.rows, (std::vector<std::string>{"3:B,25.0,20.0"}));
+  EXPECT_EQ(query_rows(c.engine, "select * from Last"), "sym;price;qty;|A,15.0,4|B,25.0,3");
+}
+
 TEST(CepTable, ErrorsArePositioned) {
   const std::string t = "create table T (sym string primary key, a avg(double), n count(*));\n";
   const std::vector<std::pair<std::string, std::string>> cases = {

@@ -604,6 +604,25 @@ TEST(CepRule, ATableThroughThePlugin) {
   EXPECT_EQ(on_port(b, "above"), (std::vector<std::string>{"{\"car_number\":\"B0002\",\"speed\":90}"}));
 }
 
+// The keyed state through the plugin: each car's last speed upserted in a
+// table by on-merge, its posts on the merge's ports, a query of the rows, and
+// the rows in another instance restored from a snapshot.
+TEST(CepRule, ATableUpsertThroughThePlugin) {
+  Node a("create table LastSeen (car_number string primary key, speed long);\n"
+         "@name('seen') on Car as e merge LastSeen as l where l.car_number = e.car_number\n"
+         "  when matched then update set speed = e.speed\n"
+         "  when not matched then insert select e.car_number as car_number, e.speed as speed;\n");
+  ASSERT_EQ(a.host.create(), "");
+  a.send({car("20220426061000", "A0001", 60), car("20220426061001", "B0002", 70), car("20220426061002", "A0001", 90)});
+  EXPECT_EQ(on_port(a.host, "seen").size(), 3u);  // two inserts, one update
+  EXPECT_EQ(on_port(a.host, "seen_removed"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":60}"}));
+  EXPECT_EQ(query(a.host, "select car_number, speed from LastSeen"),
+            "{\"car_number\":\"A0001\",\"speed\":90}\n{\"car_number\":\"B0002\",\"speed\":70}\n");
+  FakeHost b(weir_plugin_entry());
+  restore_copy(a, b);
+  EXPECT_EQ(query(b, "select speed from LastSeen where car_number = 'A0001'"), "{\"speed\":90}\n");
+}
+
 namespace {
 
 // POST /ctl/query to a running weir: the HTTP status and body.
