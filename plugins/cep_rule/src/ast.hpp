@@ -196,6 +196,7 @@ enum class StatementKind : uint8_t {
   OnSelect,      // on S [as s] select ... from W [as w] [where ...]
   OnDelete,      // on S [as s] delete from W [as w] [where ...]
   OnMerge,       // on S [as s] merge W [as w] [where ...] when [not] matched ...
+  OnUpdate,      // on S [as s] update T [as t] set p = expr, ... [where ...] (merge: its one clause)
 };
 
 // One `when [not] matched [and cond] then ...` of on-merge.

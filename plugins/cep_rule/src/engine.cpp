@@ -140,6 +140,7 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       if (st.kind != StatementKind::CreateWindow) streams_[static_cast<size_t>(in)].readers.push_back(s.get());
       statements_.push_back(std::move(s));
       insert_stream_.push_back(-1);
+      insert_table_.emplace_back();
       contextual_.push_back(nullptr);
       continue;
     }
@@ -156,15 +157,16 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
     Plan plan = read ? std::move(*read_plan)
                      : compile_statement(st, streams_[static_cast<size_t>(in)].type, vars_, module.file, contextual ? &shape : nullptr,
                                          &tables_);
-    if (find_table(plan.insert_into))
-      throw EplError(module.file, st.pos, "cep_rule does not support 'insert into' a table ('" + plan.insert_into +
-                                              "'): write its aggregation columns with 'into table'");
+    // insert into T: the rows become T's rows (table.cpp checks the columns).
+    std::shared_ptr<Table> insert_table = find_table(plan.insert_into);
+    std::vector<int> insert_columns;
+    if (insert_table) insert_columns = insert_into_table_columns(*insert_table, plan, module.file);
     if (contextual) {
       contextual->inew.set_width(plan.columns.size());
       contextual->iold.set_width(plan.columns.size());
     }
     int out = -1;
-    if (!plan.insert_into.empty()) {
+    if (!plan.insert_into.empty() && !insert_table) {
       EventType produced{plan.insert_into, {}};
       for (const Column& c : plan.columns) produced.fields.push_back({c.name, c.type});
       out = stream(plan.insert_into);
@@ -195,6 +197,7 @@ Engine::Engine(const Module& module, const std::vector<EventType>& inputs, const
       streams_[static_cast<size_t>(in)].readers.push_back(s.get());
     statements_.push_back(std::move(s));
     insert_stream_.push_back(out);
+    insert_table_.emplace_back(std::move(insert_table), std::move(insert_columns));
     contextual_.push_back(std::move(contextual));
     on_.push_back(nullptr);
   }
@@ -282,16 +285,25 @@ std::unique_ptr<Statement> Engine::create_window(const Module& module, size_t i,
   std::string identity = "window " + st.window_name + "(";
   for (const Field& f : wt.fields) identity += f.name + ":" + type_name(f.type) + ",";
   identity += ")" + vp.window_identity;
-  // Read as a stream by a statement: its events carry a sequence number (another row layout).
-  bool read = std::any_of(module.statements.begin(), module.statements.end(), [&](const StatementAst& o) {
-    return o.kind == StatementKind::Select && o.from == st.window_name;
+  // Read as a stream by a statement, or looked up by on-trigger statements
+  // (an index by key): its events carry a sequence number (another row layout).
+  bool numbered = std::any_of(module.statements.begin(), module.statements.end(), [&](const StatementAst& o) {
+    return (o.kind == StatementKind::Select && o.from == st.window_name) ||
+           (o.kind != StatementKind::Select && o.kind != StatementKind::CreateWindow && o.window_name == st.window_name);
   });
-  if (read) identity += ",read";
-  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity, read));
+  if (numbered) identity += ",read";
+  windows_.push_back(std::make_unique<NamedWindow>(wt, std::move(vp), vars_, now_, identity, numbered));
   streams_.push_back(Stream{st.window_name, wt, {}, windows_.back().get()});
   typed.window_identity = identity;  // the statement's saved state is the window's
+  // The statement posts W's changes, what enters and what leaves, as Esper's
+  // `create window` does (cases 520-...): its remove stream is posted too.
+  typed.selector = StreamSelector::IRStream;
   on_.push_back(nullptr);
-  return std::make_unique<Statement>(std::move(typed), i, vars_, now_);
+  auto s = std::make_unique<Statement>(std::move(typed), i, vars_, now_);
+  windows_.back()->set_changes([this, s = s.get()](const RowSet& entered, const RowSet& left) {
+    emit(*s, now_, entered, left, false);
+  });
+  return s;
 }
 
 // select ... from W[(filter)]: compiled over W's type; its window holds W's
@@ -354,11 +366,17 @@ std::shared_ptr<Table> Engine::find_table(const std::string& name) const {
 
 std::unique_ptr<Statement> Engine::on_statement(const Module& module, size_t i, int in) {
   const StatementAst& st = module.statements[i];
-  if (find_table(st.window_name))
-    throw EplError(module.file, st.window_pos, "cep_rule does not support 'on ...' statements over table '" + st.window_name + "'");
-  NamedWindow* w = find_window(st.window_name);
-  if (!w) throw EplError(module.file, st.window_pos, "unknown named window '" + st.window_name + "' (create it with 'create window')");
-  auto on = std::make_unique<OnPlan>(compile_on(st, streams_[static_cast<size_t>(in)].type, *w, vars_, module.file));
+  std::shared_ptr<Table> t = find_table(st.window_name);
+  OnTarget* target = t ? static_cast<OnTarget*>(t.get()) : find_window(st.window_name);
+  if (!target)
+    throw EplError(module.file, st.window_pos, "unknown named window or table '" + st.window_name +
+                                                   "' (create it with 'create window' or 'create table')");
+  // Esper's on-update changes a named window's event in place, which its
+  // views do not see as a new event: not reproduced.
+  if (st.kind == StatementKind::OnUpdate && !t)
+    throw EplError(module.file, st.window_pos, "cep_rule does not support 'on ... update' over named window '" +
+                                                   st.window_name + "' (use 'on ... merge ... when matched then update set')");
+  auto on = std::make_unique<OnPlan>(compile_on(st, streams_[static_cast<size_t>(in)].type, *target, vars_, module.file));
   auto s = std::make_unique<Statement>(on->main, i, vars_, now_);
   on_.push_back(std::move(on));
   return s;
@@ -447,7 +465,7 @@ std::vector<int> Engine::trigger_fields(const std::string& stream) const {
   std::vector<int> out;
   for (const auto& on : on_) {
     if (!on || on->trigger != stream) continue;
-    int nw = static_cast<int>(on->window->type().fields.size());
+    int nw = static_cast<int>(on->target->type().fields.size());
     auto add = [&](const Plan& p) {
       for (int f : p.layout)
         if (f >= nw) out.push_back(f - nw);
@@ -551,9 +569,9 @@ void Engine::dispatch(int stream, const Value* row) {
   if (in.window) in.window->insert(row, now_);
   for (Statement* s : in.readers) {
     if (const OnPlan* on = on_[s->index()].get()) {
-      RowSet rows(s->plan().columns.size());
-      run_on(*on, vars_, row, now_, rows);
-      if (!rows.empty()) emit(*s, now_, rows, RowSet(rows.width()), false);
+      RowSet rows(s->plan().columns.size()), removed(s->plan().columns.size());
+      run_on(*on, vars_, row, now_, rows, removed);
+      if (!rows.empty() || !removed.empty()) emit(*s, now_, rows, removed, false);
       continue;
     }
     Contextual* c = contextual_[s->index()].get();
@@ -606,6 +624,10 @@ void Engine::flush_contextual() {
 
 void Engine::emit(const Statement& s, int64_t time, const RowSet& inew, const RowSet& iold, bool partial) {
   if (listener_) listener_(Delivery{s, time, inew, iold, partial});
+  if (const auto& [t, columns] = insert_table_[s.index()]; t) {
+    for (size_t i = 0; i < inew.size(); ++i) t->insert_columns(columns, inew.row(i));
+    return;
+  }
   int out = insert_stream_[s.index()];
   if (out < 0) return;
   for (size_t i = 0; i < inew.size(); ++i) inserts_.emplace_back(out, std::vector<Value>(inew.row(i), inew.row(i) + inew.width()));
@@ -627,6 +649,12 @@ std::vector<std::string> Engine::adopt(Engine& old) {
   for (auto& w : windows_)
     for (auto& o : old.windows_)
       if (o->identity() == w->identity()) w->adopt(*o);
+  // A table of plain columns only (a keyed state that on-statements write)
+  // keeps its rows when its declaration is unchanged; one with aggregation
+  // columns starts empty, its writers' aggregates being rebuilt from their windows.
+  for (auto& t : tables_)
+    for (auto& o : old.tables_)
+      if (o->identity() == t->identity() && !t->aggregated()) t->adopt(*o);
   std::vector<bool> used(old.statements_.size(), false);
   for (auto& s : statements_) {
     if (s->plan().window.kind == WindowKind::None && !s->plan().match_recognize) continue;

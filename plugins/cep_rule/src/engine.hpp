@@ -173,6 +173,8 @@ class Engine {
   std::vector<Stream> streams_;
   std::vector<std::unique_ptr<Statement>> statements_;
   std::vector<int> insert_stream_;  // per statement: stream id it inserts into, or -1
+  // per statement: the table it inserts into (null: none), and its column of each select column
+  std::vector<std::pair<std::shared_ptr<Table>, std::vector<int>>> insert_table_;
   std::vector<std::unique_ptr<ContextRuntime>> contexts_;
   std::vector<std::unique_ptr<Contextual>> contextual_;  // per statement; null when not in a context
   std::vector<std::unique_ptr<NamedWindow>> windows_;    // in declaration order

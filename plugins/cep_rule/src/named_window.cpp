@@ -20,6 +20,7 @@ EvalEnv PlanRow::env() const { return EvalEnv{slots_.data(), vars_->values.data(
 bool PlanRow::filter() const { return !plan_->stream_filter || eval_true(*plan_->stream_filter, env()); }
 bool PlanRow::where() const { return !plan_->where || eval_true(*plan_->where, env()); }
 Value PlanRow::value(size_t column) const { return eval(*plan_->columns[column].expr, env()); }
+Value PlanRow::evaluate(const Expr& e) const { return eval(e, env()); }
 
 void PlanRow::select(RowSet& out) const {
   for (size_t c = 0; c < plan_->columns.size(); ++c) out.push(value(c));
@@ -29,23 +30,31 @@ void PlanRow::select(RowSet& out) const {
 // ---------------------------------------------------------------- NamedWindow
 
 NamedWindow::NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity,
-                         bool read)
+                         bool numbered)
     : type_(std::move(type)),
       plan_(std::move(plan)),
       vars_(&vars),
       identity_(std::move(identity)),
-      seq_slot_(read ? static_cast<int>(plan_.layout.size()) : -1),
-      window_(plan_.window, plan_.layout.size() + (read ? 1 : 0), false, start_ms, plan_.view_slots),
-      entered_(type_.fields.size() + 1) {
+      seq_slot_(numbered ? static_cast<int>(plan_.layout.size()) : -1),
+      window_(plan_.window, plan_.layout.size() + (numbered ? 1 : 0), false, start_ms, plan_.view_slots),
+      entered_(type_.fields.size() + 1),
+      change_new_(type_.fields.size()),
+      change_old_(type_.fields.size()) {
   field_slot_.assign(type_.fields.size(), -1);
   for (size_t i = 0; i < plan_.layout.size(); ++i)
     if (plan_.layout[i] >= 0) field_slot_[static_cast<size_t>(plan_.layout[i])] = static_cast<int>(i);
 }
 
 // What the views post goes to the statements reading W, as rows of W's type
-// with each event's sequence number.
+// with each event's sequence number, and to the `create window` statement.
 void NamedWindow::on_post(const Post& p) {
+  if (changes_) {
+    for (size_t i = p.new_begin; i < p.new_end; ++i) fields(i, change_new_.add());
+    p.each_old([&](size_t i) { fields(i, change_old_.add()); });
+  }
   if (seq_slot_ < 0) return;
+  index_post(p);
+  if (readers_.empty()) return;
   std::vector<Value> row(type_.fields.size() + 1);
   for (size_t i = p.new_begin; i < p.new_end; ++i) {
     fields(i, row.data());
@@ -53,6 +62,64 @@ void NamedWindow::on_post(const Post& p) {
     for (const Value& v : row) entered_.push(v);
   }
   p.each_old([&](size_t i) { left_.push_back(window_.store().row(i)[seq_slot_].as_long()); });
+}
+
+int NamedWindow::index_on(int field) {
+  if (seq_slot_ < 0 || field_slot_[static_cast<size_t>(field)] < 0) return -1;
+  for (size_t i = 0; i < indexes_.size(); ++i)
+    if (indexes_[i].field == field) return static_cast<int>(i);
+  indexes_.push_back(Index{field, {}});
+  rebuild_indexes();
+  return static_cast<int>(indexes_.size() - 1);
+}
+
+const std::vector<size_t>& NamedWindow::lookup(int index, const Value& key) {
+  found_.clear();
+  if (key.is_null()) return found_;
+  const std::vector<int64_t>* seqs = indexes_[static_cast<size_t>(index)].events.find(key);
+  if (!seqs) return found_;
+  for (int64_t seq : *seqs) {
+    size_t i = window_.find_ascending(seq_slot_, seq);
+    if (i == window_.store().size()) throw std::logic_error("cep_rule: an indexed event is not in the named window");
+    found_.push_back(i);
+  }
+  return found_;
+}
+
+// The indexes follow what the views post: an event is indexed while W holds it.
+void NamedWindow::index_post(const Post& p) {
+  EventStore& s = window_.store();
+  for (Index& x : indexes_) {
+    int slot = field_slot_[static_cast<size_t>(x.field)];
+    for (size_t i = p.new_begin; i < p.new_end; ++i)
+      if (const Value& k = s.row(i)[slot]; !k.is_null()) x.events.get(k).push_back(s.row(i)[seq_slot_].as_long());
+    p.each_old([&](size_t i) {
+      const Value& k = s.row(i)[slot];
+      std::vector<int64_t>* seqs = k.is_null() ? nullptr : x.events.find(k);
+      if (!seqs) return;
+      seqs->erase(std::find(seqs->begin(), seqs->end(), s.row(i)[seq_slot_].as_long()));
+      if (seqs->empty()) x.events.erase(k);
+    });
+  }
+}
+
+void NamedWindow::rebuild_indexes() {
+  EventStore& s = window_.store();
+  for (Index& x : indexes_) {
+    x.events.clear();
+    int slot = field_slot_[static_cast<size_t>(x.field)];
+    for (size_t i : events())
+      if (const Value& k = s.row(i)[slot]; !k.is_null()) x.events.get(k).push_back(s.row(i)[seq_slot_].as_long());
+  }
+}
+
+void NamedWindow::end_change() {
+  if (--changing_ == 0 && (!change_new_.empty() || !change_old_.empty())) {
+    changes_(change_new_, change_old_);
+    change_new_.clear();
+    change_old_.clear();
+  }
+  end_update();
 }
 
 void NamedWindow::end_update() {
@@ -80,7 +147,7 @@ void NamedWindow::fill_view_slots(Value* row) {
   }
 }
 
-void NamedWindow::insert(const Value* fields, int64_t now) {
+bool NamedWindow::insert(const Value* fields, int64_t now) {
   Value* row = window_.begin_insert(now);
   bool heap = false;
   for (size_t i = 0; i < plan_.layout.size(); ++i) {
@@ -91,15 +158,16 @@ void NamedWindow::insert(const Value* fields, int64_t now) {
   if (heap) window_.store().note_heap();
   fill_view_slots(row);
   if (seq_slot_ >= 0) row[seq_slot_] = Value::of_long(next_seq_++);
-  begin_update();
+  begin_change();
   window_.commit_insert(now, *this);
-  end_update();
+  end_change();
+  return true;
 }
 
 void NamedWindow::on_timer(int64_t now) {
-  begin_update();
+  begin_change();
   window_.on_timer(now, *this);
-  end_update();
+  end_change();
 }
 
 std::vector<size_t> NamedWindow::events() {
@@ -116,9 +184,16 @@ void NamedWindow::fields(size_t i, Value* out) {
 }
 
 void NamedWindow::remove(const std::vector<size_t>& events) {
-  begin_update();
+  begin_change();
   window_.remove(events, *this);
-  end_update();
+  end_change();
+}
+
+void NamedWindow::replace(const std::vector<size_t>& events, const std::vector<std::vector<Value>>& rows, int64_t now) {
+  begin_change();
+  remove(events);
+  for (const std::vector<Value>& row : rows) insert(row.data(), now);
+  end_change();
 }
 
 void NamedWindow::save(Writer& w) {
@@ -128,6 +203,7 @@ void NamedWindow::save(Writer& w) {
 void NamedWindow::load(Reader& r) {
   window_.load(r, {});
   restart_sequence();
+  rebuild_indexes();
 }
 
 void NamedWindow::adopt(NamedWindow& old) {
@@ -135,6 +211,7 @@ void NamedWindow::adopt(NamedWindow& old) {
   for (size_t i = 0; i < map.size(); ++i) map[i] = static_cast<int>(i);  // same identity: same layout
   window_.adopt(old.window_, map);
   restart_sequence();
+  rebuild_indexes();
 }
 
 // ---------------------------------------------------------------- on-trigger statements
@@ -221,17 +298,48 @@ Plan compile_joined(StatementAst& st, const EventType& joined, const Variables& 
   return p;
 }
 
+// Reads nothing of the window: the trigger's properties (slots past the
+// window's nw fields), variables and literals.
+bool of_trigger(const Expr& e, const Plan& p, int nw) {
+  if (e.kind == ExprKind::Prop && p.layout[static_cast<size_t>(e.index)] < nw) return false;
+  if (e.kind == ExprKind::TableAccess || e.kind == ExprKind::Prev || e.kind == ExprKind::Prior) return false;
+  bool only = true;
+  for_each_child(e, [&](const Expr& c) { only = only && of_trigger(c, p, nw); });
+  return only;
+}
+
+// The first conjunct `w.f = <expression of the trigger>` of a where clause,
+// with both sides long, string or boolean (`=` is then Value equality, which
+// the index's hash follows): (f, the trigger's side), or (-1, null).
+std::pair<int, const Expr*> key_equality(const Expr& e, const Plan& p, int nw) {
+  if (e.kind == ExprKind::Binary && e.op == BinOp::And) {
+    auto left = key_equality(*e.a, p, nw);
+    return left.first >= 0 ? left : key_equality(*e.b, p, nw);
+  }
+  if (e.kind != ExprKind::Binary || e.op != BinOp::Eq || e.a->type != e.b->type ||
+      (e.a->type != Type::Long && e.a->type != Type::String && e.a->type != Type::Bool))
+    return {-1, nullptr};
+  for (const auto& [w, t] : {std::pair{e.a.get(), e.b.get()}, std::pair{e.b.get(), e.a.get()}}) {
+    if (w->kind != ExprKind::Prop) continue;
+    int f = p.layout[static_cast<size_t>(w->index)];
+    if (f >= 0 && f < nw && of_trigger(*t, p, nw)) return {f, t};
+  }
+  return {-1, nullptr};
+}
+
 }  // namespace
 
-OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow& window, const Variables& vars,
+OnPlan compile_on(const StatementAst& st, const EventType& trigger, OnTarget& target, const Variables& vars,
                   const std::string& file) {
   OnPlan on;
   on.kind = st.kind;
   on.trigger = st.from;
-  on.window = &window;
+  on.target = &target;
   on.trigger_width = trigger.fields.size();
-  Names names{st, trigger, window.type(), file};
-  EventType joined = joined_type(window.type(), trigger);
+  const EventType& type = target.type();
+  std::string of = std::string(target.what()) + " '" + target.name() + "'";
+  Names names{st, trigger, type, file};
+  EventType joined = joined_type(type, trigger);
 
   StatementAst main;
   main.pos = st.pos;
@@ -241,9 +349,10 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
   if (st.kind == StatementKind::OnSelect) {
     for (const SelectItem& item : st.select) main.select.push_back(names.item(item));
   } else {
-    // on-delete posts the deleted events; on-merge posts nothing (its rows
-    // are the window's, read by a query or an on-select).
-    for (const Field& f : window.type().fields) {
+    // on-delete posts the deleted events; on-merge and on-update what they
+    // insert and update (new rows) and what they delete and replace (old
+    // rows), as Esper's do: rows of the target's type.
+    for (const Field& f : type.fields) {
       SelectItem item;
       item.pos = st.pos;
       item.alias = f.name;
@@ -253,8 +362,13 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
       item.expr->pos = st.pos;
       main.select.push_back(std::move(item));
     }
+    if (st.kind != StatementKind::OnDelete) main.selector = StreamSelector::IRStream;
   }
   on.main = std::make_shared<const Plan>(compile_joined(main, joined, vars, file));
+  if (on.main->where) {
+    auto [field, key] = key_equality(*on.main->where, *on.main, static_cast<int>(type.fields.size()));
+    if (field >= 0 && (on.index = target.index_on(field)) >= 0) on.index_key = key;
+  }
 
   for (const MergeClause& c : st.merge) {
     OnPlan::Merge m;
@@ -264,8 +378,10 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
     clause.pos = c.pos;
     if (c.cond) clause.where = names.rewritten(*c.cond);
     for (size_t k = 0; k < c.sets.size(); ++k) {
-      int f = window.type().find(c.sets[k].first);
-      if (f < 0) throw EplError(file, c.set_pos[k], "window '" + window.name() + "' has no property '" + c.sets[k].first + "'");
+      int f = type.find(c.sets[k].first);
+      if (f < 0) throw EplError(file, c.set_pos[k], of + " has no property '" + c.sets[k].first + "'");
+      if (std::string why = target.unwritable(f, true); !why.empty())
+        throw EplError(file, c.set_pos[k], "cep_rule cannot set '" + c.sets[k].first + "' of " + of + ": " + why);
       SelectItem item;
       item.pos = c.set_pos[k];
       item.alias = "set" + std::to_string(k);
@@ -275,20 +391,21 @@ OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow&
     }
     for (const SelectItem& in : c.insert) {
       SelectItem item = names.item(in);
-      int f = window.type().find(item.alias);
+      int f = type.find(item.alias);
       if (f < 0)
-        throw EplError(file, in.pos, "window '" + window.name() + "' has no property '" + item.alias +
-                                         "' (name the inserted columns after the window's properties with 'as')");
+        throw EplError(file, in.pos, of + " has no property '" + item.alias + "' (name the inserted columns after the " +
+                                         target.what() + "'s properties with 'as')");
+      if (std::string why = target.unwritable(f, false); !why.empty())
+        throw EplError(file, in.pos, "cep_rule cannot insert '" + item.alias + "' into " + of + ": " + why);
       m.fields.push_back(f);
       clause.select.push_back(std::move(item));
     }
     m.plan = compile_joined(clause, joined, vars, file);
     for (size_t k = 0; k < m.fields.size(); ++k) {
-      Type want = window.type().fields[static_cast<size_t>(m.fields[k])].type, have = m.plan.columns[k].type;
+      Type want = type.fields[static_cast<size_t>(m.fields[k])].type, have = m.plan.columns[k].type;
       if (have != want && have != Type::Null && want != Type::Null && !(want == Type::Double && have == Type::Long))
-        throw EplError(file, m.plan.columns[k].expr->pos, "'" + window.type().fields[static_cast<size_t>(m.fields[k])].name +
-                                                              "' of window '" + window.name() + "' is " + type_name(want) +
-                                                              ", not " + type_name(have));
+        throw EplError(file, m.plan.columns[k].expr->pos, "'" + type.fields[static_cast<size_t>(m.fields[k])].name + "' of " +
+                                                              of + " is " + type_name(want) + ", not " + type_name(have));
     }
     on.merges.push_back(std::move(m));
   }
@@ -305,34 +422,43 @@ Value widened(Value v, Type want) {
 
 }  // namespace
 
-void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64_t now, RowSet& out) {
-  NamedWindow& w = *on.window;
-  size_t nw = w.type().fields.size();
+void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64_t now, RowSet& out, RowSet& removed) {
+  OnTarget& w = *on.target;
+  const EventType& type = w.type();
+  size_t nw = type.fields.size();
   std::vector<Value> joined(nw + on.trigger_width);
   std::copy(trigger, trigger + on.trigger_width, joined.begin() + static_cast<std::ptrdiff_t>(nw));
   PlanRow main(*on.main, vars);
   main.load(joined.data());
   if (!main.filter()) return;
 
+  std::vector<size_t> all;
+  if (on.index < 0) all = w.events();
+  const std::vector<size_t>& candidates = on.index >= 0 ? w.lookup(on.index, main.evaluate(*on.index_key)) : all;
   std::vector<size_t> matched;
-  for (size_t i : w.events()) {
+  bool posts_matched = on.kind == StatementKind::OnSelect || on.kind == StatementKind::OnDelete;
+  for (size_t i : candidates) {
     w.fields(i, joined.data());
     main.load(joined.data());
     if (!main.where()) continue;
     matched.push_back(i);
-    if (on.kind != StatementKind::OnMerge) main.select(out);
+    if (posts_matched) main.select(out);
   }
   if (on.kind == StatementKind::OnDelete) w.remove(matched);
-  if (on.kind != StatementKind::OnMerge) return;
+  if (posts_matched) return;
 
   // on-merge, as Esper: each matched event takes the first `when matched`
   // clause whose condition holds; with no match, the first `when not
-  // matched` clause whose condition holds inserts. An update is Esper's: the
-  // old event leaves the window and the updated one enters it as a new event
-  // (a #length window's newest, a #time window's from now).
-  std::vector<size_t> gone;
+  // matched` clause whose condition holds inserts. on-update: its one
+  // clause. The statement posts its inserts and updates as new rows, the
+  // replaced and deleted events as old rows (not what the views push out).
+  auto set = [&](const OnPlan::Merge& m, const PlanRow& c, std::vector<Value>& row) {
+    for (size_t k = 0; k < m.fields.size(); ++k)
+      row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), type.fields[static_cast<size_t>(m.fields[k])].type);
+  };
+  std::vector<size_t> deleted, replaced;
   std::vector<std::vector<Value>> updated;
-  w.begin_update();  // its changes reach W's readers as one update
+  w.begin_change();  // its changes are one change of the target (and one update of a window's readers)
   for (size_t i : matched) {
     w.fields(i, joined.data());
     for (const OnPlan::Merge& m : on.merges) {
@@ -340,35 +466,36 @@ void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64
       PlanRow c(m.plan, vars);
       c.load(joined.data());
       if (!c.where()) continue;
-      gone.push_back(i);
+      removed.add_copy(joined.data());
       if (m.action == MergeClause::Action::Update) {
         std::vector<Value> row(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw));
-        for (size_t k = 0; k < m.fields.size(); ++k)
-          row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), w.type().fields[static_cast<size_t>(m.fields[k])].type);
+        set(m, c, row);
+        out.add_copy(row.data());
+        replaced.push_back(i);
         updated.push_back(std::move(row));
+      } else {
+        deleted.push_back(i);
       }
       break;
     }
   }
-  w.remove(gone);
-  for (const std::vector<Value>& row : updated) w.insert(row.data(), now);
-  if (!matched.empty()) {
-    w.end_update();
-    return;
+  // Replaced first: a table's positions do not move when it changes rows in place.
+  w.replace(replaced, updated, now);
+  w.remove(deleted);
+  if (matched.empty()) {
+    std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());
+    for (const OnPlan::Merge& m : on.merges) {
+      if (m.matched) continue;
+      PlanRow c(m.plan, vars);
+      c.load(joined.data());
+      if (!c.where()) continue;
+      std::vector<Value> row(nw);
+      set(m, c, row);
+      if (w.insert(row.data(), now)) out.add_copy(row.data());
+      break;
+    }
   }
-  std::fill(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nw), Value());
-  for (const OnPlan::Merge& m : on.merges) {
-    if (m.matched) continue;
-    PlanRow c(m.plan, vars);
-    c.load(joined.data());
-    if (!c.where()) continue;
-    std::vector<Value> row(nw);
-    for (size_t k = 0; k < m.fields.size(); ++k)
-      row[static_cast<size_t>(m.fields[k])] = widened(c.value(k), w.type().fields[static_cast<size_t>(m.fields[k])].type);
-    w.insert(row.data(), now);
-    break;
-  }
-  w.end_update();
+  w.end_change();
 }
 
 QueryResult run_query(const StatementAst& st, NamedWindow& window, const Variables& vars, const std::string& file) {

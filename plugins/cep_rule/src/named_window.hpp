@@ -17,6 +17,8 @@
 #pragma once
 
 #include "compile.hpp"
+#include "key_lists.hpp"
+#include "on_target.hpp"
 #include "rows.hpp"
 #include "serialize.hpp"
 #include "window.hpp"
@@ -39,6 +41,7 @@ class PlanRow {
   bool where() const;   // the where clause (true without one)
   void select(RowSet& out) const;
   Value value(size_t column) const;
+  Value evaluate(const Expr& e) const;  // an expression of the plan, over the loaded slots
 
  private:
   EvalEnv env() const;
@@ -47,30 +50,43 @@ class PlanRow {
   std::vector<Value> slots_;
 };
 
-class NamedWindow final : private PostSink {
+class NamedWindow final : public OnTarget, private PostSink {
  public:
-  // plan: `select * from W#views` compiled over the window's type. read:
-  // statements read W as a stream, so each event gets a sequence number (a
-  // last column of its row) by which they find it when it leaves.
-  NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity, bool read);
+  // plan: `select * from W#views` compiled over the window's type. numbered:
+  // statements read W as a stream, or on-trigger statements look its events
+  // up by key (index_on), so each event gets a sequence number (a last column
+  // of its row) by which they find it.
+  NamedWindow(EventType type, Plan plan, const Variables& vars, int64_t start_ms, std::string identity, bool numbered);
 
-  const std::string& name() const { return type_.name; }
-  const EventType& type() const { return type_; }
+  const EventType& type() const override { return type_; }
+  const char* what() const override { return "window"; }
   const std::string& identity() const { return identity_; }
   const WindowSpec& view() const { return plan_.window; }
 
   // An event of the window's type (by field index), as its views take it.
-  void insert(const Value* fields, int64_t now);
+  bool insert(const Value* fields, int64_t now) override;
   int64_t next_timer() const { return window_.next_timer(); }
   void on_timer(int64_t now);
   int64_t oldest_time() { return window_.oldest_time(); }
 
   // The events held, in the window's order: store indexes, valid until the
   // window changes.
-  std::vector<size_t> events();
+  std::vector<size_t> events() override;
   // Event i's fields by field index, into out (type().fields.size() values).
-  void fields(size_t i, Value* out);
-  void remove(const std::vector<size_t>& events);
+  void fields(size_t i, Value* out) override;
+  void remove(const std::vector<size_t>& events) override;
+  // The events leave, the rows enter as new events (Esper's update of a
+  // named window's event: a #length window's newest, a #time window's from now).
+  void replace(const std::vector<size_t>& events, const std::vector<std::vector<Value>>& rows, int64_t now) override;
+  std::string unwritable(int, bool) const override { return ""; }
+
+  // An index of the events by one of W's fields (a long, string or boolean:
+  // `=` is then Value equality), for an on-trigger statement's `where w.f =
+  // e.x`; the same field shares one index. -1: not a numbered window.
+  int index_on(int field) override;
+  // The events whose indexed field equals key (none for null), in the
+  // window's order: store indexes, valid until the window changes.
+  const std::vector<size_t>& lookup(int index, const Value& key) override;
 
   void save(Writer& w);
   void load(Reader& r);
@@ -87,10 +103,25 @@ class NamedWindow final : private PostSink {
   void begin_update() { ++updating_; }
   void end_update();
 
+  // The `create window` statement posts W's changes, as Esper's does: the
+  // events that entered (new rows) and left (old rows), W's fields by index,
+  // one call per change (an insert, an instant's expiry, an on-delete, a whole
+  // on-merge), where the readers get one update per event or instant.
+  using ChangeFn = std::function<void(const RowSet& entered, const RowSet& left)>;
+  void set_changes(ChangeFn fn) { changes_ = std::move(fn); }
+  // One change: W's readers' update includes it (begin_update()).
+  void begin_change() override {
+    begin_update();
+    ++changing_;
+  }
+  void end_change() override;
+
  private:
   void on_post(const Post& p) override;
   void fill_view_slots(Value* row);
   void restart_sequence();
+  void index_post(const Post& p);
+  void rebuild_indexes();
 
   EventType type_;
   Plan plan_;
@@ -104,17 +135,31 @@ class NamedWindow final : private PostSink {
   int updating_ = 0;
   RowSet entered_;  // the update in progress, for the readers
   std::vector<int64_t> left_;
+  ChangeFn changes_;
+  int changing_ = 0;
+  RowSet change_new_, change_old_;  // the change in progress, for changes_
+  struct Index {
+    int field;
+    KeyLists<int64_t> events;  // by the field's value: sequence numbers, oldest first
+  };
+  std::vector<Index> indexes_;
+  std::vector<size_t> found_;  // lookup()'s answer
 };
 
 // An on-trigger statement, compiled against its triggering stream and window.
 struct OnPlan {
   StatementKind kind = StatementKind::OnSelect;
   std::string trigger;  // the triggering stream's name
-  NamedWindow* window = nullptr;
+  OnTarget* target = nullptr;  // a named window or a table
   size_t trigger_width = 0;
   // Over the joined row: the trigger's filter (stream_filter), the where
   // clause, and on-select's columns (on-delete: the window's fields).
   std::shared_ptr<const Plan> main;
+  // `where w.f = <expression of the trigger> [and ...]`: the trigger reads
+  // the events of its key from W's index (index) instead of all of W; the
+  // where clause still decides which of them match.
+  int index = -1;
+  const Expr* index_key = nullptr;  // the trigger's side, in main's where clause
   struct Merge {
     bool matched = true;
     MergeClause::Action action = MergeClause::Action::Update;
@@ -127,12 +172,14 @@ struct OnPlan {
 // Throws EplError. Names are resolved as Esper does: `alias.prop` by the
 // alias (or stream/window name), a bare name by the one stream that has it
 // (both: ambiguous).
-OnPlan compile_on(const StatementAst& st, const EventType& trigger, NamedWindow& window, const Variables& vars,
+OnPlan compile_on(const StatementAst& st, const EventType& trigger, OnTarget& target, const Variables& vars,
                   const std::string& file);
 
 // Runs an on-trigger statement for one triggering event: on-select's rows,
-// on-delete's deleted events (as rows of the window's type) go to `out`.
-void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64_t now, RowSet& out);
+// on-delete's deleted events, on-merge's and on-update's inserted and updated
+// events (rows of the target's type) go to `out`; the events an on-merge or
+// on-update deletes or replaces to `removed`.
+void run_on(const OnPlan& on, const Variables& vars, const Value* trigger, int64_t now, RowSet& out, RowSet& removed);
 
 // An on-demand query `select ... from W [where ...]`, compiled over W's type.
 struct QueryResult {

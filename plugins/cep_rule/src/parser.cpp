@@ -190,7 +190,7 @@ class Parser {
     else fail(tt, "unknown " + std::string(what) + " type '" + t + "' (use long, int, double, float, string or boolean)");
   }
 
-  // create table T (k type primary key, col agg(type), n count(*), ...)
+  // create table T (k type primary key, col type, col agg(type), n count(*), ...)
   TableDecl create_table() {
     TableDecl t;
     t.pos = next().pos;  // create
@@ -234,10 +234,7 @@ class Parser {
         if (accept_word("primary")) {
           expect_word("key");
           c.key = true;
-        } else {
-          unsupported(file_, c.pos, "a table column that is neither a primary key nor an aggregation ('" + c.name +
-                                        "'; writing a table by 'insert into' or 'on ... merge' is not supported)");
-        }
+        }  // else a plain column, written by on-merge, on-update and insert into
       }
       for (const TableColumn& o : t.columns)
         if (o.name == c.name) fail_at(c.pos, "column '" + c.name + "' appears twice in table '" + t.name + "'");
@@ -350,6 +347,7 @@ class Parser {
     StatementAst s;
     s.pos = peek().pos;
     while (is_symbol("@")) annotation(s);
+    if (is_word("create") && is_word("window", 1)) return create_window(std::move(s));  // @name('W') create window
     if (accept_word("context")) {
       s.context_pos = peek().pos;
       s.context = name("a context name");
@@ -397,9 +395,10 @@ class Parser {
 
   // ---------------------------------------------------------------- named windows
   // create window W#view as select ... from S   (or `as S`: all of S's properties)
-  StatementAst create_window() {
-    StatementAst s;
-    s.pos = next().pos;  // create
+  // s: its annotations, if any (then s.pos is the first's).
+  StatementAst create_window(StatementAst s = {}) {
+    Pos create = next().pos;
+    if (s.name.empty()) s.pos = create;
     next();              // window
     s.kind = StatementKind::CreateWindow;
     s.window_pos = peek().pos;
@@ -458,15 +457,23 @@ class Parser {
     } else if (accept_word("merge")) {
       s.kind = StatementKind::OnMerge;
       accept_word("into");
-    } else if (is_word("update") || is_word("set")) {
-      unsupported(file_, peek().pos, "'on ... update' (use 'on ... merge ... when matched then update set ...')");
+    } else if (accept_word("update")) {
+      s.kind = StatementKind::OnUpdate;
     } else {
-      fail(peek(), "expected 'select', 'delete' or 'merge' after 'on " + s.from + "', found " + describe(peek()));
+      fail(peek(), "expected 'select', 'delete', 'merge' or 'update' after 'on " + s.from + "', found " + describe(peek()));
     }
     s.window_pos = peek().pos;
-    s.window_name = name("a named window");
-    if (accept_word("as")) s.window_alias = name("a window alias");
-    else if (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("when")) s.window_alias = next().text;
+    s.window_name = name("a named window or a table");
+    if (accept_word("as")) s.window_alias = name("an alias");
+    else if (peek().kind == Tok::Ident && !reserved(peek().text) && !is_word("when") && !is_word("set"))
+      s.window_alias = next().text;
+    if (s.kind == StatementKind::OnUpdate) {
+      MergeClause c;  // on-update: one `when matched then update set ...`
+      c.pos = peek().pos;
+      if (!accept_word("set")) fail(peek(), "expected 'set' after 'update " + s.window_name + "', found " + describe(peek()));
+      set_list(c);
+      s.merge.push_back(std::move(c));
+    }
     if (accept_word("where")) s.where = expr();
     if (s.kind == StatementKind::OnMerge) {
       while (is_word("when")) s.merge.push_back(merge_clause());
@@ -474,6 +481,18 @@ class Parser {
     }
     if (is_word("group") || is_word("having") || is_word("output") || is_word("order"))
       unsupported(file_, peek().pos, "'" + lower(peek().text) + "' in an 'on ...' statement");
+  }
+
+  // p = expr, ... (after `set`): an update's assignments.
+  void set_list(MergeClause& c) {
+    c.action = MergeClause::Action::Update;
+    do {
+      c.set_pos.push_back(peek().pos);
+      std::string prop = name("a property of the window or table");
+      if (accept_symbol(".")) prop = name("a property of the window or table");  // w.prop
+      expect_symbol("=");
+      c.sets.emplace_back(prop, expr());
+    } while (accept_symbol(","));
   }
 
   MergeClause merge_clause() {
@@ -487,13 +506,7 @@ class Parser {
       if (!c.matched) fail(peek(), "'when not matched' can only insert");
       c.action = MergeClause::Action::Update;
       if (!accept_word("set")) fail(peek(), "expected 'set' after 'update', found " + describe(peek()));
-      do {
-        c.set_pos.push_back(peek().pos);
-        std::string prop = name("a property of the window");
-        if (accept_symbol(".")) prop = name("a property of the window");  // w.prop
-        expect_symbol("=");
-        c.sets.emplace_back(prop, expr());
-      } while (accept_symbol(","));
+      set_list(c);
     } else if (accept_word("delete")) {
       if (!c.matched) fail(peek(), "'when not matched' can only insert");
       c.action = MergeClause::Action::Delete;

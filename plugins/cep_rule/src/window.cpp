@@ -258,13 +258,35 @@ void Window::remove(const std::vector<size_t>& rows, PostSink& sink) {
     m.dead = true;
     ++dead_;
     old_list_.push_back(i);
+    if (spec_.keyed) unkey(i);
   }
   if (old_list_.empty()) return;
   Post p;
   p.old_list = &old_list_;
   sink.on_post(p);
-  // At once: unkeyed windows count and expire their events by position.
-  compact();
+  // A keyed window finds its events through the keys' lists: the dead rows
+  // go as when a key's oldest event leaves (compacting the whole store for
+  // each on-delete made a #unique window's deletions cost its size). Unkeyed
+  // windows count and expire their events by position: at once.
+  if (spec_.keyed) drop_dead();
+  else compact();
+}
+
+// Event i, removed from the middle (an on-delete, a merge), leaves its key's
+// list; a key left with no event is forgotten, as a rebuilt index would.
+void Window::unkey(size_t i) {
+  const Value* row = store_.row(i);
+  for (size_t k = 0; k < view_slots_.size(); ++k) key_[k] = row[view_slots_[k]];
+  auto it = index_.find(key_);
+  if (it == index_.end()) return;
+  Ring<uint64_t>& mine = it->second;
+  uint64_t seq = base_seq_ + i;
+  size_t at = 0;
+  while (at < mine.size() && mine[at] != seq) ++at;
+  if (at == mine.size()) return;
+  for (; at + 1 < mine.size(); ++at) mine[at] = mine[at + 1];
+  mine.pop_back();
+  if (mine.empty()) index_.erase(it);
 }
 
 // A statement reading a named window: the rows from first_new on entered it,
@@ -275,18 +297,12 @@ void Window::remove(const std::vector<size_t>& rows, PostSink& sink) {
 // statement's filter, or entered the named window before the statement began.
 void Window::update_named(size_t first_new, const std::vector<int64_t>& gone, PostSink& sink) {
   old_list_.clear();
-  int slot = view_slots_[0];
   for (int64_t seq : gone) {
-    size_t lo = 0, hi = store_.size();
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (store_.row(mid)[slot].as_long() < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo == store_.size() || store_.row(lo)[slot].as_long() != seq || store_.meta(lo).dead) continue;
-    store_.meta(lo).dead = true;
+    size_t i = find_ascending(view_slots_[0], seq);
+    if (i == store_.size() || store_.meta(i).dead) continue;
+    store_.meta(i).dead = true;
     ++dead_;
-    old_list_.push_back(lo);
+    old_list_.push_back(i);
   }
   if (first_new == store_.size() && old_list_.empty()) return;
   Post p;
@@ -295,6 +311,16 @@ void Window::update_named(size_t first_new, const std::vector<int64_t>& gone, Po
   p.old_list = &old_list_;
   sink.on_post(p);
   drop_dead();
+}
+
+size_t Window::find_ascending(int slot, int64_t seq) {
+  size_t lo = 0, hi = store_.size();
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (store_.row(mid)[slot].as_long() < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < store_.size() && store_.row(lo)[slot].as_long() == seq ? lo : store_.size();
 }
 
 // The store rebuilt without its dead rows.

@@ -198,6 +198,9 @@ class Window {
   // the named window's sequence number of each event): the rows inserted
   // from first_new on enter, the events numbered `gone` leave, in one post.
   void update_named(size_t first_new, const std::vector<int64_t>& gone, PostSink& sink);
+  // The store index of the live or dead row whose column `slot` (a sequence
+  // number, ascending down the store) is seq; store size() when none is.
+  size_t find_ascending(int slot, int64_t seq);
 
   // Hot reload: take over the events of a window with the same definition.
   // map[i] = column of `old` holding this window's column i.
@@ -215,6 +218,7 @@ class Window {
   void insert_ext_timed(PostSink& sink);
   void time_length_batch_insert(int64_t now, PostSink& sink);
   void drop_dead();
+  void unkey(size_t i);
   void compact();
   void rebuild_index();
   int64_t timestamp(size_t i) { return store_.row(i)[view_slots_[0]].is_null() ? 0 : store_.row(i)[view_slots_[0]].as_long(); }

@@ -117,6 +117,7 @@ Value csv_value(const std::string& cell, Type t) {
 
 struct Case {
   std::string stream = "Ev";
+  std::string observe;  // the observed statement's @name; empty: the last statement
   int64_t start_ms = 0;
   bool has_end = false;
   int64_t end_ms = 0;
@@ -129,7 +130,7 @@ struct Case {
 
 Case load_case(const fs::path& dir) {
   Case c;
-  static const std::regex directive(R"(^\s*--\s*(desc|stream|start_ms|end_ms|var)\s*:\s*(.*)$)");
+  static const std::regex directive(R"(^\s*--\s*(desc|stream|start_ms|end_ms|var|observe)\s*:\s*(.*)$)");
   std::istringstream epl(read_file(dir / "case.epl"));
   std::string line;
   while (std::getline(epl, line)) {
@@ -137,6 +138,7 @@ Case load_case(const fs::path& dir) {
     if (std::regex_match(line, m, directive)) {
       std::string key = m[1], value = trim(m[2]);
       if (key == "stream") c.stream = value;
+      else if (key == "observe") c.observe = value;
       else if (key == "start_ms") c.start_ms = parse_long_cell(value);
       else if (key == "end_ms") c.has_end = true, c.end_ms = parse_long_cell(value);
       else if (key == "var") {
@@ -230,11 +232,17 @@ std::string run_case(const fs::path& dir, bool restore_midway = false) {
   opt.variables = c.vars;
   auto engine = std::make_unique<Engine>(module, std::vector<EventType>{c.type}, opt);
   int stream = engine->stream(c.stream);
-  size_t last = engine->statement_count() - 1;
+  size_t observed = engine->statement_count() - 1;
+  if (!c.observe.empty()) {
+    observed = engine->statement_count();
+    for (size_t i = 0; i < engine->statement_count(); ++i)
+      if (engine->statement(i).plan().name == c.observe) observed = i;
+    if (observed == engine->statement_count()) return "no statement is named '" + c.observe + "'";
+  }
   std::vector<DeliveryText> got;
   bool continued = false;  // the previous call was a partial chunk of this delivery
   auto listener = [&](const Delivery& d) {
-    if (d.statement.index() != last) return;
+    if (d.statement.index() != observed) return;
     if (!continued) got.push_back({d.time_ms, {}, {}});
     DeliveryText& t = got.back();
     for (size_t i = 0; i < d.inew.size(); ++i) t.inew.push_back(render_row(d.statement.plan(), d.inew.row(i)));

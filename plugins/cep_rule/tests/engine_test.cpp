@@ -66,8 +66,7 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
        "1:55: cep_rule does not support 'all matches' in match_recognize"},
       {"create context C initiated by Ev as e terminated after 5 sec",
        "1:18: cep_rule does not support overlapping and non-overlapping contexts ('initiated by', 'start ... end')"},
-      {"create table T (a string)", "1:17: cep_rule does not support a table column that is neither a primary key nor an "
-                                    "aggregation ('a'; writing a table by 'insert into' or 'on ... merge' is not supported)"},
+      {"create table T (a string)", "1:1: cep_rule does not support a table without a primary key"},
       {"create table T (k string primary key, a avg(distinct double))", "1:45: cep_rule does not support 'distinct' in a table column"},
       {"create table T (n count(*))", "1:1: cep_rule does not support a table without a primary key"},
       {"create table T (k string primary key, n count(double))", "1:41: cep_rule does not support 'count(type)' as a table column (use count(*))"},
@@ -75,7 +74,6 @@ TEST(CepParser, UnsupportedConstructsAreNamed) {
                                                                   "(supported: count, sum, avg, min, max)"},
       {"create schema S (a string)", "1:1: cep_rule does not support 'create schema'"},
       {"create context ByCar partition by sym, qty + 1 from Ev", "1:44: a 'partition by' key must be a property of the stream"},
-      {"on Ev update W set a = 1", "1:7: cep_rule does not support 'on ... update' (use 'on ... merge ... when matched then update set ...')"},
       {"insert into X on Ev delete from W", "1:15: cep_rule does not support 'on ...' statements with 'context' or 'insert into'"},
       {"on Ev select and delete a from W", "1:14: cep_rule does not support 'on ... select and delete'"},
       {"select distinct sym from Ev", "1:8: cep_rule does not support 'select distinct'"},
@@ -756,7 +754,10 @@ TEST(CepNamedWindow, SurvivesASnapshotAndAReload) {
 
 TEST(CepNamedWindow, ErrorsArePositioned) {
   EXPECT_EQ(compile_error("on Ev as e delete from W where e.sym = 'A'"),
-            "r.epl:1:24: unknown named window 'W' (create it with 'create window')");
+            "r.epl:1:24: unknown named window or table 'W' (create it with 'create window' or 'create table')");
+  EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\non Ev as e update W as w set price = 1"),
+            "r.epl:2:19: cep_rule does not support 'on ... update' over named window 'W' (use 'on ... merge ... when "
+            "matched then update set')");
   EXPECT_EQ(compile_error("create window W#keepall as select sym, price from Ev;\n"
                           "on Ev as e select sym from W as w"),
             "r.epl:2:19: property 'sym' is ambiguous: both 'Ev' and window 'W' have it (qualify it)");
@@ -876,6 +877,32 @@ TEST(CepTable, SurvivesASnapshotAndStartsEmptyOnAReload) {
   EXPECT_EQ(c.rows, (std::vector<std::string>{"2:A,30.0,20.0,2"}));
 }
 
+// The keyed state: a table of plain columns upserted by on-merge, read by
+// T[key].col and queries, kept across a snapshot and, unchanged, a reload.
+constexpr const char* kUpsert =
+    "create table Last (sym string primary key, price double, qty long);\n"
+    "on Ev as e merge Last as l where l.sym = e.sym\n"
+    "  when matched then update set price = e.price, qty = l.qty + e.qty\n"
+    "  when not matched then insert select e.sym as sym, e.price as price, e.qty as qty;\n"
+    "select sym, price, Last[sym].price as before from Ev(price > Last[sym].price)";
+
+TEST(CepTable, AnUpsertKeepsItsRowsAcrossASnapshotAndAReload) {
+  Rules a(kUpsert);
+  a.send(0, "A", 10, 1);
+  a.send(1, "B", 20, 2);
+  a.send(2, "A", 15, 3);  // above A's 10
+  EXPECT_EQ(a.rows, (std::vector<std::string>{"2:A,15.0,10.0"}));
+  EXPECT_EQ(query_rows(a.engine, "select * from Last"), "sym;price;qty;|A,15.0,4|B,20.0,2");
+  Rules b(kUpsert);
+  b.engine.restore(a.engine.snapshot());
+  EXPECT_EQ(query_rows(b.engine, "select sym, qty from Last where price > 16"), "sym;qty;|B,2");
+  Rules c(kUpsert);
+  EXPECT_TRUE(c.engine.adopt(a.engine).empty());
+  c.send(3, "B", 25, 1);  // above B's 20, kept by the reload
+  EXPECT_EQ(c.rows, (std::vector<std::string>{"3:B,25.0,20.0"}));
+  EXPECT_EQ(query_rows(c.engine, "select * from Last"), "sym;price;qty;|A,15.0,4|B,25.0,3");
+}
+
 TEST(CepTable, ErrorsArePositioned) {
   const std::string t = "create table T (sym string primary key, a avg(double), n count(*));\n";
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -909,10 +936,20 @@ TEST(CepTable, ErrorsArePositioned) {
        "r.epl:2:12: unknown table 'U' (known: T)"},
       {"select sym from T",
        "r.epl:2:17: cep_rule does not support reading table 'T' as a stream (read T[key].column, or query it)"},
-      {"insert into T select sym from Ev",
-       "r.epl:2:1: cep_rule does not support 'insert into' a table ('T'): write its aggregation columns with 'into table'"},
-      {"on Ev as e delete from T as t where t.sym = e.sym",
-       "r.epl:2:24: cep_rule does not support 'on ...' statements over table 'T'"},
+      {"insert into T select sym, price as a from Ev",
+       "r.epl:2:27: cep_rule cannot insert 'a' into table 'T': it is an aggregation column (written by 'into table')"},
+      {"insert into T select price as sym from Ev",
+       "r.epl:2:22: column 'sym' of table 'T' is string, not double"},
+      {"insert into T select sym as nosuch from Ev",
+       "r.epl:2:22: table 'T' has no column 'nosuch' (name each inserted column after one of its columns with 'as')"},
+      {"on Ev as e merge T as t where t.sym = e.sym when matched then update set a = 1.0",
+       "r.epl:2:74: cep_rule cannot set 'a' of table 'T': it is an aggregation column (written by 'into table')"},
+      {"on Ev as e update T as t set sym = 'x'",
+       "r.epl:2:30: cep_rule cannot set 'sym' of table 'T': it is a primary key column"},
+      {"on Ev as e merge T as t where t.sym = e.sym when not matched then insert select e.sym as sym, 1 as n",
+       "r.epl:2:95: cep_rule cannot insert 'n' into table 'T': it is an aggregation column (written by 'into table')"},
+      {"on Ev as e update T as t set nosuch = 1",
+       "r.epl:2:30: table 'T' has no property 'nosuch'"},
   };
   for (const auto& [text, want] : cases) EXPECT_EQ(compile_error(t + text), want) << text;
   EXPECT_EQ(parse_error("select T[sym] from Ev"), "r.epl:1:8: cep_rule does not support a whole table row ('T[...]'): name a column, T[...].column");

@@ -568,6 +568,23 @@ TEST(CepRule, NamedWindowOnDeleteReadsTheTriggersOwnProperties) {
   EXPECT_EQ(st, WEIR_FAILED);
 }
 
+// The create window statement posts the window's changes, as Esper's does
+// (cases 520-527): what enters on its port, what leaves (replaced or deleted)
+// on <port>_removed; the insert into's rows go to the window's port as before.
+TEST(CepRule, ACreateWindowStatementPostsTheWindowsChanges) {
+  Node n("@name('fast') create window Fast#unique(car_number) as select car_number, speed from Car;\n"
+         "insert into Fast select car_number, speed from Car(speed > 100);\n"
+         "@name('slowed') on Car(speed <= 100) as e delete from Fast as f where f.car_number = e.car_number;\n");
+  ASSERT_EQ(n.host.create(), "");
+  n.send({car("20220426061000", "A0001", 120), car("20220426061001", "A0001", 130), car("20220426061002", "A0001", 50)});
+  EXPECT_EQ(on_port(n.host, "fast"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":120}",
+                                                                 "{\"car_number\":\"A0001\",\"speed\":130}"}));
+  EXPECT_EQ(on_port(n.host, "fast_removed"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":120}",
+                                                                         "{\"car_number\":\"A0001\",\"speed\":130}"}));
+  EXPECT_EQ(on_port(n.host, "Fast").size(), 2u);  // the insert into's own rows
+  EXPECT_EQ(on_port(n.host, "slowed"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":130}"}));
+}
+
 // The "speed above the car's running average" rule through the plugin: the
 // table's rows answer a query and move to another instance with a snapshot.
 TEST(CepRule, ATableThroughThePlugin) {
@@ -585,6 +602,25 @@ TEST(CepRule, ATableThroughThePlugin) {
   EXPECT_EQ(query(b, "select car_number, n from CarAvg where n > 1"), "{\"car_number\":\"A0001\",\"n\":2}\n");
   ASSERT_EQ(b.process(b.make_batch({car("20220426061003", "B0002", 90)})), WEIR_OK);  // avg 80: above
   EXPECT_EQ(on_port(b, "above"), (std::vector<std::string>{"{\"car_number\":\"B0002\",\"speed\":90}"}));
+}
+
+// The keyed state through the plugin: each car's last speed upserted in a
+// table by on-merge, its posts on the merge's ports, a query of the rows, and
+// the rows in another instance restored from a snapshot.
+TEST(CepRule, ATableUpsertThroughThePlugin) {
+  Node a("create table LastSeen (car_number string primary key, speed long);\n"
+         "@name('seen') on Car as e merge LastSeen as l where l.car_number = e.car_number\n"
+         "  when matched then update set speed = e.speed\n"
+         "  when not matched then insert select e.car_number as car_number, e.speed as speed;\n");
+  ASSERT_EQ(a.host.create(), "");
+  a.send({car("20220426061000", "A0001", 60), car("20220426061001", "B0002", 70), car("20220426061002", "A0001", 90)});
+  EXPECT_EQ(on_port(a.host, "seen").size(), 3u);  // two inserts, one update
+  EXPECT_EQ(on_port(a.host, "seen_removed"), (std::vector<std::string>{"{\"car_number\":\"A0001\",\"speed\":60}"}));
+  EXPECT_EQ(query(a.host, "select car_number, speed from LastSeen"),
+            "{\"car_number\":\"A0001\",\"speed\":90}\n{\"car_number\":\"B0002\",\"speed\":70}\n");
+  FakeHost b(weir_plugin_entry());
+  restore_copy(a, b);
+  EXPECT_EQ(query(b, "select speed from LastSeen where car_number = 'A0001'"), "{\"speed\":90}\n");
 }
 
 namespace {

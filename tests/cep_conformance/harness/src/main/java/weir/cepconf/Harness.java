@@ -49,7 +49,7 @@ public final class Harness {
     static final int DOUBLE_SIG_DIGITS = 9;
 
     private static final Pattern DIRECTIVE =
-            Pattern.compile("^--\\s*(stream|end_ms|start_ms|var|desc)\\s*:\\s*(.*?)\\s*$");
+            Pattern.compile("^--\\s*(stream|end_ms|start_ms|var|desc|observe)\\s*:\\s*(.*?)\\s*$");
     private static final Pattern VAR = Pattern.compile(
             "^([A-Za-z_][A-Za-z0-9_]*)\\s*:\\s*(long|double|string|boolean)\\s*=\\s*(.*)$");
     private static final Pattern IDENT = Pattern.compile("^[A-Za-z_][A-Za-z0-9_]*$");
@@ -73,6 +73,7 @@ public final class Harness {
         String stream = "Ev";
         Long endMs = null;
         long startMs = 0;
+        String observe = null; // the @name of the observed statement; null: the last statement
         final Map<String, Object[]> vars = new LinkedHashMap<>(); // name -> {Class, value}
         final List<String> statements = new ArrayList<>();
         String moduleText;
@@ -170,6 +171,10 @@ public final class Harness {
                 spec.vars.put(m.group(1), new Object[] {javaType(type), parseValue(type, m.group(3))});
                 break;
             }
+            case "observe":
+                if (!IDENT.matcher(value).matches()) throw new IllegalArgumentException("bad statement name: " + value);
+                spec.observe = value;
+                break;
             case "desc":
                 break;
             default:
@@ -304,12 +309,14 @@ public final class Harness {
             EPStatement target = null;
             for (EPStatement s : stmts) {
                 Object epl = s.getProperty(StatementProperty.EPL);
-                if (epl != null && epl.toString().strip().equals(lastEpl)) {
-                    if (target != null) throw new IllegalStateException("last statement text is not unique");
+                boolean observed = spec.observe != null ? s.getName().equals(spec.observe)
+                                                        : epl != null && epl.toString().strip().equals(lastEpl);
+                if (observed) {
+                    if (target != null) throw new IllegalStateException("the observed statement is not unique");
                     target = s;
                 }
             }
-            if (target == null) throw new IllegalStateException("cannot find the last statement");
+            if (target == null) throw new IllegalStateException("cannot find the observed statement");
 
             String[] props = target.getEventType().getPropertyNames();
             List<String> out = new ArrayList<>();
