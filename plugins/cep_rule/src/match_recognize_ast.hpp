@@ -58,8 +58,9 @@ struct MatchRecognizeAst {
 
 // Reads `( pattern )` starting at t[i] (the opening parenthesis) and leaves i
 // after the closing one. Throws EplError; constructs cep_rule does not run
-// (`^`, `$`, permute) are refused by name at their position; a repetition
-// `{n,m}` comes back written out (A{2,3} as (A A A?)).
+// (`^`, `$`) are refused by name at their position; a repetition `{n,m}`
+// and `match_recognize_permute(...)` come back written out (A{2,3} as
+// (A A A?), permute(A, B) as (A B | B A)).
 std::unique_ptr<RowPattern> parse_row_pattern(const std::vector<Token>& t, size_t& i, const std::string& file);
 
 // The pattern as text (`A B+ (C | D)*?`).

@@ -3,6 +3,9 @@
 // quantifier on a variable or a parenthesised group.
 #include "match_recognize_ast.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace weir::cep {
 
 namespace {
@@ -48,9 +51,19 @@ class RowPatternParser {
   std::unique_ptr<RowPattern> concatenation() {
     Pos pos = peek().pos;
     std::vector<std::unique_ptr<RowPattern>> items;
-    while (!is(")") && !is("|")) {
+    while (!is(")") && !is("|") && !is(",")) {
       if (peek().kind == Tok::End) fail(peek().pos, "expected ')' to end the match_recognize pattern");
-      items.push_back(quantified());
+      if (peek().kind == Tok::Ident && lower(peek().text) == "define")
+        fail(peek().pos, "expected ')' to end the match_recognize pattern before 'define'");
+      std::unique_ptr<RowPattern> item = quantified();
+      if (item->kind == RowPatternKind::Concat) {
+        // a written-out repetition: its copies join this sequence, as Esper's
+        // expansion splices them (A B{2} C is A B B C, not A (B B) C, which
+        // its NFA ranks differently)
+        for (auto& k : item->kids) items.push_back(std::move(k));
+      } else {
+        items.push_back(std::move(item));
+      }
     }
     if (items.empty()) fail(pos, "expected a pattern variable");
     if (items.size() == 1) return std::move(items[0]);
@@ -65,8 +78,9 @@ class RowPatternParser {
     const Token& t = peek();
     std::unique_ptr<RowPattern> p;
     if ((t.kind == Tok::Symbol && t.text == "^") || t.text == "$") unsupported(t.pos, "the anchor '" + t.text + "'");
-    if (t.kind == Tok::Ident && (t.text == "permute" || t.text == "PERMUTE")) unsupported(t.pos, "permute(...)");
-    if (t.kind == Tok::Symbol && t.text == "(") {
+    if (t.kind == Tok::Ident && lower(t.text) == "match_recognize_permute") {
+      p = permutation();
+    } else if (t.kind == Tok::Symbol && t.text == "(") {
       p = std::make_unique<RowPattern>();
       p->kind = RowPatternKind::Group;
       p->pos = t.pos;
@@ -92,7 +106,12 @@ class RowPatternParser {
         ++i_;
       }
     }
-    if (is("{")) return repetition(std::move(p));
+    if (is("{")) {
+      // Esper 8.9 drops a repetition inside a permutation (it matches
+      // permute(B{2}, C) as permute(B, C), found by the random comparison).
+      if (permute_depth_ > 0) unsupported(peek().pos, "a repetition '{n,m}' inside match_recognize_permute (Esper 8.9 ignores it)");
+      return repetition(std::move(p));
+    }
     return p;
   }
 
@@ -121,11 +140,8 @@ class RowPatternParser {
     if (copies * static_cast<int64_t>(size(*x)) > kMaxNodes)
       fail(pos, "the repetition writes out " + std::to_string(copies) + " copies of its pattern, more than cep_rule's " +
                     std::to_string(kMaxNodes) + " pattern elements");
-    auto seq = std::make_unique<RowPattern>();
-    seq->kind = RowPatternKind::Group;
-    seq->pos = x->pos;
     auto body = std::make_unique<RowPattern>();
-    body->kind = RowPatternKind::Concat;
+    body->kind = RowPatternKind::Concat;  // spliced into the enclosing sequence (concatenation)
     body->pos = x->pos;
     int64_t required = lo < 0 ? 0 : lo;
     for (int64_t k = 0; k < required; ++k) body->kids.push_back(clone(*x));
@@ -134,9 +150,64 @@ class RowPatternParser {
     } else {
       for (int64_t k = required; k < (comma ? hi : lo); ++k) body->kids.push_back(optional_copy(*x));
     }
-    if (body->kids.size() == 1) seq->kids.push_back(std::move(body->kids[0]));
-    else seq->kids.push_back(std::move(body));
-    return seq;
+    if (body->kids.size() == 1) return std::move(body->kids[0]);
+    return body;
+  }
+
+  // `match_recognize_permute(X, Y, Z)`, written out as Esper does: every
+  // order of the items as alternatives, in lexicographic order of their
+  // positions, `(X Y Z | X Z Y | Y X Z | ...)`. Each alternative holds each
+  // item once, so a variable in it stays a single row.
+  std::unique_ptr<RowPattern> permutation() {
+    Pos pos = peek().pos;
+    ++i_;
+    expect("(");
+    ++permute_depth_;
+    std::vector<std::unique_ptr<RowPattern>> items;
+    do {
+      if (!items.empty()) ++i_;
+      items.push_back(alternation());
+      // An item of several elements (A B, or a written-out A{2}) stays one
+      // unit in each order: `((A B) C | C (A B))`, as Esper writes it.
+      if (items.back()->kind == RowPatternKind::Concat) {
+        auto g = std::make_unique<RowPattern>();
+        g->kind = RowPatternKind::Group;
+        g->pos = items.back()->pos;
+        g->kids.push_back(std::move(items.back()));
+        items.back() = std::move(g);
+      }
+    } while (is(","));
+    expect(")");
+    --permute_depth_;
+    size_t orders = 1, item_nodes = 0;
+    for (size_t k = 1; k <= items.size() && orders <= static_cast<size_t>(kMaxNodes); ++k) orders *= k;
+    for (const auto& x : items) item_nodes += size(*x);
+    if (orders > static_cast<size_t>(kMaxNodes) || orders * item_nodes > static_cast<size_t>(kMaxNodes))
+      fail(pos, "match_recognize_permute of " + std::to_string(items.size()) + " items writes out more than cep_rule's " +
+                    std::to_string(kMaxNodes) + " pattern elements");
+    auto alt = std::make_unique<RowPattern>();
+    alt->kind = RowPatternKind::Alt;
+    alt->pos = pos;
+    std::vector<size_t> order(items.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    do {
+      auto seq = std::make_unique<RowPattern>();
+      seq->kind = RowPatternKind::Concat;
+      seq->pos = pos;
+      for (size_t k : order) seq->kids.push_back(clone(*items[k]));
+      alt->kids.push_back(items.size() == 1 ? std::move(seq->kids[0]) : std::move(seq));
+    } while (std::next_permutation(order.begin(), order.end()));
+    auto group = std::make_unique<RowPattern>();
+    group->kind = RowPatternKind::Group;
+    group->pos = pos;
+    if (alt->kids.size() == 1) group->kids.push_back(std::move(alt->kids[0]));
+    else group->kids.push_back(std::move(alt));
+    return group;
+  }
+
+  static std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
   }
 
   int64_t bound() {
@@ -190,6 +261,7 @@ class RowPatternParser {
 
   const std::vector<Token>& t_;
   size_t& i_;
+  int permute_depth_ = 0;  // inside match_recognize_permute(...)
   const std::string& file_;
 };
 

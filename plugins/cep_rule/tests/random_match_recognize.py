@@ -2,7 +2,7 @@
 """Random match_recognize statements and events for random_vs_esper.sh
 (CEP_RANDOM_GENERATOR=plugins/cep_rule/tests/random_match_recognize.py):
 patterns over A-D with * + ? and their reluctant forms, {n,m}
-repetitions of variables, groups and alternatives, defines with thresholds and prev(), partition by or not, any of the three skips; the measures aggregate every
+repetitions of variables, match_recognize_permute, groups and alternatives, defines with thresholds and prev(), partition by or not, any of the three skips; the measures aggregate every
 variable's rows (Esper refuses the case when a variable matches a single row:
 it is dropped).
   random_match_recognize.py SEED COUNT OUT_DIR"""
@@ -20,7 +20,11 @@ def pat(depth, used):
     n=r.randint(1,3)
     items=[]
     for _ in range(n):
-        if depth<2 and r.random()<0.2:
+        if depth<2 and r.random()<0.08:
+            vs=r.sample(VARS, r.randint(2,3)); used.update(vs)
+            # (no {n,m} inside: refused, Esper 8.9 ignores it)
+            items.append("match_recognize_permute(" + ", ".join(v+r.choice(["","","*","+","?","*?","+?","??"]) for v in vs) + ")")
+        elif depth<2 and r.random()<0.2:
             inner = pat(depth+1, used)
             if r.random()<0.4: inner = inner + " | " + pat(depth+1, used)
             items.append("("+inner+")"+r.choice(["","*","+","?"]))
