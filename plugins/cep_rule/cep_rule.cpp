@@ -109,6 +109,7 @@ class CepRule : public weir::Plugin {
     int64_t tick = event_time() ? watch_ms_ : (watch_ms_ > 0 ? std::min<int64_t>(watch_ms_, 100) : 100);
     ctx_.set_timer(tick);
     ctx_.gauge("rule_reload_errors", "", 0);
+    ctx_.gauge("match_states_dropped", "", 0);
     if (store_mode()) return open_store();
     return WEIR_OK;
   }
@@ -174,7 +175,21 @@ class CepRule : public weir::Plugin {
     }
     emit_pending();
     settle_holds(false);
+    report_dropped_states();
     return WEIR_OK;
+  }
+
+  // A match_recognize statement at its bound of partial matches drops some
+  // (RuleSet::match_states_dropped): a gauge, and a warning when it grows.
+  void report_dropped_states() {
+    uint64_t n = rules_->match_states_dropped();
+    if (n == dropped_states_) return;
+    ctx_.warn("match_recognize: " + std::to_string(n - dropped_states_) + " partial matches dropped at the bound of " +
+              std::to_string(weir::cep::MatchRun::kMaxStates) +
+              " per statement (an ambiguous pattern multiplies them): matches are missed; make the pattern or its "
+              "partition narrower");
+    dropped_states_ = n;
+    ctx_.gauge("match_states_dropped", "", static_cast<double>(n));
   }
 
   // Event time reached WATERMARK_NS with no record (upstream filtered them):
@@ -628,6 +643,7 @@ class CepRule : public weir::Plugin {
   bool evaluate_on_flush_ = false;
   int32_t all_ = -1;
   int64_t last_watch_ns_ = 0;
+  uint64_t dropped_states_ = 0;  // match_states_dropped at the last report
   int64_t reload_errors_ = 0;
   std::vector<Value> row_;
   std::vector<FieldHint> hint_;

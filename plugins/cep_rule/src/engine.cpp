@@ -500,6 +500,16 @@ int64_t Engine::oldest_pending() {
   return t;
 }
 
+uint64_t Engine::match_states_dropped() const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < statements_.size(); ++i) {
+    if (!contextual_[i]) n += statements_[i]->match_states_dropped();
+    else
+      for (const auto& inst : contextual_[i]->parts) n += inst->match_states_dropped();
+  }
+  return n;
+}
+
 void Engine::advance_to(int64_t t) {
   if (t <= now_) return;
   for (;;) {

@@ -60,11 +60,22 @@ void MatchRun::on_event(const Value* input_row) {
   }
 
   std::vector<Entry> nexts, ends;
+  states_ -= part.states.size();
   for (const Entry& cur : part.states) {
     if (!matches(cur.state, cur, ev)) continue;
     for (int next : plan_.states[static_cast<size_t>(cur.state)].next) take(cur, cur.state, next, ev, seq, nexts, ends);
   }
+  bool full = states_ + nexts.size() >= kMaxStates;
+  if (full) {
+    size_t keep = kMaxStates - std::min(kMaxStates, states_);
+    if (nexts.size() > keep) {
+      dropped_ += nexts.size() - keep;
+      nexts.resize(keep);  // the earliest kept: they began first
+    }
+    ++dropped_;  // no match starts at this event
+  }
   for (int start : plan_.starts) {
+    if (full) break;
     Entry fresh;
     fresh.begin = seq;
     fresh.state = start;
@@ -75,6 +86,7 @@ void MatchRun::on_event(const Value* input_row) {
     for (int next : plan_.states[static_cast<size_t>(start)].next) take(fresh, start, next, ev, seq, nexts, ends);
   }
   part.states = std::move(nexts);
+  states_ += part.states.size();
   if (ends.empty()) {
     if (part.states.empty() && plan_.history == 0) parts_.erase(key);
     return;
@@ -86,7 +98,7 @@ void MatchRun::on_event(const Value* input_row) {
   if (plan_.skip != MatchSkip::ToCurrentRow)
     for (const Entry& e : ends) {
       uint64_t limit = plan_.skip == MatchSkip::PastLastRow ? e.end : e.begin;
-      std::erase_if(part.states, [&](const Entry& s) { return s.begin <= limit; });
+      states_ -= std::erase_if(part.states, [&](const Entry& s) { return s.begin <= limit; });
     }
   for (const Entry& e : ends) output(e);
   if (part.states.empty() && plan_.history == 0) parts_.erase(key);
@@ -264,6 +276,7 @@ void MatchRun::save(Writer& w) const {
 void MatchRun::load(Reader& r) {
   const size_t f = plan_.fields;
   parts_.clear();
+  states_ = 0;
   seq_ = r.u64();
   uint64_t np = r.u64();
   for (uint64_t p = 0; p < np; ++p) {
@@ -289,6 +302,7 @@ void MatchRun::load(Reader& r) {
       for (int& g : e.greedy) g = static_cast<int>(r.i64());
       part.states.push_back(std::move(e));
     }
+    states_ += part.states.size();
   }
 }
 

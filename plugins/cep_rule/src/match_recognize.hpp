@@ -88,6 +88,16 @@ class MatchRun {
 
   size_t partition_count() const { return parts_.size(); }
 
+  // At most this many partial matches (all partitions): past it no new match
+  // starts and the partial matches an event would add beyond it are dropped,
+  // each counted in dropped(). An ambiguous pattern (`(A | B)* C`, or one that
+  // skips to the current row) can multiply its partial matches with every
+  // event (Esper 8.9 runs out of heap on 40 events of some random ones); this
+  // keeps a rule from taking the host's memory. Esper's maxStates, preventStart.
+  static constexpr size_t kMaxStates = 100'000;
+  size_t states() const { return states_; }
+  uint64_t dropped() const { return dropped_; }
+
  private:
   using Row = std::shared_ptr<const std::vector<Value>>;
   struct Entry {  // Esper's RowRecogNFAStateEntry: one partial (or complete) match
@@ -117,6 +127,8 @@ class MatchRun {
   const Variables& vars_;
   MatchFn on_match_;
   uint64_t seq_ = 0;
+  size_t states_ = 0;     // partial matches of every partition
+  uint64_t dropped_ = 0;  // starts and partial matches refused at kMaxStates
   std::unordered_map<std::string, Partition> parts_;  // by the partition key's values, serialized
   std::vector<Value> row_, slots_, out_, key_;  // scratch
 };

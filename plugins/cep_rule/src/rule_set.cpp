@@ -348,6 +348,13 @@ int64_t RuleSet::oldest_pending() {
   return t;
 }
 
+uint64_t RuleSet::match_states_dropped() const {
+  uint64_t n = 0;
+  for (const auto& f : files_)
+    if (f->engine) n += f->engine->match_states_dropped();
+  return n;
+}
+
 int64_t RuleSet::next_timer() {
   int64_t t = kNever;
   for (auto& f : files_)

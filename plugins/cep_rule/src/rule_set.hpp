@@ -102,6 +102,7 @@ class RuleSet {
   // The engines' clock (the latest of them).
   int64_t now() const;
   int64_t oldest_pending();
+  uint64_t match_states_dropped() const;  // summed over the engines (Engine::match_states_dropped)
   int64_t next_timer();
   void advance_to(int64_t t);
   void send(const std::vector<Value>& row, std::optional<int64_t> event_time);

@@ -163,3 +163,26 @@ TEST(CepMatchRecognize, TheRuleSetReadsWhatTheRowPatternUses) {
 }
 
 }  // namespace
+
+// An ambiguous pattern doubles its partial matches with every event ((A | B)*
+// with A and B matching anything: 2^n after n events). At MatchRun::kMaxStates
+// no match starts and the excess is dropped and counted, so a rule cannot take
+// the host's memory; the other statement keeps answering.
+TEST(CepMatchRecognize, PartialMatchesStopAtTheirBound) {
+  Engine engine(parse_module("select * from Ev match_recognize (measures count(A.speed) as n pattern ((A | B)* C) "
+                             "define C as C.speed < 0);\n"
+                             "select count(*) as n from Ev;",
+                             "r.epl"),
+                {kEv}, EngineOptions{});
+  int64_t counted = 0;
+  engine.set_listener([&](const Delivery& d) {
+    if (d.statement.index() == 1) counted = d.inew.row(d.inew.size() - 1)[0].as_long();
+  });
+  std::vector<Value> row{Value::of_long(0), Value::of_string("C1"), Value::of_long(50)};
+  for (int64_t i = 0; i < 22; ++i) {
+    row[0] = Value::of_long(i);
+    engine.send_at(0, row.data(), i * 1000);
+  }
+  EXPECT_GT(engine.match_states_dropped(), 0u);
+  EXPECT_EQ(counted, 22);
+}
