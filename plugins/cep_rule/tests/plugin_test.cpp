@@ -686,3 +686,23 @@ TEST(CepRulePipeline, CtlQueryReadsANamedWindowOfARunningRule) {
   auto ok = post_query(weir, "cep", "select key from Last where key = 'k5'");
   EXPECT_EQ(ok, (std::pair<int, std::string>{200, "{\"key\":\"k5\"}\n"}));
 }
+
+// A match_recognize rule at its bound of partial matches (MatchRun::kMaxStates):
+// the gauge counts what was dropped and the log says so, once per growth.
+TEST(CepRule, DroppedPartialMatchesAreCountedAndLogged) {
+  Node n("select * from Car match_recognize (measures count(A.speed) as n pattern ((A | B)* C) "
+         "define C as C.speed < 0);\n");
+  ASSERT_EQ(n.host.create(), "");
+  ASSERT_EQ(n.host.vt().open(n.host.instance()), WEIR_OK);
+  EXPECT_EQ(n.host.gauges["match_states_dropped{}"], 0.0);
+  std::vector<FakeHost::Fields> rows;
+  for (int s = 0; s < 22; ++s) {
+    char date[16];
+    std::snprintf(date, sizeof date, "202204260610%02d", s);
+    rows.push_back(car(date, "A0001", 50));
+  }
+  n.send(rows);
+  ASSERT_EQ(n.host.vt().on_timer(n.host.instance(), 5'000'000'000), WEIR_OK);
+  EXPECT_GT(n.host.gauges["match_states_dropped{}"], 0.0);
+  EXPECT_TRUE(logged(n.host, "partial matches dropped at the bound of 100000"));
+}
