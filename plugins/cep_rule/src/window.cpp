@@ -29,18 +29,26 @@ EventStore::Block::~Block() {
 }
 
 Value* EventStore::push_back(int64_t time) {
-  size_t p = head_ + size_;
-  if (p == blocks() * rows_) {
+  if (!next_) {
     if (!spare_.empty()) {
       blocks_.push_back(std::move(spare_.back()));
       spare_.pop_back();
     } else {
       blocks_.emplace_back(rows_, width_);
     }
+    next_ = reinterpret_cast<std::byte*>(&blocks_.back().meta(0));
   }
+  std::byte* at = next_;
   ++size_;
-  meta(size_ - 1) = EventMeta{time, nullptr, false};
-  return row(size_ - 1);
+  next_ = ((head_ + size_) & (rows_ - 1)) != 0 ? at + stride_ : nullptr;
+  *reinterpret_cast<EventMeta*>(at) = EventMeta{time, nullptr, false};
+  return reinterpret_cast<Value*>(at + sizeof(EventMeta));
+}
+
+// next_ recomputed after rows were popped.
+void EventStore::find_next() {
+  size_t p = head_ + size_;
+  next_ = p < blocks() * rows_ ? reinterpret_cast<std::byte*>(&blocks_[first_ + (p >> shift_)].meta(p & (rows_ - 1))) : nullptr;
 }
 
 void EventStore::drop_front_block() {
@@ -62,6 +70,7 @@ void EventStore::pop_back() {
     spare_.push_back(std::move(blocks_.back()));
     blocks_.pop_back();
   }
+  find_next();
 }
 
 void EventStore::pop_front(size_t n) {
@@ -81,6 +90,7 @@ void EventStore::pop_front(size_t n) {
     head_ = 0;
     heap_ = false;
   }
+  find_next();
 }
 
 // ---------------------------------------------------------------- Window
