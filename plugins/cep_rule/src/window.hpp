@@ -50,6 +50,17 @@ namespace weir::cep {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
+// A cache line fetched in the state that lets it be written (x86's
+// prefetchw: __builtin_prefetch(p, 1) is a plain prefetcht0 unless the target
+// has PRFCHW; a line fetched for reading may need a second request to write).
+inline void prefetch_for_write(const void* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetchw %0" ::"m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1);
+#endif
+}
+
 struct GroupState;
 
 struct EventMeta {
@@ -91,13 +102,15 @@ class EventStore {
   // Callers that store a long string (on the heap) say so, so that popping
   // rows knows it must release them; otherwise popping is just index moves.
   void note_heap() { heap_ = true; }
-  // Asks the CPU to fetch the row the next push_back writes (its old values
-  // are read there: Value's assignment looks at what it replaces), for a
-  // caller that knows this store comes next (Engine::send_batch).
+  // Asks the CPU for the row the next push_back writes, to be written (a
+  // caller that knows this store comes next: Engine::send_batch). Each event
+  // of a keyed context's statement writes a row of a cold instance; without
+  // the line owned beforehand the stores wait in the store buffer until the
+  // CPU has it, and every later store waits behind them.
   void prefetch_back() const {
     if (!next_) return;
-    for (size_t o = 0; o < stride_; o += 64) __builtin_prefetch(next_ + o, 1);
-    __builtin_prefetch(next_ + stride_ - 1, 1);
+    for (size_t o = 0; o < stride_; o += 64) prefetch_for_write(next_ + o);
+    prefetch_for_write(next_ + stride_ - 1);
   }
   void pop_back();
   void pop_front(size_t n);
