@@ -90,13 +90,16 @@ int main(int argc, char** argv) {
                           Value::of_string("R1"), Value::of_string("R2"), Value::of_string("R3")};
   const Value lights[] = {Value::of_string("N"), Value::of_string("L"), Value::of_string("R")};
 
-  // Each second's events are made first, then sent in one Engine::send_batch
+  // The events are made kBatch at a time, then sent in one Engine::send_batch
   // (as the plugin sends the records of an input batch): the same events, in
-  // the same order, at the same times as one send_at each.
+  // the same order, at the same times as one send_at each. (A whole second
+  // of 10 000 events at once would hold 1.3 MB more for no gain.)
+  constexpr size_t kBatch = 1024;
   Rng rng;
   size_t width = type.fields.size();
-  std::vector<Value> second(static_cast<size_t>(cars) * width);  // one second of events
-  std::vector<int64_t> times(static_cast<size_t>(cars));
+  std::vector<Value> batch(kBatch * width);
+  std::vector<int64_t> times(kBatch);
+  size_t held = 0;
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t s = 0; s < seconds; ++s) {
     int64_t epoch_s = kStartEpochS + s;
@@ -104,7 +107,7 @@ int main(int argc, char** argv) {
     for (int64_t c = 0; c < cars; ++c) {
       auto v = static_cast<int64_t>(rng.next() >> 33);
       int64_t pedal = (v >> 6) % 6;
-      Value* row = second.data() + static_cast<size_t>(c) * width;
+      Value* row = batch.data() + held * width;
       row[0] = date;
       row[1] = numbers[static_cast<size_t>(c)];
       row[2] = Value::of_long(pedal);
@@ -115,10 +118,14 @@ int main(int argc, char** argv) {
       if (braking && (v >> 20) % 50 == 0) speed = (v >> 24) % 30;
       row[6] = Value::of_long(speed);
       row[7] = areas[static_cast<size_t>(c)];
-      times[static_cast<size_t>(c)] = epoch_s * 1000;
+      times[held] = epoch_s * 1000;
+      if (++held == kBatch) {
+        engine.send_batch(stream, batch.data(), times.data(), held);
+        held = 0;
+      }
     }
-    engine.send_batch(stream, second.data(), times.data(), static_cast<size_t>(cars));
   }
+  engine.send_batch(stream, batch.data(), times.data(), held);
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -1,5 +1,7 @@
 #include "window.hpp"
 
+#include "block_pool.hpp"
+
 #include <algorithm>
 #include <new>
 #include <type_traits>
@@ -13,7 +15,7 @@ EventStore::Block::Block(size_t rows, size_t width) : rows_(rows), stride_(sizeo
   static_assert(std::is_trivially_destructible_v<EventMeta>);
   // Width 0 (a statement that reads no property): row() points past the
   // metadata, never read.
-  mem_ = static_cast<std::byte*>(::operator new(rows_ * stride_));
+  mem_ = static_cast<std::byte*>(pooled() ? allocate_block(rows_ * stride_) : ::operator new(rows_ * stride_));
   for (size_t r = 0; r < rows_; ++r) {
     new (&meta(r)) EventMeta();
     for (size_t i = 0; i < width; ++i) new (row(r) + i) Value();
@@ -25,7 +27,8 @@ EventStore::Block::~Block() {
   size_t width = (stride_ - sizeof(EventMeta)) / sizeof(Value);
   for (size_t r = 0; r < rows_; ++r)
     for (size_t i = 0; i < width; ++i) row(r)[i].~Value();
-  ::operator delete(mem_);
+  if (pooled()) free_block(mem_, rows_ * stride_);
+  else ::operator delete(mem_);
 }
 
 Value* EventStore::push_back(int64_t time) {
