@@ -70,6 +70,10 @@ class Engine {
   // field count). While an event is processed, the partitions, instances and
   // rows of the next few are fetched into the cache (engine_batch.cpp).
   void send_batch(int stream, const Value* rows, const int64_t* times, size_t n);
+  // Whether send_batch fetches anything ahead for this stream (a statement in
+  // a keyed or hash context reads it); otherwise it is one send_at per event,
+  // and a caller gains nothing by collecting events for it.
+  bool prefetches(int stream) const;
 
   int64_t now() const { return now_; }
   // Earliest pending timer (kNever if none).

@@ -31,6 +31,14 @@ constexpr size_t kRing = 32;             // > kAhead
 
 }  // namespace
 
+bool Engine::prefetches(int stream) const {
+  for (const Statement* s : streams_[static_cast<size_t>(stream)].readers) {
+    const Contextual* c = contextual_[s->index()].get();
+    if (c && contexts_[c->context]->keyed()) return true;
+  }
+  return false;
+}
+
 void Engine::send_batch(int stream, const Value* rows, const int64_t* times, size_t n) {
   size_t width = stream_type(stream).fields.size();
   // The keyed contexts routing this stream, each with its statements reading it.
