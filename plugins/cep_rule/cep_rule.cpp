@@ -156,10 +156,17 @@ class CepRule : public weir::Plugin {
         ctx_.reject(r, why);
         continue;
       }
+      if (ts && crosses(*ts)) send_held();  // the events before a version boundary go to the old version
       if (ts) cross_versions(*ts);
-      rules_->send(row_, ts);
+      if (rules_->batches()) {
+        held_rows_.insert(held_rows_.end(), row_.begin(), row_.end());
+        held_times_.push_back(ts.value_or(0));
+      } else {
+        rules_->send(row_, ts);
+      }
       sent = true;
     }
+    send_held();
     emit_pending();
     settle_holds(sent);
     return WEIR_OK;
@@ -529,8 +536,20 @@ class CepRule : public weir::Plugin {
   // The clock is about to move to t: at every version boundary F on the way,
   // the timers due up to F fire with the versions in force until then, then
   // the engines swap.
+  // A rule with a keyed context gets a batch's records in one
+  // RuleSet::send_batch (the engine fetches the instances of the next events
+  // while it processes one), held here until the batch ends or a version
+  // boundary comes; each record is still processed as if sent alone.
+  void send_held() {
+    if (held_times_.empty()) return;
+    rules_->send_batch(held_rows_, held_times_, event_time());
+    held_rows_.clear();
+    held_times_.clear();
+  }
+  bool crosses(int64_t t) const { return store_mode() && next_boundary_ <= t; }
+
   void cross_versions(int64_t t) {
-    while (store_mode() && next_boundary_ <= t) {
+    while (crosses(t)) {
       int64_t f = next_boundary_;
       rules_->advance_to(f);
       for (size_t i = 0; i < rules_->size(); ++i) {
@@ -646,6 +665,8 @@ class CepRule : public weir::Plugin {
   uint64_t dropped_states_ = 0;  // match_states_dropped at the last report
   int64_t reload_errors_ = 0;
   std::vector<Value> row_;
+  std::vector<Value> held_rows_;  // see send_held
+  std::vector<int64_t> held_times_;
   std::vector<FieldHint> hint_;
   std::unordered_map<const Plan*, PortInfo> ports_;
   std::vector<Pending> pending_;

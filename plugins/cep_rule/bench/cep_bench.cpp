@@ -69,7 +69,9 @@ int main(int argc, char** argv) {
                   {"direct_light", Type::String},
                   {"speed", Type::Long},
                   {"area_number", Type::String}}};
-  Engine engine(parse_module(text.str(), argv[1]), {type}, EngineOptions{kStartEpochS * 1000, {}});
+  Module module = parse_module(text.str(), argv[1]);
+  bool batched = !module.contexts.empty();  // see below
+  Engine engine(module, {type}, EngineOptions{kStartEpochS * 1000, {}});
   int stream = engine.stream("DriverCarInfoBean");
   int64_t rows = 0;
   engine.set_listener([&](const Delivery& d) { rows += static_cast<int64_t>(d.inew.size()); });
@@ -90,8 +92,21 @@ int main(int argc, char** argv) {
                           Value::of_string("R1"), Value::of_string("R2"), Value::of_string("R3")};
   const Value lights[] = {Value::of_string("N"), Value::of_string("L"), Value::of_string("R")};
 
+  // A rule with a context gets the events kBatch at a time, in one
+  // Engine::send_batch each (as the plugin gets the records of an input
+  // batch), so that the engine can fetch the instances of the next events
+  // while it processes one; any other rule gets one send_at per event, made
+  // just before it: batching gains it nothing, and generating between events
+  // hides some of the latency of its row writes (rules/overspeed.epl measured
+  // ~10% more CPU time when batched). Either way the same events, in the same
+  // order, at the same times. (128 events: 16 KB, in the L1 cache; a whole
+  // second of 10 000 would hold 1.3 MB more, and was slower.)
+  constexpr size_t kBatch = 128;
   Rng rng;
-  std::vector<Value> row(type.fields.size());
+  size_t width = type.fields.size();
+  std::vector<Value> batch(kBatch * width);
+  std::vector<int64_t> times(kBatch);
+  size_t held = 0;
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t s = 0; s < seconds; ++s) {
     int64_t epoch_s = kStartEpochS + s;
@@ -99,6 +114,7 @@ int main(int argc, char** argv) {
     for (int64_t c = 0; c < cars; ++c) {
       auto v = static_cast<int64_t>(rng.next() >> 33);
       int64_t pedal = (v >> 6) % 6;
+      Value* row = batch.data() + held * width;
       row[0] = date;
       row[1] = numbers[static_cast<size_t>(c)];
       row[2] = Value::of_long(pedal);
@@ -109,9 +125,18 @@ int main(int argc, char** argv) {
       if (braking && (v >> 20) % 50 == 0) speed = (v >> 24) % 30;
       row[6] = Value::of_long(speed);
       row[7] = areas[static_cast<size_t>(c)];
-      engine.send_at(stream, row.data(), epoch_s * 1000);
+      if (!batched) {
+        engine.send_at(stream, row, epoch_s * 1000);
+        continue;
+      }
+      times[held] = epoch_s * 1000;
+      if (++held == kBatch) {
+        engine.send_batch(stream, batch.data(), times.data(), held);
+        held = 0;
+      }
     }
   }
+  engine.send_batch(stream, batch.data(), times.data(), held);
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

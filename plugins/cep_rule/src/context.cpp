@@ -214,32 +214,56 @@ int64_t ContextRuntime::bucket(const Router& r, const Value& v) const {
   return v.is_null() ? 0 : crc32_bucket(v.as_string(), granularity_);
 }
 
+void ContextRuntime::fill(Router& r, const Value* row) {
+  for (size_t i = 0; i < r.plan.layout.size(); ++i) r.slots[i] = row[r.plan.layout[i]];
+}
+
+void ContextRuntime::make_key(const Router& r) {
+  EvalEnv env{r.slots.data(), nullptr, nullptr, nullptr, nullptr};
+  key_.clear();
+  if (kind_ == ContextKind::Hash) {
+    key_.push_back(Value::of_long(bucket(r, eval(*r.plan.columns[0].expr, env))));
+    return;
+  }
+  for (const Column& c : r.plan.columns) key_.push_back(eval(*c.expr, env));
+}
+
 void ContextRuntime::route(int stream_id, const Value* row, std::vector<size_t>& out) {
   out.clear();
   for (Router& r : routers_) {
     if (r.stream != stream_id) continue;
-    for (size_t i = 0; i < r.plan.layout.size(); ++i) r.slots[i] = row[r.plan.layout[i]];
+    fill(r, row);
     EvalEnv env{r.slots.data(), nullptr, nullptr, nullptr, nullptr};
     if (r.plan.stream_filter && !eval_true(*r.plan.stream_filter, env)) continue;
-    switch (kind_) {
-      case ContextKind::Keyed: {
-        key_.clear();
-        for (const Column& c : r.plan.columns) key_.push_back(eval(*c.expr, env));
-        out.push_back(find_or_add(key_.data()));
-        break;
-      }
-      case ContextKind::Hash: {
-        Value b = Value::of_long(bucket(r, eval(*r.plan.columns[0].expr, env)));
-        out.push_back(find_or_add(&b));
-        break;
-      }
-      case ContextKind::Category:
-        for (size_t c = 0; c < r.plan.columns.size(); ++c)
-          if (eval_true(*r.plan.columns[c].expr, env)) out.push_back(c);
-        break;
+    if (kind_ == ContextKind::Category) {
+      for (size_t c = 0; c < r.plan.columns.size(); ++c)
+        if (eval_true(*r.plan.columns[c].expr, env)) out.push_back(c);
+      return;
     }
+    make_key(r);
+    out.push_back(find_or_add(key_.data()));
     return;  // one item per stream
   }
+}
+
+uint64_t ContextRuntime::prefetch_slot(int stream_id, const Value* row) {
+  for (Router& r : routers_) {
+    if (r.stream != stream_id) continue;
+    if (kind_ == ContextKind::Category) return 0;
+    // The filter is not evaluated: a rejected event only costs a useless fetch.
+    fill(r, row);
+    make_key(r);
+    uint64_t h = hash_key(key_.data(), key_width_);
+    index_.prefetch(h);
+    return h;
+  }
+  return 0;
+}
+
+size_t ContextRuntime::prefetch_partition(uint64_t hash) const {
+  size_t p = index_.first_with(hash);
+  if (p != SIZE_MAX) __builtin_prefetch(key_of(p));
+  return p;
 }
 
 void ContextRuntime::save(Writer& w) const {

@@ -49,6 +49,15 @@ class ContextRuntime {
   void route(int stream_id, const Value* row, std::vector<size_t>& out);
 
   size_t size() const { return parts_.size(); }
+  // Cache hints for events about to be routed (Engine::send_batch), with no
+  // effect on routing: whether this context finds an event's partition by a
+  // key (keyed and hash contexts), then the hash the partition of an event
+  // of `stream_id` is indexed under (its index slot fetched), then the
+  // partition indexed under that hash (SIZE_MAX when there is none yet; it
+  // may be another key's: a hint only), its key fetched.
+  bool keyed() const { return kind_ != ContextKind::Category; }
+  uint64_t prefetch_slot(int stream_id, const Value* row);
+  size_t prefetch_partition(uint64_t hash) const;
   // Input fields of `stream` the routing reads.
   std::vector<int> fields(const std::string& stream) const;
   // A partition's properties, by CtxSlot.
@@ -68,6 +77,10 @@ class ContextRuntime {
     HashFn fn = HashFn::Crc32;
     std::vector<Value> slots;  // the event's slots in the plan's layout (scratch)
   };
+  // The router's slots filled from an event's row.
+  void fill(Router& r, const Value* row);
+  // A keyed or hash context's key of the event in the router's slots, in key_.
+  void make_key(const Router& r);
   // The partition of a key (key_width_ values), created when missing.
   size_t find_or_add(const Value* key);
   size_t add(const Value* key);

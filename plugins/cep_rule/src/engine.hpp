@@ -64,6 +64,17 @@ class Engine {
     send(stream, row);
   }
 
+  // Events of one stream in time order, each sent as send_at(stream, row,
+  // times[i]) sends it (the same timers fire before it, the same deliveries
+  // follow), rows[i * width] the row of event i (width: the stream type's
+  // field count). While an event is processed, the partitions, instances and
+  // rows of the next few are fetched into the cache (engine_batch.cpp).
+  void send_batch(int stream, const Value* rows, const int64_t* times, size_t n);
+  // Whether send_batch fetches anything ahead for this stream (a statement in
+  // a keyed or hash context reads it); otherwise it is one send_at per event,
+  // and a caller gains nothing by collecting events for it.
+  bool prefetches(int stream) const;
+
   int64_t now() const { return now_; }
   // Earliest pending timer (kNever if none).
   int64_t next_timer() const;

@@ -33,6 +33,16 @@ class FlatIndex {
     }
   }
 
+  // Cache hints (a caller that knows which keys come next): fetch the slot a
+  // lookup of hash h starts at; the first handle indexed under h, its key not
+  // compared (another key may share the hash), or kNone.
+  void prefetch(uint64_t h) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & (slots_.size() - 1)]);
+  }
+  H first_with(uint64_t h) const {
+    return find(h, [](H) { return true; });
+  }
+
   // The same lookup; a missing key gets the handle make() returns (never kNone).
   template <class Same, class Make>
   H find_or_add(uint64_t h, Same&& same, Make&& make) {

@@ -376,6 +376,32 @@ void RuleSet::send(const std::vector<Value>& row, std::optional<int64_t> event_t
   }
 }
 
+bool RuleSet::batches() const {
+  const RuleFile* only = nullptr;
+  for (const auto& f : files_) {
+    if (!f->engine) continue;
+    if (only) return false;
+    only = f.get();
+  }
+  return only && only->engine->prefetches(only->engine->stream(only->input_stream));
+}
+
+void RuleSet::send_batch(const std::vector<Value>& rows, const std::vector<int64_t>& times, bool event_time) {
+  if (times.empty()) return;
+  if (!batches()) throw std::logic_error("cep_rule: send_batch without batches()");  // our bug
+  for (auto& f : files_) {
+    if (!f->engine) continue;
+    Engine& e = *f->engine;
+    int s = e.stream(f->input_stream);
+    if (event_time) {
+      e.send_batch(s, rows.data(), times.data(), times.size());
+    } else {
+      std::vector<int64_t> now(times.size(), e.now());  // send_at at the engine's clock: send
+      e.send_batch(s, rows.data(), now.data(), now.size());
+    }
+  }
+}
+
 // Format 1: the input type, then per rule its id and engine state. Format 2
 // (written when some rule is given as text) adds per rule its version tag,
 // source name and text.

@@ -106,6 +106,16 @@ class RuleSet {
   int64_t next_timer();
   void advance_to(int64_t t);
   void send(const std::vector<Value>& row, std::optional<int64_t> event_time);
+  // Whether send_batch gains anything: one engine, whose input stream a
+  // statement in a keyed context reads (Engine::prefetches). With several
+  // engines it sends each event to all of them in turn, as send does, so
+  // that their rows keep the order of the events.
+  bool batches() const;
+  // Events of the input type in order (rows: the rows of the input type's
+  // width, flat, one per time), as send(row i, times[i]) for each; in
+  // processing time (event_time false) times only count them. Only when
+  // batches() holds.
+  void send_batch(const std::vector<Value>& rows, const std::vector<int64_t>& times, bool event_time);
 
   // The input type and every engine's state; for a rule given as text also its
   // text and version tag, so restore() continues with the same version.

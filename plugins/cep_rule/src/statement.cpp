@@ -91,7 +91,7 @@ bool Statement::stage(const Value* input_row, int64_t now) {
   bool heap = false;
   for (size_t i = 0; i < plan_.layout.size(); ++i) {
     if (plan_.layout[i] < 0) continue;  // a hidden slot: filled below
-    row[i] = input_row[plan_.layout[i]];
+    row[i].overwrite(input_row[plan_.layout[i]]);  // a new row's stale values: no heap string (push_back)
     heap |= row[i].on_heap();
   }
   if (heap) window_.store().note_heap();

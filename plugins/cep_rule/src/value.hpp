@@ -46,6 +46,11 @@ class Value {
     return *this;
   }
   ~Value() { release(); }
+  // Assigns o to a value known to hold no heap string (a stale slot of a row
+  // being written, see EventStore::push_back) without looking at what it
+  // holds: writing a row the cache does not have then does not wait for the
+  // row to be read first (operator= reads the old tag to release it).
+  void overwrite(const Value& o) noexcept { copy_from(o); }
 
   static Value of_bool(bool b) { Value v; v.set_bool(b); return v; }
   static Value of_long(int64_t i) { Value v; v.set_long(i); return v; }

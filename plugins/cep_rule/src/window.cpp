@@ -1,5 +1,7 @@
 #include "window.hpp"
 
+#include "block_pool.hpp"
+
 #include <algorithm>
 #include <new>
 #include <type_traits>
@@ -13,7 +15,7 @@ EventStore::Block::Block(size_t rows, size_t width) : rows_(rows), stride_(sizeo
   static_assert(std::is_trivially_destructible_v<EventMeta>);
   // Width 0 (a statement that reads no property): row() points past the
   // metadata, never read.
-  mem_ = static_cast<std::byte*>(::operator new(rows_ * stride_));
+  mem_ = static_cast<std::byte*>(pooled() ? allocate_block(rows_ * stride_) : ::operator new(rows_ * stride_));
   for (size_t r = 0; r < rows_; ++r) {
     new (&meta(r)) EventMeta();
     for (size_t i = 0; i < width; ++i) new (row(r) + i) Value();
@@ -25,22 +27,31 @@ EventStore::Block::~Block() {
   size_t width = (stride_ - sizeof(EventMeta)) / sizeof(Value);
   for (size_t r = 0; r < rows_; ++r)
     for (size_t i = 0; i < width; ++i) row(r)[i].~Value();
-  ::operator delete(mem_);
+  if (pooled()) free_block(mem_, rows_ * stride_);
+  else ::operator delete(mem_);
 }
 
 Value* EventStore::push_back(int64_t time) {
-  size_t p = head_ + size_;
-  if (p == blocks() * rows_) {
+  if (!next_) {
     if (!spare_.empty()) {
       blocks_.push_back(std::move(spare_.back()));
       spare_.pop_back();
     } else {
       blocks_.emplace_back(rows_, width_);
     }
+    next_ = reinterpret_cast<std::byte*>(&blocks_.back().meta(0));
   }
+  std::byte* at = next_;
   ++size_;
-  meta(size_ - 1) = EventMeta{time, nullptr, false};
-  return row(size_ - 1);
+  next_ = ((head_ + size_) & (rows_ - 1)) != 0 ? at + stride_ : nullptr;
+  *reinterpret_cast<EventMeta*>(at) = EventMeta{time, nullptr, false};
+  return reinterpret_cast<Value*>(at + sizeof(EventMeta));
+}
+
+// next_ recomputed after rows were popped.
+void EventStore::find_next() {
+  size_t p = head_ + size_;
+  next_ = p < blocks() * rows_ ? reinterpret_cast<std::byte*>(&blocks_[first_ + (p >> shift_)].meta(p & (rows_ - 1))) : nullptr;
 }
 
 void EventStore::drop_front_block() {
@@ -62,6 +73,7 @@ void EventStore::pop_back() {
     spare_.push_back(std::move(blocks_.back()));
     blocks_.pop_back();
   }
+  find_next();
 }
 
 void EventStore::pop_front(size_t n) {
@@ -81,6 +93,7 @@ void EventStore::pop_front(size_t n) {
     head_ = 0;
     heap_ = false;
   }
+  find_next();
 }
 
 // ---------------------------------------------------------------- Window

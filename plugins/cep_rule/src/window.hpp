@@ -50,6 +50,17 @@ namespace weir::cep {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
+// A cache line fetched in the state that lets it be written (x86's
+// prefetchw: __builtin_prefetch(p, 1) is a plain prefetcht0 unless the target
+// has PRFCHW; a line fetched for reading may need a second request to write).
+inline void prefetch_for_write(const void* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetchw %0" ::"m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1);
+#endif
+}
+
 struct GroupState;
 
 struct EventMeta {
@@ -67,7 +78,8 @@ class EventStore {
   static constexpr size_t kShift = 8;  // the default: blocks of 256 rows
   // block_shift: blocks of 2^block_shift rows (statements in a context hold
   // few events each, in many instances: small blocks).
-  explicit EventStore(size_t width, size_t block_shift = kShift) : width_(width), shift_(block_shift), rows_(size_t{1} << block_shift) {}
+  explicit EventStore(size_t width, size_t block_shift = kShift)
+      : width_(width), shift_(block_shift), rows_(size_t{1} << block_shift), stride_(sizeof(EventMeta) + width * sizeof(Value)) {}
   size_t size() const { return size_; }
   size_t width() const { return width_; }
   size_t shift() const { return shift_; }
@@ -90,6 +102,16 @@ class EventStore {
   // Callers that store a long string (on the heap) say so, so that popping
   // rows knows it must release them; otherwise popping is just index moves.
   void note_heap() { heap_ = true; }
+  // Asks the CPU for the row the next push_back writes, to be written (a
+  // caller that knows this store comes next: Engine::send_batch). Each event
+  // of a keyed context's statement writes a row of a cold instance; without
+  // the line owned beforehand the stores wait in the store buffer until the
+  // CPU has it, and every later store waits behind them.
+  void prefetch_back() const {
+    if (!next_) return;
+    for (size_t o = 0; o < stride_; o += 64) prefetch_for_write(next_ + o);
+    prefetch_for_write(next_ + stride_ - 1);
+  }
   void pop_back();
   void pop_front(size_t n);
   void clear() { pop_front(size_); }
@@ -111,6 +133,10 @@ class EventStore {
       return *this;
     }
     EventMeta& meta(size_t r) const { return *reinterpret_cast<EventMeta*>(mem_ + r * stride_); }
+    // Small blocks (a statement in a context: an instance per key, each
+    // reached cold) come from the huge-page pool (block_pool.hpp); a large
+    // one belongs to a store that is written in order, which 4 KiB pages suit.
+    bool pooled() const { return rows_ < (size_t{1} << kShift); }
     Value* row(size_t r) const { return reinterpret_cast<Value*>(mem_ + r * stride_ + sizeof(EventMeta)); }
 
    private:
@@ -120,9 +146,16 @@ class EventStore {
 
   size_t blocks() const { return blocks_.size() - first_; }
   void drop_front_block();
+  void find_next();
 
   size_t width_;
   size_t shift_, rows_;  // rows per block = 2^shift_
+  size_t stride_;        // bytes per row: its EventMeta, then its values
+  // Where push_back writes the next row; null when the last block is full
+  // (or there is none). Kept so that a push is one pointer in this object,
+  // not this object -> blocks_'s array -> the block (one cold line less for
+  // a statement instance in a context, reached cold at each of its events).
+  std::byte* next_ = nullptr;
   bool heap_ = false;           // some row held a heap string since the store was empty
   size_t head_ = 0, size_ = 0;  // head_: offset of the first row in the first block
   // The window's blocks are blocks_[first_..]: dropping the front block is an
@@ -174,6 +207,7 @@ class Window {
 
   const WindowSpec& spec() const { return spec_; }
   EventStore& store() { return store_; }
+  const EventStore& store() const { return store_; }
 
   // Inserting an event: fill the returned row, then commit (or cancel when the
   // stream filter rejects it).

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -170,6 +172,38 @@ TEST(CepRule, IntegersAreAcceptedWhereTheFirstRecordHadADouble) {
   EXPECT_TRUE(n.host.rejected.empty());
   ASSERT_EQ(on_port(n.host, "rule").size(), 1u);
   EXPECT_EQ(on_port(n.host, "rule")[0], "{\"car_number\":\"A\",\"avg_speed\":90.25}");
+}
+
+// A rule with a keyed context gets each batch's records in one send_batch
+// (cep_rule.cpp's send_held): the same rows, in the same order, as with one
+// record per batch, with batches ending (timers due) between the records of
+// one input batch and a rejected record among them.
+TEST(CepRule, KeyedContextGivesTheSameRowsInOneBatchAsOneRecordAtATime) {
+  const std::string rule =
+      "create variable double threshold = 80;\n"
+      "create context ByCar partition by car_number from Car;\n"
+      "context ByCar select car_number, count(*) as n, avg(speed) as avg_speed from Car#time_batch(10 sec)\n"
+      "  having avg(speed) > threshold;\n";
+  std::vector<FakeHost::Fields> records;
+  std::deque<std::string> dates;  // the records point into them
+  const char* cars[] = {"A0001", "B0002", "C0003", "D0004"};
+  for (int s = 0; s < 45; ++s) {
+    char date[16];
+    std::snprintf(date, sizeof date, "202204260610%02d", s);
+    dates.push_back(date);
+    for (int c = 0; c < 4; ++c) records.push_back(car(dates.back().c_str(), cars[c], 60 + 10 * c + (s * 7 + c * 3) % 11));
+  }
+  records.insert(records.begin() + 37, {{"date", FakeHost::str("not a date")}, {"car_number", FakeHost::str("A0001")}});
+  Node batched(rule), single(rule);
+  ASSERT_EQ(batched.host.create(), "");
+  ASSERT_EQ(single.host.create(), "");
+  batched.send(records);
+  for (const FakeHost::Fields& r : records) single.send({r});
+  std::vector<std::string> want = on_port(single.host, "rule");
+  ASSERT_GE(want.size(), 6u);  // cars C and D are flagged in every 10 s batch
+  EXPECT_EQ(on_port(batched.host, "rule"), want);
+  EXPECT_EQ(batched.host.rejected.size(), 1u);
+  EXPECT_EQ(single.host.rejected.size(), 1u);
 }
 
 // ---------------------------------------------------------------- hot reload

@@ -6,6 +6,7 @@
 #include "rule_store_fixture.hpp"
 
 #include <atomic>
+#include <deque>
 
 using weir::testing::FakeHost;
 using namespace weir::testing::rules;
@@ -153,6 +154,38 @@ TEST(CepRuleStore, EnginesAheadAndBehindSwitchAtTheSameEventTime) {
   later.start();
   later.drive("20220426061000", "20220426061130");
   EXPECT_EQ(later.rows(), expected) << later.logs();
+}
+
+// The same switch for a rule with a keyed context, whose plugin holds an input
+// batch's records to send them in one RuleSet::send_batch: a version boundary
+// inside the batch sends the records before it to the old version first. One
+// input batch from 06:10:00 to 06:11:30 gives the rows of one record pair per batch.
+TEST(CepRuleStore, AKeyedContextSwitchesInsideAnInputBatch) {
+  auto ctx_rule = [](int threshold) {
+    return "create variable double threshold = " + std::to_string(threshold) +
+           ";\n"
+           "create context ByCar partition by car_number from Car;\n"
+           "context ByCar select car_number, avg(speed) as avg_speed from Car#time_batch(30 sec, 0L)\n"
+           "  having avg(speed) > threshold;\n";
+  };
+  Store s;
+  s.put("20220426061000", ctx_rule(80));
+  s.put("20220426061045", ctx_rule(100));
+  std::deque<std::string> dates;  // the records point into them
+  std::vector<FakeHost::Fields> records;
+  for (int64_t t = ms("20220426061000"); t <= ms("20220426061130"); t += 5000) {
+    dates.push_back(weir::cep::store::time14(t));
+    records.push_back(car(dates.back().c_str(), "X", 91));
+    records.push_back(car(dates.back().c_str(), "Y", 111));
+  }
+  Node batched(s), single(s);
+  batched.start();
+  single.start();
+  batched.send(records);
+  for (size_t i = 0; i < records.size(); i += 2) single.send({records[i], records[i + 1]});
+  const std::vector<std::string> expected = {kX, kY, kY, kY};  // as EnginesAheadAndBehindSwitchAtTheSameEventTime
+  EXPECT_EQ(single.rows(), expected) << single.logs();
+  EXPECT_EQ(batched.rows(), expected) << batched.logs();
 }
 
 // On a batch boundary: the batch that ends at the version's time still runs the

@@ -1,0 +1,26 @@
+// Memory for the event stores' small blocks (window.hpp: those of statements
+// in a context), carved from 2 MiB chunks the kernel may back with
+// transparent huge pages (madvise MADV_HUGEPAGE; with the system default
+// "madvise", malloc's heap stays on 4 KiB pages).
+//
+// Why: a keyed context keeps a statement instance per key, each with its own
+// blocks (10 000 cars: ~50 MB of rows), and every event writes a row of
+// another instance. With 4 KiB pages nearly every such write also misses the
+// TLB; on the benchmark machine (a VM, whose page walks are two-level) huge
+// pages cut cep_bench's CPU time on the keyed-context rule from 0.88 s to
+// 0.73 s (4 runs each, alternated).
+//
+// Freed blocks go to a free list by size and are reused, never returned to
+// the system (as EventStore keeps its emptied blocks). Thread-safe: engines
+// run on several threads (one per plugin instance); allocation is rare (a
+// store reuses its own emptied blocks first).
+#pragma once
+
+#include <cstddef>
+
+namespace weir::cep {
+
+void* allocate_block(size_t bytes);
+void free_block(void* p, size_t bytes);
+
+}  // namespace weir::cep
