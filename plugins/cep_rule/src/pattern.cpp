@@ -162,7 +162,8 @@ struct PatternRun::Root final : State {
 struct PatternRun::TimedState : State {
   using State::State;
   bool armed = false;
-  std::pair<int64_t, uint64_t> key{};
+  TimerKey key{};
+  size_t heap_at = 0;  // its entry in the run's timers, while armed
   void arm(int64_t due);
   void disarm();
   void save_timer(Writer& w) const {
@@ -178,7 +179,7 @@ void PatternRun::TimedState::arm(int64_t due) {
   armed = true;
 }
 void PatternRun::TimedState::disarm() {
-  if (armed) run.remove_timer(key);
+  if (armed) run.timers_.remove(this);
   armed = false;
 }
 void PatternRun::TimedState::load_timer(Reader& r) {
@@ -712,12 +713,11 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   if (idx.empty()) live_index_.erase(node);
 }
 
-PatternRun::TimerKey PatternRun::add_timer(int64_t due, State* s, uint64_t seq) {
+PatternRun::TimerKey PatternRun::add_timer(int64_t due, TimedState* s, uint64_t seq) {
   if (!seq) seq = ++seq_;
   seq_ = std::max(seq_, seq);
-  TimerKey k{due, seq};
-  timers_[k] = s;
-  return k;
+  timers_.push(due, seq, s);
+  return {due, seq};
 }
 
 void PatternRun::retire(std::unique_ptr<State> s) { graveyard_.push_back(std::move(s)); }
@@ -766,9 +766,9 @@ void PatternRun::on_event(const Value* row, int64_t now) {
 
 void PatternRun::on_timer(int64_t now) {
   now_ = now;
-  while (!timers_.empty() && timers_.begin()->first.first <= now) {
-    State* s = timers_.begin()->second;
-    timers_.erase(timers_.begin());
+  while (!timers_.empty() && timers_.top().due <= now) {
+    TimedState* s = timers_.top().owner;
+    timers_.pop();
     s->on_timer();
   }
   cleanup();

@@ -18,6 +18,7 @@
 #include "compile.hpp"
 #include "flat_index.hpp"
 #include "serialize.hpp"
+#include "timer_heap.hpp"
 #include "value.hpp"
 #include "window.hpp"
 
@@ -75,7 +76,7 @@ class PatternRun {
   ~PatternRun();
 
   void on_event(const Value* row, int64_t now);
-  int64_t next_timer() const { return timers_.empty() ? kNever : timers_.begin()->first.first; }
+  int64_t next_timer() const { return timers_.empty() ? kNever : timers_.top().due; }
   void on_timer(int64_t now);
 
   void save(Writer& w) const;
@@ -103,8 +104,7 @@ class PatternRun {
   std::unique_ptr<State> make(int node, State* parent);
   uint64_t add_filter(FilterState* f, const Value* key, uint64_t id);
   void remove_filter(uint64_t id, int node, const Value* key);
-  TimerKey add_timer(int64_t due, State* s, uint64_t seq = 0);
-  void remove_timer(const TimerKey& k) { timers_.erase(k); }
+  TimerKey add_timer(int64_t due, TimedState* s, uint64_t seq = 0);
   void retire(std::unique_ptr<State> s);
   void cleanup();
   // key_decides: whether an event with the key passes the node's filter,
@@ -147,7 +147,7 @@ class PatternRun {
   std::vector<KeyIndex> index_;
   std::set<int> live_index_;  // the nodes with an indexed filter active
   std::map<uint64_t, FilterState*> scanned_;
-  std::map<TimerKey, State*> timers_;
+  TimerHeap<TimedState> timers_;
   std::unique_ptr<Root> root_;
   std::vector<std::unique_ptr<State>> graveyard_;  // nodes that ended during this event or timer
   std::vector<Active> candidates_, matched_, known_;  // known_: matched for their key alone
