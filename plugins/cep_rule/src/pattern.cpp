@@ -27,7 +27,8 @@ struct PatternRun::State {
   const PatternPlan::Node& plan() const { return run.plan_.nodes[static_cast<size_t>(node)]; }
   int kid_node(size_t k) const { return plan().kids[k]; }
 
-  virtual void start(const Row& begin) = 0;
+  // begin: the match so far, by value (moved along where the caller is done with it).
+  virtual void start(Row begin) = 0;
   virtual void stop() { stopped = true; }
   virtual void child_true(State*, Row, bool) {}
   virtual void child_false(State*) {}
@@ -36,10 +37,10 @@ struct PatternRun::State {
   virtual void load(Reader& r) = 0;
 
   // A child, started after it is stored (its start may already report).
-  State* spawn(std::unique_ptr<State>& slot, int kid, const Row& begin) {
+  State* spawn(std::unique_ptr<State>& slot, int kid, Row begin) {
     slot = run.make(kid, this);
     State* s = slot.get();
-    s->start(begin);
+    s->start(std::move(begin));
     return s;
   }
   void drop(std::unique_ptr<State>& slot) {
@@ -92,8 +93,8 @@ struct PatternRun::FilterState final : State {
   Value key;  // indexed filters: the key value the event must have
   uint64_t id = 0;
 
-  void start(const Row& b) override {
-    begin = b;
+  void start(Row b) override {
+    begin = std::move(b);
     register_as(0);
   }
   void register_as(uint64_t want) {
@@ -116,7 +117,8 @@ struct PatternRun::FilterState final : State {
     return v.type() == Type::Bool && v.as_bool();
   }
   void fire(const Value* ev) {
-    Row m = begin;
+    // A filter that stays keeps its row; one that ends hands it on.
+    Row m = plan().under_every ? begin : std::move(begin);
     if (plan().tag >= 0) {
       size_t off = run.plan_.tags[static_cast<size_t>(plan().tag)].offset;
       std::copy_n(ev, run.plan_.fields, m.begin() + static_cast<std::ptrdiff_t>(off));
@@ -144,7 +146,7 @@ struct PatternRun::FilterState final : State {
 struct PatternRun::Root final : State {
   using State::State;
   std::unique_ptr<State> kid;
-  void start(const Row& b) override { spawn(kid, 0, b); }
+  void start(Row b) override { spawn(kid, 0, std::move(b)); }
   void stop() override {
     stop_kid(kid);
     State::stop();
@@ -163,7 +165,7 @@ struct PatternRun::TimedState : State {
   using State::State;
   bool armed = false;
   TimerKey key{};
-  size_t heap_at = 0;  // its entry in the run's timers, while armed
+  uint32_t slot = 0;  // its timer in the run's timers, while armed
   void arm(int64_t due);
   void disarm();
   void save_timer(Writer& w) const {
@@ -179,7 +181,7 @@ void PatternRun::TimedState::arm(int64_t due) {
   armed = true;
 }
 void PatternRun::TimedState::disarm() {
-  if (armed) run.timers_.remove(this);
+  if (armed) run.timers_.cancel(slot);
   armed = false;
 }
 void PatternRun::TimedState::load_timer(Reader& r) {
@@ -193,8 +195,8 @@ void PatternRun::TimedState::load_timer(Reader& r) {
 struct PatternRun::IntervalState final : TimedState {
   using TimedState::TimedState;
   Row begin;
-  void start(const Row& b) override {
-    begin = b;
+  void start(Row b) override {
+    begin = std::move(b);
     arm(run.now_ + plan().ms);
   }
   void stop() override {
@@ -204,7 +206,7 @@ struct PatternRun::IntervalState final : TimedState {
   void on_timer() override {
     armed = false;
     stop();
-    parent->child_true(this, begin, true);
+    parent->child_true(this, std::move(begin), true);
   }
   void save(Writer& w) const override {
     save_timer(w);
@@ -220,9 +222,9 @@ struct PatternRun::IntervalState final : TimedState {
 struct PatternRun::WithinState final : TimedState {
   using TimedState::TimedState;
   std::unique_ptr<State> kid;
-  void start(const Row& b) override {
+  void start(Row b) override {
     arm(run.now_ + plan().ms);
-    spawn(kid, kid_node(0), b);
+    spawn(kid, kid_node(0), std::move(b));
   }
   void stop() override {
     disarm();
@@ -288,8 +290,8 @@ struct PatternRun::EveryState final : ListState {
   Row begin;
   State* spawning = nullptr;  // the instance being started again
   bool caught = false;        // it turned true or false while starting
-  void start(const Row& b) override {
-    begin = b;
+  void start(Row b) override {
+    begin = std::move(b);
     kids.emplace_back();
     spawn(kids.back(), kid_node(0), begin);
   }
@@ -344,12 +346,12 @@ struct PatternRun::FollowedByState final : State {
   // The instances (operand index, state), unordered: an `every a -> b` has
   // one per pending a, each knowing its place (State::at).
   std::vector<std::pair<size_t, std::unique_ptr<State>>> kids;
-  void start(const Row& b) override { next(0, b); }
-  void next(size_t i, const Row& b) {
+  void start(Row b) override { next(0, std::move(b)); }
+  void next(size_t i, Row b) {
     kids.emplace_back(i, run.make(kid_node(i), this));
     State* s = kids.back().second.get();
     s->at = kids.size() - 1;
-    s->start(b);
+    s->start(std::move(b));
   }
   void stop() override {
     for (auto& k : kids) stop_kid(k.second);
@@ -371,7 +373,7 @@ struct PatternRun::FollowedByState final : State {
     size_t i = kids[at].first;
     if (quitted) remove(at);
     if (i + 1 < plan().kids.size()) {
-      next(i + 1, m);
+      next(i + 1, std::move(m));
       return;
     }
     parent->child_true(this, std::move(m), kids.empty());
@@ -408,7 +410,7 @@ struct PatternRun::FollowedByState final : State {
 struct PatternRun::AndState final : ListState {
   using ListState::ListState;
   std::vector<std::vector<Row>> events;
-  void start(const Row& b) override {
+  void start(Row b) override {
     size_t n = plan().kids.size();
     kids.resize(n);
     events.assign(n, {});
@@ -472,7 +474,7 @@ struct PatternRun::AndState final : ListState {
 // p1 or p2 ...: the matches of any; done (the others stop) when one is done.
 struct PatternRun::OrState final : ListState {
   using ListState::ListState;
-  void start(const Row& b) override {
+  void start(Row b) override {
     size_t n = plan().kids.size();
     kids.resize(n);
     for (size_t i = 0; i < n && !stopped; ++i) spawn(kids[i], kid_node(i), b);
@@ -503,7 +505,7 @@ struct PatternRun::OrState final : ListState {
 struct PatternRun::NotState final : State {
   using State::State;
   std::unique_ptr<State> kid;
-  void start(const Row& b) override {
+  void start(Row b) override {
     spawn(kid, kid_node(0), b);
     if (!stopped && kid) parent->child_true(this, b, false);
   }
@@ -529,7 +531,7 @@ struct PatternRun::RepeatState final : State {
   Row begin, acc;
   int64_t count = 0;
   std::unique_ptr<State> match, until;
-  void start(const Row& b) override {
+  void start(Row b) override {
     begin = acc = b;
     spawn(match, kid_node(0), b);
     if (!stopped && plan().kids.size() > 1) spawn(until, kid_node(1), b);
@@ -716,7 +718,7 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
 PatternRun::TimerKey PatternRun::add_timer(int64_t due, TimedState* s, uint64_t seq) {
   if (!seq) seq = ++seq_;
   seq_ = std::max(seq_, seq);
-  timers_.push(due, seq, s);
+  s->slot = timers_.push(due, seq, s);
   return {due, seq};
 }
 
@@ -766,8 +768,8 @@ void PatternRun::on_event(const Value* row, int64_t now) {
 
 void PatternRun::on_timer(int64_t now) {
   now_ = now;
-  while (!timers_.empty() && timers_.top().due <= now) {
-    TimedState* s = timers_.top().owner;
+  while (!timers_.empty() && timers_.next_due() <= now) {
+    TimedState* s = timers_.next_owner();
     timers_.pop();
     s->on_timer();
   }

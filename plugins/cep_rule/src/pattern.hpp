@@ -76,7 +76,7 @@ class PatternRun {
   ~PatternRun();
 
   void on_event(const Value* row, int64_t now);
-  int64_t next_timer() const { return timers_.empty() ? kNever : timers_.top().due; }
+  int64_t next_timer() const { return timers_.empty() ? kNever : timers_.next_due(); }
   void on_timer(int64_t now);
 
   void save(Writer& w) const;

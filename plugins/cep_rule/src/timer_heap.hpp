@@ -1,11 +1,17 @@
 // Timers of owners that arm and cancel them (a pattern's `timer:within` and
 // `timer:interval` states): a binary min-heap by (due, start order) in one
-// array, each owner knowing its entry's place (Owner::heap_at), so that a
-// cancel is O(log n) with no allocation and no stale entry. It pops in the
-// order a std::map keyed by (due, start order) iterates, without the map's
-// node allocation and tree rebalancing per timer.
+// array, popping in the order a std::map keyed by (due, start order) would
+// iterate, without the map's node allocation and tree rebalancing per timer.
+//
+// A timer is a slot (its owner and its start order, in two dense arrays); a
+// cancel frees the slot and leaves the heap entry, which is dropped when it
+// reaches the top (its slot no longer holds its start order). So neither a
+// cancel nor a pop writes to the owners, whose memory is cold by the time
+// their timer fires (an indexed heap writing each moved entry's position
+// into its owner spent most of its time on those cache misses).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -17,58 +23,74 @@ class TimerHeap {
  public:
   struct Entry {
     int64_t due;
-    uint64_t seq;  // unique: (due, seq) orders every pair of entries
-    Owner* owner;
+    uint64_t seq;  // unique among armed timers: (due, seq) orders every pair of entries
+    uint32_t slot;
   };
 
   bool empty() const { return heap_.empty(); }
-  const Entry& top() const { return heap_.front(); }
-  void clear() { heap_.clear(); }
+  // The first timer to fire (never a cancelled one).
+  int64_t next_due() const { return heap_.front().due; }
+  Owner* next_owner() const { return owner_[heap_.front().slot]; }
 
-  void push(int64_t due, uint64_t seq, Owner* o) {
-    heap_.push_back({due, seq, o});
-    up(heap_.size() - 1);
+  // A new timer; its slot is what cancel takes.
+  uint32_t push(int64_t due, uint64_t seq, Owner* o) {
+    uint32_t slot;
+    if (free_.empty()) {
+      slot = static_cast<uint32_t>(owner_.size());
+      owner_.push_back(o);
+      seq_.push_back(seq);
+    } else {
+      slot = free_.back();
+      free_.pop_back();
+      owner_[slot] = o;
+      seq_[slot] = seq;
+    }
+    heap_.push_back({due, seq, slot});
+    std::push_heap(heap_.begin(), heap_.end(), Later{});
+    return slot;
   }
-  void pop() { remove_at(0); }
-  // o's entry (o is in the heap: armed and not popped).
-  void remove(const Owner* o) { remove_at(o->heap_at); }
+  // The next timer leaves (its owner fires it).
+  void pop() {
+    release(heap_.front().slot);
+    drop_top();
+  }
+  void cancel(uint32_t slot) {
+    release(slot);
+    drop_stale();
+  }
+  void clear() {
+    heap_.clear();
+    owner_.clear();
+    seq_.clear();
+    free_.clear();
+  }
 
  private:
-  static bool before(const Entry& x, const Entry& y) { return x.due != y.due ? x.due < y.due : x.seq < y.seq; }
-  void place(size_t i, const Entry& e) {
-    heap_[i] = e;
-    e.owner->heap_at = i;
+  // A type, not a function: std::push_heap inlines it (a function pointer it calls).
+  struct Later {
+    bool operator()(const Entry& x, const Entry& y) const { return x.due != y.due ? x.due > y.due : x.seq > y.seq; }
+  };
+  void release(uint32_t slot) {
+    seq_[slot] = 0;  // start orders begin at 1
+    owner_[slot] = nullptr;
+    free_.push_back(slot);
   }
-  void remove_at(size_t i) {
-    Entry last = heap_.back();
+  void drop_top() {
+    std::pop_heap(heap_.begin(), heap_.end(), Later{});
     heap_.pop_back();
-    if (i == heap_.size()) return;
-    place(i, last);
-    if (i > 0 && before(last, heap_[(i - 1) / 2])) up(i);
-    else down(i);
+    drop_stale();
   }
-  void up(size_t i) {
-    Entry e = heap_[i];
-    while (i > 0 && before(e, heap_[(i - 1) / 2])) {
-      place(i, heap_[(i - 1) / 2]);
-      i = (i - 1) / 2;
+  void drop_stale() {
+    while (!heap_.empty() && seq_[heap_.front().slot] != heap_.front().seq) {
+      std::pop_heap(heap_.begin(), heap_.end(), Later{});
+      heap_.pop_back();
     }
-    place(i, e);
-  }
-  void down(size_t i) {
-    Entry e = heap_[i];
-    for (;;) {
-      size_t k = 2 * i + 1;
-      if (k >= heap_.size()) break;
-      if (k + 1 < heap_.size() && before(heap_[k + 1], heap_[k])) ++k;
-      if (!before(heap_[k], e)) break;
-      place(i, heap_[k]);
-      i = k;
-    }
-    place(i, e);
   }
 
   std::vector<Entry> heap_;
+  std::vector<Owner*> owner_;  // by slot
+  std::vector<uint64_t> seq_;  // by slot: the start order of its armed timer, 0 when free
+  std::vector<uint32_t> free_;
 };
 
 }  // namespace weir::cep
