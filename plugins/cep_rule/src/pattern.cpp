@@ -62,11 +62,8 @@ struct PatternRun::State {
     k->load(r);
   }
   void copy_tags(Row& to, const Row& from, const std::vector<int>& tags) const {
-    for (int t : tags) {
-      const PatternPlan::Tag& tag = run.plan_.tags[static_cast<size_t>(t)];
-      size_t n = run.plan_.fields * (1 + static_cast<size_t>(tag.count));  // its region and its array
-      std::copy_n(from.begin() + static_cast<std::ptrdiff_t>(tag.offset), n, to.begin() + static_cast<std::ptrdiff_t>(tag.offset));
-    }
+    for (int t : tags)
+      for (size_t s : run.plan_.tags[static_cast<size_t>(t)].slots) to[s] = from[s];
   }
 };
 
@@ -108,7 +105,7 @@ struct PatternRun::FilterState final : State {
   }
   // The filter's slots from the event (null: none) and the events matched so far.
   Value eval_with(const Value* ev, const Expr& e) {
-    run.fill_slots(*plan().filter, ev, begin.data());
+    run.fill_slots(plan().slots, ev, begin.data());
     return eval(e, EvalEnv{run.scratch_.data(), run.vars_.values.data()});
   }
   bool matches(const Value* ev) {
@@ -119,10 +116,8 @@ struct PatternRun::FilterState final : State {
   void fire(const Value* ev) {
     // A filter that stays keeps its row; one that ends hands it on.
     Row m = plan().under_every ? begin : std::move(begin);
-    if (plan().tag >= 0) {
-      size_t off = run.plan_.tags[static_cast<size_t>(plan().tag)].offset;
-      std::copy_n(ev, run.plan_.fields, m.begin() + static_cast<std::ptrdiff_t>(off));
-    }
+    if (plan().tag >= 0)
+      for (auto [field, slot] : run.plan_.tags[static_cast<size_t>(plan().tag)].keep) m[slot] = ev[field];
     if (plan().under_every) {  // stays: every match of it is a match of the every
       parent->child_true(this, std::move(m), false);
       return;
@@ -555,12 +550,9 @@ struct PatternRun::RepeatState final : State {
       return;
     }
     if (from != match.get()) return;
-    size_t f = run.plan_.fields;
-    for (int t : run.plan_.nodes[static_cast<size_t>(kid_node(0))].tags) {
-      const PatternPlan::Tag& tag = run.plan_.tags[static_cast<size_t>(t)];
-      std::copy_n(m.begin() + static_cast<std::ptrdiff_t>(tag.offset), f,
-                  acc.begin() + static_cast<std::ptrdiff_t>(tag.array_offset + static_cast<size_t>(count) * f));
-    }
+    for (int t : run.plan_.nodes[static_cast<size_t>(kid_node(0))].tags)
+      for (auto [from_slot, to_slot] : run.plan_.tags[static_cast<size_t>(t)].elements[static_cast<size_t>(count)])
+        acc[to_slot] = m[from_slot];
     ++count;
     if (quitted) drop(match);
     if (n && count >= n) {
@@ -669,17 +661,17 @@ void PatternRun::KeyIndex::clear() {
   unused.clear();
 }
 
-void PatternRun::fill_slots(const Plan& f, const Value* ev, const Value* begin) {
-  scratch_.resize(f.layout.size());
-  for (size_t i = 0; i < f.layout.size(); ++i) {
-    auto src = static_cast<size_t>(f.layout[i]);
+void PatternRun::fill_slots(const std::vector<int>& slots, const Value* ev, const Value* begin) {
+  scratch_.resize(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    auto src = static_cast<size_t>(slots[i]);
     if (src < plan_.fields) scratch_[i] = ev ? ev[src] : Value();
     else scratch_[i] = begin ? begin[src - plan_.fields] : Value();
   }
 }
 
 bool PatternRun::passes_rest(const PatternPlan::Node& n, const Value* ev) {
-  fill_slots(*n.filter, ev, nullptr);
+  fill_slots(n.slots, ev, nullptr);
   EvalEnv env{scratch_.data(), vars_.values.data()};
   return std::all_of(n.rest.begin(), n.rest.end(), [&](const Expr* e) { return eval_true(*e, env); });
 }

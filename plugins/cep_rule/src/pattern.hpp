@@ -40,6 +40,10 @@ struct PatternPlan {
     int tag = -1;           // Filter: its tag, or -1
     bool under_every = false;  // Filter: the child of an `every`, which it never leaves (Esper's filter stays active)
     std::shared_ptr<const Plan> filter;  // Filter with an expression: over the event and the match so far
+    // Filter with an expression: its plan's layout with the match row's
+    // slots where they are kept (narrow_pattern): event fields, then
+    // `fields` + match row slot.
+    std::vector<int> slots;
     // Filter: the equality conjunct `prop = <matched events>` the active
     // filters are indexed by (Esper's filter index), or index_field = -1.
     int index_field = -1;
@@ -51,22 +55,34 @@ struct PatternPlan {
   };
   struct Tag {
     std::string name;
-    size_t offset = 0;      // its properties in the match row (an array tag: the one being matched)
+    size_t offset = 0;      // its properties in `type` (an array tag: the one being matched)
     int64_t count = 0;      // inside `[n]`: an array of n events at array_offset
     size_t array_offset = 0;
+    // Its slots in the match row, which holds only the properties something
+    // reads (narrow_pattern): the tagged event's field -> its slot; inside
+    // `[n]`, per element, (the tag's slot, the element's slot); all of them.
+    std::vector<std::pair<size_t, size_t>> keep;
+    std::vector<std::vector<std::pair<size_t, size_t>>> elements;
+    std::vector<size_t> slots;
   };
   std::vector<Node> nodes;  // nodes[0] is the pattern's top node
   std::vector<Tag> tags;
   size_t fields = 0;  // properties of the input stream (one tag's region)
-  size_t width = 0;   // a match row
-  std::vector<int> reads;  // the input properties the filters read
-  EventType type;     // the match row's properties, as the statement reads them
+  size_t width = 0;   // a match row (after narrow_pattern: the slots kept)
+  std::vector<int> reads;  // the input properties the filters read (after narrow_pattern: or the match row keeps)
+  EventType type;     // every tag's properties, as the statement names them (before narrow_pattern: the match row)
   std::string text;
 };
 
 // Checks and compiles a pattern over the input stream's type. Throws EplError.
-std::shared_ptr<const PatternPlan> compile_pattern(const PatternAst& p, const EventType& input, const Variables& vars,
-                                                   const std::string& file);
+std::shared_ptr<PatternPlan> compile_pattern(const PatternAst& p, const EventType& input, const Variables& vars,
+                                             const std::string& file);
+// Then, once the statement over `type` is compiled (layout: its slots'
+// indexes in `type`): the match row keeps only the properties that the
+// statement or a filter reads (the hard-braking rule reads 4 of its 2 x 8),
+// and layout is rewritten to index that row. A match row is copied per
+// pending event (every `a` waiting for its `b`): its width is their cost.
+void narrow_pattern(PatternPlan& p, std::vector<int>& layout);
 
 // One running pattern (one per statement instance).
 class PatternRun {
@@ -112,7 +128,7 @@ class PatternRun {
   bool passes_rest(const PatternPlan::Node& n, const Value* ev);
   // A filter's slots (by its plan's layout): the event's properties (ev null:
   // nulls), then those of the events matched so far (begin null: nulls).
-  void fill_slots(const Plan& f, const Value* ev, const Value* begin);
+  void fill_slots(const std::vector<int>& slots, const Value* ev, const Value* begin);
 
   const PatternPlan& plan_;
   const Variables& vars_;
