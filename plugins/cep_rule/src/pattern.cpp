@@ -5,6 +5,7 @@
 #include "eval.hpp"
 
 #include <algorithm>
+#include <new>
 #include <stdexcept>
 
 namespace weir::cep {
@@ -37,25 +38,25 @@ struct PatternRun::State {
   virtual void load(Reader& r) = 0;
 
   // A child, started after it is stored (its start may already report).
-  State* spawn(std::unique_ptr<State>& slot, int kid, Row begin) {
+  State* spawn(StatePtr& slot, int kid, Row begin) {
     slot = run.make(kid, this);
     State* s = slot.get();
     s->start(std::move(begin));
     return s;
   }
-  void drop(std::unique_ptr<State>& slot) {
+  void drop(StatePtr& slot) {
     if (!slot) return;
     slot->stop();
     run.retire(std::move(slot));
   }
-  static void stop_kid(const std::unique_ptr<State>& k) {
+  static void stop_kid(const StatePtr& k) {
     if (k) k->stop();
   }
-  void save_kid(Writer& w, const std::unique_ptr<State>& k) const {
+  void save_kid(Writer& w, const StatePtr& k) const {
     w.u8(k != nullptr);
     if (k) k->save(w);
   }
-  void load_kid(Reader& r, std::unique_ptr<State>& k, int kid) {
+  void load_kid(Reader& r, StatePtr& k, int kid) {
     k.reset();
     if (!r.u8()) return;
     k = run.make(kid, this);
@@ -140,7 +141,7 @@ struct PatternRun::FilterState final : State {
 // done (no `every` left), the pattern is over.
 struct PatternRun::Root final : State {
   using State::State;
-  std::unique_ptr<State> kid;
+  StatePtr kid;
   void start(Row b) override { spawn(kid, 0, std::move(b)); }
   void stop() override {
     stop_kid(kid);
@@ -216,7 +217,7 @@ struct PatternRun::IntervalState final : TimedState {
 // p where timer:within(T): p's matches until T has passed, then false.
 struct PatternRun::WithinState final : TimedState {
   using TimedState::TimedState;
-  std::unique_ptr<State> kid;
+  StatePtr kid;
   void start(Row b) override {
     arm(run.now_ + plan().ms);
     spawn(kid, kid_node(0), std::move(b));
@@ -256,7 +257,7 @@ struct PatternRun::WithinState final : TimedState {
 // Nodes with a list of children (every: its running instances; and/or: one per operand).
 struct PatternRun::ListState : State {
   using State::State;
-  std::vector<std::unique_ptr<State>> kids;
+  std::vector<StatePtr> kids;
   size_t index_of(const State* s) const {
     for (size_t i = 0; i < kids.size(); ++i)
       if (kids[i].get() == s) return i;
@@ -340,7 +341,7 @@ struct PatternRun::FollowedByState final : State {
   using State::State;
   // The instances (operand index, state), unordered: an `every a -> b` has
   // one per pending a, each knowing its place (State::at).
-  std::vector<std::pair<size_t, std::unique_ptr<State>>> kids;
+  std::vector<std::pair<size_t, StatePtr>> kids;
   void start(Row b) override { next(0, std::move(b)); }
   void next(size_t i, Row b) {
     kids.emplace_back(i, run.make(kid_node(i), this));
@@ -499,7 +500,7 @@ struct PatternRun::OrState final : ListState {
 // not p: true at once (not done); false when p turns true.
 struct PatternRun::NotState final : State {
   using State::State;
-  std::unique_ptr<State> kid;
+  StatePtr kid;
   void start(Row b) override {
     spawn(kid, kid_node(0), b);
     if (!stopped && kid) parent->child_true(this, b, false);
@@ -525,7 +526,7 @@ struct PatternRun::RepeatState final : State {
   using State::State;
   Row begin, acc;
   int64_t count = 0;
-  std::unique_ptr<State> match, until;
+  StatePtr match, until;
   void start(Row b) override {
     begin = acc = b;
     spawn(match, kid_node(0), b);
@@ -596,7 +597,8 @@ PatternRun::PatternRun(const PatternPlan& plan, const Variables& vars, int64_t s
       now_(start_ms),
       node_active_(plan.nodes.size()),
       node_rank_(plan.nodes.size()),
-      index_(plan.nodes.size()) {
+      index_(plan.nodes.size()),
+      spare_(plan.nodes.size()) {
   handout_order_ = [this](const Active& x, const Active& y) {
     bool xc = x.second->plan().filter != nullptr, yc = y.second->plan().filter != nullptr;
     if (xc != yc) return xc;
@@ -608,19 +610,45 @@ PatternRun::PatternRun(const PatternPlan& plan, const Variables& vars, int64_t s
   cleanup();
 }
 
-PatternRun::~PatternRun() = default;
+PatternRun::~PatternRun() {
+  root_.reset();  // its nodes' memory goes to spare_
+  graveyard_.clear();
+  for (auto& list : spare_)
+    for (void* mem : list) ::operator delete(mem);
+}
 
-std::unique_ptr<PatternRun::State> PatternRun::make(int node, State* parent) {
+template <class S>
+PatternRun::StatePtr PatternRun::make_as(int node, State* parent) {
+  std::vector<void*>& spare = spare_[static_cast<size_t>(node)];
+  void* mem;
+  if (spare.empty()) {
+    mem = ::operator new(sizeof(S));
+  } else {
+    mem = spare.back();
+    spare.pop_back();
+  }
+  return StatePtr(new (mem) S(*this, parent, node));
+}
+
+void PatternRun::Recycle::operator()(State* s) const {
+  PatternRun& run = s->run;
+  auto node = static_cast<size_t>(s->node);
+  void* mem = dynamic_cast<void*>(s);  // the whole node's memory
+  s->~State();
+  run.spare_[node].push_back(mem);
+}
+
+PatternRun::StatePtr PatternRun::make(int node, State* parent) {
   switch (plan_.nodes[static_cast<size_t>(node)].kind) {
-    case PatternKind::Filter: return std::make_unique<FilterState>(*this, parent, node);
-    case PatternKind::Interval: return std::make_unique<IntervalState>(*this, parent, node);
-    case PatternKind::Every: return std::make_unique<EveryState>(*this, parent, node);
-    case PatternKind::Not: return std::make_unique<NotState>(*this, parent, node);
-    case PatternKind::Within: return std::make_unique<WithinState>(*this, parent, node);
-    case PatternKind::FollowedBy: return std::make_unique<FollowedByState>(*this, parent, node);
-    case PatternKind::And: return std::make_unique<AndState>(*this, parent, node);
-    case PatternKind::Or: return std::make_unique<OrState>(*this, parent, node);
-    case PatternKind::Repeat: return std::make_unique<RepeatState>(*this, parent, node);
+    case PatternKind::Filter: return make_as<FilterState>(node, parent);
+    case PatternKind::Interval: return make_as<IntervalState>(node, parent);
+    case PatternKind::Every: return make_as<EveryState>(node, parent);
+    case PatternKind::Not: return make_as<NotState>(node, parent);
+    case PatternKind::Within: return make_as<WithinState>(node, parent);
+    case PatternKind::FollowedBy: return make_as<FollowedByState>(node, parent);
+    case PatternKind::And: return make_as<AndState>(node, parent);
+    case PatternKind::Or: return make_as<OrState>(node, parent);
+    case PatternKind::Repeat: return make_as<RepeatState>(node, parent);
   }
   throw std::logic_error("cep_rule: unknown pattern node");
 }
@@ -714,7 +742,7 @@ PatternRun::TimerKey PatternRun::add_timer(int64_t due, TimedState* s, uint64_t 
   return {due, seq};
 }
 
-void PatternRun::retire(std::unique_ptr<State> s) { graveyard_.push_back(std::move(s)); }
+void PatternRun::retire(StatePtr s) { graveyard_.push_back(std::move(s)); }
 void PatternRun::cleanup() { graveyard_.clear(); }
 
 void PatternRun::on_event(const Value* row, int64_t now) {

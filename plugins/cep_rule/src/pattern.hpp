@@ -117,11 +117,19 @@ class PatternRun {
   struct RepeatState;
   using TimerKey = std::pair<int64_t, uint64_t>;
 
-  std::unique_ptr<State> make(int node, State* parent);
+  // A state node's owner: an ended node's memory goes to the run's spares
+  // of its plan node, for the next state of that node.
+  struct Recycle {
+    void operator()(State* s) const;
+  };
+  using StatePtr = std::unique_ptr<State, Recycle>;
+  StatePtr make(int node, State* parent);
+  template <class S>
+  StatePtr make_as(int node, State* parent);
   uint64_t add_filter(FilterState* f, const Value* key, uint64_t id);
   void remove_filter(uint64_t id, int node, const Value* key);
   TimerKey add_timer(int64_t due, TimedState* s, uint64_t seq = 0);
-  void retire(std::unique_ptr<State> s);
+  void retire(StatePtr s);
   void cleanup();
   // key_decides: whether an event with the key passes the node's filter,
   // from the rest conjuncts alone (no filter state read).
@@ -164,8 +172,13 @@ class PatternRun {
   std::set<int> live_index_;  // the nodes with an indexed filter active
   std::map<uint64_t, FilterState*> scanned_;
   TimerHeap<TimedState> timers_;
+  // The memory of ended state nodes, by plan node (one state type, so one
+  // size, per node): an `every a -> b` starts and ends two states per `a`,
+  // which so cost no malloc and reuse memory that is still in cache.
+  // Declared before the states, which give their memory back to it.
+  std::vector<std::vector<void*>> spare_;
   std::unique_ptr<Root> root_;
-  std::vector<std::unique_ptr<State>> graveyard_;  // nodes that ended during this event or timer
+  std::vector<StatePtr> graveyard_;  // nodes that ended during this event or timer
   std::vector<Active> candidates_, matched_, known_;  // known_: matched for their key alone
   std::function<bool(const Active&, const Active&)> handout_order_;
   std::vector<Value> scratch_;
