@@ -704,13 +704,27 @@ bool PatternRun::passes_rest(const PatternPlan::Node& n, const Value* ev) {
   return std::all_of(n.rest.begin(), n.rest.end(), [&](const Expr* e) { return eval_true(*e, env); });
 }
 
+namespace {
+// An active filter (start order, filter) before the start order id.
+template <class A>
+bool started_before(const A& a, uint64_t id) {
+  return a.first < id;
+}
+}  // namespace
+
 uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   if (!id) id = ++seq_;
   seq_ = std::max(seq_, id);
   ++active_;
   auto n = static_cast<size_t>(f->node);
   if (node_active_[n]++ == 0) node_rank_[n] = id;
-  if (!key) scanned_[id] = f;
+  if (!key) {
+    // By start order: a new filter goes last, a restored one where its start order puts it.
+    auto at = scanned_.empty() || scanned_.back().first < id
+                  ? scanned_.end()
+                  : std::lower_bound(scanned_.begin(), scanned_.end(), id, started_before<Active>);
+    scanned_.insert(at, Active{id, f});
+  }
   else if (!key->is_null()) {  // a null key matches nothing
     auto& idx = index_[static_cast<size_t>(f->node)];
     if (idx.empty()) live_index_.insert(f->node);
@@ -723,7 +737,8 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   --active_;
   --node_active_[static_cast<size_t>(node)];
   if (!key) {
-    scanned_.erase(id);
+    auto at = std::lower_bound(scanned_.begin(), scanned_.end(), id, started_before<Active>);
+    if (at != scanned_.end() && at->first == id) scanned_.erase(at);
     return;
   }
   if (key->is_null()) return;
@@ -749,7 +764,7 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   now_ = now;
   // The filters active now, in start order; those the event passes, then their matches.
   candidates_.clear();
-  for (const auto& [id, f] : scanned_) candidates_.emplace_back(id, f);
+  candidates_.assign(scanned_.begin(), scanned_.end());
   known_.clear();
   for (int n : live_index_) {
     auto& idx = index_[static_cast<size_t>(n)];
@@ -771,13 +786,13 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   // A lambda holding a reference: no copy of the std::function per sort (and
   // clang cannot sort with std::cref of a std::function: refwrap.h's noexcept check recurses).
   auto order = [this](const Active& x, const Active& y) { return handout_order_(x, y); };
-  std::sort(candidates_.begin(), candidates_.end(), order);
+  if (candidates_.size() > 1) std::sort(candidates_.begin(), candidates_.end(), order);
   matched_.clear();
   for (const Active& a : candidates_)
     if (a.second->matches(row)) matched_.push_back(a);
   if (!known_.empty()) {
     matched_.insert(matched_.end(), known_.begin(), known_.end());
-    std::sort(matched_.begin(), matched_.end(), order);
+    if (matched_.size() > 1) std::sort(matched_.begin(), matched_.end(), order);
   }
   // A filter stopped by an earlier match of this event is skipped (it stays
   // allocated, in the graveyard, until the event is done).

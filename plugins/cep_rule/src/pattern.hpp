@@ -23,7 +23,6 @@
 #include "window.hpp"
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -170,7 +169,7 @@ class PatternRun {
   };
   std::vector<KeyIndex> index_;
   std::set<int> live_index_;  // the nodes with an indexed filter active
-  std::map<uint64_t, FilterState*> scanned_;
+  std::vector<Active> scanned_;  // by start order (each event reads them all)
   TimerHeap<TimedState> timers_;
   // The memory of ended state nodes, by plan node (one state type, so one
   // size, per node): an `every a -> b` starts and ends two states per `a`,
