@@ -110,8 +110,10 @@ struct PatternRun::FilterState final : State {
     return eval(e, EvalEnv{run.scratch_.data(), run.vars_.values.data()});
   }
   bool matches(const Value* ev) {
-    if (!plan().filter) return true;
-    Value v = eval_with(ev, *plan().filter->stream_filter);
+    const PatternPlan::Node& n = plan();
+    if (!n.filter) return true;
+    if (n.on_event) return eval_true(*n.on_event, EvalEnv{ev, run.vars_.values.data()});
+    Value v = eval_with(ev, *n.filter->stream_filter);
     return v.type() == Type::Bool && v.as_bool();
   }
   void fire(const Value* ev) {
@@ -699,9 +701,8 @@ void PatternRun::fill_slots(const std::vector<int>& slots, const Value* ev, cons
 }
 
 bool PatternRun::passes_rest(const PatternPlan::Node& n, const Value* ev) {
-  fill_slots(n.slots, ev, nullptr);
-  EvalEnv env{scratch_.data(), vars_.values.data()};
-  return std::all_of(n.rest.begin(), n.rest.end(), [&](const Expr* e) { return eval_true(*e, env); });
+  EvalEnv env{ev, vars_.values.data()};
+  return std::all_of(n.rest.begin(), n.rest.end(), [&](const ExprPtr& e) { return eval_true(*e, env); });
 }
 
 namespace {

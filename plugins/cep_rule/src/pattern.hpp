@@ -48,7 +48,12 @@ struct PatternPlan {
     int index_field = -1;
     const Expr* index_key = nullptr;  // inside filter, reads only matched events
     bool key_decides = false;  // the rest of the filter reads only the event: the same answer for one key
-    std::vector<const Expr*> rest;  // key_decides: those other conjuncts (inside filter)
+    // key_decides: those other conjuncts, over the event's own fields (see on_event).
+    std::vector<ExprPtr> rest;
+    // Filter reading only the event (`a=Ev(speed > 100)`): its expression
+    // over the event's own fields, evaluated on the event as it is, without
+    // filling the filter's slots (each event checks it); else null.
+    ExprPtr on_event;
     int64_t ms = 0;     // Interval, Within
     int64_t count = 0;  // Repeat
   };

@@ -123,6 +123,8 @@ class PatternCompiler {
     }
     PatternPlan::Node& n = p_.nodes[node];
     find_index(*plan, n);
+    if (std::all_of(plan->layout.begin(), plan->layout.end(), [&](int src) { return src < static_cast<int>(p_.fields); }))
+      n.on_event = over_event(*plan->stream_filter, *plan);
     n.filter = std::move(plan);
   }
 
@@ -154,10 +156,22 @@ class PatternCompiler {
         n.key_decides = std::none_of(conj.begin(), conj.end(), [&](const Expr* o) { return o != c && reads_matched(*o, plan); });
         if (n.key_decides)
           for (const Expr* o : conj)
-            if (o != c) n.rest.push_back(o);
+            if (o != c) n.rest.push_back(over_event(*o, plan));
         return;
       }
     }
+  }
+
+  // A copy of e (which reads only the event) whose properties index the
+  // event's fields instead of the filter's slots.
+  static ExprPtr over_event(const Expr& e, const Plan& plan) {
+    ExprPtr c = e.clone();
+    to_fields(*c, plan);
+    return c;
+  }
+  static void to_fields(Expr& e, const Plan& plan) {
+    if (e.kind == ExprKind::Prop) e.index = plan.layout[static_cast<size_t>(e.index)];
+    for_each_child(e, [&](ExprPtr& k) { to_fields(*k, plan); });
   }
 
   bool reads_matched(const Expr& e, const Plan& plan) const {
