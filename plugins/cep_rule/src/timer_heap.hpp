@@ -9,11 +9,18 @@
 // cancel nor a pop writes to the owners, whose memory is cold by the time
 // their timer fires (an indexed heap writing each moved entry's position
 // into its owner spent most of its time on those cache misses).
+//
+// Timers armed in order (event time only moves on, and a pattern's timers
+// mostly have one duration: each new one is due after all the others) go to a
+// FIFO queue instead, which stays sorted; the others go to the heap. The next
+// timer is the earlier of the two fronts, so the order is the same and the
+// common timer costs no sift through the heap.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 namespace weir::cep {
@@ -27,10 +34,10 @@ class TimerHeap {
     uint32_t slot;
   };
 
-  bool empty() const { return heap_.empty(); }
+  bool empty() const { return heap_.empty() && queue_.empty(); }
   // The first timer to fire (never a cancelled one).
-  int64_t next_due() const { return heap_.front().due; }
-  Owner* next_owner() const { return owner_[heap_.front().slot]; }
+  int64_t next_due() const { return next().due; }
+  Owner* next_owner() const { return owner_[next().slot]; }
 
   // A new timer; its slot is what cancel takes.
   uint32_t push(int64_t due, uint64_t seq, Owner* o) {
@@ -45,14 +52,21 @@ class TimerHeap {
       owner_[slot] = o;
       seq_[slot] = seq;
     }
-    heap_.push_back({due, seq, slot});
-    std::push_heap(heap_.begin(), heap_.end(), Later{});
+    Entry e{due, seq, slot};
+    if (queue_.empty() || Later{}(e, queue_.back())) {
+      queue_.push_back(e);
+    } else {
+      heap_.push_back(e);
+      std::push_heap(heap_.begin(), heap_.end(), Later{});
+    }
     return slot;
   }
   // The next timer leaves (its owner fires it).
   void pop() {
-    release(heap_.front().slot);
-    drop_top();
+    release(next().slot);
+    if (next_in_queue()) queue_.pop_front();
+    else pop_heap();
+    drop_stale();
   }
   void cancel(uint32_t slot) {
     release(slot);
@@ -60,6 +74,7 @@ class TimerHeap {
   }
   void clear() {
     heap_.clear();
+    queue_.clear();
     owner_.clear();
     seq_.clear();
     free_.clear();
@@ -75,18 +90,20 @@ class TimerHeap {
     owner_[slot] = nullptr;
     free_.push_back(slot);
   }
-  void drop_top() {
+  bool next_in_queue() const { return heap_.empty() || (!queue_.empty() && Later{}(heap_.front(), queue_.front())); }
+  const Entry& next() const { return next_in_queue() ? queue_.front() : heap_.front(); }
+  void pop_heap() {
     std::pop_heap(heap_.begin(), heap_.end(), Later{});
     heap_.pop_back();
-    drop_stale();
   }
+  bool stale(const Entry& e) const { return seq_[e.slot] != e.seq; }
+  // Both fronts armed, so the earlier of them is the next timer.
   void drop_stale() {
-    while (!heap_.empty() && seq_[heap_.front().slot] != heap_.front().seq) {
-      std::pop_heap(heap_.begin(), heap_.end(), Later{});
-      heap_.pop_back();
-    }
+    while (!queue_.empty() && stale(queue_.front())) queue_.pop_front();
+    while (!heap_.empty() && stale(heap_.front())) pop_heap();
   }
 
+  std::deque<Entry> queue_;  // sorted: each entry after the one before
   std::vector<Entry> heap_;
   std::vector<Owner*> owner_;  // by slot
   std::vector<uint64_t> seq_;  // by slot: the start order of its armed timer, 0 when free

@@ -173,8 +173,8 @@ TEST(CepPattern, TheNarrowedMatchRowAnswersAsTheWholeRow) {
 }
 
 // The pattern timers' heap pops in the order of a map by (due, start order),
-// through pushes and cancels in any order (a cancelled entry left in the heap
-// is never seen).
+// through pushes (in order and not) and cancels in any order (a cancelled
+// entry left in the heap or its queue is never seen).
 TEST(CepPattern, TheTimerHeapPopsAsAnOrderedMap) {
   struct Owner {
     int id = 0;
@@ -191,7 +191,9 @@ TEST(CepPattern, TheTimerHeapPopsAsAnOrderedMap) {
     Owner* o = &owners[(x >> 33) % owners.size()];
     auto op = (x >> 20) % 3;
     if (!armed.count(o)) {  // arm it
-      std::pair<int64_t, uint64_t> key{static_cast<int64_t>((x >> 40) % 50), ++seq};
+      // Due after all the others (the heap's FIFO queue) or anywhere in the last 50 steps.
+      int64_t due = (x >> 50) % 2 ? step : step - static_cast<int64_t>((x >> 40) % 50);
+      std::pair<int64_t, uint64_t> key{due, ++seq};
       armed[o] = {heap.push(key.first, key.second, o), key};
       want[key] = o;
     } else if (op == 0) {  // cancel it
