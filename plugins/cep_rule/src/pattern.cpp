@@ -728,7 +728,7 @@ uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   }
   else if (!key->is_null()) {  // a null key matches nothing
     auto& idx = index_[static_cast<size_t>(f->node)];
-    if (idx.empty()) live_index_.insert(f->node);
+    if (idx.empty()) live_index_.insert(std::lower_bound(live_index_.begin(), live_index_.end(), f->node), f->node);
     idx.get(*key).emplace_back(id, f);
   }
   return id;
@@ -748,7 +748,10 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   if (!ids) return;
   ids->erase(std::find_if(ids->begin(), ids->end(), [id](const Active& a) { return a.first == id; }));
   if (ids->empty()) idx.erase(*key);
-  if (idx.empty()) live_index_.erase(node);
+  if (idx.empty()) {
+    auto at = std::find(live_index_.begin(), live_index_.end(), node);
+    if (at != live_index_.end()) live_index_.erase(at);
+  }
 }
 
 PatternRun::TimerKey PatternRun::add_timer(int64_t due, TimedState* s, uint64_t seq) {

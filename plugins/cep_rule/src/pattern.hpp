@@ -24,7 +24,6 @@
 
 #include <functional>
 #include <memory>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -173,7 +172,7 @@ class PatternRun {
     void clear();
   };
   std::vector<KeyIndex> index_;
-  std::set<int> live_index_;  // the nodes with an indexed filter active
+  std::vector<int> live_index_;  // the nodes with an indexed filter active, ascending (each event reads them)
   std::vector<Active> scanned_;  // by start order (each event reads them all)
   TimerHeap<TimedState> timers_;
   // The memory of ended state nodes, by plan node (one state type, so one
