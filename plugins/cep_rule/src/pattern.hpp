@@ -3,9 +3,9 @@
 // operator is a state node that its parent starts with the events matched so
 // far, and that reports to its parent "true" (a match, and whether it is done)
 // or "false" (it can never match). A match of the whole pattern is one row of
-// the pattern's event type: every tag's properties, `a.car`, `a.speed`, ...
-// (a tag inside `[n]` is an array: `a[0].car` .. `a[n-1].car`); the statement
-// then selects from those rows as from a stream without a window.
+// the tags' properties that the statement or a later filter reads, `a.car`,
+// `b.speed`, ... (a tag inside `[n]` is an array: `a[0].car` .. `a[n-1].car`);
+// the statement then selects from those rows as from a stream without a window.
 //
 // Esper's rules kept here: an event reaches only the filters active before it
 // arrived (a filter started by this event does not see it); all filters an
