@@ -791,13 +791,14 @@ Plan compile_pattern_statement(const StatementAst& st, const EventType& input, c
                                const std::string& file, const ContextShape* context) {
   for (const SelectItem& item : st.select)
     if (item.star) throw EplError(file, item.pos, "cep_rule does not support 'select *' from a pattern (select the tags' properties, e.g. a.car)");
-  std::shared_ptr<const PatternPlan> pattern = compile_pattern(*st.pattern, input, vars, file);
+  std::shared_ptr<PatternPlan> pattern = compile_pattern(*st.pattern, input, vars, file);
   ContextShape shape;
   if (context) {  // the partition keys are properties of the stream, not of the match
     shape = *context;
     shape.key_fields.clear();
   }
   Plan p = Compiler(st, pattern->type, vars, file, context ? &shape : nullptr, nullptr).run();
+  narrow_pattern(*pattern, p.layout);
   p.pattern = std::move(pattern);
   p.window_identity += ",pattern=" + p.pattern->text;
   return p;

@@ -32,7 +32,32 @@ inline const Value& operand(const Expr& e, const EvalEnv& env, Value& tmp) {
 }
 
 // A condition: true only when it evaluates to boolean true.
+//
+// A comparison of two longs that are properties or literals (`speed > 100`,
+// the usual stream and pattern filter, checked per event) is answered here,
+// without building the operands' and the result's Values; it gives what
+// eval's comparison gives for two longs.
 inline bool eval_true(const Expr& e, const EvalEnv& env) {
+  if (e.kind == ExprKind::Binary && e.op >= BinOp::Eq && e.op <= BinOp::Ge) {
+    auto direct = [&](const Expr& x) -> const Value* {
+      if (x.kind == ExprKind::Literal) return &x.literal;
+      if (x.kind == ExprKind::Prop && env.row) return &env.row[x.index];
+      return nullptr;
+    };
+    const Value* a = direct(*e.a);
+    const Value* b = direct(*e.b);
+    if (a && b && a->type() == Type::Long && b->type() == Type::Long) {
+      int64_t x = a->as_long(), y = b->as_long();
+      switch (e.op) {
+        case BinOp::Eq: return x == y;
+        case BinOp::Ne: return x != y;
+        case BinOp::Lt: return x < y;
+        case BinOp::Le: return x <= y;
+        case BinOp::Gt: return x > y;
+        default: return x >= y;
+      }
+    }
+  }
   Value v = eval(e, env);
   return v.type() == Type::Bool && v.as_bool();
 }

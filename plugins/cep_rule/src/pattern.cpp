@@ -5,6 +5,7 @@
 #include "eval.hpp"
 
 #include <algorithm>
+#include <new>
 #include <stdexcept>
 
 namespace weir::cep {
@@ -27,7 +28,8 @@ struct PatternRun::State {
   const PatternPlan::Node& plan() const { return run.plan_.nodes[static_cast<size_t>(node)]; }
   int kid_node(size_t k) const { return plan().kids[k]; }
 
-  virtual void start(const Row& begin) = 0;
+  // begin: the match so far, by value (moved along where the caller is done with it).
+  virtual void start(Row begin) = 0;
   virtual void stop() { stopped = true; }
   virtual void child_true(State*, Row, bool) {}
   virtual void child_false(State*) {}
@@ -36,36 +38,33 @@ struct PatternRun::State {
   virtual void load(Reader& r) = 0;
 
   // A child, started after it is stored (its start may already report).
-  State* spawn(std::unique_ptr<State>& slot, int kid, const Row& begin) {
+  State* spawn(StatePtr& slot, int kid, Row begin) {
     slot = run.make(kid, this);
     State* s = slot.get();
-    s->start(begin);
+    s->start(std::move(begin));
     return s;
   }
-  void drop(std::unique_ptr<State>& slot) {
+  void drop(StatePtr& slot) {
     if (!slot) return;
     slot->stop();
     run.retire(std::move(slot));
   }
-  static void stop_kid(const std::unique_ptr<State>& k) {
+  static void stop_kid(const StatePtr& k) {
     if (k) k->stop();
   }
-  void save_kid(Writer& w, const std::unique_ptr<State>& k) const {
+  void save_kid(Writer& w, const StatePtr& k) const {
     w.u8(k != nullptr);
     if (k) k->save(w);
   }
-  void load_kid(Reader& r, std::unique_ptr<State>& k, int kid) {
+  void load_kid(Reader& r, StatePtr& k, int kid) {
     k.reset();
     if (!r.u8()) return;
     k = run.make(kid, this);
     k->load(r);
   }
   void copy_tags(Row& to, const Row& from, const std::vector<int>& tags) const {
-    for (int t : tags) {
-      const PatternPlan::Tag& tag = run.plan_.tags[static_cast<size_t>(t)];
-      size_t n = run.plan_.fields * (1 + static_cast<size_t>(tag.count));  // its region and its array
-      std::copy_n(from.begin() + static_cast<std::ptrdiff_t>(tag.offset), n, to.begin() + static_cast<std::ptrdiff_t>(tag.offset));
-    }
+    for (int t : tags)
+      for (size_t s : run.plan_.tags[static_cast<size_t>(t)].slots) to[s] = from[s];
   }
 };
 
@@ -92,8 +91,8 @@ struct PatternRun::FilterState final : State {
   Value key;  // indexed filters: the key value the event must have
   uint64_t id = 0;
 
-  void start(const Row& b) override {
-    begin = b;
+  void start(Row b) override {
+    begin = std::move(b);
     register_as(0);
   }
   void register_as(uint64_t want) {
@@ -107,20 +106,21 @@ struct PatternRun::FilterState final : State {
   }
   // The filter's slots from the event (null: none) and the events matched so far.
   Value eval_with(const Value* ev, const Expr& e) {
-    run.fill_slots(*plan().filter, ev, begin.data());
+    run.fill_slots(plan().slots, ev, begin.data());
     return eval(e, EvalEnv{run.scratch_.data(), run.vars_.values.data()});
   }
   bool matches(const Value* ev) {
-    if (!plan().filter) return true;
-    Value v = eval_with(ev, *plan().filter->stream_filter);
+    const PatternPlan::Node& n = plan();
+    if (!n.filter) return true;
+    if (n.on_event) return eval_true(*n.on_event, EvalEnv{ev, run.vars_.values.data()});
+    Value v = eval_with(ev, *n.filter->stream_filter);
     return v.type() == Type::Bool && v.as_bool();
   }
   void fire(const Value* ev) {
-    Row m = begin;
-    if (plan().tag >= 0) {
-      size_t off = run.plan_.tags[static_cast<size_t>(plan().tag)].offset;
-      std::copy_n(ev, run.plan_.fields, m.begin() + static_cast<std::ptrdiff_t>(off));
-    }
+    // A filter that stays keeps its row; one that ends hands it on.
+    Row m = plan().under_every ? begin : std::move(begin);
+    if (plan().tag >= 0)
+      for (auto [field, slot] : run.plan_.tags[static_cast<size_t>(plan().tag)].keep) m[slot] = ev[field];
     if (plan().under_every) {  // stays: every match of it is a match of the every
       parent->child_true(this, std::move(m), false);
       return;
@@ -143,8 +143,8 @@ struct PatternRun::FilterState final : State {
 // done (no `every` left), the pattern is over.
 struct PatternRun::Root final : State {
   using State::State;
-  std::unique_ptr<State> kid;
-  void start(const Row& b) override { spawn(kid, 0, b); }
+  StatePtr kid;
+  void start(Row b) override { spawn(kid, 0, std::move(b)); }
   void stop() override {
     stop_kid(kid);
     State::stop();
@@ -162,7 +162,8 @@ struct PatternRun::Root final : State {
 struct PatternRun::TimedState : State {
   using State::State;
   bool armed = false;
-  std::pair<int64_t, uint64_t> key{};
+  TimerKey key{};
+  uint32_t slot = 0;  // its timer in the run's timers, while armed
   void arm(int64_t due);
   void disarm();
   void save_timer(Writer& w) const {
@@ -178,7 +179,7 @@ void PatternRun::TimedState::arm(int64_t due) {
   armed = true;
 }
 void PatternRun::TimedState::disarm() {
-  if (armed) run.remove_timer(key);
+  if (armed) run.timers_.cancel(slot);
   armed = false;
 }
 void PatternRun::TimedState::load_timer(Reader& r) {
@@ -192,8 +193,8 @@ void PatternRun::TimedState::load_timer(Reader& r) {
 struct PatternRun::IntervalState final : TimedState {
   using TimedState::TimedState;
   Row begin;
-  void start(const Row& b) override {
-    begin = b;
+  void start(Row b) override {
+    begin = std::move(b);
     arm(run.now_ + plan().ms);
   }
   void stop() override {
@@ -203,7 +204,7 @@ struct PatternRun::IntervalState final : TimedState {
   void on_timer() override {
     armed = false;
     stop();
-    parent->child_true(this, begin, true);
+    parent->child_true(this, std::move(begin), true);
   }
   void save(Writer& w) const override {
     save_timer(w);
@@ -218,10 +219,10 @@ struct PatternRun::IntervalState final : TimedState {
 // p where timer:within(T): p's matches until T has passed, then false.
 struct PatternRun::WithinState final : TimedState {
   using TimedState::TimedState;
-  std::unique_ptr<State> kid;
-  void start(const Row& b) override {
+  StatePtr kid;
+  void start(Row b) override {
     arm(run.now_ + plan().ms);
-    spawn(kid, kid_node(0), b);
+    spawn(kid, kid_node(0), std::move(b));
   }
   void stop() override {
     disarm();
@@ -258,7 +259,7 @@ struct PatternRun::WithinState final : TimedState {
 // Nodes with a list of children (every: its running instances; and/or: one per operand).
 struct PatternRun::ListState : State {
   using State::State;
-  std::vector<std::unique_ptr<State>> kids;
+  std::vector<StatePtr> kids;
   size_t index_of(const State* s) const {
     for (size_t i = 0; i < kids.size(); ++i)
       if (kids[i].get() == s) return i;
@@ -287,8 +288,8 @@ struct PatternRun::EveryState final : ListState {
   Row begin;
   State* spawning = nullptr;  // the instance being started again
   bool caught = false;        // it turned true or false while starting
-  void start(const Row& b) override {
-    begin = b;
+  void start(Row b) override {
+    begin = std::move(b);
     kids.emplace_back();
     spawn(kids.back(), kid_node(0), begin);
   }
@@ -342,13 +343,13 @@ struct PatternRun::FollowedByState final : State {
   using State::State;
   // The instances (operand index, state), unordered: an `every a -> b` has
   // one per pending a, each knowing its place (State::at).
-  std::vector<std::pair<size_t, std::unique_ptr<State>>> kids;
-  void start(const Row& b) override { next(0, b); }
-  void next(size_t i, const Row& b) {
+  std::vector<std::pair<size_t, StatePtr>> kids;
+  void start(Row b) override { next(0, std::move(b)); }
+  void next(size_t i, Row b) {
     kids.emplace_back(i, run.make(kid_node(i), this));
     State* s = kids.back().second.get();
     s->at = kids.size() - 1;
-    s->start(b);
+    s->start(std::move(b));
   }
   void stop() override {
     for (auto& k : kids) stop_kid(k.second);
@@ -370,7 +371,7 @@ struct PatternRun::FollowedByState final : State {
     size_t i = kids[at].first;
     if (quitted) remove(at);
     if (i + 1 < plan().kids.size()) {
-      next(i + 1, m);
+      next(i + 1, std::move(m));
       return;
     }
     parent->child_true(this, std::move(m), kids.empty());
@@ -407,7 +408,7 @@ struct PatternRun::FollowedByState final : State {
 struct PatternRun::AndState final : ListState {
   using ListState::ListState;
   std::vector<std::vector<Row>> events;
-  void start(const Row& b) override {
+  void start(Row b) override {
     size_t n = plan().kids.size();
     kids.resize(n);
     events.assign(n, {});
@@ -471,7 +472,7 @@ struct PatternRun::AndState final : ListState {
 // p1 or p2 ...: the matches of any; done (the others stop) when one is done.
 struct PatternRun::OrState final : ListState {
   using ListState::ListState;
-  void start(const Row& b) override {
+  void start(Row b) override {
     size_t n = plan().kids.size();
     kids.resize(n);
     for (size_t i = 0; i < n && !stopped; ++i) spawn(kids[i], kid_node(i), b);
@@ -501,8 +502,8 @@ struct PatternRun::OrState final : ListState {
 // not p: true at once (not done); false when p turns true.
 struct PatternRun::NotState final : State {
   using State::State;
-  std::unique_ptr<State> kid;
-  void start(const Row& b) override {
+  StatePtr kid;
+  void start(Row b) override {
     spawn(kid, kid_node(0), b);
     if (!stopped && kid) parent->child_true(this, b, false);
   }
@@ -527,8 +528,8 @@ struct PatternRun::RepeatState final : State {
   using State::State;
   Row begin, acc;
   int64_t count = 0;
-  std::unique_ptr<State> match, until;
-  void start(const Row& b) override {
+  StatePtr match, until;
+  void start(Row b) override {
     begin = acc = b;
     spawn(match, kid_node(0), b);
     if (!stopped && plan().kids.size() > 1) spawn(until, kid_node(1), b);
@@ -552,12 +553,9 @@ struct PatternRun::RepeatState final : State {
       return;
     }
     if (from != match.get()) return;
-    size_t f = run.plan_.fields;
-    for (int t : run.plan_.nodes[static_cast<size_t>(kid_node(0))].tags) {
-      const PatternPlan::Tag& tag = run.plan_.tags[static_cast<size_t>(t)];
-      std::copy_n(m.begin() + static_cast<std::ptrdiff_t>(tag.offset), f,
-                  acc.begin() + static_cast<std::ptrdiff_t>(tag.array_offset + static_cast<size_t>(count) * f));
-    }
+    for (int t : run.plan_.nodes[static_cast<size_t>(kid_node(0))].tags)
+      for (auto [from_slot, to_slot] : run.plan_.tags[static_cast<size_t>(t)].elements[static_cast<size_t>(count)])
+        acc[to_slot] = m[from_slot];
     ++count;
     if (quitted) drop(match);
     if (n && count >= n) {
@@ -601,7 +599,8 @@ PatternRun::PatternRun(const PatternPlan& plan, const Variables& vars, int64_t s
       now_(start_ms),
       node_active_(plan.nodes.size()),
       node_rank_(plan.nodes.size()),
-      index_(plan.nodes.size()) {
+      index_(plan.nodes.size()),
+      spare_(plan.nodes.size()) {
   handout_order_ = [this](const Active& x, const Active& y) {
     bool xc = x.second->plan().filter != nullptr, yc = y.second->plan().filter != nullptr;
     if (xc != yc) return xc;
@@ -613,19 +612,45 @@ PatternRun::PatternRun(const PatternPlan& plan, const Variables& vars, int64_t s
   cleanup();
 }
 
-PatternRun::~PatternRun() = default;
+PatternRun::~PatternRun() {
+  root_.reset();  // its nodes' memory goes to spare_
+  graveyard_.clear();
+  for (auto& list : spare_)
+    for (void* mem : list) ::operator delete(mem);
+}
 
-std::unique_ptr<PatternRun::State> PatternRun::make(int node, State* parent) {
+template <class S>
+PatternRun::StatePtr PatternRun::make_as(int node, State* parent) {
+  std::vector<void*>& spare = spare_[static_cast<size_t>(node)];
+  void* mem;
+  if (spare.empty()) {
+    mem = ::operator new(sizeof(S));
+  } else {
+    mem = spare.back();
+    spare.pop_back();
+  }
+  return StatePtr(new (mem) S(*this, parent, node));
+}
+
+void PatternRun::Recycle::operator()(State* s) const {
+  PatternRun& run = s->run;
+  auto node = static_cast<size_t>(s->node);
+  void* mem = dynamic_cast<void*>(s);  // the whole node's memory
+  s->~State();
+  run.spare_[node].push_back(mem);
+}
+
+PatternRun::StatePtr PatternRun::make(int node, State* parent) {
   switch (plan_.nodes[static_cast<size_t>(node)].kind) {
-    case PatternKind::Filter: return std::make_unique<FilterState>(*this, parent, node);
-    case PatternKind::Interval: return std::make_unique<IntervalState>(*this, parent, node);
-    case PatternKind::Every: return std::make_unique<EveryState>(*this, parent, node);
-    case PatternKind::Not: return std::make_unique<NotState>(*this, parent, node);
-    case PatternKind::Within: return std::make_unique<WithinState>(*this, parent, node);
-    case PatternKind::FollowedBy: return std::make_unique<FollowedByState>(*this, parent, node);
-    case PatternKind::And: return std::make_unique<AndState>(*this, parent, node);
-    case PatternKind::Or: return std::make_unique<OrState>(*this, parent, node);
-    case PatternKind::Repeat: return std::make_unique<RepeatState>(*this, parent, node);
+    case PatternKind::Filter: return make_as<FilterState>(node, parent);
+    case PatternKind::Interval: return make_as<IntervalState>(node, parent);
+    case PatternKind::Every: return make_as<EveryState>(node, parent);
+    case PatternKind::Not: return make_as<NotState>(node, parent);
+    case PatternKind::Within: return make_as<WithinState>(node, parent);
+    case PatternKind::FollowedBy: return make_as<FollowedByState>(node, parent);
+    case PatternKind::And: return make_as<AndState>(node, parent);
+    case PatternKind::Or: return make_as<OrState>(node, parent);
+    case PatternKind::Repeat: return make_as<RepeatState>(node, parent);
   }
   throw std::logic_error("cep_rule: unknown pattern node");
 }
@@ -666,20 +691,27 @@ void PatternRun::KeyIndex::clear() {
   unused.clear();
 }
 
-void PatternRun::fill_slots(const Plan& f, const Value* ev, const Value* begin) {
-  scratch_.resize(f.layout.size());
-  for (size_t i = 0; i < f.layout.size(); ++i) {
-    auto src = static_cast<size_t>(f.layout[i]);
+void PatternRun::fill_slots(const std::vector<int>& slots, const Value* ev, const Value* begin) {
+  scratch_.resize(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    auto src = static_cast<size_t>(slots[i]);
     if (src < plan_.fields) scratch_[i] = ev ? ev[src] : Value();
     else scratch_[i] = begin ? begin[src - plan_.fields] : Value();
   }
 }
 
 bool PatternRun::passes_rest(const PatternPlan::Node& n, const Value* ev) {
-  fill_slots(*n.filter, ev, nullptr);
-  EvalEnv env{scratch_.data(), vars_.values.data()};
-  return std::all_of(n.rest.begin(), n.rest.end(), [&](const Expr* e) { return eval_true(*e, env); });
+  EvalEnv env{ev, vars_.values.data()};
+  return std::all_of(n.rest.begin(), n.rest.end(), [&](const ExprPtr& e) { return eval_true(*e, env); });
 }
+
+namespace {
+// An active filter (start order, filter) before the start order id.
+template <class A>
+bool started_before(const A& a, uint64_t id) {
+  return a.first < id;
+}
+}  // namespace
 
 uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   if (!id) id = ++seq_;
@@ -687,10 +719,16 @@ uint64_t PatternRun::add_filter(FilterState* f, const Value* key, uint64_t id) {
   ++active_;
   auto n = static_cast<size_t>(f->node);
   if (node_active_[n]++ == 0) node_rank_[n] = id;
-  if (!key) scanned_[id] = f;
+  if (!key) {
+    // By start order: a new filter goes last, a restored one where its start order puts it.
+    auto at = scanned_.empty() || scanned_.back().first < id
+                  ? scanned_.end()
+                  : std::lower_bound(scanned_.begin(), scanned_.end(), id, started_before<Active>);
+    scanned_.insert(at, Active{id, f});
+  }
   else if (!key->is_null()) {  // a null key matches nothing
     auto& idx = index_[static_cast<size_t>(f->node)];
-    if (idx.empty()) live_index_.insert(f->node);
+    if (idx.empty()) live_index_.insert(std::lower_bound(live_index_.begin(), live_index_.end(), f->node), f->node);
     idx.get(*key).emplace_back(id, f);
   }
   return id;
@@ -700,7 +738,8 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   --active_;
   --node_active_[static_cast<size_t>(node)];
   if (!key) {
-    scanned_.erase(id);
+    auto at = std::lower_bound(scanned_.begin(), scanned_.end(), id, started_before<Active>);
+    if (at != scanned_.end() && at->first == id) scanned_.erase(at);
     return;
   }
   if (key->is_null()) return;
@@ -709,25 +748,27 @@ void PatternRun::remove_filter(uint64_t id, int node, const Value* key) {
   if (!ids) return;
   ids->erase(std::find_if(ids->begin(), ids->end(), [id](const Active& a) { return a.first == id; }));
   if (ids->empty()) idx.erase(*key);
-  if (idx.empty()) live_index_.erase(node);
+  if (idx.empty()) {
+    auto at = std::find(live_index_.begin(), live_index_.end(), node);
+    if (at != live_index_.end()) live_index_.erase(at);
+  }
 }
 
-PatternRun::TimerKey PatternRun::add_timer(int64_t due, State* s, uint64_t seq) {
+PatternRun::TimerKey PatternRun::add_timer(int64_t due, TimedState* s, uint64_t seq) {
   if (!seq) seq = ++seq_;
   seq_ = std::max(seq_, seq);
-  TimerKey k{due, seq};
-  timers_[k] = s;
-  return k;
+  s->slot = timers_.push(due, seq, s);
+  return {due, seq};
 }
 
-void PatternRun::retire(std::unique_ptr<State> s) { graveyard_.push_back(std::move(s)); }
+void PatternRun::retire(StatePtr s) { graveyard_.push_back(std::move(s)); }
 void PatternRun::cleanup() { graveyard_.clear(); }
 
 void PatternRun::on_event(const Value* row, int64_t now) {
   now_ = now;
   // The filters active now, in start order; those the event passes, then their matches.
   candidates_.clear();
-  for (const auto& [id, f] : scanned_) candidates_.emplace_back(id, f);
+  candidates_.assign(scanned_.begin(), scanned_.end());
   known_.clear();
   for (int n : live_index_) {
     auto& idx = index_[static_cast<size_t>(n)];
@@ -749,13 +790,13 @@ void PatternRun::on_event(const Value* row, int64_t now) {
   // A lambda holding a reference: no copy of the std::function per sort (and
   // clang cannot sort with std::cref of a std::function: refwrap.h's noexcept check recurses).
   auto order = [this](const Active& x, const Active& y) { return handout_order_(x, y); };
-  std::sort(candidates_.begin(), candidates_.end(), order);
+  if (candidates_.size() > 1) std::sort(candidates_.begin(), candidates_.end(), order);
   matched_.clear();
   for (const Active& a : candidates_)
     if (a.second->matches(row)) matched_.push_back(a);
   if (!known_.empty()) {
     matched_.insert(matched_.end(), known_.begin(), known_.end());
-    std::sort(matched_.begin(), matched_.end(), order);
+    if (matched_.size() > 1) std::sort(matched_.begin(), matched_.end(), order);
   }
   // A filter stopped by an earlier match of this event is skipped (it stays
   // allocated, in the graveyard, until the event is done).
@@ -766,9 +807,9 @@ void PatternRun::on_event(const Value* row, int64_t now) {
 
 void PatternRun::on_timer(int64_t now) {
   now_ = now;
-  while (!timers_.empty() && timers_.begin()->first.first <= now) {
-    State* s = timers_.begin()->second;
-    timers_.erase(timers_.begin());
+  while (!timers_.empty() && timers_.next_due() <= now) {
+    TimedState* s = timers_.next_owner();
+    timers_.pop();
     s->on_timer();
   }
   cleanup();

@@ -7,6 +7,7 @@
 #include "error.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace weir::cep {
 
@@ -122,6 +123,8 @@ class PatternCompiler {
     }
     PatternPlan::Node& n = p_.nodes[node];
     find_index(*plan, n);
+    if (std::all_of(plan->layout.begin(), plan->layout.end(), [&](int src) { return src < static_cast<int>(p_.fields); }))
+      n.on_event = over_event(*plan->stream_filter, *plan);
     n.filter = std::move(plan);
   }
 
@@ -153,10 +156,22 @@ class PatternCompiler {
         n.key_decides = std::none_of(conj.begin(), conj.end(), [&](const Expr* o) { return o != c && reads_matched(*o, plan); });
         if (n.key_decides)
           for (const Expr* o : conj)
-            if (o != c) n.rest.push_back(o);
+            if (o != c) n.rest.push_back(over_event(*o, plan));
         return;
       }
     }
+  }
+
+  // A copy of e (which reads only the event) whose properties index the
+  // event's fields instead of the filter's slots.
+  static ExprPtr over_event(const Expr& e, const Plan& plan) {
+    ExprPtr c = e.clone();
+    to_fields(*c, plan);
+    return c;
+  }
+  static void to_fields(Expr& e, const Plan& plan) {
+    if (e.kind == ExprKind::Prop) e.index = plan.layout[static_cast<size_t>(e.index)];
+    for_each_child(e, [&](ExprPtr& k) { to_fields(*k, plan); });
   }
 
   bool reads_matched(const Expr& e, const Plan& plan) const {
@@ -187,11 +202,54 @@ class PatternCompiler {
 
 }  // namespace
 
-std::shared_ptr<const PatternPlan> compile_pattern(const PatternAst& p, const EventType& input, const Variables& vars,
-                                                   const std::string& file) {
+std::shared_ptr<PatternPlan> compile_pattern(const PatternAst& p, const EventType& input, const Variables& vars,
+                                             const std::string& file) {
   auto plan = std::make_shared<PatternPlan>();
   PatternCompiler(input, vars, file, *plan).run(p);
   return plan;
+}
+
+void narrow_pattern(PatternPlan& p, std::vector<int>& layout) {
+  size_t f = p.fields;
+  std::vector<bool> used(p.width);  // by index in `type`
+  for (int s : layout)
+    if (s >= 0) used[static_cast<size_t>(s)] = true;
+  for (const PatternPlan::Node& n : p.nodes)
+    if (n.filter)
+      for (int s : n.filter->layout)
+        if (static_cast<size_t>(s) >= f) used[static_cast<size_t>(s) - f] = true;
+  // An element of `a[n]` is copied from the tag's own properties (the event being matched).
+  for (const PatternPlan::Tag& t : p.tags)
+    for (size_t i = 0; i < static_cast<size_t>(t.count); ++i)
+      for (size_t x = 0; x < f; ++x)
+        if (used[t.array_offset + i * f + x]) used[t.offset + x] = true;
+  std::vector<size_t> slot(p.width, SIZE_MAX);
+  size_t width = 0;
+  for (size_t i = 0; i < p.width; ++i)
+    if (used[i]) slot[i] = width++;
+  for (PatternPlan::Tag& t : p.tags) {
+    for (size_t x = 0; x < f; ++x) {
+      if (!used[t.offset + x]) continue;
+      t.keep.emplace_back(x, slot[t.offset + x]);
+      t.slots.push_back(slot[t.offset + x]);
+      if (std::find(p.reads.begin(), p.reads.end(), static_cast<int>(x)) == p.reads.end()) p.reads.push_back(static_cast<int>(x));
+    }
+    t.elements.assign(static_cast<size_t>(t.count), {});
+    for (size_t i = 0; i < static_cast<size_t>(t.count); ++i)
+      for (size_t x = 0; x < f; ++x) {
+        size_t e = t.array_offset + i * f + x;
+        if (!used[e]) continue;
+        t.elements[i].emplace_back(slot[t.offset + x], slot[e]);
+        t.slots.push_back(slot[e]);
+      }
+  }
+  for (PatternPlan::Node& n : p.nodes)
+    if (n.filter)
+      for (int s : n.filter->layout)
+        n.slots.push_back(static_cast<size_t>(s) < f ? s : static_cast<int>(f + slot[static_cast<size_t>(s) - f]));
+  for (int& s : layout)
+    if (s >= 0) s = static_cast<int>(slot[static_cast<size_t>(s)]);
+  p.width = width;
 }
 
 }  // namespace weir::cep

@@ -18,7 +18,7 @@ class RowSet {
   }
   size_t width() const { return width_; }
   size_t size() const { return width_ ? vals_.size() / width_ : rows_without_columns_; }
-  bool empty() const { return size() == 0; }
+  bool empty() const { return width_ ? vals_.empty() : rows_without_columns_ == 0; }  // no division (per event)
   const Value* row(size_t i) const { return vals_.data() + i * width_; }
   Value* row(size_t i) { return vals_.data() + i * width_; }
 

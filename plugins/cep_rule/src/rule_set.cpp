@@ -244,8 +244,7 @@ void RuleSet::compute_needed() {
     for (size_t s = 0; s < f->engine->statement_count(); ++s) {
       const Plan& p = f->engine->statement(s).plan();
       if (p.from == f->input_stream && p.pattern && p.pattern->fields) {
-        // The statement reads tagged events (each a copy of an input event) and its filters read the input.
-        for (int field : p.layout) need.insert(field % static_cast<int>(p.pattern->fields));
+        // The filters read the input, and the match rows keep properties of tagged input events.
         need.insert(p.pattern->reads.begin(), p.pattern->reads.end());
       } else if (p.from == f->input_stream && p.match_recognize) {
         need.insert(p.match_recognize->reads.begin(), p.match_recognize->reads.end());

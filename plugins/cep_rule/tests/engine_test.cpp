@@ -3,6 +3,7 @@
 // RuleSet's rules given as text (the rule store's versions).
 #include "compile_error.hpp"
 #include "engine.hpp"
+#include "eval.hpp"
 #include "flat_index.hpp"
 #include "parser.hpp"
 #include "rule_set.hpp"
@@ -19,6 +20,38 @@
 using namespace weir::cep;
 
 namespace {
+
+// eval_true answers a comparison of two long properties or literals itself:
+// the same as eval's comparison, for every operator, null and a double
+// operand (which take eval's way).
+TEST(CepEval, TheLongComparisonShortcutAnswersAsEval) {
+  auto leaf = [](ExprKind k, int index, Value v) {
+    auto e = std::make_unique<Expr>();
+    e->kind = k;
+    e->index = index;
+    e->literal = std::move(v);
+    return e;
+  };
+  const Value values[] = {Value::of_long(-5), Value::of_long(0), Value::of_long(7), Value::of_long(INT64_MIN),
+                          Value::of_long(INT64_MAX), Value(), Value::of_double(7.0)};
+  size_t checked = 0;
+  for (BinOp op : {BinOp::Eq, BinOp::Ne, BinOp::Lt, BinOp::Le, BinOp::Gt, BinOp::Ge})
+    for (const Value& l : values)
+      for (const Value& r : values) {
+        Expr e;
+        e.kind = ExprKind::Binary;
+        e.op = op;
+        e.a = leaf(ExprKind::Prop, 1, Value());
+        e.b = leaf(ExprKind::Literal, 0, r);
+        std::vector<Value> row{Value::of_long(99), l};
+        EvalEnv env{row.data(), nullptr};
+        Value v = eval(e, env);
+        EXPECT_EQ(eval_true(e, env), v.type() == Type::Bool && v.as_bool())
+            << format_value(l) << " op " << static_cast<int>(op) << " " << format_value(r);
+        ++checked;
+      }
+  EXPECT_EQ(checked, 6u * 7 * 7);
+}
 
 std::string parse_error(const std::string& text) {
   try {

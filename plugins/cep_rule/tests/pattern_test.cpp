@@ -7,10 +7,13 @@
 #include "engine.hpp"
 #include "parser.hpp"
 #include "rule_set.hpp"
+#include "timer_heap.hpp"
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace weir::cep;
@@ -132,6 +135,88 @@ TEST(CepPattern, TheEqualityIndexAnswersAsAScan) {
   }
   EXPECT_GT(indexed.rows.size(), 100u);
   EXPECT_EQ(indexed.rows, scan.rows);
+}
+
+// The match row keeps only what is read (narrow_pattern): selecting two
+// properties (one of an array element, whose tag's own property is then kept
+// to be copied, and a filter reading another element) gives the same values
+// as selecting every property of every tag, which keeps the whole row.
+TEST(CepPattern, TheNarrowedMatchRowAnswersAsTheWholeRow) {
+  const std::string pattern =
+      " from pattern [every ([2] a=Ev(speed > 100) -> b=Ev(car = a[0].car, speed < 30) where timer:within(5 sec))]";
+  std::string all = "select a[1].speed as s, b.area as r";
+  for (const char* tag : {"a[0]", "a[1]", "b"})  // (`a` alone, the event being matched, is not selectable)
+    for (const char* prop : {"ts", "car", "speed", "area"}) all += std::string(", ") + tag + "." + prop;
+  Engine narrow(parse_module("select a[1].speed as s, b.area as r" + pattern, "r.epl"), {kCar}, {});
+  Engine whole(parse_module(all + pattern, "r.epl"), {kCar}, {});
+  std::vector<std::string> narrow_rows, whole_rows;
+  auto two_columns = [](std::vector<std::string>& out) {
+    return [&out](const Delivery& d) {
+      for (size_t i = 0; i < d.inew.size(); ++i)
+        out.push_back(std::to_string(d.time_ms) + ":" + format_value(d.inew.row(i)[0]) + "," + format_value(d.inew.row(i)[1]));
+    };
+  };
+  narrow.set_listener(two_columns(narrow_rows));
+  whole.set_listener(two_columns(whole_rows));
+  const char* areas[] = {"A01", "B02", "C03"};
+  uint64_t x = 7;
+  for (int64_t t = 0; t < 100'000; t += 100) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    std::string car = "C" + std::to_string((x >> 33) % 5);
+    std::vector<Value> row{Value::of_long(t), Value::of_string(car), Value::of_long(static_cast<int64_t>((x >> 20) % 160)),
+                           Value::of_string(areas[(x >> 40) % 3])};
+    narrow.send_at(0, row.data(), t);
+    whole.send_at(0, row.data(), t);
+  }
+  EXPECT_GT(narrow_rows.size(), 20u);
+  EXPECT_EQ(narrow_rows, whole_rows);
+}
+
+// The pattern timers' heap pops in the order of a map by (due, start order),
+// through pushes (in order and not) and cancels in any order (a cancelled
+// entry left in the heap or its queue is never seen).
+TEST(CepPattern, TheTimerHeapPopsAsAnOrderedMap) {
+  struct Owner {
+    int id = 0;
+  };
+  std::vector<Owner> owners(64);
+  for (size_t i = 0; i < owners.size(); ++i) owners[i].id = static_cast<int>(i);
+  TimerHeap<Owner> heap;
+  std::map<std::pair<int64_t, uint64_t>, Owner*> want;
+  std::map<Owner*, std::pair<uint32_t, std::pair<int64_t, uint64_t>>> armed;  // owner -> slot, key
+  uint64_t seq = 0, x = 3;
+  size_t pops = 0, cancels = 0;
+  for (int step = 0; step < 20'000; ++step) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    Owner* o = &owners[(x >> 33) % owners.size()];
+    auto op = (x >> 20) % 3;
+    if (!armed.count(o)) {  // arm it
+      // Due after all the others (the heap's FIFO queue) or anywhere in the last 50 steps.
+      int64_t due = (x >> 50) % 2 ? step : step - static_cast<int64_t>((x >> 40) % 50);
+      std::pair<int64_t, uint64_t> key{due, ++seq};
+      armed[o] = {heap.push(key.first, key.second, o), key};
+      want[key] = o;
+    } else if (op == 0) {  // cancel it
+      heap.cancel(armed[o].first);
+      want.erase(armed[o].second);
+      armed.erase(o);
+      ++cancels;
+    } else if (op == 1 && !want.empty()) {  // fire the first
+      Owner* first = want.begin()->second;
+      ASSERT_EQ(heap.next_owner(), first);
+      heap.pop();
+      want.erase(want.begin());
+      armed.erase(first);
+      ++pops;
+    }
+    ASSERT_EQ(heap.empty(), want.empty());
+    if (!want.empty()) {
+      ASSERT_EQ(heap.next_due(), want.begin()->first.first);
+      ASSERT_EQ(heap.next_owner(), want.begin()->second);
+    }
+  }
+  EXPECT_GT(pops, 1000u);
+  EXPECT_GT(cancels, 1000u);
 }
 
 // A long flat chain of followed-by is a list, not a recursion.
