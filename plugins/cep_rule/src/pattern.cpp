@@ -74,11 +74,22 @@ void save_row(Writer& w, const Row& r) {
   w.u64(r.size());
   for (const Value& v : r) w.value(v);
 }
-Row load_row(Reader& r, size_t width) {
-  if (r.u64() != width) throw std::runtime_error("cep_rule state: pattern row width changed");
+// A match row as saved: of the plan's width, or a whole row from before
+// match rows were narrowed (PatternPlan::kept), narrowed as it loads.
+Row load_row(Reader& r, const PatternPlan& plan) {
+  uint64_t saved = r.u64();
   Row out;
-  out.reserve(width);
-  for (size_t i = 0; i < width; ++i) out.push_back(r.value());
+  out.reserve(plan.width);
+  if (saved == plan.width) {
+    for (size_t i = 0; i < plan.width; ++i) out.push_back(r.value());
+    return out;
+  }
+  if (saved != plan.type.fields.size() || plan.kept.size() != plan.width)
+    throw std::runtime_error("cep_rule state: pattern row width changed");
+  std::vector<Value> whole;
+  whole.reserve(saved);
+  for (uint64_t i = 0; i < saved; ++i) whole.push_back(r.value());
+  for (size_t i : plan.kept) out.push_back(std::move(whole[i]));
   return out;
 }
 
@@ -134,7 +145,7 @@ struct PatternRun::FilterState final : State {
   }
   void load(Reader& r) override {
     uint64_t want = r.u64();
-    begin = load_row(r, run.plan_.width);
+    begin = load_row(r, run.plan_);
     register_as(want);
   }
 };
@@ -212,7 +223,7 @@ struct PatternRun::IntervalState final : TimedState {
   }
   void load(Reader& r) override {
     load_timer(r);
-    begin = load_row(r, run.plan_.width);
+    begin = load_row(r, run.plan_);
   }
 };
 
@@ -331,7 +342,7 @@ struct PatternRun::EveryState final : ListState {
     save_kids(w);
   }
   void load(Reader& r) override {
-    begin = load_row(r, run.plan_.width);
+    begin = load_row(r, run.plan_);
     kids.resize(r.u64());
     for (auto& k : kids) load_kid(r, k, kid_node(0));
   }
@@ -464,7 +475,7 @@ struct PatternRun::AndState final : ListState {
     events.assign(n, {});
     for (auto& list : events) {
       list.resize(r.u64());
-      for (Row& e : list) e = load_row(r, run.plan_.width);
+      for (Row& e : list) e = load_row(r, run.plan_);
     }
   }
 };
@@ -581,8 +592,8 @@ struct PatternRun::RepeatState final : State {
     save_kid(w, until);
   }
   void load(Reader& r) override {
-    begin = load_row(r, run.plan_.width);
-    acc = load_row(r, run.plan_.width);
+    begin = load_row(r, run.plan_);
+    acc = load_row(r, run.plan_);
     count = r.i64();
     load_kid(r, match, kid_node(0));
     if (plan().kids.size() > 1) load_kid(r, until, kid_node(1));

@@ -72,6 +72,10 @@ struct PatternPlan {
   std::vector<Tag> tags;
   size_t fields = 0;  // properties of the input stream (one tag's region)
   size_t width = 0;   // a match row (after narrow_pattern: the slots kept)
+  // narrow_pattern: the whole row's index of each slot kept, in slot order.
+  // A checkpoint taken before match rows were narrowed holds whole rows of
+  // `type.fields.size()` values; they load through this.
+  std::vector<size_t> kept;
   std::vector<int> reads;  // the input properties the filters read (after narrow_pattern: or the match row keeps)
   EventType type;     // every tag's properties, as the statement names them (before narrow_pattern: the match row)
   std::string text;

@@ -225,8 +225,12 @@ void narrow_pattern(PatternPlan& p, std::vector<int>& layout) {
         if (used[t.array_offset + i * f + x]) used[t.offset + x] = true;
   std::vector<size_t> slot(p.width, SIZE_MAX);
   size_t width = 0;
+  p.kept.clear();
   for (size_t i = 0; i < p.width; ++i)
-    if (used[i]) slot[i] = width++;
+    if (used[i]) {
+      slot[i] = width++;
+      p.kept.push_back(i);
+    }
   for (PatternPlan::Tag& t : p.tags) {
     for (size_t x = 0; x < f; ++x) {
       if (!used[t.offset + x]) continue;
