@@ -1,9 +1,9 @@
 // A list of items per key value, found through a FlatIndex: a named window's
 // events by the field an on-trigger statement compares (`where w.car =
-// e.car`), so that a trigger reads the events of its key instead of them all.
+// e.car`), so that a trigger reads the events of its key instead of them all,
+// and a pattern's active filters by the key they wait for (`car = a.car`).
 // A list that empties is unindexed and kept, with its capacity, for the next
-// key, so a key coming and going does not allocate. (PatternRun::KeyIndex in
-// pattern.hpp is the same structure for a pattern's filters.)
+// key, so a key coming and going does not allocate.
 #pragma once
 
 #include "flat_index.hpp"

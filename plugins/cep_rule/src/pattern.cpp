@@ -666,42 +666,6 @@ PatternRun::StatePtr PatternRun::make(int node, State* parent) {
   throw std::logic_error("cep_rule: unknown pattern node");
 }
 
-std::vector<PatternRun::Active>* PatternRun::KeyIndex::find(const Value& key) {
-  uint32_t i = slots.find(key.hash(), [&](uint32_t l) { return lists[l].key == key; });
-  return i == UINT32_MAX ? nullptr : &lists[i].filters;
-}
-
-std::vector<PatternRun::Active>& PatternRun::KeyIndex::get(const Value& key) {
-  uint32_t i = slots.find_or_add(
-      key.hash(), [&](uint32_t l) { return lists[l].key == key; },
-      [&] {
-        if (unused.empty()) {
-          lists.emplace_back();
-          unused.push_back(static_cast<uint32_t>(lists.size() - 1));
-        }
-        uint32_t l = unused.back();
-        unused.pop_back();
-        lists[l].key = key;
-        return l;
-      });
-  return lists[i].filters;
-}
-
-void PatternRun::KeyIndex::erase(const Value& key) {
-  uint64_t h = key.hash();
-  uint32_t i = slots.find(h, [&](uint32_t l) { return lists[l].key == key; });
-  if (i == UINT32_MAX) return;
-  slots.erase(h, i);
-  lists[i].key = Value();
-  unused.push_back(i);
-}
-
-void PatternRun::KeyIndex::clear() {
-  slots.clear();
-  lists.clear();
-  unused.clear();
-}
-
 void PatternRun::fill_slots(const std::vector<int>& slots, const Value* ev, const Value* begin) {
   scratch_.resize(slots.size());
   for (size_t i = 0; i < slots.size(); ++i) {

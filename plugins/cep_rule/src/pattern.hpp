@@ -17,6 +17,7 @@
 #include "ast.hpp"
 #include "compile.hpp"
 #include "flat_index.hpp"
+#include "key_lists.hpp"
 #include "serialize.hpp"
 #include "timer_heap.hpp"
 #include "value.hpp"
@@ -157,25 +158,9 @@ class PatternRun {
   std::vector<uint64_t> node_rank_;
   // Indexed filters by node and key value; the rest (scanned) by start order.
   using Active = std::pair<uint64_t, FilterState*>;  // start order, filter
-  // One node's indexed filters: each key's list in `lists`, found through a
-  // flat index (most events, of cars without a pending filter, find nothing:
-  // one slot read). A list that empties is unindexed and kept, with its
-  // capacity, for the next key, so a key coming and going does not allocate.
-  struct KeyIndex {
-    struct List {
-      Value key;
-      std::vector<Active> filters;
-    };
-    FlatIndex<uint32_t, UINT32_MAX> slots;  // key -> lists index
-    std::vector<List> lists;
-    std::vector<uint32_t> unused;  // lists not in use
-    bool empty() const { return slots.size() == 0; }
-    std::vector<Active>* find(const Value& key);
-    std::vector<Active>& get(const Value& key);  // created when missing
-    void erase(const Value& key);                 // its list is empty
-    void clear();
-  };
-  std::vector<KeyIndex> index_;
+  // One node's indexed filters by key (most events, of cars without a
+  // pending filter, find nothing: one slot read).
+  std::vector<KeyLists<Active>> index_;
   std::vector<int> live_index_;  // the nodes with an indexed filter active, ascending (each event reads them)
   std::vector<Active> scanned_;  // by start order (each event reads them all)
   TimerHeap<TimedState> timers_;
