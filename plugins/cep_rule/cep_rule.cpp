@@ -186,15 +186,15 @@ class CepRule : public weir::Plugin {
     return WEIR_OK;
   }
 
-  // A match_recognize statement at its bound of partial matches drops some
-  // (RuleSet::match_states_dropped): a gauge, and a warning when it grows.
+  // A match_recognize statement or a pattern at its bound of partial matches
+  // drops some (RuleSet::match_states_dropped): a gauge, and a warning when it grows.
   void report_dropped_states() {
     uint64_t n = rules_->match_states_dropped();
     if (n == dropped_states_) return;
-    ctx_.warn("match_recognize: " + std::to_string(n - dropped_states_) + " partial matches dropped at the bound of " +
-              std::to_string(weir::cep::MatchRun::kMaxStates) +
-              " per statement (an ambiguous pattern multiplies them): matches are missed; make the pattern or its "
-              "partition narrower");
+    ctx_.warn(std::to_string(n - dropped_states_) + " partial matches dropped at their bound (" +
+              std::to_string(weir::cep::MatchRun::kMaxStates) + " per match_recognize statement, " +
+              std::to_string(weir::cep::PatternRun::kMaxStates) +
+              " pattern states): matches are missed; an ambiguous or nested repetition multiplies them, make it narrower");
     dropped_states_ = n;
     ctx_.gauge("match_states_dropped", "", static_cast<double>(n));
   }

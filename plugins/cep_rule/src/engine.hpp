@@ -80,8 +80,8 @@ class Engine {
   int64_t next_timer() const;
   // Arrival time of the oldest event whose effect is not yet posted.
   int64_t oldest_pending();
-  // Partial matches of match_recognize statements refused at their bound
-  // (MatchRun::kMaxStates), in all statements and context partitions.
+  // Partial matches refused at their bound (MatchRun::kMaxStates,
+  // PatternRun::kMaxStates), in all statements and context partitions.
   uint64_t match_states_dropped() const;
 
   size_t statement_count() const { return statements_.size(); }

@@ -306,6 +306,10 @@ struct PatternRun::EveryState final : ListState {
   }
   void respawn() {
     if (stopped) return;
+    if (run.live_ >= kMaxStates) {
+      ++run.dropped_;
+      return;
+    }
     kids.emplace_back(run.make(kid_node(0), this));
     State* s = kids.back().get();
     spawning = s;
@@ -640,6 +644,7 @@ PatternRun::StatePtr PatternRun::make_as(int node, State* parent) {
     mem = spare.back();
     spare.pop_back();
   }
+  ++live_;
   return StatePtr(new (mem) S(*this, parent, node));
 }
 
@@ -649,6 +654,7 @@ void PatternRun::Recycle::operator()(State* s) const {
   void* mem = dynamic_cast<void*>(s);  // the whole node's memory
   s->~State();
   run.spare_[node].push_back(mem);
+  --run.live_;
 }
 
 PatternRun::StatePtr PatternRun::make(int node, State* parent) {

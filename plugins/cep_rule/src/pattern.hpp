@@ -108,6 +108,14 @@ class PatternRun {
 
   size_t active_filters() const { return active_; }
 
+  // At most this many live state nodes: past it an `every` starts no new
+  // instance, each refusal counted in dropped(). Nested repetition (`every
+  // (every a=Ev)`) doubles the instances with every event: 38 events hung the
+  // host before (Esper gave no answer either). The hard-braking rule over
+  // 10 000 cars keeps about 30 000.
+  static constexpr size_t kMaxStates = 1'000'000;
+  uint64_t dropped() const { return dropped_; }
+
  private:
   // The state nodes (pattern.cpp).
   struct State;
@@ -169,6 +177,8 @@ class PatternRun {
   // which so cost no malloc and reuse memory that is still in cache.
   // Declared before the states, which give their memory back to it.
   std::vector<std::vector<void*>> spare_;
+  size_t live_ = 0;       // state nodes made and not recycled
+  uint64_t dropped_ = 0;  // instances an `every` did not start at kMaxStates
   std::unique_ptr<Root> root_;
   std::vector<StatePtr> graveyard_;  // nodes that ended during this event or timer
   std::vector<Active> candidates_, matched_, known_;  // known_: matched for their key alone

@@ -88,7 +88,8 @@ class Statement final : private PostSink, private OutputTarget {
 
   size_t window_size() { return window_.store().size(); }
   // match_recognize: partial matches refused at MatchRun::kMaxStates.
-  uint64_t match_states_dropped() const { return match_ ? match_->dropped() : 0; }
+  // Patterns: instances an `every` did not start at PatternRun::kMaxStates.
+  uint64_t match_states_dropped() const { return (match_ ? match_->dropped() : 0) + (pattern_ ? pattern_->dropped() : 0); }
   size_t group_count() const { return agg_ ? agg_->group_count() : 0; }
 
  private:

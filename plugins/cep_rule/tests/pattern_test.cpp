@@ -278,3 +278,20 @@ TEST(CepPattern, TheRuleSetReadsWhatThePatternUses) {
 }
 
 }  // namespace
+
+// A nested repetition doubles its instances with every event (every (every
+// a=Ev) restarts each inner every at each match): at PatternRun::kMaxStates no
+// instance starts and the refusals are counted; the matches so far are posted
+// and the host is not taken with them. 38 such events hung the host before.
+TEST(CepPattern, NestedRepetitionStopsAtTheStateBound) {
+  EventType ev{"Ev", {{"ts", Type::Long}, {"car", Type::String}, {"speed", Type::Long}}};
+  Engine e(parse_module("select a.speed as s from pattern [every (every a=Ev(speed > 10))];", "r.epl"), {ev}, EngineOptions{0, {}});
+  int64_t rows = 0;
+  e.set_listener([&](const Delivery& d) { rows += static_cast<int64_t>(d.inew.size()); });
+  for (int64_t i = 0; i < 24; ++i) {  // 2^24 instances without the bound
+    std::vector<Value> row{Value::of_long(i), Value::of_string("C1"), Value::of_long(50)};
+    e.send_at(0, row.data(), i * 1000);
+  }
+  EXPECT_GT(e.match_states_dropped(), 0u);
+  EXPECT_GT(rows, 0);
+}

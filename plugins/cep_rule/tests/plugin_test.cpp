@@ -738,5 +738,5 @@ TEST(CepRule, DroppedPartialMatchesAreCountedAndLogged) {
   n.send(rows);
   ASSERT_EQ(n.host.vt().on_timer(n.host.instance(), 5'000'000'000), WEIR_OK);
   EXPECT_GT(n.host.gauges["match_states_dropped{}"], 0.0);
-  EXPECT_TRUE(logged(n.host, "partial matches dropped at the bound of 100000"));
+  EXPECT_TRUE(logged(n.host, "partial matches dropped at their bound (100000 per match_recognize statement"));
 }
