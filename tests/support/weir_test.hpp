@@ -72,6 +72,10 @@ inline RunResult run_weir(const std::string& args, const std::string& env = "") 
 class BackgroundWeir {
  public:
   BackgroundWeir(const TempDir& dir, const std::string& args, const std::string& env = "") : dir_(dir) {
+    // A second weir in the same directory must not read the first one's
+    // admin address: the shell truncates bg.err only once it runs.
+    std::filesystem::remove(dir.file("bg.out"));
+    std::filesystem::remove(dir.file("bg.err"));
     std::string cmd = "exec env " + env + " " + WEIR_BINARY + " run " + args + " --metrics 127.0.0.1:0 >" + dir.file("bg.out") +
                       " 2>" + dir.file("bg.err");
     pid_ = fork();
