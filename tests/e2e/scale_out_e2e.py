@@ -175,7 +175,8 @@ def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=F
     if producer:
         producer.join()
         # The stream is complete: stop once everything is in (end_at_eof would end at the first momentary EOF).
-        e2e.wait_for(f"{name}: every row in HBase", lambda: e2e.hbase_count(table) >= total, timeout=300)
+        if not e2e.wait_for(f"{name}: every row in HBase", lambda: e2e.hbase_count(table) >= total, timeout=300):
+            pipeline.print_warnings()
         time.sleep(2)
         e2e.check(pipeline.stop() == 0, f"{name}: weir exits 0 after SIGINT")
     else:

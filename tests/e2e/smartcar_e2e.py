@@ -63,8 +63,13 @@ def produce(topic, start_time, cars=CARS):
          "--set", f'kafka.topic="{topic}"'])
 
 
+last_hbase_count = ""  # what the last hbase_count saw, for a failure's message
+
+
 def hbase_count(table):
+    global last_hbase_count
     r = subprocess.run([os.path.join(BUILD, "weir-hbase"), "scan", "--table", table, "--count"], capture_output=True, text=True)
+    last_hbase_count = r.stdout.strip() if r.returncode == 0 else "error: " + r.stderr.strip()
     return int(r.stdout.split()[0]) if r.returncode == 0 else 0  # 0 until hbase_sink has created the table
 
 
@@ -74,7 +79,7 @@ def wait_for(what, predicate, timeout=180):
         if predicate():
             return True
         time.sleep(0.1)
-    check(False, f"timed out waiting for {what}")
+    check(False, f"timed out waiting for {what} (the last HBase count: {last_hbase_count or 'none'})")
     return False
 
 
@@ -124,6 +129,19 @@ class Pipeline:
 
     def log(self):
         return open(self.err_path).read()
+
+    def print_warnings(self, last=40):
+        """The last LAST warnings, errors and summaries in weir's log: CI keeps only the test's output."""
+        lines = [l for l in self.log().splitlines() if " WARN " in l or " ERROR " in l or l.startswith("weir:")]
+        print("\n".join(["  weir: " + l for l in lines[-last:]] or ["  weir logged no warning"]), flush=True)
+        services = os.environ.get("WEIR_SERVICES_DIR", os.path.join(ROOT, ".services"))
+        for name in ("hbase-master.log", "hbase-thrift.log"):  # the server's side of it
+            try:
+                with open(os.path.join(services, name), errors="replace") as f:
+                    bad = [l.rstrip()[:300] for l in f if " WARN " in l or " ERROR " in l]
+            except OSError:
+                continue
+            print("\n".join(f"  {name}: {l}" for l in bad[-15:]), flush=True)
 
     def stop(self, sig=signal.SIGINT):
         self.proc.send_signal(sig)
