@@ -32,4 +32,8 @@ struct Token {
 // or an unterminated string/comment.
 std::vector<Token> tokenize(std::string_view text, const std::string& file);
 
+// How the parsers compare keywords: ASCII letters without case.
+bool iequals(std::string_view a, std::string_view b);
+std::string lower(std::string_view s);
+
 }  // namespace weir::cep

@@ -1,6 +1,7 @@
 // The regular expression of `match_recognize`'s `pattern ( ... )`, with
 // Esper's precedence: alternation `|` loosest, then concatenation, then a
 // quantifier on a variable or a parenthesised group.
+#include "lexer.hpp"
 #include "match_recognize_ast.hpp"
 
 #include <algorithm>
@@ -53,7 +54,7 @@ class RowPatternParser {
     std::vector<std::unique_ptr<RowPattern>> items;
     while (!is(")") && !is("|") && !is(",")) {
       if (peek().kind == Tok::End) fail(peek().pos, "expected ')' to end the match_recognize pattern");
-      if (peek().kind == Tok::Ident && lower(peek().text) == "define")
+      if (peek().kind == Tok::Ident && iequals(peek().text, "define"))
         fail(peek().pos, "expected ')' to end the match_recognize pattern before 'define'");
       std::unique_ptr<RowPattern> item = quantified();
       if (item->kind == RowPatternKind::Concat) {
@@ -78,7 +79,7 @@ class RowPatternParser {
     const Token& t = peek();
     std::unique_ptr<RowPattern> p;
     if ((t.kind == Tok::Symbol && t.text == "^") || t.text == "$") unsupported(t.pos, "the anchor '" + t.text + "'");
-    if (t.kind == Tok::Ident && lower(t.text) == "match_recognize_permute") {
+    if (t.kind == Tok::Ident && iequals(t.text, "match_recognize_permute")) {
       p = permutation();
     } else if (t.kind == Tok::Symbol && t.text == "(") {
       p = std::make_unique<RowPattern>();
@@ -203,11 +204,6 @@ class RowPatternParser {
     if (alt->kids.size() == 1) group->kids.push_back(std::move(alt->kids[0]));
     else group->kids.push_back(std::move(alt));
     return group;
-  }
-
-  static std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
   }
 
   int64_t bound() {

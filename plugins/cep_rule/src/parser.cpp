@@ -14,19 +14,6 @@
 namespace weir::cep {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Words that end an expression or a clause; they cannot name a property.
 bool reserved(std::string_view w) {
   static const char* words[] = {"select", "from", "where", "group", "by",   "having", "output", "insert", "into",
