@@ -17,6 +17,13 @@ namespace {
 int32_t wrap_int(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v))); }
 double to_float(double v) { return static_cast<double>(static_cast<float>(v)); }
 
+// A non-null value into a sum or avg.
+void add_to_sum(const AggSpec& s, SumCell& c, const Value& v) {
+  if (s.arg_type == Type::Long) c.isum = static_cast<int64_t>(static_cast<uint64_t>(c.isum) + static_cast<uint64_t>(v.as_long()));
+  else if (s.arg_narrow == Narrow::Float) c.dsum = to_float(c.dsum + v.as_double());
+  else c.dsum += v.as_double();
+}
+
 }  // namespace
 
 Aggregator::Aggregator(std::vector<AggSpec> specs, size_t key_width, bool unbound, bool track_active)
@@ -71,8 +78,56 @@ GroupState* Aggregator::group(const Value* key) {
 }
 
 void Aggregator::drop_if_empty(GroupState* g) {
-  if (key_width_ == 0 || g->rows != 0 || g->active) return;
+  if (key_width_ == 0 || g->rows != 0 || g->active || g->pending_rows != 0) return;
   if (groups_.erase(g->hash, g)) delete g;  // not found would be a bug, but harmless
+}
+
+bool Aggregator::arrival_ok(const std::vector<AggSpec>& specs) {
+  if (specs.size() > GroupState::kPendingCells) return false;
+  for (const AggSpec& s : specs) {
+    if (s.star) continue;
+    bool sum_like = s.fn == AggFn::Count || s.fn == AggFn::Sum || s.fn == AggFn::Avg;
+    if (!sum_like || s.distinct || !s.arg || s.arg->kind != ExprKind::Prop) return false;
+  }
+  return true;
+}
+
+void Aggregator::pend(GroupState& g, const EvalEnv& env) const {
+  ++g.pending_rows;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const AggSpec& s = specs_[i];
+    SumCell& c = g.pending[i];
+    if (s.star) {
+      ++c.n;
+      continue;
+    }
+    Value tmp;
+    const Value& v = operand(*s.arg, env, tmp);
+    if (v.is_null()) continue;
+    ++c.n;
+    if (s.fn != AggFn::Count) add_to_sum(s, c, v);
+  }
+}
+
+void Aggregator::absorb(GroupState& g) {
+  if (g.pending_rows == 0) return;
+  if (g.rows++ == 0 && track_active_ && !g.active) {
+    g.active = true;
+    active_.push_back(&g);
+  }
+  g.rows += g.pending_rows - 1;
+  total_rows_ += g.pending_rows;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    SumCell& c = g.cells[i];
+    SumCell& p = g.pending[i];
+    // reset() left c at zero (a batch replaces the previous one): the batch's
+    // sums are the ones entering each event would have made.
+    c.n += p.n;
+    c.isum = static_cast<int64_t>(static_cast<uint64_t>(c.isum) + static_cast<uint64_t>(p.isum));
+    c.dsum += p.dsum;
+    p = SumCell{};
+  }
+  g.pending_rows = 0;
 }
 
 void Aggregator::enter(GroupState& g, const EvalEnv& env) {
@@ -96,11 +151,7 @@ void Aggregator::enter(GroupState& g, const EvalEnv& env) {
     switch (s.fn) {
       case AggFn::Count: break;
       case AggFn::Sum:
-      case AggFn::Avg:
-        if (s.arg_type == Type::Long) c.isum = static_cast<int64_t>(static_cast<uint64_t>(c.isum) + static_cast<uint64_t>(v.as_long()));
-        else if (s.arg_narrow == Narrow::Float) c.dsum = to_float(c.dsum + v.as_double());
-        else c.dsum += v.as_double();
-        break;
+      case AggFn::Avg: add_to_sum(s, c, v); break;
       case AggFn::Min:
       case AggFn::Max: {
         MinMaxState& m = *c.mm;

@@ -15,6 +15,7 @@
 #include "serialize.hpp"
 #include "value.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -43,18 +44,50 @@ struct ValueHash {
   size_t operator()(const Value& v) const { return static_cast<size_t>(v.hash()); }
 };
 
-struct AggCell {
+// What count, sum and avg keep.
+struct SumCell {
   int64_t n = 0;     // values aggregated (count(*): events)
   int64_t isum = 0;  // sum of longs (sum and avg, as Esper: an avg of longs keeps a long sum)
   double dsum = 0;   // sum of doubles (sum and avg)
+};
+
+struct AggCell : SumCell {
   std::unique_ptr<MinMaxState> mm;
   // count/sum/avg(distinct x): how many events hold each value; a value counts
   // while at least one does.
   std::unique_ptr<std::unordered_map<Value, int64_t, ValueHash>> seen;
 };
 
-struct GroupState {
-  std::vector<Value> key;  // one value per group-by expression
+// A group's key, one value per group-by expression: one inline (the common
+// `group by car_number`, read with the rest of the group's first cache line
+// on each lookup), more on the heap.
+class GroupKey {
+ public:
+  void assign(const Value* first, const Value* last) {
+    n_ = static_cast<uint32_t>(last - first);
+    heap_.reset(n_ > 1 ? new Value[n_] : nullptr);
+    std::copy(first, last, n_ > 1 ? heap_.get() : &one_);
+  }
+  size_t size() const { return n_; }
+  const Value* begin() const { return n_ > 1 ? heap_.get() : &one_; }
+  const Value* end() const { return begin() + n_; }
+  const Value& operator[](size_t i) const { return begin()[i]; }
+  std::vector<Value> to_vector() const { return {begin(), end()}; }
+
+ private:
+  Value one_;
+  std::unique_ptr<Value[]> heap_;
+  uint32_t n_ = 0;
+};
+
+// What a lookup and an arriving event touch come first, in one cache line.
+struct alignas(64) GroupState {
+  GroupKey key;
+  // Aggregated on arrival (Aggregator::pend): the batch being collected,
+  // kept apart from the posted one below until it is posted (absorb).
+  static constexpr size_t kPendingCells = 2;
+  int64_t pending_rows = 0;
+  SumCell pending[kPendingCells];
   uint64_t hash = 0;
   int64_t rows = 0;        // events currently aggregated into this group
   uint64_t mark = 0;       // per-update de-duplication (Statement's epoch)
@@ -89,6 +122,16 @@ class Aggregator {
   // Adds / removes one event (env.row) to / from a group.
   void enter(GroupState& g, const EvalEnv& env);
   void leave(GroupState& g, const EvalEnv& env);
+
+  // Aggregation on arrival, for a batch window: an event enters the batch
+  // being collected (pend) as it arrives, while its row is in the cache, and
+  // the whole batch becomes the group's state when it is posted (absorb, on a
+  // group that reset() emptied), with the same sums in the same order as
+  // entering each event then. Only for count, sum and avg of a property
+  // (arrival_ok): their value does not depend on when they are computed.
+  static bool arrival_ok(const std::vector<AggSpec>& specs);
+  void pend(GroupState& g, const EvalEnv& env) const;
+  void absorb(GroupState& g);
 
   // Batch windows: the new batch replaces the whole previous one, so instead
   // of leaving each old event the state is cleared. Groups that held events

@@ -555,6 +555,11 @@ void Engine::advance_to(int64_t t) {
 }
 
 void Engine::send(int stream, const Value* row) {
+  if (windows_.empty() && contexts_.empty()) {  // nothing to publish or collect: the event, and what it inserts
+    dispatch(stream, row);
+    if (!inserts_.empty()) drain_inserts();
+    return;
+  }
   for (auto& w : windows_) w->begin_update();
   dispatch(stream, row);
   flush_contextual();

@@ -24,6 +24,9 @@ Statement::Statement(std::shared_ptr<const Plan> plan, size_t index, const Varia
     limiter_ = std::make_unique<OutputLimiter>(plan_.output, plan_.shape, plan_.irstream(), plan_.columns.size());
     all_groups_mode_ = limiter_->grouped_all();
   }
+  arrival_ = arrival_possible();
+  if (arrival_ && !plan_.grouped()) arrival_single_ = agg_->single();
+  if (arrival_ && plan_.group_by.size() == 1) arrival_key_slot_ = plan_.group_by[0]->index;
   if (plan_.pattern) {
     merged_new_.set_width(plan_.columns.size());
     merged_old_.set_width(plan_.columns.size());
@@ -74,7 +77,55 @@ void Statement::deliver_merged() {
 
 void Statement::enter(const Value* input_row, int64_t now) {
   now_ = now;
-  if (stage(input_row, now)) window_.commit_insert(now, *this);
+  Value* row = stage(input_row, now);
+  if (!row) return;
+  if (arrival_) pend(row);  // before a length batch may post it
+  window_.commit_insert(now, *this);
+}
+
+bool Statement::arrival_possible() const {
+  if (!agg_ || plan_.where || all_groups_mode_ || pattern_ || match_) return false;
+  // An instance of a context holds a few events per batch, read again at
+  // once when posted; its group, written on each arrival instead, is one
+  // more cold line per event (15% more CPU time on the keyed-context rule).
+  if (!plan_.context.empty()) return false;
+  if (plan_.window.kind != WindowKind::TimeBatch && plan_.window.kind != WindowKind::LengthBatch) return false;
+  if (plan_.shape != Shape::RowPerGroupedEvent && plan_.shape != Shape::RowPerEvent && plan_.shape != Shape::RowForAll)
+    return false;
+  for (const ExprPtr& k : plan_.group_by)
+    if (k->kind != ExprKind::Prop) return false;
+  return Aggregator::arrival_ok(plan_.aggs);
+}
+
+// A row of the window's store enters the batch being collected (no where
+// clause: it passes).
+void Statement::pend(Value* row) {
+  EventMeta& m = EventStore::meta_of(row);
+  GroupState* g = m.group;  // (known after a restore)
+  if (!g) g = arrival_single_ ? arrival_single_ : arrival_key_slot_ >= 0 ? agg_->group(row + arrival_key_slot_) : group_of(row);
+  m.passed = true;
+  m.group = g;
+  if (g->pending_rows == 0) pending_groups_.push_back(g);
+  agg_->pend(*g, env(row, nullptr));
+}
+
+// After a restore or a reload: the events of the batch being collected
+// enter it again (their sums are not saved; their groups may be).
+void Statement::pend_collected() {
+  pending_groups_.clear();  // (after a restore: of groups that are gone)
+  if (arrival_single_) {    // the one group outlives a restore
+    arrival_single_->pending_rows = 0;
+    for (SumCell& c : arrival_single_->pending) c = SumCell{};
+  }
+  EventStore& s = window_.store();
+  for (size_t i = window_.contents_begin(); i < s.size(); ++i) pend(s.row(i));
+}
+
+// The posted batch is the collected one: its groups get its sums (after
+// reset() emptied them), in the order they got their first event.
+void Statement::absorb_pending() {
+  for (GroupState* g : pending_groups_) agg_->absorb(*g);
+  pending_groups_.clear();
 }
 
 void Statement::on_window_update(const RowSet& entered, const std::vector<int64_t>& left, int64_t now) {
@@ -85,19 +136,15 @@ void Statement::on_window_update(const RowSet& entered, const std::vector<int64_
 }
 
 // The event's row at the back of the window's store (its slots, hidden values
-// and view keys), false when the stream filter rejects it.
-bool Statement::stage(const Value* input_row, int64_t now) {
+// and view keys), null when the stream filter rejects it.
+Value* Statement::stage(const Value* input_row, int64_t now) {
   Value* row = window_.begin_insert(now);
-  bool heap = false;
-  for (size_t i = 0; i < plan_.layout.size(); ++i) {
-    if (plan_.layout[i] < 0) continue;  // a hidden slot: filled below
-    row[i].overwrite(input_row[plan_.layout[i]]);  // a new row's stale values: no heap string (push_back)
-    heap |= row[i].on_heap();
-  }
+  // A new row's stale values hold no heap string (push_back): overwritten.
+  bool heap = Value::gather(row, input_row, plan_.layout.data(), plan_.layout.size());
   if (heap) window_.store().note_heap();
   if (plan_.stream_filter && !eval_true(*plan_.stream_filter, env(row, nullptr))) {
     window_.cancel_insert();
-    return false;
+    return nullptr;
   }
   if (!plan_.hidden.empty()) {
     fill_hidden(row);
@@ -111,7 +158,7 @@ bool Statement::stage(const Value* input_row, int64_t now) {
     v = eval(e, env(row, nullptr));
     if (v.on_heap()) window_.store().note_heap();
   }
-  return true;
+  return row;
 }
 
 // prev()/prior() as Esper evaluates them when the event arrives: prior over
@@ -236,6 +283,10 @@ void Statement::apply(const Post& p) {
     agg_->reset(was_active_);
   }
   bool grouped = plan_.grouped();
+  if (arrival_) {
+    absorb_pending();  // a batch window: nothing leaves one by one
+    return;
+  }
   for (size_t i = p.new_begin; i < p.new_end; ++i) {
     EventMeta& m = s.meta(i);
     if (!m.passed) continue;
@@ -269,6 +320,14 @@ void Statement::enter_batch(const Post& p) {
   ++having_epoch_;
   was_active_.clear();
   agg_->reset(was_active_);
+  if (arrival_) {
+    for (GroupState* g : pending_groups_) {
+      touch(g);
+      g->entered += g->pending_rows;
+    }
+    absorb_pending();
+    return;
+  }
   for (size_t i = p.new_begin; i < p.new_end; ++i) {
     EventMeta& m = s.meta(i);
     const Value* row = s.row(i);
@@ -285,8 +344,8 @@ void Statement::on_post(const Post& p) {
   bool one_pass = one_pass_batch(p);
   // The where clause applies to what the window posts (case 072).
   int64_t n_new = 0, n_old = 0;
-  if (one_pass) {
-    n_new = static_cast<int64_t>(p.new_end - p.new_begin);  // no where clause: all pass (marked below)
+  if (one_pass || arrival_) {
+    n_new = static_cast<int64_t>(p.new_end - p.new_begin);  // no where clause: all pass (marked in enter_batch or pend)
   } else {
     for (size_t i = p.new_begin; i < p.new_end; ++i) {
       EventMeta& m = s.meta(i);
@@ -460,7 +519,7 @@ void Statement::write_table() {
   std::vector<Value> values(plan_.columns.size());
   for (GroupState* g : touched_) {
     for (size_t c = 0; c < values.size(); ++c) values[c] = eval(*plan_.columns[c].expr, env(nullptr, g));
-    table_->write(g->key, table_columns_, values);
+    table_->write(g->key.to_vector(), table_columns_, values);
   }
 }
 
@@ -564,6 +623,7 @@ std::string Statement::adopt(Statement& old) {
     map.push_back(static_cast<int>(it - old.plan_.layout.begin()));
   }
   window_.adopt(old.window_, map);
+  if (arrival_) pend_collected();
   // Sliding windows: what they hold is what is aggregated. Batch windows
   // aggregate their events only when the batch is posted.
   if (sliding_window(plan_.window.kind)) {
@@ -615,6 +675,7 @@ void Statement::load(Reader& r, bool legacy_avg) {
     }
   }
   window_.load(r, groups);
+  if (arrival_) pend_collected();
   if ((r.u8() != 0) != (limiter_ != nullptr)) throw std::runtime_error("cep_rule state: statement mismatch");
   if (limiter_) limiter_->load(r);
   if (pattern_) pattern_->load(r);

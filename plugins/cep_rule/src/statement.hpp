@@ -120,6 +120,14 @@ class Statement final : private PostSink, private OutputTarget {
   void apply(const Post& p);
   bool one_pass_batch(const Post& p) const;
   void enter_batch(const Post& p);
+  // Aggregation on arrival (Aggregator::pend), for a batch window whose
+  // aggregates and group keys read only the event's properties and which has
+  // no where clause: a batch of 300 000 events outgrows the cache, so reading
+  // every event again when it is posted is a read from memory.
+  bool arrival_possible() const;
+  void pend(Value* row);
+  void pend_collected();
+  void absorb_pending();
   std::string key_string(const GroupState& g) const;
   bool where_ok(const Value* row) const { return !plan_.where || eval_true(*plan_.where, env(row, nullptr)); }
 
@@ -128,6 +136,9 @@ class Statement final : private PostSink, private OutputTarget {
   const Plan& plan_;
   int64_t now_ = 0;
   std::unique_ptr<Aggregator> agg_;
+  bool arrival_ = false;
+  GroupState* arrival_single_ = nullptr;  // arrival_ without group by: agg_'s one group
+  int arrival_key_slot_ = -1;             // arrival_ by one property: its slot (the key, in the row)
   std::unique_ptr<OutputLimiter> limiter_;
   std::unique_ptr<PatternRun> pattern_;  // `from pattern [...]` (see enter)
   std::unique_ptr<MatchRun> match_;      // `match_recognize`: its matches enter as events, one delivery per event
@@ -152,6 +163,7 @@ class Statement final : private PostSink, private OutputTarget {
   std::vector<GroupState*> all_groups_;
   uint64_t interval_ = 1;
   std::vector<GroupState*> touched_, was_active_;
+  std::vector<GroupState*> pending_groups_;  // arrival_: groups of the batch being collected, first come first
   std::vector<Value> key_;
   // prior(n, x): the last n values of x on the stream, per hidden slot (oldest first).
   std::vector<std::deque<Value>> prior_;
@@ -160,7 +172,7 @@ class Statement final : private PostSink, private OutputTarget {
   // The rows of all matches of one event (or one instant of timers) are one
   // delivery, as Esper dispatches them.
   void enter(const Value* row, int64_t now);
-  bool stage(const Value* row, int64_t now);
+  Value* stage(const Value* row, int64_t now);  // the row staged, or null
   void pattern_step(int64_t now, bool timer);
   void deliver_merged();
   bool merging_ = false;

@@ -51,6 +51,24 @@ class Value {
   // holds: writing a row the cache does not have then does not wait for the
   // row to be read first (operator= reads the old tag to release it).
   void overwrite(const Value& o) noexcept { copy_from(o); }
+  // The same for a row: to[i] = from[fields[i]] for the n slots of an
+  // event's window row (a negative field: a slot filled otherwise, left as
+  // it is). True if any value is a heap string. (A tight loop: stage runs it
+  // for every event.)
+  static bool gather(Value* to, const Value* from, const int* fields, size_t n) noexcept {
+    bool heap = false;
+    for (size_t i = 0; i < n; ++i) {
+      int f = fields[i];
+      if (f < 0) continue;
+      const Value& v = from[f];
+      std::memcpy(to[i].raw_, v.raw_, sizeof raw_);
+      if (v.tag() == Tag::HeapString) {
+        ++v.get<Heap*>()->refs;
+        heap = true;
+      }
+    }
+    return heap;
+  }
 
   static Value of_bool(bool b) { Value v; v.set_bool(b); return v; }
   static Value of_long(int64_t i) { Value v; v.set_long(i); return v; }

@@ -95,6 +95,8 @@ class EventStore {
     size_t p = head_ + i;
     return blocks_[first_ + (p >> shift_)].meta(p & (rows_ - 1));
   }
+  // The metadata of a row of this store (it sits just before the row).
+  static EventMeta& meta_of(Value* row) { return *reinterpret_cast<EventMeta*>(reinterpret_cast<std::byte*>(row) - sizeof(EventMeta)); }
 
   // A row at the back; the caller assigns every column (it may hold stale
   // values of an earlier event, never strings that still need freeing).
