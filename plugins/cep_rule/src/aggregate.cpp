@@ -47,18 +47,6 @@ std::unique_ptr<GroupState> Aggregator::make_group() const {
   return g;
 }
 
-uint64_t Aggregator::hash_key(const Value* key) const {
-  uint64_t h = 0x84222325cbf29ce4ULL;
-  for (size_t i = 0; i < key_width_; ++i) h = (h ^ key[i].hash()) * 0x100000001b3ULL + i;
-  return h;
-}
-
-bool Aggregator::same_key(const GroupState& g, const Value* key) const {
-  for (size_t i = 0; i < key_width_; ++i)
-    if (g.key[i] != key[i]) return false;
-  return true;
-}
-
 GroupState* Aggregator::find(const Value* key) const {
   if (key_width_ == 0) return single_.get();
   return groups_.find(hash_key(key), [&](const GroupState* g) { return same_key(*g, key); });
@@ -92,7 +80,7 @@ bool Aggregator::arrival_ok(const std::vector<AggSpec>& specs) {
   return true;
 }
 
-void Aggregator::pend(GroupState& g, const EvalEnv& env) const {
+void Aggregator::pend(GroupState& g, const Value* row) const {
   ++g.pending_rows;
   for (size_t i = 0; i < specs_.size(); ++i) {
     const AggSpec& s = specs_[i];
@@ -101,8 +89,7 @@ void Aggregator::pend(GroupState& g, const EvalEnv& env) const {
       ++c.n;
       continue;
     }
-    Value tmp;
-    const Value& v = operand(*s.arg, env, tmp);
+    const Value& v = row[s.arg->index];  // a property (arrival_ok)
     if (v.is_null()) continue;
     ++c.n;
     if (s.fn != AggFn::Count) add_to_sum(s, c, v);

@@ -72,6 +72,7 @@ class GroupKey {
   const Value* begin() const { return n_ > 1 ? heap_.get() : &one_; }
   const Value* end() const { return begin() + n_; }
   const Value& operator[](size_t i) const { return begin()[i]; }
+  const Value& first() const { return n_ > 1 ? heap_[0] : one_; }
   std::vector<Value> to_vector() const { return {begin(), end()}; }
 
  private:
@@ -130,7 +131,7 @@ class Aggregator {
   // entering each event then. Only for count, sum and avg of a property
   // (arrival_ok): their value does not depend on when they are computed.
   static bool arrival_ok(const std::vector<AggSpec>& specs);
-  void pend(GroupState& g, const EvalEnv& env) const;
+  void pend(GroupState& g, const Value* row) const;
   void absorb(GroupState& g);
 
   // Batch windows: the new batch replaces the whole previous one, so instead
@@ -162,8 +163,20 @@ class Aggregator {
   }
 
  private:
-  uint64_t hash_key(const Value* key) const;
-  bool same_key(const GroupState& g, const Value* key) const;
+  // (Inline, with the one-value key spelled out: every event looks its group up.)
+  uint64_t hash_key(const Value* key) const {
+    constexpr uint64_t kBasis = 0x84222325cbf29ce4ULL, kPrime = 0x100000001b3ULL;
+    if (key_width_ == 1) return (kBasis ^ key[0].hash()) * kPrime;
+    uint64_t h = kBasis;
+    for (size_t i = 0; i < key_width_; ++i) h = (h ^ key[i].hash()) * kPrime + i;
+    return h;
+  }
+  bool same_key(const GroupState& g, const Value* key) const {
+    if (key_width_ == 1) return g.key.first() == key[0];
+    for (size_t i = 0; i < key_width_; ++i)
+      if (g.key[i] != key[i]) return false;
+    return true;
+  }
   std::unique_ptr<GroupState> make_group() const;
   void delete_groups();
 

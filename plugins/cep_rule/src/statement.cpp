@@ -106,7 +106,7 @@ void Statement::pend(Value* row) {
   m.passed = true;
   m.group = g;
   if (g->pending_rows == 0) pending_groups_.push_back(g);
-  agg_->pend(*g, env(row, nullptr));
+  agg_->pend(*g, row);
 }
 
 // After a restore or a reload: the events of the batch being collected

@@ -15,7 +15,8 @@ EventStore::Block::Block(size_t rows, size_t width) : rows_(rows), stride_(sizeo
   static_assert(std::is_trivially_destructible_v<EventMeta>);
   // Width 0 (a statement that reads no property): row() points past the
   // metadata, never read.
-  mem_ = static_cast<std::byte*>(pooled() ? allocate_block(rows_ * stride_) : ::operator new(rows_ * stride_));
+  // From the huge-page pool (block_pool.hpp), small and large blocks alike.
+  mem_ = static_cast<std::byte*>(allocate_block(rows_ * stride_));
   for (size_t r = 0; r < rows_; ++r) {
     new (&meta(r)) EventMeta();
     for (size_t i = 0; i < width; ++i) new (row(r) + i) Value();
@@ -27,8 +28,7 @@ EventStore::Block::~Block() {
   size_t width = (stride_ - sizeof(EventMeta)) / sizeof(Value);
   for (size_t r = 0; r < rows_; ++r)
     for (size_t i = 0; i < width; ++i) row(r)[i].~Value();
-  if (pooled()) free_block(mem_, rows_ * stride_);
-  else ::operator delete(mem_);
+  free_block(mem_, rows_ * stride_);
 }
 
 Value* EventStore::push_back(int64_t time) {

@@ -135,10 +135,6 @@ class EventStore {
       return *this;
     }
     EventMeta& meta(size_t r) const { return *reinterpret_cast<EventMeta*>(mem_ + r * stride_); }
-    // Small blocks (a statement in a context: an instance per key, each
-    // reached cold) come from the huge-page pool (block_pool.hpp); a large
-    // one belongs to a store that is written in order, which 4 KiB pages suit.
-    bool pooled() const { return rows_ < (size_t{1} << kShift); }
     Value* row(size_t r) const { return reinterpret_cast<Value*>(mem_ + r * stride_ + sizeof(EventMeta)); }
 
    private:
