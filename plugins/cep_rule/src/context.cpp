@@ -128,6 +128,8 @@ ContextRuntime::ContextRuntime(const ContextDecl& decl, const std::vector<std::p
         throw EplError(file, pos, "consistent_hash_crc32 needs a string, not " + std::string(type_name(t)) + " (use hash_code)");
     }
     r.slots.resize(r.plan.layout.size());
+    if (decl.kind == ContextKind::Keyed)
+      for (const Column& c : r.plan.columns) r.key_fields.push_back(r.plan.layout[static_cast<size_t>(c.expr->index)]);
     routers_.push_back(std::move(r));
   }
 }
@@ -228,12 +230,27 @@ void ContextRuntime::make_key(const Router& r) {
   for (const Column& c : r.plan.columns) key_.push_back(eval(*c.expr, env));
 }
 
+const Value* ContextRuntime::keyed_key(const Router& r, const Value* row) {
+  if (r.key_fields.size() == 1) return row + r.key_fields[0];
+  key_.clear();
+  for (int f : r.key_fields) key_.push_back(row[f]);
+  return key_.data();
+}
+
 void ContextRuntime::route(int stream_id, const Value* row, std::vector<size_t>& out) {
   out.clear();
   for (Router& r : routers_) {
     if (r.stream != stream_id) continue;
-    fill(r, row);
     EvalEnv env{r.slots.data(), nullptr, nullptr, nullptr, nullptr};
+    if (kind_ == ContextKind::Keyed) {
+      if (r.plan.stream_filter) {
+        fill(r, row);
+        if (!eval_true(*r.plan.stream_filter, env)) continue;
+      }
+      out.push_back(find_or_add(keyed_key(r, row)));
+      return;  // one item per stream
+    }
+    fill(r, row);
     if (r.plan.stream_filter && !eval_true(*r.plan.stream_filter, env)) continue;
     if (kind_ == ContextKind::Category) {
       for (size_t c = 0; c < r.plan.columns.size(); ++c)
@@ -251,9 +268,15 @@ uint64_t ContextRuntime::prefetch_slot(int stream_id, const Value* row) {
     if (r.stream != stream_id) continue;
     if (kind_ == ContextKind::Category) return 0;
     // The filter is not evaluated: a rejected event only costs a useless fetch.
-    fill(r, row);
-    make_key(r);
-    uint64_t h = hash_key(key_.data(), key_width_);
+    const Value* key;
+    if (kind_ == ContextKind::Keyed) {
+      key = keyed_key(r, row);
+    } else {
+      fill(r, row);
+      make_key(r);
+      key = key_.data();
+    }
+    uint64_t h = hash_key(key, key_width_);
     index_.prefetch(h);
     return h;
   }

@@ -76,11 +76,16 @@ class ContextRuntime {
     Plan plan;                 // stream_filter = the item's filter; columns = keys / hashed expression / conditions
     HashFn fn = HashFn::Crc32;
     std::vector<Value> slots;  // the event's slots in the plan's layout (scratch)
+    // A keyed context: the input field of each key (a property each), read
+    // straight from the event's row (route and prefetch_slot run per event).
+    std::vector<int> key_fields;
   };
   // The router's slots filled from an event's row.
   void fill(Router& r, const Value* row);
   // A keyed or hash context's key of the event in the router's slots, in key_.
   void make_key(const Router& r);
+  // A keyed context's key of an event: in its row (one key) or in key_.
+  const Value* keyed_key(const Router& r, const Value* row);
   // The partition of a key (key_width_ values), created when missing.
   size_t find_or_add(const Value* key);
   size_t add(const Value* key);

@@ -105,8 +105,9 @@ class Statement final : private PostSink, private OutputTarget {
   GroupState* group_of(const Value* row);
   bool having_ok(const Value* row, GroupState* g) {
     if (!plan_.having) return true;
-    if (!plan_.having_per_group || !g || !plan_.grouped()) return eval_true(*plan_.having, env(row, g));
-    // Once per group and update (e.g. avg(speed) > threshold for 300k events of 10k cars).
+    if (!plan_.having_per_group || !g) return eval_true(*plan_.having, env(row, g));
+    // Once per group and update (e.g. avg(speed) > threshold for 300k events
+    // of 10k cars; or the 30 events of a car's batch in a keyed context).
     if (g->having_mark != having_epoch_) {
       g->having_mark = having_epoch_;
       g->having_value = eval_true(*plan_.having, env(row, g));
