@@ -7,6 +7,7 @@
 #   plugins/cep_rule/bench/run.sh [SECONDS=300] [CARS=10000] [RULE=rules/overspeed.epl]
 #   RULE=plugins/cep_rule/bench/hard_braking.epl PROFILE=braking plugins/cep_rule/bench/run.sh
 #                                  # the hard-braking pattern, on events with hard brakings
+#   RUNS=5 plugins/cep_rule/bench/run.sh   # five alternated rounds, then the medians
 #
 # RULE (third argument or env): another rule over the same events, e.g.
 # plugins/cep_rule/bench/context_bycar.epl (the same rule in a keyed context, one partition per car).
@@ -45,17 +46,30 @@ fi
 profile=${PROFILE:-overspeed}
 echo "# $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p'); $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $(java -version 2>&1 | head -1)"
 echo "# $cars cars x $seconds s = $((cars * seconds)) events ($profile); rule ${rule#"$root"/}; JAVA_OPTS='${JAVA_OPTS:-}'"
-weir=$("$bench" "$rule" "$seconds" "$cars" "$profile")
-echo "$weir"
-# shellcheck disable=SC2086
-esper=$(java ${JAVA_OPTS:-} -cp "$classes:$lib/*" EsperBench "$rule" "$seconds" "$cars" "$profile")
-echo "$esper"
-
+# RUNS=N (default 1): N rounds of weir then Esper, each printed, then the median
+# of each engine's events/s and their ratio (both engines' speed varies from
+# run to run on a shared VM; the median of alternated runs is the figure to quote).
+runs=${RUNS:-1}
 get() { sed -n "s/.*[ ]$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
-awk -v we="$(get "$weir" events_per_s)" -v ee="$(get "$esper" events_per_s)" \
-    -v wm="$(get "$weir" peak_rss_mb)" -v em="$(get "$esper" peak_rss_mb)" \
-    'BEGIN { printf "ratio weir/esper: events/s %.1fx, peak RSS %.3f (1/%.1f)\n", we / ee, wm / em, em / wm }'
-if [[ "$(get "$weir" flagged_rows)" != "$(get "$esper" flagged_rows)" ]]; then
-  echo "run.sh: the flagged row counts differ: the two engines disagree" >&2
-  exit 1
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+weir_rates="" esper_rates=""
+for ((run = 1; run <= runs; run++)); do
+  weir=$("$bench" "$rule" "$seconds" "$cars" "$profile")
+  echo "$weir"
+  # shellcheck disable=SC2086
+  esper=$(java ${JAVA_OPTS:-} -cp "$classes:$lib/*" EsperBench "$rule" "$seconds" "$cars" "$profile")
+  echo "$esper"
+  awk -v we="$(get "$weir" events_per_s)" -v ee="$(get "$esper" events_per_s)" \
+      -v wm="$(get "$weir" peak_rss_mb)" -v em="$(get "$esper" peak_rss_mb)" \
+      'BEGIN { printf "ratio weir/esper: events/s %.1fx, peak RSS %.3f (1/%.1f)\n", we / ee, wm / em, em / wm }'
+  if [[ "$(get "$weir" flagged_rows)" != "$(get "$esper" flagged_rows)" ]]; then
+    echo "run.sh: the flagged row counts differ: the two engines disagree" >&2
+    exit 1
+  fi
+  weir_rates+="$(get "$weir" events_per_s)"$'\n' esper_rates+="$(get "$esper" events_per_s)"$'\n'
+done
+if ((runs > 1)); then
+  wm=$(median <<<"${weir_rates%$'\n'}") em=$(median <<<"${esper_rates%$'\n'}")
+  awk -v w="$wm" -v e="$em" -v n="$runs" \
+      'BEGIN { printf "median of %d runs: weir %.0f events/s, Esper %.0f events/s, ratio %.1fx\n", n, w, e, w / e }'
 fi
