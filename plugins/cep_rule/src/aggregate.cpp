@@ -96,14 +96,18 @@ void Aggregator::pend(GroupState& g, const Value* row) const {
   }
 }
 
-void Aggregator::absorb(GroupState& g) {
-  if (g.pending_rows == 0) return;
-  if (g.rows++ == 0 && track_active_ && !g.active) {
+void Aggregator::add_rows(GroupState& g, int64_t n) {
+  if (g.rows == 0 && track_active_ && !g.active) {  // its first event: listed for reset()
     g.active = true;
     active_.push_back(&g);
   }
-  g.rows += g.pending_rows - 1;
-  total_rows_ += g.pending_rows;
+  g.rows += n;
+  total_rows_ += n;
+}
+
+void Aggregator::absorb(GroupState& g) {
+  if (g.pending_rows == 0) return;
+  add_rows(g, g.pending_rows);
   for (size_t i = 0; i < specs_.size(); ++i) {
     SumCell& c = g.cells[i];
     SumCell& p = g.pending[i];
@@ -118,11 +122,7 @@ void Aggregator::absorb(GroupState& g) {
 }
 
 void Aggregator::enter(GroupState& g, const EvalEnv& env) {
-  if (g.rows++ == 0 && track_active_ && !g.active) {
-    g.active = true;
-    active_.push_back(&g);
-  }
-  ++total_rows_;
+  add_rows(g, 1);
   for (size_t i = 0; i < specs_.size(); ++i) {
     const AggSpec& s = specs_[i];
     AggCell& c = g.cells[i];

@@ -164,6 +164,7 @@ class Aggregator {
 
  private:
   // (Inline, with the one-value key spelled out: every event looks its group up.)
+  void add_rows(GroupState& g, int64_t n);  // n more events in g
   uint64_t hash_key(const Value* key) const {
     constexpr uint64_t kBasis = 0x84222325cbf29ce4ULL, kPrime = 0x100000001b3ULL;
     if (key_width_ == 1) return (kBasis ^ key[0].hash()) * kPrime;
