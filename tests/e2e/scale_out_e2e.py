@@ -107,15 +107,21 @@ PATTERN_RULE = """select b.date as date, b.car_number as car_number
 """
 
 
-def pattern_members(all_lines, within_s=5):
-    """PATTERN_RULE computed on its own: for each line over 80, its car's first later line under 80, if sooner than WITHIN_S."""
+def rows_by_car(all_lines):
+    """Each car's lines in time order, as (epoch seconds, date, speed)."""
     by_car = defaultdict(list)
     for line in all_lines:
         f = line.split(",")
         by_car[f[1]].append((epoch_s(f[0]), f[0], int(f[6])))
-    members, at_the_limit = set(), 0
-    for car, rows in by_car.items():
+    for rows in by_car.values():
         rows.sort()
+    return by_car
+
+
+def pattern_members(all_lines, within_s=5):
+    """PATTERN_RULE computed on its own: for each line over 80, its car's first later line under 80, if sooner than WITHIN_S."""
+    members, at_the_limit = set(), 0
+    for car, rows in rows_by_car(all_lines).items():
         for i, (t_a, _, speed_a) in enumerate(rows):
             if speed_a <= 80:
                 continue
@@ -126,6 +132,63 @@ def pattern_members(all_lines, within_s=5):
                     at_the_limit += t_b - t_a == within_s
                     break
     return members, at_the_limit
+
+
+# match_recognize: per car, speeding again after driving at most 80 for at least 3 lines. A is
+# the last line of a speeding run (the next line must be an N), B the first line of the next run.
+MATCH_RECOGNIZE_RULE = """select * from DriverCarInfoBean
+  match_recognize (
+    partition by car_number
+    measures B.date as date, B.car_number as car_number, A.date as sped_at, count(N.speed) as normal_lines
+    pattern (A N{3,} B)
+    define A as A.speed > 80, N as N.speed <= 80, B as B.speed > 80
+  );
+"""
+
+
+def speeding_again_members(all_lines, min_normal=3, skip_past_last_row=True):
+    """MATCH_RECOGNIZE_RULE computed on its own: per car, a line over 80 followed by at least MIN_NORMAL lines
+    at most 80 and then one over 80 (that one is the member). After a match the search goes on after its
+    last line (Esper's default `after match skip past last row`): that line cannot be the next match's A."""
+    members = set()
+    for car, rows in rows_by_car(all_lines).items():
+        i = 0
+        while i + 1 < len(rows):
+            if not (rows[i][2] > 80 and rows[i + 1][2] <= 80):
+                i += 1
+                continue
+            j = i + 1  # the first line over 80 after the normal ones
+            while j < len(rows) and rows[j][2] <= 80:
+                j += 1
+            if j < len(rows) and j - i - 1 >= min_normal:
+                members.add(f"{car}-{rows[j][1]}")
+                i = j + 1 if skip_past_last_row else j
+            else:
+                i = j
+    return members
+
+
+# A named window: the lines over 80 of the last 10 s; a car's line is posted once the window holds
+# three or more of its lines (itself included). The create and insert statements post to port
+# Speeding (not wired); the reader's rows to the file's port.
+NAMED_WINDOW_RULE = """@name('Speeding') create window Speeding#time(10 sec) as select date, car_number, speed from DriverCarInfoBean;
+insert into Speeding select date, car_number, speed from DriverCarInfoBean(speed > 80);
+select date, car_number, count(*) as times from Speeding group by car_number having count(*) >= 3;
+"""
+
+
+def repeat_speeding_members(all_lines, times=3, within_s=10, expired_first=True):
+    """NAMED_WINDOW_RULE computed on its own: a car's line over 80 at t when the car has at least TIMES lines over
+    80 in (t - WITHIN_S, t]. A line leaves the #time window at its time + WITHIN_S, before a line of that instant
+    arrives (EXPIRED_FIRST; False keeps it for that line, the wrong boundary)."""
+    members = set()
+    for car, rows in rows_by_car(all_lines).items():
+        fast = [(t, date) for t, date, speed in rows if speed > 80]
+        for i, (t, date) in enumerate(fast):
+            held = [u for u, _ in fast[:i + 1] if u > t - within_s or (u == t - within_s and not expired_first)]
+            if len(held) >= times:
+                members.add(f"{car}-{date}")
+    return members
 
 
 def rule_file(work, kind, text):
@@ -204,6 +267,16 @@ def main():
     e2e.check(len(pattern_expected) > 50 and at_the_limit > 0,
               f"the pattern matches often ({len(pattern_expected)} lines) and some lines come exactly at the "
               f"time limit ({at_the_limit}), which must not match")
+    mr_rule, mr_expected = rule_file(work, "mr", MATCH_RECOGNIZE_RULE), speeding_again_members(all_lines)
+    e2e.check(len(mr_expected) > 50 and mr_expected != speeding_again_members(all_lines, min_normal=2)
+              and mr_expected != speeding_again_members(all_lines, skip_past_last_row=False),
+              f"the row pattern matches often ({len(mr_expected)} lines), and 2 normal lines or no skip past the "
+              f"last row would match others")
+    window_rule, window_expected = rule_file(work, "window", NAMED_WINDOW_RULE), repeat_speeding_members(all_lines)
+    e2e.check(len(window_expected) > 50 and window_expected != repeat_speeding_members(all_lines, times=2)
+              and window_expected != repeat_speeding_members(all_lines, expired_first=False),
+              f"the named window's reader posts often ({len(window_expected)} lines), and 2 times or keeping a "
+              f"line at its expiry instant would post others")
     tables = []
     for name, kw in (("backlog", {}), ("kill", {"kill": True}), ("stream", {"produce_first": False, "rate": 2000}),
                      ("kafka-store", {"kill": True, "kafka_store": True}),
@@ -212,7 +285,12 @@ def main():
                      ("context-stream", {"produce_first": False, "rate": 2000, "rule": context_rule}),
                      ("pattern-kill", {"kill": True, "rule": pattern_rule, "expected": pattern_expected}),
                      ("pattern-stream", {"produce_first": False, "rate": 2000, "rule": pattern_rule,
-                                         "expected": pattern_expected})):
+                                         "expected": pattern_expected}),
+                     ("mr-kill", {"kill": True, "rule": mr_rule, "expected": mr_expected}),
+                     ("mr-stream", {"produce_first": False, "rate": 2000, "rule": mr_rule, "expected": mr_expected}),
+                     ("window-kill", {"kill": True, "rule": window_rule, "expected": window_expected}),
+                     ("window-stream", {"produce_first": False, "rate": 2000, "rule": window_rule,
+                                        "expected": window_expected})):
         if os.environ.get("WEIR_E2E_CASES") and name not in os.environ["WEIR_E2E_CASES"].split(","):
             continue  # by hand: run only the cases named there
         want = kw.pop("expected", expected)
