@@ -10,7 +10,8 @@ differ from those.
 
   backlog      the topic is filled first, then read as fast as weir can (a restart after
                downtime): the Redis set is exactly the computation, HBase holds every row;
-  kill         the same backlog, weir SIGKILLed mid-read and restarted: the same answer
+  kill         the first half of the data as a backlog, weir SIGKILLed once it has read
+               it, the second half produced, weir restarted: the answer of the whole
                (each partition's windows come back from its checkpoint);
   stream       lines produced while weir reads them, at 20x real time: the same answer;
   kafka store  the kill case with the checkpoints in a compacted Kafka topic;
@@ -30,9 +31,9 @@ differ from those.
                each partition's checkpoint): a car's line over 80 that is its third in the
                window.
 Each rule's answer in Redis is compared with an independent computation here, never with
-weir's own output. The kill cases read in small fetches and batches (KILL_FETCH), so the kill
-finds the rule inside the partitions: a restore that dropped the partial matches or the named
-window (tried by hand) fails mr-kill and window-kill.
+weir's own output. In the kill cases every partition's state at the kill is the middle of the
+data, whatever order the partitions were read in (PARTS): a restore that drops the state,
+tried by hand, fails each kill case.
 
 Usage: scale_out_e2e.py BUILD_DIR   (needs KAFKA_BOOTSTRAP, HBASE_THRIFT_PORT, REDIS_PORT;
 exits 77 = skipped when they are not set, as `scripts/test.sh` sets them)
@@ -51,26 +52,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smartcar_e2e as e2e  # noqa: E402  (shared helpers: run, check, Pipeline, redis, hbase_count)
 
 DATE, SEED, CARS, SECONDS, START = "20220426", 10, 100, 300, "000015"
+# The kill cases' data: two parts of SECONDS / 2 each, the second produced only after the kill.
+PARTS = ((START, SECONDS // 2), ("000245", SECONDS - SECONDS // 2))  # 00:00:15 + 150 s = 00:02:45
 PARTITIONS = 4
-# The kill cases read the backlog in small fetches and small batches. A default fetch brings most
-# of a partition, so the partitions are read one after another, and the rule runs up to a queue
-# (64 batches) ahead of HBase: killed at a third of the rows in HBase, the rule had read three
-# partitions to their end and the fourth not at all, and a restart that lost the rule's state gave
-# the right answer all the same. With these, the rule is inside most partitions at the kill.
-KILL_FETCH, KILL_BATCH = 8192, 20
 SKIP = 77
 
 
-def lines():
-    out = e2e.run([os.path.join(e2e.BUILD, "weir-loggen"), DATE, str(CARS), "--seconds", str(SECONDS), "--seed",
-                   str(SEED), "--start-time", START])
+def lines(start=START, seconds=SECONDS):
+    out = e2e.run([os.path.join(e2e.BUILD, "weir-loggen"), DATE, str(CARS), "--seconds", str(seconds), "--seed",
+                   str(SEED), "--start-time", start])
     return [l for l in out.splitlines() if l]
 
 
-def produce(topic, rate=0):
+def produce(topic, rate=0, start=START, seconds=SECONDS):
     e2e.run([e2e.WEIR, "run", os.path.join(e2e.ROOT, "pipelines", "smartcar-loggen.toml"), "--no-progress",
-             "--set", f'cars.date="{DATE}"', "--set", f"cars.cars={CARS}", "--set", f"cars.seconds={SECONDS}",
-             "--set", f"cars.rate={rate}", "--set", f"cars.seed={SEED}", "--set", f'cars.start_time="{START}"',
+             "--set", f'cars.date="{DATE}"', "--set", f"cars.cars={CARS}", "--set", f"cars.seconds={seconds}",
+             "--set", f"cars.rate={rate}", "--set", f"cars.seed={SEED}", "--set", f'cars.start_time="{start}"',
              "--set", f'kafka.topic="{topic}"'])
 
 
@@ -219,21 +216,28 @@ def rule_file(work, kind, text):
     return path
 
 
+def checkpointed_partitions(directory):
+    """How many partition-P.ckpt files DIRECTORY holds (not the temporary file of one being replaced)."""
+    if not os.path.isdir(directory):
+        return 0
+    return sum(1 for f in os.listdir(directory) if f.startswith("partition-") and f.endswith(".ckpt"))
+
+
 def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=False, tasks=1):
     tag = f"{os.getpid()}-{name}"
     topic, table = f"SmartCar-Scale-{tag}", f"DriverCarInfoScale{tag.replace('-', '')}"
     e2e.redis("FLUSHDB")
     e2e.run([os.path.join(e2e.ROOT, "scripts", "services", "kafka.sh"), "topic", topic, str(PARTITIONS)])
-    if produce_first:
+    if kill:
+        produce(topic, start=PARTS[0][0], seconds=PARTS[0][1])
+    elif produce_first:
         produce(topic)
     ckpt = os.path.join(work, f"{name}-checkpoints")
     if kafka_store:  # in a compacted topic instead of files: what processes on several machines use
         ckpt = f"kafka://{os.environ['KAFKA_BOOTSTRAP']}/weir-checkpoints-{tag}"
     # A killed member holds its partitions until its session times out: keep that short.
-    rdkafka, batch = '"session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000"', 200
-    if kill:  # the kill must find the rule inside every partition (see KILL_FETCH)
-        rdkafka, batch = rdkafka + f', "max.partition.fetch.bytes" = "{KILL_FETCH}"', KILL_BATCH
-    extra = ["--set", f"kafka.batch_size={batch}", "--set", "hbase.batch_size=200", "--set", f"kafka.rdkafka={{{rdkafka}}}"]
+    extra = ["--set", "kafka.batch_size=200", "--set", "hbase.batch_size=200",
+             "--set", 'kafka.rdkafka={"session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000"}']
     if produce_first and not kill:
         extra += ["--set", "kafka.end_at_eof=true"]
     if tasks > 1:  # every node after the source as several tasks, the partitions spread over them
@@ -246,15 +250,20 @@ def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=F
         producer.start()
     total = CARS * SECONDS
     if kill:
-        e2e.wait_for(f"{name}: a third of the rows and a checkpoint of each partition",
-                     lambda: e2e.hbase_count(table) > total // 3
-                     and (kafka_store or os.path.isdir(ckpt) and len(os.listdir(ckpt)) >= PARTITIONS))
-        if kafka_store:
-            time.sleep(0.4)  # two checkpoint intervals: some are in the topic before the kill
+        # Killed once the first part is read, the second still to come: the rule's state in every
+        # partition is the middle of the data, whatever order the partitions were read in. (Killed
+        # at a third of one backlog, the rule had mostly read three partitions to their end, as
+        # the consumer reads a backlog about one partition after another and the rule runs ahead
+        # of HBase: a restore that dropped the state passed.)
+        first = CARS * PARTS[0][1]
+        e2e.wait_for(f"{name}: the first part in HBase and a checkpoint of each partition",
+                     lambda: (kafka_store or checkpointed_partitions(ckpt) == PARTITIONS) and e2e.hbase_count(table) >= first)
+        time.sleep(0.4)  # two checkpoint intervals: checkpoints of the whole part (in the topic, for kafka_store)
         pipeline.proc.send_signal(signal.SIGKILL)
         pipeline.proc.wait()
         killed_at = e2e.hbase_count(table)
-        e2e.check(0 < killed_at < total, f"{name}: weir was killed mid-read ({killed_at} of {total} rows)")
+        e2e.check(killed_at == first, f"{name}: weir was killed after the first part ({killed_at} of {total} rows)")
+        produce(topic, start=PARTS[1][0], seconds=PARTS[1][1])
         pipeline.args += ["--set", "kafka.end_at_eof=true"]
         restarted_at = len(pipeline.log())  # the log is the work directory's, shared by every case
         pipeline.start()
@@ -300,23 +309,25 @@ def main():
               and window_expected != repeat_speeding_members(all_lines, expired_first=False),
               f"the named window's reader posts often ({len(window_expected)} lines), and 2 times or keeping a "
               f"line at its expiry instant would post others")
+    kill_lines = [l for start, seconds in PARTS for l in lines(start, seconds)]  # what the kill cases produce
+    pattern_answer = lambda ls: pattern_members(ls)[0]  # noqa: E731
     tables = []
     for name, kw in (("backlog", {}), ("kill", {"kill": True}), ("stream", {"produce_first": False, "rate": 2000}),
                      ("kafka-store", {"kill": True, "kafka_store": True}),
                      ("tasks-kill", {"kill": True, "tasks": 3}), ("tasks-stream", {"produce_first": False, "rate": 2000, "tasks": 2}),
                      ("context-kill", {"kill": True, "rule": context_rule}),
                      ("context-stream", {"produce_first": False, "rate": 2000, "rule": context_rule}),
-                     ("pattern-kill", {"kill": True, "rule": pattern_rule, "expected": pattern_expected}),
+                     ("pattern-kill", {"kill": True, "rule": pattern_rule, "answer": pattern_answer}),
                      ("pattern-stream", {"produce_first": False, "rate": 2000, "rule": pattern_rule,
-                                         "expected": pattern_expected}),
-                     ("mr-kill", {"kill": True, "rule": mr_rule, "expected": mr_expected}),
-                     ("mr-stream", {"produce_first": False, "rate": 2000, "rule": mr_rule, "expected": mr_expected}),
-                     ("window-kill", {"kill": True, "rule": window_rule, "expected": window_expected}),
+                                         "answer": pattern_answer}),
+                     ("mr-kill", {"kill": True, "rule": mr_rule, "answer": speeding_again_members}),
+                     ("mr-stream", {"produce_first": False, "rate": 2000, "rule": mr_rule, "answer": speeding_again_members}),
+                     ("window-kill", {"kill": True, "rule": window_rule, "answer": repeat_speeding_members}),
                      ("window-stream", {"produce_first": False, "rate": 2000, "rule": window_rule,
-                                        "expected": window_expected})):
+                                        "answer": repeat_speeding_members})):
         if os.environ.get("WEIR_E2E_CASES") and name not in os.environ["WEIR_E2E_CASES"].split(","):
             continue  # by hand: run only the cases named there
-        want = kw.pop("expected", expected)
+        want = kw.pop("answer", expected_members)(kill_lines if kw.get("kill") else all_lines)
         table, total, _ = case(work, kw.pop("rule", rule), name, **kw)
         compare(name, table, want, total)
         tables.append(table)
