@@ -235,9 +235,12 @@ def case(work, rule, name, produce_first=True, kill=False, rate=0, kafka_store=F
     ckpt = os.path.join(work, f"{name}-checkpoints")
     if kafka_store:  # in a compacted topic instead of files: what processes on several machines use
         ckpt = f"kafka://{os.environ['KAFKA_BOOTSTRAP']}/weir-checkpoints-{tag}"
-    # A killed member holds its partitions until its session times out: keep that short.
-    extra = ["--set", "kafka.batch_size=200", "--set", "hbase.batch_size=200",
-             "--set", 'kafka.rdkafka={"session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000"}']
+    # A killed member holds its partitions until its session times out: keep that short. A kill
+    # case's restart comes back as the same static member, which takes them over at once.
+    rdkafka = '"session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000"'
+    if kill:
+        rdkafka += f', "group.instance.id" = "scale-{tag}"'
+    extra = ["--set", "kafka.batch_size=200", "--set", "hbase.batch_size=200", "--set", f"kafka.rdkafka={{{rdkafka}}}"]
     if produce_first and not kill:
         extra += ["--set", "kafka.end_at_eof=true"]
     if tasks > 1:  # every node after the source as several tasks, the partitions spread over them
