@@ -185,8 +185,8 @@ def speeding_again_members(all_lines, min_normal=3, skip_past_last_row=True):
 # A named window: the lines over 80 of the last 30 s. A car's line is posted when it makes the car's
 # third line in the window (itself included): the moment a car becomes a repeat offender, again
 # after it has come back under three. The create and insert statements post to port Speeding (not
-# wired); the reader's rows go to the file's port. (With `>= 3`, a restart that lost the window
-# would only miss rows the killed run had posted already; with `= 3` it posts others.)
+# wired); the reader's rows go to the file's port. (`= 3`, not `>= 3`: a restart that lost the
+# window or the reader's counts would post lines that are not a car's third.)
 NAMED_WINDOW_RULE = """@name('Speeding') create window Speeding#time(30 sec) as select date, car_number, speed from DriverCarInfoBean;
 insert into Speeding select date, car_number, speed from DriverCarInfoBean(speed > 80);
 select date, car_number, count(*) as times from Speeding group by car_number having count(*) = 3;
