@@ -12,8 +12,9 @@
 // instead of 4 KiB: cep_bench rules/overspeed.epl 1200 10000 went from
 // 2.10 / 2.39 s to 1.91 / 1.97 s (0.40-0.45 s to 0.34-0.36 s user on 300 s).
 //
-// Freed blocks go to a free list by size and are reused, never returned to
-// the system (as EventStore keeps its emptied blocks). Thread-safe: engines
+// Freed blocks go to a free list by size and are reused (as EventStore keeps
+// its emptied blocks); the chunks go back to the system only when no block
+// is left at all (every engine of the process destroyed). Thread-safe: engines
 // run on several threads (one per plugin instance); allocation is rare (a
 // store reuses its own emptied blocks first).
 #pragma once
