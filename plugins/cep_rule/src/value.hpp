@@ -46,15 +46,13 @@ class Value {
     return *this;
   }
   ~Value() { release(); }
-  // Assigns o to a value known to hold no heap string (a stale slot of a row
-  // being written, see EventStore::push_back) without looking at what it
-  // holds: writing a row the cache does not have then does not wait for the
-  // row to be read first (operator= reads the old tag to release it).
-  void overwrite(const Value& o) noexcept { copy_from(o); }
-  // The same for a row: to[i] = from[fields[i]] for the n slots of an
-  // event's window row (a negative field: a slot filled otherwise, left as
-  // it is). True if any value is a heap string. (A tight loop: stage runs it
-  // for every event.)
+  // Writes an event's window row: to[i] = from[fields[i]] for its n slots (a
+  // negative field: a slot filled otherwise, left as it is), to slots known
+  // to hold no heap string (the stale values of a new row, see
+  // EventStore::push_back), without looking at what they hold: writing a row
+  // the cache does not have then does not wait for it to be read first
+  // (operator= reads the old tag to release it). True if any value is a heap
+  // string. (A tight loop: stage runs it for every event.)
   static bool gather(Value* to, const Value* from, const int* fields, size_t n) noexcept {
     bool heap = false;
     for (size_t i = 0; i < n; ++i) {
